@@ -1,0 +1,1 @@
+"""Case-file archive for administrative law enforcement (行政执法案卷归档)."""

@@ -1,0 +1,67 @@
+"""Document metadata and content (streamed, ETag, Range). No route changes or deletes one."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from archive.api.errors import error_response
+from archive.api.schemas import DocumentSchema
+from archive.errors import NotFound
+from archive.extension import db, get_archive
+from archive.models import Document
+
+blp = Blueprint("documents", __name__, url_prefix="/api/documents", description="文书与证据 Documents")
+
+
+def _document(doc_id: str) -> Document:
+    doc = db().get(Document, doc_id)
+    if doc is None:
+        raise NotFound("no such document")
+    return doc
+
+
+@blp.route("/<doc_id>")
+class DocumentItem(MethodView):
+    @blp.response(200, DocumentSchema)
+    def get(self, doc_id):
+        """Metadata of one document."""
+        return _document(doc_id)
+
+
+@blp.route("/<doc_id>/content")
+class DocumentContent(MethodView):
+    @blp.response(200, description="the stored bytes (206 for a Range request)")
+    def get(self, doc_id):
+        """The stored bytes, streamed; ETag is the SHA-256; single byte ranges supported."""
+        doc = _document(doc_id)
+        etag = doc.sha256
+        if request.if_none_match.contains(etag):
+            return Response(status=304, headers={"ETag": f'"{etag}"'})
+        headers = {
+            "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        }
+        offset, length, status = 0, doc.size, 200
+        rng = request.range
+        if rng is not None and (not request.if_range.etag or request.if_range.etag == etag):
+            bounds = rng.range_for_length(doc.size)
+            if bounds is None or len(rng.ranges) != 1:
+                return _unsatisfiable(doc.size)
+            start, stop = bounds
+            offset, length, status = start, stop - start, 206
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{doc.size}"
+        chunks = get_archive().store.open(doc.object_key, doc.version_id, offset=offset, length=length)
+        headers["Content-Length"] = str(length)
+        return Response(chunks, status=status, headers=headers, mimetype=doc.media_type,
+                        direct_passthrough=True)
+
+
+def _unsatisfiable(size: int):
+    body, status = error_response(416, "range not satisfiable")
+    body.headers["Content-Range"] = f"bytes */{size}"
+    return body, status

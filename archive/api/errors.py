@@ -1,0 +1,50 @@
+"""One table from domain errors to responses, all in one JSON shape {code, status, message, errors}."""
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, jsonify
+
+from archive.errors import (
+    ArchiveError, BadQuery, ChecksumMismatch, Conflict, NotFound, TooLarge, ValidationFailed,
+)
+from archive.storage.base import StorageError, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: list[tuple[type[Exception], int]] = [
+    (ChecksumMismatch, 422),
+    (ValidationFailed, 422),
+    (BadQuery, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooLarge, 413),
+    (StorageUnavailable, 503),
+]
+
+
+def error_response(status: int, message: str, errors: dict | None = None):
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map domain and storage errors; everything else is a 500 with no internals shown."""
+
+    @app.errorhandler(ArchiveError)
+    def _domain(exc: ArchiveError):
+        status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
+        return error_response(status, exc.message, exc.errors)
+
+    @app.errorhandler(StorageUnavailable)
+    def _storage_down(exc: StorageUnavailable):
+        log.error("object store unavailable: %s", exc)
+        return error_response(503, "对象存储暂不可用，未保存任何内容 / object storage unavailable; nothing was stored")
+
+    @app.errorhandler(StorageError)
+    def _storage(exc: StorageError):
+        log.error("object store error: %s", exc)
+        return error_response(502, "object storage refused the request; nothing was stored")

@@ -1,0 +1,58 @@
+"""Forms catalog, organisations and health."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from archive.api.schemas import FormSchema, OrganisationSchema
+from archive.extension import db, get_archive
+from archive.indexing.queue import queue_depth
+from archive.services.orgs import org_tree
+from forms import load_catalog
+
+blp = Blueprint("meta", __name__, url_prefix="/api", description="目录与状态 Catalog and health")
+
+
+@blp.route("/forms")
+class Forms(MethodView):
+    @blp.response(200, FormSchema(many=True))
+    def get(self):
+        """The catalog of document forms (执法文书)."""
+        return list(load_catalog().values())
+
+
+@blp.route("/organisations")
+class Organisations(MethodView):
+    @blp.response(200, OrganisationSchema(many=True))
+    def get(self):
+        """Organisations as a tree: city → district → agency."""
+        return org_tree(db())
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200)
+    @blp.alt_response(503, description="a component is down")
+    def get(self):
+        """Database, object store, index and queue depth."""
+        archive = get_archive()
+        out: dict = {}
+        try:
+            db().execute(text("SELECT 1"))
+            out["database"] = {"ok": True}
+            out["queue"] = queue_depth(db())
+        except Exception as exc:
+            out["database"] = {"ok": False, "error": type(exc).__name__}
+        try:
+            archive.store.ping()
+            out["object_store"] = {"ok": True}
+        except Exception as exc:
+            out["object_store"] = {"ok": False, "error": type(exc).__name__}
+        try:
+            out["index"] = {"ok": True, "documents": archive.index.doc_count()}
+        except Exception as exc:
+            out["index"] = {"ok": False, "error": type(exc).__name__}
+        ok = all(v.get("ok") for k, v in out.items() if k != "queue")
+        out["status"] = "ok" if ok else "degraded"
+        return out, (200 if ok else 503)

@@ -1,0 +1,171 @@
+"""Marshmallow schemas of the HTTP API; the OpenAPI document is generated from them."""
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+from archive.models import CASE_KINDS, PROCEDURES, STAGES
+from archive.services.clock import local
+
+
+class LocalDateTime(fields.DateTime):
+    """ISO 8601 with its offset, shown in Asia/Shanghai."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(local(value), attr, obj, **kwargs)
+
+
+class CaseCreateSchema(Schema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                           metadata={"example": "津武市监罚〔2026〕12号"})
+    agency = fields.String(required=True, metadata={"description": "agency code"})
+    kind = fields.String(required=True, validate=validate.OneOf(CASE_KINDS))
+    procedure = fields.String(load_default="general", validate=validate.OneOf(PROCEDURES))
+    power = fields.String(load_default="", validate=validate.Length(max=64),
+                          metadata={"description": "enforcement power (职权) code"})
+    party_name = fields.String(load_default="", validate=validate.Length(max=200))
+    party_id = fields.String(load_default="", validate=validate.Length(max=64),
+                             metadata={"description": "unified social credit code or ID number"})
+    summary = fields.String(load_default="", validate=validate.Length(max=5000))
+    opened_on = fields.Date(required=True)
+
+
+class DocumentSchema(Schema):
+    id = fields.String()
+    case_id = fields.String()
+    stage = fields.String()
+    form = fields.String(attribute="form_code")
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    version_id = fields.String()
+    uploaded_at = LocalDateTime()
+    uploader = fields.String(allow_none=True)
+    text_status = fields.String()
+    text_reason = fields.String(allow_none=True)
+    page_count = fields.Integer(allow_none=True)
+
+
+class StageSchema(Schema):
+    stage = fields.String()
+    completed_at = LocalDateTime(allow_none=True)
+    recorded_at = LocalDateTime(allow_none=True)
+    documents = fields.List(fields.Nested(DocumentSchema))
+
+
+class CaseSchema(Schema):
+    id = fields.String()
+    number = fields.String()
+    agency = fields.String(attribute="agency_code")
+    agency_name = fields.Function(lambda c: c.agency.name if c.agency else None)
+    kind = fields.String()
+    procedure = fields.String()
+    power = fields.String(attribute="power_code")
+    party_name = fields.String()
+    party_id = fields.String()
+    summary = fields.String()
+    opened_on = fields.Date()
+    created_at = LocalDateTime()
+    stages = fields.Method("dump_stages")
+
+    def dump_stages(self, case):
+        """Stages in filing order: recorded ones with their times, and any with documents."""
+        from archive.models import STAGES_BY_KIND
+
+        recorded = {s.stage: s for s in case.stages}
+        out = []
+        for name in STAGES_BY_KIND[case.kind]:
+            docs = [d for d in case.documents if d.stage == name]
+            s = recorded.get(name)
+            if s is None and not docs:
+                continue
+            out.append(StageSchema().dump({
+                "stage": name, "completed_at": s.completed_at if s else None,
+                "recorded_at": s.recorded_at if s else None, "documents": docs}))
+        return out
+
+
+class CaseSummarySchema(CaseSchema):
+    class Meta:
+        exclude = ("stages",)
+
+
+class CaseListSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    cases = fields.List(fields.Nested(CaseSummarySchema))
+
+
+class CaseQuerySchema(Schema):
+    agency = fields.String()
+    kind = fields.String(validate=validate.OneOf(CASE_KINDS))
+    number = fields.String(validate=validate.Length(max=120))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class StageCreateSchema(Schema):
+    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
+    completed_at = fields.AwareDateTime(required=True, default_timezone=None,
+                                        metadata={"description": "when it happened; naive means Asia/Shanghai"})
+
+
+class UploadFormSchema(Schema):
+    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
+    form = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    sha256 = fields.String(validate=validate.Length(max=128),
+                           metadata={"description": "SHA-256 the client expects; a mismatch is refused"})
+
+
+class UploadFileSchema(Schema):
+    file = Upload(required=True)
+
+
+class SearchQuerySchema(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=400))
+    agency = fields.String(validate=validate.Length(max=64))
+    kind = fields.String(validate=validate.OneOf(CASE_KINDS))
+    stage = fields.String(validate=validate.OneOf(STAGES))
+    form = fields.String(validate=validate.Length(max=64))
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    sort = fields.String(load_default="relevance",
+                         validate=validate.OneOf(["relevance", "date", "date_desc", "date_asc"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class HitSchema(Schema):
+    document_id = fields.String()
+    case_id = fields.String()
+    case_number = fields.String()
+    filename = fields.String()
+    stage = fields.String()
+    form = fields.String()
+    agency = fields.String()
+    party_name = fields.String()
+    uploaded_at = LocalDateTime()
+    score = fields.Float()
+    highlights = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class SearchResultSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    hits = fields.List(fields.Nested(HitSchema))
+
+
+class FormSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    stages = fields.List(fields.String())
+
+
+class OrganisationSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    children = fields.List(fields.Nested(lambda: OrganisationSchema()))

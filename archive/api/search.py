@@ -1,0 +1,25 @@
+"""Full-text search."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from archive.api.schemas import SearchQuerySchema, SearchResultSchema
+from archive.extension import db, get_archive
+from archive.services.search import build_query, search
+
+blp = Blueprint("search", __name__, url_prefix="/api/search", description="检索 Search")
+
+
+@blp.route("")
+class Search(MethodView):
+    @blp.arguments(SearchQuerySchema, location="query")
+    @blp.response(200, SearchResultSchema)
+    def get(self, args):
+        """Search documents. Every term must appear with its characters together (as Ctrl-F
+        finds it) in the text, filename, case number, party name or party ID; "quotes" keep
+        spaces inside a term; -term excludes. Filters: agency (or district) code, kind, stage,
+        form, from/to (date the stage was completed). Sort: relevance, date, date_asc."""
+        q = args.pop("q")
+        sq = build_query(q, **args)
+        return search(db(), get_archive().index, sq)

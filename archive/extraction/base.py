@@ -1,0 +1,80 @@
+"""The ``TextExtractor`` port and the registry that picks one by media type."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """What extraction made of a file.
+
+    ``status``: ``extracted`` (text found), ``no_text_layer`` (a scan: nothing to read without
+    OCR), ``not_extracted`` (a type kept as opaque evidence), ``failed`` (encrypted, corrupt or
+    hostile; ``reason`` says which). A failure never affects the stored document.
+    """
+
+    status: str
+    text: str = ""
+    reason: str | None = None
+    pages: int | None = None
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Bounds that keep hostile files from exhausting the worker."""
+
+    max_unzipped_bytes: int = 200 * 1024**2
+    max_ratio: int = 200
+    max_text_chars: int = 20_000_000
+
+
+class TextExtractor(Protocol):
+    """Reads the text of one kind of file. MUST NOT raise: failures are results."""
+
+    media_types: tuple[str, ...]
+
+    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+        """Extract the text of ``stream`` (seekable, positioned at 0)."""
+
+
+_REGISTRY: dict[str, TextExtractor] = {}
+
+
+def register(extractor: TextExtractor) -> TextExtractor:
+    """Make ``extractor`` the one used for each of its media types."""
+    for mt in extractor.media_types:
+        _REGISTRY[mt] = extractor
+    return extractor
+
+
+def extractor_for(media_type: str) -> TextExtractor | None:
+    """The extractor registered for ``media_type``, or None for opaque evidence."""
+    _load_builtin()
+    return _REGISTRY.get(media_type)
+
+
+def extract(stream: BinaryIO, media_type: str, limits: ExtractLimits | None = None) -> ExtractionResult:
+    """Extract with the registered extractor; unknown types are kept as opaque evidence."""
+    extractor = extractor_for(media_type)
+    if extractor is None:
+        return ExtractionResult("not_extracted", reason=f"{media_type}: kept as evidence, no text extractor")
+    try:
+        result = extractor.extract(stream, limits or ExtractLimits())
+    except Exception as exc:  # the contract says extractors don't raise; this guards the worker
+        return ExtractionResult("failed", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+    if "\x00" in result.text:
+        # NUL is never text (some PDF encodings yield it between characters) and PostgreSQL
+        # cannot store it.
+        result = replace(result, text=result.text.replace("\x00", ""))
+    return result
+
+
+_loaded = False
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from archive.extraction import docx, pdf, text  # noqa: F401  (they register themselves)

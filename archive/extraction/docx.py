@@ -1,0 +1,78 @@
+"""DOCX text with python-docx: body paragraphs, tables, headers and footers; zip bombs refused."""
+from __future__ import annotations
+
+import zipfile
+from typing import BinaryIO, Iterator
+
+import docx
+from docx.table import Table
+
+from archive.extraction.base import ExtractLimits, ExtractionResult, register
+from archive.extraction.detect import DOCX
+
+
+def check_zip(stream: BinaryIO, limits: ExtractLimits) -> str | None:
+    """A reason to refuse the archive (zip bomb, corrupt), or None when it is safe to open."""
+    try:
+        with zipfile.ZipFile(stream) as zf:
+            total = 0
+            for info in zf.infolist():
+                total += info.file_size
+                if total > limits.max_unzipped_bytes:
+                    return f"zip bomb: unpacks to more than {limits.max_unzipped_bytes} bytes"
+                if info.compress_size and info.file_size > 1024**2 and \
+                        info.file_size / info.compress_size > limits.max_ratio:
+                    return f"zip bomb: {info.filename} is compressed {info.file_size // info.compress_size}:1"
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return f"corrupt DOCX: {exc}"
+    finally:
+        stream.seek(0)
+    return None
+
+
+def _table_text(table: Table) -> Iterator[str]:
+    for row in table.rows:
+        cells = []
+        for cell in row.cells:
+            parts = [p.text for p in cell.paragraphs]
+            for inner in cell.tables:
+                parts.extend(_table_text(inner))
+            cells.append("\n".join(p for p in parts if p))
+        yield "\t".join(cells)
+
+
+def _blocks(container) -> Iterator[str]:
+    for block in container.iter_inner_content():
+        if isinstance(block, Table):
+            yield from _table_text(block)
+        else:
+            yield block.text
+
+
+class DocxExtractor:
+    """Word documents (OOXML)."""
+
+    media_types = (DOCX,)
+
+    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+        refusal = check_zip(stream, limits)
+        if refusal:
+            return ExtractionResult("failed", reason=refusal)
+        try:
+            document = docx.Document(stream)
+            parts: list[str] = []
+            for section in document.sections:
+                for hf in (section.header, section.first_page_header, section.footer,
+                           section.first_page_footer):
+                    if not hf.is_linked_to_previous:
+                        parts.extend(_blocks(hf))
+            parts.extend(_blocks(document))
+        except Exception as exc:  # python-docx raises many types for a broken package
+            return ExtractionResult("failed", reason=f"corrupt DOCX: {type(exc).__name__}: {str(exc)[:160]}")
+        text = "\n".join(p for p in parts if p)
+        if not text.strip():
+            return ExtractionResult("extracted", text="", reason="DOCX has no text")
+        return ExtractionResult("extracted", text=text)
+
+
+register(DocxExtractor())

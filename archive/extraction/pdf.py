@@ -1,0 +1,50 @@
+"""PDF text with pypdf; a PDF without a text layer is a scan, not a failure."""
+from __future__ import annotations
+
+import logging
+from typing import BinaryIO
+
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+from archive.extraction.base import ExtractLimits, ExtractionResult, register
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+class PdfExtractor:
+    """Text of every page, joined with form feeds."""
+
+    media_types = ("application/pdf",)
+
+    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+        try:
+            reader = PdfReader(stream)
+            if reader.is_encrypted:
+                # An empty user password is common ("encrypted" only against editing).
+                try:
+                    if not reader.decrypt(""):
+                        return ExtractionResult("failed", reason="encrypted PDF: password required")
+                except (FileNotDecryptedError, NotImplementedError) as exc:
+                    return ExtractionResult("failed", reason=f"encrypted PDF: {exc}")
+            pages = []
+            total = 0
+            for page in reader.pages:
+                text = page.extract_text() or ""
+                total += len(text)
+                if total > limits.max_text_chars:
+                    return ExtractionResult("failed", reason="PDF text exceeds the extraction limit")
+                pages.append(text)
+        except FileNotDecryptedError:
+            return ExtractionResult("failed", reason="encrypted PDF: password required")
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+                RecursionError, OSError, AssertionError, ZeroDivisionError) as exc:
+            return ExtractionResult("failed", reason=f"corrupt PDF: {type(exc).__name__}: {str(exc)[:160]}")
+        text = "\f".join(pages)
+        if not text.strip():
+            return ExtractionResult("no_text_layer", pages=len(pages),
+                                    reason="PDF has no text layer (scanned); OCR not applied")
+        return ExtractionResult("extracted", text=text, pages=len(pages))
+
+
+register(PdfExtractor())

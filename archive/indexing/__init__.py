@@ -1,0 +1,1 @@
+"""Full-text indexing: the ``SearchIndex`` port, Chinese analysis, the Whoosh adapter, the queue."""

@@ -1,0 +1,117 @@
+"""The search language (pure): terms, quoted phrases, exclusions; and Ctrl-F highlighting."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+
+from archive.indexing.analysis import RUN, runs
+from archive.extraction.normalise import normalise
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 16
+
+
+class QuerySyntaxError(ValueError):
+    """The query cannot be understood; the message says why, in Chinese and English."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One search term: every character of it must stand together in a document field."""
+
+    text: str
+    exclude: bool = False
+
+
+@dataclass
+class SearchQuery:
+    """A parsed search with its filters; ``scope`` limits results inside the index query."""
+
+    terms: list[Term] = field(default_factory=list)
+    agency: str | None = None
+    kind: str | None = None
+    stage: str | None = None
+    form: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+    scope: list[str] | None = None  # organisation codes the caller may see; None: everything
+
+
+def parse_terms(q: str) -> list[Term]:
+    """Split ``q`` into terms: whitespace separates, "quotes" keep spaces, a leading - excludes."""
+    q = normalise(q or "")
+    if len(q) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(f"查询过长（最多 {MAX_QUERY_CHARS} 字）/ query longer than {MAX_QUERY_CHARS} characters")
+    if q.count('"') % 2:
+        raise QuerySyntaxError('引号不成对 / unbalanced quote (")')
+    terms: list[Term] = []
+    for m in re.finditer(r'(-?)"([^"]*)"|(\S+)', q):
+        if m.group(3) is not None:
+            raw = m.group(3)
+            exclude = raw.startswith("-") and len(raw) > 1
+            text = raw[1:] if exclude else raw
+        else:
+            exclude, text = bool(m.group(1)), m.group(2)
+        if not RUN.search(text):
+            raise QuerySyntaxError(f"“{text or m.group(0)}”不含可检索的文字 / term has no searchable characters")
+        terms.append(Term(text, exclude))
+    if len(terms) > MAX_TERMS:
+        raise QuerySyntaxError(f"检索词过多（最多 {MAX_TERMS} 个）/ more than {MAX_TERMS} terms")
+    if terms and all(t.exclude for t in terms):
+        raise QuerySyntaxError("至少需要一个非排除检索词 / a query needs at least one term that is not excluded")
+    return terms
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """A regex finding ``term`` in normalised text the way the index matches it: its runs in
+    order, anything that is not a letter, digit or CJK character allowed between runs."""
+    parts = [re.escape(r) for r, _, _ in runs(normalise(term))]
+    return re.compile(r"[^0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]*".join(parts), re.IGNORECASE)
+
+
+def highlight(text: str, terms: list[Term], *, context: int = 40, max_fragments: int = 3) -> list[str]:
+    """Up to ``max_fragments`` HTML-escaped snippets of ``text`` with every match in <mark>."""
+    if not text:
+        return []
+    spans: list[tuple[int, int]] = []
+    for t in terms:
+        if t.exclude:
+            continue
+        spans.extend(m.span() for m in term_pattern(t.text).finditer(text) if m.end() > m.start())
+    if not spans:
+        return []
+    spans.sort()
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    # Windows around matches, merged when they touch.
+    windows: list[list[int]] = []
+    for s, e in merged:
+        ws, we = max(0, s - context), min(len(text), e + context)
+        if windows and ws <= windows[-1][1]:
+            windows[-1][1] = we
+        else:
+            windows.append([ws, we])
+    fragments = []
+    for ws, we in windows[:max_fragments]:
+        out, pos = [], ws
+        for s, e in merged:
+            if e <= ws or s >= we:
+                continue
+            s, e = max(s, ws), min(e, we)
+            out.append(html.escape(text[pos:s]))
+            out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+            pos = e
+        out.append(html.escape(text[pos:we]))
+        prefix = "…" if ws > 0 else ""
+        suffix = "…" if we < len(text) else ""
+        fragments.append(prefix + "".join(out).replace("\n", " ").replace("\f", " ") + suffix)
+    return fragments

@@ -1,0 +1,186 @@
+"""The durable index queue and the one worker that drains it (Whoosh takes one writer).
+
+An upload adds a row to ``index_jobs`` in the same transaction as its document row, so a job
+exists for every stored document and survives a crash of the worker. Processing a job extracts
+the text (once) and upserts the document by id: running it twice changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import threading
+from typing import Callable, Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.extraction import extract, normalise
+from archive.extraction.base import ExtractLimits
+from archive.indexing.base import IndexedDocument, SearchIndex
+from archive.models import Case, Document, IndexJob, Stage
+from archive.services.clock import now as server_now
+from archive.services.orgs import ancestry
+from archive.storage.base import ObjectStore
+from forms import load_catalog
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def enqueue(session: Session, doc_ids: Iterable[str], action: str = "upsert") -> None:
+    """Add index jobs (committed by the caller)."""
+    for doc_id in doc_ids:
+        session.add(IndexJob(document_id=doc_id, action=action, created_at=server_now()))
+
+
+def queue_depth(session: Session) -> dict[str, int]:
+    """Jobs waiting, and jobs given up after repeated failures."""
+    pending = session.scalar(select(func.count()).select_from(IndexJob).where(
+        IndexJob.done_at.is_(None), IndexJob.attempts < MAX_ATTEMPTS)) or 0
+    failed = session.scalar(select(func.count()).select_from(IndexJob).where(
+        IndexJob.done_at.is_(None), IndexJob.attempts >= MAX_ATTEMPTS)) or 0
+    return {"pending": pending, "failed": failed}
+
+
+def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits) -> None:
+    """Read the stored version (streamed to a temporary file) and record its text on ``doc``."""
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as tmp:
+        for chunk in store.open(doc.object_key, doc.version_id):
+            tmp.write(chunk)
+        tmp.seek(0)
+        result = extract(tmp, doc.media_type, limits)
+    doc.text_status = result.status
+    doc.text_reason = result.reason[:500] if result.reason else None
+    doc.text_content = result.text or None
+    doc.page_count = result.pages
+
+
+def indexed_document(session: Session, doc: Document, org_cache: dict | None = None) -> IndexedDocument:
+    """The index's view of a document (normalised text, organisation codes, form name)."""
+    case: Case = doc.case
+    cache = org_cache if org_cache is not None else {}
+    if case.agency_code not in cache:
+        cache[case.agency_code] = ancestry(session, case.agency_code)
+    orgs = cache[case.agency_code]
+    completed = session.scalar(select(Stage.completed_at).where(
+        Stage.case_id == case.id, Stage.stage == doc.stage))
+    form = load_catalog().get(doc.form_code)
+    return IndexedDocument(
+        doc_id=doc.id, case_id=case.id, case_number=case.number,
+        content=normalise(doc.text_content or ""), filename=normalise(doc.filename),
+        party_name=case.party_name, party_id=case.party_id, agency=case.agency_code,
+        district=orgs.get("district", ""), city=orgs.get("city", ""), kind=case.kind,
+        stage=doc.stage, form=doc.form_code, form_name=form.name if form else "",
+        completed_at=completed, uploaded_at=doc.uploaded_at,
+    )
+
+
+def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
+                  limits: ExtractLimits | None = None, batch: int = 50) -> int:
+    """Drain up to ``batch`` jobs; returns how many were completed. Safe to re-run."""
+    limits = limits or ExtractLimits()
+    with sessions() as session:
+        jobs = session.scalars(select(IndexJob).where(
+            IndexJob.done_at.is_(None), IndexJob.attempts < MAX_ATTEMPTS)
+            .order_by(IndexJob.id).limit(batch)).all()
+        if not jobs:
+            return 0
+        upserts: dict[str, IndexedDocument] = {}
+        deletes: set[str] = set()
+        ok: list[IndexJob] = []
+        cache: dict = {}
+        for job in jobs:
+            try:
+                doc = session.get(Document, job.document_id)
+                if job.action == "delete" or doc is None:
+                    deletes.add(job.document_id)
+                else:
+                    if doc.text_status == "pending":
+                        extract_document(store, doc, limits)
+                    upserts[doc.id] = indexed_document(session, doc, cache)
+                ok.append(job)
+            except Exception as exc:  # one bad job must not stop the queue
+                log.warning("index job %s for %s failed: %s", job.id, job.document_id, exc)
+                job.attempts += 1
+                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        # Text is committed before the index write: a crash between them only repeats work.
+        session.commit()
+        if upserts:
+            index.upsert(upserts.values())
+        if deletes:
+            index.delete(deletes)
+        done = server_now()
+        if ok:
+            session.execute(update(IndexJob).where(IndexJob.id.in_([j.id for j in ok]))
+                            .values(done_at=done, attempts=IndexJob.attempts + 1))
+        session.commit()
+        return len(ok)
+
+
+def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
+          limits: ExtractLimits | None = None) -> int:
+    """Process jobs until none are left (tests, the CLI, the end of a demo load)."""
+    total = 0
+    while True:
+        n = process_queue(sessions, store, index, limits)
+        if n == 0:
+            return total
+        total += n
+
+
+def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_extract: bool = False,
+            limits: ExtractLimits | None = None, batch: int = 500,
+            progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the whole index into a new generation and swap it in; search stays up meanwhile.
+
+    Documents indexed by the worker while the rebuild runs are queued again after the swap.
+    """
+    limits = limits or ExtractLimits()
+    started = server_now()
+    target = index.new_generation()
+    n = 0
+    with sessions() as session:
+        ids = session.scalars(select(Document.id).order_by(Document.uploaded_at)).all()
+        cache: dict = {}
+        for i in range(0, len(ids), batch):
+            docs = session.scalars(select(Document).where(Document.id.in_(ids[i:i + batch]))).all()
+            items = []
+            for doc in docs:
+                if re_extract or doc.text_status == "pending":
+                    try:
+                        extract_document(store, doc, limits)
+                    except Exception as exc:
+                        log.warning("re-extracting %s failed: %s", doc.id, exc)
+                items.append(indexed_document(session, doc, cache))
+            session.commit()
+            n += index.upsert(items, into=target)
+            if progress:
+                progress(n)
+        index.swap_to(target)
+        late = session.scalars(select(IndexJob.document_id).where(IndexJob.done_at >= started)).all()
+        enqueue(session, set(late))
+        session.commit()
+    return n
+
+
+class Worker(threading.Thread):
+    """Background thread draining the queue every ``poll`` seconds (``archive serve``)."""
+
+    def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0) -> None:
+        super().__init__(name="index-worker", daemon=True)
+        self.args = (sessions, store, index, limits)
+        self.poll = poll
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if process_queue(*self.args) == 0:
+                    self.stopping.wait(self.poll)
+            except Exception as exc:  # storage or index down: keep the jobs, try again later
+                log.warning("index worker: %s", exc)
+                self.stopping.wait(max(self.poll, 5))
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,206 @@
+"""``WhooshIndex``: the search-index port on Whoosh (the whoosh-reloaded fork).
+
+The index root holds generations ``gen-<stamp>/`` and a file ``CURRENT`` naming the live one;
+``archive reindex`` builds a new generation and swaps ``CURRENT`` atomically, so search never
+goes down.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Iterable
+
+from whoosh import index as windex
+from whoosh import query as Q
+from whoosh.fields import DATETIME, ID, TEXT, Schema
+from whoosh.writing import AsyncWriter
+
+from archive.indexing.analysis import bigram_analyzer, bigram_tokens, word_analyzer, words
+from archive.indexing.base import Hit, HitPage, IndexedDocument
+from archive.indexing.query import SearchQuery, Term
+
+SEARCH_FIELDS = ("content", "filename", "meta")
+
+
+def make_schema() -> Schema:
+    """Fields: bigram text fields for matching, a word field for ranking, ids for filters."""
+    bigram = bigram_analyzer()
+    return Schema(
+        doc_id=ID(stored=True, unique=True),
+        case_id=ID(stored=True),
+        case_number=ID(stored=True),
+        content=TEXT(analyzer=bigram, phrase=True),
+        words=TEXT(analyzer=word_analyzer(), phrase=False),
+        filename=TEXT(analyzer=bigram, phrase=True),
+        meta=TEXT(analyzer=bigram, phrase=True),  # case number, party name and id, form name
+        party_id=ID(),
+        agency=ID(stored=True),
+        district=ID(),
+        city=ID(),
+        kind=ID(),
+        stage=ID(),
+        form=ID(),
+        completed=DATETIME(sortable=True),
+        uploaded=DATETIME(sortable=True),
+    )
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    # Whoosh stores naive datetimes; the index keeps UTC.
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value else None
+
+
+def _fields(doc: IndexedDocument) -> dict:
+    when = _naive_utc(doc.completed_at) or _naive_utc(doc.uploaded_at)
+    return dict(
+        doc_id=doc.doc_id, case_id=doc.case_id, case_number=doc.case_number,
+        content=doc.content, words=doc.content + "\n" + doc.filename, filename=doc.filename,
+        meta="\n".join([doc.case_number, doc.party_name, doc.party_id, doc.form_name]),
+        party_id=doc.party_id.lower(), agency=doc.agency, district=doc.district, city=doc.city,
+        kind=doc.kind, stage=doc.stage, form=doc.form, completed=when,
+        uploaded=_naive_utc(doc.uploaded_at),
+    )
+
+
+def _term_query(field: str, term: str) -> Q.Query:
+    tokens = [t for t, _, _ in bigram_tokens(term)]
+    if len(tokens) == 1:
+        tok = tokens[0]
+        if len(tok) == 1 and not tok.isascii():
+            # One CJK character stands in a bigram that starts or ends with it (or alone).
+            return Q.Or([Q.Prefix(field, tok), Q.Wildcard(field, "*" + tok)])
+        return Q.Term(field, tok)
+    return Q.Phrase(field, tokens)
+
+
+def term_match(term: Term) -> Q.Query:
+    """A term matches when it stands, characters together, in any searchable field."""
+    return Q.Or([_term_query(f, term.text) for f in SEARCH_FIELDS])
+
+
+class WhooshIndex:
+    """Whoosh index generations under ``root``; one writer at a time (the worker)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._ix: windex.Index | None = None
+        self._ix_dir: Path | None = None
+
+    # -- generations -------------------------------------------------------------------
+    def current_dir(self) -> Path:
+        """The live generation, created empty on first use."""
+        pointer = self.root / "CURRENT"
+        if pointer.exists():
+            d = self.root / pointer.read_text().strip()
+            if d.exists():
+                return d
+        d = self.new_generation()
+        self.swap_to(d)
+        return d
+
+    def new_generation(self) -> Path:
+        """An empty index in a fresh directory (not yet live)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        d = self.root / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        d.mkdir()
+        windex.create_in(str(d), make_schema())
+        return d
+
+    def swap_to(self, d: Path) -> None:
+        """Make generation ``d`` live (atomic rename of the pointer), drop old generations."""
+        tmp = self.root / "CURRENT.tmp"
+        tmp.write_text(d.name)
+        os.replace(tmp, self.root / "CURRENT")
+        for old in self.root.glob("gen-*"):
+            if old != d and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _index(self) -> windex.Index:
+        d = self.current_dir()
+        with self._lock:
+            if self._ix is None or self._ix_dir != d:
+                self._ix = windex.open_dir(str(d))
+                self._ix_dir = d
+            return self._ix
+
+    # -- the port ----------------------------------------------------------------------
+    def upsert(self, docs: Iterable[IndexedDocument], *, into: Path | None = None) -> int:
+        """Add or replace documents keyed by doc_id, in one commit."""
+        ix = windex.open_dir(str(into)) if into else self._index()
+        n = 0
+        writer = AsyncWriter(ix) if into is None else ix.writer(limitmb=256)
+        try:
+            for doc in docs:
+                writer.update_document(**_fields(doc))
+                n += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return n
+
+    def delete(self, doc_ids: Iterable[str]) -> None:
+        """Remove documents by id."""
+        writer = AsyncWriter(self._index())
+        for doc_id in doc_ids:
+            writer.delete_by_term("doc_id", doc_id)
+        writer.commit()
+
+    def doc_count(self) -> int:
+        """Number of live documents."""
+        return self._index().doc_count()
+
+    def build_query(self, sq: SearchQuery) -> tuple[Q.Query, Q.Query | None]:
+        """(query, filter) for a parsed search; the scope is part of the filter."""
+        required = [term_match(t) for t in sq.terms if not t.exclude]
+        excluded = [term_match(t) for t in sq.terms if t.exclude]
+        filters: list[Q.Query] = []
+        if sq.scope is not None:
+            codes = sq.scope or ["\x00nothing"]
+            filters.append(Q.Or([Q.Term(f, c) for c in codes for f in ("agency", "district", "city")]))
+        if sq.agency:
+            filters.append(Q.Or([Q.Term(f, sq.agency) for f in ("agency", "district", "city")]))
+        for name in ("kind", "stage", "form"):
+            value = getattr(sq, name)
+            if value:
+                filters.append(Q.Term(name, value))
+        if sq.date_from or sq.date_to:
+            start = dt.datetime.combine(sq.date_from, dt.time.min) if sq.date_from else None
+            end = dt.datetime.combine(sq.date_to, dt.time.max) if sq.date_to else None
+            filters.append(Q.DateRange("completed", _shanghai_to_utc(start), _shanghai_to_utc(end)))
+        base: Q.Query = Q.And(required) if required else Q.Every()
+        if excluded:
+            base = Q.AndNot(base, Q.Or(excluded))
+        if required:
+            ranking = [Q.Term("words", w) for t in sq.terms if not t.exclude for w in words(t.text)]
+            if ranking:
+                base = Q.AndMaybe(base, Q.Or(ranking))
+        return base, (Q.And(filters) if filters else None)
+
+    def search(self, sq: SearchQuery) -> HitPage:
+        """Run the query; relevance or date order; one page."""
+        query, flt = self.build_query(sq)
+        ix = self._index()
+        with ix.searcher() as searcher:
+            kwargs: dict = {"filter": flt}
+            if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):
+                kwargs["sortedby"] = "completed"
+                kwargs["reverse"] = sq.sort != "date_asc"
+            results = searcher.search(query, limit=sq.page * sq.per_page, **kwargs)
+            total = len(results)
+            start = (sq.page - 1) * sq.per_page
+            hits = [Hit(h["doc_id"], float(h.score or 0.0)) for h in results[start:start + sq.per_page]]
+        return HitPage(total=total, hits=hits)
+
+
+def _shanghai_to_utc(value: dt.datetime | None) -> dt.datetime | None:
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,142 @@
+"""Relational metadata: organisations, cases, stages, documents and the index queue."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ORG_LEVELS = ("city", "district", "agency")
+CASE_KINDS = ("inspection", "penalty")
+PROCEDURES = ("general", "summary")
+STAGES = ("inspection", "filing", "investigation", "review", "decision", "execution", "closing")
+# Which stages a case of each kind goes through, in filing order.
+STAGES_BY_KIND = {
+    "inspection": ("inspection",),
+    "penalty": ("filing", "investigation", "review", "decision", "execution", "closing"),
+}
+TEXT_STATUSES = ("pending", "extracted", "no_text_layer", "not_extracted", "failed")
+
+
+def new_id() -> str:
+    """A fresh opaque identifier (also used in object keys, never user text)."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    """The server clock, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC; SQLite keeps no offset, so it is restored on load."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: every stored time must carry its offset")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all tables."""
+
+
+class Organisation(Base):
+    """City, district or agency; the three supervision levels."""
+
+    __tablename__ = "organisations"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), nullable=True)
+
+
+class Case(Base):
+    """An inspection record or a penalty case file (案卷)."""
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(120), unique=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    procedure: Mapped[str] = mapped_column(String(16))
+    power_code: Mapped[str] = mapped_column(String(64), default="")
+    party_name: Mapped[str] = mapped_column(String(200), default="")
+    party_id: Mapped[str] = mapped_column(String(64), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agency: Mapped[Organisation] = relationship(lazy="joined")
+    stages: Mapped[list["Stage"]] = relationship(back_populates="case", order_by="Stage.id")
+    documents: Mapped[list["Document"]] = relationship(back_populates="case", order_by="Document.uploaded_at")
+
+
+class Stage(Base):
+    """A stage of a case recorded as completed: when it happened and when the archive heard."""
+
+    __tablename__ = "stages"
+    __table_args__ = (UniqueConstraint("case_id", "stage", name="uq_stage_once"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    completed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+    case: Mapped[Case] = relationship(back_populates="stages")
+
+
+class Document(Base):
+    """One stored document or piece of evidence; its bytes live in object storage."""
+
+    __tablename__ = "documents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    form_code: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    object_key: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uploader: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    text_status: Mapped[str] = mapped_column(String(16), default="pending")
+    text_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The extracted text as found in the file, kept for display; the index holds a normalised copy.
+    text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    case: Mapped[Case] = relationship(back_populates="documents")
+
+
+class IndexJob(Base):
+    """Durable queue of index writes; one worker drains it so Whoosh has one writer."""
+
+    __tablename__ = "index_jobs"
+    __table_args__ = (Index("ix_index_jobs_pending", "done_at", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16), default="upsert")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

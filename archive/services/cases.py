@@ -1,0 +1,119 @@
+"""Cases and stages: create, record a completed stage, read, list."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, Organisation, Stage
+from archive.services.clock import as_aware, now as server_now
+
+# Unified social credit code (统一社会信用代码, 18 characters) or resident ID number (18 or 15).
+PARTY_ID = re.compile(r"^(?:[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}|\d{17}[\dX]|\d{15})$")
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def create_case(session: Session, data: dict) -> Case:
+    """A new case; the number is unique and the agency must exist."""
+    agency = session.get(Organisation, data["agency"])
+    if agency is None or agency.level != "agency":
+        raise ValidationFailed("unknown agency", {"agency": [f"no agency with code {data['agency']!r}"]})
+    if data["kind"] not in CASE_KINDS:
+        raise ValidationFailed("unknown case kind", {"kind": [f"one of {', '.join(CASE_KINDS)}"]})
+    if data.get("procedure", "general") not in PROCEDURES:
+        raise ValidationFailed("unknown procedure", {"procedure": [f"one of {', '.join(PROCEDURES)}"]})
+    party_id = (data.get("party_id") or "").strip().upper()
+    if party_id and not PARTY_ID.match(party_id):
+        raise ValidationFailed("invalid party ID", {"party_id": ["not a unified social credit code or ID number"]})
+    number = data["number"].strip()
+    if not number:
+        raise ValidationFailed("case number is empty", {"number": ["required"]})
+    if session.scalar(select(func.count()).select_from(Case).where(Case.number == number)):
+        raise Conflict(f"case {number} exists already", {"number": ["already exists"]})
+    case = Case(number=number, agency_code=agency.code, kind=data["kind"],
+                procedure=data.get("procedure") or "general", power_code=data.get("power") or "",
+                party_name=(data.get("party_name") or "").strip(), party_id=party_id,
+                summary=data.get("summary") or "", opened_on=data["opened_on"], created_at=server_now())
+    session.add(case)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"case {number} exists already", {"number": ["already exists"]}) from exc
+    return case
+
+
+def get_case(session: Session, case_id: str) -> Case:
+    """The case with its stages and documents, or NotFound."""
+    case = session.scalar(select(Case).where(Case.id == case_id)
+                          .options(selectinload(Case.stages), selectinload(Case.documents)))
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def check_stage(case: Case, stage: str) -> None:
+    """Refuse a stage that is unknown or not part of this kind of case."""
+    if stage not in STAGES:
+        raise ValidationFailed("unknown stage", {"stage": [f"one of {', '.join(STAGES)}"]})
+    if stage not in STAGES_BY_KIND[case.kind]:
+        raise ValidationFailed("stage not used for this kind of case",
+                               {"stage": [f"a {case.kind} case has stages {', '.join(STAGES_BY_KIND[case.kind])}"]})
+
+
+def record_stage(session: Session, case: Case, stage: str, completed_at: dt.datetime,
+                 recorded_by: str | None = None, clock: Callable[[], dt.datetime] = server_now) -> Stage:
+    """Record that ``stage`` was completed at ``completed_at``; once only (write-once)."""
+    check_stage(case, stage)
+    completed_at = as_aware(completed_at)
+    recorded_at = clock()
+    if completed_at > recorded_at + CLOCK_SKEW:
+        raise ValidationFailed("completed_at is in the future", {"completed_at": ["in the future"]})
+    if any(s.stage == stage for s in case.stages):
+        raise Conflict(f"stage {stage} is recorded already; a correction needs an approved amendment")
+    row = Stage(case_id=case.id, stage=stage, completed_at=completed_at, recorded_at=recorded_at,
+                recorded_by=recorded_by)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"stage {stage} is recorded already") from exc
+    case.stages.append(row)
+    return row
+
+
+def list_cases(session: Session, *, agency: list[str] | None = None, kind: str | None = None,
+               number: str | None = None, page: int = 1, per_page: int = 20) -> tuple[int, list[Case]]:
+    """(total, page of cases), newest first; ``agency`` is a list of agency codes."""
+    q = select(Case)
+    if agency is not None:
+        q = q.where(Case.agency_code.in_(agency))
+    if kind:
+        q = q.where(Case.kind == kind)
+    if number:
+        q = q.where(Case.number.contains(number, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(Case.opened_on.desc(), Case.number)
+                           .offset((page - 1) * per_page).limit(per_page)
+                           .options(selectinload(Case.stages), selectinload(Case.documents))).all()
+    return total, list(rows)
+
+
+def agencies_under(session: Session, code: str) -> list[str]:
+    """Codes of the agencies at or below organisation ``code``."""
+    org = session.get(Organisation, code)
+    if org is None:
+        raise ValidationFailed("unknown organisation", {"agency": [f"no organisation {code!r}"]})
+    frontier, out = [org], []
+    while frontier:
+        o = frontier.pop()
+        if o.level == "agency":
+            out.append(o.code)
+        frontier.extend(session.scalars(select(Organisation).where(Organisation.parent_code == o.code)))
+    return out

@@ -1,0 +1,165 @@
+"""Ingest: a received file goes to object storage first, then the database, then the index queue."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable
+
+from sqlalchemy.orm import Session
+
+from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
+from archive.extraction import detect_media_type
+from archive.models import Case, Document, IndexJob, new_id
+from archive.services.cases import check_stage
+from archive.services.clock import local, now as server_now
+from archive.storage.base import ObjectStore
+from forms import load_catalog
+
+log = logging.getLogger(__name__)
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+MAX_FILENAME = 100  # characters; keeps the percent-encoded S3 metadata under 2 KB
+METADATA_SCHEMA = "case-archive/1"
+
+
+class HashingSpool:
+    """A temporary file that hashes and counts what is written to it (the upload is streamed to
+    disk by the multipart parser, never held whole in memory)."""
+
+    def __init__(self, max_bytes: int | None = None, spool_bytes: int = 1024 * 1024) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes)
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise TooLarge(f"file larger than {self.max_bytes} bytes")
+        self._sha.update(data)
+        return self._file.write(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def __iter__(self):
+        return iter(self._file)
+
+    @classmethod
+    def from_stream(cls, stream: BinaryIO, max_bytes: int | None = None, chunk: int = 1024 * 1024) -> "HashingSpool":
+        """Copy ``stream`` into a new spool (used by the CLI, the demo and tests)."""
+        spool = cls(max_bytes)
+        while True:
+            block = stream.read(chunk)
+            if not block:
+                break
+            spool.write(block)
+        spool.seek(0)
+        return spool
+
+
+def clean_filename(name: str | None) -> str:
+    """The name a person gave the file, without directories, control characters or excess length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    if not name:
+        return "unnamed"
+    if len(name) > MAX_FILENAME:
+        stem, ext = os.path.splitext(name)
+        ext = ext[:16]
+        name = stem[: MAX_FILENAME - len(ext)] + ext
+    return name
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What ingest needs from the configuration."""
+
+    max_bytes: int
+    retention_years: int
+
+
+def object_key(case_id: str, doc_id: str) -> str:
+    """Object keys are made of ids only, never of user text."""
+    return f"cases/{case_id}/documents/{doc_id}"
+
+
+def object_metadata(case: Case, doc: Document, completed_at: dt.datetime | None) -> dict[str, str]:
+    """Everything needed to know what an object is from the object store alone."""
+    return {
+        "schema": METADATA_SCHEMA, "doc-id": doc.id, "case-id": case.id,
+        "case-number": case.number, "agency": case.agency_code, "kind": case.kind,
+        "procedure": case.procedure, "power": case.power_code, "party-name": case.party_name,
+        "party-id": case.party_id, "opened-on": case.opened_on.isoformat(), "stage": doc.stage,
+        "form": doc.form_code, "filename": doc.filename, "media-type": doc.media_type,
+        "size": str(doc.size), "sha256": doc.sha256,
+        "completed-at": local(completed_at).isoformat() if completed_at else "",
+        "uploaded-at": local(doc.uploaded_at).isoformat(), "uploader": doc.uploader or "",
+    }
+
+
+def retain_until(uploaded_at: dt.datetime, years: int) -> dt.datetime:
+    """Retention end: ``years`` after upload (29 Feb falls back to 28 Feb)."""
+    try:
+        return uploaded_at.replace(year=uploaded_at.year + years)
+    except ValueError:
+        return uploaded_at.replace(year=uploaded_at.year + years, day=28)
+
+
+def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case: Case, *,
+           stage: str, form: str, filename: str | None, spool: HashingSpool,
+           expected_sha256: str | None = None, uploader: str | None = None,
+           clock: Callable[[], dt.datetime] = server_now) -> Document:
+    """Store one document. Nothing is recorded unless the object was stored first; if the
+    database commit fails after that, the object stays and ``archive reconcile`` reports it."""
+    check_stage(case, stage)
+    catalog = load_catalog()
+    if form not in catalog:
+        raise ValidationFailed("unknown form", {"form": [f"no form {form!r} in the catalog (GET /api/forms)"]})
+    if stage not in catalog[form].stages:
+        raise ValidationFailed("form not used at this stage",
+                               {"form": [f"{catalog[form].name} belongs to {', '.join(catalog[form].stages)}"]})
+    if spool.size == 0:
+        raise ValidationFailed("empty file", {"file": ["the file is empty"]})
+    if spool.size > settings.max_bytes:
+        raise TooLarge(f"file larger than {settings.max_bytes} bytes")
+    if expected_sha256 is not None:
+        expected = expected_sha256.strip().lower()
+        if not SHA256_HEX.match(expected):
+            raise ValidationFailed("sha256 must be 64 hexadecimal digits", {"sha256": ["not a SHA-256 hex digest"]})
+        if expected != spool.sha256:
+            raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
+                                   {"sha256": [f"expected {expected}, received bytes hash to {spool.sha256}"]})
+    spool.seek(0)
+    media_type = detect_media_type(spool)
+    spool.seek(0)
+    uploaded_at = clock()
+    doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,
+                   filename=clean_filename(filename), media_type=media_type, size=spool.size,
+                   sha256=spool.sha256, uploaded_at=uploaded_at, uploader=uploader,
+                   text_status="pending")
+    doc.object_key = object_key(case.id, doc.id)
+    completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
+    put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
+                    media_type, retain_until(uploaded_at, settings.retention_years))
+    doc.version_id = put.version_id
+    session.add(doc)
+    session.add(IndexJob(document_id=doc.id, action="upsert", created_at=uploaded_at))
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.error("database commit failed after storing %s version %s: `archive reconcile` will "
+                  "report it as an orphan", doc.object_key, doc.version_id)
+        raise
+    return doc

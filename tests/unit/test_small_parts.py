@@ -1,0 +1,66 @@
+"""Filenames, metadata encoding, configuration, organisation files (pure)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+
+from archive.config import load_config
+from archive.services.ingest import HashingSpool, clean_filename, retain_until
+from archive.storage.base import decode_metadata, encode_metadata
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\行政处罚决定书.pdf", "行政处罚决定书.pdf"),
+    ("询问\x00笔录\x1b[31m.docx", "询问笔录[31m.docx"),
+    ("", "unnamed"),
+    ("..", "unnamed"),
+])
+def test_clean_filename(raw, expected):
+    assert clean_filename(raw) == expected
+
+
+def test_clean_filename_keeps_extension_when_shortening():
+    name = clean_filename("长" * 300 + ".pdf")
+    assert len(name) == 100 and name.endswith(".pdf")
+
+
+def test_metadata_round_trip_survives_chinese_and_is_ascii():
+    meta = {"filename": "行政处罚决定书（2026）.pdf", "case-number": "津武市监罚〔2026〕12号"}
+    enc = encode_metadata(meta)
+    assert all(v.isascii() for v in enc.values())
+    assert decode_metadata({"X-Amz-Meta-" + k: v for k, v in enc.items()}) == meta
+
+
+def test_metadata_keys_must_be_plain_ascii():
+    with pytest.raises(ValueError):
+        encode_metadata({"文件名": "x"})
+
+
+def test_hashing_spool_counts_hashes_and_enforces_limit():
+    import hashlib
+
+    data = "证据".encode() * 1000
+    spool = HashingSpool.from_stream(io.BytesIO(data))
+    assert spool.size == len(data) and spool.sha256 == hashlib.sha256(data).hexdigest()
+    assert spool.read() == data
+    from archive.errors import TooLarge
+
+    with pytest.raises(TooLarge):
+        HashingSpool.from_stream(io.BytesIO(data), max_bytes=100)
+
+
+def test_retention_handles_leap_day():
+    d = dt.datetime(2028, 2, 29, 12, tzinfo=dt.timezone.utc)
+    assert retain_until(d, 30) == dt.datetime(2058, 2, 28, 12, tzinfo=dt.timezone.utc)
+
+
+def test_config_layers_defaults_environment_and_overrides(tmp_path):
+    cfg = load_config({"PORT": 9000}, environ={"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_PORT": "8100",
+                                               "ARCHIVE_RETENTION_YEARS": "40"})
+    assert cfg["PORT"] == 9000 and cfg["RETENTION_YEARS"] == 40
+    assert cfg["DATABASE_URL"] == f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    with pytest.raises(ValueError):
+        load_config(environ={"ARCHIVE_RETENTION_MODE": "sometimes"})
