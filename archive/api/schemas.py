@@ -108,8 +108,8 @@ class CaseQuerySchema(Schema):
 
 class StageCreateSchema(Schema):
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
-    completed_at = fields.AwareDateTime(required=True, default_timezone=None,
-                                        metadata={"description": "when it happened; naive means Asia/Shanghai"})
+    completed_at = fields.DateTime(required=True,
+                                   metadata={"description": "when it happened (ISO 8601); without an offset it is Asia/Shanghai time"})
 
 
 class UploadFormSchema(Schema):

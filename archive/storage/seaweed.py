@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ _PORT_FLAGS = ("master.port", "volume.port", "filer.port", "admin.port")
 
 def _free(port: int) -> bool:
     with socket.socket() as s:
+        # Like the Go servers that will bind it: a port in TIME_WAIT counts as free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -111,11 +114,11 @@ class EmbeddedSeaweed:
             return False
 
     def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL)."""
+        """Stop the process (SIGINT as Ctrl-C would, then SIGKILL)."""
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(15)
+                self.proc.wait(8)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)

@@ -1,0 +1,186 @@
+"""Bad input: each answer has its status code, and nothing is stored or corrupted."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import func, select
+
+from archive.demo.documents import make_docx, make_pdf
+from archive.models import Document, IndexJob
+from tests.conftest import drain, new_case, upload
+from tests.unit.test_extraction import zip_bomb_docx
+
+PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业。"])
+
+
+@pytest.fixture
+def case(client, orgs):
+    return new_case(client)
+
+
+def counts(archive):
+    """(document rows, index jobs, stored object versions)."""
+    with archive.sessions() as s:
+        docs = s.scalar(select(func.count()).select_from(Document))
+        jobs = s.scalar(select(func.count()).select_from(IndexJob))
+    return docs, jobs, len(list(archive.store.keys()))
+
+
+def assert_refused(resp, status, archive, before, field=None):
+    body = resp.get_json()
+    assert resp.status_code == status, body
+    assert body["code"] == status and body["message"]
+    if field:
+        assert field in body.get("errors", {}) or field in str(body.get("errors")), body
+    assert counts(archive) == before
+
+
+def test_empty_file(client, archive, case):
+    before = counts(archive)
+    assert_refused(upload(client, case["id"], b""), 422, archive, before, "file")
+
+
+@pytest.mark.parametrize("missing", ["stage", "form", "file"])
+def test_missing_fields(client, archive, case, missing):
+    before = counts(archive)
+    import io
+
+    payload = {"stage": "decision", "form": "penalty_decision", "file": (io.BytesIO(PDF), "a.pdf")}
+    del payload[missing]
+    r = client.post(f"/api/cases/{case['id']}/documents", data=payload, content_type="multipart/form-data")
+    assert_refused(r, 422, archive, before, missing)
+
+
+def test_unknown_stage_form_and_mismatched_form(client, archive, case):
+    before = counts(archive)
+    assert_refused(upload(client, case["id"], PDF, stage="appeal"), 422, archive, before, "stage")
+    assert_refused(upload(client, case["id"], PDF, form="no_such_form"), 422, archive, before, "form")
+    # an inquiry record does not belong to the decision stage
+    assert_refused(upload(client, case["id"], PDF, form="inquiry_record"), 422, archive, before, "form")
+    # an inspection stage does not exist in a penalty case
+    assert_refused(upload(client, case["id"], PDF, stage="inspection", form="inspection_record"), 422, archive, before, "stage")
+
+
+def test_unknown_case_is_404(client, archive, case):
+    before = counts(archive)
+    assert_refused(upload(client, "0" * 32, PDF), 404, archive, before)
+
+
+def test_file_over_the_limit_is_413(make_app, orgs_factory=None):
+    app = make_app(MAX_UPLOAD_BYTES=64 * 1024)
+    archive = app.extensions["archive"]
+    from archive.services.orgs import import_orgs
+    from tests.conftest import ORGS
+
+    with archive.sessions() as s:
+        import_orgs(s, ORGS)
+        s.commit()
+    client = app.test_client()
+    case = new_case(client)
+    before = counts(archive)
+    assert_refused(upload(client, case["id"], b"%PDF-" + b"x" * (200 * 1024)), 413, archive, before)
+    # just under the limit is fine
+    assert upload(client, case["id"], b"%PDF-" + b"x" * (60 * 1024)).status_code == 201
+
+
+def test_sha256_mismatch_stores_nothing_and_a_match_is_accepted(client, archive, case):
+    before = counts(archive)
+    r = upload(client, case["id"], PDF, sha256="ab" * 32)
+    assert_refused(r, 422, archive, before, "sha256")
+    assert_refused(upload(client, case["id"], PDF, sha256="not-hex"), 422, archive, before, "sha256")
+    ok = upload(client, case["id"], PDF, sha256=hashlib.sha256(PDF).hexdigest().upper())
+    assert ok.status_code == 201 and ok.get_json()["sha256"] == hashlib.sha256(PDF).hexdigest()
+
+
+def test_filename_with_traversal_and_control_characters(client, archive, case):
+    r = upload(client, case["id"], PDF, filename="../../\x07决定\x00书\x1b.pdf")
+    assert r.status_code == 201
+    doc = r.get_json()
+    assert doc["filename"] == "决定书.pdf"
+    with archive.sessions() as s:
+        key = s.get(Document, doc["id"]).object_key
+    assert key == f"cases/{case['id']}/documents/{doc['id']}"
+    cd = client.get(f"/api/documents/{doc['id']}/content").headers["Content-Disposition"]
+    assert "\r" not in cd and "\n" not in cd and ".." not in cd
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\n%%EOF garbage", "corrupt"),
+    (make_pdf("决定书", ["责令停产停业"], encrypt_password="secret"), "encrypted"),
+    (zip_bomb_docx(), "zip bomb"),
+    (b"PK\x03\x04" + b"\x00" * 200, ""),
+])
+def test_hostile_files_are_stored_as_evidence_with_extraction_failed(client, archive, case, data, reason):
+    r = upload(client, case["id"], data, filename="证据")
+    assert r.status_code == 201, r.get_json()
+    doc_id = r.get_json()["id"]
+    assert drain(archive) == 1
+    doc = client.get(f"/api/documents/{doc_id}").get_json()
+    assert doc["text_status"] in ("failed", "not_extracted")
+    assert reason in (doc["text_reason"] or "")
+    # the stored bytes are intact and the service still works
+    assert hashlib.sha256(client.get(f"/api/documents/{doc_id}/content").data).hexdigest() == doc["sha256"]
+    assert client.get("/api/health").status_code == 200
+
+
+def test_case_creation_errors(client, orgs):
+    r = client.post("/api/cases", json={"number": "X"})
+    assert r.status_code == 422 and {"agency", "kind", "opened_on"} <= set(r.get_json()["errors"]["json"])
+    base = {"number": "津武市监罚〔2026〕99号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01"}
+    assert client.post("/api/cases", json=base | {"agency": "120114"}).status_code == 422  # a district
+    assert client.post("/api/cases", json=base | {"party_id": "12345"}).status_code == 422
+    assert client.post("/api/cases", json=base | {"kind": "appeal"}).status_code == 422
+    assert client.post("/api/cases", json=base).status_code == 201
+    dup = client.post("/api/cases", json=base)
+    assert dup.status_code == 409 and dup.get_json()["code"] == 409
+
+
+def test_stage_errors(client, case):
+    url = f"/api/cases/{case['id']}/stages"
+    assert client.post(url, json={"stage": "decision", "completed_at": "2099-01-01T00:00:00+08:00"}).status_code == 422
+    assert client.post(url, json={"stage": "inspection", "completed_at": "2026-03-05T10:00:00"}).status_code == 422
+    ok = client.post(url, json={"stage": "filing", "completed_at": "2026-03-05T10:00:00"})
+    assert ok.status_code == 201
+    filing = next(s for s in ok.get_json()["stages"] if s["stage"] == "filing")
+    assert filing["completed_at"] == "2026-03-05T10:00:00+08:00"  # naive means Asia/Shanghai
+    again = client.post(url, json={"stage": "filing", "completed_at": "2026-03-06T10:00:00+08:00"})
+    assert again.status_code == 409
+
+
+def test_storage_down_answers_503_and_records_nothing(tmp_path, database_url):
+    """Stop SeaweedFS mid-test: the upload is refused with 503, nothing is recorded; after a
+    restart on the same data the archive works again."""
+    from archive.config import load_config
+    from archive.extension import build_archive
+    from archive.factory import create_app
+    from archive.services.orgs import import_orgs
+    from archive.storage.seaweed import EmbeddedSeaweed, pick_ports
+    from tests.conftest import ACCESS, ORGS, SECRET, archive_config
+
+    port = pick_ports(1)[0]
+    weed = EmbeddedSeaweed(tmp_path / "weed", port, ACCESS, SECRET)
+    weed.start(timeout=90)
+    try:
+        cfg = load_config(archive_config(tmp_path, database_url, weed.endpoint), environ={})
+        archive = build_archive(cfg)
+        archive.prepare()
+        with archive.sessions() as s:
+            import_orgs(s, ORGS)
+            s.commit()
+        client = create_app(cfg, archive=archive).test_client()
+        case = new_case(client)
+        assert upload(client, case["id"], PDF).status_code == 201
+        weed.stop()
+        with archive.sessions() as s:
+            before = s.scalar(select(func.count()).select_from(Document))
+        r = upload(client, case["id"], PDF, filename="second.pdf")
+        assert r.status_code == 503 and r.get_json()["code"] == 503
+        with archive.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Document)) == before
+        assert client.get("/api/health").status_code == 503
+        weed.start(timeout=90)
+        assert upload(client, case["id"], PDF, filename="third.pdf").status_code == 201
+        assert len(list(archive.store.keys())) == 2
+    finally:
+        weed.stop()
