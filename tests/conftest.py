@@ -159,3 +159,22 @@ def drain(archive) -> int:
     from archive.indexing.queue import drain as do_drain
 
     return do_drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+
+
+# A skipped test is a failing test: nothing in this suite may skip silently.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped:
+        terminalreporter.write_line(f"FAILED: {len(_skipped)} test(s) skipped; skips count as failures here", red=True)

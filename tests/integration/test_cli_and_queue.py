@@ -1,0 +1,187 @@
+"""The command line, the durable index queue, reindex, reconcile and the demo loader."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.cli import main
+from archive.demo.documents import make_pdf
+from archive.indexing.query import SearchQuery, parse_terms
+from archive.models import Case, IndexJob
+from archive.services.ingest import HashingSpool, ingest
+from tests.conftest import ACCESS, SECRET, drain, new_case, upload
+
+PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业。"])
+
+
+@pytest.fixture
+def cli_env(monkeypatch, archive):
+    """Point the CLI's configuration at the test archive."""
+    cfg = archive.config
+    for key in ("DATA_DIR", "DATABASE_URL", "S3_ENDPOINT", "S3_BUCKET", "INDEX_DIR"):
+        monkeypatch.setenv("ARCHIVE_" + key, str(cfg[key]))
+    monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
+    monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+    return CliRunner()
+
+
+def test_orgs_import_csv_and_json_then_list(cli_env, tmp_path):
+    csv_file = tmp_path / "orgs.csv"
+    csv_file.write_text("code,level,parent,name\n120000,city,,天津市\n120114,district,120000,武清区\n"
+                        "120114-SJJ,agency,120114,武清区市场监督管理局\n", encoding="utf-8")
+    r = cli_env.invoke(main, ["orgs", "import", str(csv_file)])
+    assert r.exit_code == 0, r.output
+    json_file = tmp_path / "more.json"
+    json_file.write_text(json.dumps([{"code": "120113", "level": "district", "parent": "120000", "name": "北辰区",
+                                      "children": [{"code": "120113-SJJ", "level": "agency", "name": "北辰区市场监督管理局"}]}],
+                                    ensure_ascii=False), encoding="utf-8")
+    assert cli_env.invoke(main, ["orgs", "import", str(json_file)]).exit_code == 0
+    out = cli_env.invoke(main, ["orgs", "list"]).output.splitlines()
+    assert out[0] == "120000\tcity\t\t天津市"
+    assert "120113-SJJ\tagency\t120113\t北辰区市场监督管理局" in out
+    assert len(out) == 5
+
+
+def test_orgs_import_refuses_bad_files_and_changes_nothing(cli_env, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,level,parent,name\nX1,agency,NOPE,某局\n", encoding="utf-8")
+    r = cli_env.invoke(main, ["orgs", "import", str(bad)])
+    assert r.exit_code != 0 and "unknown parent" in r.output
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("code,level,parent,name\nX1,ministry,,某部\n", encoding="utf-8")
+    assert "level must be" in cli_env.invoke(main, ["orgs", "import", str(wrong)]).output
+    assert cli_env.invoke(main, ["orgs", "list"]).output == ""
+
+
+def test_failed_worker_keeps_jobs_and_indexing_is_idempotent(client, archive, orgs):
+    from archive.indexing.queue import enqueue, process_queue
+
+    case = new_case(client)
+    doc = upload(client, case["id"], PDF).get_json()
+
+    class BrokenIndex:
+        def upsert(self, docs):
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        process_queue(archive.sessions, archive.store, BrokenIndex())
+    with archive.sessions() as s:
+        job = s.scalars(select(IndexJob)).one()
+        assert job.done_at is None
+    assert drain(archive) == 1
+    assert archive.index.doc_count() == 1
+    with archive.sessions() as s:
+        enqueue(s, [doc["id"], doc["id"]])
+        s.commit()
+    assert drain(archive) == 2
+    assert archive.index.doc_count() == 1
+    hits = archive.index.search(SearchQuery(terms=parse_terms("停产停业"))).hits
+    assert [h.doc_id for h in hits] == [doc["id"]]
+
+
+def test_commit_failure_leaves_an_orphan_that_reconcile_reports(client, archive, orgs, cli_env, monkeypatch):
+    case = new_case(client)
+    assert upload(client, case["id"], PDF).status_code == 201
+    with archive.sessions() as session:
+        c = session.get(Case, case["id"])
+
+        def crash(self):
+            raise RuntimeError("database went away")
+
+        with monkeypatch.context() as m, pytest.raises(RuntimeError):
+            m.setattr(Session, "commit", crash)
+            ingest(session, archive.store, archive.ingest_settings, c, stage="decision",
+                   form="penalty_decision", filename="孤儿.pdf",
+                   spool=HashingSpool.from_stream(io.BytesIO(PDF + b"%orphan")))
+    from archive.services.reconcile import reconcile
+
+    with archive.sessions() as s:
+        report = reconcile(s, archive.store)
+    assert len(report.orphans) == 1 and report.missing == []
+    assert report.orphans[0]["metadata"]["filename"] == "孤儿.pdf"
+    assert report.orphans[0]["metadata"]["case-number"] == case["number"]
+    r = cli_env.invoke(main, ["reconcile"])
+    assert r.exit_code == 1 and "orphan\t" in r.output and "孤儿.pdf" in r.output
+
+
+def test_reconcile_of_a_consistent_archive(client, archive, orgs, cli_env):
+    case = new_case(client)
+    upload(client, case["id"], PDF)
+    r = cli_env.invoke(main, ["reconcile"])
+    assert r.exit_code == 0 and "consistent" in r.output
+
+
+def test_reindex_builds_a_new_generation_and_swaps_it_in(client, archive, orgs, cli_env):
+    case = new_case(client)
+    doc = upload(client, case["id"], PDF).get_json()
+    drain(archive)
+    before_dir = archive.index.current_dir()
+    r = cli_env.invoke(main, ["reindex", "--re-extract"])
+    assert r.exit_code == 0, r.output
+    assert archive.index.current_dir() != before_dir and not before_dir.exists()
+    hits = client.get("/api/search", query_string={"q": "停产停业"}).get_json()["hits"]
+    assert [h["document_id"] for h in hits] == [doc["id"]]
+
+
+def test_demo_loader_makes_cases_documents_and_an_index(archive):
+    from archive.demo import load_demo
+
+    n = load_demo(archive, cases=6)
+    with archive.sessions() as s:
+        cases = s.scalars(select(Case)).all()
+        assert len(cases) == 6 and {c.kind for c in cases} == {"penalty", "inspection"}
+        statuses = {d.text_status for c in cases for d in c.documents}
+    assert n >= 6 and statuses == {"extracted"}
+    assert archive.index.doc_count() == n
+    assert archive.index.search(SearchQuery(terms=parse_terms("行政处罚"))).total > 0
+
+
+def _free_port() -> int:
+    from archive.storage.seaweed import pick_ports
+
+    return pick_ports(1)[0]
+
+
+def test_serve_starts_everything_from_nothing(tmp_path):
+    """The README's first command on a fresh data directory: SeaweedFS, SQLite, demo data."""
+    port, s3 = _free_port(), _free_port()
+    env = dict(os.environ, ARCHIVE_PORT=str(port), ARCHIVE_S3_PORT=str(s3))
+    for k in ("ARCHIVE_S3_ENDPOINT", "ARCHIVE_DATABASE_URL", "ARCHIVE_INDEX_DIR", "ARCHIVE_S3_BUCKET"):
+        env.pop(k, None)
+    proc = subprocess.Popen([sys.executable, "-m", "archive.cli", "serve", "--data-dir", str(tmp_path / "d")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            lines.append(line)
+            if "stop with Ctrl-C" in line:
+                break
+        out = "".join(lines)
+        assert f"http://127.0.0.1:{port}/api/" in out, out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
+            health = json.load(r)
+        assert health["status"] == "ok" and health["index"]["documents"] > 100
+        q = urllib.parse.quote("停产停业")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={q}", timeout=10) as r:
+            assert json.load(r)["total"] > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    time.sleep(1)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{s3}/", timeout=2)  # SeaweedFS stopped too
