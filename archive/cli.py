@@ -142,7 +142,7 @@ def reindex(re_extract: bool) -> None:
     with running_store(cfg):
         archive = _archive(cfg)
         n = do_reindex(archive.sessions, archive.store, archive.index, re_extract=re_extract,
-                       limits=archive.extract_limits)
+                       limits=archive.extract_limits, procs=cfg["INDEX_PROCS"])
     click.echo(f"reindexed {n} documents into {archive.index.current_dir()}")
 
 

@@ -130,7 +130,7 @@ def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchInde
 
 
 def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_extract: bool = False,
-            limits: ExtractLimits | None = None, batch: int = 500,
+            limits: ExtractLimits | None = None, batch: int = 500, procs: int = 1,
             progress: Callable[[int], None] | None = None) -> int:
     """Rebuild the whole index into a new generation and swap it in; search stays up meanwhile.
 
@@ -139,24 +139,28 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
     limits = limits or ExtractLimits()
     started = server_now()
     target = index.new_generation()
-    n = 0
     with sessions() as session:
         ids = session.scalars(select(Document.id).order_by(Document.uploaded_at)).all()
         cache: dict = {}
-        for i in range(0, len(ids), batch):
-            docs = session.scalars(select(Document).where(Document.id.in_(ids[i:i + batch]))).all()
-            items = []
-            for doc in docs:
-                if re_extract or doc.text_status == "pending":
-                    try:
-                        extract_document(store, doc, limits)
-                    except Exception as exc:
-                        log.warning("re-extracting %s failed: %s", doc.id, exc)
-                items.append(indexed_document(session, doc, cache))
-            session.commit()
-            n += index.upsert(items, into=target)
-            if progress:
-                progress(n)
+        done = 0
+
+        def items():
+            nonlocal done
+            for i in range(0, len(ids), batch):
+                docs = session.scalars(select(Document).where(Document.id.in_(ids[i:i + batch]))).all()
+                for doc in docs:
+                    if re_extract or doc.text_status == "pending":
+                        try:
+                            extract_document(store, doc, limits)
+                        except Exception as exc:
+                            log.warning("re-extracting %s failed: %s", doc.id, exc)
+                    yield indexed_document(session, doc, cache)
+                session.commit()
+                done += len(docs)
+                if progress:
+                    progress(done)
+
+        n = index.bulk_load(items(), target, procs=procs)
         index.swap_to(target)
         late = session.scalars(select(IndexJob.document_id).where(IndexJob.done_at >= started)).all()
         enqueue(session, set(late))

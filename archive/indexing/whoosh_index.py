@@ -21,9 +21,17 @@ from whoosh.writing import AsyncWriter
 
 from archive.indexing.analysis import bigram_analyzer, bigram_tokens, word_analyzer, words
 from archive.indexing.base import Hit, HitPage, IndexedDocument
+from archive.indexing.phrase import BigramPhrase
 from archive.indexing.query import SearchQuery, Term
 
 SEARCH_FIELDS = ("content", "filename", "meta")
+
+
+def _match_only(field: TEXT) -> TEXT:
+    # Bigram fields decide what matches; ranking comes from the word field. Not scoring them
+    # spares Whoosh a per-posting field-length lookup at indexing and at search time.
+    field.scorable = False
+    return field
 
 
 def make_schema() -> Schema:
@@ -33,10 +41,10 @@ def make_schema() -> Schema:
         doc_id=ID(stored=True, unique=True),
         case_id=ID(stored=True),
         case_number=ID(stored=True),
-        content=TEXT(analyzer=bigram, phrase=True),
+        content=_match_only(TEXT(analyzer=bigram, phrase=True)),
         words=TEXT(analyzer=word_analyzer(), phrase=False),
-        filename=TEXT(analyzer=bigram, phrase=True),
-        meta=TEXT(analyzer=bigram, phrase=True),  # case number, party name and id, form name
+        filename=_match_only(TEXT(analyzer=bigram, phrase=True)),
+        meta=_match_only(TEXT(analyzer=bigram, phrase=True)),  # case number, party, form name
         party_id=ID(),
         agency=ID(stored=True),
         district=ID(),
@@ -74,7 +82,7 @@ def _term_query(field: str, term: str) -> Q.Query:
             # One CJK character stands in a bigram that starts or ends with it (or alone).
             return Q.Or([Q.Prefix(field, tok), Q.Wildcard(field, "*" + tok)])
         return Q.Term(field, tok)
-    return Q.Phrase(field, tokens)
+    return BigramPhrase(field, tokens)
 
 
 def term_match(term: Term) -> Q.Query:
@@ -90,6 +98,7 @@ class WhooshIndex:
         self._lock = threading.Lock()
         self._ix: windex.Index | None = None
         self._ix_dir: Path | None = None
+        self._searcher = None
 
     # -- generations -------------------------------------------------------------------
     def current_dir(self) -> Path:
@@ -126,17 +135,44 @@ class WhooshIndex:
             if self._ix is None or self._ix_dir != d:
                 self._ix = windex.open_dir(str(d))
                 self._ix_dir = d
+                self._searcher = None
             return self._ix
 
+    def _current_searcher(self):
+        """A searcher kept open between queries and refreshed when the index changed (opening
+        one per query costs more than many queries)."""
+        ix = self._index()
+        with self._lock:
+            if self._searcher is None:
+                self._searcher = ix.searcher()
+            elif not self._searcher.up_to_date():
+                self._searcher = self._searcher.refresh()
+            return self._searcher
+
     # -- the port ----------------------------------------------------------------------
-    def upsert(self, docs: Iterable[IndexedDocument], *, into: Path | None = None) -> int:
-        """Add or replace documents keyed by doc_id, in one commit."""
-        ix = windex.open_dir(str(into)) if into else self._index()
+    def upsert(self, docs: Iterable[IndexedDocument]) -> int:
+        """Add or replace documents keyed by doc_id, in one commit (the worker's path)."""
+        writer = AsyncWriter(self._index())
         n = 0
-        writer = AsyncWriter(ix) if into is None else ix.writer(limitmb=256)
         try:
             for doc in docs:
                 writer.update_document(**_fields(doc))
+                n += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return n
+
+    def bulk_load(self, docs: Iterable[IndexedDocument], into: Path, procs: int = 1) -> int:
+        """Fill a new, not yet live generation (``archive reindex``): plain adds, no look-up of
+        an older copy, and ``procs`` processes writing segments side by side."""
+        ix = windex.open_dir(str(into))
+        writer = ix.writer(limitmb=256, procs=procs, multisegment=procs > 1)
+        n = 0
+        try:
+            for doc in docs:
+                writer.add_document(**_fields(doc))
                 n += 1
         except BaseException:
             writer.cancel()
@@ -185,16 +221,17 @@ class WhooshIndex:
     def search(self, sq: SearchQuery) -> HitPage:
         """Run the query; relevance or date order; one page."""
         query, flt = self.build_query(sq)
-        ix = self._index()
-        with ix.searcher() as searcher:
-            kwargs: dict = {"filter": flt}
-            if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):
-                kwargs["sortedby"] = "completed"
-                kwargs["reverse"] = sq.sort != "date_asc"
-            results = searcher.search(query, limit=sq.page * sq.per_page, **kwargs)
-            total = len(results)
-            start = (sq.page - 1) * sq.per_page
-            hits = [Hit(h["doc_id"], float(h.score or 0.0)) for h in results[start:start + sq.per_page]]
+        searcher = self._current_searcher()
+        kwargs: dict = {"filter": flt, "limit": sq.page * sq.per_page}
+        if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):
+            kwargs["sortedby"] = "completed"
+            kwargs["reverse"] = sq.sort != "date_asc"
+        # (TopCollector(usequality=False) would save the counting pass, but in Whoosh 2.7.5 its
+        # count is wrong under AndMaybe: the plain path is kept.)
+        results = searcher.search(query, **kwargs)
+        total = len(results)
+        start = (sq.page - 1) * sq.per_page
+        hits = [Hit(h["doc_id"], float(h.score or 0.0)) for h in results[start:start + sq.per_page]]
         return HitPage(total=total, hits=hits)
 
 

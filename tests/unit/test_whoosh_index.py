@@ -1,0 +1,101 @@
+"""The Whoosh adapter on a temporary directory: phrase matching, totals, filters, upserts."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from whoosh import query as Q
+
+from archive.extraction import normalise
+from archive.indexing.analysis import bigram_tokens, runs
+from archive.indexing.base import IndexedDocument
+from archive.indexing.phrase import BigramPhrase
+from archive.indexing.query import SearchQuery, parse_terms
+from archive.indexing.whoosh_index import WhooshIndex
+from bench.corpus import generate
+
+WHEN = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def item(doc_id, text, agency="A1", district="D1", when=WHEN, number=None):
+    return IndexedDocument(doc_id, "c-" + doc_id, number or f"号{doc_id}", normalise(text), f"{doc_id}.pdf",
+                           "当事人", "", agency, district, "C", "penalty", "decision", "penalty_decision",
+                           "", when, when)
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory):
+    docs = generate(300, seed=3)
+    index = WhooshIndex(tmp_path_factory.mktemp("ix"))
+    index.upsert([IndexedDocument(d.doc_id, d.doc_id, d.case_number, normalise(d.text), "x.pdf", d.party_name,
+                                  d.party_id, d.agency, d.district, "C", d.kind, d.stage, d.form, "行政处罚决定书",
+                                  d.completed_at, d.completed_at) for d in docs])
+    return index, docs
+
+
+def test_bigram_phrase_finds_exactly_what_whooshs_phrase_and_ctrl_f_find(corpus_index):
+    index, docs = corpus_index
+    rng = random.Random(5)
+    searcher = index._current_searcher()
+    for _ in range(60):
+        d = rng.choice(docs)
+        text = normalise(d.text)
+        start = rng.randrange(len(text) - 12)
+        phrase = text[start:start + rng.randint(3, 12)]
+        tokens = [t for t, _, _ in bigram_tokens(phrase)]
+        if len(tokens) < 2:
+            continue
+        ours = {h["doc_id"] for h in searcher.search(BigramPhrase("content", tokens), limit=None)}
+        theirs = {h["doc_id"] for h in searcher.search(Q.Phrase("content", tokens), limit=None)}
+        assert ours == theirs, phrase
+        if [r[0] for r in runs(phrase)] == [phrase]:
+            # a phrase of one CJK run: exactly the documents where Ctrl-F finds it
+            assert ours == {x.doc_id for x in docs if phrase in normalise(x.text)}, phrase
+
+
+def test_phrase_with_repeated_words(tmp_path):
+    index = WhooshIndex(tmp_path)
+    index.upsert([item("a", "哈哈哈哈大笑"), item("b", "哈哈大笑，哈哈"), item("c", "哈哈哈")])
+    total = lambda q: index.search(SearchQuery(terms=parse_terms(q))).total
+    assert total("哈哈哈哈") == 1 and total("哈哈哈") == 2 and total("哈哈大笑") == 2
+
+
+def test_totals_are_exact_beyond_the_first_page(corpus_index):
+    index, docs = corpus_index
+    phrase = "重大行政执法决定法制审核"
+    truth = sum(phrase in normalise(d.text) for d in docs)
+    assert truth > 40
+    page = index.search(SearchQuery(terms=parse_terms(phrase), per_page=5, page=2))
+    assert page.total == truth and len(page.hits) == 5
+
+
+def test_upsert_replaces_by_id_and_scope_filters_inside_the_query(tmp_path):
+    index = WhooshIndex(tmp_path)
+    index.upsert([item("a", "责令停产停业", agency="A1", district="D1"),
+                  item("b", "责令停产停业", agency="A2", district="D2")])
+    index.upsert([item("a", "警告", agency="A1", district="D1")])
+    assert index.doc_count() == 2
+    r = index.search(SearchQuery(terms=parse_terms("停产停业")))
+    assert [h.doc_id for h in r.hits] == ["b"]
+    scoped = index.search(SearchQuery(terms=parse_terms("停产停业"), scope=["D1"]))
+    assert scoped.total == 0 and scoped.hits == []
+    assert index.search(SearchQuery(scope=[])).total == 0
+
+
+def test_single_character_query_finds_it_anywhere_in_a_run(tmp_path):
+    index = WhooshIndex(tmp_path)
+    index.upsert([item("a", "决定书"), item("b", "罚"), item("c", "警告")])
+    assert {h.doc_id for h in index.search(SearchQuery(terms=parse_terms("书"))).hits} == {"a"}
+    assert {h.doc_id for h in index.search(SearchQuery(terms=parse_terms("罚"))).hits} == {"b"}
+
+
+def test_bulk_load_into_a_new_generation_then_swap(tmp_path):
+    index = WhooshIndex(tmp_path)
+    index.upsert([item("old", "旧的内容")])
+    gen = index.new_generation()
+    assert index.bulk_load((item(str(i), f"第{i}份行政处罚决定书") for i in range(50)), gen, procs=2) == 50
+    assert index.doc_count() == 1
+    index.swap_to(gen)
+    assert index.doc_count() == 50
+    assert index.search(SearchQuery(terms=parse_terms("处罚决定"))).total == 50
