@@ -98,7 +98,7 @@ class WhooshIndex:
         self._lock = threading.Lock()
         self._ix: windex.Index | None = None
         self._ix_dir: Path | None = None
-        self._searcher = None
+        self._local = threading.local()  # one searcher per thread: Whoosh readers share file handles
 
     # -- generations -------------------------------------------------------------------
     def current_dir(self) -> Path:
@@ -135,19 +135,20 @@ class WhooshIndex:
             if self._ix is None or self._ix_dir != d:
                 self._ix = windex.open_dir(str(d))
                 self._ix_dir = d
-                self._searcher = None
             return self._ix
 
     def _current_searcher(self):
         """A searcher kept open between queries and refreshed when the index changed (opening
         one per query costs more than many queries)."""
         ix = self._index()
-        with self._lock:
-            if self._searcher is None:
-                self._searcher = ix.searcher()
-            elif not self._searcher.up_to_date():
-                self._searcher = self._searcher.refresh()
-            return self._searcher
+        local = self._local
+        if getattr(local, "ix", None) is not ix:
+            if getattr(local, "searcher", None) is not None:
+                local.searcher.close()  # the generation was swapped out
+            local.ix, local.searcher = ix, ix.searcher()
+        elif not local.searcher.up_to_date():
+            local.searcher = local.searcher.refresh()
+        return local.searcher
 
     # -- the port ----------------------------------------------------------------------
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:

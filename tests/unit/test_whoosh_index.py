@@ -99,3 +99,29 @@ def test_bulk_load_into_a_new_generation_then_swap(tmp_path):
     index.swap_to(gen)
     assert index.doc_count() == 50
     assert index.search(SearchQuery(terms=parse_terms("处罚决定"))).total == 50
+
+
+def test_searches_from_many_threads_while_the_writer_writes(tmp_path):
+    import threading
+
+    index = WhooshIndex(tmp_path)
+    index.upsert([item(f"s{i}", f"第{i}份责令停产停业决定") for i in range(20)])
+    errors, counts = [], []
+
+    def reader():
+        try:
+            for _ in range(30):
+                counts.append(index.search(SearchQuery(terms=parse_terms("停产停业"))).total)
+        except Exception as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for batch in range(5):
+        index.upsert([item(f"w{batch}-{i}", "责令停产停业") for i in range(10)])
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert min(counts) >= 20 and max(counts) <= 70
+    assert index.search(SearchQuery(terms=parse_terms("停产停业"))).total == 70
