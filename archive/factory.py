@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None 
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
     )
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable
     init_app(app, archive or build_archive(cfg))
     from archive.api import init_api
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
-from typing import Callable
+from typing import Any, Callable
 
 from archive.demo.documents import FontMissing, make_docx, make_pdf
 from archive.extension import Archive
@@ -14,7 +14,7 @@ from archive.services.clock import SHANGHAI, now as server_now
 from archive.services.ingest import HashingSpool, ingest
 from archive.services.orgs import import_orgs
 
-ORGS = [
+ORGS: list[dict[str, Any]] = [
     {"code": "120000", "name": "天津市", "level": "city", "parent": None},
     {"code": "120114", "name": "武清区", "level": "district", "parent": "120000"},
     {"code": "120113", "name": "北辰区", "level": "district", "parent": "120000"},
@@ -39,7 +39,7 @@ PARTIES = [
     ("李某", "12022219900815301X"), ("天津众诚餐饮管理有限公司", "91120222MA05P9WQ3B"),
 ]
 
-VIOLATIONS = [
+VIOLATIONS: list[dict[str, Any]] = [
     dict(agency="120114-SJJ", fact="销售超过保质期的食品，货值金额三千二百元", basis="《中华人民共和国食品安全法》第一百二十四条第一款第（五）项",
          penalty="没收违法所得，并处罚款人民币五万元", fine=50000, power="SJ-FOOD-124"),
     dict(agency="120114-SJJ", fact="未取得食品经营许可从事食品经营活动", basis="《中华人民共和国食品安全法》第一百二十二条",
@@ -115,6 +115,11 @@ STAGE_FORMS = [("filing", "filing_approval", "docx"), ("investigation", "inquiry
                ("closing", "closing_report", "docx")]
 
 
+def _fixed(at: dt.datetime) -> Callable[[], dt.datetime]:
+    """A clock stopped at ``at``: demo uploads happen at simulated past times."""
+    return lambda: at
+
+
 def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
               clock: Callable[[], dt.datetime] = server_now, echo: Callable[[str], None] = print) -> int:
     """Load organisations and ``cases`` cases with documents; returns how many documents."""
@@ -148,7 +153,7 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                     completed = min(completed + dt.timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 5)), latest)
                     delay = dt.timedelta(days=rng.randint(3, 6)) if stage == late_stage else dt.timedelta(hours=rng.randint(1, 6))
                     at = min(completed + delay, clock())
-                    case_service.record_stage(session, case, stage, completed, clock=lambda at=at: at)
+                    case_service.record_stage(session, case, stage, completed, clock=_fixed(at))
                     session.commit()
                 title, paras = texts[form]
                 data, filename = None, f"{title}.{fmt}"
@@ -162,7 +167,7 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                     data, filename = make_docx(title, paras, header=names[v["agency"]]), f"{title}.docx"
                 spool = HashingSpool.from_stream(io.BytesIO(data))
                 ingest(session, archive.store, archive.ingest_settings, case, stage=stage, form=form,
-                       filename=filename, spool=spool, uploader="demo", clock=lambda at=at: at)
+                       filename=filename, spool=spool, uploader="demo", clock=_fixed(at))
                 n_docs += 1
     drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
     return n_docs

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Protocol
+from typing import Protocol
+
+from archive.storage.base import ByteStream
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,11 @@ class ExtractLimits:
 class TextExtractor(Protocol):
     """Reads the text of one kind of file. MUST NOT raise: failures are results."""
 
-    media_types: tuple[str, ...]
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        """The media types this extractor reads."""
 
-    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+    def extract(self, stream: ByteStream, limits: ExtractLimits) -> ExtractionResult:
         """Extract the text of ``stream`` (seekable, positioned at 0)."""
 
 
@@ -54,7 +58,7 @@ def extractor_for(media_type: str) -> TextExtractor | None:
     return _REGISTRY.get(media_type)
 
 
-def extract(stream: BinaryIO, media_type: str, limits: ExtractLimits | None = None) -> ExtractionResult:
+def extract(stream: ByteStream, media_type: str, limits: ExtractLimits | None = None) -> ExtractionResult:
     """Extract with the registered extractor; unknown types are kept as opaque evidence."""
     extractor = extractor_for(media_type)
     if extractor is None:

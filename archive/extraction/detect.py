@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import zipfile
-from typing import BinaryIO
+
+from archive.storage.base import ByteStream
 
 import filetype
 
@@ -24,7 +25,7 @@ def _looks_like_text(sample: bytes) -> bool:
     return False
 
 
-def detect_media_type(stream: BinaryIO) -> str:
+def detect_media_type(stream: ByteStream) -> str:
     """Sniff ``stream`` (seekable) and return its media type; the position is restored."""
     pos = stream.tell()
     sample = stream.read(SNIFF)

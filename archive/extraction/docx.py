@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import zipfile
-from typing import BinaryIO, Iterator
+from typing import IO, Iterator, cast
+
+from archive.storage.base import ByteStream
 
 import docx
 from docx.table import Table
@@ -11,7 +13,7 @@ from archive.extraction.base import ExtractLimits, ExtractionResult, register
 from archive.extraction.detect import DOCX
 
 
-def check_zip(stream: BinaryIO, limits: ExtractLimits) -> str | None:
+def check_zip(stream: ByteStream, limits: ExtractLimits) -> str | None:
     """A reason to refuse the archive (zip bomb, corrupt), or None when it is safe to open."""
     try:
         with zipfile.ZipFile(stream) as zf:
@@ -54,12 +56,12 @@ class DocxExtractor:
 
     media_types = (DOCX,)
 
-    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+    def extract(self, stream: ByteStream, limits: ExtractLimits) -> ExtractionResult:
         refusal = check_zip(stream, limits)
         if refusal:
             return ExtractionResult("failed", reason=refusal)
         try:
-            document = docx.Document(stream)
+            document = docx.Document(cast(IO[bytes], stream))
             parts: list[str] = []
             for section in document.sections:
                 for hf in (section.header, section.first_page_header, section.footer,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
-from typing import BinaryIO
+from typing import IO, cast
+
+from archive.storage.base import ByteStream
 
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfReadError
@@ -17,9 +19,9 @@ class PdfExtractor:
 
     media_types = ("application/pdf",)
 
-    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+    def extract(self, stream: ByteStream, limits: ExtractLimits) -> ExtractionResult:
         try:
-            reader = PdfReader(stream)
+            reader = PdfReader(cast(IO[bytes], stream))
             if reader.is_encrypted:
                 # An empty user password is common ("encrypted" only against editing).
                 try:

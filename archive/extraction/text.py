@@ -1,7 +1,8 @@
 """Plain text in UTF-8 or GB18030/GBK, detected."""
 from __future__ import annotations
 
-from typing import BinaryIO
+
+from archive.storage.base import ByteStream
 
 from charset_normalizer import from_bytes
 
@@ -28,7 +29,7 @@ class PlainTextExtractor:
 
     media_types = ("text/plain",)
 
-    def extract(self, stream: BinaryIO, limits: ExtractLimits) -> ExtractionResult:
+    def extract(self, stream: ByteStream, limits: ExtractLimits) -> ExtractionResult:
         data = stream.read(limits.max_text_chars * 4 + 1)
         if len(data) > limits.max_text_chars * 4:
             return ExtractionResult("failed", reason="text file too large to index")

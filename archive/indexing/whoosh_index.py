@@ -74,6 +74,20 @@ def _fields(doc: IndexedDocument) -> dict:
     )
 
 
+def _write_all(writer, add, docs: Iterable[IndexedDocument]) -> int:
+    """Write every document with ``add`` and commit once; cancel on any error."""
+    n = 0
+    try:
+        for doc in docs:
+            add(**_fields(doc))
+            n += 1
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    return n
+
+
 def _term_query(field: str, term: str) -> Q.Query:
     tokens = [t for t, _, _ in bigram_tokens(term)]
     if len(tokens) == 1:
@@ -154,32 +168,13 @@ class WhooshIndex:
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
         """Add or replace documents keyed by doc_id, in one commit (the worker's path)."""
         writer = AsyncWriter(self._index())
-        n = 0
-        try:
-            for doc in docs:
-                writer.update_document(**_fields(doc))
-                n += 1
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
-        return n
+        return _write_all(writer, writer.update_document, docs)
 
     def bulk_load(self, docs: Iterable[IndexedDocument], into: Path, procs: int = 1) -> int:
         """Fill a new, not yet live generation (``archive reindex``): plain adds, no look-up of
         an older copy, and ``procs`` processes writing segments side by side."""
-        ix = windex.open_dir(str(into))
-        writer = ix.writer(limitmb=256, procs=procs, multisegment=procs > 1)
-        n = 0
-        try:
-            for doc in docs:
-                writer.add_document(**_fields(doc))
-                n += 1
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
-        return n
+        writer = windex.open_dir(str(into)).writer(limitmb=256, procs=procs, multisegment=procs > 1)
+        return _write_all(writer, writer.add_document, docs)
 
     def delete(self, doc_ids: Iterable[str]) -> None:
         """Remove documents by id."""

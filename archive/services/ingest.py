@@ -9,7 +9,7 @@ import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.models import Case, Document, IndexJob, new_id
 from archive.services.cases import check_stage
-from archive.services.clock import local, now as server_now
+from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore
 from forms import load_catalog
 
@@ -55,7 +55,7 @@ class HashingSpool:
         return iter(self._file)
 
     @classmethod
-    def from_stream(cls, stream: BinaryIO, max_bytes: int | None = None, chunk: int = 1024 * 1024) -> "HashingSpool":
+    def from_stream(cls, stream: Any, max_bytes: int | None = None, chunk: int = 1024 * 1024) -> "HashingSpool":
         """Copy ``stream`` into a new spool (used by the CLI, the demo and tests)."""
         spool = cls(max_bytes)
         while True:
@@ -103,8 +103,8 @@ def object_metadata(case: Case, doc: Document, completed_at: dt.datetime | None)
         "party-id": case.party_id, "opened-on": case.opened_on.isoformat(), "stage": doc.stage,
         "form": doc.form_code, "filename": doc.filename, "media-type": doc.media_type,
         "size": str(doc.size), "sha256": doc.sha256,
-        "completed-at": local(completed_at).isoformat() if completed_at else "",
-        "uploaded-at": local(doc.uploaded_at).isoformat(), "uploader": doc.uploader or "",
+        "completed-at": completed_at.astimezone(SHANGHAI).isoformat() if completed_at else "",
+        "uploaded-at": doc.uploaded_at.astimezone(SHANGHAI).isoformat(), "uploader": doc.uploader or "",
     }
 
 

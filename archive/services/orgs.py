@@ -15,7 +15,7 @@ from archive.models import ORG_LEVELS, Organisation
 
 _PARENT_LEVEL = {"city": None, "district": "city", "agency": "district"}
 # Agencies may also hang directly under the city (city departments, 市属部门).
-_ALLOWED_PARENTS = {"city": {None}, "district": {"city"}, "agency": {"district", "city"}}
+_ALLOWED_PARENTS: dict[str, set[str | None]] = {"city": {None}, "district": {"city"}, "agency": {"district", "city"}}
 
 
 def _flatten(items: Iterable[dict], parent: str | None = None) -> Iterable[dict]:
@@ -46,7 +46,7 @@ def parse_org_file(path: str | Path) -> list[dict]:
 def import_orgs(session: Session, rows: list[dict]) -> int:
     """Insert or update organisations; validates levels and parents; all or nothing."""
     known = {o.code: o for o in session.scalars(select(Organisation))}
-    incoming = {}
+    incoming: dict[str, dict] = {}
     for i, r in enumerate(rows, 1):
         code, name, level = (r.get("code") or "").strip(), (r.get("name") or "").strip(), (r.get("level") or "").strip()
         if not code or not name:
@@ -54,7 +54,7 @@ def import_orgs(session: Session, rows: list[dict]) -> int:
         if level not in ORG_LEVELS:
             raise ValidationFailed(f"row {i}: level must be one of {', '.join(ORG_LEVELS)}, not {level!r}")
         incoming[code] = {"code": code, "name": name, "level": level, "parent": (r.get("parent") or None)}
-    levels = {c: o.level for c, o in known.items()} | {c: r["level"] for c, r in incoming.items()}
+    levels: dict[str, str] = {c: o.level for c, o in known.items()} | {c: r["level"] for c, r in incoming.items()}
     for code, r in incoming.items():
         parent_level = levels.get(r["parent"]) if r["parent"] else None
         if r["parent"] and r["parent"] not in levels:
@@ -80,8 +80,9 @@ def list_orgs(session: Session) -> list[Organisation]:
 def org_tree(session: Session) -> list[dict]:
     """Nested {code, name, level, children} from the roots down."""
     orgs = list_orgs(session)
-    nodes = {o.code: {"code": o.code, "name": o.name, "level": o.level, "children": []} for o in orgs}
-    roots = []
+    nodes: dict[str, dict] = {o.code: {"code": o.code, "name": o.name, "level": o.level, "children": []}
+                              for o in orgs}
+    roots: list[dict] = []
     for o in orgs:
         (nodes[o.parent_code]["children"] if o.parent_code in nodes else roots).append(nodes[o.code])
     return roots

@@ -3,8 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, Mapping, Protocol
+from typing import Iterator, Mapping, Protocol
 from urllib.parse import quote, unquote
+
+
+class ByteStream(Protocol):
+    """What the archive reads files through: a seekable binary stream (file, spool, BytesIO)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def tell(self) -> int: ...
 
 
 class StorageError(Exception):
@@ -82,7 +92,7 @@ class ObjectStore(Protocol):
     def ensure_bucket(self) -> None:
         """Create the bucket with versioning and object lock if it does not exist."""
 
-    def put(self, key: str, stream: BinaryIO, length: int, metadata: Mapping[str, str],
+    def put(self, key: str, stream: ByteStream, length: int, metadata: Mapping[str, str],
             content_type: str, retain_until: dt.datetime) -> PutResult:
         """Store a new version of ``key`` read from ``stream`` (``length`` bytes)."""
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import BinaryIO, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping, cast
 
 import urllib3
 from minio import Minio
@@ -11,7 +11,7 @@ from minio.error import S3Error
 from minio.retention import Retention
 
 from archive.storage.base import (
-    ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
+    ByteStream, ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
     decode_metadata, encode_metadata,
 )
 
@@ -64,13 +64,13 @@ class S3ObjectStore:
             raise StorageError(f"bucket {self.bucket} exists without versioning; "
                                "the archive needs versioning and object lock")
 
-    def put(self, key: str, stream: BinaryIO, length: int, metadata: Mapping[str, str],
+    def put(self, key: str, stream: ByteStream, length: int, metadata: Mapping[str, str],
             content_type: str, retain_until: dt.datetime) -> PutResult:
         """Store a new version with a retention date; multipart above ``part_size``."""
         try:
             res = self.client.put_object(
-                self.bucket, key, stream, length, content_type=content_type,
-                metadata=encode_metadata(metadata), part_size=self.part_size,
+                self.bucket, key, cast(BinaryIO, stream), length, content_type=content_type,
+                metadata=dict[str, Any](encode_metadata(metadata)), part_size=self.part_size,
                 retention=Retention(self.mode, retain_until.astimezone(dt.timezone.utc)),
             )
         except Exception as exc:
@@ -85,11 +85,12 @@ class S3ObjectStore:
             st = self.client.stat_object(self.bucket, key, version_id=version_id)
         except Exception as exc:
             raise _translate(exc) from exc
-        headers = {k.lower(): v for k, v in st.metadata.items()}
+        raw = dict(st.metadata or {})
+        headers = {k.lower(): v for k, v in raw.items()}
         until = headers.get("x-amz-object-lock-retain-until-date")
         return ObjectInfo(
             key=key, version_id=st.version_id or "", size=st.size or 0,
-            metadata=decode_metadata(st.metadata),
+            metadata=decode_metadata(raw),
             retain_until=dt.datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
             retention_mode=headers.get("x-amz-object-lock-mode"),
             legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
