@@ -71,8 +71,12 @@ def party(rng: random.Random) -> tuple[str, str]:
 
 def generate(n: int, seed: int = 7) -> list[SynthDoc]:
     """``n`` decision-like documents of about 2 KB."""
+    return list(iter_docs(n, seed))
+
+
+def iter_docs(n: int, seed: int = 7):
+    """The documents of :func:`generate`, one at a time (the first k are the same for any n)."""
     rng = random.Random(seed)
-    out = []
     base = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
     for i in range(n):
         key = rng.choice(list(AGENCIES))
@@ -96,9 +100,8 @@ def generate(n: int, seed: int = 7) -> list[SynthDoc]:
         paras += [f"当事人的上述行为违反了{law}的规定。依据{law}的规定，本机关决定对当事人作出如下行政处罚：{rng.choice(PENALTIES).format(n=amount)}。",
                   f"{district}{agency_name}", f"{when.year}年{when.month}月{when.day}日"]
         text = "\n".join(paras)
-        out.append(SynthDoc(f"b{i:07d}", number, name, pid, f"{district_i:02d}-{key}", f"D{district_i:02d}",
-                            "penalty", "decision", "penalty_decision", when, text))
-    return out
+        yield SynthDoc(f"b{i:07d}", number, name, pid, f"{district_i:02d}-{key}", f"D{district_i:02d}",
+                       "penalty", "decision", "penalty_decision", when, text)
 
 
 def queries(docs: list[SynthDoc], n: int = 200, seed: int = 11) -> list[dict]:
@@ -112,18 +115,19 @@ def queries(docs: list[SynthDoc], n: int = 200, seed: int = 11) -> list[dict]:
         kind = i % 8
         d = rng.choice(docs)
         if kind in (0, 1):
-            q = {"q": rng.choice(words)}
+            q = {"kind": "word", "q": rng.choice(words)}
         elif kind == 2:
-            q = {"q": rng.choice(phrases)}
+            q = {"kind": "phrase", "q": rng.choice(phrases)}
         elif kind == 3:
-            q = {"q": d.party_name}
+            q = {"kind": "party name", "q": d.party_name}
         elif kind == 4:
-            q = {"q": d.case_number}
+            q = {"kind": "case number", "q": d.case_number}
         elif kind == 5:
-            q = {"q": d.party_id}
+            q = {"kind": "party ID", "q": d.party_id}
         elif kind == 6:
-            q = {"q": rng.choice(words) + " " + rng.choice(words), "district": d.district}
+            q = {"kind": "2 words+district", "q": rng.choice(words) + " " + rng.choice(words), "district": d.district}
         else:
-            q = {"q": rng.choice(words), "agency": d.agency, "from": dt.date(2025, 3, 1), "to": dt.date(2025, 12, 31)}
+            q = {"kind": "word+agency+dates", "q": rng.choice(words), "agency": d.agency,
+                 "from": dt.date(2025, 3, 1), "to": dt.date(2025, 12, 31)}
         out.append(q)
     return out

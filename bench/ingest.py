@@ -64,7 +64,7 @@ def main() -> None:
             import_orgs(s, ORGS)
             s.commit()
         app = create_app(cfg, archive=archive)
-        server = create_server(app, host="127.0.0.1", port=web_port, threads=4)
+        server = create_server(app, host="127.0.0.1", port=web_port, threads=4, recv_bytes=256 * 1024)
         threading.Thread(target=server.run, daemon=True).start()
         base = f"http://127.0.0.1:{web_port}"
         http = urllib3.PoolManager()
