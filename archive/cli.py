@@ -68,6 +68,12 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
     worker and the web server."""
     overrides = {k: v for k, v in {"HOST": host, "PORT": port, "DATA_DIR": data_dir}.items() if v is not None}
     cfg = load_config(overrides)
+    from archive.config import InsecureConfiguration, check_production
+
+    try:
+        check_production(cfg)
+    except InsecureConfiguration as exc:
+        raise click.ClickException(str(exc)) from exc
     from waitress import create_server
 
     from archive.db import is_empty
@@ -82,14 +88,25 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
 
             n = load_demo(archive, echo=click.echo)
             click.echo(f"demo data loaded: {n} documents")
+        from archive.auth.bootstrap import bootstrap_users
+
+        with archive.sessions() as session:
+            created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                         cfg["WORKER_POLL_SECONDS"])
         worker.start()
         app = create_app(cfg, archive=archive)
         server = create_server(app, host=cfg["HOST"], port=cfg["PORT"], threads=threads)
         url = f"http://{cfg['HOST']}:{cfg['PORT']}"
+        if created:
+            accounts, password = created
+            click.echo("\nfirst start: these accounts were created; the password is shown only now:")
+            for username, role, scope in accounts:
+                click.echo(f"  {username:10} {role:18} {scope or '(whole city)'}")
+            click.echo(f"  password for all of them: {password}")
         click.echo("\n".join([
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",
+            f"  log in:         {url}/login",
             f"  object store:   S3 at {cfg['S3_ENDPOINT'] or '127.0.0.1:%d (embedded SeaweedFS)' % cfg['S3_PORT']}",
             f"  API:            {url}/api/  (try {url}/api/search?q=停产停业)",
             f"  OpenAPI:        {url}/api/openapi.json", f"  health:         {url}/api/health",
@@ -222,6 +239,114 @@ def demo(cases: int) -> None:
             raise click.ClickException("the database already holds cases; demo data goes into an empty instance")
         n = load_demo(archive, cases=cases, echo=click.echo)
     click.echo(f"demo data loaded: {cases} cases, {n} documents")
+
+
+def _sessions(cfg: dict):
+    """Sessions on a migrated database (no object store needed)."""
+    from archive.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(cfg["DATABASE_URL"])
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+@main.group()
+def users() -> None:
+    """Accounts: a role and a scope each."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(
+    ["agency_clerk", "agency_legal", "district_office", "city_office", "reviewer", "complaint_handler", "auditor"]))
+@click.option("--scope", default=None, help="organisation code the role acts for")
+@click.option("--name", default="", help="display name")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_add(username: str, role: str, scope: str | None, name: str, password_stdin: bool) -> None:
+    """Create a user; the last line printed is a new API token (shown once)."""
+    from archive import audit
+    from archive.auth.accounts import create_user, issue_token
+    from archive.errors import ArchiveError
+
+    cfg = load_config()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with _sessions(cfg)() as session:
+        try:
+            user = create_user(session, username, role, scope, password=password, display_name=name)
+            token = issue_token(session, user, days=cfg["TOKEN_DAYS"])
+            audit.append(session, "user.create", actor="cli", target_type="user", target_id=username,
+                         detail={"role": role, "scope": scope, "token_id": token.token_id})
+            session.commit()
+        except ArchiveError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"created {username} ({role}{' @ ' + scope if scope else ''}); "
+               f"{'password set' if password else 'no password: API token only'}")
+    click.echo(f"token {token.token_id} expires {token.expires_at.date().isoformat()}:")
+    click.echo(token.token)
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (Authorization: Bearer …)."""
+
+
+@tokens.command("issue")
+@click.argument("username")
+@click.option("--days", type=int, default=None, help="lifetime (ARCHIVE_TOKEN_DAYS)")
+def tokens_issue(username: str, days: int | None) -> None:
+    """Issue a new token for USERNAME; printed once, on the last line."""
+    from archive import audit
+    from archive.auth.accounts import find_user, issue_token
+    from archive.errors import ArchiveError
+
+    cfg = load_config()
+    with _sessions(cfg)() as session:
+        try:
+            token = issue_token(session, find_user(session, username), days=days or cfg["TOKEN_DAYS"])
+        except ArchiveError as exc:
+            raise click.ClickException(exc.message) from exc
+        audit.append(session, "token.issue", actor="cli", target_type="token", target_id=token.token_id,
+                     detail={"user": username})
+        session.commit()
+    click.echo(f"token {token.token_id} for {username} expires {token.expires_at.date().isoformat()}:")
+    click.echo(token.token)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token by its id (the part after arc_)."""
+    from archive import audit
+    from archive.auth.accounts import revoke_token
+    from archive.errors import ArchiveError
+
+    with _sessions(load_config())() as session:
+        try:
+            revoke_token(session, token_id)
+        except ArchiveError as exc:
+            raise click.ClickException(exc.message) from exc
+        audit.append(session, "token.revoke", actor="cli", target_type="token", target_id=token_id)
+        session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; name the first entry that was edited, deleted, inserted or moved."""
+    from archive.audit import verify_chain
+
+    with _sessions(load_config())() as session:
+        report = verify_chain(session)
+    if report.first_bad is not None:
+        click.echo(f"audit trail BROKEN at entry {report.first_bad}: {report.reason} "
+                   f"({report.entries} entries verified before it)")
+        sys.exit(1)
+    click.echo(f"audit trail intact: {report.entries} entries")
 
 
 @main.group("db")

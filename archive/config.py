@@ -31,6 +31,10 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "EXTRACT_MAX_UNZIPPED_BYTES": (200 * 1024**2, int, "A DOCX unzipping to more than this is refused as a zip bomb"),
     "EXTRACT_MAX_RATIO": (200, int, "A DOCX member compressed more than this ratio is refused as a zip bomb"),
     "DEMO": (True, "bool", "archive serve loads demo data into an empty database"),
+    "ENV": ("development", str, "development or production; production refuses default secrets"),
+    "SECRET_KEY": ("", str, "Signs session cookies; empty in development means a random key kept in DATA_DIR/secret_key"),
+    "SESSION_HOURS": (12, int, "A web login lasts this long"),
+    "TOKEN_DAYS": (90, int, "Lifetime of API tokens issued by the CLI"),
 }
 
 ENV_PREFIX = "ARCHIVE_"
@@ -57,6 +61,9 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
         cfg["DATABASE_URL"] = f"sqlite:///{data_dir / 'archive.sqlite3'}"
     if not cfg["INDEX_DIR"]:
         cfg["INDEX_DIR"] = str(data_dir / "index")
+    cfg["ENV"] = cfg["ENV"].lower()
+    if cfg["ENV"] not in {"development", "production"}:
+        raise ValueError("ARCHIVE_ENV must be development or production")
     cfg["RETENTION_MODE"] = cfg["RETENTION_MODE"].upper()
     if cfg["RETENTION_MODE"] not in {"GOVERNANCE", "COMPLIANCE"}:
         raise ValueError("ARCHIVE_RETENTION_MODE must be GOVERNANCE or COMPLIANCE")
@@ -66,3 +73,42 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
 def config_table() -> list[tuple[str, str, str]]:
     """(variable, default, description) rows for documentation."""
     return [(ENV_PREFIX + k, str(d), desc) for k, (d, _, desc) in _DEFAULTS.items()]
+
+
+DEFAULT_S3_KEYS = {"archive-dev", "archive-dev-secret", "minioadmin", "admin"}
+
+
+class InsecureConfiguration(RuntimeError):
+    """Production mode with a default or missing secret: the service refuses to start."""
+
+
+def check_production(cfg: dict[str, Any]) -> None:
+    """In production, refuse default secrets (named, never shown)."""
+    if cfg["ENV"] != "production":
+        return
+    problems = []
+    if len(cfg.get("SECRET_KEY") or "") < 32:
+        problems.append("ARCHIVE_SECRET_KEY must be set to a random value of at least 32 characters")
+    if cfg["S3_ACCESS_KEY"] in DEFAULT_S3_KEYS or cfg["S3_SECRET_KEY"] in DEFAULT_S3_KEYS:
+        problems.append("ARCHIVE_S3_ACCESS_KEY and ARCHIVE_S3_SECRET_KEY must not be the default credentials")
+    if not cfg["S3_ENDPOINT"]:
+        problems.append("ARCHIVE_S3_ENDPOINT must name the production S3 server")
+    if problems:
+        raise InsecureConfiguration("refusing to start in production mode: " + "; ".join(problems))
+
+
+def secret_key(cfg: dict[str, Any]) -> str:
+    """The configured key, or (development) a random one kept in DATA_DIR/secret_key."""
+    if cfg.get("SECRET_KEY"):
+        return cfg["SECRET_KEY"]
+    import secrets
+
+    path = Path(cfg["DATA_DIR"]) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

@@ -23,6 +23,10 @@ class Conflict(ArchiveError):
     """The record exists already and records are write-once."""
 
 
+class Forbidden(ArchiveError):
+    """The caller may see the record but not do this to it."""
+
+
 class ChecksumMismatch(ValidationFailed):
     """The client's SHA-256 differs from the bytes received."""
 

@@ -1,11 +1,12 @@
 """The app factory: ``create_app(config=None)``; nothing is built at import time."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Mapping
 
 from flask import Flask, Request
 
-from archive.config import load_config
+from archive.config import check_production, load_config, secret_key
 from archive.extension import Archive, build_archive, init_app
 from archive.services.ingest import HashingSpool
 
@@ -20,25 +21,43 @@ class ArchiveRequest(Request):
 
 
 def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None = None) -> Flask:
-    """Build the web app: configuration from defaults, environment, then ``config``."""
+    """Build the web app: configuration from defaults, environment, then ``config``.
+
+    In production mode (ARCHIVE_ENV=production) it refuses default secrets.
+    """
     cfg = load_config(config)
-    app = Flask(__name__)
+    check_production(cfg)
+    app = Flask(__name__, static_folder=None)
     app.request_class = ArchiveRequest
     app.config.update(cfg)
+    production = cfg["ENV"] == "production"
     app.config.update(
+        SECRET_KEY=secret_key(cfg),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_NAME="archive_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=cfg["SESSION_HOURS"]),
         # The multipart envelope around a file at the limit is allowed a little room.
         MAX_CONTENT_LENGTH=cfg["MAX_UPLOAD_BYTES"] + 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
-        JSON_AS_ASCII=False,
         API_TITLE="行政执法案卷归档 Case-file archive",
         API_VERSION="0.1.0",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "archive_session"}}},
+            "security": [{"bearer": []}, {"session": []}]},
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable
     init_app(app, archive or build_archive(cfg))
     from archive.api import init_api
+    from archive.auth.web import init_auth
+    from archive.web import bp as web_bp
 
+    init_auth(app)
     init_api(app)
+    app.register_blueprint(web_bp)
     return app

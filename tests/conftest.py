@@ -112,11 +112,6 @@ def archive(app):
     return app.extensions["archive"]
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 ORGS = [
     {"code": "120000", "name": "天津市", "level": "city"},
     {"code": "120114", "name": "武清区", "level": "district", "parent": "120000"},
@@ -126,33 +121,91 @@ ORGS = [
     {"code": "B-SJJ", "name": "北辰区市场监督管理局", "level": "agency", "parent": "120113"},
 ]
 
+# One account per role (and a clerk per agency); key "role@scope".
+ACCOUNTS = [
+    ("clerk_a", "agency_clerk", "A-SJJ"), ("clerk_ay", "agency_clerk", "A-YJJ"),
+    ("clerk_b", "agency_clerk", "B-SJJ"), ("legal_a", "agency_legal", "A-SJJ"),
+    ("district_a", "district_office", "120114"), ("district_b", "district_office", "120113"),
+    ("city", "city_office", "120000"), ("reviewer", "reviewer", None),
+    ("complaints_a", "complaint_handler", "120114"), ("auditor", "auditor", "120000"),
+]
 
-@pytest.fixture
-def orgs(archive):
+
+def authorize(app) -> dict[str, str]:
+    """Load the test organisations and accounts; return bearer tokens by "role@scope"."""
+    from archive.auth.accounts import create_user, issue_token
     from archive.services.orgs import import_orgs
 
+    archive = app.extensions["archive"]
+    tokens = {}
     with archive.sessions() as s:
         import_orgs(s, ORGS)
+        for username, role, scope in ACCOUNTS:
+            user = create_user(s, username, role, scope)
+            tokens[f"{role}@{scope}"] = tokens[username] = issue_token(s, user).token
         s.commit()
+    app.config["TEST_TOKENS"] = tokens
+    app.config["TEST_CASE_AGENCY"] = {}
+    return tokens
+
+
+def client_as(app, who: str | None):
+    """A test client sending the bearer token of account ``who`` (None: no credentials)."""
+    c = app.test_client()
+    if who:
+        c.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + app.config["TEST_TOKENS"][who]
+    return c
+
+
+@pytest.fixture
+def tokens(app):
+    return authorize(app)
+
+
+@pytest.fixture
+def client(app, tokens):
+    """A client of the city office: it may read everything; writes go through agency clerks."""
+    return client_as(app, "city")
+
+
+@pytest.fixture
+def orgs(tokens):
     return ORGS
 
 
-def new_case(client, number="津武市监罚〔2026〕12号", agency="A-SJJ", kind="penalty", **extra):
+def _clerk_headers(client, agency: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + client.application.config["TEST_TOKENS"][f"agency_clerk@{agency}"]}
+
+
+def new_case(client, number="津武市监罚〔2026〕12号", agency="A-SJJ", kind="penalty", headers=None, **extra):
+    """Create a case as the clerk of ``agency``."""
     body = {"number": number, "agency": agency, "kind": kind, "procedure": "general",
             "power": "SJ-FOOD-124", "party_name": "天津宏泰食品有限公司",
             "party_id": "91120222300417765H", "summary": "销售过期食品", "opened_on": "2026-03-02"}
     body.update(extra)
-    resp = client.post("/api/cases", json=body)
+    resp = client.post("/api/cases", json=body, headers=headers or _clerk_headers(client, agency))
     assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()
+    case = resp.get_json()
+    client.application.config["TEST_CASE_AGENCY"][case["id"]] = agency
+    return case
+
+
+def clerk_of(client, case_id) -> dict[str, str]:
+    return _clerk_headers(client, client.application.config["TEST_CASE_AGENCY"].get(case_id, "A-SJJ"))
+
+
+def record_stage(client, case_id, stage, completed_at):
+    return client.post(f"/api/cases/{case_id}/stages", json={"stage": stage, "completed_at": completed_at},
+                       headers=clerk_of(client, case_id))
 
 
 def upload(client, case_id, data: bytes, filename="决定书.pdf", stage="decision",
-           form="penalty_decision", **fields):
+           form="penalty_decision", headers=None, **fields):
+    """Upload as the clerk of the case's agency."""
     payload = {"stage": stage, "form": form, "file": (io.BytesIO(data), filename)}
     payload.update(fields)
     return client.post(f"/api/cases/{case_id}/documents", data=payload,
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", headers=headers or clerk_of(client, case_id))
 
 
 def drain(archive) -> int:

@@ -8,6 +8,8 @@ from archive.api.errors import register_error_handlers
 
 _MESSAGES = {
     422: "请求参数有误 / invalid or missing fields",
+    401: "请先登录 / authentication required",
+    403: "无此操作权限 / forbidden",
     404: "未找到 / not found",
     405: "不允许的操作：已归档的记录不可修改或删除 / method not allowed: archived records are write-once",
 }
@@ -24,10 +26,10 @@ class ArchiveApi(Api):
 
 def init_api(app: Flask) -> Api:
     """Register the blueprints and the error table on ``app``."""
-    from archive.api import cases, documents, meta, search
+    from archive.api import audit, cases, documents, meta, search
 
     api = ArchiveApi(app)
-    for module in (cases, documents, search, meta):
+    for module in (cases, documents, search, meta, audit):
         api.register_blueprint(module.blp)
     register_error_handlers(app)
     return api

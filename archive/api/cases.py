@@ -1,4 +1,4 @@
-"""Cases, stages and uploads."""
+"""Cases, stages and uploads (scoped: a case outside the caller's scope is 404)."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -8,12 +8,23 @@ from archive.api.schemas import (
     CaseCreateSchema, CaseListSchema, CaseQuerySchema, CaseSchema, DocumentSchema,
     StageCreateSchema, UploadFileSchema, UploadFormSchema,
 )
+from archive.auth.principal import WRITE_ROLES
+from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
+from archive.models import Case
 from archive.services import cases as case_service
 from archive.services.ingest import HashingSpool, ingest
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="案卷 Cases, stages, uploads")
+
+
+def scoped_case(case_id: str, *, write: bool = False) -> Case:
+    """The case if the caller may see it (write to it): else 404 (403 if visible)."""
+    session = db()
+    case = session.get(Case, case_id)
+    case_for(case, case_id, write=write)
+    return case_service.get_case(session, case_id)
 
 
 @blp.route("")
@@ -21,9 +32,12 @@ class Cases(MethodView):
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, CaseListSchema)
     def get(self, args):
-        """List cases (filters: agency or district code, kind, number contains)."""
+        """List the cases in the caller's scope (filters: agency or district code, kind, number)."""
         session = db()
+        p = current()
         agency = case_service.agencies_under(session, args["agency"]) if args.get("agency") else None
+        if p.agencies is not None:
+            agency = sorted(p.agencies if agency is None else set(agency) & p.agencies)
         total, rows = case_service.list_cases(session, agency=agency, kind=args.get("kind"),
                                               number=args.get("number"), page=args["page"],
                                               per_page=args["per_page"])
@@ -32,10 +46,16 @@ class Cases(MethodView):
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseSchema)
     def post(self, data):
-        """Create a case (inspection record or penalty case)."""
+        """Create a case (inspection record or penalty case) for the caller's own agency."""
+        p = current()
+        if p.role not in WRITE_ROLES:
+            refuse("case", data["number"], visible=True, why=f"a {p.role} does not create cases")
+        if not p.may_write(data["agency"]):
+            refuse("agency", data["agency"], visible=True, why="cases are created by their own agency")
         session = db()
         case = case_service.create_case(session, data)
         session.commit()
+        audit_event("case.create", "case", case.id, number=case.number)
         return case_service.get_case(session, case.id)
 
 
@@ -44,7 +64,9 @@ class CaseItem(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, case_id):
         """A case with its stages and their documents."""
-        return case_service.get_case(db(), case_id)
+        case = scoped_case(case_id)
+        audit_event("case.view", "case", case_id)
+        return case
 
 
 @blp.route("/<case_id>/stages")
@@ -54,9 +76,11 @@ class CaseStages(MethodView):
     def post(self, data, case_id):
         """Record that a stage was completed, with when it happened."""
         session = db()
-        case = case_service.get_case(session, case_id)
-        case_service.record_stage(session, case, data["stage"], data["completed_at"])
+        case = scoped_case(case_id, write=True)
+        case_service.record_stage(session, case, data["stage"], data["completed_at"],
+                                  recorded_by=current().username)
         session.commit()
+        audit_event("stage.record", "case", case_id, stage=data["stage"])
         return case_service.get_case(session, case_id)
 
 
@@ -68,15 +92,17 @@ class CaseDocuments(MethodView):
     def post(self, form, files, case_id):
         """Upload one document or piece of evidence for a stage (multipart: file, stage, form,
         optional sha256). Stored in object storage first; indexing happens afterwards."""
+        case = scoped_case(case_id, write=True)
         upload = files["file"]
         spool = upload.stream
         if not isinstance(spool, HashingSpool):  # small parts may arrive in memory
             spool = HashingSpool.from_stream(upload.stream, get_archive().ingest_settings.max_bytes)
         if not upload.filename:
             raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
-        session = db()
-        case = case_service.get_case(session, case_id)
         archive = get_archive()
-        return ingest(session, archive.store, archive.ingest_settings, case, stage=form["stage"],
-                      form=form["form"], filename=upload.filename, spool=spool,
-                      expected_sha256=form.get("sha256"), uploader=None)  # accounts arrive with roles (issue 3)
+        doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=form["stage"],
+                     form=form["form"], filename=upload.filename, spool=spool,
+                     expected_sha256=form.get("sha256"), uploader=current().username)
+        audit_event("document.upload", "document", doc.id, case_id=case_id, sha256=doc.sha256,
+                    size=doc.size, filename=doc.filename)
+        return doc

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from archive.api.errors import error_response
 from archive.api.schemas import DocumentSchema
+from archive.auth.web import audit_event, current, refuse
 from archive.errors import NotFound
 from archive.extension import db, get_archive
 from archive.models import Document
@@ -17,9 +18,12 @@ blp = Blueprint("documents", __name__, url_prefix="/api/documents", description=
 
 
 def _document(doc_id: str) -> Document:
+    """The document if its case is in the caller's scope; else 404 (refusal audited)."""
     doc = db().get(Document, doc_id)
     if doc is None:
         raise NotFound("no such document")
+    if not current().sees_agency(doc.case.agency_code):
+        refuse("document", doc_id, visible=False, why="outside your scope")
     return doc
 
 
@@ -28,7 +32,9 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, doc_id):
         """Metadata of one document."""
-        return _document(doc_id)
+        doc = _document(doc_id)
+        audit_event("document.view", "document", doc_id)
+        return doc
 
 
 @blp.route("/<doc_id>/content")
@@ -55,6 +61,7 @@ class DocumentContent(MethodView):
             start, stop = bounds
             offset, length, status = start, stop - start, 206
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{doc.size}"
+        audit_event("document.download", "document", doc_id, range=request.headers.get("Range"))
         chunks = get_archive().store.open(doc.object_key, doc.version_id, offset=offset, length=length)
         headers["Content-Length"] = str(length)
         return Response(chunks, status=status, headers=headers, mimetype=doc.media_type,

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from flask import Flask, jsonify
 
 from archive.errors import (
-    ArchiveError, BadQuery, ChecksumMismatch, Conflict, NotFound, TooLarge, ValidationFailed,
+    ArchiveError, BadQuery, ChecksumMismatch, Conflict, Forbidden, NotFound, TooLarge, ValidationFailed,
 )
 from archive.storage.base import StorageError, StorageUnavailable
 
@@ -18,6 +18,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (ValidationFailed, 422),
     (BadQuery, 400),
     (NotFound, 404),
+    (Forbidden, 403),
     (Conflict, 409),
     (TooLarge, 413),
     (StorageUnavailable, 503),

@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from archive.api.schemas import SearchQuerySchema, SearchResultSchema
+from archive.auth.web import audit_event, current
 from archive.extension import db, get_archive
 from archive.services.search import build_query, search
 
@@ -22,4 +23,8 @@ class Search(MethodView):
         form, from/to (date the stage was completed). Sort: relevance, date, date_asc."""
         q = args.pop("q")
         sq = build_query(q, **args)
-        return search(db(), get_archive().index, sq)
+        sq.scope = current().index_scope  # inside the index query: no count or snippet leaks
+        result = search(db(), get_archive().index, sq)
+        audit_event("search", q=q, filters={k: str(v) for k, v in args.items() if v is not None},
+                    total=result["total"])
+        return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from archive.demo.documents import make_pdf
-from tests.conftest import new_case, upload
+from tests.conftest import new_case, record_stage, upload
 
 PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业，并处罚款人民币五万元。"] * 5)
 
@@ -52,7 +52,7 @@ def test_openapi_document_is_generated_from_the_schemas(client):
 
 def test_case_answer_lists_stages_in_order_with_documents(client, doc):
     case_id = doc["case"]["id"]
-    client.post(f"/api/cases/{case_id}/stages", json={"stage": "filing", "completed_at": "2026-03-02T09:00:00+08:00"})
+    assert record_stage(client, case_id, "filing", "2026-03-02T09:00:00+08:00").status_code == 201
     case = client.get(f"/api/cases/{case_id}").get_json()
     assert case["number"] == "津武市监罚〔2026〕12号" and case["agency"] == "A-SJJ"
     assert [s["stage"] for s in case["stages"]] == ["filing", "decision"]

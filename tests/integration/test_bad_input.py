@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from archive.demo.documents import make_docx, make_pdf
 from archive.models import Document, IndexJob
-from tests.conftest import drain, new_case, upload
+from tests.conftest import _clerk_headers, authorize, clerk_of, client_as, drain, new_case, record_stage, upload
 from tests.unit.test_extraction import zip_bomb_docx
 
 PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业。"])
@@ -48,7 +48,8 @@ def test_missing_fields(client, archive, case, missing):
 
     payload = {"stage": "decision", "form": "penalty_decision", "file": (io.BytesIO(PDF), "a.pdf")}
     del payload[missing]
-    r = client.post(f"/api/cases/{case['id']}/documents", data=payload, content_type="multipart/form-data")
+    r = client.post(f"/api/cases/{case['id']}/documents", data=payload, content_type="multipart/form-data",
+                    headers=clerk_of(client, case["id"]))
     assert_refused(r, 422, archive, before, missing)
 
 
@@ -70,13 +71,8 @@ def test_unknown_case_is_404(client, archive, case):
 def test_file_over_the_limit_is_413(make_app, orgs_factory=None):
     app = make_app(MAX_UPLOAD_BYTES=64 * 1024)
     archive = app.extensions["archive"]
-    from archive.services.orgs import import_orgs
-    from tests.conftest import ORGS
-
-    with archive.sessions() as s:
-        import_orgs(s, ORGS)
-        s.commit()
-    client = app.test_client()
+    authorize(app)
+    client = client_as(app, "city")
     case = new_case(client)
     before = counts(archive)
     assert_refused(upload(client, case["id"], b"%PDF-" + b"x" * (200 * 1024)), 413, archive, before)
@@ -125,26 +121,30 @@ def test_hostile_files_are_stored_as_evidence_with_extraction_failed(client, arc
 
 
 def test_case_creation_errors(client, orgs):
-    r = client.post("/api/cases", json={"number": "X"})
+    clerk = {"headers": _clerk_headers(client, "A-SJJ")}
+    r = client.post("/api/cases", json={"number": "X"}, **clerk)
     assert r.status_code == 422 and {"agency", "kind", "opened_on"} <= set(r.get_json()["errors"]["json"])
     base = {"number": "津武市监罚〔2026〕99号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01"}
-    assert client.post("/api/cases", json=base | {"agency": "120114"}).status_code == 422  # a district
-    assert client.post("/api/cases", json=base | {"party_id": "12345"}).status_code == 422
-    assert client.post("/api/cases", json=base | {"kind": "appeal"}).status_code == 422
-    assert client.post("/api/cases", json=base).status_code == 201
-    dup = client.post("/api/cases", json=base)
+    # a district is not the clerk's agency
+    assert client.post("/api/cases", json=base | {"agency": "120114"}, **clerk).status_code == 403
+    assert client.post("/api/cases", json=base | {"party_id": "12345"}, **clerk).status_code == 422
+    assert client.post("/api/cases", json=base | {"kind": "appeal"}, **clerk).status_code == 422
+    assert client.post("/api/cases", json=base, **clerk).status_code == 201
+    dup = client.post("/api/cases", json=base, **clerk)
     assert dup.status_code == 409 and dup.get_json()["code"] == 409
 
 
 def test_stage_errors(client, case):
-    url = f"/api/cases/{case['id']}/stages"
-    assert client.post(url, json={"stage": "decision", "completed_at": "2099-01-01T00:00:00+08:00"}).status_code == 422
-    assert client.post(url, json={"stage": "inspection", "completed_at": "2026-03-05T10:00:00"}).status_code == 422
-    ok = client.post(url, json={"stage": "filing", "completed_at": "2026-03-05T10:00:00"})
+    def post(stage, at):
+        return record_stage(client, case["id"], stage, at)
+
+    assert post("decision", "2099-01-01T00:00:00+08:00").status_code == 422
+    assert post("inspection", "2026-03-05T10:00:00").status_code == 422
+    ok = post("filing", "2026-03-05T10:00:00")
     assert ok.status_code == 201
     filing = next(s for s in ok.get_json()["stages"] if s["stage"] == "filing")
     assert filing["completed_at"] == "2026-03-05T10:00:00+08:00"  # naive means Asia/Shanghai
-    again = client.post(url, json={"stage": "filing", "completed_at": "2026-03-06T10:00:00+08:00"})
+    again = post("filing", "2026-03-06T10:00:00+08:00")
     assert again.status_code == 409
 
 
@@ -154,9 +154,8 @@ def test_storage_down_answers_503_and_records_nothing(tmp_path, database_url):
     from archive.config import load_config
     from archive.extension import build_archive
     from archive.factory import create_app
-    from archive.services.orgs import import_orgs
     from archive.storage.seaweed import EmbeddedSeaweed, pick_ports
-    from tests.conftest import ACCESS, ORGS, SECRET, archive_config
+    from tests.conftest import ACCESS, SECRET, archive_config
 
     port = pick_ports(1)[0]
     weed = EmbeddedSeaweed(tmp_path / "weed", port, ACCESS, SECRET)
@@ -165,10 +164,9 @@ def test_storage_down_answers_503_and_records_nothing(tmp_path, database_url):
         cfg = load_config(archive_config(tmp_path, database_url, weed.endpoint), environ={})
         archive = build_archive(cfg)
         archive.prepare()
-        with archive.sessions() as s:
-            import_orgs(s, ORGS)
-            s.commit()
-        client = create_app(cfg, archive=archive).test_client()
+        app = create_app(cfg, archive=archive)
+        authorize(app)
+        client = client_as(app, "city")
         case = new_case(client)
         assert upload(client, case["id"], PDF).status_code == 201
         weed.stop()

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -172,12 +174,21 @@ def test_serve_starts_everything_from_nothing(tmp_path):
             if "stop with Ctrl-C" in line:
                 break
         out = "".join(lines)
-        assert f"http://127.0.0.1:{port}/api/" in out, out
+        assert f"http://127.0.0.1:{port}/login" in out, out
+        assert "password for all of them:" in out and "wq_sjj" in out and "admin" in out
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
             health = json.load(r)
         assert health["status"] == "ok" and health["index"]["documents"] > 100
         q = urllib.parse.quote("停产停业")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={q}", timeout=10) as r:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={q}", timeout=10)
+        assert refused.value.code == 401
+        issued = subprocess.run([sys.executable, "-m", "archive.cli", "tokens", "issue", "wq_fzb"], env=dict(
+            env, ARCHIVE_DATA_DIR=str(tmp_path / "d")), capture_output=True, text=True, check=True)
+        token = issued.stdout.strip().splitlines()[-1]
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/search?q={q}",
+                                     headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
             assert json.load(r)["total"] > 0
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from archive.demo.documents import make_docx, make_pdf
-from tests.conftest import drain, new_case, upload
+from tests.conftest import drain, new_case, record_stage, upload
 
 # The decision wraps 停产停业 across two lines, as a PDF layout does.
 DECISION_LINES = ["津武市监罚〔2026〕12号", "当事人：天津宏泰食品有限公司",
@@ -18,12 +18,12 @@ DECISION_LINES = ["津武市监罚〔2026〕12号", "当事人：天津宏泰食
 def corpus(client, archive, orgs):
     """Two cases in two agencies of one district and one in another district, indexed."""
     c1 = new_case(client)
-    client.post(f"/api/cases/{c1['id']}/stages", json={"stage": "decision", "completed_at": "2026-03-20T10:00:00+08:00"})
+    assert record_stage(client, c1["id"], "decision", "2026-03-20T10:00:00+08:00").status_code == 201
     r = upload(client, c1["id"], make_pdf("行政处罚决定书", DECISION_LINES), filename="行政处罚决定书.pdf")
     assert r.status_code == 201, r.get_json()
     c2 = new_case(client, number="津武应急罚〔2026〕7号", agency="A-YJJ", party_name="天津市恒通物流有限公司",
                   party_id="91120222MA06B8PT5Y")
-    client.post(f"/api/cases/{c2['id']}/stages", json={"stage": "investigation", "completed_at": "2026-04-02T09:00:00+08:00"})
+    assert record_stage(client, c2["id"], "investigation", "2026-04-02T09:00:00+08:00").status_code == 201
     r2 = upload(client, c2["id"], make_docx("询问笔录", ["问：是否组织安全生产教育培训？", "答：没有组织，我们愿意整改。"]),
                 filename="询问笔录.docx", stage="investigation", form="inquiry_record")
     assert r2.status_code == 201

@@ -1,0 +1,1 @@
+"""Accounts, roles and three-level scope: who may see and do what."""

@@ -1,0 +1,134 @@
+"""Authentication of every request (bearer token or session cookie), CSRF, security headers,
+and the audit helper the handlers use."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, jsonify, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from archive import audit
+from archive.auth.accounts import Unauthenticated, user_for_token
+from archive.auth.principal import Principal, principal_for
+from archive.errors import Forbidden, NotFound
+from archive.extension import db, get_archive
+from archive.models import Case, User
+
+PUBLIC_PATHS = {"/api/health", "/login"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+csrf = CSRFProtect()
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def current() -> Principal:
+    """The authenticated caller of this request."""
+    principal = g.get("principal")
+    if principal is None:  # pragma: no cover - authenticate() runs first
+        raise Unauthenticated("not authenticated")
+    return principal
+
+
+def session_version(user: User) -> str:
+    """Changes when the password changes, which ends every open web session of the user."""
+    return (user.password_hash or "")[-16:]
+
+
+def audit_event(action: str, target_type: str | None = None, target_id: str | None = None,
+                **detail: Any) -> None:
+    """Record an event of this request in the audit trail (its own transaction)."""
+    p = g.get("principal")
+    audit.record(get_archive().sessions, action, actor=p.username if p else detail.pop("actor", None),
+                 role=p.role if p else None, target_type=target_type, target_id=target_id,
+                 detail=detail, ip=request.remote_addr)
+
+
+def refuse(target_type: str, target_id: str, *, visible: bool, why: str) -> None:
+    """Audit a refusal, then raise 404 when the caller may not know the record exists, else 403."""
+    audit_event("access.refused", target_type, target_id, method=request.method, path=request.path,
+                reason=why)
+    if visible:
+        raise Forbidden("无此操作权限 / not permitted for your role", {"role": [why]})
+    raise NotFound("no such " + target_type)
+
+
+def case_for(case: Case | None, case_id: str, *, write: bool = False) -> Case:
+    """``case`` if the caller may see it (and write to it when ``write``); refusals are audited."""
+    p = current()
+    if case is None:
+        raise NotFound("no such case")
+    if not p.sees_agency(case.agency_code):
+        refuse("case", case_id, visible=False, why="outside your scope")
+    if write and not p.may_write(case.agency_code):
+        refuse("case", case_id, visible=True, why=f"a {p.role} does not change case files")
+    return case
+
+
+def _unauthenticated(message: str):
+    if request.path.startswith("/api/"):
+        resp = jsonify({"code": 401, "status": "Unauthorized", "message": message})
+        resp.status_code = 401
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="archive"'
+        return resp
+    return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
+
+
+def authenticate():
+    """before_request: find the caller; everything but the public paths needs one."""
+    g.principal = None
+    if request.path in PUBLIC_PATHS or request.path.startswith("/static/"):
+        return None
+    session_db = db()
+    header = request.headers.get("Authorization", "")
+    if header:
+        if not header.startswith("Bearer "):
+            return _unauthenticated("use Authorization: Bearer <token>")
+        try:
+            user = user_for_token(session_db, header[len("Bearer "):].strip())
+        except Unauthenticated as exc:
+            audit.record(get_archive().sessions, "auth.token_refused", detail={"reason": exc.message},
+                         ip=request.remote_addr)
+            return _unauthenticated("token invalid, expired or revoked")
+        session_db.commit()
+        g.principal = principal_for(session_db, user, "token")
+        return None
+    uid = session.get("uid")
+    if uid is not None:
+        user = session_db.get(User, uid)
+        if user is not None and user.active and session.get("v") == session_version(user):
+            g.principal = principal_for(session_db, user, "session")
+            if request.method not in SAFE_METHODS:
+                csrf.protect()  # cookies are sent by browsers on their own: forms need the token
+            return None
+        session.clear()
+    return _unauthenticated("请先登录 / authentication required")
+
+
+def security_headers(response):
+    """after_request: the same protective headers on every response."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def init_auth(app: Flask) -> None:
+    """Register authentication, CSRF and security headers on ``app``."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
+    csrf.init_app(app)
+    app.before_request(authenticate)
+    app.after_request(security_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        audit_event("access.refused", detail_path=request.path, reason="CSRF token missing or wrong")
+        if request.path.startswith("/api/"):
+            return jsonify({"code": 400, "status": "Bad Request",
+                            "message": "CSRF 校验失败 / CSRF token missing or wrong"}), 400
+        return "<!doctype html><meta charset=utf-8><title>请求无效</title><p>页面已过期或请求无效，请返回重试。", 400
