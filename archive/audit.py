@@ -89,7 +89,8 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                 return ChainReport(count, expected_seq if e.seq > expected_seq else e.seq,
                                    f"entry {expected_seq} is missing (next is {e.seq}): deleted or renumbered")
             if e.prev_hash != prev_hash:
-                return ChainReport(count, e.seq, "does not follow the entry before it: inserted, deleted or reordered")
+                return ChainReport(count, e.seq, f"does not follow entry {e.seq - 1}: an entry was inserted, "
+                                                 "deleted or moved just before it")
             if _hash_of(e, prev_hash) != e.hash:
                 return ChainReport(count, e.seq, "its content does not match its hash: edited")
             prev_hash, expected_seq, count = e.hash, e.seq + 1, count + 1
