@@ -20,7 +20,10 @@ PG_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+psycopg://postgres@12
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory):
     """One SeaweedFS for the whole run, on free ports, all bound to 127.0.0.1."""
-    weed = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweed"), pick_ports(1)[0], ACCESS, SECRET)
+    # Every test gets its own bucket, and SeaweedFS gives each bucket its own volumes: small
+    # volumes keep hundreds of buckets within the volume count the free disk allows.
+    weed = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweed"), pick_ports(1)[0], ACCESS, SECRET,
+                           extra_args=("-master.volumeSizeLimitMB=8",))
     weed.start(timeout=90)
     yield weed
     weed.stop()

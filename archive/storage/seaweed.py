@@ -60,7 +60,9 @@ def weed_binary() -> str:
 class EmbeddedSeaweed:
     """A ``weed mini`` process with its data under ``data_dir``, S3 on ``s3_port``."""
 
-    def __init__(self, data_dir: str | Path, s3_port: int, access_key: str, secret_key: str) -> None:
+    def __init__(self, data_dir: str | Path, s3_port: int, access_key: str, secret_key: str,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.extra_args = extra_args
         self.data_dir = Path(data_dir)
         self.s3_port = s3_port
         self.access_key = access_key
@@ -78,7 +80,7 @@ class EmbeddedSeaweed:
                 "-admin.ui=false", f"-s3.port={self.s3_port}",
                 f"-s3.port.grpc={pick_ports(1)[0]}", "-s3.port.iceberg=0", "-s3.port.lance=0"]
         args += [f"-{flag}={port}" for flag, port in zip(_PORT_FLAGS, ports)]
-        return args
+        return args + list(self.extra_args)
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the process and wait until its S3 port answers."""
