@@ -102,13 +102,13 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             accounts, password = created
             click.echo("\nfirst start: these accounts were created; the password is shown only now:")
             for username, role, scope in accounts:
-                click.echo(f"  {username:10} {role:18} {scope or '(whole city)'}")
+                click.echo(f"  {username:10} {role:18} {scope or ('(assigned files)' if role == 'reviewer' else '(whole city)')}")
             click.echo(f"  password for all of them: {password}")
         click.echo("\n".join([
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",
             f"  log in:         {url}/login",
             f"  object store:   S3 at {cfg['S3_ENDPOINT'] or '127.0.0.1:%d (embedded SeaweedFS)' % cfg['S3_PORT']}",
-            f"  API:            {url}/api/  (try {url}/api/search?q=停产停业)",
+            f"  API:            {url}/api/  (Authorization: Bearer <token from `archive tokens issue USER`>)",
             f"  OpenAPI:        {url}/api/openapi.json", f"  health:         {url}/api/health",
             "  stop with Ctrl-C", ""]))
         signal.signal(signal.SIGTERM, _interrupt)
