@@ -127,7 +127,9 @@ def user_for_token(session: Session, raw: str, clock: Callable[[], dt.datetime] 
         raise Unauthenticated("token expired")
     if not token.user.active:
         raise Unauthenticated("user disabled")
-    token.last_used_at = now
+    # Noted at most every few minutes: a write on every request would serialise readers on SQLite.
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        token.last_used_at = now
     return token.user
 
 

@@ -95,7 +95,8 @@ def authenticate():
             audit.record(get_archive().sessions, "auth.token_refused", detail={"reason": exc.message},
                          ip=request.remote_addr)
             return _unauthenticated("token invalid, expired or revoked")
-        session_db.commit()
+        if session_db.dirty:
+            session_db.commit()
         g.principal = principal_for(session_db, user, "token")
         return None
     uid = session.get("uid")
@@ -127,7 +128,8 @@ def init_auth(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        audit_event("access.refused", detail_path=request.path, reason="CSRF token missing or wrong")
+        audit_event("access.refused", method=request.method, path=request.path,
+                    reason="CSRF token missing or wrong")
         if request.path.startswith("/api/"):
             return jsonify({"code": 400, "status": "Bad Request",
                             "message": "CSRF 校验失败 / CSRF token missing or wrong"}), 400

@@ -89,7 +89,7 @@ def home():
             sq = build_query(q, page=page, per_page=20)
             sq.scope = p.index_scope
             result = search(db(), get_archive().index, sq)
-            audit_event("search", detail_q=q, total=result["total"], via="web")
+            audit_event("search", q=q, total=result["total"], via="web")
             for hit in result["hits"]:
                 hit["snippets"] = [Markup(f) for f in hit["highlights"]["content"]]  # escaped by highlight()
         except BadQuery as exc:
