@@ -40,6 +40,7 @@ def main() -> None:
 
     from waitress import create_server
 
+    from archive.auth.accounts import create_user, issue_token
     from archive.config import load_config
     from archive.demo import ORGS
     from archive.demo.documents import make_docx, make_pdf
@@ -62,7 +63,9 @@ def main() -> None:
         archive.prepare()
         with archive.sessions() as s:
             import_orgs(s, ORGS)
+            token = issue_token(s, create_user(s, "bench", "agency_clerk", "120114-SJJ")).token
             s.commit()
+        auth = {"Authorization": f"Bearer {token}"}
         app = create_app(cfg, archive=archive)
         server = create_server(app, host="127.0.0.1", port=web_port, threads=4, recv_bytes=256 * 1024)
         threading.Thread(target=server.run, daemon=True).start()
@@ -70,7 +73,7 @@ def main() -> None:
         http = urllib3.PoolManager()
 
         def post_json(path, body):
-            r = http.request("POST", base + path, json=body)
+            r = http.request("POST", base + path, json=body, headers=auth)
             assert r.status == 201, r.data
             return r.json()
 
@@ -81,7 +84,8 @@ def main() -> None:
 
         def upload(data: bytes, name: str, stage="investigation", form="other_evidence"):
             r = http.request("POST", f"{base}/api/cases/{case['id']}/documents",
-                             fields={"stage": stage, "form": form, "file": (name, data, "application/octet-stream")})
+                             fields={"stage": stage, "form": form, "file": (name, data, "application/octet-stream")},
+                             headers=auth)
             assert r.status == 201, r.data
 
         def raw_put(data: bytes, i: int):
