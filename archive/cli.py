@@ -349,6 +349,53 @@ def audit_verify() -> None:
     click.echo(f"audit trail intact: {report.entries} entries")
 
 
+@main.group()
+def calendar() -> None:
+    """Working-day calendars: statutory holidays and make-up working days per year."""
+
+
+@calendar.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def calendar_load(file: str) -> None:
+    """Load (or replace) one year from a JSON file {"year", "holidays": [...], "workdays": [...]}."""
+    from archive import audit
+    from archive.deadlines.calendar import load_file
+    from archive.deadlines.store import save_year
+    from archive.errors import ArchiveError
+
+    try:
+        cal = load_file(file)
+    except ArchiveError as exc:
+        raise click.ClickException(exc.message) from exc
+    with _sessions(load_config())() as session:
+        save_year(session, cal)
+        audit.append(session, "calendar.load", actor="cli", target_type="calendar", target_id=str(cal.year),
+                     detail={"holidays": len(cal.holidays), "workdays": len(cal.workdays), "file": cal.source})
+        session.commit()
+    click.echo(f"calendar {cal.year} loaded: {len(cal.holidays)} holidays, {len(cal.workdays)} make-up working days")
+
+
+@calendar.command("show")
+@click.argument("year", type=int, required=False)
+def calendar_show(year: int | None) -> None:
+    """One line per year (year, source, holidays, make-up days), or the days of YEAR."""
+    from archive.deadlines.store import load_calendar
+
+    with _sessions(load_config())() as session:
+        cal = load_calendar(session)
+    if year is None:
+        for y in sorted(cal.years):
+            c = cal.years[y]
+            click.echo(f"{y}\t{c.source}\t{len(c.holidays)} holidays\t{len(c.workdays)} make-up working days")
+        return
+    if year not in cal.years:
+        raise click.ClickException(f"calendar missing for {year}: load it with `archive calendar load FILE`")
+    c = cal.years[year]
+    click.echo(f"{year} ({c.source})")
+    click.echo("holidays: " + " ".join(d.isoformat() for d in sorted(c.holidays)))
+    click.echo("make-up working days: " + " ".join(d.isoformat() for d in sorted(c.workdays)))
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""

@@ -53,6 +53,19 @@ class Health(MethodView):
             out["index"] = {"ok": True, "documents": archive.index.doc_count()}
         except Exception as exc:
             out["index"] = {"ok": False, "error": type(exc).__name__}
-        ok = all(v.get("ok") for k, v in out.items() if k != "queue")
+        try:
+            from archive.deadlines.store import load_calendar
+            from archive.services.clock import local, now
+
+            years = load_calendar(db()).years
+            this_year = local(now()).year  # type: ignore[union-attr]
+            # Deadlines late in a year run into the next one: both must be known.
+            missing = [y for y in (this_year, this_year + 1) if y not in years]
+            out["calendar"] = {"ok": not missing, "latest_year": max(years) if years else None,
+                               "missing": [f"calendar missing for {y}" for y in missing]}
+        except Exception as exc:
+            out["calendar"] = {"ok": False, "error": type(exc).__name__}
+        # A missing calendar is a warning for administrators, not an outage.
+        ok = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar"))
         out["status"] = "ok" if ok else "degraded"
         return out, (200 if ok else 503)

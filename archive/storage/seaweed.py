@@ -29,15 +29,17 @@ def _free(port: int) -> bool:
     return True
 
 
-def pick_ports(count: int, start: int = 20000, stop: int = 29000) -> list[int]:
-    """``count`` ports p, each with p+10000 also free (SeaweedFS's gRPC offset)."""
+def pick_ports(count: int, start: int = 20000, stop: int = 29000, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """``count`` ports p, each with p+10000 also free (SeaweedFS's gRPC offset), none of them
+    in ``exclude`` or the +10000 of one of them."""
     import random
 
     found: list[int] = []
+    taken = set(exclude) | {p + 10000 for p in exclude} | {p - 10000 for p in exclude}
     candidates = list(range(start, stop))
     random.shuffle(candidates)
     for p in candidates:
-        if p in found or p + 10000 in found:
+        if p in found or p + 10000 in found or p in taken or p + 10000 in taken:
             continue
         if _free(p) and _free(p + 10000):
             found.append(p)
@@ -74,11 +76,11 @@ class EmbeddedSeaweed:
         return f"127.0.0.1:{self.s3_port}"
 
     def command(self) -> list[str]:
-        ports = pick_ports(len(_PORT_FLAGS))
+        *ports, s3_grpc = pick_ports(len(_PORT_FLAGS) + 1, exclude={self.s3_port})
         args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1", "-master.telemetry=false", "-webdav=false",
                 "-admin.ui=false", f"-s3.port={self.s3_port}",
-                f"-s3.port.grpc={pick_ports(1)[0]}", "-s3.port.iceberg=0", "-s3.port.lance=0"]
+                f"-s3.port.grpc={s3_grpc}", "-s3.port.iceberg=0", "-s3.port.lance=0"]
         args += [f"-{flag}={port}" for flag, port in zip(_PORT_FLAGS, ports)]
         return args + list(self.extra_args)
 
@@ -89,17 +91,22 @@ class EmbeddedSeaweed:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key,
                    AWS_SECRET_ACCESS_KEY=self.secret_key)
-        log = open(self.data_dir / "weed.log", "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     env=env, cwd=self.data_dir, start_new_session=True)
-        log.close()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"SeaweedFS exited; see {self.data_dir / 'weed.log'}")
-            if self._s3_ready():
-                return
-            time.sleep(0.3)
+        # An internal port can be taken by another process between our check and SeaweedFS's
+        # bind: it then exits at once, and is started again on other internal ports.
+        for attempt in range(3):
+            log = open(self.data_dir / "weed.log", "ab")
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         env=env, cwd=self.data_dir, start_new_session=True)
+            log.close()
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if self._s3_ready():
+                    return
+                time.sleep(0.3)
+            if self.proc.poll() is None:
+                break  # running but not answering: a timeout, not a port race
+        else:
+            raise RuntimeError(f"SeaweedFS exited three times; see {self.data_dir / 'weed.log'}")
         self.stop()
         raise RuntimeError(f"SeaweedFS did not answer on {self.endpoint} within {timeout:.0f}s")
 

@@ -1,0 +1,1 @@
+"""Deadlines in Chinese working days (law art. 85), and (to come) the warnings they raise."""
