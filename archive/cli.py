@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -93,7 +92,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
         with archive.sessions() as session:
             created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
-                        cfg["WORKER_POLL_SECONDS"])
+                        cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"])
         worker.start()
         app = create_app(cfg, archive=archive)
         server = create_server(app, host=cfg["HOST"], port=cfg["PORT"], threads=threads)
@@ -131,22 +130,21 @@ def _interrupt(*_args) -> None:
 def worker(once: bool) -> None:
     """Drain the index queue (the one index writer), forever or --once."""
     cfg = load_config()
-    from archive.indexing.queue import drain, process_queue
+    from archive.indexing.queue import drain
 
     with running_store(cfg):
         archive = _archive(cfg)
         if once:
             click.echo(f"indexed {drain(archive.sessions, archive.store, archive.index, archive.extract_limits)} jobs")
             return
-        while True:
-            try:
-                if process_queue(archive.sessions, archive.store, archive.index, archive.extract_limits) == 0:
-                    time.sleep(cfg["WORKER_POLL_SECONDS"])
-            except KeyboardInterrupt:
-                return
-            except Exception as exc:
-                log.warning("worker: %s", exc)
-                time.sleep(5)
+        from archive.indexing.queue import Worker
+
+        loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
+                      cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"])
+        try:
+            loop.run()  # in this thread: the index queue, and deadline checks on a schedule
+        except KeyboardInterrupt:
+            return
 
 
 @main.command()
@@ -394,6 +392,48 @@ def calendar_show(year: int | None) -> None:
     click.echo(f"{year} ({c.source})")
     click.echo("holidays: " + " ".join(d.isoformat() for d in sorted(c.holidays)))
     click.echo("make-up working days: " + " ".join(d.isoformat() for d in sorted(c.workdays)))
+
+
+@main.group()
+def warnings() -> None:
+    """Warnings: scan cases for them, escalate unhandled ones (replayable with --now)."""
+
+
+def _now_option(now: str | None):
+    import datetime as dt
+
+    from archive.services.clock import SHANGHAI, now as server_now
+
+    if not now:
+        return server_now()
+    value = dt.datetime.fromisoformat(now)
+    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+
+
+@warnings.command("scan")
+@click.option("--now", default=None, help="ISO time to evaluate at (default: the clock)")
+def warnings_scan(now: str | None) -> None:
+    """Evaluate every case and store new warnings (once per fact)."""
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.deadlines.warnings import scan
+
+    with _sessions(load_config())() as session:
+        report = scan(session, load_rules(), load_calendar(session), _now_option(now))
+    click.echo(f"scanned {report.cases} cases: {report.new} new warnings")
+
+
+@warnings.command("escalate")
+@click.option("--now", default=None, help="ISO time to escalate at (default: the clock)")
+def warnings_escalate(now: str | None) -> None:
+    """Move unhandled warnings up a level when their time to be handled has passed."""
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.deadlines.warnings import escalate
+
+    with _sessions(load_config())() as session:
+        moved = escalate(session, load_rules(), load_calendar(session), _now_option(now))
+    click.echo(f"escalated {moved} warnings")
 
 
 @main.group("db")

@@ -28,6 +28,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "INDEX_DIR": ("", str, "Whoosh index root; empty means DATA_DIR/index"),
     "INDEX_PROCS": (2, int, "Processes that write index segments during `archive reindex`"),
     "WORKER_POLL_SECONDS": (1.0, float, "How often the worker looks at the index queue"),
+    "CHECKS_EVERY_SECONDS": (600.0, float, "How often the worker scans for deadline warnings and escalates them"),
     "EXTRACT_MAX_UNZIPPED_BYTES": (200 * 1024**2, int, "A DOCX unzipping to more than this is refused as a zip bomb"),
     "EXTRACT_MAX_RATIO": (200, int, "A DOCX member compressed more than this ratio is refused as a zip bomb"),
     "DEMO": (True, "bool", "archive serve loads demo data into an empty database"),

@@ -221,3 +221,38 @@ class CalendarYear(Base):
     workdays: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(200))
     loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WarningRecord(Base):
+    """A three-level warning (预警) about one fact of one case; stored once per fact."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (UniqueConstraint("case_id", "rule", "fact_key", name="uq_warning_fact"),
+                      Index("ix_warnings_open", "status", "level", "due_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    fact_key: Mapped[str] = mapped_column(String(120))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency_code: Mapped[str] = mapped_column(String(64), index=True)
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    fact_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | handled
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When the responsible level must have handled it before it climbs (None: calendar missing).
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handled_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WarningEscalation(Base):
+    """One step up the levels; the unique key gives each warning exactly one record per level."""
+
+    __tablename__ = "warning_escalations"
+    __table_args__ = (UniqueConstraint("warning_id", "level", name="uq_escalation_level"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -26,10 +26,10 @@ class ArchiveApi(Api):
 
 def init_api(app: Flask) -> Api:
     """Register the blueprints and the error table on ``app``."""
-    from archive.api import audit, cases, documents, meta, search
+    from archive.api import audit, cases, documents, meta, search, warnings
 
     api = ArchiveApi(app)
-    for module in (cases, documents, search, meta, audit):
+    for module in (cases, documents, search, meta, audit, warnings):
         api.register_blueprint(module.blp)
     register_error_handlers(app)
     return api

@@ -9,6 +9,7 @@ from archive.api.schemas import (
     StageCreateSchema, UploadFileSchema, UploadFormSchema,
 )
 from archive.auth.principal import WRITE_ROLES
+from archive.deadlines.service import attach_deadlines
 from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
@@ -24,7 +25,7 @@ def scoped_case(case_id: str, *, write: bool = False) -> Case:
     session = db()
     case = session.get(Case, case_id)
     case_for(case, case_id, write=write)
-    return case_service.get_case(session, case_id)
+    return attach_deadlines(session, case_service.get_case(session, case_id))
 
 
 @blp.route("")
@@ -81,7 +82,7 @@ class CaseStages(MethodView):
                                   recorded_by=current().username)
         session.commit()
         audit_event("stage.record", "case", case_id, stage=data["stage"])
-        return case_service.get_case(session, case_id)
+        return attach_deadlines(session, case_service.get_case(session, case_id))
 
 
 @blp.route("/<case_id>/documents")

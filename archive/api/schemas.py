@@ -74,15 +74,18 @@ class CaseSchema(Schema):
         from archive.models import STAGES_BY_KIND
 
         recorded = {s.stage: s for s in case.stages}
+        deadlines = getattr(case, "deadlines", {})
         out = []
         for name in STAGES_BY_KIND[case.kind]:
             docs = [d for d in case.documents if d.stage == name]
             s = recorded.get(name)
             if s is None and not docs:
                 continue
-            out.append(StageSchema().dump({
+            item = StageSchema().dump({
                 "stage": name, "completed_at": s.completed_at if s else None,
-                "recorded_at": s.recorded_at if s else None, "documents": docs}))
+                "recorded_at": s.recorded_at if s else None, "documents": docs})
+            item.update(deadlines.get(name, {"upload_due_at": None, "late": None}))
+            out.append(item)
         return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -74,6 +75,7 @@ def load_file(path: str | Path) -> YearCalendar:
     return parse_year(data, source=f"file:{Path(path).name}")
 
 
+@lru_cache(maxsize=256)
 def from_chinesecalendar(year: int) -> YearCalendar | None:
     """The year from the ``chinesecalendar`` package, or None where it has no data."""
     from chinese_calendar import constants

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import tempfile
 import threading
+import time
 from typing import Callable, Iterable
 
 from sqlalchemy import func, select, update
@@ -171,15 +172,24 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
 class Worker(threading.Thread):
     """Background thread draining the queue every ``poll`` seconds (``archive serve``)."""
 
-    def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0) -> None:
+    def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0,
+                 checks_every: float = 600.0) -> None:
         super().__init__(name="index-worker", daemon=True)
         self.args = (sessions, store, index, limits)
         self.poll = poll
+        self.checks_every = checks_every
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        next_checks = 0.0
         while not self.stopping.is_set():
             try:
+                if time.monotonic() >= next_checks:
+                    # Deadline warnings: scan and escalate on a schedule.
+                    from archive.deadlines.warnings import run_checks
+
+                    next_checks = time.monotonic() + self.checks_every
+                    run_checks(self.args[0], server_now())
                 if process_queue(*self.args) == 0:
                     self.stopping.wait(self.poll)
             except Exception as exc:  # storage or index down: keep the jobs, try again later

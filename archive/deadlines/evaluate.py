@@ -1,0 +1,109 @@
+"""The warning evaluator (pure): a case's facts, the rules, the calendar and a clock in;
+warning facts out. No I/O: the scan in ``archive.deadlines.warnings`` feeds and stores it."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
+from archive.deadlines.rules import Period, Rules
+from archive.models import STAGES_BY_KIND
+from archive.services.clock import SHANGHAI
+
+
+@dataclass(frozen=True)
+class DocFact:
+    doc_id: str
+    stage: str
+    form: str
+    uploaded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the evaluator needs to know about one case."""
+
+    case_id: str
+    agency: str
+    kind: str
+    stages: dict[str, dt.datetime]  # stage -> completed_at
+    documents: list[DocFact] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WarningFact:
+    """One thing that does not meet the rules; ``key`` identifies the fact (stored once)."""
+
+    rule: str
+    key: str
+    stage: str | None
+    opened_at: dt.datetime
+    message: str
+    due: dt.datetime | None = None
+
+
+def upload_due(rules: Rules, calendar: WorkCalendar, kind: str, stage: str,
+               completed_at: dt.datetime) -> dt.datetime | None:
+    """When a stage's documents must be in the archive (None if no rule); may raise CalendarMissing."""
+    period = rules.at(completed_at.astimezone(SHANGHAI).date()).upload_deadline(kind, stage)
+    if period is None:
+        return None
+    return deadline(calendar, completed_at, period.days, period.unit)
+
+
+def _due(calendar: WorkCalendar, start: dt.datetime, period: Period) -> dt.datetime:
+    return deadline(calendar, start, period.days, period.unit)
+
+
+def evaluate(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> list[WarningFact]:
+    """Every warning fact of ``case`` as of ``now``."""
+    out: list[WarningFact] = []
+    missing_years: set[int] = set()
+
+    def guarded(fn):
+        try:
+            return fn()
+        except CalendarMissing as exc:
+            missing_years.add(exc.year)
+            return None
+
+    for stage, completed in case.stages.items():
+        due = guarded(lambda: upload_due(rules, calendar, case.kind, stage, completed))
+        if due is None:
+            continue
+        ruleset = rules.at(completed.astimezone(SHANGHAI).date())
+        docs = [d for d in case.documents if d.stage == stage]
+        for d in docs:
+            if d.uploaded_at > due:
+                out.append(WarningFact("late_upload", f"doc:{d.doc_id}", stage, d.uploaded_at,
+                                       f"{stage} 文书逾期上传：应于 {due:%Y-%m-%d} 前上传", due))
+        if now > due:
+            present = {d.form for d in docs}
+            lacking = [sorted(alts)[0] if len(alts) == 1 else "|".join(sorted(alts))
+                       for alts in ruleset.required_forms(stage) if not alts & present]
+            if lacking:
+                out.append(WarningFact("missing_documents", f"missing:{stage}", stage, due,
+                                       f"{stage} 环节缺少必需文书：{', '.join(lacking)}", due))
+        for pre in ruleset.prerequisites(stage):
+            if pre not in case.stages or case.stages[pre] > completed:
+                out.append(WarningFact("stage_out_of_order", f"order:{stage}:{pre}", stage, completed,
+                                       f"{stage} 环节早于 {pre} 环节完成或 {pre} 环节缺失"))
+
+    if case.kind == "penalty" and "filing" in case.stages:
+        filed = case.stages["filing"]
+        after, period = rules.at(filed.astimezone(SHANGHAI).date()).decision_within
+        due = guarded(lambda: _due(calendar, case.stages[after], period)) if after in case.stages else None
+        if due is not None:
+            decided = case.stages.get("decision")
+            if (decided is None and now > due) or (decided is not None and decided > due):
+                out.append(WarningFact("decision_overdue", "decision_overdue", "decision",
+                                       decided if decided is not None else due,
+                                       f"立案后 {period.days} 日内未作出处罚决定（期限 {due:%Y-%m-%d}）", due))
+    for year in sorted(missing_years):
+        out.append(WarningFact("calendar_missing", f"calendar:{year}", None, now,
+                               f"calendar missing for {year}: 缺少 {year} 年节假日安排，期限无法计算"))
+    return out
+
+
+def stage_order(kind: str) -> tuple[str, ...]:
+    return STAGES_BY_KIND[kind]

@@ -1,0 +1,74 @@
+"""Deadline and warning rules, kept as data in ``forms/rules.json`` with effective dates."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import forms
+
+RULES_FILE = Path(forms.__file__).with_name("rules.json")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A number of days and how they are counted."""
+
+    days: int
+    unit: str  # "working" or "calendar"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One version of the rules."""
+
+    effective_from: dt.date
+    source: str
+    data: dict[str, Any]
+
+    def upload_deadline(self, kind: str, stage: str) -> Period | None:
+        p = self.data["upload_deadline"].get(kind, {}).get(stage)
+        return Period(p["days"], p["unit"]) if p else None
+
+    def required_forms(self, stage: str) -> list[set[str]]:
+        """Each entry is a set of alternatives, one of which must be present."""
+        return [set(alt.split("|")) for alt in self.data["required_forms"].get(stage, [])]
+
+    @property
+    def decision_within(self) -> tuple[str, Period]:
+        d = self.data["decision_within"]
+        return d["after"], Period(d["days"], d["unit"])
+
+    def prerequisites(self, stage: str) -> list[str]:
+        return list(self.data["stage_prerequisites"].get(stage, []))
+
+    def escalation(self, level: int) -> Period | None:
+        p = self.data["escalation"].get(str(level))
+        return Period(p["days"], p["unit"]) if p else None
+
+
+class Rules:
+    """All versions; ``at(day)`` is the version in force on ``day``."""
+
+    def __init__(self, versions: list[RuleSet]) -> None:
+        self.versions = sorted(versions, key=lambda v: v.effective_from)
+        if not self.versions:
+            raise ValueError("no rule versions")
+
+    def at(self, day: dt.date) -> RuleSet:
+        current = self.versions[0]
+        for v in self.versions:
+            if v.effective_from <= day:
+                current = v
+        return current
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: str | None = None) -> Rules:
+    """The rules from ``path`` or the bundled ``forms/rules.json``."""
+    data = json.loads(Path(path or RULES_FILE).read_text(encoding="utf-8"))
+    return Rules([RuleSet(dt.date.fromisoformat(v["effective_from"]), v.get("source", ""), v)
+                  for v in data["versions"]])

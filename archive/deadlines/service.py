@@ -1,0 +1,29 @@
+"""Deadlines shown where people look: per stage of a case, from the rules and the calendar."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from archive.deadlines.calendar import CalendarMissing
+from archive.deadlines.evaluate import upload_due
+from archive.deadlines.rules import load_rules
+from archive.deadlines.store import load_calendar
+from archive.models import Case
+from archive.services.clock import local
+
+
+def attach_deadlines(session: Session, case: Case) -> Case:
+    """Set ``case.deadlines``: per completed stage, ``upload_due_at`` (end of the last allowed
+    day, or None with ``calendar_missing``) and ``late`` (None while nothing is uploaded)."""
+    rules, calendar = load_rules(), load_calendar(session)
+    out: dict[str, dict] = {}
+    for s in case.stages:
+        try:
+            due = upload_due(rules, calendar, case.kind, s.stage, s.completed_at)
+        except CalendarMissing as exc:
+            out[s.stage] = {"upload_due_at": None, "late": None, "calendar_missing": exc.message}
+            continue
+        docs = [d for d in case.documents if d.stage == s.stage]
+        out[s.stage] = {"upload_due_at": local(due).isoformat() if due else None,  # type: ignore[union-attr]
+                        "late": (any(d.uploaded_at > due for d in docs) if docs else None) if due else None}
+    case.deadlines = out  # type: ignore[attr-defined]
+    return case

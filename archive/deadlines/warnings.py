@@ -1,0 +1,169 @@
+"""Warnings stored once per fact, handled by the responsible level, escalated 1 → 2 → 3."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
+from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate
+from archive.deadlines.rules import Rules
+from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive.models import Case, WarningEscalation, WarningRecord
+from archive.services.clock import SHANGHAI
+
+# Which role handles a warning at each level (seed: agency legal unit, district, city).
+HANDLER_ROLE = {1: "agency_legal", 2: "district_office", 3: "city_office"}
+
+
+def case_facts(case: Case) -> CaseFacts:
+    return CaseFacts(case.id, case.agency_code, case.kind, {s.stage: s.completed_at for s in case.stages},
+                     [DocFact(d.id, d.stage, d.form_code, d.uploaded_at) for d in case.documents])
+
+
+def handling_due(calendar: WorkCalendar, rules: Rules, level: int, since: dt.datetime) -> dt.datetime | None:
+    """When a warning opened (or escalated) at ``since`` climbs from ``level``; None at the top."""
+    period = rules.at(since.astimezone(SHANGHAI).date()).escalation(level)
+    if period is None:
+        return None
+    return deadline(calendar, since, period.days, period.unit)
+
+
+@dataclass
+class ScanReport:
+    cases: int = 0
+    new: int = 0
+
+
+def store_facts(session: Session, case: Case, facts: Iterable[WarningFact], calendar: WorkCalendar,
+                rules: Rules) -> int:
+    """Insert the facts not stored yet (handled ones included, so they never re-fire)."""
+    known: set[tuple[str, str]] = {(r, k) for r, k in session.execute(
+        select(WarningRecord.rule, WarningRecord.fact_key).where(WarningRecord.case_id == case.id))}
+    new = 0
+    for f in facts:
+        if (f.rule, f.key) in known:
+            continue
+        try:
+            due = handling_due(calendar, rules, 1, f.opened_at)
+        except CalendarMissing:
+            due = None
+        row = WarningRecord(rule=f.rule, fact_key=f.key, case_id=case.id, agency_code=case.agency_code,
+                            stage=f.stage, message=f.message, fact_due_at=f.due, level=1, status="open",
+                            opened_at=f.opened_at, due_at=due)
+        try:
+            with session.begin_nested():  # another scanner may have stored it a moment ago
+                session.add(row)
+        except IntegrityError:
+            continue
+        known.add((f.rule, f.key))
+        new += 1
+    return new
+
+
+def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
+         case_ids: Iterable[str] | None = None, batch: int = 500) -> ScanReport:
+    """Evaluate cases (all, or ``case_ids``) and store new warning facts. Idempotent."""
+    report = ScanReport()
+    q = select(Case.id).order_by(Case.id)
+    ids = list(case_ids) if case_ids is not None else session.scalars(q).all()
+    for i in range(0, len(ids), batch):
+        cases = session.scalars(select(Case).where(Case.id.in_(ids[i:i + batch]))
+                                .options(selectinload(Case.stages), selectinload(Case.documents))).all()
+        for case in cases:
+            report.cases += 1
+            report.new += store_facts(session, case, evaluate(case_facts(case), rules, calendar, now),
+                                      calendar, rules)
+        session.commit()
+    return report
+
+
+def escalate(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> int:
+    """Move every open warning whose handling time has passed one level up (at most to 3).
+
+    Compare-and-set on the level plus a unique (warning, level) record: two workers running at
+    once give each warning exactly one record per level.
+    """
+    moved = 0
+    while True:
+        due = session.scalars(select(WarningRecord).where(
+            WarningRecord.status == "open", WarningRecord.level < 3, WarningRecord.due_at.is_not(None),
+            WarningRecord.due_at < now).order_by(WarningRecord.id).limit(500)).all()
+        if not due:
+            return moved
+        progressed = False
+        for w in due:
+            # The step happens when the time ran out, so a replay later gives the same times.
+            at = w.due_at
+            assert at is not None  # selected on due_at < now
+            level = w.level + 1
+            try:
+                next_due = handling_due(calendar, rules, level, at)
+            except CalendarMissing:
+                next_due = None
+            try:
+                with session.begin_nested():
+                    result = session.execute(update(WarningRecord).where(
+                        WarningRecord.id == w.id, WarningRecord.level == w.level, WarningRecord.status == "open")
+                        .values(level=level, due_at=next_due).execution_options(synchronize_session=False))
+                    if result.rowcount != 1:  # type: ignore[attr-defined]
+                        continue  # someone else moved it
+                    session.add(WarningEscalation(warning_id=w.id, level=level, at=at))
+            except IntegrityError:
+                continue
+            moved += 1
+            progressed = True
+        session.commit()
+        session.expire_all()
+        if not progressed:
+            return moved
+
+
+def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
+    """One scheduled round: scan every case, then escalate (what the worker runs)."""
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+
+    with sessions() as session:
+        calendar, rules = load_calendar(session), load_rules()
+        report = scan(session, rules, calendar, now)
+        moved = escalate(session, rules, calendar, now)
+    return report, moved
+
+
+def handle(session: Session, warning: WarningRecord, *, by: str, role: str, note: str,
+           now: dt.datetime) -> WarningRecord:
+    """Record who handled the warning, when and how; the responsible level only."""
+    if warning.status == "handled":
+        raise Conflict("warning handled already")
+    if not note.strip():
+        raise ValidationFailed("say what was done", {"note": ["required"]})
+    if HANDLER_ROLE[warning.level] != role:
+        raise Forbidden(f"a level-{warning.level} warning is handled by {HANDLER_ROLE[warning.level]}",
+                        {"role": [f"{role} does not handle level {warning.level}"]})
+    warning.status, warning.handled_at, warning.handled_by, warning.handled_note = "handled", now, by, note.strip()
+    return warning
+
+
+def get_warning(session: Session, warning_id: int) -> WarningRecord:
+    w = session.get(WarningRecord, warning_id)
+    if w is None:
+        raise NotFound("no such warning")
+    return w
+
+
+def summary(session: Session, agencies: frozenset[str] | None) -> list[dict]:
+    """Open warnings counted by agency and level."""
+    q = select(WarningRecord.agency_code, WarningRecord.level, func.count()).where(
+        WarningRecord.status == "open").group_by(WarningRecord.agency_code, WarningRecord.level)
+    if agencies is not None:
+        q = q.where(WarningRecord.agency_code.in_(sorted(agencies)))
+    out: dict[str, dict] = {}
+    for agency, level, n in session.execute(q):
+        row = out.setdefault(agency, {"agency": agency, "level_1": 0, "level_2": 0, "level_3": 0})
+        row[f"level_{level}"] = n
+    return sorted(out.values(), key=lambda r: r["agency"])

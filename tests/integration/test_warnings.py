@@ -1,0 +1,133 @@
+"""Warnings end to end: scan once per fact, handle at the right level, escalate 1 → 2 → 3."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from archive.cli import main
+from archive.deadlines.rules import load_rules
+from archive.deadlines.store import load_calendar
+from archive.deadlines.warnings import escalate, scan
+from archive.models import WarningEscalation, WarningRecord
+from archive.services.clock import SHANGHAI
+from tests.conftest import client_as, new_case, record_stage, upload
+
+
+def at(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s).replace(tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def late_case(client):
+    """A penalty case filed on Friday 6 Nov 2026 whose filing approval has not been uploaded."""
+    case = new_case(client)
+    assert record_stage(client, case["id"], "filing", "2026-11-06T10:00:00+08:00").status_code == 201
+    return case
+
+
+def _scan(archive, now):
+    with archive.sessions() as s:
+        return scan(s, load_rules(), load_calendar(s), now)
+
+
+def _escalate(archive, now):
+    with archive.sessions() as s:
+        return escalate(s, load_rules(), load_calendar(s), now)
+
+
+def test_case_answer_shows_upload_deadlines_and_lateness(client, late_case):
+    stage = client.get(f"/api/cases/{late_case['id']}").get_json()["stages"][0]
+    # filed Friday 6 Nov: one working day, so Monday 9 Nov, end of day
+    assert stage["upload_due_at"] == "2026-11-09T23:59:59.999999+08:00"
+    assert stage["late"] is None  # nothing uploaded yet
+    upload(client, late_case["id"], b"%PDF-1.4 filing", stage="filing", form="filing_approval")
+    stage = client.get(f"/api/cases/{late_case['id']}").get_json()["stages"][0]
+    assert stage["late"] is True  # uploaded today, weeks after
+
+
+def test_calendar_missing_shows_on_the_case(client):
+    case = new_case(client, number="津武市监检〔2026〕9号", kind="inspection")
+    assert record_stage(client, case["id"], "inspection", "2026-11-20T10:00:00+08:00").status_code == 201
+    stage = client.get(f"/api/cases/{case['id']}").get_json()["stages"][0]
+    # 3 working days after 20 Nov 2026 stay in 2026: known
+    assert stage["upload_due_at"] == "2026-11-25T23:59:59.999999+08:00"
+
+
+def test_scan_stores_each_fact_once_and_handled_ones_never_return(app, archive, late_case):
+    # the missing filing approval, and the 90-day decision deadline that falls in 2027, a year
+    # with no calendar yet
+    assert _scan(archive, at("2026-11-10 09:00")).new == 2
+    assert _scan(archive, at("2026-11-11 09:00")).new == 0
+    legal = client_as(app, "legal_a")
+    listed = legal.get("/api/warnings").get_json()
+    assert sorted(x["rule"] for x in listed["warnings"]) == ["calendar_missing", "missing_documents"]
+    assert "calendar missing for 2027" in next(x for x in listed["warnings"] if x["rule"] == "calendar_missing")["message"]
+    w = next(x for x in listed["warnings"] if x["rule"] == "missing_documents")
+    assert (w["rule"], w["level"], w["status"]) == ("missing_documents", 1, "open")
+    # opened at the end of Monday 9 Nov; three working days to handle it: Thursday 12 Nov
+    assert w["due_at"] == "2026-11-12T23:59:59.999999+08:00"
+    # the clerk cannot handle it, the district cannot handle a level-1 warning, others do not see it
+    assert client_as(app, "clerk_a").post(f"/api/warnings/{w['id']}/handle", json={"note": "x"}).status_code == 403
+    assert client_as(app, "district_a").post(f"/api/warnings/{w['id']}/handle", json={"note": "x"}).status_code == 403
+    assert client_as(app, "clerk_b").post(f"/api/warnings/{w['id']}/handle", json={"note": "x"}).status_code == 404
+    assert client_as(app, "clerk_b").get("/api/warnings").get_json()["total"] == 0
+    assert legal.post(f"/api/warnings/{w['id']}/handle", json={"note": " "}).status_code == 422
+    done = legal.post(f"/api/warnings/{w['id']}/handle", json={"note": "已督促承办人补传立案审批表"})
+    assert done.status_code == 200 and done.get_json()["handled_by"] == "legal_a"
+    assert legal.post(f"/api/warnings/{w['id']}/handle", json={"note": "again"}).status_code == 409
+    assert _scan(archive, at("2026-11-20 09:00")).new == 0
+    assert _escalate(archive, at("2026-12-31 09:00")) == 2  # only the unhandled calendar warning climbs
+    with archive.sessions() as s:
+        handled = s.get(WarningRecord, w["id"])
+        assert (handled.level, handled.status) == (1, "handled")
+    audit = client_as(app, "auditor").get("/api/audit", query_string={"action": "warning.handle"}).get_json()
+    assert audit["entries"][0]["detail"]["note"] == "已督促承办人补传立案审批表"
+
+
+def test_escalation_replayed_across_days(app, archive, late_case, monkeypatch):
+    for key in ("DATA_DIR", "DATABASE_URL"):
+        monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
+    run = lambda *a: CliRunner().invoke(main, ["warnings", *a])
+    assert "2 new" in run("scan", "--now", "2026-11-10T09:00:00+08:00").output
+    with archive.sessions() as s:  # only the missing document climbs here: keep the test to it
+        s.delete(s.scalars(select(WarningRecord).where(WarningRecord.rule == "calendar_missing")).one())
+        s.commit()
+    assert "escalated 0" in run("escalate", "--now", "2026-11-12T20:00:00+08:00").output
+    assert "escalated 1" in run("escalate", "--now", "2026-11-13T08:00:00+08:00").output
+    with archive.sessions() as s:
+        w = s.scalars(select(WarningRecord)).one()
+        assert w.level == 2 and w.due_at == at("2026-11-17 23:59:59.999999")  # Fri 13, Mon 16, Tue 17
+    summary = client_as(app, "district_a").get("/api/warnings/summary").get_json()
+    assert summary == [{"agency": "A-SJJ", "level_1": 0, "level_2": 1, "level_3": 0}]
+    assert "escalated 0" in run("escalate", "--now", "2026-11-13T09:00:00+08:00").output
+    assert "escalated 1" in run("escalate", "--now", "2026-12-01T09:00:00+08:00").output
+    assert "escalated 0" in run("escalate", "--now", "2026-12-31T09:00:00+08:00").output  # 3 is the top
+    with archive.sessions() as s:
+        steps = s.scalars(select(WarningEscalation).order_by(WarningEscalation.level)).all()
+        assert [(e.level, e.at) for e in steps] == [(2, at("2026-11-12 23:59:59.999999")),
+                                                   (3, at("2026-11-17 23:59:59.999999"))]
+    assert client_as(app, "district_a").post(f"/api/warnings/{w.id}/handle", json={"note": "x"}).status_code == 403
+    assert client_as(app, "city").post(f"/api/warnings/{w.id}/handle", json={"note": "已责令区和执法机关处理"}).status_code == 200
+
+
+def test_concurrent_escalation_by_two_processes(app, archive, client):
+    for i in range(12):
+        c = new_case(client, number=f"津武市监罚〔2026〕{200 + i}号")
+        record_stage(client, c["id"], "filing", "2026-11-06T10:00:00+08:00")
+    assert _scan(archive, at("2026-11-10 09:00")).new == 24  # missing document + calendar 2027 each
+    env = dict(os.environ, ARCHIVE_DATA_DIR=archive.config["DATA_DIR"], ARCHIVE_DATABASE_URL=archive.config["DATABASE_URL"])
+    cmd = [sys.executable, "-m", "archive.cli", "warnings", "escalate", "--now", "2026-12-31T09:00:00+08:00"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    with archive.sessions() as s:
+        per_level = s.execute(select(WarningEscalation.warning_id, WarningEscalation.level, func.count())
+                              .group_by(WarningEscalation.warning_id, WarningEscalation.level)).all()
+        assert len(per_level) == 48 and all(n == 1 for _, _, n in per_level)
+        assert {w.level for w in s.scalars(select(WarningRecord))} == {3}

@@ -1,0 +1,72 @@
+"""The warning evaluator (pure): facts, rules, calendar and a clock in; warnings out."""
+from __future__ import annotations
+
+import datetime as dt
+
+from archive.deadlines.calendar import WorkCalendar, from_chinesecalendar
+from archive.deadlines.evaluate import CaseFacts, DocFact, evaluate
+from archive.deadlines.rules import load_rules
+from archive.services.clock import SHANGHAI
+
+CAL = WorkCalendar(c for y in (2025, 2026) if (c := from_chinesecalendar(y)))
+RULES = load_rules()
+
+
+def at(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s).replace(tzinfo=SHANGHAI)
+
+
+def rules_of(facts):
+    return sorted((f.rule, f.key) for f in facts)
+
+
+def test_upload_on_the_last_allowed_day_is_on_time_and_the_day_after_is_late():
+    # decision completed Friday 13 Feb 2026: due end of Saturday 14 Feb (a make-up working day)
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2026-02-02 09:00"), "investigation": at("2026-02-05 09:00"),
+                                           "decision": at("2026-02-13 16:00")},
+                     [DocFact("d1", "decision", "penalty_decision", at("2026-02-14 23:00")),
+                      DocFact("d2", "decision", "service_receipt", at("2026-02-24 08:00"))])
+    facts = evaluate(case, RULES, CAL, at("2026-02-24 09:00"))
+    late = [f for f in facts if f.rule == "late_upload"]
+    assert [f.key for f in late] == ["doc:d2"]
+    assert late[0].due == at("2026-02-14 23:59:59.999999")
+
+
+def test_missing_required_documents_only_after_the_deadline():
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2026-03-02 10:00")})
+    assert evaluate(case, RULES, CAL, at("2026-03-03 12:00")) == []
+    facts = evaluate(case, RULES, CAL, at("2026-03-04 00:01"))
+    assert rules_of(facts) == [("missing_documents", "missing:filing")]
+    assert "filing_approval" in facts[0].message
+
+
+def test_alternative_forms_satisfy_a_requirement():
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2026-03-02 10:00"), "investigation": at("2026-03-03 10:00")},
+                     [DocFact("f", "filing", "filing_approval", at("2026-03-02 11:00")),
+                      DocFact("i", "investigation", "onsite_record", at("2026-03-03 11:00"))])
+    assert evaluate(case, RULES, CAL, at("2026-03-10 10:00")) == []
+
+
+def test_stage_out_of_order_and_decision_overdue():
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2025-06-02 10:00"), "decision": at("2025-09-10 10:00")},
+                     [DocFact("f", "filing", "filing_approval", at("2025-06-02 11:00")),
+                      DocFact("a", "decision", "penalty_decision", at("2025-09-10 11:00")),
+                      DocFact("b", "decision", "service_receipt", at("2025-09-10 11:00"))])
+    found = rules_of(evaluate(case, RULES, CAL, at("2025-09-11 10:00")))
+    assert ("stage_out_of_order", "order:decision:investigation") in found
+    assert ("decision_overdue", "decision_overdue") in found  # 2 Jun + 90 days = Sun 31 Aug → Mon 1 Sep
+
+
+def test_undecided_case_becomes_overdue_after_90_days():
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2026-03-02 10:00")},
+                     [DocFact("f", "filing", "filing_approval", at("2026-03-02 11:00"))])
+    # 2 Mar + 90 days is Sunday 31 May: the period ends on Monday 1 June
+    assert evaluate(case, RULES, CAL, at("2026-06-01 23:59")) == []
+    assert rules_of(evaluate(case, RULES, CAL, at("2026-06-02 00:00:01"))) == [("decision_overdue", "decision_overdue")]
+
+
+def test_calendar_missing_is_a_warning_not_a_guess():
+    case = CaseFacts("c", "A", "inspection", {"inspection": at("2026-12-29 10:00")})
+    facts = evaluate(case, RULES, CAL, at("2026-12-30 10:00"))
+    assert rules_of(facts) == [("calendar_missing", "calendar:2027")]
+    assert "calendar missing for 2027" in facts[0].message
