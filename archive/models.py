@@ -19,6 +19,8 @@ STAGES_BY_KIND = {
     "inspection": ("inspection",),
     "penalty": ("filing", "investigation", "review", "decision", "execution", "closing"),
 }
+PENALTY_TYPES = ("warning", "fine", "confiscation", "suspend_business", "revoke_licence", "detention", "other")
+PARTY_TYPES = ("citizen", "organisation")
 TEXT_STATUSES = ("pending", "extracted", "no_text_layer", "not_extracted", "failed")
 
 
@@ -82,6 +84,12 @@ class Case(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     opened_on: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Facts that make a case major (重大案件): who the party is, the sector's hearing thresholds,
+    # and what the decision imposed (recorded with the decision stage).
+    party_type: Mapped[str] = mapped_column(String(16), default="organisation")  # or "citizen"
+    sector: Mapped[str] = mapped_column(String(32), default="")
+    penalty_types: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of PENALTY_TYPES
+    fine_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # yuan
 
     agency: Mapped[Organisation] = relationship(lazy="joined")
     stages: Mapped[list["Stage"]] = relationship(back_populates="case", order_by="Stage.id")

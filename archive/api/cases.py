@@ -79,7 +79,8 @@ class CaseStages(MethodView):
         session = db()
         case = scoped_case(case_id, write=True)
         case_service.record_stage(session, case, data["stage"], data["completed_at"],
-                                  recorded_by=current().username)
+                                  recorded_by=current().username, penalty_types=data.get("penalty_types"),
+                                  fine_amount=data.get("fine_amount"))
         session.commit()
         audit_event("stage.record", "case", case_id, stage=data["stage"])
         return attach_deadlines(session, case_service.get_case(session, case_id))

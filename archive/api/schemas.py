@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from archive.models import CASE_KINDS, PROCEDURES, STAGES
+from archive.models import CASE_KINDS, PARTY_TYPES, PENALTY_TYPES, PROCEDURES, STAGES
 from archive.services.clock import local
 
 
@@ -28,6 +28,9 @@ class CaseCreateSchema(Schema):
                              metadata={"description": "unified social credit code or ID number"})
     summary = fields.String(load_default="", validate=validate.Length(max=5000))
     opened_on = fields.Date(required=True)
+    party_type = fields.String(load_default="organisation", validate=validate.OneOf(PARTY_TYPES))
+    sector = fields.String(load_default="", validate=validate.Length(max=32),
+                           metadata={"description": "sector for the hearing-threshold table, e.g. public_security"})
 
 
 class DocumentSchema(Schema):
@@ -67,6 +70,12 @@ class CaseSchema(Schema):
     summary = fields.String()
     opened_on = fields.Date()
     created_at = LocalDateTime()
+    party_type = fields.String()
+    sector = fields.String()
+    penalty_types = fields.Function(lambda c: __import__("json").loads(c.penalty_types or "[]"))
+    fine_amount = fields.Integer(allow_none=True)
+    major = fields.Function(lambda c: getattr(c, "major", None),
+                            metadata={"description": "重大案件 by the rules, once the decision is recorded"})
     stages = fields.Method("dump_stages")
 
     def dump_stages(self, case):
@@ -91,7 +100,7 @@ class CaseSchema(Schema):
 
 class CaseSummarySchema(CaseSchema):
     class Meta:
-        exclude = ("stages",)
+        exclude = ("stages", "major")
 
 
 class CaseListSchema(Schema):
@@ -113,6 +122,10 @@ class StageCreateSchema(Schema):
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
     completed_at = fields.DateTime(required=True,
                                    metadata={"description": "when it happened (ISO 8601); without an offset it is Asia/Shanghai time"})
+    penalty_types = fields.List(fields.String(validate=validate.OneOf(PENALTY_TYPES)),
+                                metadata={"description": "decision stage only: what was imposed"})
+    fine_amount = fields.Integer(validate=validate.Range(min=0), allow_none=True,
+                                 metadata={"description": "decision stage only: the fine in yuan"})
 
 
 class UploadFormSchema(Schema):

@@ -28,6 +28,10 @@ class CaseFacts:
     kind: str
     stages: dict[str, dt.datetime]  # stage -> completed_at
     documents: list[DocFact] = field(default_factory=list)
+    party_type: str = "organisation"
+    sector: str = ""
+    penalty_types: tuple[str, ...] = ()
+    fine: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,23 @@ def evaluate(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt.date
                 out.append(WarningFact("decision_overdue", "decision_overdue", "decision",
                                        decided if decided is not None else due,
                                        f"立案后 {period.days} 日内未作出处罚决定（期限 {due:%Y-%m-%d}）", due))
+    decided = case.stages.get("decision")
+    if case.kind == "penalty" and decided is not None:
+        ruleset = rules.at(decided.astimezone(SHANGHAI).date())
+        if ruleset.is_major(list(case.penalty_types), case.fine, case.party_type, case.sector):
+            review = case.stages.get("review")
+            if review is None or review > decided:
+                out.append(WarningFact("major_without_review", "major_review", "decision", decided,
+                                       "重大案件未经法制审核即作出决定"))
+            form, after, period = ruleset.filing_record
+            due = guarded(lambda: _due(calendar, case.stages[after], period)) if after in case.stages else None
+            if due is not None:
+                records = [d for d in case.documents if d.form == form]
+                first = min((d.uploaded_at for d in records), default=None)
+                if (first is None and now > due) or (first is not None and first > due):
+                    out.append(WarningFact("major_not_filed", "major_filing_record", "decision",
+                                           first if first is not None else due,
+                                           f"重大案件未在决定后 {period.days} 日内向区政府法制办备案", due))
     for year in sorted(missing_years):
         out.append(WarningFact("calendar_missing", f"calendar:{year}", None, now,
                                f"calendar missing for {year}: 缺少 {year} 年节假日安排，期限无法计算"))

@@ -45,6 +45,20 @@ class RuleSet:
     def prerequisites(self, stage: str) -> list[str]:
         return list(self.data["stage_prerequisites"].get(stage, []))
 
+    def is_major(self, penalty_types: list[str], fine: int | None, party_type: str, sector: str) -> bool:
+        """重大案件: a major penalty type, or a fine reaching the sector's hearing threshold."""
+        m = self.data["major_case"]
+        if set(penalty_types) & set(m["penalty_types"]):
+            return True
+        table = m["hearing_thresholds"].get(sector) or m["hearing_thresholds"]["default"]
+        return fine is not None and fine >= table[party_type]
+
+    @property
+    def filing_record(self) -> tuple[str, str, Period]:
+        """(form code, stage it follows, period) of the 备案 to the district legal office."""
+        f = self.data["major_case"]["filing_record"]
+        return f["form"], f["after"], Period(f["within"]["days"], f["within"]["unit"])
+
     def escalation(self, level: int) -> Period | None:
         p = self.data["escalation"].get(str(level))
         return Period(p["days"], p["unit"]) if p else None

@@ -26,4 +26,11 @@ def attach_deadlines(session: Session, case: Case) -> Case:
         out[s.stage] = {"upload_due_at": local(due).isoformat() if due else None,  # type: ignore[union-attr]
                         "late": (any(d.uploaded_at > due for d in docs) if docs else None) if due else None}
     case.deadlines = out  # type: ignore[attr-defined]
+    decision = next((s for s in case.stages if s.stage == "decision"), None)
+    if decision is not None and case.kind == "penalty":
+        import json
+
+        ruleset = rules.at(local(decision.completed_at).date())  # type: ignore[union-attr]
+        case.major = ruleset.is_major(json.loads(case.penalty_types or "[]"), case.fine_amount,  # type: ignore[attr-defined]
+                                      case.party_type, case.sector)
     return case

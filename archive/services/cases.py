@@ -38,7 +38,8 @@ def create_case(session: Session, data: dict) -> Case:
     case = Case(number=number, agency_code=agency.code, kind=data["kind"],
                 procedure=data.get("procedure") or "general", power_code=data.get("power") or "",
                 party_name=(data.get("party_name") or "").strip(), party_id=party_id,
-                summary=data.get("summary") or "", opened_on=data["opened_on"], created_at=server_now())
+                summary=data.get("summary") or "", opened_on=data["opened_on"], created_at=server_now(),
+                party_type=data.get("party_type") or "organisation", sector=data.get("sector") or "")
     session.add(case)
     try:
         session.flush()
@@ -67,9 +68,19 @@ def check_stage(case: Case, stage: str) -> None:
 
 
 def record_stage(session: Session, case: Case, stage: str, completed_at: dt.datetime,
-                 recorded_by: str | None = None, clock: Callable[[], dt.datetime] = server_now) -> Stage:
-    """Record that ``stage`` was completed at ``completed_at``; once only (write-once)."""
+                 recorded_by: str | None = None, clock: Callable[[], dt.datetime] = server_now,
+                 penalty_types: list[str] | None = None, fine_amount: int | None = None) -> Stage:
+    """Record that ``stage`` was completed at ``completed_at``; once only (write-once). The
+    decision stage also records what was imposed (penalty types, fine)."""
     check_stage(case, stage)
+    if stage != "decision" and (penalty_types or fine_amount is not None):
+        raise ValidationFailed("penalties are recorded with the decision stage",
+                               {"penalty_types": ["only with stage decision"]})
+    if stage == "decision":
+        import json
+
+        case.penalty_types = json.dumps(sorted(set(penalty_types or [])))
+        case.fine_amount = fine_amount
     completed_at = as_aware(completed_at)
     recorded_at = clock()
     if completed_at > recorded_at + CLOCK_SKEW:

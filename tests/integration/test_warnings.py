@@ -131,3 +131,24 @@ def test_concurrent_escalation_by_two_processes(app, archive, client):
                               .group_by(WarningEscalation.warning_id, WarningEscalation.level)).all()
         assert len(per_level) == 48 and all(n == 1 for _, _, n in per_level)
         assert {w.level for w in s.scalars(select(WarningRecord))} == {3}
+
+
+def test_decision_records_penalties_and_the_case_shows_if_it_is_major(app, archive, client):
+    case = new_case(client, number="津武应急罚〔2026〕8号", agency="A-YJJ", party_type="citizen", sector="")
+    clerk = {"Authorization": "Bearer " + app.config["TEST_TOKENS"]["agency_clerk@A-YJJ"]}
+    url = f"/api/cases/{case['id']}/stages"
+    bad = client.post(url, json={"stage": "filing", "completed_at": "2026-03-02T10:00:00+08:00", "fine_amount": 500},
+                      headers=clerk)
+    assert bad.status_code == 422
+    assert client.post(url, json={"stage": "filing", "completed_at": "2026-03-02T10:00:00+08:00"},
+                       headers=clerk).status_code == 201
+    r = client.post(url, json={"stage": "decision", "completed_at": "2026-03-20T10:00:00+08:00",
+                               "penalty_types": ["fine"], "fine_amount": 1500}, headers=clerk)
+    assert r.status_code == 201, r.get_json()
+    body = client.get(f"/api/cases/{case['id']}").get_json()
+    assert body["major"] is True and body["fine_amount"] == 1500 and body["penalty_types"] == ["fine"]
+    assert body["party_type"] == "citizen"
+    assert _scan(archive, at("2026-04-20 10:00")).new >= 2
+    with archive.sessions() as s:
+        rules = set(s.scalars(select(WarningRecord.rule).where(WarningRecord.case_id == case["id"])))
+    assert {"major_without_review", "major_not_filed", "stage_out_of_order"} <= rules

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from archive.deadlines.calendar import WorkCalendar, from_chinesecalendar
 from archive.deadlines.evaluate import CaseFacts, DocFact, evaluate
 from archive.deadlines.rules import load_rules
@@ -70,3 +72,36 @@ def test_calendar_missing_is_a_warning_not_a_guess():
     facts = evaluate(case, RULES, CAL, at("2026-12-30 10:00"))
     assert rules_of(facts) == [("calendar_missing", "calendar:2027")]
     assert "calendar missing for 2027" in facts[0].message
+
+
+def _decided(**facts):
+    stages = {"filing": at("2026-03-02 10:00"), "investigation": at("2026-03-05 10:00"),
+              "decision": at("2026-03-20 10:00")}
+    stages.update(facts.pop("stages", {}))
+    docs = [DocFact("f", "filing", "filing_approval", at("2026-03-02 11:00")),
+            DocFact("i", "investigation", "inquiry_record", at("2026-03-05 11:00")),
+            DocFact("d", "decision", "penalty_decision", at("2026-03-20 11:00")),
+            DocFact("s", "decision", "service_receipt", at("2026-03-20 11:00"))] + facts.pop("docs", [])
+    return CaseFacts("c", "A", "penalty", stages, docs, **facts)
+
+
+@pytest.mark.parametrize("facts, major", [
+    (dict(penalty_types=("fine",), fine=50_000), True),               # organisation, ≥ 30,000
+    (dict(penalty_types=("fine",), fine=20_000), False),
+    (dict(penalty_types=("fine",), fine=1_000, party_type="citizen"), True),
+    (dict(penalty_types=("fine",), fine=20_000, sector="public_security"), True),  # ≥ 10,000 there
+    (dict(penalty_types=("suspend_business",), fine=None), True),
+    (dict(penalty_types=("warning",), fine=None), False),
+])
+def test_major_cases_need_legal_review_and_filing_record(facts, major):
+    found = rules_of(evaluate(_decided(**facts), RULES, CAL, at("2026-04-20 10:00")))
+    expected = [("major_not_filed", "major_filing_record"), ("major_without_review", "major_review")] if major else []
+    assert found == expected
+
+
+def test_major_case_with_review_and_timely_filing_record_is_clean():
+    facts = _decided(penalty_types=("revoke_licence",), stages={"review": at("2026-03-18 10:00")},
+                     docs=[DocFact("r", "review", "legal_review_opinion", at("2026-03-18 11:00")),
+                           DocFact("b", "closing", "filing_record", at("2026-03-30 11:00"))])
+    # decision 20 Mar + 10 days = Mon 30 Mar: filed on the last day
+    assert evaluate(facts, RULES, CAL, at("2026-04-20 10:00")) == []
