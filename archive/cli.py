@@ -367,6 +367,11 @@ def calendar_load(file: str) -> None:
         raise click.ClickException(exc.message) from exc
     with _sessions(load_config())() as session:
         save_year(session, cal)
+        from sqlalchemy import update
+
+        from archive.models import Case
+
+        session.execute(update(Case).values(checked_at=None))  # deadlines may now be computable
         audit.append(session, "calendar.load", actor="cli", target_type="calendar", target_id=str(cal.year),
                      detail={"holidays": len(cal.holidays), "workdays": len(cal.workdays), "file": cal.source})
         session.commit()
@@ -412,14 +417,15 @@ def _now_option(now: str | None):
 
 @warnings.command("scan")
 @click.option("--now", default=None, help="ISO time to evaluate at (default: the clock)")
-def warnings_scan(now: str | None) -> None:
-    """Evaluate every case and store new warnings (once per fact)."""
+@click.option("--incremental", is_flag=True, help="only cases changed or due since they were last checked")
+def warnings_scan(now: str | None, incremental: bool) -> None:
+    """Evaluate the cases and store new warnings (once per fact)."""
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
     from archive.deadlines.warnings import scan
 
     with _sessions(load_config())() as session:
-        report = scan(session, load_rules(), load_calendar(session), _now_option(now))
+        report = scan(session, load_rules(), load_calendar(session), _now_option(now), incremental=incremental)
     click.echo(f"scanned {report.cases} cases: {report.new} new warnings")
 
 

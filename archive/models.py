@@ -90,6 +90,11 @@ class Case(Base):
     sector: Mapped[str] = mapped_column(String(32), default="")
     penalty_types: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of PENALTY_TYPES
     fine_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # yuan
+    # Incremental warning scans: a case is evaluated again when it changed since it was last
+    # checked, or when the earliest deadline still pending for it has passed.
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_check_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
     agency: Mapped[Organisation] = relationship(lazy="joined")
     stages: Mapped[list["Stage"]] = relationship(back_populates="case", order_by="Stage.id")

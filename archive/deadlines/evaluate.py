@@ -61,15 +61,26 @@ def _due(calendar: WorkCalendar, start: dt.datetime, period: Period) -> dt.datet
 
 def evaluate(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> list[WarningFact]:
     """Every warning fact of ``case`` as of ``now``."""
+    return evaluate_case(case, rules, calendar, now)[0]
+
+
+def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
+                  now: dt.datetime) -> tuple[list[WarningFact], dt.datetime | None]:
+    """(warning facts as of ``now``, the earliest deadline after ``now``): nothing about the
+    case can change before that moment unless the case itself changes."""
     out: list[WarningFact] = []
     missing_years: set[int] = set()
+    future: list[dt.datetime] = []
 
     def guarded(fn):
         try:
-            return fn()
+            due = fn()
         except CalendarMissing as exc:
             missing_years.add(exc.year)
             return None
+        if due is not None and due > now:
+            future.append(due)
+        return due
 
     for stage, completed in case.stages.items():
         due = guarded(lambda: upload_due(rules, calendar, case.kind, stage, completed))
@@ -123,7 +134,7 @@ def evaluate(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt.date
     for year in sorted(missing_years):
         out.append(WarningFact("calendar_missing", f"calendar:{year}", None, now,
                                f"calendar missing for {year}: 缺少 {year} 年节假日安排，期限无法计算"))
-    return out
+    return out, min(future) if future else None
 
 
 def stage_order(kind: str) -> tuple[str, ...]:

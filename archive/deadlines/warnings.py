@@ -5,16 +5,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
-from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate
+from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case
 from archive.deadlines.rules import Rules
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import Case, WarningEscalation, WarningRecord
-from archive.services.clock import SHANGHAI
+from archive.services.clock import SHANGHAI, now as server_now
 
 # Which role handles a warning at each level (seed: agency legal unit, district, city).
 HANDLER_ROLE = {1: "agency_legal", 2: "district_office", 3: "city_office"}
@@ -70,18 +70,27 @@ def store_facts(session: Session, case: Case, facts: Iterable[WarningFact], cale
 
 
 def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
-         case_ids: Iterable[str] | None = None, batch: int = 500) -> ScanReport:
-    """Evaluate cases (all, or ``case_ids``) and store new warning facts. Idempotent."""
+         case_ids: Iterable[str] | None = None, batch: int = 500, incremental: bool = False) -> ScanReport:
+    """Evaluate cases and store new warning facts. Idempotent.
+
+    ``incremental``: only the cases that changed since they were last checked, were never
+    checked, or whose earliest pending deadline has passed.
+    """
     report = ScanReport()
     q = select(Case.id).order_by(Case.id)
+    if incremental:
+        q = q.where(or_(Case.checked_at.is_(None), Case.changed_at > Case.checked_at, Case.next_check_at <= now))
     ids = list(case_ids) if case_ids is not None else session.scalars(q).all()
     for i in range(0, len(ids), batch):
         cases = session.scalars(select(Case).where(Case.id.in_(ids[i:i + batch]))
                                 .options(selectinload(Case.stages), selectinload(Case.documents))).all()
         for case in cases:
             report.cases += 1
-            report.new += store_facts(session, case, evaluate(case_facts(case), rules, calendar, now),
-                                      calendar, rules)
+            facts, next_check = evaluate_case(case_facts(case), rules, calendar, now)
+            report.new += store_facts(session, case, facts, calendar, rules)
+            # Never later than the real clock: a replay "in the future" must not hide changes
+            # made after it.
+            case.checked_at, case.next_check_at = min(now, server_now()), next_check
         session.commit()
     return report
 
@@ -134,7 +143,7 @@ def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
 
     with sessions() as session:
         calendar, rules = load_calendar(session), load_rules()
-        report = scan(session, rules, calendar, now)
+        report = scan(session, rules, calendar, now, incremental=True)
         moved = escalate(session, rules, calendar, now)
     return report, moved
 

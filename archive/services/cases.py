@@ -89,6 +89,7 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
         raise Conflict(f"stage {stage} is recorded already; a correction needs an approved amendment")
     row = Stage(case_id=case.id, stage=stage, completed_at=completed_at, recorded_at=recorded_at,
                 recorded_by=recorded_by)
+    case.changed_at = recorded_at  # the next incremental warning scan looks at it again
     session.add(row)
     try:
         session.flush()

@@ -153,6 +153,7 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
                     media_type, retain_until(uploaded_at, settings.retention_years))
     doc.version_id = put.version_id
+    case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)
     session.add(IndexJob(document_id=doc.id, action="upsert", created_at=uploaded_at))
     try:

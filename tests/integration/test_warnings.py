@@ -152,3 +152,37 @@ def test_decision_records_penalties_and_the_case_shows_if_it_is_major(app, archi
     with archive.sessions() as s:
         rules = set(s.scalars(select(WarningRecord.rule).where(WarningRecord.case_id == case["id"])))
     assert {"major_without_review", "major_not_filed", "stage_out_of_order"} <= rules
+
+
+def test_incremental_scan_looks_only_at_changed_or_due_cases(archive, client):
+    from archive.models import Case
+    from archive.services.clock import now as server_now
+
+    quiet = new_case(client, number="津武市监罚〔2026〕300号")
+    record_stage(client, quiet["id"], "filing", "2026-03-02T10:00:00+08:00")
+    upload(client, quiet["id"], b"%PDF-1.4 a", stage="filing", form="filing_approval")
+    busy = new_case(client, number="津武市监罚〔2026〕301号")
+    record_stage(client, busy["id"], "filing", "2026-03-02T10:00:00+08:00")
+    upload(client, busy["id"], b"%PDF-1.4 b", stage="filing", form="filing_approval")
+
+    def inc(now):
+        with archive.sessions() as s:
+            return scan(s, load_rules(), load_calendar(s), now, incremental=True)
+
+    # scans run at the real clock here: a scan "in the future" would hide later changes
+    assert inc(server_now()).cases == 2                          # never checked
+    assert inc(server_now()).cases == 0                          # nothing changed, nothing due
+    upload(client, busy["id"], b"%PDF-1.4 c", stage="filing", form="case_source")
+    assert inc(server_now()).cases == 1                          # the changed case only                                    # the changed case only
+    # both were filed in March, so no deadline is pending for them; a case filed now has its
+    # upload deadline ahead, and is looked at again once that passes
+    fresh = new_case(client, number="津武市监罚〔2026〕302号")
+    filed = server_now().astimezone(SHANGHAI).replace(microsecond=0)
+    record_stage(client, fresh["id"], "filing", filed.isoformat())
+    t2 = server_now()
+    assert inc(t2).cases == 1
+    with archive.sessions() as s:
+        due = s.get(Case, fresh["id"]).next_check_at
+    assert due is not None and due > t2
+    assert inc(due - dt.timedelta(seconds=1)).cases == 0
+    assert inc(due + dt.timedelta(seconds=1)).cases == 1         # its deadline passed: checked again
