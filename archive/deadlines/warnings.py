@@ -43,32 +43,6 @@ class ScanReport:
     new: int = 0
 
 
-def store_facts(session: Session, case: Case, facts: Iterable[WarningFact], calendar: WorkCalendar,
-                rules: Rules) -> int:
-    """Insert the facts not stored yet (handled ones included, so they never re-fire)."""
-    known: set[tuple[str, str]] = {(r, k) for r, k in session.execute(
-        select(WarningRecord.rule, WarningRecord.fact_key).where(WarningRecord.case_id == case.id))}
-    new = 0
-    for f in facts:
-        if (f.rule, f.key) in known:
-            continue
-        try:
-            due = handling_due(calendar, rules, 1, f.opened_at)
-        except CalendarMissing:
-            due = None
-        row = WarningRecord(rule=f.rule, fact_key=f.key, case_id=case.id, agency_code=case.agency_code,
-                            stage=f.stage, message=f.message, fact_due_at=f.due, level=1, status="open",
-                            opened_at=f.opened_at, due_at=due)
-        try:
-            with session.begin_nested():  # another scanner may have stored it a moment ago
-                session.add(row)
-        except IntegrityError:
-            continue
-        known.add((f.rule, f.key))
-        new += 1
-    return new
-
-
 def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
          case_ids: Iterable[str] | None = None, batch: int = 500, incremental: bool = False) -> ScanReport:
     """Evaluate cases and store new warning facts. Idempotent.
@@ -81,18 +55,65 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
     if incremental:
         q = q.where(or_(Case.checked_at.is_(None), Case.changed_at > Case.checked_at, Case.next_check_at <= now))
     ids = list(case_ids) if case_ids is not None else session.scalars(q).all()
+    checked = min(now, server_now())  # a replay "in the future" must not hide later changes
+    due_cache: dict[dt.date, dt.datetime | None] = {}
     for i in range(0, len(ids), batch):
-        cases = session.scalars(select(Case).where(Case.id.in_(ids[i:i + batch]))
+        chunk = ids[i:i + batch]
+        cases = session.scalars(select(Case).where(Case.id.in_(chunk))
                                 .options(selectinload(Case.stages), selectinload(Case.documents))).all()
+        known = {(c, r, k) for c, r, k in session.execute(
+            select(WarningRecord.case_id, WarningRecord.rule, WarningRecord.fact_key)
+            .where(WarningRecord.case_id.in_(chunk)))}
+        stored_before = len(known)
+        rows = []
         for case in cases:
             report.cases += 1
             facts, next_check = evaluate_case(case_facts(case), rules, calendar, now)
-            report.new += store_facts(session, case, facts, calendar, rules)
-            # Never later than the real clock: a replay "in the future" must not hide changes
-            # made after it.
-            case.checked_at, case.next_check_at = min(now, server_now()), next_check
+            for f in facts:
+                if (case.id, f.rule, f.key) in known:
+                    continue
+                known.add((case.id, f.rule, f.key))
+                rows.append(_row(case, f, calendar, rules, due_cache))
+            case.checked_at, case.next_check_at = checked, next_check
+        if rows:
+            _insert_new(session, rows)
+            report.new += (session.scalar(select(func.count()).select_from(WarningRecord)
+                                          .where(WarningRecord.case_id.in_(chunk))) or 0) - stored_before
         session.commit()
     return report
+
+
+def _row(case: Case, f: WarningFact, calendar: WorkCalendar, rules: Rules,
+         cache: dict[dt.date, dt.datetime | None]) -> dict:
+    day = f.opened_at.astimezone(SHANGHAI).date()
+    if day not in cache:  # the handling time depends only on the day the warning opened
+        try:
+            cache[day] = handling_due(calendar, rules, 1, f.opened_at)
+        except CalendarMissing:
+            cache[day] = None
+    return dict(rule=f.rule, fact_key=f.key, case_id=case.id, agency_code=case.agency_code, stage=f.stage,
+                message=f.message, fact_due_at=f.due, level=1, status="open", opened_at=f.opened_at,
+                due_at=cache[day])
+
+
+def _insert_new(session: Session, rows: list[dict]) -> None:
+    """Insert in one statement; a fact another scanner stored a moment ago is skipped."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(WarningRecord).on_conflict_do_nothing(constraint="uq_warning_fact"), rows)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(WarningRecord).on_conflict_do_nothing(), rows)
+    else:  # pragma: no cover - other databases: one at a time with savepoints
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    session.add(WarningRecord(**row))
+            except IntegrityError:
+                pass
 
 
 def escalate(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> int:
