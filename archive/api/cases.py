@@ -10,6 +10,7 @@ from archive.api.schemas import (
 )
 from archive.auth.principal import WRITE_ROLES
 from archive.deadlines.service import attach_deadlines
+from archive.deadlines.warnings import check_case_now
 from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
@@ -83,6 +84,7 @@ class CaseStages(MethodView):
                                   fine_amount=data.get("fine_amount"))
         session.commit()
         audit_event("stage.record", "case", case_id, stage=data["stage"])
+        check_case_now(get_archive().sessions, case_id)
         return attach_deadlines(session, case_service.get_case(session, case_id))
 
 
@@ -107,4 +109,5 @@ class CaseDocuments(MethodView):
                      expected_sha256=form.get("sha256"), uploader=current().username)
         audit_event("document.upload", "document", doc.id, case_id=case_id, sha256=doc.sha256,
                     size=doc.size, filename=doc.filename)
+        check_case_now(archive.sessions, case_id)
         return doc

@@ -184,6 +184,21 @@ def escalate(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.dat
             return moved
 
 
+def check_case_now(sessions, case_id: str) -> None:
+    """Evaluate one case right after it changed (a late upload is known at upload time). A
+    secondary step: its failure is logged and never undoes the change that triggered it."""
+    import logging
+
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+
+    try:
+        with sessions() as session:
+            scan(session, load_rules(), load_calendar(session), server_now(), case_ids=[case_id])
+    except Exception as exc:  # the scheduled scan will pick the case up again
+        logging.getLogger(__name__).warning("warning check of case %s failed: %s", case_id, exc)
+
+
 def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
     """One scheduled round: scan every case, then escalate (what the worker runs)."""
     from archive.deadlines.rules import load_rules

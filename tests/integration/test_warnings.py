@@ -186,3 +186,13 @@ def test_incremental_scan_looks_only_at_changed_or_due_cases(archive, client):
     assert due is not None and due > t2
     assert inc(due - dt.timedelta(seconds=1)).cases == 0
     assert inc(due + dt.timedelta(seconds=1)).cases == 1         # its deadline passed: checked again
+
+
+def test_a_late_upload_is_a_warning_at_upload_time(app, client):
+    case = new_case(client, number="津武市监罚〔2026〕400号")
+    record_stage(client, case["id"], "filing", "2026-11-02T10:00:00+08:00")  # due Tuesday 3 Nov
+    r = upload(client, case["id"], b"%PDF-1.4 late", stage="filing", form="filing_approval")
+    assert r.status_code == 201
+    found = client_as(app, "legal_a").get("/api/warnings", query_string={"rule": "late_upload"}).get_json()
+    assert found["total"] == 1 and found["warnings"][0]["case_id"] == case["id"]
+    assert found["warnings"][0]["fact_due_at"] == "2026-11-03T23:59:59.999999+08:00"
