@@ -26,7 +26,7 @@ STAGE_FORMS = [("filing", "filing_approval"), ("investigation", "inquiry_record"
 def generate(engine, n_stages: int, seed: int = 5) -> int:
     """Cases of 1–6 recorded stages, each with its document (some late), ``n_stages`` in all."""
     from archive.db import upgrade
-    from archive.models import Case, Document, Organisation, Stage
+    from archive.models import Case, Document, Stage
     from archive.services.orgs import import_orgs
     from archive.demo import ORGS
     from archive.db import make_sessionmaker

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
 from archive.deadlines.rules import Period, Rules
-from archive.models import STAGES_BY_KIND
 from archive.services.clock import SHANGHAI
 
 
@@ -136,6 +135,3 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
                                f"calendar missing for {year}: 缺少 {year} 年节假日安排，期限无法计算"))
     return out, min(future) if future else None
 
-
-def stage_order(kind: str) -> tuple[str, ...]:
-    return STAGES_BY_KIND[kind]

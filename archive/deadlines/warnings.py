@@ -8,7 +8,7 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
 from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case

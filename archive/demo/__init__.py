@@ -95,7 +95,7 @@ def _texts(case_number: str, party: tuple[str, str], v: dict, agency_name: str, 
             "如不服本处罚决定，可以在收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。",
             f"{agency_name}", date]),
         "service_receipt": ("送达回证", [
-            f"送达文书：行政处罚决定书（{case_number}）", f"受送达人：{name}", f"送达地点：当事人经营场所。送达方式：直接送达。",
+            f"送达文书：行政处罚决定书（{case_number}）", f"受送达人：{name}", "送达地点：当事人经营场所。送达方式：直接送达。",
             f"送达人：{o1[0]}、{o2[0]}。受送达人签收：（签名） {date}"]),
         "execution_record": ("执行情况记录", [
             f"{case_number}：当事人已于{date}履行行政处罚决定，罚款已缴入国库。", "执行情况：已全部履行。"]),

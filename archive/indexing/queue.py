@@ -6,7 +6,6 @@ the text (once) and upserts the document by id: running it twice changes nothing
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import tempfile
 import threading

@@ -7,14 +7,14 @@ import threading
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from archive import audit
 from archive.auth.accounts import create_user, issue_token, revoke_token
 from archive.cli import main
 from archive.config import InsecureConfiguration, load_config
 from archive.models import AuditEntry, AuditHead
-from tests.conftest import ACCESS, SECRET, client_as, new_case
+from tests.conftest import client_as, new_case
 
 PASSWORD = "正确的密码-correct-horse"
 

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from archive.demo.documents import make_docx, make_pdf
+from archive.demo.documents import make_pdf
 from archive.models import Document, IndexJob
 from tests.conftest import _clerk_headers, authorize, clerk_of, client_as, drain, new_case, record_stage, upload
 from tests.unit.test_extraction import zip_bomb_docx
