@@ -24,9 +24,9 @@ blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="案卷 
 def scoped_case(case_id: str, *, write: bool = False) -> Case:
     """The case if the caller may see it (write to it): else 404 (403 if visible)."""
     session = db()
-    case = session.get(Case, case_id)
+    case = case_service.get_case(session, case_id)  # one load: stages and documents included
     case_for(case, case_id, write=write)
-    return attach_deadlines(session, case_service.get_case(session, case_id))
+    return attach_deadlines(session, case)
 
 
 @blp.route("")

@@ -21,15 +21,6 @@ from archive.services.clock import SHANGHAI, now as server_now
 HANDLER_ROLE = {1: "agency_legal", 2: "district_office", 3: "city_office"}
 
 
-def case_facts(case: Case) -> CaseFacts:
-    import json
-
-    return CaseFacts(case.id, case.agency_code, case.kind, {s.stage: s.completed_at for s in case.stages},
-                     [DocFact(d.id, d.stage, d.form_code, d.uploaded_at) for d in case.documents],
-                     party_type=case.party_type, sector=case.sector,
-                     penalty_types=tuple(json.loads(case.penalty_types or "[]")), fine=case.fine_amount)
-
-
 def handling_due(calendar: WorkCalendar, rules: Rules, level: int, since: dt.datetime) -> dt.datetime | None:
     """When a warning opened (or escalated) at ``since`` climbs from ``level``; None at the top."""
     period = rules.at(since.astimezone(SHANGHAI).date()).escalation(level)
