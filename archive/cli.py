@@ -398,6 +398,76 @@ def calendar_show(year: int | None) -> None:
     click.echo("make-up working days: " + " ".join(d.isoformat() for d in sorted(c.workdays)))
 
 
+def _run(action):
+    """Run a service call; a domain error becomes a CLI error with its details."""
+    from archive.errors import ArchiveError
+
+    try:
+        return action()
+    except ArchiveError as exc:
+        details = "".join(f"\n  {k}: {'; '.join(map(str, v))}" for k, v in (exc.errors or {}).items())
+        raise click.ClickException(exc.message + details) from exc
+
+
+@main.group()
+def sample() -> None:
+    """Sampling plans: freeze the populations, draw with a seed, verify a draw."""
+
+
+@sample.command("freeze")
+@click.argument("plan_id", type=int)
+@click.option("--by", default="cli", show_default=True, help="who freezes (recorded in the audit trail)")
+def sample_freeze(plan_id: int, by: str) -> None:
+    """Freeze the eligible populations and record their digests (before the seed is known)."""
+    from archive.sampling import service
+
+    with _sessions(load_config())() as session:
+        plan = _run(lambda: service.freeze(session, service.get_plan(session, plan_id), by=by))
+        session.commit()
+        for s in plan.strata:
+            click.echo(f"{s.agency_code}/{s.kind}: {s.size} files, take {s.k}, sha256 {s.digest}")
+
+
+@sample.command("draw")
+@click.argument("plan_id", type=int)
+@click.option("--seed", required=True, help="the value entered at the draw, e.g. public lottery numbers")
+@click.option("--by", default="cli", show_default=True, help="who draws (recorded in the audit trail)")
+def sample_draw(plan_id: int, seed: str, by: str) -> None:
+    """Draw the sample and the reviewers with SEED (freezes first if needed)."""
+    import json
+
+    from archive.models import Review
+    from archive.sampling import service
+
+    with _sessions(load_config())() as session:
+        plan = _run(lambda: service.draw(session, service.get_plan(session, plan_id), seed, by=by))
+        session.commit()
+        for s in plan.strata:
+            click.echo(f"{s.agency_code}/{s.kind}: {s.size} files, sha256 {s.digest}, "
+                       f"sample {' '.join(json.loads(s.selected or '[]')) or '(none)'}")
+        from sqlalchemy import select
+
+        for r in session.scalars(select(Review).where(Review.plan_id == plan.id).order_by(Review.id)):
+            click.echo(f"  {r.case_number} → {r.reviewer}")
+
+
+@sample.command("verify")
+@click.argument("plan_id", type=int)
+def sample_verify(plan_id: int) -> None:
+    """Recompute the draw from the stored populations, seed and pool; exit 1 on any difference."""
+    from archive.sampling import service
+
+    with _sessions(load_config())() as session:
+        plan = _run(lambda: service.get_plan(session, plan_id))
+        problems = service.verify(session, plan)
+    if problems:
+        for p in problems:
+            click.echo(f"DIFFERS: {p}", err=True)
+        sys.exit(1)
+    click.echo(f"plan {plan_id}: the draw recomputes exactly (seed {plan.seed!r}, "
+               f"{sum(s.k for s in plan.strata)} files)")
+
+
 @main.group()
 def warnings() -> None:
     """Warnings: scan cases for them, escalate unhandled ones (replayable with --now)."""
@@ -417,14 +487,22 @@ def _now_option(now: str | None):
 @warnings.command("scan")
 @click.option("--now", default=None, help="ISO time to evaluate at (default: the clock)")
 @click.option("--incremental", is_flag=True, help="only cases changed or due since they were last checked")
-def warnings_scan(now: str | None, incremental: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="processes, each scanning a range of case ids")
+def warnings_scan(now: str | None, incremental: bool, workers: int) -> None:
     """Evaluate the cases and store new warnings (once per fact)."""
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
-    from archive.deadlines.warnings import scan
+    from archive.deadlines.warnings import parallel_scan, scan
 
-    with _sessions(load_config())() as session:
-        report = scan(session, load_rules(), load_calendar(session), _now_option(now), incremental=incremental)
+    config = load_config()
+    with _sessions(config)() as session:
+        calendar = load_calendar(session)
+        if workers == 1:
+            report = scan(session, load_rules(), calendar, _now_option(now), incremental=incremental)
+    if workers > 1:
+        report = parallel_scan(config["DATABASE_URL"], load_rules(), calendar, _now_option(now), workers,
+                               incremental=incremental)
     click.echo(f"scanned {report.cases} cases: {report.new} new warnings")
 
 

@@ -269,3 +269,92 @@ class WarningEscalation(Base):
     warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"), index=True)
     level: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SamplingPlan(Base):
+    """A unified sampling plan (全市统一抽样工作计划) and, once drawn, its seed.
+
+    Strata are agency × kind over the agencies the plan covers (one district, or the city);
+    each stratum takes ``count`` files or ``rate`` of its population, clamped to
+    [``min_per_stratum``, ``max_per_stratum``] and to the population.
+    """
+
+    __tablename__ = "sampling_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    kinds: Mapped[str] = mapped_column(Text)  # JSON list: penalty, inspection
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), nullable=True)
+    count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate: Mapped[float | None] = mapped_column(nullable=True)
+    min_per_stratum: Mapped[int] = mapped_column(Integer, default=0)
+    max_per_stratum: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reviewers_per_file: Mapped[int] = mapped_column(Integer, default=2)
+    max_load: Mapped[int] = mapped_column(Integer, default=10)
+    review_deadline: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | frozen | drawn
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    frozen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    seed: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    drawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    drawn_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The reviewer pool as it was at the draw: [{username, agency, conflicts: [...]}, …]
+    pool: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    strata: Mapped[list["SampleStratum"]] = relationship(order_by="SampleStratum.id", back_populates="plan")
+
+
+class SampleStratum(Base):
+    """One stratum's frozen population (sorted case numbers), its digest and its sample."""
+
+    __tablename__ = "sample_strata"
+    __table_args__ = (UniqueConstraint("plan_id", "agency_code", "kind", name="uq_stratum"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("sampling_plans.id"), index=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"))
+    kind: Mapped[str] = mapped_column(String(16))
+    population: Mapped[str] = mapped_column(Text)  # JSON list of case numbers, sorted
+    size: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    k: Mapped[int] = mapped_column(Integer)
+    selected: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list, lowest rank first
+
+    plan: Mapped[SamplingPlan] = relationship(back_populates="strata")
+
+
+class ReviewConflict(Base):
+    """A reviewer's declared conflict of interest with an agency or a case (by number)."""
+
+    __tablename__ = "review_conflicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    agency_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case_number: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    declared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Review(Base):
+    """One reviewer's assignment to one sampled file, and the score once submitted (评查)."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("plan_id", "case_id", "reviewer", name="uq_review_once"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("sampling_plans.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_number: Mapped[str] = mapped_column(String(120))
+    agency_code: Mapped[str] = mapped_column(String(64), index=True)
+    reviewer: Mapped[str] = mapped_column(String(64), index=True)
+    rank: Mapped[str] = mapped_column(String(64))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="assigned")  # assigned | submitted
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    vetoed: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of veto item codes
+    deductions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [{item, points, reason}]
+    form_score: Mapped[float | None] = mapped_column(nullable=True)  # 卷面, of 20
+    content_score: Mapped[float | None] = mapped_column(nullable=True)  # 内容, of 80
+    score: Mapped[float | None] = mapped_column(nullable=True)
+    grade: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

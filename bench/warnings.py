@@ -1,7 +1,7 @@
 """Warning-scan benchmark: stage records generated in the database, a full scan, then an
 incremental scan after 1 % of the cases changed.
 
-    python -m bench.warnings [--stages 1000000] [--db sqlite|postgresql|both]
+    python -m bench.warnings [--stages 1000000] [--workers 2] [--db sqlite|postgresql|both]
 
 PostgreSQL: ARCHIVE_TEST_PG_URL's server (default 127.0.0.1:5432, a new database dropped after).
 """
@@ -78,11 +78,11 @@ def generate(engine, n_stages: int, seed: int = 5) -> int:
     return i
 
 
-def run(label: str, url: str, n_stages: int) -> None:
+def run(label: str, url: str, n_stages: int, workers: int) -> None:
     from archive.db import make_engine, make_sessionmaker
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
-    from archive.deadlines.warnings import scan
+    from archive.deadlines.warnings import parallel_scan, scan
     from archive.models import Case
 
     engine = make_engine(url)
@@ -94,7 +94,8 @@ def run(label: str, url: str, n_stages: int) -> None:
     with sessions() as s:
         rules, cal = load_rules(), load_calendar(s)
         t = time.perf_counter()
-        full = scan(s, rules, cal, now)
+        s.close()
+        full = (parallel_scan(url, rules, cal, now, workers) if workers > 1 else scan(s, rules, cal, now))
         full_s = time.perf_counter() - t
         # 1 % of the cases change (a document arrives), then an incremental scan
         ids = s.scalars(sa.select(Case.id).limit(max(1, n_cases // 100))).all()
@@ -104,7 +105,7 @@ def run(label: str, url: str, n_stages: int) -> None:
         inc = scan(s, rules, cal, now + dt.timedelta(minutes=10), incremental=True)
         inc_s = time.perf_counter() - t
     print(f"{label:10} {n_stages:>9,} stage records in {n_cases:,} cases (generated in {gen:.0f} s): "
-          f"full scan {full_s:.1f} s ({n_stages / full_s:,.0f} stage records/s, {full.new:,} warnings); "
+          f"full scan ({workers} process{'es' if workers > 1 else ''}) {full_s:.1f} s ({n_stages / full_s:,.0f} stage records/s, {full.new:,} warnings); "
           f"incremental scan of {inc.cases:,} cases {inc_s:.2f} s")
     engine.dispose()
 
@@ -112,11 +113,12 @@ def run(label: str, url: str, n_stages: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stages", type=int, default=1_000_000)
+    p.add_argument("--workers", type=int, default=2, help="processes for the full scan (archive warnings scan --workers)")
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = p.parse_args()
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.stages)
+            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.stages, args.workers)
     if args.db in ("postgresql", "both"):
         name = "bench_" + uuid.uuid4().hex[:10]
         admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -124,7 +126,7 @@ def main() -> None:
             c.execute(sa.text(f'CREATE DATABASE "{name}"'))
         try:
             run("PostgreSQL", sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False),
-                args.stages)
+                args.stages, args.workers)
         finally:
             with admin.connect() as c:
                 c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

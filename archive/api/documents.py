@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from archive.api.errors import error_response
 from archive.api.schemas import DocumentSchema
-from archive.auth.web import audit_event, current, refuse
+from archive.auth.web import audit_event, may_read, refuse
 from archive.errors import NotFound
 from archive.extension import db, get_archive
 from archive.models import Document
@@ -22,7 +22,7 @@ def _document(doc_id: str) -> Document:
     doc = db().get(Document, doc_id)
     if doc is None:
         raise NotFound("no such document")
-    if not current().sees_agency(doc.case.agency_code):
+    if not may_read(doc.case.agency_code, doc.case_id):
         refuse("document", doc_id, visible=False, why="outside your scope")
     return doc
 

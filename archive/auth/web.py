@@ -58,12 +58,28 @@ def refuse(target_type: str, target_id: str, *, visible: bool, why: str) -> None
     raise NotFound("no such " + target_type)
 
 
+def may_read(agency_code: str, case_id: str) -> bool:
+    """The caller's scope covers the case, or the caller is a reviewer the case is assigned to
+    and the review deadline has not passed (each such access is audited)."""
+    p = current()
+    if p.sees_agency(agency_code):
+        return True
+    if p.role == "reviewer":
+        from archive.sampling.service import active_assignment
+
+        review = active_assignment(db(), p.username, case_id)
+        if review is not None:
+            audit_event("review.access", "case", case_id, review=review.id, method=request.method, path=request.path)
+            return True
+    return False
+
+
 def case_for(case: Case | None, case_id: str, *, write: bool = False) -> Case:
     """``case`` if the caller may see it (and write to it when ``write``); refusals are audited."""
     p = current()
     if case is None:
         raise NotFound("no such case")
-    if not p.sees_agency(case.agency_code):
+    if not may_read(case.agency_code, case_id):
         refuse("case", case_id, visible=False, why="outside your scope")
     if write and not p.may_write(case.agency_code):
         refuse("case", case_id, visible=True, why=f"a {p.role} does not change case files")

@@ -92,6 +92,23 @@ class WorkCalendar:
 
     def __init__(self, years: Iterable[YearCalendar]) -> None:
         self.years = {y.year: y for y in years}
+        # (start, days, unit) -> last allowed day; a scan asks the same few thousand questions
+        # hundreds of thousands of times. Years are fixed once the calendar is built.
+        self._last_days: dict[tuple[dt.date, int, str], dt.date] = {}
+
+    def last_day(self, start: dt.date, days: int, unit: str) -> dt.date:
+        """The last allowed day of a period of ``days`` ``unit`` days after ``start`` (memoised)."""
+        key = (start, days, unit)
+        last = self._last_days.get(key)
+        if last is None:
+            if unit == "working":
+                last = self.add_working_days(start, days)
+            elif unit == "calendar":
+                last = self.add_calendar_days(start, days)
+            else:
+                raise ValueError(f"unit must be working or calendar, not {unit!r}")
+            self._last_days[key] = last
+        return last
 
     def _year(self, year: int) -> YearCalendar:
         try:
@@ -139,11 +156,4 @@ def deadline(calendar: WorkCalendar, completed_at: dt.datetime, days: int, unit:
 
     ``unit`` is ``working`` or ``calendar``; the start day is the Asia/Shanghai date of the act.
     """
-    start = completed_at.astimezone(SHANGHAI).date()
-    if unit == "working":
-        last = calendar.add_working_days(start, days)
-    elif unit == "calendar":
-        last = calendar.add_calendar_days(start, days)
-    else:
-        raise ValueError(f"unit must be working or calendar, not {unit!r}")
-    return end_of_day(last)
+    return end_of_day(calendar.last_day(completed_at.astimezone(SHANGHAI).date(), days, unit))

@@ -82,10 +82,13 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
         return due
 
     for stage, completed in case.stages.items():
-        due = guarded(lambda: upload_due(rules, calendar, case.kind, stage, completed))
+        ruleset = rules.at(completed.astimezone(SHANGHAI).date())
+        period = ruleset.upload_deadline(case.kind, stage)
+        if period is None:
+            continue
+        due = guarded(lambda: _due(calendar, completed, period))
         if due is None:
             continue
-        ruleset = rules.at(completed.astimezone(SHANGHAI).date())
         docs = [d for d in case.documents if d.stage == stage]
         for d in docs:
             if d.uploaded_at > due:

@@ -21,7 +21,7 @@ class Period:
     unit: str  # "working" or "calendar"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: rule versions are cached
 class RuleSet:
     """One version of the rules."""
 
@@ -30,12 +30,11 @@ class RuleSet:
     data: dict[str, Any]
 
     def upload_deadline(self, kind: str, stage: str) -> Period | None:
-        p = self.data["upload_deadline"].get(kind, {}).get(stage)
-        return Period(p["days"], p["unit"]) if p else None
+        return _upload_deadline(self, kind, stage)
 
-    def required_forms(self, stage: str) -> list[set[str]]:
+    def required_forms(self, stage: str) -> list[frozenset[str]]:
         """Each entry is a set of alternatives, one of which must be present."""
-        return [set(alt.split("|")) for alt in self.data["required_forms"].get(stage, [])]
+        return _required_forms(self, stage)
 
     @property
     def decision_within(self) -> tuple[str, Period]:
@@ -64,6 +63,17 @@ class RuleSet:
         return Period(p["days"], p["unit"]) if p else None
 
 
+@lru_cache(maxsize=1024)
+def _upload_deadline(ruleset: RuleSet, kind: str, stage: str) -> Period | None:
+    p = ruleset.data["upload_deadline"].get(kind, {}).get(stage)
+    return Period(p["days"], p["unit"]) if p else None
+
+
+@lru_cache(maxsize=256)
+def _required_forms(ruleset: RuleSet, stage: str) -> list[frozenset[str]]:
+    return [frozenset(alt.split("|")) for alt in ruleset.data["required_forms"].get(stage, [])]
+
+
 class Rules:
     """All versions; ``at(day)`` is the version in force on ``day``."""
 
@@ -74,9 +84,10 @@ class Rules:
 
     def at(self, day: dt.date) -> RuleSet:
         current = self.versions[0]
-        for v in self.versions:
-            if v.effective_from <= day:
-                current = v
+        for v in self.versions[1:]:
+            if v.effective_from > day:
+                break
+            current = v
         return current
 
 

@@ -5,7 +5,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-import sqlalchemy as sa
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,32 +35,35 @@ class ScanReport:
 
 
 def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
-         case_ids: Iterable[str] | None = None, batch: int = 500, incremental: bool = False) -> ScanReport:
+         case_ids: Iterable[str] | None = None, batch: int = 1000, incremental: bool = False,
+         id_range: tuple[str, str] | None = None) -> ScanReport:
     """Evaluate cases and store new warning facts. Idempotent.
 
     ``incremental``: only the cases that changed since they were last checked, were never
-    checked, or whose earliest pending deadline has passed.
+    checked, or whose earliest pending deadline has passed. ``id_range``: only case ids in
+    [low, high] (how ``parallel_scan`` splits a full scan).
     """
     report = ScanReport()
     q = select(Case.id).order_by(Case.id)
+    if id_range is not None:
+        q = q.where(Case.id.between(*id_range))
     if incremental:
         q = q.where(or_(Case.checked_at.is_(None), Case.changed_at > Case.checked_at, Case.next_check_at <= now))
     ids = list(case_ids) if case_ids is not None else session.scalars(q).all()
+    # A full scan takes every case in id order, so a chunk is a key range (an index range scan
+    # instead of a long IN list); rows of cases created meanwhile are ignored.
+    span = case_ids is None and not incremental
     checked = min(now, server_now())  # a replay "in the future" must not hide later changes
     due_cache: dict[dt.date, dt.datetime | None] = {}
-    cases_t = sa.table("cases", sa.column("id"), sa.column("checked_at", Case.checked_at.type),
-                       sa.column("next_check_at", Case.next_check_at.type))
-    mark = sa.update(cases_t).where(cases_t.c.id == sa.bindparam("b_id")).values(
-        checked_at=sa.bindparam("b_checked"), next_check_at=sa.bindparam("b_next"))
     for i in range(0, len(ids), batch):
         chunk = list(ids[i:i + batch])
         # Plain rows, not ORM objects: the scan reads every case, and objects cost 5× more.
-        facts_by_case = _load_facts(session, chunk)
-        known = {(c, r, k) for c, r, k in session.execute(
+        facts_by_case = _load_facts(session, chunk, span)
+        known = {(c, r, k) for c, r, k in session.connection().execute(
             select(WarningRecord.case_id, WarningRecord.rule, WarningRecord.fact_key)
-            .where(WarningRecord.case_id.in_(chunk)))}
-        stored_before = len(known)
-        rows, marks = [], []
+            .where(_in_chunk(WarningRecord.case_id, chunk, span)))}
+        rows = []
+        marks: dict[dt.datetime | None, list[str]] = {}
         for facts in facts_by_case:
             report.cases += 1
             found, next_check = evaluate_case(facts, rules, calendar, now)
@@ -70,35 +72,83 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
                     continue
                 known.add((facts.case_id, f.rule, f.key))
                 rows.append(_row(facts, f, calendar, rules, due_cache))
-            marks.append({"b_id": facts.case_id, "b_checked": checked, "b_next": next_check})
+            marks.setdefault(next_check, []).append(facts.case_id)
         if rows:
-            _insert_new(session, rows)
-            report.new += (session.scalar(select(func.count()).select_from(WarningRecord)
-                                          .where(WarningRecord.case_id.in_(chunk))) or 0) - stored_before
-        if marks:
-            session.execute(mark, marks)
+            report.new += _insert_new(session, rows)
+        # Cases sharing their next check time (most often none) are marked in one statement.
+        for next_check, cids in marks.items():
+            session.connection().execute(update(Case).where(Case.id.in_(cids))
+                                         .values(checked_at=checked, next_check_at=next_check))
         session.commit()
     return report
 
 
-def _load_facts(session: Session, chunk: list[str]) -> list[CaseFacts]:
+def parallel_scan(url: str, rules: Rules, calendar: WorkCalendar, now: dt.datetime, workers: int = 2,
+                  incremental: bool = False) -> ScanReport:
+    """A scan split by case-id range over ``workers`` processes, each with its own connection.
+
+    Safe because a scan is idempotent per case and storing a fact ignores one already stored.
+    """
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from archive.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            ids = session.scalars(select(Case.id).order_by(Case.id)).all()
+    finally:
+        engine.dispose()
+    if not ids:
+        return ScanReport()
+    workers = max(1, min(workers, len(ids)))
+    step = -(-len(ids) // workers)
+    ranges = [(ids[i], ids[min(i + step, len(ids)) - 1]) for i in range(0, len(ids), step)]
+    # spawn, not fork: the caller may have threads (the worker) and open connections
+    with cf.ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = list(pool.map(_scan_range, [(url, rules, calendar, now, r, incremental) for r in ranges]))
+    return ScanReport(cases=sum(p.cases for p in parts), new=sum(p.new for p in parts))
+
+
+def _scan_range(args) -> ScanReport:
+    from archive.db import make_engine, make_sessionmaker
+
+    url, rules, calendar, now, id_range, incremental = args
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return scan(session, rules, calendar, now, id_range=id_range, incremental=incremental)
+    finally:
+        engine.dispose()
+
+
+def _in_chunk(column, chunk: list[str], span: bool):
+    return column.between(chunk[0], chunk[-1]) if span else column.in_(chunk)
+
+
+def _load_facts(session: Session, chunk: list[str], span: bool = False) -> list[CaseFacts]:
     """The evaluator's view of the cases in ``chunk``, read as rows in three queries."""
     import json
 
+    conn = session.connection()  # Core rows: the ORM's row handling costs more than the query
     stages: dict[str, dict[str, dt.datetime]] = {cid: {} for cid in chunk}
-    for cid, stage, completed in session.execute(
-            select(Stage.case_id, Stage.stage, Stage.completed_at).where(Stage.case_id.in_(chunk))):
-        stages[cid][stage] = completed
+    for cid, stage, completed in conn.execute(
+            select(Stage.case_id, Stage.stage, Stage.completed_at).where(_in_chunk(Stage.case_id, chunk, span))):
+        if cid in stages:
+            stages[cid][stage] = completed
     docs: dict[str, list[DocFact]] = {cid: [] for cid in chunk}
-    for did, cid, stage, form, uploaded in session.execute(
+    for did, cid, stage, form, uploaded in conn.execute(
             select(Document.id, Document.case_id, Document.stage, Document.form_code, Document.uploaded_at)
-            .where(Document.case_id.in_(chunk))):
-        docs[cid].append(DocFact(did, stage, form, uploaded))
+            .where(_in_chunk(Document.case_id, chunk, span))):
+        if cid in docs:
+            docs[cid].append(DocFact(did, stage, form, uploaded))
     return [CaseFacts(cid, agency, kind, stages[cid], docs[cid], party_type=party_type, sector=sector,
                       penalty_types=tuple(json.loads(penalties or "[]")), fine=fine)
-            for cid, agency, kind, party_type, sector, penalties, fine in session.execute(
+            for cid, agency, kind, party_type, sector, penalties, fine in conn.execute(
                 select(Case.id, Case.agency_code, Case.kind, Case.party_type, Case.sector, Case.penalty_types,
-                       Case.fine_amount).where(Case.id.in_(chunk)))]
+                       Case.fine_amount).where(_in_chunk(Case.id, chunk, span)))
+            if cid in stages]
 
 
 def _row(case: CaseFacts, f: WarningFact, calendar: WorkCalendar, rules: Rules,
@@ -114,24 +164,49 @@ def _row(case: CaseFacts, f: WarningFact, calendar: WorkCalendar, rules: Rules,
                 due_at=cache[day])
 
 
-def _insert_new(session: Session, rows: list[dict]) -> None:
-    """Insert in one statement; a fact another scanner stored a moment ago is skipped."""
+_COLUMNS = ("rule", "fact_key", "case_id", "agency_code", "stage", "message", "fact_due_at", "level", "status",
+            "opened_at", "due_at")
+
+
+def _insert_new(session: Session, rows: list[dict]) -> int:
+    """Store new warning facts; a fact already stored (by this or another scanner) is skipped.
+    Returns how many rows were new."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(WarningRecord).on_conflict_do_nothing(constraint="uq_warning_fact"), rows)
-    elif dialect == "sqlite":
+        return _insert_new_pg(session, rows)
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(WarningRecord).on_conflict_do_nothing(), rows)
-    else:  # pragma: no cover - other databases: one at a time with savepoints
-        for row in rows:
-            try:
-                with session.begin_nested():
-                    session.add(WarningRecord(**row))
-            except IntegrityError:
-                pass
+        # executemany without RETURNING: sqlite3's rowcount sums the rows really inserted
+        return session.connection().execute(sqlite_insert(WarningRecord).on_conflict_do_nothing(), rows).rowcount
+    new = 0  # pragma: no cover - other databases: one at a time with savepoints
+    for row in rows:  # pragma: no cover
+        try:
+            with session.begin_nested():
+                session.add(WarningRecord(**row))
+            new += 1
+        except IntegrityError:
+            pass
+    return new
+
+
+def _insert_new_pg(session: Session, rows: list[dict]) -> int:
+    """COPY into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING:
+    parameter-bound multi-row inserts cost more in building the SQL than in running it."""
+    cols = ", ".join(_COLUMNS)
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS scan_warnings ON COMMIT DELETE ROWS AS "
+                    f"SELECT {cols} FROM warnings WITH NO DATA")
+        with cur.copy(f"COPY scan_warnings ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r[c] for c in _COLUMNS))
+        cur.execute(f"INSERT INTO warnings ({cols}) SELECT {cols} FROM scan_warnings "
+                    f"ON CONFLICT (case_id, rule, fact_key) DO NOTHING")
+        new = cur.rowcount
+        cur.execute("DELETE FROM scan_warnings")
+    return new
 
 
 def escalate(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> int:

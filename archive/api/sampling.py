@@ -1,0 +1,385 @@
+"""Sampling plans (抽样), the draw, reviews (评查) and their results; case-file bundles."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from archive.api.schemas import LocalDateTime
+from archive.auth.principal import CITY_ROLES
+from archive.auth.web import audit_event, current, refuse
+from archive.errors import ValidationFailed
+from archive.extension import db, get_archive
+from archive.models import Organisation, Review
+from archive.sampling import report, service
+
+blp = Blueprint("sampling", __name__, url_prefix="/api/sampling", description="抽样 Sampling plans and draws")
+reviews_blp = Blueprint("reviews", __name__, url_prefix="/api/reviews", description="评查 Reviews")
+bundle_blp = Blueprint("bundles", __name__, url_prefix="/api/cases", description="案卷包 Case-file bundles")
+
+
+class PlanCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    kinds = fields.List(fields.String(validate=validate.OneOf(service.KINDS)), required=True,
+                        validate=validate.Length(min=1, max=2))
+    district = fields.String(load_default=None, validate=validate.Length(max=64),
+                             metadata={"description": "a district code; empty: the whole city"})
+    count = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
+    rate = fields.Float(load_default=None, metadata={"description": "share of each stratum, 0 < rate ≤ 1"})
+    min_per_stratum = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
+    max_per_stratum = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
+    reviewers_per_file = fields.Integer(load_default=2, validate=validate.Range(min=1, max=20))
+    max_load = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10000))
+    review_deadline = fields.Date(required=True)
+
+
+class DrawSchema(Schema):
+    seed = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                         metadata={"description": "the value entered at the draw, e.g. public lottery numbers"})
+
+
+class StratumSchema(Schema):
+    agency = fields.String()
+    kind = fields.String()
+    population_size = fields.Integer()
+    digest = fields.String(metadata={"description": "SHA-256 over the sorted case numbers joined by LF"})
+    k = fields.Integer()
+    population = fields.List(fields.String())
+    sample = fields.List(fields.String(), allow_none=True)
+
+
+class AssignmentSchema(Schema):
+    review_id = fields.Integer()
+    case_id = fields.String()
+    case_number = fields.String()
+    agency = fields.String()
+    reviewer = fields.String()
+    rank = fields.String()
+    status = fields.String()
+
+
+class PlanSummarySchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    period_start = fields.Date()
+    period_end = fields.Date()
+    kinds = fields.List(fields.String())
+    district = fields.String(allow_none=True)
+    count = fields.Integer(allow_none=True)
+    rate = fields.Float(allow_none=True)
+    min_per_stratum = fields.Integer()
+    max_per_stratum = fields.Integer(allow_none=True)
+    reviewers_per_file = fields.Integer()
+    max_load = fields.Integer()
+    review_deadline = fields.Date()
+    status = fields.String()
+    created_by = fields.String()
+    created_at = LocalDateTime()
+    frozen_at = LocalDateTime(allow_none=True)
+    seed = fields.String(allow_none=True)
+    drawn_at = LocalDateTime(allow_none=True)
+    drawn_by = fields.String(allow_none=True)
+
+
+class PlanSchema(PlanSummarySchema):
+    strata = fields.List(fields.Nested(StratumSchema))
+    assignments = fields.List(fields.Nested(AssignmentSchema))
+
+
+class PlanListSchema(Schema):
+    plans = fields.List(fields.Nested(PlanSummarySchema))
+
+
+class ResultsQuerySchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "docx"]))
+
+
+class DeductionSchema(Schema):
+    item = fields.String(required=True, validate=validate.Length(max=16))
+    points = fields.Float(required=True)
+    reason = fields.String(required=True, validate=validate.Length(max=2000))
+
+
+class ReviewSubmitSchema(Schema):
+    vetoed = fields.List(fields.String(validate=validate.Length(max=16)), load_default=list,
+                         metadata={"description": "codes of the failed veto items (否决项)"})
+    deductions = fields.List(fields.Nested(DeductionSchema), load_default=list)
+    note = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class ReviewSchema(Schema):
+    id = fields.Integer()
+    plan_id = fields.Integer()
+    case_id = fields.String()
+    case_number = fields.String()
+    agency = fields.String()
+    reviewer = fields.String()
+    due_on = fields.Date()
+    status = fields.String()
+    submitted_at = LocalDateTime(allow_none=True)
+    vetoed = fields.List(fields.String())
+    deductions = fields.List(fields.Dict())
+    form_score = fields.Float(allow_none=True)
+    content_score = fields.Float(allow_none=True)
+    score = fields.Float(allow_none=True)
+    grade = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class ReviewQuerySchema(Schema):
+    mine = fields.Boolean(load_default=False)
+    plan = fields.Integer(load_default=None)
+
+
+class ReviewListSchema(Schema):
+    reviews = fields.List(fields.Nested(ReviewSchema))
+
+
+class ConflictSchema(Schema):
+    agency = fields.String(load_default=None, validate=validate.Length(max=64))
+    case_number = fields.String(load_default=None, validate=validate.Length(max=120))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ConflictOutSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    agency = fields.String(attribute="agency_code", allow_none=True)
+    case_number = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+# -- who may do what ----------------------------------------------------------------------------
+
+def _plan_visible(plan) -> bool:
+    p = current()
+    if p.role in CITY_ROLES:
+        return True
+    return p.role == "district_office" and plan.district_code in (None, p.scope_code)
+
+
+def _plan(plan_id: int):
+    plan = service.get_plan(db(), plan_id)
+    if not _plan_visible(plan):
+        refuse("sampling_plan", str(plan_id), visible=False, why="outside your scope")
+    return plan
+
+
+def _results_scope(plan) -> frozenset[str] | None:
+    """A district office sees its own agencies' results of a city-wide plan."""
+    p = current()
+    return None if p.role in CITY_ROLES else p.agencies
+
+
+@blp.route("/plans")
+class Plans(MethodView):
+    @blp.arguments(PlanCreateSchema)
+    @blp.response(201, PlanSchema)
+    def post(self, data):
+        """Set a sampling plan (city office only)."""
+        p = current()
+        if p.role != "city_office":
+            refuse("sampling_plan", "new", visible=True, why="the city office sets sampling plans")
+        session = db()
+        plan = service.create_plan(session, data, p.username)
+        session.commit()
+        audit_event("sample.plan", "sampling_plan", str(plan.id), name=plan.name)
+        return service.plan_view(session, plan)
+
+    @blp.response(200, PlanListSchema)
+    def get(self):
+        """The plans the caller may see."""
+        from archive.models import SamplingPlan
+
+        plans = db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())).all()
+        return {"plans": [service.plan_view(db(), pl) for pl in plans if _plan_visible(pl)]}
+
+
+@blp.route("/plans/<int:plan_id>")
+class PlanItem(MethodView):
+    @blp.response(200, PlanSchema)
+    def get(self, plan_id):
+        """A plan with its strata (frozen populations and digests), seed, sample and assignments."""
+        plan = _plan(plan_id)
+        audit_event("sample.view", "sampling_plan", str(plan_id))
+        return service.plan_view(db(), plan)
+
+
+def _may_draw(plan) -> None:
+    p = current()
+    if not (p.role == "city_office" or (p.role == "district_office" and plan.district_code == p.scope_code)):
+        refuse("sampling_plan", str(plan.id), visible=True,
+               why="the city office, or the office of the plan's district, freezes and draws")
+
+
+@blp.route("/plans/<int:plan_id>/freeze")
+class PlanFreeze(MethodView):
+    @blp.response(200, PlanSchema)
+    def post(self, plan_id):
+        """Freeze the eligible populations and record their digests (before any seed is known)."""
+        plan = _plan(plan_id)
+        _may_draw(plan)
+        session = db()
+        service.freeze(session, plan, by=current().username, role=current().role)
+        session.commit()
+        return service.plan_view(session, plan)
+
+
+@blp.route("/plans/<int:plan_id>/draw")
+class PlanDraw(MethodView):
+    @blp.arguments(DrawSchema)
+    @blp.response(200, PlanSchema)
+    def post(self, data, plan_id):
+        """Draw with the seed entered now; freezes first if needed. 422 names the strata whose
+        constraints the reviewer pool cannot meet."""
+        plan = _plan(plan_id)
+        _may_draw(plan)
+        session = db()
+        service.draw(session, plan, data["seed"], by=current().username, role=current().role)
+        session.commit()
+        return service.plan_view(session, plan)
+
+
+@blp.route("/plans/<int:plan_id>/results")
+class PlanResults(MethodView):
+    @blp.arguments(ResultsQuerySchema, location="query")
+    @blp.response(200, description="results per file, agency and district (JSON, CSV or DOCX)")
+    def get(self, args, plan_id):
+        """Scores per file, per agency and per district; ``format=csv`` or ``format=docx`` to export."""
+        plan = _plan(plan_id)
+        data = service.results(db(), plan, _results_scope(plan))
+        audit_event("sample.results", "sampling_plan", str(plan_id), format=args["format"])
+        if args["format"] == "csv":
+            return Response(report.csv_bytes(data), mimetype="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'评查结果-{plan.id}.csv')}"})
+        if args["format"] == "docx":
+            return Response(report.docx_bytes(data), headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'评查结果-{plan.id}.docx')}"},
+                mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        return data
+
+
+# -- reviews ------------------------------------------------------------------------------------
+
+@reviews_blp.route("")
+class Reviews(MethodView):
+    @reviews_blp.arguments(ReviewQuerySchema, location="query")
+    @reviews_blp.response(200, ReviewListSchema)
+    def get(self, args):
+        """``mine=1``: the caller's assignments; offices see the reviews of their scope."""
+        p = current()
+        q = select(Review).order_by(Review.id)
+        if args["plan"] is not None:
+            q = q.where(Review.plan_id == args["plan"])
+        if args["mine"] or p.role == "reviewer":
+            q = q.where(Review.reviewer == p.username)
+        elif p.agencies is not None:
+            q = q.where(Review.agency_code.in_(sorted(p.agencies)))
+        return {"reviews": [service.review_view(r) for r in db().scalars(q)]}
+
+
+@reviews_blp.route("/<int:review_id>")
+class ReviewItem(MethodView):
+    @reviews_blp.response(200, ReviewSchema)
+    def get(self, review_id):
+        """One review (its reviewer, or an office whose scope covers the file)."""
+        return service.review_view(_review(review_id))
+
+    @reviews_blp.arguments(ReviewSubmitSchema)
+    @reviews_blp.response(200, ReviewSchema)
+    def post(self, data, review_id):
+        """Submit the score: failed veto items, deductions with reasons (once, before the deadline)."""
+        review = _review(review_id)
+        session = db()
+        service.submit(session, review, by=current().username, vetoed=data["vetoed"],
+                       deductions=data["deductions"], note=data["note"])
+        session.commit()
+        audit_event("review.submit", "review", str(review_id), score=review.score, grade=review.grade)
+        return service.review_view(review)
+
+
+def _review(review_id: int) -> Review:
+    from archive.errors import NotFound
+
+    p = current()
+    review = db().get(Review, review_id)
+    if review is None:
+        raise NotFound("no such review")
+    if review.reviewer != p.username and not (p.role != "reviewer" and p.sees_agency(review.agency_code)):
+        refuse("review", str(review_id), visible=False, why="not your review")
+    return review
+
+
+@reviews_blp.route("/conflicts")
+class Conflicts(MethodView):
+    @reviews_blp.arguments(ConflictSchema)
+    @reviews_blp.response(201, ConflictOutSchema)
+    def post(self, data):
+        """A reviewer declares a conflict of interest with an agency or a case (回避)."""
+        p = current()
+        if p.role != "reviewer":
+            refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
+        session = db()
+        if data["agency"] and session.get(Organisation, data["agency"]) is None:
+            raise ValidationFailed("unknown agency", {"agency": ["no such organisation"]})
+        c = service.declare_conflict(session, p.username, agency=data["agency"], case_number=data["case_number"],
+                                     reason=data["reason"])
+        session.commit()
+        audit_event("review.conflict", "review_conflict", str(c.id), agency=c.agency_code, case=c.case_number)
+        return c
+
+
+# -- bundles --------------------------------------------------------------------------------------
+
+def _bundle_case(case_id: str):
+    from archive.api.cases import scoped_case
+
+    case = scoped_case(case_id)
+    org = db().get(Organisation, case.agency_code)
+    return case, org.name if org else case.agency_code
+
+
+@bundle_blp.route("/<case_id>/bundle")
+class CaseBundle(MethodView):
+    @bundle_blp.response(200, description="application/zip: a BagIt bag (RFC 8493), streamed")
+    def get(self, case_id):
+        """The case file as a BagIt bag in a ZIP, documents in filing order under ``data/``."""
+        from archive.sampling.bundle import bag_zip
+
+        case, agency_name = _bundle_case(case_id)
+        audit_event("case.bundle", "case", case_id, documents=len(case.documents))
+        sessions = get_archive().sessions
+
+        def mismatch(doc) -> None:
+            from archive import audit
+
+            audit.record(sessions, "fixity.mismatch", target_type="document", target_id=doc.id,
+                         detail={"where": "bundle"})
+
+        return Response(bag_zip(case, agency_name, get_archive().store, mismatch), mimetype="application/zip",
+                        headers={"Content-Disposition": f"attachment; filename=case-{case.id}.zip",
+                                 "Cache-Control": "private, no-store"})
+
+
+@bundle_blp.route("/<case_id>/binder.pdf")
+class CaseBinder(MethodView):
+    @bundle_blp.response(200, description="application/pdf: cover, 卷内目录, the PDF documents")
+    def get(self, case_id):
+        """The case file as one PDF with a bookmark per stage and document."""
+        from archive.sampling.bundle import build_binder, file_chunks
+
+        case, agency_name = _bundle_case(case_id)
+        binder = build_binder(case, agency_name, get_archive().store)
+        audit_event("case.binder", "case", case_id, pages=binder.pages)
+        size = binder.file.seek(0, 2)
+        binder.file.seek(0)
+        return Response(file_chunks(binder.file), mimetype="application/pdf", direct_passthrough=True,
+                        headers={"Content-Length": str(size), "Cache-Control": "private, no-store",
+                                 "Content-Disposition": f"inline; filename=case-{case.id}.pdf"})
+

@@ -1,0 +1,323 @@
+"""A case file as a BagIt bag in a ZIP (RFC 8493), and as one binder PDF (卷宗).
+
+The ZIP is produced while it is sent: each document is copied from object storage in chunks
+and never held whole. The binder is assembled in a temporary file on disk (pypdf keeps the
+merged documents' objects in memory while writing; see README "Sampling").
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from typing import IO, Iterator
+
+from archive.models import STAGES, Case, Document
+from archive.services.clock import SHANGHAI, now as server_now
+from archive.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+STAGE_NAMES = {"inspection": "行政检查", "filing": "立案", "investigation": "调查取证", "review": "法制审核",
+               "decision": "处罚决定", "execution": "执行", "closing": "结案"}
+PDF = "application/pdf"
+
+
+def filing_order(documents: list[Document]) -> list[Document]:
+    """Documents as they are filed: by stage (立案→调查→审核→决定→执行→结案), then by upload time."""
+    rank = {s: i for i, s in enumerate(STAGES)}
+    return sorted(documents, key=lambda d: (rank.get(d.stage, len(STAGES)), d.uploaded_at, d.id))
+
+
+def _safe_name(name: str) -> str:
+    name = re.sub(r"[\x00-\x1f\x7f/\\%]+", "_", name).strip(". ") or "document"
+    return name[:120]
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # inside data/
+    doc: Document
+
+
+def payload(documents: list[Document]) -> list[Entry]:
+    out, dirs = [], {s: f"{i + 1:02d}-{s}" for i, s in enumerate(STAGES)}
+    for n, d in enumerate(filing_order(documents), 1):
+        out.append(Entry(f"{dirs.get(d.stage, '99-other')}/{n:03d}-{d.form_code}-{_safe_name(d.filename)}", d))
+    return out
+
+
+def _info_value(value: object) -> str:
+    return re.sub(r"\s+", " ", str(value if value is not None else "")).strip()
+
+
+def bag_info(case: Case, agency_name: str, entries: list[Entry]) -> str:
+    octets = sum(e.doc.size for e in entries)
+    stages = "; ".join(f"{s.stage} {s.completed_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+                       for s in sorted(case.stages, key=lambda s: STAGES.index(s.stage) if s.stage in STAGES else 99))
+    fields = [
+        ("Source-Organization", agency_name), ("Organization-Address", case.agency_code),
+        ("External-Identifier", case.number), ("External-Description", case.summary or case.number),
+        ("Bagging-Date", server_now().astimezone(SHANGHAI).date().isoformat()),
+        ("Payload-Oxum", f"{octets}.{len(entries)}"), ("Bag-Count", "1 of 1"),
+        ("Case-Id", case.id), ("Case-Kind", case.kind), ("Case-Procedure", case.procedure),
+        ("Case-Opened-On", case.opened_on.isoformat()), ("Party-Name", case.party_name),
+        ("Party-Id", case.party_id), ("Agency-Code", case.agency_code), ("Case-Stages", stages),
+    ]
+    return "".join(f"{k}: {_info_value(v)}\n" for k, v in fields)
+
+
+class _Sink:
+    """A write-only, unseekable file for zipfile; what was written is taken out as it comes."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+def _manifest_path(path: str) -> str:
+    # RFC 8493 §2.1.3: CR, LF and % in a path are percent-encoded in manifests
+    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None) -> Iterator[bytes]:
+    """The case's BagIt bag as ZIP bytes, produced while they are read. The manifest carries the
+    checksums recorded at upload; a document whose bytes differ is reported to ``on_mismatch``
+    (the bag then fails validation, which is the truth)."""
+    entries = payload(list(case.documents))
+    root = f"case-{case.id}"
+    sink = _Sink()
+    stamp = server_now().astimezone(SHANGHAI).timetuple()[:6]
+
+    def info(name: str, compress: int) -> zipfile.ZipInfo:
+        zi = zipfile.ZipInfo(f"{root}/{name}", date_time=stamp)
+        zi.compress_type = compress
+        zi.external_attr = 0o644 << 16
+        return zi
+
+    tags: dict[str, bytes] = {
+        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": bag_info(case, agency_name, entries).encode("utf-8"),
+        "manifest-sha256.txt": "".join(f"{e.doc.sha256}  data/{_manifest_path(e.path)}\n"
+                                       for e in entries).encode("utf-8"),
+    }
+    tags["tagmanifest-sha256.txt"] = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n"
+                                             for name, body in tags.items()).encode("utf-8")
+    with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:  # type: ignore[call-overload]
+        for name, body in tags.items():
+            zf.writestr(info(name, zipfile.ZIP_DEFLATED), body)
+            yield sink.take()
+        for e in entries:
+            digest = hashlib.sha256()
+            with zf.open(info(f"data/{e.path}", zipfile.ZIP_DEFLATED), "w", force_zip64=e.doc.size > 2**31) as w:
+                for chunk in store.open(e.doc.object_key, e.doc.version_id):
+                    digest.update(chunk)
+                    w.write(chunk)
+                    out = sink.take()
+                    if out:
+                        yield out
+            if digest.hexdigest() != e.doc.sha256:
+                log.error("document %s: stored bytes differ from the recorded SHA-256", e.doc.id)
+                if on_mismatch:
+                    on_mismatch(e.doc)
+            yield sink.take()
+    yield sink.take()
+
+
+# -- binder PDF --------------------------------------------------------------------------------
+
+@dataclass
+class BinderPart:
+    doc: Document
+    title: str
+    pages: int = 0
+    start: int = 0  # first page (1-based) in the binder; 0 for an attachment
+    note: str = ""  # why it is an attachment
+    file: IO[bytes] | None = None
+
+
+def _spool(store: ObjectStore, doc: Document) -> IO[bytes]:
+    f = tempfile.TemporaryFile()
+    for chunk in store.open(doc.object_key, doc.version_id):
+        f.write(chunk)
+    f.seek(0)
+    return f
+
+
+def _pdf_pages(f: IO[bytes]) -> int | None:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(f, strict=False)
+        if reader.is_encrypted:
+            return None
+        return len(reader.pages)
+    except Exception:  # a damaged PDF is listed as an attachment, never breaks the binder
+        return None
+    finally:
+        f.seek(0)
+
+
+def _fpdf():
+    from fpdf import FPDF
+
+    from archive.demo.documents import FontMissing, cjk_font
+
+    font = cjk_font()
+    if font is None:
+        raise FontMissing("no Chinese font found: apt-get install fonts-noto-cjk (or set ARCHIVE_CJK_FONT)")
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_font("cjk", fname=font, collection_font_number=0)
+    return pdf
+
+
+def _cover(case: Case, agency_name: str, parts: list[BinderPart]) -> bytes:
+    pdf = _fpdf()
+    pdf.add_page()
+    pdf.set_font("cjk", size=26)
+    pdf.ln(40)
+    pdf.cell(0, 16, "行政执法案卷", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(20)
+    pdf.set_font("cjk", size=13)
+    kind = {"penalty": "行政处罚", "inspection": "行政检查"}.get(case.kind, case.kind)
+    procedure = {"general": "普通程序", "summary": "简易程序"}.get(case.procedure, case.procedure)
+    rows = [("案号", case.number), ("执法机关", agency_name), ("案件类别", f"{kind}（{procedure}）"),
+            ("当事人", case.party_name or "—"), ("案由", case.summary or "—"),
+            ("立案日期", case.opened_on.isoformat()), ("文书数量", str(len(parts))),
+            ("组卷时间", server_now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))]
+    for label, value in rows:
+        pdf.set_x(30)
+        pdf.cell(35, 10, label)
+        pdf.multi_cell(115, 10, value, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _contents(parts: list[BinderPart], offset: int) -> tuple[bytes, int]:
+    """The table of contents (卷内目录); page numbers are ``offset`` + each part's start."""
+    from forms import load_catalog
+
+    catalog = load_catalog()
+
+    def form_name(code: str) -> str:
+        return catalog[code].name if code in catalog else code
+
+    pdf = _fpdf()
+    pdf.add_page()
+    pdf.set_font("cjk", size=18)
+    pdf.cell(0, 14, "卷内目录", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=10)
+    widths = (12, 78, 24, 36, 20)
+    header = ("序号", "文书名称", "环节", "上传时间", "页码")
+
+    def row(cells):
+        for w, c in zip(widths, cells):
+            pdf.cell(w, 8, c, border=1)
+        pdf.ln(8)
+
+    row(header)
+    for n, p in enumerate(parts, 1):
+        title = form_name(p.doc.form_code) + "：" + p.doc.filename
+        if len(title) > 26:
+            title = title[:25] + "…"
+        page = str(p.start + offset) if p.start else "附件"
+        row((str(n), title, STAGE_NAMES.get(p.doc.stage, p.doc.stage),
+             p.doc.uploaded_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), page))
+    notes = [p for p in parts if not p.start]
+    if notes:
+        pdf.ln(4)
+        pdf.multi_cell(0, 6, "附件：以下文书不是 PDF 或无法并入，见案卷包（bundle）："
+                       + "；".join(f"{p.doc.filename}（{p.note}）" for p in notes), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output()), pdf.page_no()
+
+
+@dataclass
+class Binder:
+    file: IO[bytes]
+    pages: int
+    parts: list[BinderPart]
+
+
+def build_binder(case: Case, agency_name: str, store: ObjectStore) -> Binder:
+    """Cover, contents with page numbers, then every PDF document in filing order, with a
+    bookmark per stage and per document. DOCX and other files are listed as attachments."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    parts = []
+    try:
+        for d in filing_order(list(case.documents)):
+            part = BinderPart(d, d.filename)
+            if d.media_type == PDF:
+                f = _spool(store, d)
+                pages = _pdf_pages(f)
+                if pages:
+                    part.pages, part.file = pages, f
+                else:
+                    f.close()
+                    part.note = "PDF 已加密或损坏"
+            elif d.media_type.endswith("wordprocessingml.document"):
+                part.note = "DOCX，未安装 LibreOffice 无法转换"
+            else:
+                part.note = d.media_type
+            parts.append(part)
+        _, toc_pages = _contents(parts, 0)  # first pass: how many pages the contents take
+        page = 0
+        for p in parts:
+            if p.pages:
+                p.start = page + 1
+                page += p.pages
+        offset = 1 + toc_pages
+        toc, toc_pages2 = _contents(parts, offset)
+        assert toc_pages2 == toc_pages  # page numbers have a fixed width, so the layout is stable
+        writer = PdfWriter()
+        writer.append(PdfReader(io.BytesIO(_cover(case, agency_name, parts))))
+        writer.append(PdfReader(io.BytesIO(toc)))
+        writer.add_outline_item(title="封面", page_number=0)
+        writer.add_outline_item(title="卷内目录", page_number=1)
+        recorded = {st.stage for st in case.stages} | {p.doc.stage for p in parts}
+        for stage in [s for s in STAGES if s in recorded] + sorted(recorded - set(STAGES)):
+            mine = [p for p in parts if p.doc.stage == stage]
+            first = next((p for p in mine if p.start), None)
+            # a stage without a PDF points at the contents, where its documents are listed
+            parent = writer.add_outline_item(title=STAGE_NAMES.get(stage, stage),
+                                             page_number=offset + first.start - 1 if first else 1)
+            for p in mine:
+                if p.file is not None:
+                    writer.append(PdfReader(p.file, strict=False), import_outline=False)
+                    writer.add_outline_item(title=p.doc.filename, page_number=offset + p.start - 1, parent=parent)
+                else:
+                    writer.add_outline_item(title=f"〔附件〕{p.doc.filename}", page_number=1, parent=parent)
+        out = tempfile.TemporaryFile()
+        writer.write(out)
+        out.seek(0)
+        return Binder(out, offset + page, parts)
+    finally:
+        for p in parts:
+            if p.file is not None:
+                p.file.close()
+
+
+def file_chunks(f: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    try:
+        while True:
+            chunk = f.read(size)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        f.close()
