@@ -91,7 +91,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
         with archive.sessions() as session:
             created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
-                        cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"])
+                        cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])
         worker.start()
         app = create_app(cfg, archive=archive)
         server = create_server(app, host=cfg["HOST"], port=cfg["PORT"], threads=threads)
@@ -139,7 +139,7 @@ def worker(once: bool) -> None:
         from archive.indexing.queue import Worker
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
-                      cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"])
+                      cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])
         try:
             loop.run()  # in this thread: the index queue, and deadline checks on a schedule
         except KeyboardInterrupt:
@@ -407,6 +407,30 @@ def _run(action):
     except ArchiveError as exc:
         details = "".join(f"\n  {k}: {'; '.join(map(str, v))}" for k, v in (exc.errors or {}).items())
         raise click.ClickException(exc.message + details) from exc
+
+
+@main.command()
+@click.option("--sample", "sample_n", type=click.IntRange(min=1), default=None, help="check N documents drawn at random")
+@click.option("--all", "check_all", is_flag=True, help="check every document (all versions)")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="without --all or --sample: the N least recently checked documents")
+def fixity(sample_n: int | None, check_all: bool, limit: int) -> None:
+    """Re-read stored objects and compare their SHA-256 with the catalog and their metadata;
+    every check is recorded, failures become warnings; exit 1 if any failed."""
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.services import fixity as service
+    from archive.services.clock import now
+
+    with _archive(load_config()) as archive, archive.sessions() as session:
+        report = _run(lambda: service.run(session, archive.store, load_rules(), load_calendar(session), now(),
+                                          sample=sample_n, limit=None if check_all else limit))
+    click.echo(f"checked {report.checked} object versions: {report.ok} ok, {len(report.failures)} failed")
+    for f in report.failures:
+        click.echo(f"{f['result'].upper()}: document {f['document_id']} {f['key']} version {f['version_id']}: "
+                   f"{f['detail']}")
+    if report.failures:
+        sys.exit(1)
 
 
 @main.group()

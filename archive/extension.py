@@ -28,7 +28,8 @@ class Archive:
     @property
     def ingest_settings(self) -> IngestSettings:
         return IngestSettings(max_bytes=self.config["MAX_UPLOAD_BYTES"],
-                              retention_years=self.config["RETENTION_YEARS"])
+                              retention_years=self.config["RETENTION_YEARS"],
+                              permanent_years=self.config["RETENTION_PERMANENT_YEARS"])
 
     @property
     def extract_limits(self) -> ExtractLimits:

@@ -137,6 +137,9 @@ class Document(Base):
     # The extracted text as found in the file, kept for display; the index holds a normalised copy.
     text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
     page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The current version (1 at upload; an approved amendment adds one, see DocumentVersion).
+    version_no: Mapped[int] = mapped_column(Integer, default=1)
+    fixity_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
     case: Mapped[Case] = relationship(back_populates="documents")
 
@@ -358,3 +361,93 @@ class Review(Base):
     score: Mapped[float | None] = mapped_column(nullable=True)
     grade: Mapped[str | None] = mapped_column(String(8), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DocumentVersion(Base):
+    """A version of a document that an approved amendment superseded; its object version stays
+    stored and retained, readable and searchable on request."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version_no", name="uq_document_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    version_no: Mapped[int] = mapped_column(Integer)
+    object_key: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    uploader: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    superseded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    amendment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Amendment(Base):
+    """An amendment request (更正申请): the corrected file waits in the store until decided."""
+
+    __tablename__ = "amendments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency_code: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    object_key: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|approved|rejected
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_version_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class FixityEvent(Base):
+    """One fixity check of one object version: what, when, and what was found."""
+
+    __tablename__ = "fixity_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(32), index=True)
+    object_key: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(String(255))
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    result: Mapped[str] = mapped_column(String(16))  # ok | damaged | missing | altered
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Complaint(Base):
+    """A complaint or report (投诉举报) and how it was handled."""
+
+    __tablename__ = "complaints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    complainant: Mapped[str] = mapped_column(String(200))
+    agency_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), nullable=True)
+    district_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    handling: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ComplaintLink(Base):
+    """A case a complaint concerns; while any open complaint links it, its objects are on legal hold."""
+
+    __tablename__ = "complaint_links"
+    __table_args__ = (UniqueConstraint("complaint_id", "case_id", name="uq_complaint_case"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    linked_by: Mapped[str] = mapped_column(String(64))
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -75,6 +75,8 @@ def generate(engine, n_stages: int, seed: int = 5) -> int:
         if len(stages) >= 20000:
             flush()
     flush()
+    with engine.begin() as conn:  # planner statistics, as autovacuum keeps them on a live database
+        conn.exec_driver_sql("ANALYZE")
     return i
 
 

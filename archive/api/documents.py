@@ -41,31 +41,50 @@ class DocumentItem(MethodView):
 class DocumentContent(MethodView):
     @blp.response(200, description="the stored bytes (206 for a Range request)")
     def get(self, doc_id):
-        """The stored bytes, streamed; ETag is the SHA-256; single byte ranges supported."""
+        """The stored bytes, streamed; ETag is the SHA-256; single byte ranges supported.
+        ``?version=N`` reads an earlier version (see ``/versions``)."""
         doc = _document(doc_id)
-        etag = doc.sha256
+        src = _version(doc, request.args.get("version"))
+        etag = src.sha256
         if request.if_none_match.contains(etag):
             return Response(status=304, headers={"ETag": f'"{etag}"'})
         headers = {
             "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(src.filename)}",
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
         }
-        offset, length, status = 0, doc.size, 200
+        offset, length, status = 0, src.size, 200
         rng = request.range
         if rng is not None and (not request.if_range.etag or request.if_range.etag == etag):
-            bounds = rng.range_for_length(doc.size)
+            bounds = rng.range_for_length(src.size)
             if bounds is None or len(rng.ranges) != 1:
-                return _unsatisfiable(doc.size)
+                return _unsatisfiable(src.size)
             start, stop = bounds
             offset, length, status = start, stop - start, 206
-            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{doc.size}"
-        audit_event("document.download", "document", doc_id, range=request.headers.get("Range"))
-        chunks = get_archive().store.open(doc.object_key, doc.version_id, offset=offset, length=length)
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{src.size}"
+        audit_event("document.download", "document", doc_id, range=request.headers.get("Range"),
+                    version=request.args.get("version"))
+        chunks = get_archive().store.open(src.object_key, src.version_id, offset=offset, length=length)
         headers["Content-Length"] = str(length)
-        return Response(chunks, status=status, headers=headers, mimetype=doc.media_type,
+        return Response(chunks, status=status, headers=headers, mimetype=src.media_type,
                         direct_passthrough=True)
+
+
+def _version(doc: Document, wanted: str | None):
+    """The document itself, or the earlier version ``wanted`` (404 if there is none)."""
+    if wanted is None or wanted == str(doc.version_no):
+        return doc
+    from sqlalchemy import select
+
+    from archive.models import DocumentVersion
+
+    v = db().scalar(select(DocumentVersion).where(DocumentVersion.document_id == doc.id,
+                                                  DocumentVersion.version_no == int(wanted))) \
+        if wanted.isdigit() else None
+    if v is None:
+        raise NotFound("no such version")
+    return v
 
 
 def _unsatisfiable(size: int):

@@ -151,6 +151,9 @@ class SearchQuerySchema(Schema):
                          validate=validate.OneOf(["relevance", "date", "date_desc", "date_asc"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    versions = fields.String(load_default="current", validate=validate.OneOf(["current", "all"]),
+                             metadata={"description": "all: also find earlier versions replaced by amendments"})
+    complaint = fields.Integer(metadata={"description": "the complaint being handled (recorded in the audit trail)"})
 
 
 class HitSchema(Schema):
@@ -163,6 +166,8 @@ class HitSchema(Schema):
     agency = fields.String()
     party_name = fields.String()
     uploaded_at = LocalDateTime()
+    version = fields.Integer()
+    current = fields.Boolean()
     score = fields.Float()
     highlights = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 

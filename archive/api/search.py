@@ -22,9 +22,14 @@ class Search(MethodView):
         spaces inside a term; -term excludes. Filters: agency (or district) code, kind, stage,
         form, from/to (date the stage was completed). Sort: relevance, date, date_asc."""
         q = args.pop("q")
+        complaint = args.pop("complaint", None)
+        if complaint is not None:
+            from archive.api.complaints import complaint_for
+
+            complaint_for(complaint)  # in scope and open, or 404/409
         sq = build_query(q, **args)
         sq.scope = current().index_scope  # inside the index query: no count or snippet leaks
         result = search(db(), get_archive().index, sq)
         audit_event("search", q=q, filters={k: str(v) for k, v in args.items() if v is not None},
-                    total=result["total"])
+                    total=result["total"], complaint=complaint)
         return result

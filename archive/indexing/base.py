@@ -28,6 +28,7 @@ class IndexedDocument:
     form_name: str
     completed_at: dt.datetime | None
     uploaded_at: dt.datetime
+    superseded: bool = False  # an earlier version replaced by an approved amendment (id "doc@vN")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class SearchQuery:
     page: int = 1
     per_page: int = 20
     scope: list[str] | None = None  # organisation codes the caller may see; None: everything
+    versions: str = "current"  # "all": also earlier versions replaced by approved amendments
 
 
 def parse_terms(q: str) -> list[Term]:

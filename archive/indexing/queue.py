@@ -76,6 +76,21 @@ def indexed_document(session: Session, doc: Document, org_cache: dict | None = N
     )
 
 
+def version_documents(session: Session, doc: Document, cache: dict | None = None) -> list[IndexedDocument]:
+    """The index entries of a document's earlier versions (ids ``doc@vN``, marked superseded)."""
+    from dataclasses import replace
+
+    from archive.models import DocumentVersion
+
+    versions = session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == doc.id)).all()
+    if not versions:
+        return []
+    current = indexed_document(session, doc, cache)
+    return [replace(current, doc_id=f"{doc.id}@v{v.version_no}", content=normalise(v.text_content or ""),
+                    filename=normalise(v.filename), uploaded_at=v.uploaded_at, superseded=True)
+            for v in versions]
+
+
 def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
                   limits: ExtractLimits | None = None, batch: int = 50) -> int:
     """Drain up to ``batch`` jobs; returns how many were completed. Safe to re-run."""
@@ -99,6 +114,9 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                     if doc.text_status == "pending":
                         extract_document(store, doc, limits)
                     upserts[doc.id] = indexed_document(session, doc, cache)
+                    if job.action == "versions":  # an amendment was approved: index the old ones too
+                        for old in version_documents(session, doc, cache):
+                            upserts[old.doc_id] = old
                 ok.append(job)
             except Exception as exc:  # one bad job must not stop the queue
                 log.warning("index job %s for %s failed: %s", job.id, job.document_id, exc)
@@ -155,6 +173,8 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
                         except Exception as exc:
                             log.warning("re-extracting %s failed: %s", doc.id, exc)
                     yield indexed_document(session, doc, cache)
+                    if doc.version_no > 1:
+                        yield from version_documents(session, doc, cache)
                 session.commit()
                 done += len(docs)
                 if progress:
@@ -172,11 +192,12 @@ class Worker(threading.Thread):
     """Background thread draining the queue every ``poll`` seconds (``archive serve``)."""
 
     def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0,
-                 checks_every: float = 600.0) -> None:
+                 checks_every: float = 600.0, fixity_period_days: int | None = None) -> None:
         super().__init__(name="index-worker", daemon=True)
         self.args = (sessions, store, index, limits)
         self.poll = poll
         self.checks_every = checks_every
+        self.fixity_period_days = fixity_period_days
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -189,6 +210,12 @@ class Worker(threading.Thread):
 
                     next_checks = time.monotonic() + self.checks_every
                     run_checks(self.args[0], server_now())
+                    if self.fixity_period_days:
+                        # a rolling fixity check: every object within the period
+                        from archive.services.fixity import rolling_round
+
+                        rolling_round(self.args[0], self.args[1], server_now(), self.checks_every,
+                                      self.fixity_period_days)
                 if process_queue(*self.args) == 0:
                     self.stopping.wait(self.poll)
             except Exception as exc:  # storage or index down: keep the jobs, try again later

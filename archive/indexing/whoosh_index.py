@@ -54,6 +54,7 @@ def make_schema() -> Schema:
         form=ID(),
         completed=DATETIME(sortable=True),
         uploaded=DATETIME(sortable=True),
+        superseded=ID(),  # "1" on earlier versions; absent on current documents
     )
 
 
@@ -64,7 +65,8 @@ def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def _fields(doc: IndexedDocument) -> dict:
     when = _naive_utc(doc.completed_at) or _naive_utc(doc.uploaded_at)
-    return dict(
+    extra = {"superseded": "1"} if doc.superseded else {}
+    return extra | dict(
         doc_id=doc.doc_id, case_id=doc.case_id, case_number=doc.case_number,
         content=doc.content, words=doc.content + "\n" + doc.filename, filename=doc.filename,
         meta="\n".join([doc.case_number, doc.party_name, doc.party_id, doc.form_name]),
@@ -219,6 +221,8 @@ class WhooshIndex:
         query, flt = self.build_query(sq)
         searcher = self._current_searcher()
         kwargs: dict = {"filter": flt, "limit": sq.page * sq.per_page}
+        if sq.versions != "all":
+            kwargs["mask"] = Q.Term("superseded", "1")
         if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):
             kwargs["sortedby"] = "completed"
             kwargs["reverse"] = sq.sort != "date_asc"

@@ -86,7 +86,12 @@ class IngestSettings:
     """What ingest needs from the configuration."""
 
     max_bytes: int
-    retention_years: int
+    retention_years: int  # summary procedure (简易程序): 30 years
+    permanent_years: int = 100  # general procedure (普通程序): permanent, as a long retention
+
+    def years_for(self, procedure: str) -> int:
+        """Penalty files of the general procedure are kept permanently, summary ones 30 years."""
+        return self.retention_years if procedure == "summary" else self.permanent_years
 
 
 def object_key(case_id: str, doc_id: str) -> str:
@@ -151,8 +156,11 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     doc.object_key = object_key(case.id, doc.id)
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
-                    media_type, retain_until(uploaded_at, settings.retention_years))
+                    media_type, retain_until(uploaded_at, settings.years_for(case.procedure)))
     doc.version_id = put.version_id
+    from archive.services.complaints import hold_new
+
+    hold_new(session, store, case.id, doc.object_key, put.version_id)
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)
     session.add(IndexJob(document_id=doc.id, action="upsert", created_at=uploaded_at))

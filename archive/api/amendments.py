@@ -1,0 +1,161 @@
+"""Amendments (更正申请) and document versions: the only way a stored document changes."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from archive.api.documents import _document
+from archive.api.schemas import LocalDateTime, UploadFileSchema
+from archive.auth.principal import WRITE_ROLES
+from archive.auth.web import audit_event, current, refuse
+from archive.errors import ValidationFailed
+from archive.extension import db, get_archive
+from archive.models import Amendment
+from archive.services import amendments as service
+from archive.services.ingest import HashingSpool
+
+blp = Blueprint("amendments", __name__, url_prefix="/api", description="更正 Amendments and versions")
+
+
+class AmendmentFormSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class DecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class AmendmentSchema(Schema):
+    id = fields.Integer()
+    document_id = fields.String()
+    case_id = fields.String()
+    agency = fields.String()
+    reason = fields.String()
+    requested_by = fields.String()
+    requested_at = LocalDateTime()
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    status = fields.String()
+    decided_by = fields.String(allow_none=True)
+    decided_at = LocalDateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    new_version_no = fields.Integer(allow_none=True)
+
+
+class AmendmentQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(["pending", "approved", "rejected"]))
+    document = fields.String(validate=validate.Length(max=32))
+
+
+class AmendmentListSchema(Schema):
+    amendments = fields.List(fields.Nested(AmendmentSchema))
+
+
+class VersionSchema(Schema):
+    version = fields.Integer()
+    current = fields.Boolean()
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    version_id = fields.String()
+    stored_at = LocalDateTime()
+    superseded_at = LocalDateTime(allow_none=True)
+    amendment_id = fields.Integer(allow_none=True)
+
+
+class VersionListSchema(Schema):
+    document_id = fields.String()
+    versions = fields.List(fields.Nested(VersionSchema))
+
+
+@blp.route("/documents/<doc_id>/amendments")
+class DocumentAmendments(MethodView):
+    @blp.arguments(AmendmentFormSchema, location="form")
+    @blp.arguments(UploadFileSchema, location="files")
+    @blp.response(201, AmendmentSchema)
+    def post(self, form, files, doc_id):
+        """Ask for a correction (multipart: reason, file) — the agency that holds the document."""
+        doc = _document(doc_id)
+        p = current()
+        if p.role not in WRITE_ROLES or not p.may_write(doc.case.agency_code):
+            refuse("document", doc_id, visible=True, why="amendments are requested by the document's agency")
+        upload = files["file"]
+        archive = get_archive()
+        spool = upload.stream
+        if not isinstance(spool, HashingSpool):
+            spool = HashingSpool.from_stream(upload.stream, archive.ingest_settings.max_bytes)
+        if not upload.filename:
+            raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
+        session = db()
+        a = service.request(session, archive.store, archive.ingest_settings, doc, by=p.username,
+                            reason=form["reason"], filename=upload.filename, spool=spool)
+        session.commit()
+        audit_event("amendment.request", "amendment", str(a.id), document_id=doc_id, sha256=a.sha256,
+                    reason=a.reason)
+        return service.view(a)
+
+
+@blp.route("/documents/<doc_id>/versions")
+class DocumentVersions(MethodView):
+    @blp.response(200, VersionListSchema)
+    def get(self, doc_id):
+        """Every version of the document, oldest first; read one with ``/content?version=N``."""
+        doc = _document(doc_id)
+        audit_event("document.versions", "document", doc_id)
+        return {"document_id": doc.id, "versions": service.versions(db(), doc)}
+
+
+@blp.route("/amendments")
+class Amendments(MethodView):
+    @blp.arguments(AmendmentQuerySchema, location="query")
+    @blp.response(200, AmendmentListSchema)
+    def get(self, args):
+        """Amendments in the caller's scope (``status=pending`` is the approver's queue)."""
+        p = current()
+        q = select(Amendment).order_by(Amendment.id.desc())
+        if args.get("status"):
+            q = q.where(Amendment.status == args["status"])
+        if args.get("document"):
+            q = q.where(Amendment.document_id == args["document"])
+        if p.agencies is not None:
+            q = q.where(Amendment.agency_code.in_(sorted(p.agencies)))
+        return {"amendments": [service.view(a) for a in db().scalars(q.limit(500))]}
+
+
+@blp.route("/amendments/<int:amendment_id>")
+class AmendmentItem(MethodView):
+    @blp.response(200, AmendmentSchema)
+    def get(self, amendment_id):
+        a = _amendment(amendment_id)
+        return service.view(a)
+
+
+@blp.route("/amendments/<int:amendment_id>/decision")
+class AmendmentDecision(MethodView):
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, AmendmentSchema)
+    def post(self, data, amendment_id):
+        """Approve (adds a version) or reject (with the reason) — the supervising level only,
+        never the requester."""
+        a = _amendment(amendment_id)
+        archive = get_archive()
+        session = db()
+        service.decide(session, archive.store, archive.ingest_settings, a, current(), approve=data["approve"],
+                       note=data["note"])
+        session.commit()
+        audit_event("amendment.decide", "amendment", str(a.id), document_id=a.document_id, status=a.status,
+                    note=a.decision_note, version=a.new_version_no)
+        return service.view(a)
+
+
+def _amendment(amendment_id: int) -> Amendment:
+    a = service.get(db(), amendment_id)
+    if not current().sees_agency(a.agency_code):
+        refuse("amendment", str(amendment_id), visible=False, why="outside your scope")
+    return a

@@ -1,0 +1,170 @@
+"""Complaints (投诉举报): record, search the archive for, link cases (legal hold), close."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import or_, select
+
+from archive.api.schemas import LocalDateTime
+from archive.auth.web import audit_event, case_for, current, refuse
+from archive.errors import Conflict
+from archive.extension import db, get_archive
+from archive.models import Case, Complaint
+from archive.services import complaints as service
+from archive.services.clock import as_aware
+
+blp = Blueprint("complaints", __name__, url_prefix="/api/complaints", description="投诉举报 Complaints")
+HANDLER_ROLES = frozenset({"complaint_handler", "district_office", "city_office"})
+
+
+class ComplaintCreateSchema(Schema):
+    received_at = fields.DateTime(required=True, metadata={"description": "when it was received (ISO 8601)"})
+    complainant = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    agency = fields.String(load_default=None, validate=validate.Length(max=64))
+    case_id = fields.String(load_default=None, validate=validate.Length(max=32),
+                            metadata={"description": "a case it names: linked at once (legal hold)"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class LinkSchema(Schema):
+    case_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class CloseSchema(Schema):
+    handling = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    outcome = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class LinkedCaseSchema(Schema):
+    case_id = fields.String()
+    case_number = fields.String()
+    linked_by = fields.String()
+    linked_at = LocalDateTime()
+    held = fields.Boolean()
+
+
+class ComplaintSchema(Schema):
+    id = fields.Integer()
+    received_at = LocalDateTime()
+    complainant = fields.String()
+    agency = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+    text = fields.String()
+    status = fields.String()
+    handling = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = LocalDateTime()
+    closed_by = fields.String(allow_none=True)
+    closed_at = LocalDateTime(allow_none=True)
+    cases = fields.List(fields.Nested(LinkedCaseSchema))
+
+
+class ComplaintQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+
+
+class ComplaintListSchema(Schema):
+    complaints = fields.List(fields.Nested(ComplaintSchema))
+
+
+def _handler() -> None:
+    p = current()
+    if p.role not in HANDLER_ROLES:
+        refuse("complaint", "-", visible=True, why=f"a {p.role} does not handle complaints")
+
+
+def _visible(c: Complaint) -> bool:
+    p = current()
+    return p.agencies is None or c.district_code == p.scope_code or (c.agency_code in p.agencies)
+
+
+def complaint_for(complaint_id: int, *, open_only: bool = True) -> Complaint:
+    """The complaint if the caller handles complaints and may see it (else 403/404)."""
+    _handler()
+    c = service.get(db(), complaint_id)
+    if not _visible(c):
+        refuse("complaint", str(complaint_id), visible=False, why="outside your scope")
+    if open_only and c.status != "open":
+        raise Conflict("the complaint is closed")
+    return c
+
+
+def _scoped_case(case_id: str) -> Case:
+    return case_for(db().get(Case, case_id), case_id)
+
+
+@blp.route("")
+class Complaints(MethodView):
+    @blp.arguments(ComplaintCreateSchema)
+    @blp.response(201, ComplaintSchema)
+    def post(self, data):
+        """Record a complaint; a case it names is linked at once (its objects go on legal hold)."""
+        _handler()
+        p = current()
+        session, store = db(), get_archive().store
+        if data.get("agency") and not p.sees_agency(data["agency"]):
+            refuse("agency", data["agency"], visible=False, why="outside your scope")
+        case = _scoped_case(data["case_id"]) if data.get("case_id") else None
+        data["received_at"] = as_aware(data["received_at"])
+        c = service.create(session, {**data, "agency": data.get("agency") or (case.agency_code if case else None)},
+                           by=p.username, default_district=p.scope_code if p.agencies is not None else None)
+        if case is not None:
+            service.link(session, store, c, case, by=p.username)
+        session.commit()
+        audit_event("complaint.create", "complaint", str(c.id), case_id=case.id if case else None)
+        return service.view(session, c)
+
+    @blp.arguments(ComplaintQuerySchema, location="query")
+    @blp.response(200, ComplaintListSchema)
+    def get(self, args):
+        """Complaints in the caller's scope, newest first."""
+        _handler()
+        p = current()
+        q = select(Complaint).order_by(Complaint.id.desc())
+        if args.get("status"):
+            q = q.where(Complaint.status == args["status"])
+        if p.agencies is not None:
+            q = q.where(or_(Complaint.district_code == p.scope_code, Complaint.agency_code.in_(sorted(p.agencies))))
+        session = db()
+        return {"complaints": [service.view(session, c) for c in session.scalars(q.limit(500))]}
+
+
+@blp.route("/<int:complaint_id>")
+class ComplaintItem(MethodView):
+    @blp.response(200, ComplaintSchema)
+    def get(self, complaint_id):
+        c = complaint_for(complaint_id, open_only=False)
+        audit_event("complaint.view", "complaint", str(complaint_id))
+        return service.view(db(), c)
+
+
+@blp.route("/<int:complaint_id>/links")
+class ComplaintLinks(MethodView):
+    @blp.arguments(LinkSchema)
+    @blp.response(201, ComplaintSchema)
+    def post(self, data, complaint_id):
+        """Link a case found while handling; its objects go on legal hold."""
+        c = complaint_for(complaint_id)
+        case = _scoped_case(data["case_id"])
+        session = db()
+        service.link(session, get_archive().store, c, case, by=current().username)
+        session.commit()
+        audit_event("complaint.link", "complaint", str(complaint_id), case_id=case.id)
+        return service.view(session, c)
+
+
+@blp.route("/<int:complaint_id>/close")
+class ComplaintClose(MethodView):
+    @blp.arguments(CloseSchema)
+    @blp.response(200, ComplaintSchema)
+    def post(self, data, complaint_id):
+        """Close with the handling and the outcome; holds no other open complaint needs are lifted."""
+        c = complaint_for(complaint_id)
+        session = db()
+        released = service.close(session, get_archive().store, c, by=current().username,
+                                 handling=data["handling"], outcome=data["outcome"])
+        session.commit()
+        audit_event("complaint.close", "complaint", str(complaint_id), released=released)
+        return service.view(session, c)

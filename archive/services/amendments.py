@@ -1,0 +1,155 @@
+"""Amendments (更正): the only way a stored document changes. The agency that uploaded it asks,
+with a reason and the corrected file; the supervising level (the district office, or the city
+office for agencies directly under the city) approves or rejects; never the requester.
+Approval adds a version; the earlier one stays stored, retained, readable and searchable."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.auth.principal import Principal
+from archive.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationFailed
+from archive.extraction import detect_media_type
+from archive.models import Amendment, Case, Document, DocumentVersion, IndexJob, Organisation, new_id
+from archive.services.clock import now as server_now
+from archive.services.complaints import hold_new
+from archive.services.ingest import HashingSpool, IngestSettings, clean_filename, object_metadata, retain_until
+from archive.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+def amendment_key(case_id: str, key_id: str) -> str:
+    return f"cases/{case_id}/amendments/{key_id}"
+
+
+def request(session: Session, store: ObjectStore, settings: IngestSettings, doc: Document, *, by: str,
+            reason: str, filename: str | None, spool: HashingSpool) -> Amendment:
+    """File an amendment request; the corrected file is stored (retained) until it is decided."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("say why the document must be corrected", {"reason": ["required"]})
+    if spool.size == 0:
+        raise ValidationFailed("empty file", {"file": ["the corrected file is empty"]})
+    if spool.size > settings.max_bytes:
+        raise TooLarge(f"file larger than {settings.max_bytes} bytes")
+    pending = session.scalar(select(Amendment.id).where(Amendment.document_id == doc.id,
+                                                        Amendment.status == "pending"))
+    if pending is not None:
+        raise Conflict(f"amendment {pending} for this document is still pending")
+    case: Case = doc.case
+    spool.seek(0)
+    media_type = detect_media_type(spool)
+    spool.seek(0)
+    now = server_now()
+    key = amendment_key(case.id, new_id())
+    meta = {"schema": "case-archive/1", "object": "amendment", "doc-id": doc.id, "case-id": case.id,
+            "sha256": spool.sha256, "size": str(spool.size), "filename": clean_filename(filename),
+            "requested-by": by, "requested-at": now.isoformat()}
+    put = store.put(key, spool, spool.size, meta, media_type, retain_until(now, settings.years_for(case.procedure)))
+    hold_new(session, store, case.id, key, put.version_id)
+    a = Amendment(document_id=doc.id, case_id=case.id, agency_code=case.agency_code, reason=reason,
+                  requested_by=by, requested_at=now, object_key=key, version_id=put.version_id,
+                  filename=clean_filename(filename), media_type=media_type, size=spool.size,
+                  sha256=spool.sha256, status="pending")
+    session.add(a)
+    session.flush()
+    return a
+
+
+def supervising_role(session: Session, agency_code: str) -> tuple[str, str | None]:
+    """(role, organisation code) of the level that approves amendments for ``agency_code``."""
+    agency = session.get(Organisation, agency_code)
+    parent = session.get(Organisation, agency.parent_code) if agency and agency.parent_code else None
+    if parent is not None and parent.level == "district":
+        return "district_office", parent.code
+    return "city_office", parent.code if parent is not None else None
+
+
+def decide(session: Session, store: ObjectStore, settings: IngestSettings, a: Amendment, p: Principal, *,
+           approve: bool, note: str) -> Amendment:
+    """Approve (a new version of the document) or reject (kept, with its reason)."""
+    if a.status != "pending":
+        raise Conflict(f"the amendment was {a.status} already")
+    if p.username == a.requested_by:
+        raise Forbidden("the requester never decides their own amendment", {"decision": ["you asked for it"]})
+    role, org = supervising_role(session, a.agency_code)
+    if p.role != role or not p.sees_agency(a.agency_code):
+        raise Forbidden(f"amendments of {a.agency_code} are decided by its {role}",
+                        {"decision": [f"a {p.role} does not decide this amendment"]})
+    note = (note or "").strip()
+    if not approve and not note:
+        raise ValidationFailed("a rejection states its reason", {"note": ["required when rejecting"]})
+    now = server_now()
+    a.decided_by, a.decided_at, a.decision_note = p.username, now, note or None
+    if not approve:
+        a.status = "rejected"
+        return a
+    doc = session.get(Document, a.document_id)
+    if doc is None:  # pragma: no cover - rows are never deleted
+        raise NotFound("no such document")
+    case: Case = doc.case
+    session.add(DocumentVersion(
+        document_id=doc.id, version_no=doc.version_no, object_key=doc.object_key, version_id=doc.version_id,
+        filename=doc.filename, media_type=doc.media_type, size=doc.size, sha256=doc.sha256,
+        uploaded_at=_version_time(session, doc), uploader=doc.uploader, text_content=doc.text_content,
+        superseded_at=now, amendment_id=a.id))
+    new_no = doc.version_no + 1
+    doc.filename, doc.media_type, doc.size, doc.sha256 = a.filename, a.media_type, a.size, a.sha256
+    doc.version_no = new_no
+    completed = next((s.completed_at for s in case.stages if s.stage == doc.stage), None)
+    meta = object_metadata(case, doc, completed) | {"version-no": str(new_no), "amendment-id": str(a.id),
+                                                    "amended-at": now.isoformat()}
+    spool = HashingSpool()
+    for chunk in store.open(a.object_key, a.version_id):
+        spool.write(chunk)
+    if spool.sha256 != a.sha256:
+        raise Conflict("the stored corrected file no longer matches its checksum; run `archive fixity`")
+    spool.seek(0)
+    put = store.put(doc.object_key, spool, spool.size, meta, doc.media_type,
+                    retain_until(now, settings.years_for(case.procedure)))
+    doc.version_id = put.version_id
+    hold_new(session, store, case.id, doc.object_key, put.version_id)
+    doc.text_status, doc.text_content, doc.text_reason, doc.page_count = "pending", None, None, None
+    a.status, a.new_version_no = "approved", new_no
+    case.changed_at = now
+    session.add(IndexJob(document_id=doc.id, action="versions", created_at=now))
+    return a
+
+
+def _version_time(session: Session, doc: Document) -> dt.datetime:
+    """When the current version was stored: the upload, or the approval that made it current."""
+    approved = session.scalar(select(Amendment.decided_at).where(
+        Amendment.document_id == doc.id, Amendment.new_version_no == doc.version_no))
+    return approved or doc.uploaded_at
+
+
+def versions(session: Session, doc: Document) -> list[dict]:
+    """Every version, oldest first, the current one last."""
+    out = [{"version": v.version_no, "current": False, "filename": v.filename, "media_type": v.media_type,
+            "size": v.size, "sha256": v.sha256, "version_id": v.version_id, "stored_at": v.uploaded_at,
+            "superseded_at": v.superseded_at, "amendment_id": v.amendment_id}
+           for v in session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == doc.id)
+                                    .order_by(DocumentVersion.version_no))]
+    out.append({"version": doc.version_no, "current": True, "filename": doc.filename, "media_type": doc.media_type,
+                "size": doc.size, "sha256": doc.sha256, "version_id": doc.version_id,
+                "stored_at": _version_time(session, doc), "superseded_at": None, "amendment_id": None})
+    return out
+
+
+def get(session: Session, amendment_id: int) -> Amendment:
+    a = session.get(Amendment, amendment_id)
+    if a is None:
+        raise NotFound("no such amendment")
+    return a
+
+
+def view(a: Amendment) -> dict:
+    return {"id": a.id, "document_id": a.document_id, "case_id": a.case_id, "agency": a.agency_code,
+            "reason": a.reason, "requested_by": a.requested_by, "requested_at": a.requested_at,
+            "filename": a.filename, "media_type": a.media_type, "size": a.size, "sha256": a.sha256,
+            "status": a.status, "decided_by": a.decided_by, "decided_at": a.decided_at,
+            "decision_note": a.decision_note, "new_version_no": a.new_version_no}

@@ -1,0 +1,132 @@
+"""Complaints (投诉举报) and the legal hold they put on the cases they concern.
+
+While any open complaint links a case, every stored version of its documents (and of their
+amendment files) carries an S3 legal hold, which no credential can delete through; closing
+the last such complaint lifts it."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.models import Amendment, Case, Complaint, ComplaintLink, Document, DocumentVersion, Organisation
+from archive.services.clock import now as server_now
+from archive.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+def case_held(session: Session, case_id: str) -> bool:
+    """True while an open complaint links the case."""
+    return bool(session.scalar(select(exists().where(
+        ComplaintLink.case_id == case_id, ComplaintLink.complaint_id == Complaint.id, Complaint.status == "open"))))
+
+
+def case_objects(session: Session, case_id: str) -> list[tuple[str, str]]:
+    """Every (key, version id) stored for the case: documents, earlier versions, amendment files."""
+    out = [(k, v) for k, v in session.execute(select(Document.object_key, Document.version_id)
+                                              .where(Document.case_id == case_id))]
+    out += [(k, v) for k, v in session.execute(
+        select(DocumentVersion.object_key, DocumentVersion.version_id)
+        .join(Document, Document.id == DocumentVersion.document_id).where(Document.case_id == case_id))]
+    out += [(k, v) for k, v in session.execute(select(Amendment.object_key, Amendment.version_id)
+                                               .where(Amendment.case_id == case_id))]
+    return out
+
+
+def sync_hold(session: Session, store: ObjectStore, case_id: str) -> bool:
+    """Put or lift the legal hold on all the case's objects to match its complaints; idempotent."""
+    on = case_held(session, case_id)
+    for key, version in case_objects(session, case_id):
+        store.set_legal_hold(key, version, on)
+    return on
+
+
+def hold_new(session: Session, store: ObjectStore, case_id: str, key: str, version_id: str) -> None:
+    """A version stored for a case under an open complaint is held like the others."""
+    if case_held(session, case_id):
+        store.set_legal_hold(key, version_id, True)
+
+
+def _district_of(session: Session, agency_code: str | None) -> str | None:
+    org = session.get(Organisation, agency_code) if agency_code else None
+    if org is None:
+        return None
+    parent = session.get(Organisation, org.parent_code) if org.parent_code else None
+    return parent.code if parent is not None and parent.level == "district" else None
+
+
+def create(session: Session, data: dict, *, by: str, default_district: str | None) -> Complaint:
+    errors: dict[str, list[str]] = {}
+    for f in ("complainant", "text"):
+        if not (data.get(f) or "").strip():
+            errors[f] = ["required"]
+    received: dt.datetime = data["received_at"]
+    if received > server_now() + dt.timedelta(minutes=5):
+        errors["received_at"] = ["a complaint cannot be received in the future"]
+    agency = data.get("agency")
+    if agency and session.get(Organisation, agency) is None:
+        errors["agency"] = [f"no organisation {agency}"]
+    if errors:
+        raise ValidationFailed("the complaint is not complete", errors)
+    now = server_now()
+    c = Complaint(received_at=received, complainant=data["complainant"].strip(), agency_code=agency or None,
+                  district_code=_district_of(session, agency) or default_district, text=data["text"].strip(),
+                  status="open", created_by=by, created_at=now)
+    session.add(c)
+    session.flush()
+    return c
+
+
+def link(session: Session, store: ObjectStore, complaint: Complaint, case: Case, *, by: str) -> ComplaintLink:
+    """Link a case; its objects go on legal hold before the link is committed."""
+    if complaint.status != "open":
+        raise Conflict("the complaint is closed")
+    existing = session.scalar(select(ComplaintLink).where(ComplaintLink.complaint_id == complaint.id,
+                                                          ComplaintLink.case_id == case.id))
+    if existing is not None:
+        return existing
+    ln = ComplaintLink(complaint_id=complaint.id, case_id=case.id, linked_by=by, linked_at=server_now())
+    session.add(ln)
+    session.flush()
+    sync_hold(session, store, case.id)  # a storage failure raises: nothing is committed
+    return ln
+
+
+def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str, handling: str,
+          outcome: str) -> list[str]:
+    """Close with what was done and the outcome; lift the hold of cases no other open complaint
+    names. Returns the case ids whose hold was lifted."""
+    if complaint.status != "open":
+        raise Conflict("the complaint is closed already")
+    if not outcome.strip() or not handling.strip():
+        raise ValidationFailed("record the handling and the outcome", {"outcome": ["required"], "handling": ["required"]})
+    complaint.status, complaint.closed_by, complaint.closed_at = "closed", by, server_now()
+    complaint.handling, complaint.outcome = handling.strip(), outcome.strip()
+    session.flush()
+    released = []
+    for case_id in session.scalars(select(ComplaintLink.case_id).where(ComplaintLink.complaint_id == complaint.id)):
+        if not sync_hold(session, store, case_id):
+            released.append(case_id)
+    return released
+
+
+def get(session: Session, complaint_id: int) -> Complaint:
+    c = session.get(Complaint, complaint_id)
+    if c is None:
+        raise NotFound("no such complaint")
+    return c
+
+
+def view(session: Session, c: Complaint) -> dict:
+    links = session.execute(select(ComplaintLink, Case.number).join(Case, Case.id == ComplaintLink.case_id)
+                            .where(ComplaintLink.complaint_id == c.id).order_by(ComplaintLink.id)).all()
+    return {"id": c.id, "received_at": c.received_at, "complainant": c.complainant, "agency": c.agency_code,
+            "district": c.district_code, "text": c.text, "status": c.status, "handling": c.handling,
+            "outcome": c.outcome, "created_by": c.created_by, "created_at": c.created_at,
+            "closed_by": c.closed_by, "closed_at": c.closed_at,
+            "cases": [{"case_id": ln.case_id, "case_number": number, "linked_by": ln.linked_by,
+                       "linked_at": ln.linked_at, "held": case_held(session, ln.case_id)} for ln, number in links]}
