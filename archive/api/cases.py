@@ -17,6 +17,7 @@ from archive.extension import db, get_archive
 from archive.models import Case
 from archive.services import cases as case_service
 from archive.services.ingest import HashingSpool, ingest
+from archive.services.rebuild import save_manifest
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="案卷 Cases, stages, uploads")
 
@@ -58,6 +59,8 @@ class Cases(MethodView):
         case = case_service.create_case(session, data)
         session.commit()
         audit_event("case.create", "case", case.id, number=case.number)
+        archive = get_archive()
+        save_manifest(archive.sessions, archive.store, archive.ingest_settings, case.id)
         return case_service.get_case(session, case.id)
 
 
@@ -84,6 +87,7 @@ class CaseStages(MethodView):
                                   fine_amount=data.get("fine_amount"))
         session.commit()
         audit_event("stage.record", "case", case_id, stage=data["stage"])
+        save_manifest(get_archive().sessions, get_archive().store, get_archive().ingest_settings, case_id)
         check_case_now(get_archive().sessions, case_id)
         return attach_deadlines(session, case_service.get_case(session, case_id))
 

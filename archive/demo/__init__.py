@@ -169,5 +169,12 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                 ingest(session, archive.store, archive.ingest_settings, case, stage=stage, form=form,
                        filename=filename, spool=spool, uploader="demo", clock=_fixed(at))
                 n_docs += 1
+            write_manifest(session, archive.store, archive.ingest_settings, case)
     drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
     return n_docs
+
+
+def write_manifest(session, store, settings, case) -> None:
+    from archive.services.rebuild import write_manifest as write
+
+    write(session, store, settings, case)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.auth.principal import Principal
@@ -121,10 +121,11 @@ def decide(session: Session, store: ObjectStore, settings: IngestSettings, a: Am
 
 
 def _version_time(session: Session, doc: Document) -> dt.datetime:
-    """When the current version was stored: the upload, or the approval that made it current."""
-    approved = session.scalar(select(Amendment.decided_at).where(
-        Amendment.document_id == doc.id, Amendment.new_version_no == doc.version_no))
-    return approved or doc.uploaded_at
+    """When the current version was stored: the upload, or the approval that made it current
+    (when the version before it was superseded; the same figure a rebuild finds in metadata)."""
+    replaced = session.scalar(select(func.max(DocumentVersion.superseded_at)).where(
+        DocumentVersion.document_id == doc.id))
+    return replaced or doc.uploaded_at
 
 
 def versions(session: Session, doc: Document) -> list[dict]:

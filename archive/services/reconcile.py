@@ -28,7 +28,7 @@ def reconcile(session: Session, store: ObjectStore) -> ReconcileReport:
     report.checked_rows = len(known)
     seen = set()
     for key, version in store.keys("cases/"):
-        if "/documents/" not in key:
+        if key.count("/") != 3 or "/documents/" not in key:
             continue
         report.checked_objects += 1
         seen.add((key, version))
@@ -43,3 +43,35 @@ def reconcile(session: Session, store: ObjectStore) -> ReconcileReport:
             except ObjectNotFound:
                 report.missing.append({"document_id": doc_id, "key": key, "version_id": version})
     return report
+
+
+def repair(session: Session, store: ObjectStore, settings, report: ReconcileReport) -> list[str]:
+    """Catalogue orphan documents from their metadata (their case from its manifest if it is
+    missing too) and rewrite missing or stale case manifests. Missing objects cannot be
+    repaired: ``archive fixity`` records them and warns the district office."""
+    from archive.models import Case
+    from archive.services.rebuild import _document_versions, manifest_key, restore_case, restore_document, write_manifest
+
+    done = []
+    for key in sorted({o["key"] for o in report.orphans}):
+        meta = next(o["metadata"] for o in report.orphans if o["key"] == key)
+        doc_id, case_id = meta.get("doc-id"), meta.get("case-id")
+        if not doc_id or session.get(Document, doc_id) is not None:
+            done.append(f"{key}: not repaired (a version of a known document written outside the archive; "
+                        "see archive fixity)")
+            continue
+        if session.get(Case, case_id) is None:
+            restore_case(session, store, case_id, meta)
+        restore_document(session, store, key, _document_versions(store, key))
+        session.commit()
+        done.append(f"{key}: document {doc_id} catalogued and queued for indexing")
+    for case in session.scalars(select(Case)):
+        stages = ",".join(s.stage for s in sorted(case.stages, key=lambda s: s.id))
+        try:
+            stale = store.stat(manifest_key(case.id)).metadata.get("stages", "") != stages
+        except ObjectNotFound:
+            stale = True
+        if stale:
+            write_manifest(session, store, settings, case)
+            done.append(f"{manifest_key(case.id)}: manifest written")
+    return done

@@ -1,0 +1,214 @@
+"""The catalog from the object store alone: case manifests, disaster rebuild, reconcile repair.
+
+Every case has a manifest object ``cases/<id>/case.json`` (a new version whenever the case or
+its stages change) holding the case, its stages and its agency's organisation chain; every
+document version carries its description in its own S3 metadata (``object_metadata``). From
+these two, ``rebuild`` recreates organisations, cases, stages, documents and their earlier
+versions in an empty database. Not rebuilt: accounts, the audit trail, warnings, amendment
+requests, sampling and complaints (they live in the database and its backups only).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive.models import Case, Document, DocumentVersion, IndexJob, Organisation, Stage
+from archive.services.clock import now as server_now
+from archive.services.ingest import IngestSettings, retain_until
+from archive.storage.base import ObjectNotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+MANIFEST_SCHEMA = "case-archive/case/1"
+
+
+def manifest_key(case_id: str) -> str:
+    return f"cases/{case_id}/case.json"
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def case_manifest(session: Session, case: Case) -> dict:
+    chain: list[dict] = []
+    code: str | None = case.agency_code
+    while code:
+        org = session.get(Organisation, code)
+        if org is None or any(o["code"] == org.code for o in chain):
+            break
+        chain.append({"code": org.code, "name": org.name, "level": org.level, "parent": org.parent_code})
+        code = org.parent_code
+    stages = session.scalars(select(Stage).where(Stage.case_id == case.id).order_by(Stage.id)).all()
+    return {
+        "schema": MANIFEST_SCHEMA, "id": case.id, "number": case.number, "agency": case.agency_code,
+        "kind": case.kind, "procedure": case.procedure, "power": case.power_code, "party_name": case.party_name,
+        "party_id": case.party_id, "party_type": case.party_type, "sector": case.sector, "summary": case.summary,
+        "opened_on": _iso(case.opened_on), "created_at": _iso(case.created_at),
+        "penalty_types": json.loads(case.penalty_types or "[]"), "fine_amount": case.fine_amount,
+        "stages": [{"stage": s.stage, "completed_at": _iso(s.completed_at), "recorded_at": _iso(s.recorded_at),
+                    "recorded_by": s.recorded_by} for s in stages],
+        "organisations": list(reversed(chain)),
+    }
+
+
+def write_manifest(session: Session, store: ObjectStore, settings: IngestSettings, case: Case) -> str:
+    """Store a new version of the case's manifest; returns its version id."""
+    body = json.dumps(case_manifest(session, case), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    stages = ",".join(s["stage"] for s in case_manifest(session, case)["stages"])
+    put = store.put(manifest_key(case.id), io.BytesIO(body), len(body),
+                    {"schema": MANIFEST_SCHEMA, "case-id": case.id, "stages": stages}, "application/json",
+                    retain_until(server_now(), settings.years_for(case.procedure)))
+    return put.version_id
+
+
+def save_manifest(sessions, store: ObjectStore, settings: IngestSettings, case_id: str) -> None:
+    """After a committed change: a secondary step; a failure is logged and ``archive reconcile
+    --repair`` writes the manifest again."""
+    try:
+        with sessions() as session:
+            case = session.get(Case, case_id)
+            if case is not None:
+                write_manifest(session, store, settings, case)
+    except Exception as exc:
+        log.warning("manifest of case %s not written (archive reconcile --repair will): %s", case_id, exc)
+
+
+def _read_json(store: ObjectStore, key: str, version_id: str | None = None) -> dict:
+    return json.loads(b"".join(store.open(key, version_id)).decode("utf-8"))
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _ensure_orgs(session: Session, chain: list[dict]) -> None:
+    for o in chain:
+        if session.get(Organisation, o["code"]) is None:
+            session.add(Organisation(code=o["code"], name=o["name"], level=o["level"], parent_code=o.get("parent")))
+            session.flush()
+
+
+def restore_case(session: Session, store: ObjectStore, case_id: str, doc_meta: dict | None = None) -> Case:
+    """The case from its manifest (or, lacking one, from a document's metadata)."""
+    try:
+        m = _read_json(store, manifest_key(case_id))
+    except ObjectNotFound:
+        m = None
+    if m is not None:
+        _ensure_orgs(session, m["organisations"])
+        case = Case(id=m["id"], number=m["number"], agency_code=m["agency"], kind=m["kind"], procedure=m["procedure"],
+                    power_code=m["power"], party_name=m["party_name"], party_id=m["party_id"],
+                    party_type=m["party_type"], sector=m["sector"], summary=m["summary"],
+                    opened_on=dt.date.fromisoformat(m["opened_on"]), created_at=_dt(m["created_at"]),
+                    penalty_types=json.dumps(m["penalty_types"]), fine_amount=m["fine_amount"],
+                    changed_at=server_now())
+        session.add(case)
+        for s in m["stages"]:
+            session.add(Stage(case_id=case.id, stage=s["stage"], completed_at=_dt(s["completed_at"]),
+                              recorded_at=_dt(s["recorded_at"]), recorded_by=s["recorded_by"]))
+        session.flush()
+        return case
+    if doc_meta is None:
+        raise ObjectNotFound(f"no manifest for case {case_id}")
+    agency = doc_meta["agency"]
+    _ensure_orgs(session, [{"code": agency, "name": agency, "level": "agency", "parent": None}])
+    case = Case(id=case_id, number=doc_meta["case-number"], agency_code=agency, kind=doc_meta["kind"],
+                procedure=doc_meta["procedure"], power_code=doc_meta.get("power", ""),
+                party_name=doc_meta.get("party-name", ""), party_id=doc_meta.get("party-id", ""),
+                opened_on=dt.date.fromisoformat(doc_meta["opened-on"]), created_at=server_now(),
+                changed_at=server_now())
+    session.add(case)
+    session.flush()
+    return case
+
+
+def _document_versions(store: ObjectStore, key: str) -> list[tuple[str, dict]]:
+    """(version id, metadata) of the archive's own versions of a document key, oldest first."""
+    out = []
+    for k, version in store.keys(key):
+        if k != key:
+            continue
+        meta = store.stat(key, version).metadata
+        if meta.get("schema") == "case-archive/1" and meta.get("sha256"):
+            out.append((version, meta))
+    return sorted(out, key=lambda vm: int(vm[1].get("version-no") or 1))
+
+
+def restore_document(session: Session, store: ObjectStore, key: str, versions: list[tuple[str, dict]]) -> Document:
+    """A document row (the newest version) and its earlier versions, from metadata alone."""
+    current_version, meta = versions[-1]
+    first_meta = versions[0][1]
+    doc = Document(id=meta["doc-id"], case_id=meta["case-id"], stage=meta["stage"], form_code=meta["form"],
+                   filename=meta["filename"], media_type=meta["media-type"], size=int(meta["size"]),
+                   sha256=meta["sha256"], object_key=key, version_id=current_version,
+                   uploaded_at=_dt(first_meta["uploaded-at"]), uploader=first_meta.get("uploader") or None,
+                   text_status="pending", version_no=int(meta.get("version-no") or 1))
+    session.add(doc)
+    session.flush()
+    for (version, m), (_, later) in zip(versions[:-1], versions[1:]):
+        session.add(DocumentVersion(
+            document_id=doc.id, version_no=int(m.get("version-no") or 1), object_key=key, version_id=version,
+            filename=m["filename"], media_type=m["media-type"], size=int(m["size"]), sha256=m["sha256"],
+            uploaded_at=_dt(m.get("amended-at") or m["uploaded-at"]), uploader=m.get("uploader") or None,
+            superseded_at=_dt(later.get("amended-at")) or server_now(),
+            amendment_id=int(later["amendment-id"]) if later.get("amendment-id") else None))
+    session.add(IndexJob(document_id=doc.id, action="versions" if len(versions) > 1 else "upsert",
+                         created_at=server_now()))
+    return doc
+
+
+@dataclass
+class RebuildReport:
+    cases: int = 0
+    documents: int = 0
+    versions: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
+    """Fill an empty database from the object store. Refuses a database that holds cases."""
+    if session.scalar(select(func.count()).select_from(Case)):
+        raise RuntimeError("the database holds cases already: rebuild fills an empty one")
+    report = RebuildReport()
+    doc_keys: dict[str, set[str]] = {}
+    case_ids: set[str] = set()
+    for key, _version in store.keys("cases/"):
+        parts = key.split("/")
+        if len(parts) >= 3:
+            case_ids.add(parts[1])
+        if len(parts) == 4 and parts[2] == "documents":
+            doc_keys.setdefault(parts[1], set()).add(key)
+    for case_id in sorted(case_ids):
+        keys = sorted(doc_keys.get(case_id, ()))
+        versions = {k: _document_versions(store, k) for k in keys}
+        versions = {k: v for k, v in versions.items() if v}
+        first_meta = next((v[0][1] for v in versions.values()), None)
+        try:
+            restore_case(session, store, case_id, first_meta)
+        except ObjectNotFound:
+            if keys:
+                report.problems.append(f"case {case_id}: no manifest and no document metadata")
+            continue
+        report.cases += 1
+        if first_meta is not None and not session.scalar(select(func.count()).select_from(Stage)
+                                                         .where(Stage.case_id == case_id)):
+            # no manifest: the stages that documents name, with the times their metadata carries
+            for v in versions.values():
+                m = v[0][1]
+                if m.get("completed-at") and not session.scalar(select(Stage.id).where(
+                        Stage.case_id == case_id, Stage.stage == m["stage"])):
+                    session.add(Stage(case_id=case_id, stage=m["stage"], completed_at=_dt(m["completed-at"]),
+                                      recorded_at=_dt(m["completed-at"])))
+                    session.flush()
+        for key, v in versions.items():
+            restore_document(session, store, key, v)
+            report.documents += 1
+            report.versions += len(v)
+        session.commit()
+    return report
