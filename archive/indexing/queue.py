@@ -76,8 +76,10 @@ def indexed_document(session: Session, doc: Document, org_cache: dict | None = N
     )
 
 
-def version_documents(session: Session, doc: Document, cache: dict | None = None) -> list[IndexedDocument]:
-    """The index entries of a document's earlier versions (ids ``doc@vN``, marked superseded)."""
+def version_documents(session: Session, doc: Document, cache: dict | None = None, store: ObjectStore | None = None,
+                      limits: ExtractLimits | None = None) -> list[IndexedDocument]:
+    """The index entries of a document's earlier versions (ids ``doc@vN``, marked superseded);
+    a version superseded before its text was extracted is extracted from its own object now."""
     from dataclasses import replace
 
     from archive.models import DocumentVersion
@@ -85,6 +87,13 @@ def version_documents(session: Session, doc: Document, cache: dict | None = None
     versions = session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == doc.id)).all()
     if not versions:
         return []
+    for v in versions:
+        if v.text_content is None and store is not None:
+            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as tmp:
+                for chunk in store.open(v.object_key, v.version_id):
+                    tmp.write(chunk)
+                tmp.seek(0)
+                v.text_content = extract(tmp, v.media_type, limits or ExtractLimits()).text or ""
     current = indexed_document(session, doc, cache)
     return [replace(current, doc_id=f"{doc.id}@v{v.version_no}", content=normalise(v.text_content or ""),
                     filename=normalise(v.filename), uploaded_at=v.uploaded_at, superseded=True)
@@ -115,7 +124,7 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                         extract_document(store, doc, limits)
                     upserts[doc.id] = indexed_document(session, doc, cache)
                     if job.action == "versions":  # an amendment was approved: index the old ones too
-                        for old in version_documents(session, doc, cache):
+                        for old in version_documents(session, doc, cache, store, limits):
                             upserts[old.doc_id] = old
                 ok.append(job)
             except Exception as exc:  # one bad job must not stop the queue
@@ -174,7 +183,7 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
                             log.warning("re-extracting %s failed: %s", doc.id, exc)
                     yield indexed_document(session, doc, cache)
                     if doc.version_no > 1:
-                        yield from version_documents(session, doc, cache)
+                        yield from version_documents(session, doc, cache, store, limits)
                 session.commit()
                 done += len(docs)
                 if progress:

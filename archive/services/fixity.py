@@ -40,8 +40,9 @@ def check_version(store: ObjectStore, key: str, version_id: str, sha256: str) ->
         for chunk in store.open(key, version_id):
             digest.update(chunk)
             size += len(chunk)
-    except StorageUnavailable:
-        raise
+    except StorageUnavailable as exc:
+        store.ping()  # the store itself down: raises, and nothing is concluded about the object
+        return "damaged", f"the store answers but cannot read this version: {exc}"[:500]
     except ObjectNotFound:
         return "missing", "the version disappeared while it was read"
     except Exception as exc:  # the store could not give the bytes back: damage
