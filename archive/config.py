@@ -23,6 +23,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "S3_PORT": (8333, int, "S3 port of the embedded SeaweedFS"),
     "RETENTION_YEARS": (30, int, "Object-lock retention, in years, of the documents of summary-procedure cases"),
     "RETENTION_PERMANENT_YEARS": (100, int, "Retention, in years, standing for 永久 (general procedure and inspections)"),
+    "LIBREOFFICE": ("", str, "LibreOffice program for DOCX in binder PDFs; empty: soffice on PATH; off: never"),
     "FIXITY_PERIOD_DAYS": (90, int, "The worker's rolling fixity check reaches every object within this many days"),
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),

@@ -372,10 +372,11 @@ class CaseBinder(MethodView):
     @bundle_blp.response(200, description="application/pdf: cover, 卷内目录, the PDF documents")
     def get(self, case_id):
         """The case file as one PDF with a bookmark per stage and document."""
-        from archive.sampling.bundle import build_binder, file_chunks
+        from archive.sampling.bundle import build_binder, file_chunks, find_soffice
 
         case, agency_name = _bundle_case(case_id)
-        binder = build_binder(case, agency_name, get_archive().store)
+        archive = get_archive()
+        binder = build_binder(case, agency_name, archive.store, find_soffice(archive.config["LIBREOFFICE"]))
         audit_event("case.binder", "case", case_id, pages=binder.pages)
         size = binder.file.seek(0, 2)
         binder.file.seek(0)

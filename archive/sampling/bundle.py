@@ -157,6 +157,46 @@ def _spool(store: ObjectStore, doc: Document) -> IO[bytes]:
     return f
 
 
+def find_soffice(setting: str) -> str | None:
+    """The LibreOffice program: ``setting`` ("off" disables; empty: ``soffice`` on PATH)."""
+    import shutil
+
+    if setting.lower() == "off":
+        return None
+    return shutil.which(setting or "soffice") or (None if setting else shutil.which("libreoffice"))
+
+
+def docx_to_pdf(f: IO[bytes], soffice: str, timeout: float = 180) -> IO[bytes] | None:
+    """The DOCX converted by LibreOffice (headless, its own profile so that conversions never
+    share a lock), as a temporary file; None if the conversion fails."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    work = Path(tempfile.mkdtemp(prefix="binder-"))
+    try:
+        src = work / "document.docx"
+        with open(src, "wb") as out:
+            shutil.copyfileobj(f, out)
+        cmd = [soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{work / 'profile'}",
+               "--convert-to", "pdf", "--outdir", str(work), str(src)]
+        try:
+            subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("LibreOffice could not convert a DOCX: %s", exc)
+            return None
+        pdf = work / "document.pdf"
+        if not pdf.exists():
+            return None
+        result = tempfile.TemporaryFile()
+        with open(pdf, "rb") as g:
+            shutil.copyfileobj(g, result)
+        result.seek(0)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _pdf_pages(f: IO[bytes]) -> int | None:
     from pypdf import PdfReader
 
@@ -251,9 +291,10 @@ class Binder:
     parts: list[BinderPart]
 
 
-def build_binder(case: Case, agency_name: str, store: ObjectStore) -> Binder:
+def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str | None = None) -> Binder:
     """Cover, contents with page numbers, then every PDF document in filing order, with a
-    bookmark per stage and per document. DOCX and other files are listed as attachments."""
+    bookmark per stage and per document. DOCX are converted with LibreOffice (``soffice``) when
+    it is there; otherwise they, and other files, are listed as attachments."""
     import io
 
     from pypdf import PdfReader, PdfWriter
@@ -271,7 +312,17 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore) -> Binder:
                     f.close()
                     part.note = "PDF 已加密或损坏"
             elif d.media_type.endswith("wordprocessingml.document"):
-                part.note = "DOCX，未安装 LibreOffice 无法转换"
+                converted = None
+                if soffice:
+                    with _spool(store, d) as f:
+                        converted = docx_to_pdf(f, soffice)
+                pages = _pdf_pages(converted) if converted is not None else None
+                if converted is not None and pages:
+                    part.pages, part.file = pages, converted
+                else:
+                    if converted is not None:
+                        converted.close()
+                    part.note = "DOCX，LibreOffice 转换失败" if soffice else "DOCX，未安装 LibreOffice 无法转换"
             else:
                 part.note = d.media_type
             parts.append(part)

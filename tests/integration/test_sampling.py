@@ -222,7 +222,19 @@ def test_bundle_is_a_valid_bag_in_filing_order(app, client, tmp_path):
         bagit.Bag(str(tmp_path / f"case-{case['id']}")).validate()
 
 
-def test_binder_pages_and_bookmarks(app, client):
+def _outline(reader):
+    def walk(items, depth=0):
+        for it in items:
+            if isinstance(it, list):
+                yield from walk(it, depth + 1)
+            else:
+                yield depth, it.title, reader.get_destination_page_number(it)
+
+    return list(walk(reader.outline))
+
+
+def test_binder_pages_and_bookmarks_without_libreoffice(app, client, archive):
+    archive.config["LIBREOFFICE"] = "off"
     case, parts = _case_with_documents(client)
     r = client.get(f"/api/cases/{case['id']}/binder.pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
@@ -231,21 +243,28 @@ def test_binder_pages_and_bookmarks(app, client):
     toc_text = reader.pages[1].extract_text().replace("\x00", "")
     assert "卷内目录" in toc_text and "附件" in toc_text
     assert len(reader.pages) == 1 + 1 + pdf_pages  # cover, one page of contents, the parts
-
-    def titles(items, depth=0):
-        for it in items:
-            if isinstance(it, list):
-                yield from titles(it, depth + 1)
-            else:
-                yield depth, it.title, reader.get_destination_page_number(it)
-
-    outline = list(titles(reader.outline))
-    top = [t for d, t, _ in outline if d == 0]
-    assert top == ["封面", "卷内目录", "立案", "调查取证", "处罚决定"]
+    outline = _outline(reader)
+    assert [t for d, t, _ in outline if d == 0] == ["封面", "卷内目录", "立案", "调查取证", "处罚决定"]
     docs = {t: page for d, t, page in outline if d == 1}
     assert set(docs) == {"立案审批表.pdf", "〔附件〕询问笔录.docx", "现场笔录.pdf", "行政处罚决定书.pdf"}
     assert docs["立案审批表.pdf"] == 2 and docs["现场笔录.pdf"] == 3 and docs["行政处罚决定书.pdf"] == 6
     assert "现场笔录" in reader.pages[3].extract_text().replace("\x00", "")
+
+
+def test_binder_converts_docx_with_libreoffice(app, client, archive):
+    from archive.sampling.bundle import find_soffice
+
+    assert find_soffice(archive.config["LIBREOFFICE"]), "LibreOffice is required here (bin/setup test installs it)"
+    case, parts = _case_with_documents(client)
+    reader = PdfReader(io.BytesIO(client.get(f"/api/cases/{case['id']}/binder.pdf").data))
+    pdf_pages = sum(len(PdfReader(io.BytesIO(p[3])).pages) for p in parts if p[2].endswith(".pdf"))
+    docs = {t: page for d, t, page in _outline(reader) if d == 1}
+    assert set(docs) == {"立案审批表.pdf", "询问笔录.docx", "现场笔录.pdf", "行政处罚决定书.pdf"}
+    docx_pages = len(reader.pages) - 2 - pdf_pages
+    assert docx_pages >= 1
+    # filing order: 立案 (1 page), then 询问笔录 (converted), then 现场笔录
+    assert docs["立案审批表.pdf"] == 2 and docs["询问笔录.docx"] == 3 and docs["现场笔录.pdf"] == 3 + docx_pages
+    assert "你叫什么名字" in reader.pages[3].extract_text().replace("\x00", "")
 
 
 def test_review_scoring_and_results(app, client, reviewers):
