@@ -319,3 +319,21 @@ def test_reconcile_repairs_a_crash_between_object_write_and_commit(app, client, 
     assert [d["filename"] for d in docs] == ["崩溃时的决定书.pdf"]
     assert docs[0]["sha256"] == hashlib.sha256(ORIGINAL).hexdigest()
     assert client.get("/api/search", query_string={"q": "伍万元"}).get_json()["total"] == 1
+
+
+def test_rolling_fixity_checks_the_least_recently_checked_first(app, client, archive):
+    from archive.services.fixity import rolling_round
+    from archive.services.clock import now
+
+    case = new_case(client)
+    ids = [upload(client, case["id"], make_pdf(f"证据{i}", [f"第{i}份"]), filename=f"{i}.pdf", stage="investigation",
+                  form="evidence_extraction").get_json()["id"] for i in range(3)]
+    # one round every 12 hours, every object within a day: 2 documents a round
+    first = rolling_round(archive.sessions, archive.store, now(), 43200, 1)
+    second = rolling_round(archive.sessions, archive.store, now(), 43200, 1)
+    assert (first.checked, second.checked) == (2, 2) and not first.failures
+    with archive.sessions() as s:
+        checked = {d: [e.checked_at for e in s.scalars(select(FixityEvent).where(FixityEvent.document_id == d))]
+                   for d in ids}
+    assert all(checked[d] for d in ids)  # the third document came first in the second round
+    assert sorted(len(v) for v in checked.values()) == [1, 1, 2]

@@ -133,3 +133,22 @@ def test_a_score_that_does_not_fit_the_form_is_refused(vetoed, deductions, field
     with pytest.raises(ValidationFailed) as err:
         score(load_form(), vetoed, deductions)
     assert field in err.value.errors
+
+
+# -- the rolling fixity check's pace ---------------------------------------------------------------
+
+@pytest.mark.parametrize("total,every,days,expected", [
+    (0, 600, 90, 0),
+    (1, 600, 90, 1),
+    (12_960, 600, 90, 1),      # 12,960 rounds in 90 days at one round per 10 minutes
+    (12_961, 600, 90, 2),
+    (1_000_000, 600, 90, 78),
+    (100, 86400 * 200, 90, 100),  # rounds rarer than the period: everything each round
+])
+def test_rolling_fixity_reaches_every_object_within_the_period(total, every, days, expected):
+    from archive.services.fixity import rolling_batch
+
+    n = rolling_batch(total, every, days)
+    assert n == expected
+    if total:
+        assert n * max(1, days * 86400 // every) >= total
