@@ -451,3 +451,21 @@ class ComplaintLink(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     linked_by: Mapped[str] = mapped_column(String(64))
     linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CasePeriod(Base):
+    """A change to the decision period (law art. 60): an approved extension (延长, ``days``) or
+    a suspension (中止, from ``start_on`` to ``end_on``; open while ``end_on`` is None), whose
+    days are not counted."""
+
+    __tablename__ = "case_periods"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # extension | suspension
+    days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    end_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    approved_by: Mapped[str] = mapped_column(String(120))  # who approved it (负责人批准)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

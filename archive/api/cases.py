@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from archive.api.schemas import (
     CaseCreateSchema, CaseListSchema, CaseQuerySchema, CaseSchema, DocumentSchema,
@@ -115,3 +116,76 @@ class CaseDocuments(MethodView):
                     size=doc.size, filename=doc.filename)
         check_case_now(archive.sessions, case_id)
         return doc
+
+
+class PeriodCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["extension", "suspension"]))
+    days = fields.Integer(load_default=None, metadata={"description": "extension: days added (art. 60)"})
+    start_on = fields.Date(load_default=None, metadata={"description": "suspension: first day"})
+    end_on = fields.Date(load_default=None, metadata={"description": "suspension: the day it ended (may come later)"})
+    approved_by = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                                metadata={"description": "who approved it (行政机关负责人)"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class PeriodEndSchema(Schema):
+    end_on = fields.Date(required=True)
+
+
+class PeriodSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    days = fields.Integer(allow_none=True)
+    start_on = fields.Date(allow_none=True)
+    end_on = fields.Date(allow_none=True)
+    approved_by = fields.String()
+    reason = fields.String()
+    recorded_by = fields.String()
+
+
+class PeriodListSchema(Schema):
+    periods = fields.List(fields.Nested(PeriodSchema))
+
+
+@blp.route("/<case_id>/periods")
+class CasePeriods(MethodView):
+    @blp.response(200, PeriodListSchema)
+    def get(self, case_id):
+        """Extensions and suspensions of the decision period (law art. 60)."""
+        from sqlalchemy import select
+
+        from archive.models import CasePeriod
+
+        scoped_case(case_id)
+        return {"periods": db().scalars(select(CasePeriod).where(CasePeriod.case_id == case_id)
+                                        .order_by(CasePeriod.id)).all()}
+
+    @blp.arguments(PeriodCreateSchema)
+    @blp.response(201, PeriodSchema)
+    def post(self, data, case_id):
+        """Record an approved extension (``days``) or a suspension (``start_on``, ``end_on`` when known)."""
+        case = scoped_case(case_id, write=True)
+        session = db()
+        period = case_service.add_period(session, case, data, by=current().username)
+        session.commit()
+        audit_event("case.period", "case", case_id, kind=period.kind, days=period.days,
+                    start_on=str(period.start_on), end_on=str(period.end_on))
+        save_manifest(get_archive().sessions, get_archive().store, get_archive().ingest_settings, case_id)
+        check_case_now(get_archive().sessions, case_id)
+        return period
+
+
+@blp.route("/<case_id>/periods/<int:period_id>/end")
+class CasePeriodEnd(MethodView):
+    @blp.arguments(PeriodEndSchema)
+    @blp.response(200, PeriodSchema)
+    def post(self, data, case_id, period_id):
+        """End an open suspension: the decision period runs again, less the suspended days."""
+        case = scoped_case(case_id, write=True)
+        session = db()
+        period = case_service.end_suspension(session, case, period_id, data["end_on"])
+        session.commit()
+        audit_event("case.period_end", "case", case_id, period=period_id, end_on=str(period.end_on))
+        save_manifest(get_archive().sessions, get_archive().store, get_archive().ingest_settings, case_id)
+        check_case_now(get_archive().sessions, case_id)
+        return period

@@ -74,6 +74,8 @@ class CaseSchema(Schema):
     sector = fields.String()
     penalty_types = fields.Function(lambda c: __import__("json").loads(c.penalty_types or "[]"))
     fine_amount = fields.Integer(allow_none=True)
+    decision_period = fields.Function(lambda c: getattr(c, "decision_period", None), metadata={
+        "description": "penalty cases after filing: {due_at, extension_days, suspended_days, suspended} (law art. 60)"})
     major = fields.Function(lambda c: getattr(c, "major", None),
                             metadata={"description": "重大案件 by the rules, once the decision is recorded"})
     stages = fields.Method("dump_stages")

@@ -31,6 +31,27 @@ class CaseFacts:
     sector: str = ""
     penalty_types: tuple[str, ...] = ()
     fine: int | None = None
+    # Law art. 60: approved extensions add days to the decision period; suspended days are not
+    # counted, and while a suspension is open the period does not run out.
+    extension_days: int = 0
+    suspended_days: int = 0
+    suspended: bool = False
+
+
+def period_changes(rows) -> tuple[int, int, bool]:
+    """(extension days, suspended days, suspended now) from (kind, days, start_on, end_on) rows.
+    A suspension from day A to day B takes B − A days out of the count."""
+    ext = susp = 0
+    ongoing = False
+    for kind, days, start, end in rows:
+        if kind == "extension":
+            ext += days or 0
+        elif kind == "suspension" and start is not None:
+            if end is None:
+                ongoing = True
+            else:
+                susp += max(0, (end - start).days)
+    return ext, susp, ongoing
 
 
 @dataclass(frozen=True)
@@ -109,7 +130,13 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
     if case.kind == "penalty" and "filing" in case.stages:
         filed = case.stages["filing"]
         after, period = rules.at(filed.astimezone(SHANGHAI).date()).decision_within
+        if case.extension_days or case.suspended_days:
+            period = Period(period.days + case.extension_days + case.suspended_days, period.unit)
         due = guarded(lambda: _due(calendar, case.stages[after], period)) if after in case.stages else None
+        if due is not None and case.suspended and "decision" not in case.stages:
+            if due in future:  # suspended: the period stands still until the suspension ends
+                future.remove(due)
+            due = None
         if due is not None:
             decided = case.stages.get("decision")
             if (decided is None and now > due) or (decided is not None and decided > due):

@@ -26,6 +26,9 @@ def attach_deadlines(session: Session, case: Case) -> Case:
         out[s.stage] = {"upload_due_at": local(due).isoformat() if due else None,  # type: ignore[union-attr]
                         "late": (any(d.uploaded_at > due for d in docs) if docs else None) if due else None}
     case.deadlines = out  # type: ignore[attr-defined]
+    filing = next((s for s in case.stages if s.stage == "filing"), None)
+    if filing is not None and case.kind == "penalty":
+        case.decision_period = decision_period(session, case, rules, calendar, filing.completed_at)  # type: ignore[attr-defined]
     decision = next((s for s in case.stages if s.stage == "decision"), None)
     if decision is not None and case.kind == "penalty":
         import json
@@ -34,3 +37,25 @@ def attach_deadlines(session: Session, case: Case) -> Case:
         case.major = ruleset.is_major(json.loads(case.penalty_types or "[]"), case.fine_amount,  # type: ignore[attr-defined]
                                       case.party_type, case.sector)
     return case
+
+
+def decision_period(session: Session, case: Case, rules, calendar, filed) -> dict:
+    """When the decision is due, counting approved extensions and suspended days (art. 60)."""
+    from sqlalchemy import select
+
+    from archive.deadlines.calendar import deadline
+    from archive.deadlines.evaluate import period_changes
+    from archive.models import CasePeriod
+
+    ext, susp, ongoing = period_changes(session.execute(
+        select(CasePeriod.kind, CasePeriod.days, CasePeriod.start_on, CasePeriod.end_on)
+        .where(CasePeriod.case_id == case.id)).all())
+    _, period = rules.at(local(filed).date()).decision_within  # type: ignore[union-attr]
+    out: dict = {"extension_days": ext, "suspended_days": susp, "suspended": ongoing, "due_at": None}
+    if ongoing:
+        return out
+    try:
+        out["due_at"] = local(deadline(calendar, filed, period.days + ext + susp, period.unit)).isoformat()  # type: ignore[union-attr]
+    except CalendarMissing as exc:
+        out["calendar_missing"] = exc.message
+    return out

@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
-from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case
+from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case, period_changes
 from archive.deadlines.rules import Rules
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from archive.models import Case, Document, Stage, WarningEscalation, WarningRecord
+from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
 from archive.services.clock import SHANGHAI, now as server_now
 
 # Which role handles a warning at each level (seed: agency legal unit, district, city).
@@ -137,6 +137,11 @@ def _load_facts(session: Session, chunk: list[str], span: bool = False) -> list[
             select(Stage.case_id, Stage.stage, Stage.completed_at).where(_in_chunk(Stage.case_id, chunk, span))):
         if cid in stages:
             stages[cid][stage] = completed
+    periods: dict[str, list[tuple]] = {}
+    for cid, kind, days, start, end in conn.execute(
+            select(CasePeriod.case_id, CasePeriod.kind, CasePeriod.days, CasePeriod.start_on, CasePeriod.end_on)
+            .where(_in_chunk(CasePeriod.case_id, chunk, span))):
+        periods.setdefault(cid, []).append((kind, days, start, end))
     docs: dict[str, list[DocFact]] = {cid: [] for cid in chunk}
     for did, cid, stage, form, uploaded in conn.execute(
             select(Document.id, Document.case_id, Document.stage, Document.form_code, Document.uploaded_at)
@@ -144,11 +149,19 @@ def _load_facts(session: Session, chunk: list[str], span: bool = False) -> list[
         if cid in docs:
             docs[cid].append(DocFact(did, stage, form, uploaded))
     return [CaseFacts(cid, agency, kind, stages[cid], docs[cid], party_type=party_type, sector=sector,
-                      penalty_types=tuple(json.loads(penalties or "[]")), fine=fine)
+                      penalty_types=tuple(json.loads(penalties or "[]")), fine=fine,
+                      **_period_fields(periods.get(cid)))
             for cid, agency, kind, party_type, sector, penalties, fine in conn.execute(
                 select(Case.id, Case.agency_code, Case.kind, Case.party_type, Case.sector, Case.penalty_types,
                        Case.fine_amount).where(_in_chunk(Case.id, chunk, span)))
             if cid in stages]
+
+
+def _period_fields(rows: list[tuple] | None) -> dict:
+    if not rows:
+        return {}
+    ext, susp, ongoing = period_changes(rows)
+    return {"extension_days": ext, "suspended_days": susp, "suspended": ongoing}
 
 
 def _row(case: CaseFacts, f: WarningFact, calendar: WorkCalendar, rules: Rules,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from archive.errors import Conflict, NotFound, ValidationFailed
-from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, Organisation, Stage
+from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Stage
 from archive.services.clock import as_aware, now as server_now
 
 # Unified social credit code (统一社会信用代码, 18 characters) or resident ID number (18 or 15).
@@ -129,3 +129,57 @@ def agencies_under(session: Session, code: str) -> list[str]:
             out.append(o.code)
         frontier.extend(session.scalars(select(Organisation).where(Organisation.parent_code == o.code)))
     return out
+
+
+def add_period(session: Session, case: Case, data: dict, *, by: str) -> CasePeriod:
+    """Record an approved extension of the decision period or the start of a suspension."""
+    errors: dict[str, list[str]] = {}
+    kind = data.get("kind")
+    stages = {s.stage for s in case.stages}
+    if case.kind != "penalty" or "filing" not in stages:
+        errors["kind"] = ["only a filed penalty case has a decision period"]
+    elif "decision" in stages:
+        errors["kind"] = ["the decision has been made"]
+    if not (data.get("approved_by") or "").strip():
+        errors["approved_by"] = ["who approved it (负责人)"]
+    if not (data.get("reason") or "").strip():
+        errors["reason"] = ["required"]
+    if kind == "extension":
+        if not data.get("days") or not 1 <= data["days"] <= 365:
+            errors["days"] = ["1 to 365 days"]
+    elif kind == "suspension":
+        start, end = data.get("start_on"), data.get("end_on")
+        if start is None:
+            errors["start_on"] = ["required"]
+        elif end is not None and end < start:
+            errors["end_on"] = ["before the start"]
+        if session.scalar(select(func.count()).select_from(CasePeriod).where(
+                CasePeriod.case_id == case.id, CasePeriod.kind == "suspension", CasePeriod.end_on.is_(None))):
+            errors["start_on"] = ["a suspension is still open: end it first"]
+    else:
+        errors["kind"] = ["extension or suspension"]
+    if errors:
+        raise ValidationFailed("the change to the decision period is not valid", errors)
+    now = server_now()
+    p = CasePeriod(case_id=case.id, kind=kind, days=data.get("days") if kind == "extension" else None,
+                   start_on=data.get("start_on") if kind == "suspension" else None,
+                   end_on=data.get("end_on") if kind == "suspension" else None,
+                   approved_by=data["approved_by"].strip(), reason=data["reason"].strip(), recorded_by=by,
+                   recorded_at=now)
+    session.add(p)
+    case.changed_at = now
+    session.flush()
+    return p
+
+
+def end_suspension(session: Session, case: Case, period_id: int, end_on: dt.date) -> CasePeriod:
+    p = session.get(CasePeriod, period_id)
+    if p is None or p.case_id != case.id:
+        raise NotFound("no such period")
+    if p.kind != "suspension" or p.end_on is not None:
+        raise Conflict("only an open suspension can be ended")
+    if p.start_on is not None and end_on < p.start_on:
+        raise ValidationFailed("the suspension ends before it starts", {"end_on": ["before the start"]})
+    p.end_on = end_on
+    case.changed_at = server_now()
+    return p

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive.models import Case, Document, DocumentVersion, IndexJob, Organisation, Stage
+from archive.models import Case, CasePeriod, Document, DocumentVersion, IndexJob, Organisation, Stage
 from archive.services.clock import now as server_now
 from archive.services.ingest import IngestSettings, retain_until
 from archive.storage.base import ObjectNotFound, ObjectStore
@@ -45,6 +45,7 @@ def case_manifest(session: Session, case: Case) -> dict:
         chain.append({"code": org.code, "name": org.name, "level": org.level, "parent": org.parent_code})
         code = org.parent_code
     stages = session.scalars(select(Stage).where(Stage.case_id == case.id).order_by(Stage.id)).all()
+    periods = session.scalars(select(CasePeriod).where(CasePeriod.case_id == case.id).order_by(CasePeriod.id)).all()
     return {
         "schema": MANIFEST_SCHEMA, "id": case.id, "number": case.number, "agency": case.agency_code,
         "kind": case.kind, "procedure": case.procedure, "power": case.power_code, "party_name": case.party_name,
@@ -54,13 +55,17 @@ def case_manifest(session: Session, case: Case) -> dict:
         "stages": [{"stage": s.stage, "completed_at": _iso(s.completed_at), "recorded_at": _iso(s.recorded_at),
                     "recorded_by": s.recorded_by} for s in stages],
         "organisations": list(reversed(chain)),
+        "periods": [{"kind": p.kind, "days": p.days, "start_on": _iso(p.start_on), "end_on": _iso(p.end_on),
+                     "approved_by": p.approved_by, "reason": p.reason, "recorded_by": p.recorded_by,
+                     "recorded_at": _iso(p.recorded_at)} for p in periods],
     }
 
 
 def write_manifest(session: Session, store: ObjectStore, settings: IngestSettings, case: Case) -> str:
     """Store a new version of the case's manifest; returns its version id."""
-    body = json.dumps(case_manifest(session, case), ensure_ascii=False, sort_keys=True).encode("utf-8")
-    stages = ",".join(s["stage"] for s in case_manifest(session, case)["stages"])
+    m = case_manifest(session, case)
+    body = json.dumps(m, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    stages = ",".join(s["stage"] for s in m["stages"]) + f";periods={len(m['periods'])}"
     put = store.put(manifest_key(case.id), io.BytesIO(body), len(body),
                     {"schema": MANIFEST_SCHEMA, "case-id": case.id, "stages": stages}, "application/json",
                     retain_until(server_now(), settings.years_for(case.procedure)))
@@ -112,6 +117,12 @@ def restore_case(session: Session, store: ObjectStore, case_id: str, doc_meta: d
         for s in m["stages"]:
             session.add(Stage(case_id=case.id, stage=s["stage"], completed_at=_dt(s["completed_at"]),
                               recorded_at=_dt(s["recorded_at"]), recorded_by=s["recorded_by"]))
+        for p in m.get("periods", []):
+            session.add(CasePeriod(case_id=case.id, kind=p["kind"], days=p["days"],
+                                   start_on=dt.date.fromisoformat(p["start_on"]) if p["start_on"] else None,
+                                   end_on=dt.date.fromisoformat(p["end_on"]) if p["end_on"] else None,
+                                   approved_by=p["approved_by"], reason=p["reason"], recorded_by=p["recorded_by"],
+                                   recorded_at=_dt(p["recorded_at"])))
         session.flush()
         return case
     if doc_meta is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.models import Document
@@ -66,7 +66,10 @@ def repair(session: Session, store: ObjectStore, settings, report: ReconcileRepo
         session.commit()
         done.append(f"{key}: document {doc_id} catalogued and queued for indexing")
     for case in session.scalars(select(Case)):
-        stages = ",".join(s.stage for s in sorted(case.stages, key=lambda s: s.id))
+        from archive.models import CasePeriod
+
+        n_periods = session.scalar(select(func.count()).select_from(CasePeriod).where(CasePeriod.case_id == case.id))
+        stages = ",".join(s.stage for s in sorted(case.stages, key=lambda s: s.id)) + f";periods={n_periods}"
         try:
             stale = store.stat(manifest_key(case.id)).metadata.get("stages", "") != stages
         except ObjectNotFound:

@@ -200,3 +200,37 @@ def test_a_late_upload_is_a_warning_at_upload_time(app, client):
     found = client_as(app, "legal_a").get("/api/warnings", query_string={"rule": "late_upload"}).get_json()
     assert found["total"] == 1 and found["warnings"][0]["case_id"] == case["id"]
     assert found["warnings"][0]["fact_due_at"] == "2026-11-03T23:59:59.999999+08:00"
+
+
+def test_extension_and_suspension_of_the_decision_period(app, archive, client):
+    case = new_case(client, opened_on="2026-03-02")
+    assert record_stage(client, case["id"], "filing", "2026-03-02T10:00:00+08:00").status_code == 201
+    clerk = client_as(app, "clerk_a")
+    url = f"/api/cases/{case['id']}/periods"
+    shown = client.get(f"/api/cases/{case['id']}").get_json()["decision_period"]
+    assert shown["due_at"].startswith("2026-06-01T23:59:59") and shown["extension_days"] == 0
+    assert clerk.post(url, json={"kind": "extension", "days": 0, "approved_by": "张局长", "reason": "案情复杂"}).status_code == 422
+    assert client_as(app, "district_a").post(url, json={"kind": "extension", "days": 30, "approved_by": "x",
+                                                         "reason": "y"}).status_code == 403
+    r = clerk.post(url, json={"kind": "extension", "days": 30, "approved_by": "张局长", "reason": "案情复杂"})
+    assert r.status_code == 201, r.get_json()
+    assert client.get(f"/api/cases/{case['id']}").get_json()["decision_period"]["due_at"].startswith("2026-06-30")
+    s = clerk.post(url, json={"kind": "suspension", "start_on": "2026-04-10", "approved_by": "张局长",
+                              "reason": "当事人下落不明，中止调查"}).get_json()
+    assert clerk.post(url, json={"kind": "suspension", "start_on": "2026-04-12", "approved_by": "张局长",
+                                 "reason": "again"}).status_code == 422  # one open suspension at a time
+    assert client.get(f"/api/cases/{case['id']}").get_json()["decision_period"] == {
+        "extension_days": 30, "suspended_days": 0, "suspended": True, "due_at": None}
+    assert _scan(archive, at("2026-08-01 10:00")).new == 0  # suspended: never overdue
+    assert clerk.post(f"{url}/{s['id']}/end", json={"end_on": "2026-04-01"}).status_code == 422
+    assert clerk.post(f"{url}/{s['id']}/end", json={"end_on": "2026-04-20"}).status_code == 200
+    assert clerk.post(f"{url}/{s['id']}/end", json={"end_on": "2026-04-21"}).status_code == 409
+    shown = client.get(f"/api/cases/{case['id']}").get_json()["decision_period"]
+    assert (shown["suspended_days"], shown["suspended"]) == (10, False)
+    assert shown["due_at"].startswith("2026-07-10")  # 2 Mar + 90 + 30 + 10 days
+    assert _scan(archive, at("2026-07-10 23:00")).new == 0
+    _scan(archive, at("2026-07-11 00:00:01"))
+    with archive.sessions() as s:
+        rules = s.scalars(select(WarningRecord.rule).where(WarningRecord.case_id == case["id"])).all()
+    assert "decision_overdue" in rules
+    assert [p["kind"] for p in client.get(url).get_json()["periods"]] == ["extension", "suspension"]

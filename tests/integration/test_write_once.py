@@ -244,7 +244,9 @@ def snapshot(client, case_ids):
         versions = {d[0]: [(v["version"], v["sha256"], v["version_id"], v["stored_at"]) for v in
                            client.get(f"/api/documents/{d[0]}/versions").get_json()["versions"]] for d in docs}
         out["cases"][c["number"]] = {"stages": [(s["stage"], s["completed_at"]) for s in c["stages"]],
-                                     "docs": docs, "versions": versions}
+                                     "docs": docs, "versions": versions, "decision_period": c.get("decision_period"),
+                                     "fields": {k: c[k] for k in ("agency", "kind", "procedure", "party_name",
+                                                                  "party_id", "opened_on", "summary")}}
     for q in QUERIES:
         for versions in ("current", "all"):
             hits = client.get("/api/search", query_string={"q": q, "versions": versions, "per_page": 100}).get_json()
@@ -259,6 +261,8 @@ def test_rebuild_from_storage_gives_the_same_catalog_and_search(app, client, arc
     case, _ = _case_with_documents(client)
     other = new_case(client, number="津武应急罚〔2026〕5号", agency="A-YJJ", procedure="summary")
     record_stage(client, other["id"], "filing", "2026-04-01T09:00:00+08:00")
+    assert client_as(app, "clerk_ay").post(f"/api/cases/{other['id']}/periods", json={
+        "kind": "extension", "days": 30, "approved_by": "李局长", "reason": "案情复杂"}).status_code == 201
     d = upload(client, other["id"], ORIGINAL, filename="立案审批表.pdf", stage="filing", form="filing_approval").get_json()
     a = client_as(app, "clerk_ay").post(f"/api/documents/{d['id']}/amendments", data={
         "reason": "更正", "file": (io.BytesIO(CORRECTED), "立案审批表（更正）.pdf")},

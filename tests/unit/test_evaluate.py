@@ -67,6 +67,29 @@ def test_undecided_case_becomes_overdue_after_90_days():
     assert rules_of(evaluate(case, RULES, CAL, at("2026-06-02 00:00:01"))) == [("decision_overdue", "decision_overdue")]
 
 
+def test_extensions_and_suspensions_move_the_decision_deadline():
+    from archive.deadlines.evaluate import evaluate_case, period_changes
+
+    stages = {"filing": at("2026-03-02 10:00")}
+    docs = [DocFact("f", "filing", "filing_approval", at("2026-03-02 11:00"))]
+    # approved extension of 30 days: 2 Mar + 120 days = Tue 30 June
+    ext = CaseFacts("c", "A", "penalty", stages, docs, extension_days=30)
+    assert evaluate(ext, RULES, CAL, at("2026-06-30 23:59")) == []
+    assert rules_of(evaluate(ext, RULES, CAL, at("2026-07-01 00:00:01"))) == [("decision_overdue", "decision_overdue")]
+    # a suspension from 10 to 20 April takes 10 days out: 2 Mar + 100 days = Wed 10 June
+    e, sd, ongoing = period_changes([("suspension", None, dt.date(2026, 4, 10), dt.date(2026, 4, 20))])
+    assert (e, sd, ongoing) == (0, 10, False)
+    susp = CaseFacts("c", "A", "penalty", stages, docs, suspended_days=sd)
+    assert evaluate(susp, RULES, CAL, at("2026-06-10 23:00")) == []
+    assert rules_of(evaluate(susp, RULES, CAL, at("2026-06-11 00:00:01"))) == [("decision_overdue", "decision_overdue")]
+    # while a suspension is open the period does not run out, and nothing is scheduled for it
+    open_ = CaseFacts("c", "A", "penalty", stages, docs, suspended=True)
+    found, next_check = evaluate_case(open_, RULES, CAL, at("2026-09-01 10:00"))
+    assert found == [] and next_check is None
+    assert period_changes([("extension", 30, None, None), ("extension", 15, None, None),
+                           ("suspension", None, dt.date(2026, 4, 1), None)]) == (45, 0, True)
+
+
 def test_calendar_missing_is_a_warning_not_a_guess():
     case = CaseFacts("c", "A", "inspection", {"inspection": at("2026-12-29 10:00")})
     facts = evaluate(case, RULES, CAL, at("2026-12-30 10:00"))
