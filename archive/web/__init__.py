@@ -94,6 +94,9 @@ def home():
                 hit["snippets"] = [Markup(f) for f in hit["highlights"]["content"]]  # escaped by highlight()
         except BadQuery as exc:
             error = exc.message.split(" / ")[0]
+    from archive.web.todo import sections
+
+    todo = sections(db(), p) if not q else []
     return render_template("home.html", p=p, q=q, result=result, error=error, scope_name=scope_name,
-                           role_name=ROLE_NAMES.get(p.role, p.role), stage_names=STAGE_NAMES)
+                           role_name=ROLE_NAMES.get(p.role, p.role), stage_names=STAGE_NAMES, todo=todo)
 

@@ -74,3 +74,70 @@ def test_clerk_logs_in_and_finds_a_decision(server, page, tmp_path):
     assert "引号不成对" in page.inner_text("[role=alert]")
     page.click("header button")
     page.wait_for_url(server + "/login")
+
+
+def _login(page, server, username):
+    page.goto(server + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server + "/")
+
+
+def test_each_role_sees_its_to_do_list(server, page, app, archive, client):
+    """A reviewer sees the files assigned to them; the district office sees the pending
+    amendment; the agency's legal unit sees its level-1 warnings."""
+    import io
+
+    from tests.conftest import client_as, record_stage
+
+    with archive.sessions() as s:
+        create_user(s, "pc_li", "reviewer", "B-SJJ", password=PASSWORD)
+        create_user(s, "wq_fzb", "district_office", "120114", password=PASSWORD)
+        create_user(s, "sj_fz", "agency_legal", "A-SJJ", password=PASSWORD)
+        s.commit()
+    case = client.get("/api/cases").get_json()["cases"][0]
+    record_stage(client, case["id"], "filing", "2026-03-02T10:00:00+08:00")  # its approval never uploaded
+    plan = client.post("/api/sampling/plans", json={
+        "name": "第一季度抽查", "period_start": "2026-01-01", "period_end": "2026-03-31", "kinds": ["penalty"],
+        "count": 1, "reviewers_per_file": 1, "max_load": 5, "review_deadline": "2099-06-30"}).get_json()
+    client.post(f"/api/sampling/plans/{plan['id']}/freeze")
+    with archive.sessions() as s:  # only pc_li may review (the other test reviewer is unassigned here)
+        from sqlalchemy import update
+
+        from archive.models import User
+
+        s.execute(update(User).where(User.role == "reviewer", User.username != "pc_li").values(active=False))
+        s.commit()
+    drawn = client.post(f"/api/sampling/plans/{plan['id']}/draw", json={"seed": "2026-04-01"}).get_json()
+    assert [a["reviewer"] for a in drawn["assignments"]] == ["pc_li"]
+    with archive.sessions() as s:
+        from sqlalchemy import select
+
+        from archive.models import Document
+
+        doc_id = s.scalars(select(Document.id).where(Document.case_id == case["id"])).first()
+    r = client_as(app, "clerk_a").post(f"/api/documents/{doc_id}/amendments", data={
+        "reason": "金额笔误", "file": (io.BytesIO(make_pdf("更正", ["罚款三万元"])), "更正.pdf")},
+        content_type="multipart/form-data")
+    assert r.status_code == 201
+
+    _login(page, server, "pc_li")
+    todo = page.inner_text("section.todo")
+    assert "评查任务" in todo and case["number"] in todo and "2099-06-30" in todo
+    with page.expect_response(lambda resp: resp.url.endswith("/binder.pdf")) as info:
+        page.evaluate("url => fetch(url)", page.get_attribute("section.todo a", "href"))
+    assert info.value.status == 200
+    page.click("header button")
+    page.wait_for_url(server + "/login")
+
+    _login(page, server, "wq_fzb")
+    todo = page.inner_text("section.todo")
+    assert "待审批的更正申请" in todo and "金额笔误" in todo
+    page.click("header button")
+    page.wait_for_url(server + "/login")
+
+    _login(page, server, "sj_fz")
+    todo = page.inner_text("section.todo")
+    assert "1 级预警" in todo and case["number"] in todo and "立案" not in page.inner_text("section.todo h2")
+    assert not [m for m in page.console_messages if "Content Security Policy" in m]
