@@ -58,8 +58,8 @@ def make_docx(title: str, paragraphs: list[str], *, table: list[list[str]] | Non
     return buf.getvalue()
 
 
-def make_pdf(title: str, paragraphs: list[str], *, pages: int = 1, encrypt_password: str | None = None) -> bytes:
-    """A PDF with embedded Chinese font (text layer, wrapped lines), ``pages`` copies of the body."""
+def cjk_fpdf():
+    """An A4 fpdf2 document with the Chinese font registered as "cjk" (FontMissing without one)."""
     from fpdf import FPDF
 
     font = cjk_font()
@@ -68,6 +68,12 @@ def make_pdf(title: str, paragraphs: list[str], *, pages: int = 1, encrypt_passw
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_font("cjk", fname=font, collection_font_number=0)
+    return pdf
+
+
+def make_pdf(title: str, paragraphs: list[str], *, pages: int = 1, encrypt_password: str | None = None) -> bytes:
+    """A PDF with embedded Chinese font (text layer, wrapped lines), ``pages`` copies of the body."""
+    pdf = cjk_fpdf()
     for _ in range(pages):
         pdf.add_page()
         pdf.set_font("cjk", size=16)

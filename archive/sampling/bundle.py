@@ -212,17 +212,9 @@ def _pdf_pages(f: IO[bytes]) -> int | None:
 
 
 def _fpdf():
-    from fpdf import FPDF
+    from archive.demo.documents import cjk_fpdf
 
-    from archive.demo.documents import FontMissing, cjk_font
-
-    font = cjk_font()
-    if font is None:
-        raise FontMissing("no Chinese font found: apt-get install fonts-noto-cjk (or set ARCHIVE_CJK_FONT)")
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(True, margin=18)
-    pdf.add_font("cjk", fname=font, collection_font_number=0)
-    return pdf
+    return cjk_fpdf()
 
 
 def _cover(case: Case, agency_name: str, parts: list[BinderPart]) -> bytes:
