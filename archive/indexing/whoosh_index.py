@@ -106,6 +106,25 @@ def term_match(term: Term) -> Q.Query:
     return Q.Or([_term_query(f, term.text) for f in SEARCH_FIELDS])
 
 
+def _with_current_fields(ix: windex.Index) -> windex.Index:
+    """Add fields a newer release defines (e.g. ``superseded``) to an index made by an older
+    one; existing documents simply lack them. Skipped while another process writes."""
+    from whoosh.index import LockError
+
+    wanted = make_schema()
+    missing = [n for n in wanted.names() if n not in ix.schema.names()]
+    if not missing:
+        return ix
+    try:
+        writer = ix.writer()
+    except LockError:
+        return ix
+    for name in missing:
+        writer.add_field(name, wanted[name])
+    writer.commit()
+    return windex.open_dir(ix.storage.folder) if hasattr(ix.storage, "folder") else ix
+
+
 class WhooshIndex:
     """Whoosh index generations under ``root``; one writer at a time (the worker)."""
 
@@ -149,7 +168,7 @@ class WhooshIndex:
         d = self.current_dir()
         with self._lock:
             if self._ix is None or self._ix_dir != d:
-                self._ix = windex.open_dir(str(d))
+                self._ix = _with_current_fields(windex.open_dir(str(d)))
                 self._ix_dir = d
             return self._ix
 

@@ -45,7 +45,13 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     for p in ("/api/cases", "/api/cases/{case_id}", "/api/cases/{case_id}/stages",
               "/api/cases/{case_id}/documents", "/api/documents/{doc_id}",
               "/api/documents/{doc_id}/content", "/api/search", "/api/forms",
-              "/api/organisations", "/api/health"):
+              "/api/organisations", "/api/health", "/api/cases/{case_id}/periods",
+              "/api/documents/{doc_id}/amendments", "/api/amendments/{amendment_id}/decision",
+              "/api/documents/{doc_id}/versions", "/api/fixity/report", "/api/complaints",
+              "/api/complaints/{complaint_id}/links", "/api/complaints/{complaint_id}/close",
+              "/api/sampling/plans", "/api/sampling/plans/{plan_id}/draw", "/api/sampling/plans/{plan_id}/results",
+              "/api/reviews", "/api/reviews/{review_id}", "/api/cases/{case_id}/bundle",
+              "/api/cases/{case_id}/binder.pdf"):
         assert p in paths, p
     assert "multipart/form-data" in paths["/api/cases/{case_id}/documents"]["post"]["requestBody"]["content"]
 

@@ -125,3 +125,25 @@ def test_searches_from_many_threads_while_the_writer_writes(tmp_path):
     assert errors == []
     assert min(counts) >= 20 and max(counts) <= 70
     assert index.search(SearchQuery(terms=parse_terms("停产停业"))).total == 70
+
+
+def test_an_index_made_before_a_field_existed_gains_it(tmp_path):
+    """Indexes written by an older release lack ``superseded``: opening adds it, old entries stay."""
+    from whoosh import index as windex
+    from whoosh.fields import Schema
+
+    from archive.indexing.whoosh_index import WhooshIndex, make_schema
+
+    idx = WhooshIndex(tmp_path)
+    gen = idx.current_dir()
+    old = Schema(**{n: make_schema()[n] for n in make_schema().names() if n != "superseded"})
+    for f in gen.iterdir():
+        f.unlink()
+    windex.create_in(str(gen), old)
+    from dataclasses import replace
+
+    idx.upsert([item("d1", "本机关决定罚款五万元"), replace(item("d2@v1", "本机关决定罚款三万元"), superseded=True)])
+    assert "superseded" in windex.open_dir(str(gen)).schema.names()
+    assert [h.doc_id for h in idx.search(SearchQuery(terms=parse_terms("罚款"))).hits] == ["d1"]
+    assert sorted(h.doc_id for h in idx.search(SearchQuery(terms=parse_terms("罚款"), versions="all")).hits) == \
+        ["d1", "d2@v1"]
