@@ -1,8 +1,8 @@
 """A case file as a BagIt bag in a ZIP (RFC 8493), and as one binder PDF (卷宗).
 
 The ZIP is produced while it is sent: each document is copied from object storage in chunks
-and never held whole. The binder is assembled in a temporary file on disk (pypdf keeps the
-merged documents' objects in memory while writing; see README "Sampling").
+and never held whole. The binder is assembled in a temporary file on disk, one document at a
+time (``pdfstream``): memory stays of the order of the largest document, not of the case.
 """
 from __future__ import annotations
 
@@ -289,7 +289,9 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
     it is there; otherwise they, and other files, are listed as attachments."""
     import io
 
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfReader
+
+    from archive.sampling.pdfstream import Bookmark, StreamingPdf
 
     parts = []
     try:
@@ -327,26 +329,28 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
         offset = 1 + toc_pages
         toc, toc_pages2 = _contents(parts, offset)
         assert toc_pages2 == toc_pages  # page numbers have a fixed width, so the layout is stable
-        writer = PdfWriter()
-        writer.append(PdfReader(io.BytesIO(_cover(case, agency_name, parts))))
-        writer.append(PdfReader(io.BytesIO(toc)))
-        writer.add_outline_item(title="封面", page_number=0)
-        writer.add_outline_item(title="卷内目录", page_number=1)
+        out = tempfile.TemporaryFile()
+        pdf = StreamingPdf(out)
+        pdf.add(PdfReader(io.BytesIO(_cover(case, agency_name, parts))))
+        pdf.add(PdfReader(io.BytesIO(toc)))
+        outline = [Bookmark("封面", 0), Bookmark("卷内目录", 1)]
         recorded = {st.stage for st in case.stages} | {p.doc.stage for p in parts}
         for stage in [s for s in STAGES if s in recorded] + sorted(recorded - set(STAGES)):
             mine = [p for p in parts if p.doc.stage == stage]
             first = next((p for p in mine if p.start), None)
             # a stage without a PDF points at the contents, where its documents are listed
-            parent = writer.add_outline_item(title=STAGE_NAMES.get(stage, stage),
-                                             page_number=offset + first.start - 1 if first else 1)
+            node = Bookmark(STAGE_NAMES.get(stage, stage), offset + first.start - 1 if first else 1)
+            outline.append(node)
             for p in mine:
                 if p.file is not None:
-                    writer.append(PdfReader(p.file, strict=False), import_outline=False)
-                    writer.add_outline_item(title=p.doc.filename, page_number=offset + p.start - 1, parent=parent)
+                    at = pdf.add(PdfReader(p.file, strict=False))  # copied and written, then let go
+                    assert at == offset + p.start - 1
+                    p.file.close()
+                    p.file = None
+                    node.children.append(Bookmark(p.doc.filename, at))
                 else:
-                    writer.add_outline_item(title=f"〔附件〕{p.doc.filename}", page_number=1, parent=parent)
-        out = tempfile.TemporaryFile()
-        writer.write(out)
+                    node.children.append(Bookmark(f"〔附件〕{p.doc.filename}", 1))
+        pdf.finish(outline)
         out.seek(0)
         return Binder(out, offset + page, parts)
     finally:

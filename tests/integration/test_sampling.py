@@ -251,7 +251,7 @@ def test_binder_pages_and_bookmarks_without_libreoffice(app, client, archive):
     assert "现场笔录" in reader.pages[3].extract_text().replace("\x00", "")
 
 
-def test_binder_converts_docx_with_libreoffice(app, client, archive):
+def test_binder_converts_docx_with_libreoffice(app, client, archive, tmp_path):
     from archive.sampling.bundle import find_soffice
 
     assert find_soffice(archive.config["LIBREOFFICE"]), "LibreOffice is required here (bin/setup test installs it)"
@@ -265,6 +265,18 @@ def test_binder_converts_docx_with_libreoffice(app, client, archive):
     # filing order: 立案 (1 page), then 询问笔录 (converted), then 现场笔录
     assert docs["立案审批表.pdf"] == 2 and docs["询问笔录.docx"] == 3 and docs["现场笔录.pdf"] == 3 + docx_pages
     assert "你叫什么名字" in reader.pages[3].extract_text().replace("\x00", "")
+    # an independent reader (poppler) finds a well-formed file with the same pages and outline
+    import subprocess
+
+    path = tmp_path / "binder.pdf"
+    path.write_bytes(client.get(f"/api/cases/{case['id']}/binder.pdf").data)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    import re
+
+    assert re.search(rf"^Pages:\s+{len(reader.pages)}$", info.stdout, re.M) and "rror" not in info.stderr, info.stderr
+    text = subprocess.run(["pdftotext", "-f", "4", "-l", "4", str(path), "-"], capture_output=True, text=True,
+                          check=True)
+    assert "你叫什么名字" in text.stdout and "rror" not in text.stderr
 
 
 def test_review_scoring_and_results(app, client, reviewers):
