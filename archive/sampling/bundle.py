@@ -217,8 +217,7 @@ def _fpdf():
     return cjk_fpdf()
 
 
-def _cover(case: Case, agency_name: str, parts: list[BinderPart]) -> bytes:
-    pdf = _fpdf()
+def _cover(pdf, case: Case, agency_name: str, parts: list[BinderPart]) -> None:
     pdf.add_page()
     pdf.set_font("cjk", size=26)
     pdf.ln(40)
@@ -234,33 +233,37 @@ def _cover(case: Case, agency_name: str, parts: list[BinderPart]) -> bytes:
     for label, value in rows:
         pdf.set_x(30)
         pdf.cell(35, 10, label)
+        value = value if len(value) <= 100 else value[:99] + "…"  # the cover stays one page
         pdf.multi_cell(115, 10, value, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
 
 
-def _contents(parts: list[BinderPart], offset: int) -> tuple[bytes, int]:
-    """The table of contents (卷内目录); page numbers are ``offset`` + each part's start."""
+def _contents(pdf, parts: list[BinderPart], offset: int, font: str = "cjk") -> None:
+    """The table of contents (卷内目录); page numbers are ``offset`` + each part's start. Every
+    line is a cell of fixed height, so its layout does not depend on the text: a dry run with
+    a built-in font (``font`` other than "cjk", texts left out) gives the page count."""
     from forms import load_catalog
 
     catalog = load_catalog()
+    dry = font != "cjk"
+
+    def t(text: str) -> str:
+        return "" if dry else text
 
     def form_name(code: str) -> str:
         return catalog[code].name if code in catalog else code
 
-    pdf = _fpdf()
     pdf.add_page()
-    pdf.set_font("cjk", size=18)
-    pdf.cell(0, 14, "卷内目录", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=10)
+    pdf.set_font(font, size=18)
+    pdf.cell(0, 14, t("卷内目录"), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(font, size=10)
     widths = (12, 78, 24, 36, 20)
-    header = ("序号", "文书名称", "环节", "上传时间", "页码")
 
     def row(cells):
         for w, c in zip(widths, cells):
-            pdf.cell(w, 8, c, border=1)
+            pdf.cell(w, 8, t(c), border=1)
         pdf.ln(8)
 
-    row(header)
+    row(("序号", "文书名称", "环节", "上传时间", "页码"))
     for n, p in enumerate(parts, 1):
         title = form_name(p.doc.form_code) + "：" + p.doc.filename
         if len(title) > 26:
@@ -268,12 +271,34 @@ def _contents(parts: list[BinderPart], offset: int) -> tuple[bytes, int]:
         page = str(p.start + offset) if p.start else "附件"
         row((str(n), title, STAGE_NAMES.get(p.doc.stage, p.doc.stage),
              p.doc.uploaded_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), page))
-    notes = [p for p in parts if not p.start]
+    notes = [(n, p) for n, p in enumerate(parts, 1) if not p.start]
     if notes:
         pdf.ln(4)
-        pdf.multi_cell(0, 6, "附件：以下文书不是 PDF 或无法并入，见案卷包（bundle）："
-                       + "；".join(f"{p.doc.filename}（{p.note}）" for p in notes), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output()), pdf.page_no()
+        pdf.cell(0, 6, t("附件：以下文书不是 PDF 或无法并入，见案卷包（bundle）"), new_x="LMARGIN", new_y="NEXT")
+        for n, p in notes:
+            line = f"{n}. {p.doc.filename}（{p.note}）"
+            pdf.cell(0, 6, t(line if len(line) <= 60 else line[:59] + "…"), new_x="LMARGIN", new_y="NEXT")
+
+
+def _front_matter(case: Case, agency_name: str, parts: list[BinderPart]) -> tuple[bytes, int]:
+    """The cover and the contents in one PDF (the Chinese font is loaded once); returns it and
+    the number of contents pages. Sets each PDF part's first page on the way."""
+    from fpdf import FPDF
+
+    page = 0
+    for p in parts:  # first pages counted from the first document on (which parts are attachments matters)
+        if p.pages:
+            p.start = page + 1
+            page += p.pages
+    dry = FPDF(format="A4")
+    dry.set_auto_page_break(True, margin=18)
+    _contents(dry, parts, 0, font="helvetica")
+    toc_pages = dry.page_no()
+    pdf = _fpdf()
+    _cover(pdf, case, agency_name, parts)
+    _contents(pdf, parts, 1 + toc_pages)
+    assert pdf.page_no() == 1 + toc_pages, "the contents took another number of pages than measured"
+    return bytes(pdf.output()), toc_pages
 
 
 @dataclass
@@ -320,19 +345,12 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
             else:
                 part.note = d.media_type
             parts.append(part)
-        _, toc_pages = _contents(parts, 0)  # first pass: how many pages the contents take
-        page = 0
-        for p in parts:
-            if p.pages:
-                p.start = page + 1
-                page += p.pages
+        front, toc_pages = _front_matter(case, agency_name, parts)
         offset = 1 + toc_pages
-        toc, toc_pages2 = _contents(parts, offset)
-        assert toc_pages2 == toc_pages  # page numbers have a fixed width, so the layout is stable
+        page = sum(p.pages for p in parts)
         out = tempfile.TemporaryFile()
         pdf = StreamingPdf(out)
-        pdf.add(PdfReader(io.BytesIO(_cover(case, agency_name, parts))))
-        pdf.add(PdfReader(io.BytesIO(toc)))
+        pdf.add(PdfReader(io.BytesIO(front)))
         outline = [Bookmark("封面", 0), Bookmark("卷内目录", 1)]
         recorded = {st.stage for st in case.stages} | {p.doc.stage for p in parts}
         for stage in [s for s in STAGES if s in recorded] + sorted(recorded - set(STAGES)):
