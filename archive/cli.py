@@ -438,14 +438,6 @@ def rebuild(from_storage: bool) -> None:
             click.echo(f"problem: {p}", err=True)
         n = reindex(archive.sessions, archive.store, archive.index, re_extract=True, limits=archive.extract_limits,
                     procs=cfg["INDEX_PROCS"])
-        with archive.sessions() as session:  # the jobs rebuild queued are covered by the reindex
-            from sqlalchemy import update
-
-            from archive.models import IndexJob
-            from archive.services.clock import now
-
-            session.execute(update(IndexJob).where(IndexJob.done_at.is_(None)).values(done_at=now()))
-            session.commit()
     click.echo(f"reindexed {n} index entries")
 
 

@@ -13,6 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def get_or_404(session: Session, model: type, key: Any, what: str) -> Any:
+    """The row of ``model`` with primary key ``key``, or NotFound("no such <what>")."""
+    from archive.errors import NotFound
+
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"no such {what}")
+    return row
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
     if url.startswith("sqlite"):

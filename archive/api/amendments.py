@@ -6,15 +6,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from archive.api.documents import _document
+from archive.api.cases import received_file
+from archive.api.documents import scoped_document
 from archive.api.schemas import LocalDateTime, UploadFileSchema
 from archive.auth.principal import WRITE_ROLES
 from archive.auth.web import audit_event, current, refuse
-from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Amendment
 from archive.services import amendments as service
-from archive.services.ingest import HashingSpool
 
 blp = Blueprint("amendments", __name__, url_prefix="/api", description="更正 Amendments and versions")
 
@@ -81,17 +80,13 @@ class DocumentAmendments(MethodView):
     @blp.response(201, AmendmentSchema)
     def post(self, form, files, doc_id):
         """Ask for a correction (multipart: reason, file) — the agency that holds the document."""
-        doc = _document(doc_id)
+        doc = scoped_document(doc_id)
         p = current()
         if p.role not in WRITE_ROLES or not p.may_write(doc.case.agency_code):
             refuse("document", doc_id, visible=True, why="amendments are requested by the document's agency")
         upload = files["file"]
+        spool = received_file(upload)
         archive = get_archive()
-        spool = upload.stream
-        if not isinstance(spool, HashingSpool):
-            spool = HashingSpool.from_stream(upload.stream, archive.ingest_settings.max_bytes)
-        if not upload.filename:
-            raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
         session = db()
         a = service.request(session, archive.store, archive.ingest_settings, doc, by=p.username,
                             reason=form["reason"], filename=upload.filename, spool=spool)
@@ -106,7 +101,7 @@ class DocumentVersions(MethodView):
     @blp.response(200, VersionListSchema)
     def get(self, doc_id):
         """Every version of the document, oldest first; read one with ``/content?version=N``."""
-        doc = _document(doc_id)
+        doc = scoped_document(doc_id)
         audit_event("document.versions", "document", doc_id)
         return {"document_id": doc.id, "versions": service.versions(db(), doc)}
 

@@ -23,6 +23,16 @@ from archive.services.rebuild import save_manifest
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="案卷 Cases, stages, uploads")
 
 
+def received_file(upload) -> HashingSpool:
+    """The uploaded part as a hashing spool (small parts may arrive in memory); it must be named."""
+    if not upload.filename:
+        raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
+    spool = upload.stream
+    if not isinstance(spool, HashingSpool):
+        spool = HashingSpool.from_stream(upload.stream, get_archive().ingest_settings.max_bytes)
+    return spool
+
+
 def scoped_case(case_id: str, *, write: bool = False) -> Case:
     """The case if the caller may see it (write to it): else 404 (403 if visible)."""
     session = db()
@@ -103,11 +113,7 @@ class CaseDocuments(MethodView):
         optional sha256). Stored in object storage first; indexing happens afterwards."""
         case = scoped_case(case_id, write=True)
         upload = files["file"]
-        spool = upload.stream
-        if not isinstance(spool, HashingSpool):  # small parts may arrive in memory
-            spool = HashingSpool.from_stream(upload.stream, get_archive().ingest_settings.max_bytes)
-        if not upload.filename:
-            raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
+        spool = received_file(upload)
         archive = get_archive()
         doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=form["stage"],
                      form=form["form"], filename=upload.filename, spool=spool,

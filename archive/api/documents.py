@@ -17,7 +17,7 @@ from archive.models import Document
 blp = Blueprint("documents", __name__, url_prefix="/api/documents", description="文书与证据 Documents")
 
 
-def _document(doc_id: str) -> Document:
+def scoped_document(doc_id: str) -> Document:
     """The document if its case is in the caller's scope; else 404 (refusal audited)."""
     doc = db().get(Document, doc_id)
     if doc is None:
@@ -32,7 +32,7 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, doc_id):
         """Metadata of one document."""
-        doc = _document(doc_id)
+        doc = scoped_document(doc_id)
         audit_event("document.view", "document", doc_id)
         return doc
 
@@ -43,7 +43,7 @@ class DocumentContent(MethodView):
     def get(self, doc_id):
         """The stored bytes, streamed; ETag is the SHA-256; single byte ranges supported.
         ``?version=N`` reads an earlier version (see ``/versions``)."""
-        doc = _document(doc_id)
+        doc = scoped_document(doc_id)
         src = _version(doc, request.args.get("version"))
         etag = src.sha256
         if request.if_none_match.contains(etag):

@@ -171,12 +171,6 @@ def _plan(plan_id: int):
     return plan
 
 
-def _results_scope(plan) -> frozenset[str] | None:
-    """A district office sees its own agencies' results of a city-wide plan."""
-    p = current()
-    return None if p.role in CITY_ROLES else p.agencies
-
-
 @blp.route("/plans")
 class Plans(MethodView):
     @blp.arguments(PlanCreateSchema)
@@ -198,7 +192,7 @@ class Plans(MethodView):
         from archive.models import SamplingPlan
 
         plans = db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())).all()
-        return {"plans": [service.plan_view(db(), pl) for pl in plans if _plan_visible(pl)]}
+        return {"plans": [service.plan_view(db(), pl, detail=False) for pl in plans if _plan_visible(pl)]}
 
 
 @blp.route("/plans/<int:plan_id>")
@@ -253,7 +247,8 @@ class PlanResults(MethodView):
     def get(self, args, plan_id):
         """Scores per file, per agency and per district; ``format=csv`` or ``format=docx`` to export."""
         plan = _plan(plan_id)
-        data = service.results(db(), plan, _results_scope(plan))
+        p = current()  # a district office sees its own agencies' results of a city-wide plan
+        data = service.results(db(), plan, None if p.role in CITY_ROLES else p.agencies)
         audit_event("sample.results", "sampling_plan", str(plan_id), format=args["format"])
         if args["format"] == "csv":
             return Response(report.csv_bytes(data), mimetype="text/csv; charset=utf-8", headers={

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
 from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case, period_changes
 from archive.deadlines.rules import Rules
-from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive.db import get_or_404
+from archive.errors import Conflict, Forbidden, ValidationFailed
 from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
 from archive.services.clock import SHANGHAI, now as server_now
 
@@ -74,7 +75,7 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
                 rows.append(_row(facts, f, calendar, rules, due_cache))
             marks.setdefault(next_check, []).append(facts.case_id)
         if rows:
-            report.new += _insert_new(session, rows)
+            report.new += insert_warnings(session, rows)
         # Cases sharing their next check time (most often none) are marked in one statement.
         for next_check, cids in marks.items():
             session.connection().execute(update(Case).where(Case.id.in_(cids))
@@ -181,12 +182,12 @@ _COLUMNS = ("rule", "fact_key", "case_id", "agency_code", "stage", "message", "f
             "opened_at", "due_at")
 
 
-def _insert_new(session: Session, rows: list[dict]) -> int:
+def insert_warnings(session: Session, rows: list[dict]) -> int:
     """Store new warning facts; a fact already stored (by this or another scanner) is skipped.
     Returns how many rows were new."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return _insert_new_pg(session, rows)
+        return _insert_warnings_pg(session, rows)
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -203,7 +204,7 @@ def _insert_new(session: Session, rows: list[dict]) -> int:
     return new
 
 
-def _insert_new_pg(session: Session, rows: list[dict]) -> int:
+def _insert_warnings_pg(session: Session, rows: list[dict]) -> int:
     """COPY into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING:
     parameter-bound multi-row inserts cost more in building the SQL than in running it."""
     cols = ", ".join(_COLUMNS)
@@ -305,10 +306,7 @@ def handle(session: Session, warning: WarningRecord, *, by: str, role: str, note
 
 
 def get_warning(session: Session, warning_id: int) -> WarningRecord:
-    w = session.get(WarningRecord, warning_id)
-    if w is None:
-        raise NotFound("no such warning")
-    return w
+    return get_or_404(session, WarningRecord, warning_id, "warning")
 
 
 def summary(session: Session, agencies: frozenset[str] | None) -> list[dict]:

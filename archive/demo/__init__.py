@@ -13,6 +13,7 @@ from archive.services import cases as case_service
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.services.ingest import HashingSpool, ingest
 from archive.services.orgs import import_orgs
+from archive.services.rebuild import write_manifest
 
 ORGS: list[dict[str, Any]] = [
     {"code": "120000", "name": "天津市", "level": "city", "parent": None},
@@ -172,9 +173,3 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
             write_manifest(session, archive.store, archive.ingest_settings, case)
     drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
     return n_docs
-
-
-def write_manifest(session, store, settings, case) -> None:
-    from archive.services.rebuild import write_manifest as write
-
-    write(session, store, settings, case)

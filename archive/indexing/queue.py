@@ -43,13 +43,18 @@ def queue_depth(session: Session) -> dict[str, int]:
     return {"pending": pending, "failed": failed}
 
 
-def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits) -> None:
-    """Read the stored version (streamed to a temporary file) and record its text on ``doc``."""
+def _extract_object(store: ObjectStore, key: str, version_id: str, media_type: str, limits: ExtractLimits):
+    """Text of one stored version, read through a temporary file."""
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as tmp:
-        for chunk in store.open(doc.object_key, doc.version_id):
+        for chunk in store.open(key, version_id):
             tmp.write(chunk)
         tmp.seek(0)
-        result = extract(tmp, doc.media_type, limits)
+        return extract(tmp, media_type, limits)
+
+
+def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits) -> None:
+    """Read the stored version (streamed to a temporary file) and record its text on ``doc``."""
+    result = _extract_object(store, doc.object_key, doc.version_id, doc.media_type, limits)
     doc.text_status = result.status
     doc.text_reason = result.reason[:500] if result.reason else None
     doc.text_content = result.text or None
@@ -89,11 +94,8 @@ def version_documents(session: Session, doc: Document, cache: dict | None = None
         return []
     for v in versions:
         if v.text_content is None and store is not None:
-            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as tmp:
-                for chunk in store.open(v.object_key, v.version_id):
-                    tmp.write(chunk)
-                tmp.seek(0)
-                v.text_content = extract(tmp, v.media_type, limits or ExtractLimits()).text or ""
+            v.text_content = _extract_object(store, v.object_key, v.version_id, v.media_type,
+                                             limits or ExtractLimits()).text or ""
     current = indexed_document(session, doc, cache)
     return [replace(current, doc_id=f"{doc.id}@v{v.version_no}", content=normalise(v.text_content or ""),
                     filename=normalise(v.filename), uploaded_at=v.uploaded_at, superseded=True)

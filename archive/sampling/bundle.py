@@ -211,12 +211,6 @@ def _pdf_pages(f: IO[bytes]) -> int | None:
         f.seek(0)
 
 
-def _fpdf():
-    from archive.demo.documents import cjk_fpdf
-
-    return cjk_fpdf()
-
-
 def _cover(pdf, case: Case, agency_name: str, parts: list[BinderPart]) -> None:
     pdf.add_page()
     pdf.set_font("cjk", size=26)
@@ -294,7 +288,9 @@ def _front_matter(case: Case, agency_name: str, parts: list[BinderPart]) -> tupl
     dry.set_auto_page_break(True, margin=18)
     _contents(dry, parts, 0, font="helvetica")
     toc_pages = dry.page_no()
-    pdf = _fpdf()
+    from archive.demo.documents import cjk_fpdf
+
+    pdf = cjk_fpdf()
     _cover(pdf, case, agency_name, parts)
     _contents(pdf, parts, 1 + toc_pages)
     assert pdf.page_no() == 1 + toc_pages, "the contents took another number of pages than measured"

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import audit
-from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive.db import get_or_404
+from archive.errors import Conflict, Forbidden, ValidationFailed
 from archive.models import (
     AuditEntry, Case, Organisation, ReviewConflict, Review, SampleStratum, SamplingPlan, User,
 )
@@ -61,10 +62,7 @@ def create_plan(session: Session, data: dict, by: str) -> SamplingPlan:
 
 
 def get_plan(session: Session, plan_id: int) -> SamplingPlan:
-    plan = session.get(SamplingPlan, plan_id)
-    if plan is None:
-        raise NotFound("no such sampling plan")
-    return plan
+    return get_or_404(session, SamplingPlan, plan_id, "sampling plan")
 
 
 def plan_agencies(session: Session, plan: SamplingPlan) -> list[str]:
@@ -224,9 +222,9 @@ def verify(session: Session, plan: SamplingPlan) -> list[str]:
     return problems
 
 
-def plan_view(session: Session, plan: SamplingPlan) -> dict:
-    reviews = session.scalars(select(Review).where(Review.plan_id == plan.id).order_by(Review.id)).all()
-    return {
+def plan_view(session: Session, plan: SamplingPlan, *, detail: bool = True) -> dict:
+    """The plan; with ``detail``, its strata (populations, digests, samples) and assignments."""
+    view = {
         "id": plan.id, "name": plan.name, "period_start": plan.period_start, "period_end": plan.period_end,
         "kinds": json.loads(plan.kinds), "district": plan.district_code, "count": plan.count, "rate": plan.rate,
         "min_per_stratum": plan.min_per_stratum, "max_per_stratum": plan.max_per_stratum,
@@ -234,6 +232,11 @@ def plan_view(session: Session, plan: SamplingPlan) -> dict:
         "review_deadline": plan.review_deadline, "status": plan.status, "created_by": plan.created_by,
         "created_at": plan.created_at, "frozen_at": plan.frozen_at, "seed": plan.seed, "drawn_at": plan.drawn_at,
         "drawn_by": plan.drawn_by,
+    }
+    if not detail:  # a list of plans reads neither populations nor reviews
+        return view
+    reviews = session.scalars(select(Review).where(Review.plan_id == plan.id).order_by(Review.id)).all()
+    return view | {
         "strata": [{"agency": s.agency_code, "kind": s.kind, "population_size": s.size, "digest": s.digest,
                     "k": s.k, "population": json.loads(s.population),
                     "sample": json.loads(s.selected) if s.selected is not None else None} for s in plan.strata],

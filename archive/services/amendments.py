@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.auth.principal import Principal
+from archive.db import get_or_404
 from archive.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.models import Amendment, Case, Document, DocumentVersion, IndexJob, Organisation, new_id
@@ -142,10 +143,7 @@ def versions(session: Session, doc: Document) -> list[dict]:
 
 
 def get(session: Session, amendment_id: int) -> Amendment:
-    a = session.get(Amendment, amendment_id)
-    if a is None:
-        raise NotFound("no such amendment")
-    return a
+    return get_or_404(session, Amendment, amendment_id, "amendment")
 
 
 def view(a: Amendment) -> dict:

@@ -11,7 +11,8 @@ import logging
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.db import get_or_404
+from archive.errors import Conflict, ValidationFailed
 from archive.models import Amendment, Case, Complaint, ComplaintLink, Document, DocumentVersion, Organisation
 from archive.services.clock import now as server_now
 from archive.storage.base import ObjectStore
@@ -115,10 +116,7 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
 
 
 def get(session: Session, complaint_id: int) -> Complaint:
-    c = session.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound("no such complaint")
-    return c
+    return get_or_404(session, Complaint, complaint_id, "complaint")
 
 
 def view(session: Session, c: Complaint) -> dict:

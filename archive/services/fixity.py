@@ -113,7 +113,7 @@ def run(session: Session, store: ObjectStore, rules: Rules, calendar: WorkCalend
 
 def _warn(session: Session, doc: Document, e: FixityEvent, rules: Rules, calendar: WorkCalendar,
           now: dt.datetime) -> None:
-    from archive.deadlines.warnings import _insert_new, handling_due
+    from archive.deadlines.warnings import handling_due, insert_warnings
 
     case = session.get(Case, doc.case_id)
     try:
@@ -121,7 +121,7 @@ def _warn(session: Session, doc: Document, e: FixityEvent, rules: Rules, calenda
     except CalendarMissing:
         due = None
     words = {"damaged": "已损坏", "missing": "已丢失", "altered": "被绕过档案系统改写"}
-    _insert_new(session, [dict(
+    insert_warnings(session, [dict(
         rule=f"fixity_{e.result}", fact_key=f"{e.result}:{doc.id}:{e.version_id}"[:120], case_id=doc.case_id,
         agency_code=case.agency_code if case else "", stage=doc.stage,
         message=f"存储对象{words.get(e.result, e.result)}：{doc.filename}（{e.detail}）"[:2000],

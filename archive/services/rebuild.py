@@ -151,8 +151,10 @@ def _document_versions(store: ObjectStore, key: str) -> list[tuple[str, dict]]:
     return sorted(out, key=lambda vm: int(vm[1].get("version-no") or 1))
 
 
-def restore_document(session: Session, store: ObjectStore, key: str, versions: list[tuple[str, dict]]) -> Document:
-    """A document row (the newest version) and its earlier versions, from metadata alone."""
+def restore_document(session: Session, store: ObjectStore, key: str, versions: list[tuple[str, dict]], *,
+                     enqueue: bool = True) -> Document:
+    """A document row (the newest version) and its earlier versions, from metadata alone;
+    queued for indexing unless the caller reindexes everything afterwards (``rebuild``)."""
     current_version, meta = versions[-1]
     first_meta = versions[0][1]
     doc = Document(id=meta["doc-id"], case_id=meta["case-id"], stage=meta["stage"], form_code=meta["form"],
@@ -169,8 +171,9 @@ def restore_document(session: Session, store: ObjectStore, key: str, versions: l
             uploaded_at=_dt(m.get("amended-at") or m["uploaded-at"]), uploader=m.get("uploader") or None,
             superseded_at=_dt(later.get("amended-at")) or server_now(),
             amendment_id=int(later["amendment-id"]) if later.get("amendment-id") else None))
-    session.add(IndexJob(document_id=doc.id, action="versions" if len(versions) > 1 else "upsert",
-                         created_at=server_now()))
+    if enqueue:
+        session.add(IndexJob(document_id=doc.id, action="versions" if len(versions) > 1 else "upsert",
+                             created_at=server_now()))
     return doc
 
 
@@ -218,7 +221,7 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
                                       recorded_at=_dt(m["completed-at"])))
                     session.flush()
         for key, v in versions.items():
-            restore_document(session, store, key, v)
+            restore_document(session, store, key, v, enqueue=False)  # the reindex that follows covers it
             report.documents += 1
             report.versions += len(v)
         session.commit()
