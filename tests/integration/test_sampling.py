@@ -119,6 +119,9 @@ def test_same_population_and_seed_same_draw_across_plans(app, client, reviewers,
     p1 = client.post("/api/sampling/plans", json=plan).get_json()
     p2 = client.post("/api/sampling/plans", json=plan).get_json()
     p3 = client.post("/api/sampling/plans", json=plan).get_json()
+    frozen = CliRunner().invoke(main, ["sample", "freeze", str(p1["id"])])
+    assert frozen.exit_code == 0 and "A-SJJ/penalty: 8 files, take 3, sha256 " in frozen.output, frozen.output
+    assert CliRunner().invoke(main, ["sample", "freeze", str(p1["id"])]).exit_code != 0  # frozen already
     r = CliRunner().invoke(main, ["sample", "draw", str(p1["id"]), "--seed", "417092"])
     assert r.exit_code == 0, r.output
     # the district's own office may draw a plan of its district

@@ -341,3 +341,46 @@ def test_rolling_fixity_checks_the_least_recently_checked_first(app, client, arc
                    for d in ids}
     assert all(checked[d] for d in ids)  # the third document came first in the second round
     assert sorted(len(v) for v in checked.values()) == [1, 1, 2]
+
+
+def test_reconcile_rewrites_a_stale_case_manifest(app, client, archive, monkeypatch):
+    from archive.models import Stage
+    from archive.services.clock import now
+    from archive.services.rebuild import manifest_key
+
+    case = new_case(client)
+    with archive.sessions() as s:  # a stage committed while the manifest write failed
+        s.add(Stage(case_id=case["id"], stage="filing", completed_at=now(), recorded_at=now()))
+        s.commit()
+    for k in ("DATA_DIR", "DATABASE_URL", "S3_ENDPOINT", "S3_BUCKET", "INDEX_DIR"):
+        monkeypatch.setenv("ARCHIVE_" + k, str(archive.config[k]))
+    monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
+    monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+    r = CliRunner().invoke(main, ["reconcile", "--repair"])
+    assert r.exit_code == 0 and f"{manifest_key(case['id'])}: manifest written" in r.output, r.output
+    manifest = json.loads(b"".join(archive.store.open(manifest_key(case["id"]))))
+    assert [s["stage"] for s in manifest["stages"]] == ["filing"]
+    again = CliRunner().invoke(main, ["reconcile", "--repair"])
+    assert "manifest written" not in again.output
+
+
+def test_a_complaint_received_in_the_future_is_refused(app, client):
+    r = client_as(app, "complaints_a").post("/api/complaints", json={
+        "received_at": "2099-01-01T09:00:00+08:00", "complainant": "王某", "text": "反映问题"})
+    assert r.status_code == 422 and "received_at" in r.get_json()["errors"]
+    assert client_as(app, "complaints_a").get("/api/complaints").get_json()["complaints"] == []
+
+
+def test_fixity_sample_checks_that_many_documents(app, client, archive, monkeypatch):
+    case = new_case(client)
+    for i in range(3):
+        upload(client, case["id"], make_pdf(f"证据{i}", ["x"]), filename=f"{i}.pdf", stage="investigation",
+               form="evidence_extraction")
+    for k in ("DATA_DIR", "DATABASE_URL", "S3_ENDPOINT", "S3_BUCKET"):
+        monkeypatch.setenv("ARCHIVE_" + k, str(archive.config[k]))
+    monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
+    monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+    r = CliRunner().invoke(main, ["fixity", "--sample", "2"])
+    assert r.exit_code == 0 and "checked 2 object versions: 2 ok, 0 failed" in r.output, r.output
+    with archive.sessions() as s:
+        assert s.scalar(select(sa.func.count(sa.distinct(FixityEvent.document_id)))) == 2
