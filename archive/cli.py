@@ -289,6 +289,44 @@ def users_add(username: str, role: str, scope: str | None, name: str, password_s
     click.echo(token.token)
 
 
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True, help="read the new password from standard input")
+def users_passwd(username: str, password_stdin: bool) -> None:
+    """Set a new password; every open web session of the user ends at once."""
+    from archive import audit
+    from archive.auth.accounts import find_user, set_password
+    from archive.errors import ArchiveError
+
+    password = sys.stdin.readline().rstrip("\n")
+    with _sessions(load_config())() as session:
+        try:
+            set_password(session, find_user(session, username), password)
+        except ArchiveError as exc:
+            raise click.ClickException(exc.message) from exc
+        audit.append(session, "user.password", actor="cli", target_type="user", target_id=username)
+        session.commit()
+    click.echo(f"password of {username} changed; its web sessions have ended")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account: its web sessions end and its tokens are revoked at once."""
+    from archive import audit
+    from archive.auth.accounts import disable_user, find_user
+    from archive.errors import ArchiveError
+
+    with _sessions(load_config())() as session:
+        try:
+            disable_user(session, find_user(session, username))
+        except ArchiveError as exc:
+            raise click.ClickException(exc.message) from exc
+        audit.append(session, "user.disable", actor="cli", target_type="user", target_id=username)
+        session.commit()
+    click.echo(f"{username} disabled; its sessions and tokens no longer work")
+
+
 @main.group()
 def tokens() -> None:
     """API tokens (Authorization: Bearer …)."""
@@ -296,7 +334,7 @@ def tokens() -> None:
 
 @tokens.command("issue")
 @click.argument("username")
-@click.option("--days", type=int, default=None, help="lifetime (ARCHIVE_TOKEN_DAYS)")
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="lifetime in days, 1–3650 (ARCHIVE_TOKEN_DAYS)")
 def tokens_issue(username: str, days: int | None) -> None:
     """Issue a new token for USERNAME; printed once, on the last line."""
     from archive import audit
@@ -306,7 +344,8 @@ def tokens_issue(username: str, days: int | None) -> None:
     cfg = load_config()
     with _sessions(cfg)() as session:
         try:
-            token = issue_token(session, find_user(session, username), days=days or cfg["TOKEN_DAYS"])
+            token = issue_token(session, find_user(session, username),
+                                days=cfg["TOKEN_DAYS"] if days is None else days)
         except ArchiveError as exc:
             raise click.ClickException(exc.message) from exc
         audit.append(session, "token.issue", actor="cli", target_type="token", target_id=token.token_id,

@@ -6,7 +6,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,32 @@ def get_or_404(session: Session, model: type, key: Any, what: str) -> Any:
     if row is None:
         raise NotFound(f"no such {what}")
     return row
+
+
+def changed_rows(session: Session, stmt: Any) -> int:
+    """Execute an UPDATE and return how many rows it changed (a compare-and-set succeeded when
+    its guarded UPDATE changed exactly one)."""
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
+
+
+def compare_and_set(session: Session, stmt: Any) -> bool:
+    """Run a guarded UPDATE (``… WHERE id = ? AND status = 'expected'``): True if it won.
+
+    Under concurrency the database decides: PostgreSQL re-checks the guard after waiting for a
+    competing writer's row lock, SQLite runs one writer at a time, so exactly one wins."""
+    return changed_rows(session, stmt) == 1
+
+
+def lock_row(session: Session, model: type, key: Any) -> bool:
+    """Take the write lock of one row for the rest of the transaction; False if there is none.
+
+    A no-op UPDATE locks the row on PostgreSQL and takes SQLite's single write lock, so the
+    reads that follow it in the transaction see every change committed before the lock was
+    granted, and no other writer of the row (or, on SQLite, of anything) can slip in between.
+    """
+    pk: Any = inspect(model).primary_key[0]
+    return changed_rows(session, update(model).where(pk == key).values({pk.name: pk})) > 0
 
 
 def make_engine(url: str) -> Engine:

@@ -37,3 +37,11 @@ class TooLarge(ArchiveError):
 
 class BadQuery(ArchiveError):
     """A search query that cannot be parsed."""
+
+
+class StoredFileDamaged(ArchiveError):
+    """The stored bytes of a document no longer match its recorded SHA-256 (a fixity finding)."""
+
+
+class StoredFileMissing(ArchiveError):
+    """The object version a document names is gone from the store (a fixity finding)."""

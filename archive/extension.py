@@ -34,7 +34,8 @@ class Archive:
     @property
     def extract_limits(self) -> ExtractLimits:
         return ExtractLimits(max_unzipped_bytes=self.config["EXTRACT_MAX_UNZIPPED_BYTES"],
-                             max_ratio=self.config["EXTRACT_MAX_RATIO"])
+                             max_ratio=self.config["EXTRACT_MAX_RATIO"],
+                             max_text_chars=self.config["EXTRACT_MAX_TEXT_CHARS"])
 
     def prepare(self) -> None:
         """Migrate the database and create the bucket (versioning + object lock). Idempotent."""

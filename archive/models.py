@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import (
     BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
-    UniqueConstraint,
+    UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -21,7 +21,7 @@ STAGES_BY_KIND = {
 }
 PENALTY_TYPES = ("warning", "fine", "confiscation", "suspend_business", "revoke_licence", "detention", "other")
 PARTY_TYPES = ("citizen", "organisation")
-TEXT_STATUSES = ("pending", "extracted", "no_text_layer", "not_extracted", "failed")
+TEXT_STATUSES = ("pending", "extracted", "truncated", "no_text_layer", "not_extracted", "failed")
 
 
 def new_id() -> str:
@@ -156,6 +156,8 @@ class IndexJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Not retried before this time (back-off after a failure; None: at once).
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 ROLES = ("agency_clerk", "agency_legal", "district_office", "city_office", "reviewer",
@@ -190,6 +192,18 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A browser session, revocable on the server: the signed cookie only names it (logout,
+    a password change or a disabled account end it at once)."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LoginThrottle(Base):
@@ -389,6 +403,9 @@ class Amendment(Base):
     """An amendment request (更正申请): the corrected file waits in the store until decided."""
 
     __tablename__ = "amendments"
+    # One pending amendment per document, enforced by the database (a partial unique index).
+    __table_args__ = (Index("uq_amendment_pending", "document_id", unique=True,
+                            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -459,6 +476,10 @@ class CasePeriod(Base):
     days are not counted."""
 
     __tablename__ = "case_periods"
+    # At most one open suspension per case (a partial unique index).
+    __table_args__ = (Index("uq_open_suspension", "case_id", unique=True,
+                            sqlite_where=text("kind = 'suspension' AND end_on IS NULL"),
+                            postgresql_where=text("kind = 'suspension' AND end_on IS NULL")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # extension | suspension

@@ -1,6 +1,8 @@
 """Amendments (更正申请) and document versions: the only way a stored document changes."""
 from __future__ import annotations
 
+import logging
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -9,12 +11,13 @@ from sqlalchemy import select
 from archive.api.cases import received_file
 from archive.api.documents import scoped_document
 from archive.api.schemas import LocalDateTime, UploadFileSchema
-from archive.auth.principal import WRITE_ROLES
+from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.extension import db, get_archive
 from archive.models import Amendment
 from archive.services import amendments as service
 
+log = logging.getLogger(__name__)
 blp = Blueprint("amendments", __name__, url_prefix="/api", description="更正 Amendments and versions")
 
 
@@ -82,7 +85,7 @@ class DocumentAmendments(MethodView):
         """Ask for a correction (multipart: reason, file) — the agency that holds the document."""
         doc = scoped_document(doc_id)
         p = current()
-        if p.role not in WRITE_ROLES or not p.may_write(doc.case.agency_code):
+        if not policy.writes_agency(p, doc.case.agency_code):
             refuse("document", doc_id, visible=True, why="amendments are requested by the document's agency")
         upload = files["file"]
         spool = received_file(upload)
@@ -141,9 +144,16 @@ class AmendmentDecision(MethodView):
         a = _amendment(amendment_id)
         archive = get_archive()
         session = db()
-        service.decide(session, archive.store, archive.ingest_settings, a, current(), approve=data["approve"],
-                       note=data["note"])
+        service.decide(session, a, current(), approve=data["approve"], note=data["note"])
         session.commit()
+        if a.status == "approved":
+            # After the commit; if the store fails now, the queued job applies it later.
+            try:
+                service.apply_approved(session, archive.store, a.id)
+            except Exception as exc:  # noqa: BLE001 - the decision stands; the worker retries
+                session.rollback()
+                log.warning("amendment %s approved; its new version will be written by the worker: %s", a.id, exc)
+            session.refresh(a)
         audit_event("amendment.decide", "amendment", str(a.id), document_id=a.document_id, status=a.status,
                     note=a.decision_note, version=a.new_version_no)
         return service.view(a)

@@ -1,6 +1,9 @@
 """Document metadata and content (streamed, ETag, Range). No route changes or deletes one."""
 from __future__ import annotations
 
+import hashlib
+import tempfile
+from typing import Iterator
 from urllib.parse import quote
 
 from flask import Response, request
@@ -10,9 +13,11 @@ from flask_smorest import Blueprint
 from archive.api.errors import error_response
 from archive.api.schemas import DocumentSchema
 from archive.auth.web import audit_event, may_read, refuse
-from archive.errors import NotFound
+from archive.errors import NotFound, StoredFileDamaged, StoredFileMissing, ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Document
+from archive.services.clock import now as server_now
+from archive.storage.base import ObjectNotFound
 
 blp = Blueprint("documents", __name__, url_prefix="/api/documents", description="文书与证据 Documents")
 
@@ -65,10 +70,92 @@ class DocumentContent(MethodView):
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{src.size}"
         audit_event("document.download", "document", doc_id, range=request.headers.get("Range"),
                     version=request.args.get("version"))
-        chunks = get_archive().store.open(src.object_key, src.version_id, offset=offset, length=length)
         headers["Content-Length"] = str(length)
+        chunks = verified_read(doc.id, src, offset, length)
         return Response(chunks, status=status, headers=headers, mimetype=src.media_type,
                         direct_passthrough=True)
+
+
+def verified_read(doc_id: str, src, offset: int, length: int) -> Iterator[bytes]:
+    """The bytes of a version, never served as genuine when they are not.
+
+    A version a fixity check found damaged or missing is refused (409 / 410 with the finding).
+    Up to VERIFY_BEFORE_SEND_BYTES, the whole version is read and hashed before the first byte
+    is sent; a larger one is hashed while it streams, and its last chunk is held back until the
+    hash matches, so a mismatch aborts the response (the client never receives a complete
+    200). Either way a mismatch or a missing object is recorded as a fixity finding.
+    (A byte range of a large version is served without verification: only its part is read.)"""
+    from archive.services.fixity import latest_finding, record_finding
+
+    archive = get_archive()
+    finding = latest_finding(db(), src.object_key, src.version_id)
+    if finding is not None:
+        if finding.result == "missing":
+            raise StoredFileMissing("存档文件缺失 / the stored file is missing (fixity check)",
+                                    {"fixity": [f"{finding.checked_at.isoformat()}: {finding.detail}"]})
+        raise StoredFileDamaged("存档文件已损坏，不作为原件提供 / the stored file is damaged and is not served as genuine",
+                                {"fixity": [f"{finding.checked_at.isoformat()}: {finding.detail}"]})
+
+    def found(result: str, detail: str) -> None:
+        record_finding(archive.sessions, doc_id, src.object_key, src.version_id, result, detail, server_now())
+
+    whole = offset == 0 and length == src.size
+    small = src.size <= archive.config["VERIFY_BEFORE_SEND_BYTES"]
+    try:
+        stream = archive.store.open(src.object_key, src.version_id,
+                                    offset=0 if small else offset, length=None if small else length)
+    except ObjectNotFound:
+        found("missing", "the version is not in the store (found while reading)")
+        raise StoredFileMissing("存档文件缺失 / the stored file is missing from object storage",
+                                {"fixity": ["the object version is not in the store"]}) from None
+    if small:
+        spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+        digest = hashlib.sha256()
+        for chunk in stream:
+            digest.update(chunk)
+            spool.write(chunk)
+        if digest.hexdigest() != src.sha256:
+            spool.close()
+            found("damaged", f"served bytes hash to {digest.hexdigest()}, the catalog says {src.sha256}")
+            raise StoredFileDamaged("存档文件已损坏，不作为原件提供 / the stored file is damaged and is not served as genuine",
+                                    {"fixity": ["the stored bytes do not match the recorded SHA-256"]})
+        spool.seek(offset)
+        return _read_spool(spool, length)
+    if not whole:
+        return stream
+    return _hash_while_streaming(stream, src.sha256, found)
+
+
+def _read_spool(spool, length: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    try:
+        left = length
+        while left > 0:
+            block = spool.read(min(chunk, left))
+            if not block:
+                break
+            left -= len(block)
+            yield block
+    finally:
+        spool.close()
+
+
+class DamagedWhileStreaming(Exception):
+    """Raised inside a response body: the server drops the connection before the last bytes."""
+
+
+def _hash_while_streaming(stream: Iterator[bytes], sha256: str, found) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    for chunk in stream:
+        digest.update(chunk)
+        if held is not None:
+            yield held
+        held = chunk
+    if digest.hexdigest() != sha256:
+        found("damaged", f"streamed bytes hash to {digest.hexdigest()}, the catalog says {sha256}")
+        raise DamagedWhileStreaming(f"stored bytes do not match SHA-256 {sha256}: response aborted")
+    if held is not None:
+        yield held
 
 
 def _version(doc: Document, wanted: str | None):
@@ -79,9 +166,10 @@ def _version(doc: Document, wanted: str | None):
 
     from archive.models import DocumentVersion
 
+    if not (wanted.isascii() and wanted.isdecimal() and len(wanted) <= 9):  # '²'.isdigit() is True
+        raise ValidationFailed("version is a version number", {"version": ["a whole number, 1 or more"]})
     v = db().scalar(select(DocumentVersion).where(DocumentVersion.document_id == doc.id,
-                                                  DocumentVersion.version_no == int(wanted))) \
-        if wanted.isdigit() else None
+                                                  DocumentVersion.version_no == int(wanted)))
     if v is None:
         raise NotFound("no such version")
     return v

@@ -7,7 +7,8 @@ from http import HTTPStatus
 from flask import Flask, jsonify
 
 from archive.errors import (
-    ArchiveError, BadQuery, ChecksumMismatch, Conflict, Forbidden, NotFound, TooLarge, ValidationFailed,
+    ArchiveError, BadQuery, ChecksumMismatch, Conflict, Forbidden, NotFound, StoredFileDamaged, StoredFileMissing,
+    TooLarge, ValidationFailed,
 )
 from archive.storage.base import StorageError, StorageUnavailable
 
@@ -21,6 +22,8 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (Forbidden, 403),
     (Conflict, 409),
     (TooLarge, 413),
+    (StoredFileDamaged, 409),
+    (StoredFileMissing, 410),
     (StorageUnavailable, 503),
 ]
 

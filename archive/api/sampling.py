@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from archive.api.schemas import LocalDateTime
-from archive.auth.principal import CITY_ROLES
+from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
@@ -50,7 +50,8 @@ class StratumSchema(Schema):
     population_size = fields.Integer()
     digest = fields.String(metadata={"description": "SHA-256 over the sorted case numbers joined by LF"})
     k = fields.Integer()
-    population = fields.List(fields.String())
+    population = fields.List(fields.String(), allow_none=True,
+                             metadata={"description": "null for another district's stratum"})
     sample = fields.List(fields.String(), allow_none=True)
 
 
@@ -158,10 +159,7 @@ class ConflictOutSchema(Schema):
 # -- who may do what ----------------------------------------------------------------------------
 
 def _plan_visible(plan) -> bool:
-    p = current()
-    if p.role in CITY_ROLES:
-        return True
-    return p.role == "district_office" and plan.district_code in (None, p.scope_code)
+    return policy.reads_plan(current(), plan.district_code)
 
 
 def _plan(plan_id: int):
@@ -178,7 +176,7 @@ class Plans(MethodView):
     def post(self, data):
         """Set a sampling plan (city office only)."""
         p = current()
-        if p.role != "city_office":
+        if not policy.sets_plans(p):
             refuse("sampling_plan", "new", visible=True, why="the city office sets sampling plans")
         session = db()
         plan = service.create_plan(session, data, p.username)
@@ -202,12 +200,11 @@ class PlanItem(MethodView):
         """A plan with its strata (frozen populations and digests), seed, sample and assignments."""
         plan = _plan(plan_id)
         audit_event("sample.view", "sampling_plan", str(plan_id))
-        return service.plan_view(db(), plan)
+        return service.plan_view(db(), plan, agencies=policy.plan_agencies(current()))
 
 
 def _may_draw(plan) -> None:
-    p = current()
-    if not (p.role == "city_office" or (p.role == "district_office" and plan.district_code == p.scope_code)):
+    if not policy.draws_plan(current(), plan.district_code):
         refuse("sampling_plan", str(plan.id), visible=True,
                why="the city office, or the office of the plan's district, freezes and draws")
 
@@ -222,7 +219,7 @@ class PlanFreeze(MethodView):
         session = db()
         service.freeze(session, plan, by=current().username, role=current().role)
         session.commit()
-        return service.plan_view(session, plan)
+        return service.plan_view(session, plan, agencies=policy.plan_agencies(current()))
 
 
 @blp.route("/plans/<int:plan_id>/draw")
@@ -237,7 +234,7 @@ class PlanDraw(MethodView):
         session = db()
         service.draw(session, plan, data["seed"], by=current().username, role=current().role)
         session.commit()
-        return service.plan_view(session, plan)
+        return service.plan_view(session, plan, agencies=policy.plan_agencies(current()))
 
 
 @blp.route("/plans/<int:plan_id>/results")
@@ -247,8 +244,8 @@ class PlanResults(MethodView):
     def get(self, args, plan_id):
         """Scores per file, per agency and per district; ``format=csv`` or ``format=docx`` to export."""
         plan = _plan(plan_id)
-        p = current()  # a district office sees its own agencies' results of a city-wide plan
-        data = service.results(db(), plan, None if p.role in CITY_ROLES else p.agencies)
+        # a district office sees its own agencies' results of a city-wide plan
+        data = service.results(db(), plan, policy.plan_agencies(current()))
         audit_event("sample.results", "sampling_plan", str(plan_id), format=args["format"])
         if args["format"] == "csv":
             return Response(report.csv_bytes(data), mimetype="text/csv; charset=utf-8", headers={
@@ -269,6 +266,8 @@ class Reviews(MethodView):
     def get(self, args):
         """``mine=1``: the caller's assignments; offices see the reviews of their scope."""
         p = current()
+        if not policy.lists_reviews(p):
+            refuse("review", "-", visible=True, why=f"a {p.role} does not read reviews")
         q = select(Review).order_by(Review.id)
         if args["plan"] is not None:
             q = q.where(Review.plan_id == args["plan"])
@@ -306,7 +305,7 @@ def _review(review_id: int) -> Review:
     review = db().get(Review, review_id)
     if review is None:
         raise NotFound("no such review")
-    if review.reviewer != p.username and not (p.role != "reviewer" and p.sees_agency(review.agency_code)):
+    if not policy.reads_review(p, review.reviewer, review.agency_code):
         refuse("review", str(review_id), visible=False, why="not your review")
     return review
 
@@ -318,7 +317,7 @@ class Conflicts(MethodView):
     def post(self, data):
         """A reviewer declares a conflict of interest with an agency or a case (回避)."""
         p = current()
-        if p.role != "reviewer":
+        if not policy.declares_conflicts(p):
             refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
         session = db()
         if data["agency"] and session.get(Organisation, data["agency"]) is None:

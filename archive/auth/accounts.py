@@ -10,12 +10,13 @@ from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.auth.principal import SCOPE_LEVEL
+from archive.db import changed_rows
 from archive.errors import ArchiveError, Conflict, NotFound, ValidationFailed
-from archive.models import ROLES, ApiToken, LoginThrottle, Organisation, User
+from archive.models import ROLES, ApiToken, LoginThrottle, Organisation, User, WebSession
 from archive.services.clock import now as server_now
 
 _hasher = PasswordHasher()
@@ -94,6 +95,8 @@ def _secret_hash(secret: str) -> str:
 def issue_token(session: Session, user: User, days: int = 90,
                 clock: Callable[[], dt.datetime] = server_now) -> IssuedToken:
     """A new bearer token ``arc_<id>_<secret>``; only the hash of the secret is stored."""
+    if not isinstance(days, int) or not 1 <= days <= 3650:
+        raise ValidationFailed("a token lives 1 to 3650 days", {"days": ["1 to 3650"]})
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     expires = clock() + dt.timedelta(days=days)
@@ -140,28 +143,59 @@ MAX_DELAY = 15 * 60
 WINDOW = dt.timedelta(minutes=30)
 
 
-def _throttle_rows(session: Session, keys: list[str]) -> list[LoginThrottle]:
-    rows = []
-    for key in keys:
-        row = session.get(LoginThrottle, key)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0)
-            session.add(row)
-        rows.append(row)
-    return rows
+def _insert_ignore(session: Session, key: str) -> None:
+    """Create the counter row unless it exists (concurrent first failures never collide)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(LoginThrottle).values(key=key, failures=0).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(LoginThrottle).values(key=key, failures=0).on_conflict_do_nothing())
+
+
+def _count_attempt(session: Session, key: str, now: dt.datetime) -> None:
+    """Count one attempt for ``key`` before its password is checked, atomically (a row lock on
+    PostgreSQL, the write lock on SQLite): past FREE_FAILURES the counter blocks every further
+    attempt until the delay has passed, however many arrive at once."""
+    _insert_ignore(session, key)
+    cutoff = now - WINDOW
+    counted = session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.key == key,
+               or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now))
+        .values(failures=case((LoginThrottle.last_failure_at < cutoff, 1), else_=LoginThrottle.failures + 1),
+                last_failure_at=now)
+        .returning(LoginThrottle.failures)).scalar()
+    if counted is None:  # blocked
+        until = session.scalar(select(LoginThrottle.blocked_until).where(LoginThrottle.key == key))
+        session.commit()
+        raise LoginThrottled(max(1, int(((until or now) - now).total_seconds()) + 1))
+    if counted > FREE_FAILURES:
+        delay = min(MAX_DELAY, BASE_DELAY * 2 ** (counted - FREE_FAILURES - 1))
+        session.execute(update(LoginThrottle).where(LoginThrottle.key == key)
+                        .values(blocked_until=now + dt.timedelta(seconds=delay)))
 
 
 def login(session: Session, username: str, password: str, ip: str | None,
           clock: Callable[[], dt.datetime] = server_now) -> User:
-    """Check a password. Failures are counted per username and per address; past
-    FREE_FAILURES each further attempt waits longer (LoginThrottled with retry_after)."""
+    """Check a password. Attempts are counted per username and per address *before* the check
+    (and committed), so parallel guesses cannot all pass; past FREE_FAILURES each further
+    attempt waits longer (LoginThrottled with retry_after). A success resets both counters.
+    Commits the session."""
     now = clock()
-    rows = _throttle_rows(session, [f"user:{username.lower()}", f"ip:{ip or '-'}"])
-    for row in rows:
-        if row.last_failure_at and now - row.last_failure_at > WINDOW:
-            row.failures, row.blocked_until = 0, None
-        if row.blocked_until and row.blocked_until > now:
-            raise LoginThrottled(int((row.blocked_until - now).total_seconds()) + 1)
+    keys = [f"user:{username.lower()[:150]}", f"ip:{ip or '-'}"]
+    try:
+        for key in keys:
+            _count_attempt(session, key, now)
+        session.commit()
+    except LoginThrottled:
+        raise
+    except Exception:
+        session.rollback()
+        raise
     user = session.scalar(select(User).where(User.username == username))
     ok = False
     try:
@@ -169,15 +203,59 @@ def login(session: Session, username: str, password: str, ip: str | None,
     except (VerificationError, InvalidHashError):
         ok = False
     if ok and user is not None and user.active and user.password_hash:
-        for row in rows:
-            row.failures, row.blocked_until = 0, None
+        session.execute(update(LoginThrottle).where(LoginThrottle.key.in_(keys))
+                        .values(failures=0, blocked_until=None))
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
+        session.commit()
         return user
-    for row in rows:
-        row.failures += 1
-        row.last_failure_at = now
-        if row.failures > FREE_FAILURES:
-            delay = min(MAX_DELAY, BASE_DELAY * 2 ** (row.failures - FREE_FAILURES - 1))
-            row.blocked_until = now + dt.timedelta(seconds=delay)
     raise Unauthenticated("用户名或密码错误 / wrong username or password")
+
+
+# -- web sessions (revocable on the server) ----------------------------------------------------
+
+def start_session(session: Session, user: User, hours: float,
+                  clock: Callable[[], dt.datetime] = server_now) -> str:
+    """A new server-side session for ``user``; the cookie carries only its random id."""
+    sid = secrets.token_urlsafe(32)
+    now = clock()
+    session.add(WebSession(id=sid, user_id=user.id, created_at=now, expires_at=now + dt.timedelta(hours=hours)))
+    return sid
+
+
+def session_user(session: Session, sid: str | None, clock: Callable[[], dt.datetime] = server_now) -> User | None:
+    """The active user of a live session, or None (unknown, ended, expired, user disabled)."""
+    if not sid or len(sid) > 64:
+        return None
+    ws = session.get(WebSession, sid)
+    if ws is None or ws.revoked_at is not None or ws.expires_at <= clock():
+        return None
+    user = session.get(User, ws.user_id)
+    return user if user is not None and user.active else None
+
+
+def end_session(session: Session, sid: str | None, clock: Callable[[], dt.datetime] = server_now) -> None:
+    """Logout: the session id is refused from now on, whoever replays the cookie."""
+    if sid:
+        session.execute(update(WebSession).where(WebSession.id == sid, WebSession.revoked_at.is_(None))
+                        .values(revoked_at=clock()))
+
+
+def end_all_sessions(session: Session, user: User, clock: Callable[[], dt.datetime] = server_now) -> int:
+    """End every open session of ``user`` (password changed, account disabled)."""
+    return changed_rows(session, update(WebSession).where(
+        WebSession.user_id == user.id, WebSession.revoked_at.is_(None)).values(revoked_at=clock()))
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password; every open web session of the user ends."""
+    user.password_hash = hash_password(password)
+    end_all_sessions(session, user)
+
+
+def disable_user(session: Session, user: User, clock: Callable[[], dt.datetime] = server_now) -> None:
+    """Disable an account: its sessions end and its tokens are refused at once."""
+    user.active = False
+    end_all_sessions(session, user, clock)
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=clock()))

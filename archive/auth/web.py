@@ -8,7 +8,7 @@ from flask import Flask, g, jsonify, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from archive import audit
-from archive.auth.accounts import Unauthenticated, user_for_token
+from archive.auth.accounts import Unauthenticated, session_user, user_for_token
 from archive.auth.principal import Principal, principal_for
 from archive.errors import Forbidden, NotFound
 from archive.extension import db, get_archive
@@ -115,10 +115,10 @@ def authenticate():
             session_db.commit()
         g.principal = principal_for(session_db, user, "token")
         return None
-    uid = session.get("uid")
-    if uid is not None:
-        user = session_db.get(User, uid)
-        if user is not None and user.active and session.get("v") == session_version(user):
+    sid = session.get("sid")
+    if sid is not None:
+        user = session_user(session_db, sid)
+        if user is not None and session.get("v") == session_version(user):
             g.principal = principal_for(session_db, user, "session")
             if request.method not in SAFE_METHODS:
                 csrf.protect()  # cookies are sent by browsers on their own: forms need the token

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
 from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case, period_changes
 from archive.deadlines.rules import Rules
-from archive.db import get_or_404
+from archive.db import compare_and_set, get_or_404
 from archive.errors import Conflict, Forbidden, ValidationFailed
 from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
 from archive.services.clock import SHANGHAI, now as server_now
@@ -301,7 +301,14 @@ def handle(session: Session, warning: WarningRecord, *, by: str, role: str, note
     if HANDLER_ROLE[warning.level] != role:
         raise Forbidden(f"a level-{warning.level} warning is handled by {HANDLER_ROLE[warning.level]}",
                         {"role": [f"{role} does not handle level {warning.level}"]})
-    warning.status, warning.handled_at, warning.handled_by, warning.handled_note = "handled", now, by, note.strip()
+    # compare-and-set on status and level: of concurrent handlings one wins, and a warning that
+    # climbed a level meanwhile belongs to the next level's handler
+    if not compare_and_set(session, update(WarningRecord).where(
+        WarningRecord.id == warning.id, WarningRecord.status == "open", WarningRecord.level == warning.level)
+        .values(status="handled", handled_at=now, handled_by=by, handled_note=note.strip())):
+        session.rollback()
+        raise Conflict("warning handled already, or it climbed a level meanwhile")
+    session.refresh(warning)
     return warning
 
 

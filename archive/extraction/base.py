@@ -12,8 +12,8 @@ class ExtractionResult:
     """What extraction made of a file.
 
     ``status``: ``extracted`` (text found), ``no_text_layer`` (a scan: nothing to read without
-    OCR), ``not_extracted`` (a type kept as opaque evidence), ``failed`` (encrypted, corrupt or
-    hostile; ``reason`` says which). A failure never affects the stored document.
+    OCR), ``not_extracted`` (a type kept as opaque evidence), ``truncated`` (text beyond the limit
+    cut off), ``failed`` (encrypted, corrupt or hostile; ``reason`` says which). A failure never affects the stored document.
     """
 
     status: str
@@ -28,7 +28,7 @@ class ExtractLimits:
 
     max_unzipped_bytes: int = 200 * 1024**2
     max_ratio: int = 200
-    max_text_chars: int = 20_000_000
+    max_text_chars: int = 5 * 1024**2  # characters of text kept per document (ARCHIVE_EXTRACT_MAX_TEXT_CHARS)
 
 
 class TextExtractor(Protocol):
@@ -67,11 +67,21 @@ def extract(stream: ByteStream, media_type: str, limits: ExtractLimits | None = 
         result = extractor.extract(stream, limits or ExtractLimits())
     except Exception as exc:  # the contract says extractors don't raise; this guards the worker
         return ExtractionResult("failed", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+    limit = (limits or ExtractLimits()).max_text_chars
+    if len(result.text) > limit or result.status == "truncated":
+        result = truncated(result.text, limit, result.pages)
     if "\x00" in result.text:
         # NUL is never text (some PDF encodings yield it between characters) and PostgreSQL
         # cannot store it.
         result = replace(result, text=result.text.replace("\x00", ""))
     return result
+
+
+def truncated(text: str, limit: int, pages: int | None = None) -> ExtractionResult:
+    """The first ``limit`` characters, marked: one huge text must not stall the index or make
+    every search that finds it slow. The document itself is stored whole."""
+    return ExtractionResult("truncated", text=text[:limit], pages=pages,
+                            reason=f"text cut at {limit} characters (the stored document is whole)")
 
 
 _loaded = False

@@ -68,7 +68,12 @@ class DocxExtractor:
                            section.first_page_footer):
                     if not hf.is_linked_to_previous:
                         parts.extend(_blocks(hf))
-            parts.extend(_blocks(document))
+            size = sum(len(x) for x in parts)
+            for block in _blocks(document):  # stop collecting past the limit
+                parts.append(block)
+                size += len(block) + 1
+                if size > limits.max_text_chars:
+                    break
         except Exception as exc:  # python-docx raises many types for a broken package
             return ExtractionResult("failed", reason=f"corrupt DOCX: {type(exc).__name__}: {str(exc)[:160]}")
         text = "\n".join(p for p in parts if p)

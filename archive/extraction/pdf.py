@@ -34,9 +34,9 @@ class PdfExtractor:
             for page in reader.pages:
                 text = page.extract_text() or ""
                 total += len(text)
-                if total > limits.max_text_chars:
-                    return ExtractionResult("failed", reason="PDF text exceeds the extraction limit")
                 pages.append(text)
+                if total > limits.max_text_chars:  # the rest is not read: cut (base.extract marks it)
+                    return ExtractionResult("truncated", text="\f".join(pages), pages=len(reader.pages))
         except FileNotDecryptedError:
             return ExtractionResult("failed", reason="encrypted PDF: password required")
         except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,

@@ -31,8 +31,9 @@ class PlainTextExtractor:
 
     def extract(self, stream: ByteStream, limits: ExtractLimits) -> ExtractionResult:
         data = stream.read(limits.max_text_chars * 4 + 1)
-        if len(data) > limits.max_text_chars * 4:
-            return ExtractionResult("failed", reason="text file too large to index")
+        if len(data) > limits.max_text_chars * 4:  # only the beginning is read and kept
+            text, _ = decode_text(data[: limits.max_text_chars * 4])
+            return ExtractionResult("truncated", text=text[: limits.max_text_chars])
         text, _ = decode_text(data)
         return ExtractionResult("extracted", text=text)
 

@@ -11,6 +11,7 @@ from archive.extraction.normalise import normalise
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 16
+MAX_MATCHES = 200  # matches per term looked at when highlighting one text
 
 
 class QuerySyntaxError(ValueError):
@@ -83,7 +84,11 @@ def highlight(text: str, terms: list[Term], *, context: int = 40, max_fragments:
     for t in terms:
         if t.exclude:
             continue
-        spans.extend(m.span() for m in term_pattern(t.text).finditer(text) if m.end() > m.start())
+        for i, m in enumerate(term_pattern(t.text).finditer(text)):
+            if i >= MAX_MATCHES:  # bounded work per hit, whatever the text
+                break
+            if m.end() > m.start():
+                spans.append(m.span())
     if not spans:
         return []
     spans.sort()

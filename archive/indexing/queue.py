@@ -6,13 +6,14 @@ the text (once) and upserts the document by id: running it twice changes nothing
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
 import threading
 import time
 from typing import Callable, Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.extraction import extract, normalise
@@ -21,11 +22,14 @@ from archive.indexing.base import IndexedDocument, SearchIndex
 from archive.models import Case, Document, IndexJob, Stage
 from archive.services.clock import now as server_now
 from archive.services.orgs import ancestry
-from archive.storage.base import ObjectStore
+from archive.storage.base import ObjectStore, StorageUnavailable
 from forms import load_catalog
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # failures after which a job counts as failed (it is still retried)
+BASE_DELAY = 5  # seconds before the second try; doubles after each failure
+MAX_DELAY = 3600  # the longest wait between tries
+UNAVAILABLE_DELAY = 5  # seconds: a store that does not answer is asked again soon
 
 
 def enqueue(session: Session, doc_ids: Iterable[str], action: str = "upsert") -> None:
@@ -35,12 +39,24 @@ def enqueue(session: Session, doc_ids: Iterable[str], action: str = "upsert") ->
 
 
 def queue_depth(session: Session) -> dict[str, int]:
-    """Jobs waiting, and jobs given up after repeated failures."""
+    """Jobs waiting, and jobs that failed MAX_ATTEMPTS times or more (still retried, at the
+    longest back-off, until their cause is gone)."""
     pending = session.scalar(select(func.count()).select_from(IndexJob).where(
         IndexJob.done_at.is_(None), IndexJob.attempts < MAX_ATTEMPTS)) or 0
     failed = session.scalar(select(func.count()).select_from(IndexJob).where(
         IndexJob.done_at.is_(None), IndexJob.attempts >= MAX_ATTEMPTS)) or 0
     return {"pending": pending, "failed": failed}
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after ``attempts`` failures: doubling from BASE_DELAY, capped."""
+    return dt.timedelta(seconds=min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)))
+
+
+def due_jobs(now: dt.datetime):
+    """The select of jobs that may run at ``now``."""
+    return select(IndexJob).where(IndexJob.done_at.is_(None), or_(
+        IndexJob.next_attempt_at.is_(None), IndexJob.next_attempt_at <= now))
 
 
 def _extract_object(store: ObjectStore, key: str, version_id: str, media_type: str, limits: ExtractLimits):
@@ -107,17 +123,30 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
     """Drain up to ``batch`` jobs; returns how many were completed. Safe to re-run."""
     limits = limits or ExtractLimits()
     with sessions() as session:
-        jobs = session.scalars(select(IndexJob).where(
-            IndexJob.done_at.is_(None), IndexJob.attempts < MAX_ATTEMPTS)
-            .order_by(IndexJob.id).limit(batch)).all()
+        now = server_now()
+        jobs = session.scalars(due_jobs(now).order_by(IndexJob.id).limit(batch)).all()
         if not jobs:
             return 0
         upserts: dict[str, IndexedDocument] = {}
         deletes: set[str] = set()
         ok: list[IndexJob] = []
         cache: dict = {}
+        store_down = False
         for job in jobs:
+            if store_down:  # the rest wait for the store, without spending an attempt
+                job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
+                continue
             try:
+                if job.action == "amend":  # an approved amendment's new version (after its commit)
+                    _apply_amendments(sessions, store, job.document_id)
+                    ok.append(job)
+                    continue
+                if job.action == "hold":  # a case's legal hold brought in line with its complaints
+                    from archive.services.complaints import sync_hold
+
+                    sync_hold(session, store, job.document_id)
+                    ok.append(job)
+                    continue
                 doc = session.get(Document, job.document_id)
                 if job.action == "delete" or doc is None:
                     deletes.add(job.document_id)
@@ -129,10 +158,16 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                         for old in version_documents(session, doc, cache, store, limits):
                             upserts[old.doc_id] = old
                 ok.append(job)
+            except StorageUnavailable as exc:  # not the job's fault: retried soon, no attempt spent
+                log.warning("index job %s waits for the object store: %s", job.id, exc)
+                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
+                store_down = True
             except Exception as exc:  # one bad job must not stop the queue
                 log.warning("index job %s for %s failed: %s", job.id, job.document_id, exc)
                 job.attempts += 1
                 job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                job.next_attempt_at = now + backoff(job.attempts)
         # Text is committed before the index write: a crash between them only repeats work.
         session.commit()
         if upserts:
@@ -145,6 +180,18 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                             .values(done_at=done, attempts=IndexJob.attempts + 1))
         session.commit()
         return len(ok)
+
+
+def _apply_amendments(sessions: sessionmaker[Session], store: ObjectStore, doc_id: str) -> None:
+    """Write the new versions of the document's approved, not yet applied amendments."""
+    from archive.models import Amendment
+    from archive.services.amendments import apply_approved
+
+    with sessions() as s:
+        ids = s.scalars(select(Amendment.id).where(Amendment.document_id == doc_id, Amendment.status == "approved",
+                                                   Amendment.new_version_no.is_(None)).order_by(Amendment.id)).all()
+        for amendment_id in ids:
+            apply_approved(s, store, amendment_id)
 
 
 def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,

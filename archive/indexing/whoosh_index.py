@@ -238,10 +238,15 @@ class WhooshIndex:
     def search(self, sq: SearchQuery) -> HitPage:
         """Run the query; relevance or date order; one page."""
         query, flt = self.build_query(sq)
-        searcher = self._current_searcher()
-        kwargs: dict = {"filter": flt, "limit": sq.page * sq.per_page}
+        # Scope, filters and the version mask are part of the query itself, never Whoosh's
+        # ``filter``/``mask`` arguments: Whoosh counts a result's length from the bare query
+        # (``Results._load_docs``), so a filter there would leak totals from outside the scope.
+        if flt is not None:
+            query = Q.And([query, Q.ConstantScoreQuery(flt, 0.0)])
         if sq.versions != "all":
-            kwargs["mask"] = Q.Term("superseded", "1")
+            query = Q.AndNot(query, Q.Term("superseded", "1"))
+        searcher = self._current_searcher()
+        kwargs: dict = {"limit": sq.page * sq.per_page}
         if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):
             kwargs["sortedby"] = "completed"
             kwargs["reverse"] = sq.sort != "date_asc"

@@ -5,11 +5,11 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from archive import audit
-from archive.db import get_or_404
+from archive.db import compare_and_set, get_or_404
 from archive.errors import Conflict, Forbidden, ValidationFailed
 from archive.models import (
     AuditEntry, Case, Organisation, ReviewConflict, Review, SampleStratum, SamplingPlan, User,
@@ -80,6 +80,12 @@ def freeze(session: Session, plan: SamplingPlan, *, by: str, role: str | None = 
     if plan.status != "draft":
         raise Conflict(f"the plan is {plan.status} already")
     now = server_now()
+    # compare-and-set first: of concurrent freezes one stores the populations
+    if not compare_and_set(session, update(SamplingPlan).where(SamplingPlan.id == plan.id, SamplingPlan.status == "draft")
+                          .values(status="frozen", frozen_at=now)):
+        session.rollback()
+        raise Conflict("the plan is frozen already")
+    session.refresh(plan)
     digests = {}
     for agency in plan_agencies(session, plan):
         for kind in json.loads(plan.kinds):
@@ -93,7 +99,6 @@ def freeze(session: Session, plan: SamplingPlan, *, by: str, role: str | None = 
                                       population=json.dumps(numbers, ensure_ascii=False), size=len(numbers),
                                       digest=digest, k=k))
             digests[f"{agency}/{kind}"] = {"size": len(numbers), "k": k, "digest": digest}
-    plan.status, plan.frozen_at = "frozen", now
     audit.append(session, "sample.freeze", actor=by, role=role, target_type="sampling_plan",
                  target_id=str(plan.id), detail={"strata": digests})
     session.flush()
@@ -167,6 +172,13 @@ def draw(session: Session, plan: SamplingPlan, seed: str, *, by: str, role: str 
                      target_id=str(plan.id), detail={"seed": seed, "problems": exc.details})
         session.commit()
         raise PoolTooSmall(exc.message, exc.details) from None
+    # compare-and-set: of concurrent draws exactly one moves the plan from frozen to drawn
+    if not compare_and_set(session, update(SamplingPlan).where(SamplingPlan.id == plan.id, SamplingPlan.status == "frozen")
+                          .values(status="drawn", seed=seed, drawn_at=server_now(), drawn_by=by,
+                                  pool=_pool_json(pool))):
+        session.rollback()
+        raise Conflict("the plan has been drawn already; a draw is never repeated")
+    session.refresh(plan)
     numbers = {n for chosen in outcome.selected.values() for n in chosen}
     cases = {c.number: c for c in session.scalars(select(Case).where(Case.number.in_(sorted(numbers))))}
     for s in plan.strata:
@@ -175,8 +187,6 @@ def draw(session: Session, plan: SamplingPlan, seed: str, *, by: str, role: str 
         case = cases[a.number]
         session.add(Review(plan_id=plan.id, case_id=case.id, case_number=a.number, agency_code=case.agency_code,
                            reviewer=a.reviewer, rank=a.rank, due_on=plan.review_deadline))
-    plan.status, plan.seed, plan.drawn_at, plan.drawn_by = "drawn", seed, server_now(), by
-    plan.pool = _pool_json(pool)
     audit.append(session, "sample.draw", actor=by, role=role, target_type="sampling_plan", target_id=str(plan.id),
                  detail={"seed": seed, "sample": {f"{s.agency_code}/{s.kind}": outcome.selected[s.id]
                                                   for s in plan.strata},
@@ -222,8 +232,11 @@ def verify(session: Session, plan: SamplingPlan) -> list[str]:
     return problems
 
 
-def plan_view(session: Session, plan: SamplingPlan, *, detail: bool = True) -> dict:
-    """The plan; with ``detail``, its strata (populations, digests, samples) and assignments."""
+def plan_view(session: Session, plan: SamplingPlan, *, detail: bool = True,
+              agencies: frozenset[str] | None = None) -> dict:
+    """The plan; with ``detail``, its strata (populations, digests, samples) and assignments.
+    ``agencies`` (None: all) limits whose case numbers and reviewers are shown: other strata
+    keep their size and digest (public for verification) without their populations."""
     view = {
         "id": plan.id, "name": plan.name, "period_start": plan.period_start, "period_end": plan.period_end,
         "kinds": json.loads(plan.kinds), "district": plan.district_code, "count": plan.count, "rate": plan.rate,
@@ -235,11 +248,19 @@ def plan_view(session: Session, plan: SamplingPlan, *, detail: bool = True) -> d
     }
     if not detail:  # a list of plans reads neither populations nor reviews
         return view
-    reviews = session.scalars(select(Review).where(Review.plan_id == plan.id).order_by(Review.id)).all()
+    q = select(Review).where(Review.plan_id == plan.id).order_by(Review.id)
+    if agencies is not None:
+        q = q.where(Review.agency_code.in_(sorted(agencies)))
+    reviews = session.scalars(q).all()
+
+    def shown(s: SampleStratum) -> bool:
+        return agencies is None or s.agency_code in agencies
+
     return view | {
         "strata": [{"agency": s.agency_code, "kind": s.kind, "population_size": s.size, "digest": s.digest,
-                    "k": s.k, "population": json.loads(s.population),
-                    "sample": json.loads(s.selected) if s.selected is not None else None} for s in plan.strata],
+                    "k": s.k, "population": json.loads(s.population) if shown(s) else None,
+                    "sample": json.loads(s.selected) if s.selected is not None and shown(s) else None}
+                   for s in plan.strata],
         "assignments": [{"review_id": r.id, "case_id": r.case_id, "case_number": r.case_number,
                          "agency": r.agency_code, "reviewer": r.reviewer, "rank": r.rank, "status": r.status}
                         for r in reviews],

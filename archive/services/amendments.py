@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.auth.principal import Principal
-from archive.db import get_or_404
-from archive.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationFailed
+from archive.auth import policy
+from archive.db import compare_and_set, get_or_404, lock_row
+from archive.errors import Conflict, Forbidden, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.models import Amendment, Case, Document, DocumentVersion, IndexJob, Organisation, new_id
 from archive.services.clock import now as server_now
@@ -57,7 +59,11 @@ def request(session: Session, store: ObjectStore, settings: IngestSettings, doc:
                   filename=clean_filename(filename), media_type=media_type, size=spool.size,
                   sha256=spool.sha256, status="pending")
     session.add(a)
-    session.flush()
+    try:
+        session.flush()  # the partial unique index keeps one pending amendment per document
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("another amendment for this document is still pending") from exc
     return a
 
 
@@ -70,55 +76,114 @@ def supervising_role(session: Session, agency_code: str) -> tuple[str, str | Non
     return "city_office", parent.code if parent is not None else None
 
 
-def decide(session: Session, store: ObjectStore, settings: IngestSettings, a: Amendment, p: Principal, *,
-           approve: bool, note: str) -> Amendment:
-    """Approve (a new version of the document) or reject (kept, with its reason)."""
+def decide(session: Session, a: Amendment, p: Principal, *, approve: bool, note: str) -> Amendment:
+    """Approve or reject, exactly once: a compare-and-set on the pending status, so of any number
+    of concurrent decisions one succeeds and the others are refused (Conflict).
+
+    Approval only records the decision and a durable job (committed by the caller together);
+    the new version is written by :func:`apply_approved` after the commit, so a failed commit
+    never leaves an object behind, and a failure after it is retried by the worker."""
     if a.status != "pending":
         raise Conflict(f"the amendment was {a.status} already")
-    if p.username == a.requested_by:
-        raise Forbidden("the requester never decides their own amendment", {"decision": ["you asked for it"]})
-    role, org = supervising_role(session, a.agency_code)
-    if p.role != role or not p.sees_agency(a.agency_code):
+    role, _ = supervising_role(session, a.agency_code)
+    if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
+        if p.username == a.requested_by:
+            raise Forbidden("the requester never decides their own amendment", {"decision": ["you asked for it"]})
         raise Forbidden(f"amendments of {a.agency_code} are decided by its {role}",
                         {"decision": [f"a {p.role} does not decide this amendment"]})
     note = (note or "").strip()
     if not approve and not note:
         raise ValidationFailed("a rejection states its reason", {"note": ["required when rejecting"]})
     now = server_now()
-    a.decided_by, a.decided_at, a.decision_note = p.username, now, note or None
-    if not approve:
-        a.status = "rejected"
-        return a
+    if not compare_and_set(session, update(Amendment).where(Amendment.id == a.id, Amendment.status == "pending")
+        .values(status="approved" if approve else "rejected", decided_by=p.username, decided_at=now,
+                decision_note=note or None)):
+        session.rollback()
+        raise Conflict("the amendment was decided already")
+    if approve:
+        session.add(IndexJob(document_id=a.document_id, action="amend", created_at=now))
+    session.flush()
+    session.refresh(a)
+    return a
+
+
+def _stored_copy(store: ObjectStore, key: str, known: set[str], amendment_id: int) -> str | None:
+    """The version of ``key`` an earlier, interrupted application of the amendment wrote."""
+    for k, version_id in store.keys(key):
+        if k == key and version_id not in known and \
+                store.stat(key, version_id).metadata.get("amendment-id") == str(amendment_id):
+            return version_id
+    return None
+
+
+def apply_approved(session: Session, store: ObjectStore, amendment_id: int) -> bool:
+    """Make an approved amendment's file the document's new version; idempotent.
+
+    The document row is locked while the version is written, so two runs (the request and the
+    worker) never both write one. If the object was written but the commit failed, the next
+    run finds that version by its metadata (``amendment-id``) instead of writing another.
+    Returns True when this call applied it."""
+    a = session.get(Amendment, amendment_id)
+    if a is None or a.status != "approved":
+        return False
+    lock_row(session, Case, a.case_id)  # as uploads and complaint links do: the hold is decided under it
+    lock_row(session, Document, a.document_id)
+    session.refresh(a)
+    if a.new_version_no is not None:
+        session.rollback()
+        return False
     doc = session.get(Document, a.document_id)
     if doc is None:  # pragma: no cover - rows are never deleted
-        raise NotFound("no such document")
+        return False
+    session.refresh(doc)
     case: Case = doc.case
-    session.add(DocumentVersion(
+    now = server_now()
+    known = {doc.version_id} | set(session.scalars(select(DocumentVersion.version_id).where(
+        DocumentVersion.document_id == doc.id)))
+    version_id = _stored_copy(store, doc.object_key, known, a.id)
+    old = DocumentVersion(
         document_id=doc.id, version_no=doc.version_no, object_key=doc.object_key, version_id=doc.version_id,
         filename=doc.filename, media_type=doc.media_type, size=doc.size, sha256=doc.sha256,
         uploaded_at=_version_time(session, doc), uploader=doc.uploader, text_content=doc.text_content,
-        superseded_at=now, amendment_id=a.id))
+        superseded_at=a.decided_at or now, amendment_id=a.id)
     new_no = doc.version_no + 1
     doc.filename, doc.media_type, doc.size, doc.sha256 = a.filename, a.media_type, a.size, a.sha256
     doc.version_no = new_no
-    completed = next((s.completed_at for s in case.stages if s.stage == doc.stage), None)
-    meta = object_metadata(case, doc, completed) | {"version-no": str(new_no), "amendment-id": str(a.id),
-                                                    "amended-at": now.isoformat()}
-    spool = HashingSpool()
-    for chunk in store.open(a.object_key, a.version_id):
-        spool.write(chunk)
-    if spool.sha256 != a.sha256:
-        raise Conflict("the stored corrected file no longer matches its checksum; run `archive fixity`")
-    spool.seek(0)
-    put = store.put(doc.object_key, spool, spool.size, meta, doc.media_type,
-                    retain_until(now, settings.years_for(case.procedure)))
-    doc.version_id = put.version_id
-    hold_new(session, store, case.id, doc.object_key, put.version_id)
+    if version_id is None:
+        completed = next((s.completed_at for s in case.stages if s.stage == doc.stage), None)
+        meta = object_metadata(case, doc, completed) | {"version-no": str(new_no), "amendment-id": str(a.id),
+                                                        "amended-at": (a.decided_at or now).isoformat()}
+        spool = HashingSpool()
+        for chunk in store.open(a.object_key, a.version_id):
+            spool.write(chunk)
+        if spool.sha256 != a.sha256:
+            session.rollback()
+            raise Conflict("the stored corrected file no longer matches its checksum; run `archive fixity`")
+        spool.seek(0)
+        # retained as long as the corrected file, which was retained by the case's procedure
+        until = store.stat(a.object_key, a.version_id).retain_until
+        if until is None:
+            raise Conflict("the corrected file carries no retention date; run `archive fixity`")
+        version_id = store.put(doc.object_key, spool, spool.size, meta, doc.media_type, until).version_id
+    session.add(old)
+    doc.version_id = version_id
+    hold_new(session, store, case.id, doc.object_key, version_id)
     doc.text_status, doc.text_content, doc.text_reason, doc.page_count = "pending", None, None, None
-    a.status, a.new_version_no = "approved", new_no
+    a.new_version_no = new_no
     case.changed_at = now
     session.add(IndexJob(document_id=doc.id, action="versions", created_at=now))
-    return a
+    session.commit()
+    return True
+
+
+def pending_application(session: Session, doc_id: str, metadata: dict[str, str]) -> bool:
+    """True when an object version of the document was written by an approved amendment whose
+    application has not committed yet (the archive's own work in progress, not an alteration)."""
+    amendment_id = metadata.get("amendment-id", "")
+    if not amendment_id.isdecimal() or len(amendment_id) > 12:
+        return False
+    a = session.get(Amendment, int(amendment_id))
+    return a is not None and a.document_id == doc_id and a.status == "approved" and a.new_version_no is None
 
 
 def _version_time(session: Session, doc: Document) -> dt.datetime:

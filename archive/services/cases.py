@@ -5,10 +5,11 @@ import datetime as dt
 import re
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from archive.db import compare_and_set
 from archive.errors import Conflict, NotFound, ValidationFailed
 from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Stage
 from archive.services.clock import as_aware, now as server_now
@@ -168,7 +169,12 @@ def add_period(session: Session, case: Case, data: dict, *, by: str) -> CasePeri
                    recorded_at=now)
     session.add(p)
     case.changed_at = now
-    session.flush()
+    try:
+        session.flush()  # a partial unique index keeps one open suspension per case
+    except IntegrityError as exc:
+        session.rollback()
+        raise ValidationFailed("the change to the decision period is not valid",
+                               {"start_on": ["a suspension is still open: end it first"]}) from exc
     return p
 
 
@@ -180,6 +186,11 @@ def end_suspension(session: Session, case: Case, period_id: int, end_on: dt.date
         raise Conflict("only an open suspension can be ended")
     if p.start_on is not None and end_on < p.start_on:
         raise ValidationFailed("the suspension ends before it starts", {"end_on": ["before the start"]})
-    p.end_on = end_on
+    # compare-and-set: of two concurrent ends, one wins
+    if not compare_and_set(session, update(CasePeriod).where(CasePeriod.id == p.id, CasePeriod.end_on.is_(None))
+                          .values(end_on=end_on)):
+        session.rollback()
+        raise Conflict("only an open suspension can be ended")
+    session.refresh(p)
     case.changed_at = server_now()
     return p

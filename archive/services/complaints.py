@@ -8,14 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from archive.db import get_or_404
+from archive.db import compare_and_set, get_or_404, lock_row
 from archive.errors import Conflict, ValidationFailed
-from archive.models import Amendment, Case, Complaint, ComplaintLink, Document, DocumentVersion, Organisation
+from archive.models import (
+    Amendment, Case, Complaint, ComplaintLink, Document, DocumentVersion, IndexJob, Organisation,
+)
 from archive.services.clock import now as server_now
-from archive.storage.base import ObjectStore
+from archive.storage.base import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,9 @@ def link(session: Session, store: ObjectStore, complaint: Complaint, case: Case,
     """Link a case; its objects go on legal hold before the link is committed."""
     if complaint.status != "open":
         raise Conflict("the complaint is closed")
+    # Uploads into the case lock its row before deciding on a hold: after this lock, every
+    # version either is in case_objects below or will find the link when its upload commits.
+    lock_row(session, Case, case.id)
     existing = session.scalar(select(ComplaintLink).where(ComplaintLink.complaint_id == complaint.id,
                                                           ComplaintLink.case_id == case.id))
     if existing is not None:
@@ -105,13 +110,27 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
         raise Conflict("the complaint is closed already")
     if not outcome.strip() or not handling.strip():
         raise ValidationFailed("record the handling and the outcome", {"outcome": ["required"], "handling": ["required"]})
-    complaint.status, complaint.closed_by, complaint.closed_at = "closed", by, server_now()
-    complaint.handling, complaint.outcome = handling.strip(), outcome.strip()
-    session.flush()
+    now = server_now()
+    if not compare_and_set(session, update(Complaint).where(Complaint.id == complaint.id, Complaint.status == "open")
+                          .values(status="closed", closed_by=by, closed_at=now, handling=handling.strip(),
+                                  outcome=outcome.strip())):
+        session.rollback()
+        raise Conflict("the complaint is closed already")
+    case_ids = list(session.scalars(select(ComplaintLink.case_id).where(ComplaintLink.complaint_id == complaint.id)))
+    # Holds are lifted only after the close is committed (a failed commit leaves them on); the
+    # jobs committed with it lift them again if this process dies or the store fails first.
+    for case_id in case_ids:
+        session.add(IndexJob(document_id=case_id, action="hold", created_at=now))
+    session.commit()
+    session.refresh(complaint)
     released = []
-    for case_id in session.scalars(select(ComplaintLink.case_id).where(ComplaintLink.complaint_id == complaint.id)):
-        if not sync_hold(session, store, case_id):
-            released.append(case_id)
+    for case_id in case_ids:
+        try:
+            if not sync_hold(session, store, case_id):
+                released.append(case_id)
+        except StorageError as exc:
+            log.warning("lifting the hold of case %s waits for the worker: %s", case_id, exc)
+    session.rollback()
     return released
 
 

@@ -28,6 +28,13 @@ class FixityReport:
     failures: list[dict] = field(default_factory=list)
 
 
+def pending_application(session: Session, doc_id: str, metadata: dict[str, str]) -> bool:
+    """A version an approved amendment wrote whose commit is still to come (not an alteration)."""
+    from archive.services.amendments import pending_application as pending
+
+    return pending(session, doc_id, metadata)
+
+
 def check_version(store: ObjectStore, key: str, version_id: str, sha256: str) -> tuple[str, str]:
     """(result, detail) for one object version: ok, missing or damaged. StorageUnavailable
     propagates: an unreachable store says nothing about the objects."""
@@ -72,7 +79,8 @@ def check_document(session: Session, store: ObjectStore, doc: Document, now: dt.
                                   checked_at=now, result=result, detail=detail))
     # a version of the key that the catalog does not know was written behind the archive's back
     for key, version_id in store.keys(doc.object_key):
-        if key == doc.object_key and version_id not in {v for v, _ in known}:
+        if key == doc.object_key and version_id not in {v for v, _ in known} and \
+                not pending_application(session, doc.id, store.stat(key, version_id).metadata):
             events.append(FixityEvent(document_id=doc.id, object_key=key, version_id=version_id, checked_at=now,
                                       result="altered", detail="a version written outside the archive"))
     doc.fixity_checked_at = now
@@ -173,3 +181,28 @@ def report(session: Session, agencies: frozenset[str] | None, period_days: int, 
             "failures": [{"document_id": e.document_id, "key": e.object_key, "version_id": e.version_id,
                           "result": e.result, "detail": e.detail, "checked_at": e.checked_at}
                          for e in events if e.result != "ok"]}
+
+
+def latest_finding(session: Session, key: str, version_id: str) -> FixityEvent | None:
+    """The most recent fixity result of one object version if it found damage or loss."""
+    e = session.scalars(select(FixityEvent).where(FixityEvent.object_key == key, FixityEvent.version_id == version_id)
+                        .order_by(FixityEvent.id.desc()).limit(1)).first()
+    return e if e is not None and e.result in ("damaged", "missing") else None
+
+
+def record_finding(sessions, doc_id: str, key: str, version_id: str, result: str, detail: str,
+                   now: dt.datetime) -> None:
+    """A read that found a version damaged or missing: a fixity event and a level-2 warning, as
+    a scheduled check would record them (its own transaction)."""
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+
+    with sessions() as session:
+        doc = session.get(Document, doc_id)
+        if doc is None:
+            return
+        e = FixityEvent(document_id=doc_id, object_key=key, version_id=version_id, checked_at=now, result=result,
+                        detail=detail[:500])
+        session.add(e)
+        _warn(session, doc, e, load_rules(), load_calendar(session), now)
+        session.commit()

@@ -158,8 +158,12 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
                     media_type, retain_until(uploaded_at, settings.years_for(case.procedure)))
     doc.version_id = put.version_id
+    from archive.db import lock_row
     from archive.services.complaints import hold_new
 
+    # The case row is locked before the hold is decided, as a complaint link locks it before it
+    # holds the case's versions: either the link sees this document or this upload sees the link.
+    lock_row(session, Case, case.id)
     hold_new(session, store, case.id, doc.object_key, put.version_id)
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)

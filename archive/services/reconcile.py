@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive.models import Document
+from archive.models import Document, DocumentVersion
+from archive.services.amendments import pending_application
 from archive.storage.base import ObjectNotFound, ObjectStore
 
 
@@ -25,6 +26,9 @@ def reconcile(session: Session, store: ObjectStore) -> ReconcileReport:
     """Compare every stored document version with the catalog."""
     report = ReconcileReport()
     known = {(d.object_key, d.version_id): d.id for d in session.scalars(select(Document))}
+    # earlier versions that approved amendments superseded are catalogued too
+    known |= {(k, v): doc_id for k, v, doc_id in session.execute(
+        select(DocumentVersion.object_key, DocumentVersion.version_id, DocumentVersion.document_id))}
     report.checked_rows = len(known)
     seen = set()
     for key, version in store.keys("cases/"):
@@ -34,6 +38,8 @@ def reconcile(session: Session, store: ObjectStore) -> ReconcileReport:
         seen.add((key, version))
         if (key, version) not in known:
             info = store.stat(key, version)
+            if pending_application(session, key.rsplit("/", 1)[-1], info.metadata):
+                continue  # an approved amendment's version, catalogued when its job runs
             report.orphans.append({"key": key, "version_id": version, "size": info.size,
                                    "metadata": info.metadata})
     for (key, version), doc_id in known.items():

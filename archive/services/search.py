@@ -1,8 +1,8 @@
 """Search: parse the query, run it in the index (scope inside), highlight from the stored text."""
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, defer, selectinload
 
 from archive.errors import BadQuery
 from archive.extraction.normalise import display_text
@@ -10,6 +10,7 @@ from archive.indexing.base import SearchIndex
 from archive.indexing.query import QuerySyntaxError, SearchQuery, highlight, parse_terms
 from archive.models import Document, DocumentVersion
 
+HIGHLIGHT_CHARS = 200_000  # snippets are looked for in this much of a text, however long it is
 SORTS = {"relevance": "relevance", "date": "date_desc", "date_desc": "date_desc", "date_asc": "date_asc"}
 
 
@@ -29,11 +30,20 @@ def search(session: Session, index: SearchIndex, sq: SearchQuery) -> dict:
     """{total, page, per_page, hits:[…]} with highlighted snippets for the page's hits."""
     page = index.search(sq)
     ids = [h.doc_id.split("@v")[0] for h in page.hits]
+    # Snippets come from the beginning of each text only: a hit's cost never grows with its size.
     docs = {d.id: d for d in session.scalars(
-        select(Document).where(Document.id.in_(ids)).options(selectinload(Document.case)))} if ids else {}
+        select(Document).where(Document.id.in_(ids))
+        .options(selectinload(Document.case), defer(Document.text_content)))} if ids else {}
+    texts = {i: t for i, t in session.execute(
+        select(Document.id, func.substr(Document.text_content, 1, HIGHLIGHT_CHARS)).where(Document.id.in_(ids)))} \
+        if ids else {}
     old = {(v.document_id, v.version_no): v for v in session.scalars(
-        select(DocumentVersion).where(DocumentVersion.document_id.in_(ids)))} \
+        select(DocumentVersion).where(DocumentVersion.document_id.in_(ids)).options(defer(DocumentVersion.text_content)))} \
         if any("@v" in h.doc_id for h in page.hits) else {}
+    old_texts = {(d, n): t for d, n, t in session.execute(
+        select(DocumentVersion.document_id, DocumentVersion.version_no,
+               func.substr(DocumentVersion.text_content, 1, HIGHLIGHT_CHARS))
+        .where(DocumentVersion.document_id.in_(ids)))} if old else {}
     hits = []
     for h in page.hits:
         doc_id, _, version = h.doc_id.partition("@v")
@@ -41,7 +51,8 @@ def search(session: Session, index: SearchIndex, sq: SearchQuery) -> dict:
         src = old.get((doc_id, int(version))) if version.isdigit() else doc
         if doc is None or src is None:  # indexed but gone from the database: never show what cannot be read
             continue
-        fragments = highlight(display_text(src.text_content or ""), sq.terms)
+        text = texts.get(doc_id) if src is doc else old_texts.get((doc_id, src.version_no))
+        fragments = highlight(display_text(text or ""), sq.terms)
         name_marks = highlight(src.filename, sq.terms, context=100, max_fragments=1)
         hits.append({
             "document_id": doc.id, "case_id": doc.case_id, "case_number": doc.case.number,

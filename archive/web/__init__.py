@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
 from archive import audit
-from archive.auth.accounts import LoginThrottled, Unauthenticated, login as check_login
+from archive.auth.accounts import (
+    LoginThrottled, Unauthenticated, end_session, login as check_login, start_session,
+)
 from archive.auth.web import audit_event, csrf, current, session_version
 from archive.errors import BadQuery
 from archive.extension import db, get_archive
@@ -53,10 +55,11 @@ def login():
             audit_event("auth.login_failed", "user", username, actor=username)
             error, status = "用户名或密码错误。", 401
         else:
+            sid = start_session(session_db, user, current_app.config["SESSION_HOURS"])
             session_db.commit()
             session.clear()
             session.permanent = True
-            session["uid"], session["v"] = user.id, session_version(user)
+            session["sid"], session["v"] = sid, session_version(user)
             audit.record(get_archive().sessions, "auth.login", actor=user.username, role=user.role,
                          target_type="user", target_id=user.username, ip=request.remote_addr)
             return redirect(_safe_next(request.args.get("next")))
@@ -66,6 +69,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     audit_event("auth.logout")
+    session_db = db()
+    end_session(session_db, session.get("sid"))  # a replayed cookie is refused from now on
+    session_db.commit()
     session.clear()
     return redirect(url_for("web.login"))
 

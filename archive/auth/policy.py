@@ -1,0 +1,105 @@
+"""Who may do what: the one place the archive decides authorization (pure, given a Principal).
+
+Every route asks these functions; the handlers and services hold no role lists of their own.
+Two answers are possible for a refusal, and the route × role matrix test checks each:
+*hidden* (404: the caller may not know the record exists) and *forbidden* (403: the caller
+sees the record but its role may not do this to it).
+"""
+from __future__ import annotations
+
+from archive.auth.principal import (
+    AGENCY_ROLES, AUDIT_ROLES, CITY_ROLES, WRITE_ROLES, Principal,
+)
+
+# Roles that supervise from above an agency: they read reviews and scores, decide amendments…
+OFFICE_ROLES = frozenset({"district_office", "city_office"})
+COMPLAINT_ROLES = frozenset({"complaint_handler", "district_office", "city_office"})
+REVIEW_READER_ROLES = OFFICE_ROLES | AUDIT_ROLES
+FIXITY_ROLES = frozenset({"agency_legal", "district_office", "city_office", "auditor"})
+PLAN_READER_ROLES = frozenset({"district_office", "city_office", "auditor"})
+
+
+def reads_agency(p: Principal, agency_code: str) -> bool:
+    """The caller's scope covers files of ``agency_code``."""
+    return p.sees_agency(agency_code)
+
+
+def writes_agency(p: Principal, agency_code: str) -> bool:
+    """The caller records cases, stages, uploads and amendment requests for ``agency_code``."""
+    return p.role in WRITE_ROLES and p.sees_agency(agency_code)
+
+
+def creates_cases(p: Principal) -> bool:
+    return p.role in WRITE_ROLES
+
+
+def reads_audit(p: Principal) -> bool:
+    return p.role in AUDIT_ROLES
+
+
+def handles_complaints(p: Principal) -> bool:
+    return p.role in COMPLAINT_ROLES
+
+
+def reads_fixity(p: Principal) -> bool:
+    return p.role in FIXITY_ROLES
+
+
+# -- sampling and review ------------------------------------------------------------------------
+
+def sets_plans(p: Principal) -> bool:
+    return p.role == "city_office"
+
+
+def reads_plan(p: Principal, district_code: str | None) -> bool:
+    """City-wide roles read every plan; a district office its own district's and the city-wide
+    ones (of those, only its own agencies' populations, samples and assignments)."""
+    if p.role in CITY_ROLES:
+        return True
+    return p.role == "district_office" and district_code in (None, p.scope_code)
+
+
+def plan_agencies(p: Principal) -> frozenset[str] | None:
+    """The agencies whose case numbers and reviewers a plan shows to the caller (None: all)."""
+    return None if p.role in CITY_ROLES else (p.agencies or frozenset())
+
+
+def draws_plan(p: Principal, district_code: str | None) -> bool:
+    """Freezing and drawing: the city office, or the office of the plan's own district."""
+    return p.role == "city_office" or (p.role == "district_office" and district_code == p.scope_code)
+
+
+def lists_reviews(p: Principal) -> bool:
+    """Who may list reviews at all: reviewers (their own), the offices above, auditors."""
+    return p.role == "reviewer" or p.role in REVIEW_READER_ROLES
+
+
+def reads_review(p: Principal, reviewer: str, agency_code: str) -> bool:
+    """A review (who scores a file and how) is read by its reviewer and by the offices above
+    the file's agency and auditors — never by the agency whose file it is."""
+    if p.username == reviewer:
+        return True
+    return p.role in REVIEW_READER_ROLES and p.sees_agency(agency_code)
+
+
+def declares_conflicts(p: Principal) -> bool:
+    return p.role == "reviewer"
+
+
+# -- warnings and amendments --------------------------------------------------------------------
+
+HANDLER_OF_LEVEL = {1: "agency_legal", 2: "district_office", 3: "city_office"}
+
+
+def handles_warning(p: Principal, level: int, agency_code: str) -> bool:
+    """Level 1 by the agency's legal unit, level 2 by the district office, level 3 by the city."""
+    return p.role == HANDLER_OF_LEVEL.get(level) and p.sees_agency(agency_code)
+
+
+def decides_amendment(p: Principal, supervising_role: str, agency_code: str, requested_by: str) -> bool:
+    """The supervising level of the agency decides; never the requester."""
+    return p.role == supervising_role and p.sees_agency(agency_code) and p.username != requested_by
+
+
+def is_agency_role(p: Principal) -> bool:
+    return p.role in AGENCY_ROLES
