@@ -26,14 +26,27 @@ def _port_open(port: int) -> bool:
 def running_store(cfg: dict) -> Iterator[None]:
     """Make sure an S3 server answers: the configured one, the embedded one already running for
     this data directory, or an embedded one started for the length of the command."""
-    if cfg["S3_ENDPOINT"] or _port_open(cfg["S3_PORT"]):
+    if cfg["S3_ENDPOINT"]:
         yield
         return
-    from archive.storage.seaweed import EmbeddedSeaweed
+    from archive.storage.seaweed import EmbeddedSeaweed, orphaned, owner_of
 
-    weed = EmbeddedSeaweed(Path(cfg["DATA_DIR"]) / "seaweedfs", cfg["S3_PORT"],
-                           cfg["S3_ACCESS_KEY"], cfg["S3_SECRET_KEY"])
-    weed.start()
+    data_dir = Path(cfg["DATA_DIR"]) / "seaweedfs"
+    owner = owner_of(data_dir)
+    if owner is not None and not orphaned(owner[0], owner[2]) and owner[1] == cfg["S3_PORT"] \
+            and _port_open(cfg["S3_PORT"]):
+        yield  # this data directory's store, started by another archive command still running
+        return
+    if _port_open(cfg["S3_PORT"]):
+        raise click.ClickException(
+            f"port {cfg['S3_PORT']} is taken by a program that is not this data directory's SeaweedFS "
+            f"({cfg['DATA_DIR']}): set ARCHIVE_S3_PORT to a free port (another instance), or "
+            "ARCHIVE_S3_ENDPOINT to use that server on purpose")
+    weed = EmbeddedSeaweed(data_dir, cfg["S3_PORT"], cfg["S3_ACCESS_KEY"], cfg["S3_SECRET_KEY"])
+    try:
+        weed.start()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         yield
     finally:

@@ -18,6 +18,8 @@ class ValidationFailed(ArchiveError):
 class NotFound(ArchiveError):
     """No such case, document or organisation (or not visible to the caller)."""
 
+    audit: tuple[str | None, str | None, str] | None = None  # what the audit trail records
+
 
 class Conflict(ArchiveError):
     """The record exists already and records are write-once."""

@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any, Mapping
 
 from flask import Flask, Request
+from werkzeug.routing import IntegerConverter
 
 from archive.config import check_production, load_config, secret_key
 from archive.extension import Archive, build_archive, init_app
@@ -20,6 +21,15 @@ class ArchiveRequest(Request):
         return HashingSpool(max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
 
 
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: digits only (no sign), at most 2³¹−1, so an id never overflows the
+    database; anything else is simply not that route (404)."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None = None) -> Flask:
     """Build the web app: configuration from defaults, environment, then ``config``.
 
@@ -29,6 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None 
     check_production(cfg)
     app = Flask(__name__, static_folder=None)
     app.request_class = ArchiveRequest
+    # "/api/cases//stages" must not become "/api/cases/stages" (a 405 on another route): 404.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(cfg)
     production = cfg["ENV"] == "production"
     app.config.update(
@@ -57,6 +70,13 @@ def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None 
     from archive.auth.web import init_auth
     from archive.web import bp as web_bp
 
+    if cfg["PROXY_COUNT"] > 0:
+        # Behind N trusted reverse proxies the client's address is the Nth from the right of
+        # X-Forwarded-For (the login throttle keys on it); with 0 the header is ignored.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = cfg["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     init_auth(app)
     init_api(app)
     app.register_blueprint(web_bp)

@@ -67,6 +67,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(16))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), nullable=True)
+    # An agency's case numbering, e.g. 津武市监罚〔YYYY〕N号 (YYYY: year, N: sequence); None: any number.
+    case_number_pattern: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class Case(Base):

@@ -21,7 +21,26 @@ class ArchiveApi(Api):
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _MESSAGES.get(code) or error.description or error.name)
+        if isinstance(payload.get("errors"), dict):
+            payload["errors"] = flatten_locations(payload["errors"])
         return payload, code, headers
+
+
+LOCATIONS = frozenset({"json", "query", "form", "files", "headers", "cookies", "path", "view_args"})
+
+
+def flatten_locations(errors: dict) -> dict:
+    """webargs nests field errors under their location (``{"form": {"form": [...]}}``); the
+    archive's one error shape names the field directly (``{"form": [...]}``), as domain errors do."""
+    if not errors or not set(errors) <= LOCATIONS:
+        return errors
+    flat: dict = {}
+    for inner in errors.values():
+        if isinstance(inner, dict):
+            for field, messages in inner.items():
+                flat.setdefault(field, [])
+                flat[field] = flat[field] + (messages if isinstance(messages, list) else [messages])
+    return flat
 
 
 def init_api(app: Flask) -> Api:

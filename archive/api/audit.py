@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from archive.api.schemas import LocalDateTime
-from archive.auth.principal import AUDIT_ROLES
+from archive.api.schemas import BoundedAwareDateTime, LocalDateTime
+from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.extension import db
 from archive.models import AuditEntry
@@ -21,8 +21,8 @@ class AuditQuerySchema(Schema):
     actor = fields.String(validate=validate.Length(max=64))
     action = fields.String(validate=validate.Length(max=64))
     target_id = fields.String(validate=validate.Length(max=120))
-    date_from = fields.AwareDateTime(data_key="from")
-    date_to = fields.AwareDateTime(data_key="to")
+    date_from = BoundedAwareDateTime(data_key="from")
+    date_to = BoundedAwareDateTime(data_key="to")
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -55,7 +55,7 @@ class Audit(MethodView):
     def get(self, args):
         """Audit entries, newest first (filters: actor, action, target, from/to)."""
         p = current()
-        if p.role not in AUDIT_ROLES:
+        if not policy.reads_audit(p):
             refuse("audit", "trail", visible=True, why="only auditors read the audit trail")
         q = select(AuditEntry)
         for name in ("actor", "action", "target_id"):

@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from archive.api.schemas import (
+    BoundedDate,
     CaseCreateSchema, CaseListSchema, CaseQuerySchema, CaseSchema, DocumentSchema,
     StageCreateSchema, UploadFileSchema, UploadFormSchema,
 )
-from archive.auth.principal import WRITE_ROLES
+from archive.auth import policy
 from archive.deadlines.service import attach_deadlines
 from archive.deadlines.warnings import check_case_now
 from archive.auth.web import audit_event, case_for, current, refuse
@@ -36,8 +37,10 @@ def received_file(upload) -> HashingSpool:
 def scoped_case(case_id: str, *, write: bool = False) -> Case:
     """The case if the caller may see it (write to it): else 404 (403 if visible)."""
     session = db()
-    case = case_service.get_case(session, case_id)  # one load: stages and documents included
-    case_for(case, case_id, write=write)
+    # The scope is decided on the case row alone, so a refused id and a missing one cost the
+    # same (one query, one audit entry); stages and documents are loaded only for the caller.
+    case_for(session.get(Case, case_id), case_id, write=write)
+    case = case_service.get_case(session, case_id)
     return attach_deadlines(session, case)
 
 
@@ -62,9 +65,9 @@ class Cases(MethodView):
     def post(self, data):
         """Create a case (inspection record or penalty case) for the caller's own agency."""
         p = current()
-        if p.role not in WRITE_ROLES:
+        if not policy.creates_cases(p):
             refuse("case", data["number"], visible=True, why=f"a {p.role} does not create cases")
-        if not p.may_write(data["agency"]):
+        if not policy.writes_agency(p, data["agency"]):
             refuse("agency", data["agency"], visible=True, why="cases are created by their own agency")
         session = db()
         case = case_service.create_case(session, data)
@@ -126,16 +129,16 @@ class CaseDocuments(MethodView):
 
 class PeriodCreateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(["extension", "suspension"]))
-    days = fields.Integer(load_default=None, metadata={"description": "extension: days added (art. 60)"})
-    start_on = fields.Date(load_default=None, metadata={"description": "suspension: first day"})
-    end_on = fields.Date(load_default=None, metadata={"description": "suspension: the day it ended (may come later)"})
+    days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=365), metadata={"description": "extension: days added (art. 60)"})
+    start_on = BoundedDate(load_default=None, metadata={"description": "suspension: first day"})
+    end_on = BoundedDate(load_default=None, metadata={"description": "suspension: the day it ended (may come later)"})
     approved_by = fields.String(required=True, validate=validate.Length(min=1, max=120),
                                 metadata={"description": "who approved it (行政机关负责人)"})
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class PeriodEndSchema(Schema):
-    end_on = fields.Date(required=True)
+    end_on = BoundedDate(required=True)
 
 
 class PeriodSchema(Schema):

@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from archive.api.schemas import LocalDateTime
+from archive.api.schemas import BoundedDateTime, LocalDateTime
+from archive.auth import policy
 from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import Conflict
 from archive.extension import db, get_archive
@@ -15,11 +16,10 @@ from archive.services import complaints as service
 from archive.services.clock import as_aware
 
 blp = Blueprint("complaints", __name__, url_prefix="/api/complaints", description="投诉举报 Complaints")
-HANDLER_ROLES = frozenset({"complaint_handler", "district_office", "city_office"})
 
 
 class ComplaintCreateSchema(Schema):
-    received_at = fields.DateTime(required=True, metadata={"description": "when it was received (ISO 8601)"})
+    received_at = BoundedDateTime(required=True, metadata={"description": "when it was received (ISO 8601)"})
     complainant = fields.String(required=True, validate=validate.Length(min=1, max=200))
     agency = fields.String(load_default=None, validate=validate.Length(max=64))
     case_id = fields.String(load_default=None, validate=validate.Length(max=32),
@@ -71,7 +71,7 @@ class ComplaintListSchema(Schema):
 
 def _handler() -> None:
     p = current()
-    if p.role not in HANDLER_ROLES:
+    if not policy.handles_complaints(p):
         refuse("complaint", "-", visible=True, why=f"a {p.role} does not handle complaints")
 
 

@@ -7,6 +7,8 @@ from typing import Iterator
 from urllib.parse import quote
 
 from flask import Response, request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,14 +19,15 @@ from archive.errors import NotFound, StoredFileDamaged, StoredFileMissing, Valid
 from archive.extension import db, get_archive
 from archive.models import Document
 from archive.services.clock import now as server_now
-from archive.storage.base import ObjectNotFound
+from archive.storage.base import ObjectNotFound, StorageError
 
 blp = Blueprint("documents", __name__, url_prefix="/api/documents", description="文书与证据 Documents")
 
 
 def scoped_document(doc_id: str) -> Document:
     """The document if its case is in the caller's scope; else 404 (refusal audited)."""
-    doc = db().get(Document, doc_id)
+    # one query for the document and its case, found or not (no timing difference)
+    doc = db().scalar(select(Document).where(Document.id == doc_id).options(joinedload(Document.case)))
     if doc is None:
         raise NotFound("no such document")
     if not may_read(doc.case.agency_code, doc.case_id):
@@ -108,12 +111,24 @@ def verified_read(doc_id: str, src, offset: int, length: int) -> Iterator[bytes]
         found("missing", "the version is not in the store (found while reading)")
         raise StoredFileMissing("存档文件缺失 / the stored file is missing from object storage",
                                 {"fixity": ["the object version is not in the store"]}) from None
+    except StorageError as exc:
+        archive.store.ping()  # the store itself down says nothing about the object (503)
+        found("damaged", f"the store answers but cannot read this version: {exc}")
+        raise StoredFileDamaged("存档文件已损坏，无法读取 / the stored file is damaged and cannot be read back",
+                                {"fixity": [str(exc)[:200]]}) from None
     if small:
         spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
         digest = hashlib.sha256()
-        for chunk in stream:
-            digest.update(chunk)
-            spool.write(chunk)
+        try:
+            for chunk in stream:
+                digest.update(chunk)
+                spool.write(chunk)
+        except StorageError as exc:
+            spool.close()
+            archive.store.ping()  # the store down says nothing about the object (503)
+            found("damaged", f"the store answers but cannot read this version: {exc}")
+            raise StoredFileDamaged("存档文件已损坏，无法读取 / the stored file is damaged and cannot be read back",
+                                    {"fixity": [str(exc)[:200]]}) from None
         if digest.hexdigest() != src.sha256:
             spool.close()
             found("damaged", f"served bytes hash to {digest.hexdigest()}, the catalog says {src.sha256}")
@@ -146,11 +161,15 @@ class DamagedWhileStreaming(Exception):
 def _hash_while_streaming(stream: Iterator[bytes], sha256: str, found) -> Iterator[bytes]:
     digest = hashlib.sha256()
     held: bytes | None = None
-    for chunk in stream:
-        digest.update(chunk)
-        if held is not None:
-            yield held
-        held = chunk
+    try:
+        for chunk in stream:
+            digest.update(chunk)
+            if held is not None:
+                yield held
+            held = chunk
+    except StorageError as exc:
+        found("damaged", f"the store failed while this version streamed: {exc}")
+        raise DamagedWhileStreaming(f"stored bytes could not be read: {exc}") from None
     if digest.hexdigest() != sha256:
         found("damaged", f"streamed bytes hash to {digest.hexdigest()}, the catalog says {sha256}")
         raise DamagedWhileStreaming(f"stored bytes do not match SHA-256 {sha256}: response aborted")
@@ -162,8 +181,6 @@ def _version(doc: Document, wanted: str | None):
     """The document itself, or the earlier version ``wanted`` (404 if there is none)."""
     if wanted is None or wanted == str(doc.version_no):
         return doc
-    from sqlalchemy import select
-
     from archive.models import DocumentVersion
 
     if not (wanted.isascii() and wanted.isdecimal() and len(wanted) <= 9):  # '²'.isdigit() is True

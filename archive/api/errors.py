@@ -41,7 +41,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ArchiveError)
     def _domain(exc: ArchiveError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
+        if isinstance(exc, NotFound):
+            from archive.auth.web import audit_not_found
+
+            audit_not_found(exc)
         return error_response(status, exc.message, exc.errors)
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError):
+        return error_response(400, "请求内容嵌套过深 / the request body is nested too deeply")
 
     @app.errorhandler(StorageUnavailable)
     def _storage_down(exc: StorageUnavailable):

@@ -6,13 +6,13 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from archive.api.schemas import LocalDateTime
+from archive.auth import policy
 from archive.auth.web import current, refuse
 from archive.extension import db, get_archive
 from archive.services import fixity
 from archive.services.clock import now
 
 blp = Blueprint("fixity", __name__, url_prefix="/api/fixity", description="完整性 Fixity")
-ROLES = frozenset({"agency_legal", "district_office", "city_office", "auditor"})
 
 
 class FailureSchema(Schema):
@@ -41,6 +41,6 @@ class FixityReport(MethodView):
         """Latest result per object version (ok, damaged, missing, altered), what was never or
         not recently checked, and the failures."""
         p = current()
-        if p.role not in ROLES:
+        if not policy.reads_fixity(p):
             refuse("fixity", "report", visible=True, why=f"a {p.role} does not read the fixity report")
         return fixity.report(db(), p.agencies, get_archive().config["FIXITY_PERIOD_DAYS"], now())

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from archive.api.schemas import LocalDateTime
+from archive.api.schemas import BoundedDate, Id, LocalDateTime
 from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.errors import ValidationFailed
@@ -24,19 +24,19 @@ bundle_blp = Blueprint("bundles", __name__, url_prefix="/api/cases", description
 
 class PlanCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
+    period_start = BoundedDate(required=True)
+    period_end = BoundedDate(required=True)
     kinds = fields.List(fields.String(validate=validate.OneOf(service.KINDS)), required=True,
                         validate=validate.Length(min=1, max=2))
     district = fields.String(load_default=None, validate=validate.Length(max=64),
                              metadata={"description": "a district code; empty: the whole city"})
     count = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
-    rate = fields.Float(load_default=None, metadata={"description": "share of each stratum, 0 < rate ≤ 1"})
+    rate = fields.Float(load_default=None, validate=validate.Range(min=0, max=1), metadata={"description": "share of each stratum, 0 < rate ≤ 1"})
     min_per_stratum = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
     max_per_stratum = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
     reviewers_per_file = fields.Integer(load_default=2, validate=validate.Range(min=1, max=20))
     max_load = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10000))
-    review_deadline = fields.Date(required=True)
+    review_deadline = BoundedDate(required=True)
 
 
 class DrawSchema(Schema):
@@ -103,7 +103,7 @@ class ResultsQuerySchema(Schema):
 
 class DeductionSchema(Schema):
     item = fields.String(required=True, validate=validate.Length(max=16))
-    points = fields.Float(required=True)
+    points = fields.Float(required=True, validate=validate.Range(min=0, max=100))
     reason = fields.String(required=True, validate=validate.Length(max=2000))
 
 
@@ -135,7 +135,7 @@ class ReviewSchema(Schema):
 
 class ReviewQuerySchema(Schema):
     mine = fields.Boolean(load_default=False)
-    plan = fields.Integer(load_default=None)
+    plan = Id(load_default=None)
 
 
 class ReviewListSchema(Schema):

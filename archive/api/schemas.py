@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+import datetime as dt
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from archive.models import CASE_KINDS, PARTY_TYPES, PENALTY_TYPES, PROCEDURES, STAGES
 from archive.services.clock import local
@@ -13,6 +15,47 @@ class LocalDateTime(fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return super()._serialize(local(value), attr, obj, **kwargs)
+
+
+# Dates the archive accepts: wide enough for any real case file, narrow enough that converting
+# between offsets never overflows (0001-01-01T00:00+14:00 has no UTC equivalent).
+EARLIEST, LATEST = 1900, 2200
+MAX_ID = 2**31 - 1  # ids and counts fit a PostgreSQL integer
+
+
+def _check_year(value, name: str = "date"):
+    if value is not None and not EARLIEST <= value.year <= LATEST:
+        raise ValidationError(f"{name} must lie between {EARLIEST} and {LATEST} / 日期超出范围")
+    return value
+
+
+class BoundedDateTime(fields.DateTime):
+    """An ISO 8601 date-time between 1900 and 2200."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = _check_year(super()._deserialize(value, attr, data, **kwargs))
+        try:
+            if result.tzinfo is not None:
+                result.astimezone(dt.timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValidationError("date-time out of range / 日期超出范围") from None
+        return result
+
+
+class BoundedAwareDateTime(fields.AwareDateTime, BoundedDateTime):
+    """An ISO 8601 date-time with its offset, between 1900 and 2200."""
+
+
+class BoundedDate(fields.Date):
+    """An ISO 8601 date between 1900 and 2200."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return _check_year(super()._deserialize(value, attr, data, **kwargs))
+
+
+def Id(**kwargs) -> fields.Integer:
+    """A positive integer id that fits the database (1 … 2³¹−1), digits only."""
+    return fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class CaseCreateSchema(Schema):
@@ -27,7 +70,7 @@ class CaseCreateSchema(Schema):
     party_id = fields.String(load_default="", validate=validate.Length(max=64),
                              metadata={"description": "unified social credit code or ID number"})
     summary = fields.String(load_default="", validate=validate.Length(max=5000))
-    opened_on = fields.Date(required=True)
+    opened_on = BoundedDate(required=True)
     party_type = fields.String(load_default="organisation", validate=validate.OneOf(PARTY_TYPES))
     sector = fields.String(load_default="", validate=validate.Length(max=32),
                            metadata={"description": "sector for the hearing-threshold table, e.g. public_security"})
@@ -122,11 +165,11 @@ class CaseQuerySchema(Schema):
 
 class StageCreateSchema(Schema):
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
-    completed_at = fields.DateTime(required=True,
+    completed_at = BoundedDateTime(required=True,
                                    metadata={"description": "when it happened (ISO 8601); without an offset it is Asia/Shanghai time"})
     penalty_types = fields.List(fields.String(validate=validate.OneOf(PENALTY_TYPES)),
                                 metadata={"description": "decision stage only: what was imposed"})
-    fine_amount = fields.Integer(validate=validate.Range(min=0), allow_none=True,
+    fine_amount = fields.Integer(validate=validate.Range(min=0, max=10**12), allow_none=True,
                                  metadata={"description": "decision stage only: the fine in yuan"})
 
 
@@ -147,15 +190,15 @@ class SearchQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(CASE_KINDS))
     stage = fields.String(validate=validate.OneOf(STAGES))
     form = fields.String(validate=validate.Length(max=64))
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = BoundedDate(data_key="from")
+    date_to = BoundedDate(data_key="to")
     sort = fields.String(load_default="relevance",
                          validate=validate.OneOf(["relevance", "date", "date_desc", "date_asc"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     versions = fields.String(load_default="current", validate=validate.OneOf(["current", "all"]),
                              metadata={"description": "all: also find earlier versions replaced by amendments"})
-    complaint = fields.Integer(metadata={"description": "the complaint being handled (recorded in the audit trail)"})
+    complaint = Id(metadata={"description": "the complaint being handled (recorded in the audit trail)"})
 
 
 class HitSchema(Schema):

@@ -7,8 +7,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from archive.api.schemas import LocalDateTime
+from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.deadlines.warnings import get_warning, handle, summary
+from archive.errors import Conflict
 from archive.extension import db
 from archive.models import WarningRecord
 from archive.services import cases as case_service
@@ -102,9 +104,14 @@ class HandleWarning(MethodView):
         p = current()
         session = db()
         w = get_warning(session, warning_id)
-        if not p.sees_agency(w.agency_code):
+        if not policy.reads_agency(p, w.agency_code):
             refuse("warning", str(warning_id), visible=False, why="outside your scope")
-        handle(session, w, by=p.username, role=p.role, note=data["note"], now=now())
+        if w.status == "handled":
+            raise Conflict("warning handled already")
+        if not policy.handles_warning(p, w.level, w.agency_code):
+            refuse("warning", str(warning_id), visible=True,
+                   why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")
+        handle(session, w, by=p.username, note=data["note"], now=now())
         session.commit()
         audit_event("warning.handle", "warning", str(warning_id), level=w.level, rule=w.rule, note=data["note"])
         return w

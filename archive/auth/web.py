@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from archive import audit
 from archive.auth.accounts import Unauthenticated, session_user, user_for_token
+from archive.auth import policy
 from archive.auth.principal import Principal, principal_for
 from archive.errors import Forbidden, NotFound
 from archive.extension import db, get_archive
@@ -50,19 +51,35 @@ def audit_event(action: str, target_type: str | None = None, target_id: str | No
 
 
 def refuse(target_type: str, target_id: str, *, visible: bool, why: str) -> None:
-    """Audit a refusal, then raise 404 when the caller may not know the record exists, else 403."""
+    """Raise 404 when the caller may not know the record exists, else 403 (audited).
+
+    A hidden refusal raises the very NotFound a missing id raises; the error handler audits
+    every 404 of an authenticated caller the same way, so the two are indistinguishable in
+    status, body and work done (one audit entry each)."""
+    if visible:
+        audit_event("access.refused", target_type, target_id, method=request.method, path=request.path,
+                    reason=why)
+        raise Forbidden("无此操作权限 / not permitted for your role", {"role": [why]})
+    exc = NotFound("no such " + target_type)
+    exc.audit = (target_type, target_id, why)
+    raise exc
+
+
+def audit_not_found(exc: NotFound) -> None:
+    """The audit entry of a 404 to an authenticated caller: a missing record or one outside the
+    scope, written alike (the reason is only in the trail)."""
+    if g.get("principal") is None:
+        return
+    target_type, target_id, why = getattr(exc, "audit", (None, None, "no such record"))
     audit_event("access.refused", target_type, target_id, method=request.method, path=request.path,
                 reason=why)
-    if visible:
-        raise Forbidden("无此操作权限 / not permitted for your role", {"role": [why]})
-    raise NotFound("no such " + target_type)
 
 
 def may_read(agency_code: str, case_id: str) -> bool:
     """The caller's scope covers the case, or the caller is a reviewer the case is assigned to
     and the review deadline has not passed (each such access is audited)."""
     p = current()
-    if p.sees_agency(agency_code):
+    if policy.reads_agency(p, agency_code):
         return True
     if p.role == "reviewer":
         from archive.sampling.service import active_assignment
@@ -81,7 +98,7 @@ def case_for(case: Case | None, case_id: str, *, write: bool = False) -> Case:
         raise NotFound("no such case")
     if not may_read(case.agency_code, case_id):
         refuse("case", case_id, visible=False, why="outside your scope")
-    if write and not p.may_write(case.agency_code):
+    if write and not policy.writes_agency(p, case.agency_code):
         refuse("case", case_id, visible=True, why=f"a {p.role} does not change case files")
     return case
 

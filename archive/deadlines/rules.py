@@ -53,6 +53,12 @@ class RuleSet:
         return fine is not None and fine >= table[party_type]
 
     @property
+    def sectors(self) -> frozenset[str]:
+        """Sectors with a hearing-threshold table of their own ("" and "default": the general one)."""
+        keys = set(self.data["major_case"]["hearing_thresholds"]) - {"note"}
+        return frozenset(keys | {""})
+
+    @property
     def filing_record(self) -> tuple[str, str, Period]:
         """(form code, stage it follows, period) of the 备案 to the district legal office."""
         f = self.data["major_case"]["filing_record"]

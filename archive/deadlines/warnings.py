@@ -13,12 +13,11 @@ from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
 from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case, period_changes
 from archive.deadlines.rules import Rules
 from archive.db import compare_and_set, get_or_404
-from archive.errors import Conflict, Forbidden, ValidationFailed
+from archive.errors import Conflict, ValidationFailed
 from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
 from archive.services.clock import SHANGHAI, now as server_now
 
 # Which role handles a warning at each level (seed: agency legal unit, district, city).
-HANDLER_ROLE = {1: "agency_legal", 2: "district_office", 3: "city_office"}
 
 
 def handling_due(calendar: WorkCalendar, rules: Rules, level: int, since: dt.datetime) -> dt.datetime | None:
@@ -291,16 +290,12 @@ def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
     return report, moved
 
 
-def handle(session: Session, warning: WarningRecord, *, by: str, role: str, note: str,
-           now: dt.datetime) -> WarningRecord:
-    """Record who handled the warning, when and how; the responsible level only."""
+def handle(session: Session, warning: WarningRecord, *, by: str, note: str, now: dt.datetime) -> WarningRecord:
+    """Record who handled the warning, when and how (who may: ``policy.handles_warning``)."""
     if warning.status == "handled":
         raise Conflict("warning handled already")
     if not note.strip():
         raise ValidationFailed("say what was done", {"note": ["required"]})
-    if HANDLER_ROLE[warning.level] != role:
-        raise Forbidden(f"a level-{warning.level} warning is handled by {HANDLER_ROLE[warning.level]}",
-                        {"role": [f"{role} does not handle level {warning.level}"]})
     # compare-and-set on status and level: of concurrent handlings one wins, and a warning that
     # climbed a level meanwhile belongs to the next level's handler
     if not compare_and_set(session, update(WarningRecord).where(

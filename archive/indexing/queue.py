@@ -122,11 +122,13 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                   limits: ExtractLimits | None = None, batch: int = 50) -> int:
     """Drain up to ``batch`` jobs; returns how many were completed. Safe to re-run."""
     limits = limits or ExtractLimits()
+    effects = _run_effects(sessions, store, batch)
     with sessions() as session:
         now = server_now()
-        jobs = session.scalars(due_jobs(now).order_by(IndexJob.id).limit(batch)).all()
+        jobs = session.scalars(due_jobs(now).where(IndexJob.action.not_in(EFFECTS))
+                               .order_by(IndexJob.id).limit(batch)).all()
         if not jobs:
-            return 0
+            return effects
         upserts: dict[str, IndexedDocument] = {}
         deletes: set[str] = set()
         ok: list[IndexJob] = []
@@ -137,16 +139,6 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                 job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
                 continue
             try:
-                if job.action == "amend":  # an approved amendment's new version (after its commit)
-                    _apply_amendments(sessions, store, job.document_id)
-                    ok.append(job)
-                    continue
-                if job.action == "hold":  # a case's legal hold brought in line with its complaints
-                    from archive.services.complaints import sync_hold
-
-                    sync_hold(session, store, job.document_id)
-                    ok.append(job)
-                    continue
                 doc = session.get(Document, job.document_id)
                 if job.action == "delete" or doc is None:
                     deletes.add(job.document_id)
@@ -179,7 +171,50 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
             session.execute(update(IndexJob).where(IndexJob.id.in_([j.id for j in ok]))
                             .values(done_at=done, attempts=IndexJob.attempts + 1))
         session.commit()
-        return len(ok)
+        return effects + len(ok)
+
+
+# Jobs that change the store or the catalog after a commit (the outbox): each runs in its own
+# transaction, never inside the index batch's (whose row locks it would wait for).
+EFFECTS = ("amend", "hold")
+
+
+def _run_effect(sessions: sessionmaker[Session], store: ObjectStore, job: IndexJob) -> None:
+    if job.action == "amend":  # an approved amendment's new version
+        _apply_amendments(sessions, store, job.document_id)
+    elif job.action == "hold":  # a case's legal hold brought in line with its complaints
+        from archive.services.complaints import sync_hold
+
+        with sessions() as s:
+            sync_hold(s, store, job.document_id)
+
+
+def _run_effects(sessions: sessionmaker[Session], store: ObjectStore, batch: int) -> int:
+    """Run the due after-commit jobs; idempotent handlers, so a retry after a crash is safe."""
+    with sessions() as session:
+        jobs = session.scalars(due_jobs(server_now()).where(IndexJob.action.in_(EFFECTS))
+                               .order_by(IndexJob.id).limit(batch)).all()
+        session.commit()
+        done = 0
+        for job in jobs:
+            now = server_now()
+            try:
+                _run_effect(sessions, store, job)
+            except StorageUnavailable as exc:
+                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
+                session.commit()
+                break  # the store is down: the others wait too
+            except Exception as exc:
+                log.warning("job %s (%s %s) failed: %s", job.id, job.action, job.document_id, exc)
+                job.attempts += 1
+                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                job.next_attempt_at = now + backoff(job.attempts)
+            else:
+                job.done_at, job.attempts = now, job.attempts + 1
+                done += 1
+            session.commit()
+        return done
 
 
 def _apply_amendments(sessions: sessionmaker[Session], store: ObjectStore, doc_id: str) -> None:

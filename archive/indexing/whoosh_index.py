@@ -182,7 +182,11 @@ class WhooshIndex:
                 local.searcher.close()  # the generation was swapped out
             local.ix, local.searcher = ix, ix.searcher()
         elif not local.searcher.up_to_date():
-            local.searcher = local.searcher.refresh()
+            try:
+                local.searcher = local.searcher.refresh()
+            except TypeError:  # Whoosh cannot reuse the reader of a then-empty index: open anew
+                local.searcher.close()
+                local.searcher = ix.searcher()
         return local.searcher
 
     # -- the port ----------------------------------------------------------------------

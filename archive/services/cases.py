@@ -34,13 +34,24 @@ def create_case(session: Session, data: dict) -> Case:
     number = data["number"].strip()
     if not number:
         raise ValidationFailed("case number is empty", {"number": ["required"]})
+    pattern = number_pattern(agency.case_number_pattern)
+    if pattern is not None and not pattern.fullmatch(number):
+        raise ValidationFailed("the case number does not follow the agency's numbering",
+                               {"number": [f"案号格式应为 {agency.case_number_pattern}（YYYY 为年份，N 为序号）"]})
+    from archive.deadlines.rules import load_rules
+
+    sector = (data.get("sector") or "").strip()
+    known = load_rules().at(data["opened_on"]).sectors
+    if sector not in known:
+        raise ValidationFailed("unknown sector", {"sector": [f"one of: {', '.join(sorted(k for k in known if k))} "
+                                                             "(or empty for the general table)"]})
     if session.scalar(select(func.count()).select_from(Case).where(Case.number == number)):
         raise Conflict(f"case {number} exists already", {"number": ["already exists"]})
     case = Case(number=number, agency_code=agency.code, kind=data["kind"],
                 procedure=data.get("procedure") or "general", power_code=data.get("power") or "",
                 party_name=(data.get("party_name") or "").strip(), party_id=party_id,
                 summary=data.get("summary") or "", opened_on=data["opened_on"], created_at=server_now(),
-                party_type=data.get("party_type") or "organisation", sector=data.get("sector") or "")
+                party_type=data.get("party_type") or "organisation", sector=sector)
     session.add(case)
     try:
         session.flush()
@@ -50,6 +61,26 @@ def create_case(session: Session, data: dict) -> Case:
     return case
 
 
+def number_pattern(template: str | None) -> re.Pattern[str] | None:
+    """An agency's numbering as a regex: ``津武市监罚〔YYYY〕N号`` → year of four digits, a
+    sequence number of digits; everything else literal. None when no numbering is configured."""
+    if not template:
+        return None
+    out = []
+    i = 0
+    while i < len(template):
+        if template.startswith("YYYY", i):
+            out.append(r"(?:19|20)\d{2}")
+            i += 4
+        elif template[i] == "N":
+            out.append(r"[1-9]\d{0,6}")
+            i += 1
+        else:
+            out.append(re.escape(template[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
 def get_case(session: Session, case_id: str) -> Case:
     """The case with its stages and documents, or NotFound."""
     case = session.scalar(select(Case).where(Case.id == case_id)
@@ -57,6 +88,14 @@ def get_case(session: Session, case_id: str) -> Case:
     if case is None:
         raise NotFound("no such case")
     return case
+
+
+def check_recorded(case: Case, stage: str) -> None:
+    """Documents go into a stage the case has recorded (when it was completed); 422 otherwise."""
+    check_stage(case, stage)
+    if stage not in {s.stage for s in case.stages}:
+        raise ValidationFailed("stage not recorded yet",
+                               {"stage": [f"先登记“{stage}”环节的完成时间，再上传该环节的文书 / record the stage first"]})
 
 
 def check_stage(case: Case, stage: str) -> None:

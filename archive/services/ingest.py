@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.models import Case, Document, IndexJob, new_id
-from archive.services.cases import check_stage
+from archive.services.cases import check_recorded
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore
 from forms import load_catalog
@@ -127,7 +127,7 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
            clock: Callable[[], dt.datetime] = server_now) -> Document:
     """Store one document. Nothing is recorded unless the object was stored first; if the
     database commit fails after that, the object stays and ``archive reconcile`` reports it."""
-    check_stage(case, stage)
+    check_recorded(case, stage)
     catalog = load_catalog()
     if form not in catalog:
         raise ValidationFailed("unknown form", {"form": [f"no form {form!r} in the catalog (GET /api/forms)"]})

@@ -53,7 +53,11 @@ def import_orgs(session: Session, rows: list[dict]) -> int:
             raise ValidationFailed(f"row {i}: code and name are required")
         if level not in ORG_LEVELS:
             raise ValidationFailed(f"row {i}: level must be one of {', '.join(ORG_LEVELS)}, not {level!r}")
-        incoming[code] = {"code": code, "name": name, "level": level, "parent": (r.get("parent") or None)}
+        pattern = (r.get("case_number_pattern") or "").strip() or None
+        if pattern is not None and (level != "agency" or "N" not in pattern or len(pattern) > 120):
+            raise ValidationFailed(f"row {i}: case_number_pattern is for agencies and needs N (the sequence number)")
+        incoming[code] = {"code": code, "name": name, "level": level, "parent": (r.get("parent") or None),
+                          "pattern": pattern}
     levels: dict[str, str] = {c: o.level for c, o in known.items()} | {c: r["level"] for c, r in incoming.items()}
     for code, r in incoming.items():
         parent_level = levels.get(r["parent"]) if r["parent"] else None
@@ -66,6 +70,7 @@ def import_orgs(session: Session, rows: list[dict]) -> int:
     for r in sorted(incoming.values(), key=lambda r: order[r["level"]]):
         org = known.get(r["code"]) or Organisation(code=r["code"])
         org.name, org.level, org.parent_code = r["name"], r["level"], r["parent"]
+        org.case_number_pattern = r["pattern"]
         session.add(org)
         session.flush()
     return len(incoming)

@@ -59,6 +59,74 @@ def weed_binary() -> str:
     return found
 
 
+PID_FILE = "weed.pid"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGTERM when the process that started it dies (even
+    by SIGKILL or the OOM killer), so ``weed`` never outlives ``archive``."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def owner_of(data_dir: str | Path) -> tuple[int, int, int] | None:
+    """(pid, S3 port, pid of the process that started it) of a live ``weed`` that serves
+    ``data_dir``, from its pid file; None when
+    there is none (no file, the process gone, or the pid now belongs to another program)."""
+    data_dir = Path(data_dir)
+    try:
+        pid_text, port_text, parent_text = (data_dir / PID_FILE).read_text().split()[:3]
+        pid, port, parent = int(pid_text), int(port_text), int(parent_text)
+    except (OSError, ValueError):
+        return None
+    args = _cmdline(pid)
+    if not args or f"-dir={data_dir}" not in args or not Path(args[0]).name.startswith("weed"):
+        return None
+    return pid, port, parent
+
+
+def orphaned(pid: int, parent: int) -> bool:
+    """True when ``parent``, the process that started ``pid``, is no longer its parent (it died
+    and the child was handed to init or a subreaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return True
+    return ppid != parent
+
+
+def stop_stale(data_dir: str | Path, timeout: float = 10.0) -> bool:
+    """Stop a ``weed`` left running on ``data_dir`` by an ``archive`` that died without its
+    cleanup (its parent is gone); True if there was one."""
+    found = owner_of(data_dir)
+    if found is None or not orphaned(found[0], found[2]):
+        return False
+    pid = found[0]
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _cmdline(pid):
+            time.sleep(0.1)
+        if not _cmdline(pid):
+            break
+    (Path(data_dir) / PID_FILE).unlink(missing_ok=True)
+    return True
+
+
 class EmbeddedSeaweed:
     """A ``weed mini`` process with its data under ``data_dir``, S3 on ``s3_port``."""
 
@@ -85,10 +153,13 @@ class EmbeddedSeaweed:
         return args + list(self.extra_args)
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the process and wait until its S3 port answers."""
-        if not _free(self.s3_port):
-            raise RuntimeError(f"port {self.s3_port} is taken: set ARCHIVE_S3_PORT")
+        """Start the process and wait until its S3 port answers. A ``weed`` left running on
+        this data directory by a crashed start is stopped first; the child dies with us."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if stop_stale(self.data_dir):
+            time.sleep(0.5)  # its ports are released
+        if not _free(self.s3_port):
+            raise RuntimeError(f"port {self.s3_port} is taken by another program: set ARCHIVE_S3_PORT")
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key,
                    AWS_SECRET_ACCESS_KEY=self.secret_key)
         deadline = time.monotonic() + timeout
@@ -97,8 +168,10 @@ class EmbeddedSeaweed:
         for attempt in range(3):
             log = open(self.data_dir / "weed.log", "ab")
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         env=env, cwd=self.data_dir, start_new_session=True)
+                                         env=env, cwd=self.data_dir, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
             log.close()
+            (self.data_dir / PID_FILE).write_text(f"{self.proc.pid} {self.s3_port} {os.getpid()}\n")
             while time.monotonic() < deadline and self.proc.poll() is None:
                 if self._s3_ready():
                     return
@@ -131,4 +204,6 @@ class EmbeddedSeaweed:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.proc is not None:
+            (self.data_dir / PID_FILE).unlink(missing_ok=True)
         self.proc = None

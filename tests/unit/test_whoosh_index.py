@@ -147,3 +147,24 @@ def test_an_index_made_before_a_field_existed_gains_it(tmp_path):
     assert [h.doc_id for h in idx.search(SearchQuery(terms=parse_terms("罚款"))).hits] == ["d1"]
     assert sorted(h.doc_id for h in idx.search(SearchQuery(terms=parse_terms("罚款"), versions="all")).hits) == \
         ["d1", "d2@v1"]
+
+
+def test_totals_inside_the_scope_for_single_tokens_codes_and_filters(tmp_path):
+    """Whoosh counts ``len(results)`` from the bare query: scope and filters live in the query."""
+    index = WhooshIndex(tmp_path)
+    code = "91120222MA05T8XK3Q"
+    index.upsert([item("mine", f"信用代码{code}，责令停产", agency="A1", district="D1")] +
+                 [item(f"other{i}", f"信用代码{code}，责令停产", agency="A2", district="D2") for i in range(25)])
+    for q in (code, "停产", "责令停产", "产"):
+        mine = index.search(SearchQuery(terms=parse_terms(q), scope=["A1"]))
+        assert (mine.total, [h.doc_id for h in mine.hits]) == (1, ["mine"]), q
+        named = index.search(SearchQuery(terms=parse_terms(q), scope=["A1"], agency="A2"))
+        assert (named.total, named.hits) == (0, []), q
+        assert index.search(SearchQuery(terms=parse_terms(q), kind="inspection")).total == 0, q
+
+
+def test_a_searcher_opened_on_an_empty_index_sees_later_documents(tmp_path):
+    index = WhooshIndex(tmp_path)
+    assert index.search(SearchQuery(terms=parse_terms("警告"))).total == 0
+    index.upsert([item("a", "警告")])
+    assert index.search(SearchQuery(terms=parse_terms("警告"))).total == 1

@@ -1,5 +1,5 @@
 """hardening: one pending amendment and one open suspension (partial unique indexes), index job
-back-off, server-side web sessions
+back-off, server-side web sessions, agency case-number patterns
 
 Revision ID: 0010
 Revises: 0009
@@ -23,6 +23,8 @@ def upgrade() -> None:
                     postgresql_where=sa.text("kind = 'suspension' AND end_on IS NULL"))
     with op.batch_alter_table("index_jobs") as batch:
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("organisations") as batch:
+        batch.add_column(sa.Column("case_number_pattern", sa.String(length=120), nullable=True))
     op.create_table(
         "web_sessions",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -39,6 +41,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_web_sessions_user_id", table_name="web_sessions")
     op.drop_table("web_sessions")
+    with op.batch_alter_table("organisations") as batch:
+        batch.drop_column("case_number_pattern")
     with op.batch_alter_table("index_jobs") as batch:
         batch.drop_column("next_attempt_at")
     op.drop_index("uq_open_suspension", table_name="case_periods")

@@ -1,0 +1,137 @@
+"""No input to any route answers 5xx: the extreme values found by hand, then hypothesis over
+every route of the URL map (path parameters, query strings, JSON and form bodies)."""
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from click.testing import CliRunner
+
+from tests.conftest import client_as, new_case, record_stage, upload
+
+FAR = "0001-01-01T00:00+14:00"
+
+
+@pytest.fixture
+def known(app, client):
+    case = new_case(client)
+    assert record_stage(client, case["id"], "decision", "2026-03-20T10:00:00+08:00").status_code == 201
+    doc = upload(client, case["id"], b"%PDF-1.4 not really").get_json()
+    return {"case_id": case["id"], "doc_id": doc["id"]}
+
+
+def one_shape(r) -> None:
+    body = r.get_json()
+    assert body is not None and set(body) >= {"code", "status", "message"}, r.data[:200]
+    assert body["code"] == r.status_code
+
+
+def test_the_extreme_values_found_by_hand_answer_4xx(app, known):
+    clerk, city = client_as(app, "clerk_a"), client_as(app, "city")
+    cid, did = known["case_id"], known["doc_id"]
+    cases = [
+        (clerk.post("/api/cases", data="[" * 100_000 + "]" * 100_000, content_type="application/json"), 400),
+        (clerk.post(f"/api/cases/{cid}/stages", json={"stage": "filing", "completed_at": FAR}), 422),
+        (clerk.post(f"/api/cases/{cid}/stages", json={"stage": "decision", "completed_at": "2026-03-20T10:00:00+08:00",
+                                                      "fine_amount": 10**30}), 422),
+        (client_as(app, "complaints_a").post("/api/complaints", json={
+            "received_at": FAR, "complainant": "王某", "text": "x"}), 422),
+        (city.get("/api/search", query_string={"q": "罚款", "from": "0001-01-01"}), 422),
+        (client_as(app, "auditor").get("/api/audit", query_string={"from": FAR}), 422),
+        (city.get(f"/api/documents/{did}/content", query_string={"version": "9" * 20}), 422),
+        (city.get(f"/api/documents/{did}/content", query_string={"version": "²"}), 422),
+        (city.get("/api/search", query_string={"q": "罚款", "complaint": "1e20"}), 422),
+        (city.get("/api/complaints/1e20"), 404),
+        (city.get("/api/complaints/" + "9" * 30), 404),
+        (city.get("/api/amendments/99999999999"), 404),
+        (city.post("/api/cases//stages", json={}), 404),
+    ]
+    for i, (r, status) in enumerate(cases):
+        assert r.status_code == status, (i, r.status_code, r.data[:300])
+        one_shape(r)
+
+
+def test_a_missing_form_field_is_named_at_one_level(app, known):
+    r = client_as(app, "clerk_a").post(f"/api/cases/{known['case_id']}/documents", data={
+        "stage": "decision", "file": (__import__("io").BytesIO(b"x"), "a.pdf")}, content_type="multipart/form-data")
+    assert r.status_code == 422 and list(r.get_json()["errors"]) == ["form"]
+    assert isinstance(r.get_json()["errors"]["form"], list)
+
+
+def test_tokens_are_issued_for_one_day_or_more(app, archive, tokens):
+    from archive.cli import main
+
+    env = {"ARCHIVE_DATABASE_URL": archive.config["DATABASE_URL"], "ARCHIVE_DATA_DIR": archive.config["DATA_DIR"]}
+    for days in ("0", "-3"):
+        r = CliRunner().invoke(main, ["tokens", "issue", "clerk_a", "--days", days], env=env)
+        assert r.exit_code == 2 and "1<=x<=3650" in r.output.replace(" ", ""), r.output
+    ok = CliRunner().invoke(main, ["tokens", "issue", "clerk_a", "--days", "1"], env=env)
+    assert ok.exit_code == 0 and re.search(r"arc_\w+_", ok.output), ok.output
+
+
+# -- every route, hypothesis ------------------------------------------------------------------------
+
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
+    st.sampled_from([FAR, "9999-12-31T23:59:59-14:00", "2026-02-30", "1e20", "²", "-1", "0", "",
+                     "\x00", "A-SJJ", "120114", "penalty", "decision", "../../etc", "%", "′"]))
+JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                     st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+                    max_leaves=12)
+PARAM = st.one_of(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#"),
+                          min_size=1, max_size=40),
+                  st.sampled_from(["1e20", "9" * 25, "-1", "0", "²", "%00"]),
+                  st.integers(min_value=-10**25, max_value=10**25).map(str))
+QUERY = st.dictionaries(st.sampled_from(["q", "agency", "kind", "stage", "form", "from", "to", "sort", "page",
+                                         "per_page", "versions", "complaint", "status", "level", "rule", "plan",
+                                         "mine", "format", "version", "number", "document", "actor", "target_id"]),
+                        st.one_of(st.text(max_size=20), st.sampled_from(["1e20", "9" * 25, FAR, "-5", "²", ""])),
+                        max_size=4)
+
+
+def _routes(app):
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint == "static":
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((rule, method))
+    return out
+
+
+@pytest.mark.parametrize("who", ["city", "clerk_a"])
+def test_no_input_to_any_route_answers_5xx(app, known, who):
+    routes = _routes(app)
+    assert len(routes) >= 40
+    c = client_as(app, who)
+
+    @settings(max_examples=6, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(pick=st.data(), query=QUERY, body=JSON, real_ids=st.booleans(), as_form=st.booleans())
+    def check(pick, query, body, real_ids, as_form):
+        for rule, method in routes:
+            values = {}
+            for arg in rule.arguments:
+                if real_ids and arg in ("case_id", "doc_id"):
+                    values[arg] = known["case_id" if arg == "case_id" else "doc_id"]
+                else:
+                    values[arg] = quote(pick.draw(PARAM), safe="")
+            path = rule.rule
+            for arg, value in values.items():
+                path = re.sub(r"<(?:[^:<>]+:)?" + arg + ">", lambda _m: value or "x", path)
+            kwargs = {"query_string": query}
+            if method == "POST":
+                if as_form:
+                    kwargs["data"] = {k: json.dumps(v) if not isinstance(v, str) else v
+                                      for k, v in (body.items() if isinstance(body, dict) else {"v": body}.items())}
+                else:
+                    kwargs["data"] = json.dumps(body)
+                    kwargs["content_type"] = "application/json"
+            r = c.open(path, method=method, **kwargs)
+            assert r.status_code < 500, (method, path, query, body, r.status_code, r.data[:300])
+
+    check()
