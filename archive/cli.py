@@ -139,10 +139,23 @@ def _interrupt(*_args) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="drain the queue and exit")
-def worker(once: bool) -> None:
+@click.option("--status", is_flag=True, help="show waiting and failing jobs and exit (exit 1 if any failed)")
+def worker(once: bool, status: bool) -> None:
     """Drain the index queue (the one index writer), forever or --once."""
     cfg = load_config()
     from archive.indexing.queue import drain
+
+    if status:
+        from archive.indexing.queue import job_status
+
+        with _sessions(cfg)() as session:
+            report = job_status(session)
+        click.echo(f"pending {report['pending']}, failed {report['failed']} (failed jobs are retried "
+                   f"at most hourly until their cause is gone)")
+        for job in report["jobs"]:
+            click.echo(f"  job {job['id']} {job['action']} {job['subject']}: {job['attempts']} attempts, "
+                       f"next {job['next_attempt_at'] or 'now'}: {job['last_error'] or ''}")
+        sys.exit(1 if report["failed"] else 0)
 
     with running_store(cfg):
         archive = _archive(cfg)

@@ -94,6 +94,9 @@ def main() -> None:
                 case = case_service.create_case(s, {"number": f"津武市监罚〔2026〕{900 + n}号", "agency": agency,
                                                     "kind": "penalty", "opened_on": dt.date(2026, 3, 2)})
                 s.commit()
+                case_service.record_stage(s, case, "investigation",
+                                          dt.datetime(2026, 3, 10, 10, tzinfo=dt.timezone.utc))
+                s.commit()
                 for i, data in enumerate(blobs):
                     ingest(s, archive.store, archive.ingest_settings, case, stage="investigation",
                            form="evidence_extraction", filename=f"证据{i:03d}.pdf",

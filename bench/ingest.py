@@ -79,6 +79,8 @@ def main() -> None:
 
         case = post_json("/api/cases", {"number": "津武市监罚〔2026〕1号", "agency": "120114-SJJ", "kind": "penalty",
                                         "opened_on": "2026-01-05"})
+        for stage, at in (("investigation", "2026-01-10T10:00:00+08:00"), ("decision", "2026-01-20T10:00:00+08:00")):
+            post_json(f"/api/cases/{case['id']}/stages", {"stage": stage, "completed_at": at})  # uploads need it
         rng = random.Random(1)
         files = [rng.randbytes(size) for size in _sizes(args.files, rng)]
 

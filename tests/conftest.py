@@ -202,9 +202,31 @@ def record_stage(client, case_id, stage, completed_at):
                        headers=clerk_of(client, case_id))
 
 
+# When each stage was completed, for tests that upload without recording it themselves.
+STAGE_AT = {"inspection": "2026-03-02T10:00:00+08:00", "filing": "2026-03-02T10:00:00+08:00",
+            "investigation": "2026-03-10T10:00:00+08:00", "review": "2026-03-15T10:00:00+08:00",
+            "decision": "2026-03-20T10:00:00+08:00", "execution": "2026-03-25T10:00:00+08:00",
+            "closing": "2026-03-30T10:00:00+08:00"}
+
+
+def ensure_stage(client, case_id, stage) -> None:
+    """Record ``stage`` (at STAGE_AT) unless the case has it: documents go into recorded stages."""
+    from sqlalchemy import select
+
+    from archive.models import Stage
+
+    with client.application.extensions["archive"].sessions() as s:
+        known = s.scalar(select(Stage.id).where(Stage.case_id == case_id, Stage.stage == stage))
+    if known is None and stage in STAGE_AT:
+        record_stage(client, case_id, stage, STAGE_AT[stage])
+
+
 def upload(client, case_id, data: bytes, filename="决定书.pdf", stage="decision",
-           form="penalty_decision", headers=None, **fields):
-    """Upload as the clerk of the case's agency."""
+           form="penalty_decision", headers=None, record=True, **fields):
+    """Upload as the clerk of the case's agency (recording the stage first unless ``record`` is
+    False or the case has it)."""
+    if record:
+        ensure_stage(client, case_id, stage)
     payload = {"stage": stage, "form": form, "file": (io.BytesIO(data), filename)}
     payload.update(fields)
     return client.post(f"/api/cases/{case_id}/documents", data=payload,

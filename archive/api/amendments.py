@@ -144,7 +144,13 @@ class AmendmentDecision(MethodView):
         a = _amendment(amendment_id)
         archive = get_archive()
         session = db()
-        service.decide(session, a, current(), approve=data["approve"], note=data["note"])
+        p = current()
+        role, _ = service.supervising_role(session, a.agency_code)
+        if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
+            why = "the requester never decides their own amendment" if p.username == a.requested_by \
+                else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
+            refuse("amendment", str(amendment_id), visible=True, why=why)
+        service.decide(session, a, p, approve=data["approve"], note=data["note"])
         session.commit()
         if a.status == "approved":
             # After the commit; if the store fails now, the queued job applies it later.
@@ -161,6 +167,6 @@ class AmendmentDecision(MethodView):
 
 def _amendment(amendment_id: int) -> Amendment:
     a = service.get(db(), amendment_id)
-    if not current().sees_agency(a.agency_code):
+    if not policy.reads_agency(current(), a.agency_code):
         refuse("amendment", str(amendment_id), visible=False, why="outside your scope")
     return a

@@ -104,7 +104,7 @@ class Complaints(MethodView):
         _handler()
         p = current()
         session, store = db(), get_archive().store
-        if data.get("agency") and not p.sees_agency(data["agency"]):
+        if data.get("agency") and not policy.reads_agency(p, data["agency"]):
             refuse("agency", data["agency"], visible=False, why="outside your scope")
         case = _scoped_case(data["case_id"]) if data.get("case_id") else None
         data["received_at"] = as_aware(data["received_at"])

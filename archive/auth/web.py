@@ -70,7 +70,7 @@ def audit_not_found(exc: NotFound) -> None:
     scope, written alike (the reason is only in the trail)."""
     if g.get("principal") is None:
         return
-    target_type, target_id, why = getattr(exc, "audit", (None, None, "no such record"))
+    target_type, target_id, why = exc.audit or (None, None, "no such record")
     audit_event("access.refused", target_type, target_id, method=request.method, path=request.path,
                 reason=why)
 

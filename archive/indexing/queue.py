@@ -48,6 +48,16 @@ def queue_depth(session: Session) -> dict[str, int]:
     return {"pending": pending, "failed": failed}
 
 
+def job_status(session: Session, limit: int = 50) -> dict:
+    """Queue depth and the jobs that have failed at least once (``archive worker --status``)."""
+    failing = session.scalars(select(IndexJob).where(IndexJob.done_at.is_(None), IndexJob.last_error.is_not(None))
+                              .order_by(IndexJob.attempts.desc(), IndexJob.id).limit(limit)).all()
+    return queue_depth(session) | {"jobs": [
+        {"id": j.id, "action": j.action, "subject": j.document_id, "attempts": j.attempts,
+         "next_attempt_at": j.next_attempt_at.isoformat() if j.next_attempt_at else None,
+         "last_error": (j.last_error or "")[:200]} for j in failing]}
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before the next try after ``attempts`` failures: doubling from BASE_DELAY, capped."""
     return dt.timedelta(seconds=min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)))

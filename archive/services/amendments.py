@@ -12,9 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.auth.principal import Principal
-from archive.auth import policy
 from archive.db import compare_and_set, get_or_404, lock_row
-from archive.errors import Conflict, Forbidden, TooLarge, ValidationFailed
+from archive.errors import Conflict, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.models import Amendment, Case, Document, DocumentVersion, IndexJob, Organisation, new_id
 from archive.services.clock import now as server_now
@@ -77,20 +76,15 @@ def supervising_role(session: Session, agency_code: str) -> tuple[str, str | Non
 
 
 def decide(session: Session, a: Amendment, p: Principal, *, approve: bool, note: str) -> Amendment:
-    """Approve or reject, exactly once: a compare-and-set on the pending status, so of any number
-    of concurrent decisions one succeeds and the others are refused (Conflict).
+    """Approve or reject (who may: ``policy.decides_amendment``), exactly once: a compare-and-set
+    on the pending status, so of any number of concurrent decisions one succeeds and the others
+    are refused (Conflict).
 
     Approval only records the decision and a durable job (committed by the caller together);
     the new version is written by :func:`apply_approved` after the commit, so a failed commit
     never leaves an object behind, and a failure after it is retried by the worker."""
     if a.status != "pending":
         raise Conflict(f"the amendment was {a.status} already")
-    role, _ = supervising_role(session, a.agency_code)
-    if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
-        if p.username == a.requested_by:
-            raise Forbidden("the requester never decides their own amendment", {"decision": ["you asked for it"]})
-        raise Forbidden(f"amendments of {a.agency_code} are decided by its {role}",
-                        {"decision": [f"a {p.role} does not decide this amendment"]})
     note = (note or "").strip()
     if not approve and not note:
         raise ValidationFailed("a rejection states its reason", {"note": ["required when rejecting"]})

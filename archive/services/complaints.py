@@ -119,18 +119,21 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
     case_ids = list(session.scalars(select(ComplaintLink.case_id).where(ComplaintLink.complaint_id == complaint.id)))
     # Holds are lifted only after the close is committed (a failed commit leaves them on); the
     # jobs committed with it lift them again if this process dies or the store fails first.
-    for case_id in case_ids:
-        session.add(IndexJob(document_id=case_id, action="hold", created_at=now))
+    jobs = {case_id: IndexJob(document_id=case_id, action="hold", created_at=now) for case_id in case_ids}
+    session.add_all(jobs.values())
     session.commit()
     session.refresh(complaint)
-    released = []
+    released, synced = [], []
     for case_id in case_ids:
         try:
             if not sync_hold(session, store, case_id):
                 released.append(case_id)
+            synced.append(jobs[case_id].id)
         except StorageError as exc:
             log.warning("lifting the hold of case %s waits for the worker: %s", case_id, exc)
-    session.rollback()
+    if synced:  # done here; the others stay queued
+        session.execute(update(IndexJob).where(IndexJob.id.in_(synced)).values(done_at=server_now(), attempts=1))
+    session.commit()
     return released
 
 

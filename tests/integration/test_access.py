@@ -66,8 +66,10 @@ def test_route_role_scope_matrix(app, archive, world, who):
     a_id = world["A"]["id"]
     stage = WRITES_A.get(who, "closing")
     wrote = c.post(f"/api/cases/{a_id}/stages", json={"stage": stage, "completed_at": "2026-03-03T10:00:00+08:00"})
-    up = c.post(f"/api/cases/{a_id}/documents", content_type="multipart/form-data",
-                data={"stage": "filing", "form": "filing_approval", "file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf")})
+    form = {"filing": "filing_approval", "investigation": "inquiry_record"}.get(stage, "filing_approval")
+    up = c.post(f"/api/cases/{a_id}/documents", content_type="multipart/form-data",  # into the stage just recorded
+                data={"stage": stage if who in WRITES_A else "filing", "form": form,
+                      "file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf")})
     create = c.post("/api/cases", json={"number": f"津武市监罚〔2026〕{who}号", "agency": "A-SJJ",
                                         "kind": "penalty", "opened_on": "2026-03-01"})
     if who in WRITES_A:

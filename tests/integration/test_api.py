@@ -63,7 +63,8 @@ def test_case_answer_lists_stages_in_order_with_documents(client, doc):
     assert case["number"] == "津武市监罚〔2026〕12号" and case["agency"] == "A-SJJ"
     assert [s["stage"] for s in case["stages"]] == ["filing", "decision"]
     decision = case["stages"][1]
-    assert decision["completed_at"] is None and decision["documents"][0]["id"] == doc["id"]
+    # (the upload helper recorded the decision stage first: documents go into recorded stages)
+    assert decision["completed_at"] == "2026-03-20T10:00:00+08:00" and decision["documents"][0]["id"] == doc["id"]
     assert decision["documents"][0]["uploaded_at"].endswith("+08:00")
 
 

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
 from sqlalchemy import func, select
 
 from archive.demo.documents import make_pdf
 from archive.models import Document, IndexJob
-from tests.conftest import _clerk_headers, authorize, clerk_of, client_as, drain, new_case, record_stage, upload
+from tests.conftest import (
+    _clerk_headers, authorize, clerk_of, client_as, drain, ensure_stage, new_case, record_stage, upload,
+)
 from tests.unit.test_extraction import zip_bomb_docx
 
 PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业。"])
@@ -16,7 +19,10 @@ PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业�
 
 @pytest.fixture
 def case(client, orgs):
-    return new_case(client)
+    case = new_case(client)
+    for stage in ("investigation", "decision"):  # recorded before anything is counted
+        ensure_stage(client, case["id"], stage)
+    return case
 
 
 def counts(archive):
@@ -74,6 +80,7 @@ def test_file_over_the_limit_is_413(make_app, orgs_factory=None):
     authorize(app)
     client = client_as(app, "city")
     case = new_case(client)
+    ensure_stage(client, case["id"], "decision")
     before = counts(archive)
     assert_refused(upload(client, case["id"], b"%PDF-" + b"x" * (200 * 1024)), 413, archive, before)
     # just under the limit is fine
@@ -182,3 +189,44 @@ def test_storage_down_answers_503_and_records_nothing(tmp_path, database_url):
         assert len([k for k, _ in archive.store.keys() if "/documents/" in k]) == 2
     finally:
         weed.stop()
+
+
+def test_validation_says_what_is_wrong(app, client, archive, orgs):
+    """Item 16 of the hardening issue: each of these was accepted with 201, or answered oddly."""
+    from archive.services.orgs import import_orgs
+
+    case = new_case(client)
+    before = counts(archive)
+    # an upload into a stage the case has not recorded
+    r = upload(client, case["id"], PDF, stage="investigation", form="inquiry_record", record=False)
+    assert_refused(r, 422, archive, before, "stage")
+    assert "先登记" in r.get_json()["errors"]["stage"][0]
+    # a sector the rules do not know
+    r = client.post("/api/cases", json={"number": "津武市监罚〔2026〕501号", "agency": "A-SJJ", "kind": "penalty",
+                                        "opened_on": "2026-03-01", "sector": "fishing"},
+                    headers=clerk_of(client, case["id"]))
+    assert r.status_code == 422 and "public_security" in r.get_json()["errors"]["sector"][0]
+    # a case number against the agency's numbering, once one is configured
+    with archive.sessions() as s:
+        import_orgs(s, [{"code": "A-SJJ", "name": "武清区市场监督管理局", "level": "agency", "parent": "120114",
+                         "case_number_pattern": "津武市监罚〔YYYY〕N号"}])
+        s.commit()
+    bad = client.post("/api/cases", json={"number": "武市监罚2026-5", "agency": "A-SJJ", "kind": "penalty",
+                                          "opened_on": "2026-03-01"}, headers=clerk_of(client, case["id"]))
+    assert bad.status_code == 422 and "津武市监罚〔YYYY〕N号" in bad.get_json()["errors"]["number"][0]
+    good = client.post("/api/cases", json={"number": "津武市监罚〔2026〕502号", "agency": "A-SJJ", "kind": "penalty",
+                                           "opened_on": "2026-03-01", "sector": "public_security"},
+                       headers=clerk_of(client, case["id"]))
+    assert good.status_code == 201, good.get_json()
+    # agencies without a pattern take any number
+    other = client.post("/api/cases", json={"number": "任意编号-1", "agency": "A-YJJ", "kind": "penalty",
+                                            "opened_on": "2026-03-01"}, headers=_clerk_headers(client, "A-YJJ"))
+    assert other.status_code == 201
+    # a missing form field is named at one level; an empty path segment is no route at all
+    r = client.post(
+        f"/api/cases/{case['id']}/documents", data={"stage": "decision", "file": (io.BytesIO(PDF), "a.pdf")},
+        content_type="multipart/form-data", headers=clerk_of(client, case["id"]))
+    assert r.status_code == 422 and r.get_json()["errors"] == {"form": ["Missing data for required field."]}
+    r = client.post("/api/cases//stages", json={"stage": "filing", "completed_at": "2026-03-05T10:00:00+08:00"},
+                    headers=clerk_of(client, case["id"]))
+    assert r.status_code == 404 and "write-once" not in r.get_json()["message"]

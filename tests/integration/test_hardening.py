@@ -542,3 +542,145 @@ def test_failing_jobs_back_off_and_are_retried_after_failing(app, archive, docum
     assert drain(archive) == 1  # a failed job is still retried once its cause is gone
     with archive.sessions() as s:
         assert queue.queue_depth(s) == {"pending": 0, "failed": 0}
+
+
+# -- 4. a refused id and a missing id cannot be told apart ---------------------------------------------
+
+def test_refused_and_missing_ids_look_and_cost_the_same(app, archive, client, document):
+    """Same status and body, one audit entry each, and the same database work (statements run):
+    an attacker timing the answers learns nothing about which ids exist."""
+    from sqlalchemy import event
+
+    from archive.models import AuditEntry
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    outsider = client_as(app, "clerk_b")
+    assert outsider.get("/api/forms").status_code == 200  # the token's first use (noted once) is behind us
+    missing_case, missing_doc = "0" * 32, "f" * 32
+    pairs = [(f"/api/cases/{document['case_id']}", f"/api/cases/{missing_case}"),
+             (f"/api/documents/{document['id']}", f"/api/documents/{missing_doc}"),
+             (f"/api/documents/{document['id']}/content", f"/api/documents/{missing_doc}/content")]
+    for refused_path, missing_path in pairs:
+        seen = {}
+        for label, path in (("refused", refused_path), ("missing", missing_path)):
+            with archive.sessions() as s:
+                before = s.scalar(select(func.count()).select_from(AuditEntry))
+            statements.clear()
+            event.listen(archive.engine, "before_cursor_execute", count)
+            try:
+                r = outsider.get(path)
+            finally:
+                event.remove(archive.engine, "before_cursor_execute", count)
+            with archive.sessions() as s:
+                added = s.scalar(select(func.count()).select_from(AuditEntry)) - before
+            seen[label] = (r.status_code, r.get_data(), added, len(statements))
+        assert seen["refused"] == seen["missing"], (refused_path, seen)
+        assert seen["refused"][0] == 404 and seen["refused"][2] == 1
+
+
+# -- 20. the login throttle behind a reverse proxy ---------------------------------------------------
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_the_throttle_keys_on_the_client_behind_trusted_proxies(make_app, seaweed, proxies):
+    from archive.auth.accounts import create_user
+    from tests.conftest import authorize
+
+    app = make_app(PROXY_COUNT=proxies)
+    authorize(app)
+    with app.extensions["archive"].sessions() as s:
+        for name in ("zhang", "wang"):
+            create_user(s, name, "agency_clerk", "A-SJJ", password=PASSWORD)
+        s.commit()
+
+    def attempt(username, password, client_ip):
+        c = app.test_client()
+        headers = {"X-Forwarded-For": client_ip}
+        token = csrf_of(c.get("/login", headers=headers).data)
+        return c.post("/login", headers=headers,
+                      data={"username": username, "password": password, "csrf_token": token}).status_code
+
+    for _ in range(6):
+        assert attempt("zhang", "wrong password", "203.0.113.7") == 401
+    assert attempt("zhang", PASSWORD, "203.0.113.7") == 429
+    # another user at another address: behind a trusted proxy it is someone else; without the
+    # setting the header is ignored and every client is the proxy's one address
+    assert attempt("wang", PASSWORD, "198.51.100.9") == (302 if proxies else 429)
+
+
+# -- 18. closing a complaint: holds are lifted only after the close is committed -----------------------
+
+@pytest.fixture
+def held_case(app, archive, client, document):
+    handler = client_as(app, "complaints_a")
+    c = handler.post("/api/complaints", json={"received_at": "2026-04-01T09:00:00+08:00", "complainant": "王某",
+                                              "text": "处罚不当", "case_id": document["case_id"]}).get_json()
+    with archive.sessions() as s:
+        d = s.get(Document, document["id"])
+        key, version = d.object_key, d.version_id
+    assert archive.store.stat(key, version).legal_hold
+    return c, key, version
+
+
+def test_a_close_whose_commit_fails_leaves_the_complaint_open_and_the_case_held(app, archive, held_case,
+                                                                                 monkeypatch):
+    from sqlalchemy.orm import Session
+
+    complaint, key, version = held_case
+    original = Session.commit
+
+    def failing(self):
+        if any(isinstance(o, IndexJob) and o.action == "hold" for o in self.new):
+            raise RuntimeError("database went away")
+        return original(self)
+
+    monkeypatch.setattr(Session, "commit", failing)
+    with pytest.raises(RuntimeError):
+        client_as(app, "complaints_a").post(f"/api/complaints/{complaint['id']}/close",
+                                            json={"handling": "调阅核实", "outcome": "不属实"})
+    monkeypatch.setattr(Session, "commit", original)
+    assert client_as(app, "complaints_a").get(f"/api/complaints/{complaint['id']}").get_json()["status"] == "open"
+    assert archive.store.stat(key, version).legal_hold  # still held: nothing was lifted
+
+
+def test_a_hold_the_store_could_not_lift_is_lifted_by_the_worker(app, archive, held_case, monkeypatch):
+    from archive.storage.base import StorageUnavailable
+
+    complaint, key, version = held_case
+    real = archive.store.set_legal_hold
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("object store unreachable: test")
+
+    monkeypatch.setattr(archive.store, "set_legal_hold", down)
+    r = client_as(app, "complaints_a").post(f"/api/complaints/{complaint['id']}/close",
+                                            json={"handling": "调阅核实", "outcome": "不属实"})
+    assert r.status_code == 200 and r.get_json()["status"] == "closed"
+    assert archive.store.stat(key, version).legal_hold  # over-held for now, never under-held
+    monkeypatch.setattr(archive.store, "set_legal_hold", real)
+    with archive.sessions() as s:
+        s.execute(update(IndexJob).values(next_attempt_at=None))
+        s.commit()
+    drain(archive)
+    assert not archive.store.stat(key, version).legal_hold
+
+
+def test_worker_status_shows_failing_jobs(app, archive, document, monkeypatch):
+    from click.testing import CliRunner
+
+    from archive.cli import main
+    from archive.indexing import queue
+
+    monkeypatch.setattr(queue, "extract_document", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad file")))
+    for _ in range(queue.MAX_ATTEMPTS):
+        queue.process_queue(archive.sessions, archive.store, archive.index)
+        with archive.sessions() as s:
+            s.execute(update(IndexJob).values(next_attempt_at=None))
+            s.commit()
+    env = {"ARCHIVE_DATABASE_URL": archive.config["DATABASE_URL"], "ARCHIVE_DATA_DIR": archive.config["DATA_DIR"]}
+    r = CliRunner().invoke(main, ["worker", "--status"], env=env)
+    assert r.exit_code == 1 and "failed 1" in r.output and "ValueError: bad file" in r.output, r.output
+    assert client_as(app, "city").get("/api/health").get_json()["queue"]["failed"] == 1

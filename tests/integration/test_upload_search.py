@@ -29,6 +29,7 @@ def corpus(client, archive, orgs):
     assert r2.status_code == 201
     c3 = new_case(client, number="津辰市监罚〔2026〕3号", agency="B-SJJ", party_name="天津众诚餐饮管理有限公司",
                   party_id="91120222MA05P9WQ3B")
+    assert record_stage(client, c3["id"], "investigation", "2026-05-06T09:00:00+08:00").status_code == 201
     r3 = upload(client, c3["id"], "现场检查发现责令停产停业决定未执行。".encode("gb18030"), filename="检查记录.txt",
                 stage="investigation", form="onsite_record")
     assert r3.status_code == 201

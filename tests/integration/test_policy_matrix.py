@@ -1,0 +1,220 @@
+"""Every API route × every role, with the exact status the README promises: 404 for what lies
+outside the caller's scope, 403 for what it sees but its role may not do, 2xx otherwise.
+A route added without a row here fails the test."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from archive.demo.documents import make_pdf
+from archive.models import AuditEntry, WarningRecord
+from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, upload
+
+ROLES = [a[0] for a in ACCOUNTS]
+# Who sees case A (agency A-SJJ, district 120114) by scope; the reviewer reads it through its
+# assignment in the drawn plan.
+SCOPE_A = {"clerk_a", "legal_a", "district_a", "city", "complaints_a", "auditor"}
+READS_A = SCOPE_A | {"reviewer"}
+WRITERS_A = {"clerk_a", "legal_a"}
+HANDLERS = {"complaints_a", "district_a", "district_b", "city"}
+PLAN_READERS = {"district_a", "district_b", "city", "auditor"}
+REVIEW_READERS_A = {"reviewer", "district_a", "city", "auditor"}
+
+
+def for_case_a(write: bool = False):
+    """A case-A route: its writers succeed; others who see A get 403 on writes; the rest 404."""
+    def expect(who: str, ok: int) -> int:
+        if who not in READS_A:
+            return 404
+        if write and who not in WRITERS_A:
+            return 403
+        return ok
+    return expect
+
+
+def only(allowed: set[str], otherwise: int = 403):
+    return lambda who, ok: ok if who in allowed else otherwise
+
+
+def everyone(who: str, ok: int) -> int:
+    return ok
+
+
+def decision(who: str, ok: int) -> int:
+    if who == "district_a":
+        return ok
+    return 403 if who in SCOPE_A else 404  # the requester, the agency, the city: not the supervising level
+
+
+def complaint_item(who: str, ok: int) -> int:
+    if who in {"complaints_a", "district_a", "city"}:
+        return ok
+    return 404 if who == "district_b" else 403
+
+
+def warning_handle(who: str, ok: int) -> int:
+    if who == "legal_a":
+        return ok  # level 1: the agency's legal unit
+    return 403 if who in SCOPE_A else 404
+
+
+def plan_draw(who: str, ok: int) -> int:
+    """A city-wide plan: drawn by the city office; readers of the plan see it (403), others not."""
+    if who == "city":
+        return ok
+    return 403 if who in PLAN_READERS else 404
+
+
+def review_submit(who: str, ok: int) -> int:
+    if who == "reviewer":
+        return ok
+    return 403 if who in REVIEW_READERS_A else 404
+
+
+@pytest.fixture
+def world(app, client, archive, tokens):
+    a = new_case(client, opened_on="2026-08-03")
+    new_case(client, number="津辰市监罚〔2026〕3号", agency="B-SJJ", opened_on="2026-08-04")
+    assert record_stage(client, a["id"], "filing", "2026-08-03T10:00:00+08:00").status_code == 201
+    pdf = make_pdf("立案审批表", ["经审查，符合立案条件。"])
+    doc1 = upload(client, a["id"], pdf, stage="filing", form="filing_approval").get_json()
+    doc2 = upload(client, a["id"], pdf + b"\n", stage="filing", form="filing_approval").get_json()
+    amendment = client_as(app, "clerk_a").post(f"/api/documents/{doc1['id']}/amendments", data={
+        "reason": "笔误", "file": (io.BytesIO(pdf + b"  "), "更正.pdf")}, content_type="multipart/form-data").get_json()
+    period = client_as(app, "clerk_a").post(f"/api/cases/{a['id']}/periods", json={
+        "kind": "suspension", "start_on": "2026-08-10", "approved_by": "局长", "reason": "等待鉴定"}).get_json()
+    complaint = client_as(app, "complaints_a").post("/api/complaints", json={
+        "received_at": "2026-09-01T09:00:00+08:00", "complainant": "王某", "text": "反映问题",
+        "agency": "A-SJJ"}).get_json()
+    with archive.sessions() as s:
+        w = WarningRecord(rule="upload_late", fact_key="m", case_id=a["id"], agency_code="A-SJJ", message="逾期",
+                          level=1, status="open", opened_at=dt.datetime.now(dt.timezone.utc))
+        s.add(w)
+        s.commit()
+        warning_id = w.id
+    plan_body = {"name": "抽查", "period_start": "2026-08-01", "period_end": "2026-08-31", "kinds": ["penalty"],
+                 "count": 1, "reviewers_per_file": 1, "max_load": 10, "review_deadline": "2099-12-31"}
+    drawn = client.post("/api/sampling/plans", json=plan_body).get_json()
+    assert client.post(f"/api/sampling/plans/{drawn['id']}/draw", json={"seed": "s"}).status_code == 200
+    drawn = client.get(f"/api/sampling/plans/{drawn['id']}").get_json()
+    review = next(r for r in drawn["assignments"] if r["agency"] == "A-SJJ")
+    assert review["reviewer"] == "reviewer"
+    draft = client.post("/api/sampling/plans", json=plan_body).get_json()
+    empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
+    return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
+            "period": period["id"], "complaint": complaint["id"], "warning": warning_id, "plan": drawn["id"],
+            "draft": draft["id"], "empty": empty["id"], "review": review["review_id"]}
+
+
+def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
+    """(method, rule, request kwargs, success status, expectation) for every API route."""
+    c, d1, d2 = w["case"], w["doc1"], w["doc2"]
+    pdf = make_pdf("调查终结报告", ["调查完毕。"])
+    return [
+        ("GET", "/api/amendments", {}, 200, everyone),
+        ("GET", "/api/amendments/<int:amendment_id>", {"a": w["amendment"]}, 200, only(SCOPE_A, 404)),
+        ("POST", "/api/amendments/<int:amendment_id>/decision",
+         {"a": w["amendment"], "json": {"approve": False, "note": "不予更正"}}, 200, decision),
+        ("GET", "/api/audit", {}, 200, only({"auditor"})),
+        ("GET", "/api/cases", {}, 200, everyone),
+        ("POST", "/api/cases", {"json": {"number": "津武市监罚〔2026〕901号", "agency": "A-SJJ", "kind": "penalty",
+                                         "opened_on": "2026-09-01"}}, 201, only(WRITERS_A)),
+        ("GET", "/api/cases/<case_id>", {}, 200, for_case_a()),
+        ("GET", "/api/cases/<case_id>/binder.pdf", {}, 200, for_case_a()),
+        ("GET", "/api/cases/<case_id>/bundle", {}, 200, for_case_a()),
+        ("POST", "/api/cases/<case_id>/documents", {"data": {"stage": "filing", "form": "filing_approval",
+                                                              "file": (io.BytesIO(pdf), "a.pdf")}}, 201,
+         for_case_a(write=True)),
+        ("GET", "/api/cases/<case_id>/periods", {}, 200, for_case_a()),
+        ("POST", "/api/cases/<case_id>/periods", {"json": {"kind": "extension", "days": 30, "approved_by": "局长",
+                                                           "reason": "案情复杂"}}, 201, for_case_a(write=True)),
+        ("POST", "/api/cases/<case_id>/periods/<int:period_id>/end", {"p": w["period"],
+                                                                       "json": {"end_on": "2026-08-20"}}, 200,
+         for_case_a(write=True)),
+        ("POST", "/api/cases/<case_id>/stages", {"json": {"stage": "investigation",
+                                                          "completed_at": "2026-08-20T10:00:00+08:00"}}, 201,
+         for_case_a(write=True)),
+        ("GET", "/api/complaints", {}, 200, only(HANDLERS)),
+        ("POST", "/api/complaints", {"json": {"received_at": "2026-09-02T09:00:00+08:00", "complainant": "李某",
+                                              "text": "反映", "agency": "A-SJJ"}}, 201,
+         lambda who, ok: ok if who in {"complaints_a", "district_a", "city"} else 404 if who == "district_b" else 403),
+        ("GET", "/api/complaints/<int:complaint_id>", {"k": w["complaint"]}, 200, complaint_item),
+        ("POST", "/api/complaints/<int:complaint_id>/links", {"k": w["complaint"], "json": {"case_id": c}}, 201,
+         complaint_item),
+        ("POST", "/api/complaints/<int:complaint_id>/close", {"k": w["complaint"], "json": {
+            "handling": "调阅核实", "outcome": "不属实"}}, 200, complaint_item),
+        ("GET", "/api/documents/<doc_id>", {"doc": d1}, 200, for_case_a()),
+        ("POST", "/api/documents/<doc_id>/amendments", {"doc": d2, "data": {
+            "reason": "笔误", "file": (io.BytesIO(pdf), "更正.pdf")}}, 201, for_case_a(write=True)),
+        ("GET", "/api/documents/<doc_id>/content", {"doc": d1}, 200, for_case_a()),
+        ("GET", "/api/documents/<doc_id>/versions", {"doc": d1}, 200, for_case_a()),
+        ("GET", "/api/fixity/report", {}, 200, only({"legal_a", "district_a", "district_b", "city", "auditor"})),
+        ("GET", "/api/forms", {}, 200, everyone),
+        ("GET", "/api/health", {}, 200, everyone),
+        ("GET", "/api/openapi.json", {}, 200, everyone),
+        ("GET", "/api/organisations", {}, 200, everyone),
+        ("GET", "/api/reviews", {}, 200, only({"reviewer", "district_a", "district_b", "city", "auditor"})),
+        ("GET", "/api/reviews/<int:review_id>", {"r": w["review"]}, 200, only(REVIEW_READERS_A, 404)),
+        ("POST", "/api/reviews/<int:review_id>", {"r": w["review"], "json": {"vetoed": [], "deductions": []}}, 200,
+         review_submit),
+        ("POST", "/api/reviews/conflicts", {"json": {"agency": "B-SJJ", "reason": "曾在该局任职"}}, 201,
+         only({"reviewer"})),
+        ("GET", "/api/sampling/plans", {}, 200, everyone),
+        ("POST", "/api/sampling/plans", {"json": {"name": "新计划", "period_start": "2026-08-01",
+                                                  "period_end": "2026-08-31", "kinds": ["penalty"], "count": 1,
+                                                  "review_deadline": "2099-12-31"}}, 201, only({"city"})),
+        ("GET", "/api/sampling/plans/<int:plan_id>", {"pl": w["plan"]}, 200, only(PLAN_READERS, 404)),
+        ("POST", "/api/sampling/plans/<int:plan_id>/draw", {"pl": w["empty"], "json": {"seed": "x"}}, 200,
+         plan_draw),
+        ("POST", "/api/sampling/plans/<int:plan_id>/freeze", {"pl": w["draft"]}, 200, plan_draw),
+        ("GET", "/api/sampling/plans/<int:plan_id>/results", {"pl": w["plan"]}, 200, only(PLAN_READERS, 404)),
+        ("GET", "/api/search", {"query_string": {"q": "立案"}}, 200, everyone),
+        ("GET", "/api/warnings", {}, 200, everyone),
+        ("POST", "/api/warnings/<int:warning_id>/handle", {"wid": w["warning"], "json": {"note": "已整改"}}, 200,
+         warning_handle),
+        ("GET", "/api/warnings/summary", {}, 200, everyone),
+    ]
+
+
+def _path(rule: str, w: dict, kw: dict) -> str:
+    ids = {"<case_id>": w["case"], "<doc_id>": kw.pop("doc", None), "<int:amendment_id>": kw.pop("a", None),
+           "<int:period_id>": kw.pop("p", None), "<int:complaint_id>": kw.pop("k", None),
+           "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
+           "<int:warning_id>": kw.pop("wid", None)}
+    for placeholder, value in ids.items():
+        if placeholder in rule:
+            rule = rule.replace(placeholder, str(value))
+    return rule
+
+
+def test_the_matrix_covers_every_api_route(app, world):
+    listed = {(m, r) for m, r, *_ in routes(world)}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+                assert (method, rule.rule) in listed, f"{method} {rule.rule} has no row in the matrix"
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_every_route_answers_each_role_as_promised(app, archive, world, who):
+    c = client_as(app, who)
+    for method, rule, kwargs, ok, expect in routes(world):
+        kw = dict(kwargs)
+        path = _path(rule, world, kw)
+        if "data" in kw:
+            kw["content_type"] = "multipart/form-data"
+        with archive.sessions() as s:
+            before = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "access.refused"))
+        r = c.open(path, method=method, **kw)
+        wanted = expect(who, ok)
+        assert r.status_code == wanted, (who, method, rule, r.status_code, r.get_data(as_text=True)[:300])
+        if wanted in (403, 404):
+            body = r.get_json()
+            assert body["code"] == wanted and body["message"], (who, rule)
+            with archive.sessions() as s:
+                after = s.scalar(select(func.count()).select_from(AuditEntry).where(
+                    AuditEntry.action == "access.refused"))
+            assert after == before + 1, (who, method, rule, "every refusal is audited once")
