@@ -34,7 +34,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "CHECKS_EVERY_SECONDS": (600.0, float, "How often the worker scans for deadline warnings and escalates them"),
     "EXTRACT_MAX_UNZIPPED_BYTES": (200 * 1024**2, int, "A DOCX unzipping to more than this is refused as a zip bomb"),
     "EXTRACT_MAX_RATIO": (200, int, "A DOCX member compressed more than this ratio is refused as a zip bomb"),
-    "EXTRACT_MAX_TEXT_CHARS": (5 * 1024**2, int, "Extracted text kept and indexed per document; the rest is cut (text_status truncated)"),
+    "EXTRACT_MAX_TEXT_CHARS": (1024**2, int, "Extracted text kept and indexed per document; the rest is cut (text_status truncated)"),
     "VERIFY_BEFORE_SEND_BYTES": (8 * 1024**2, int, "Documents up to this size are hashed before the first byte is sent; larger ones while streaming"),
     "PROXY_COUNT": (0, int, "Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none)"),
     "DEMO": (True, "bool", "archive serve loads demo data into an empty database"),

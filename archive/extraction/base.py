@@ -28,7 +28,7 @@ class ExtractLimits:
 
     max_unzipped_bytes: int = 200 * 1024**2
     max_ratio: int = 200
-    max_text_chars: int = 5 * 1024**2  # characters of text kept per document (ARCHIVE_EXTRACT_MAX_TEXT_CHARS)
+    max_text_chars: int = 1024**2  # characters of text kept per document (ARCHIVE_EXTRACT_MAX_TEXT_CHARS)
 
 
 class TextExtractor(Protocol):
