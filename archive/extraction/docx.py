@@ -51,6 +51,45 @@ def _blocks(container) -> Iterator[str]:
             yield block.text
 
 
+# A body part larger than this is read by a streaming parser that stops at the text limit,
+# instead of python-docx (which builds the whole XML tree: gigabytes for a huge text).
+STREAM_ABOVE = 16 * 1024**2
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _body_size(stream: ByteStream) -> int:
+    try:
+        with zipfile.ZipFile(stream) as zf:
+            return zf.getinfo("word/document.xml").file_size
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return 0
+    finally:
+        stream.seek(0)
+
+
+def _streamed_text(stream: ByteStream, limit: int) -> tuple[str, bool]:
+    """Paragraph texts of word/document.xml in order, read with ``iterparse`` and discarded as
+    it goes; stops past ``limit`` characters. Returns (text, cut)."""
+    from lxml import etree
+
+    parts: list[str] = []
+    size = 0
+    with zipfile.ZipFile(stream) as zf, zf.open("word/document.xml") as body:
+        for _event, el in etree.iterparse(body, events=("end",), tag=(W + "p",), huge_tree=False,
+                                          resolve_entities=False, no_network=True):
+            text = "".join(t.text or "" for t in el.iter(W + "t", W + "tab"))
+            el.clear()
+            while el.getprevious() is not None:
+                del el.getparent()[0]
+            if text:
+                parts.append(text)
+                size += len(text) + 1
+                if size > limit:
+                    return "\n".join(parts), True
+    stream.seek(0)
+    return "\n".join(parts), False
+
+
 class DocxExtractor:
     """Word documents (OOXML)."""
 
@@ -60,6 +99,12 @@ class DocxExtractor:
         refusal = check_zip(stream, limits)
         if refusal:
             return ExtractionResult("failed", reason=refusal)
+        if _body_size(stream) > STREAM_ABOVE:
+            try:
+                text, cut = _streamed_text(stream, limits.max_text_chars)
+            except Exception as exc:  # lxml and zipfile raise many types for a broken package
+                return ExtractionResult("failed", reason=f"corrupt DOCX: {type(exc).__name__}: {str(exc)[:160]}")
+            return ExtractionResult("truncated" if cut else "extracted", text=text)
         try:
             document = docx.Document(cast(IO[bytes], stream))
             parts: list[str] = []

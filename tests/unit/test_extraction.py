@@ -82,3 +82,24 @@ def test_plain_text_utf8_and_gb18030():
 def test_unknown_types_are_kept_as_evidence():
     r = extract(io.BytesIO(b"\x89PNG"), "image/png")
     assert r.status == "not_extracted" and "evidence" in r.reason
+
+
+def test_a_huge_docx_body_is_streamed_and_cut_at_the_text_limit(monkeypatch):
+    """Past STREAM_ABOVE the body is read by iterparse (memory bounded), with the same paragraphs."""
+    import tracemalloc
+
+    from archive.extraction import docx as docx_extractor
+
+    paras = [f"第{i}段：责令停产停业，并处罚款人民币{i}元。" for i in range(3000)]
+    data = make_docx("行政处罚决定书", paras)
+    whole = extract(io.BytesIO(data), DOCX)  # python-docx
+    monkeypatch.setattr(docx_extractor, "STREAM_ABOVE", 1024)
+    streamed = extract(io.BytesIO(data), DOCX)
+    assert streamed.status == "extracted" and streamed.text == whole.text
+    limits = ExtractLimits(max_text_chars=10_000)
+    tracemalloc.start()
+    cut = extract(io.BytesIO(data), DOCX, limits)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert cut.status == "truncated" and len(cut.text) == 10_000 and cut.text == whole.text[:10_000]
+    assert "10000" in cut.reason and peak < 20 * 1024**2
