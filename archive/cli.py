@@ -29,12 +29,12 @@ def running_store(cfg: dict) -> Iterator[None]:
     if cfg["S3_ENDPOINT"]:
         yield
         return
-    from archive.storage.seaweed import EmbeddedSeaweed, orphaned, owner_of
+    from archive.storage.seaweed import EmbeddedSeaweed, owner_of, stop_stale
 
     data_dir = Path(cfg["DATA_DIR"]) / "seaweedfs"
+    stop_stale(data_dir)  # one left running by a crashed command holds the port: not ours any more
     owner = owner_of(data_dir)
-    if owner is not None and not orphaned(owner[0], owner[2]) and owner[1] == cfg["S3_PORT"] \
-            and _port_open(cfg["S3_PORT"]):
+    if owner is not None and owner[1] == cfg["S3_PORT"] and _port_open(cfg["S3_PORT"]):
         yield  # this data directory's store, started by another archive command still running
         return
     if _port_open(cfg["S3_PORT"]):

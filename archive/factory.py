@@ -7,6 +7,8 @@ from typing import Any, Mapping
 from flask import Flask, Request
 from werkzeug.routing import IntegerConverter
 
+from archive.api.schemas import MAX_ID
+
 from archive.config import check_production, load_config, secret_key
 from archive.extension import Archive, build_archive, init_app
 from archive.services.ingest import HashingSpool
@@ -26,7 +28,7 @@ class IdConverter(IntegerConverter):
     database; anything else is simply not that route (404)."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

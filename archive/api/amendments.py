@@ -150,7 +150,7 @@ class AmendmentDecision(MethodView):
             why = "the requester never decides their own amendment" if p.username == a.requested_by \
                 else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
             refuse("amendment", str(amendment_id), visible=True, why=why)
-        service.decide(session, a, p, approve=data["approve"], note=data["note"])
+        service.decide(session, a, by=p.username, approve=data["approve"], note=data["note"])
         session.commit()
         if a.status == "approved":
             # After the commit; if the store fails now, the queued job applies it later.

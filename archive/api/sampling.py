@@ -290,7 +290,7 @@ class ReviewItem(MethodView):
     def post(self, data, review_id):
         """Submit the score: failed veto items, deductions with reasons (once, before the deadline)."""
         review = _review(review_id)
-        if review.reviewer != current().username:
+        if not policy.scores_review(current(), review.reviewer):
             refuse("review", str(review_id), visible=True, why="only the assigned reviewer scores this file")
         session = db()
         service.submit(session, review, by=current().username, vetoed=data["vetoed"],

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-import datetime as dt
-
 from marshmallow import Schema, ValidationError, fields, validate
 
 from archive.models import CASE_KINDS, PARTY_TYPES, PENALTY_TYPES, PROCEDURES, STAGES
@@ -33,13 +31,7 @@ class BoundedDateTime(fields.DateTime):
     """An ISO 8601 date-time between 1900 and 2200."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        result = _check_year(super()._deserialize(value, attr, data, **kwargs))
-        try:
-            if result.tzinfo is not None:
-                result.astimezone(dt.timezone.utc)
-        except (OverflowError, ValueError):
-            raise ValidationError("date-time out of range / 日期超出范围") from None
-        return result
+        return _check_year(super()._deserialize(value, attr, data, **kwargs))
 
 
 class BoundedAwareDateTime(fields.AwareDateTime, BoundedDateTime):

@@ -7,16 +7,13 @@ sees the record but its role may not do this to it).
 """
 from __future__ import annotations
 
-from archive.auth.principal import (
-    AGENCY_ROLES, AUDIT_ROLES, CITY_ROLES, WRITE_ROLES, Principal,
-)
+from archive.auth.principal import AUDIT_ROLES, CITY_ROLES, WRITE_ROLES, Principal
 
 # Roles that supervise from above an agency: they read reviews and scores, decide amendments…
 OFFICE_ROLES = frozenset({"district_office", "city_office"})
 COMPLAINT_ROLES = frozenset({"complaint_handler", "district_office", "city_office"})
 REVIEW_READER_ROLES = OFFICE_ROLES | AUDIT_ROLES
 FIXITY_ROLES = frozenset({"agency_legal", "district_office", "city_office", "auditor"})
-PLAN_READER_ROLES = frozenset({"district_office", "city_office", "auditor"})
 
 
 def reads_agency(p: Principal, agency_code: str) -> bool:
@@ -82,6 +79,11 @@ def reads_review(p: Principal, reviewer: str, agency_code: str) -> bool:
     return p.role in REVIEW_READER_ROLES and p.sees_agency(agency_code)
 
 
+def scores_review(p: Principal, reviewer: str) -> bool:
+    """Only the assigned reviewer scores a file; the offices that read the review do not."""
+    return p.username == reviewer
+
+
 def declares_conflicts(p: Principal) -> bool:
     return p.role == "reviewer"
 
@@ -100,6 +102,3 @@ def decides_amendment(p: Principal, supervising_role: str, agency_code: str, req
     """The supervising level of the agency decides; never the requester."""
     return p.role == supervising_role and p.sees_agency(agency_code) and p.username != requested_by
 
-
-def is_agency_role(p: Principal) -> bool:
-    return p.role in AGENCY_ROLES

@@ -47,9 +47,6 @@ class Principal:
     def sees_agency(self, agency_code: str) -> bool:
         return self.agencies is None or agency_code in self.agencies
 
-    def may_write(self, agency_code: str) -> bool:
-        return self.role in WRITE_ROLES and self.sees_agency(agency_code)
-
 
 def visible_agencies(session: Session, role: str, scope_code: str | None) -> frozenset[str] | None:
     """Agency codes a role at ``scope_code`` may see; None for everything."""

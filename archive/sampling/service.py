@@ -293,9 +293,8 @@ def declare_conflict(session: Session, username: str, *, agency: str | None, cas
 
 def submit(session: Session, review: Review, *, by: str, vetoed: list[str], deductions: list[dict],
            note: str = "", form: dict | None = None) -> Review:
-    """The assigned reviewer scores the file once, before the review deadline."""
-    if review.reviewer != by:
-        raise Forbidden("only the assigned reviewer scores this file", {"review": ["not assigned to you"]})
+    """The assigned reviewer (``by``; who may: ``policy.scores_review``) scores the file once,
+    before the review deadline."""
     if review.status == "submitted":
         raise Conflict("this review has been submitted already")
     if today() > review.due_on:

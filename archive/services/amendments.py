@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive.auth.principal import Principal
 from archive.db import compare_and_set, get_or_404, lock_row
 from archive.errors import Conflict, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
@@ -75,7 +74,7 @@ def supervising_role(session: Session, agency_code: str) -> tuple[str, str | Non
     return "city_office", parent.code if parent is not None else None
 
 
-def decide(session: Session, a: Amendment, p: Principal, *, approve: bool, note: str) -> Amendment:
+def decide(session: Session, a: Amendment, *, by: str, approve: bool, note: str) -> Amendment:
     """Approve or reject (who may: ``policy.decides_amendment``), exactly once: a compare-and-set
     on the pending status, so of any number of concurrent decisions one succeeds and the others
     are refused (Conflict).
@@ -90,7 +89,7 @@ def decide(session: Session, a: Amendment, p: Principal, *, approve: bool, note:
         raise ValidationFailed("a rejection states its reason", {"note": ["required when rejecting"]})
     now = server_now()
     if not compare_and_set(session, update(Amendment).where(Amendment.id == a.id, Amendment.status == "pending")
-        .values(status="approved" if approve else "rejected", decided_by=p.username, decided_at=now,
+        .values(status="approved" if approve else "rejected", decided_by=by, decided_at=now,
                 decision_note=note or None)):
         session.rollback()
         raise Conflict("the amendment was decided already")
@@ -157,6 +156,7 @@ def apply_approved(session: Session, store: ObjectStore, amendment_id: int) -> b
         # retained as long as the corrected file, which was retained by the case's procedure
         until = store.stat(a.object_key, a.version_id).retain_until
         if until is None:
+            session.rollback()
             raise Conflict("the corrected file carries no retention date; run `archive fixity`")
         version_id = store.put(doc.object_key, spool, spool.size, meta, doc.media_type, until).version_id
     session.add(old)

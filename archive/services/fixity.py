@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar
 from archive.deadlines.rules import Rules
 from archive.models import Case, Document, DocumentVersion, FixityEvent
+from archive.services import amendments
 from archive.storage.base import ObjectNotFound, ObjectStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,6 @@ class FixityReport:
     checked: int = 0  # object versions read
     ok: int = 0
     failures: list[dict] = field(default_factory=list)
-
-
-def pending_application(session: Session, doc_id: str, metadata: dict[str, str]) -> bool:
-    """A version an approved amendment wrote whose commit is still to come (not an alteration)."""
-    from archive.services.amendments import pending_application as pending
-
-    return pending(session, doc_id, metadata)
 
 
 def check_version(store: ObjectStore, key: str, version_id: str, sha256: str) -> tuple[str, str]:
@@ -80,7 +74,7 @@ def check_document(session: Session, store: ObjectStore, doc: Document, now: dt.
     # a version of the key that the catalog does not know was written behind the archive's back
     for key, version_id in store.keys(doc.object_key):
         if key == doc.object_key and version_id not in {v for v, _ in known} and \
-                not pending_application(session, doc.id, store.stat(key, version_id).metadata):
+                not amendments.pending_application(session, doc.id, store.stat(key, version_id).metadata):
             events.append(FixityEvent(document_id=doc.id, object_key=key, version_id=version_id, checked_at=now,
                                       result="altered", detail="a version written outside the archive"))
     doc.fixity_checked_at = now

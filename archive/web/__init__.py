@@ -10,7 +10,7 @@ from archive import audit
 from archive.auth.accounts import (
     LoginThrottled, Unauthenticated, end_session, login as check_login, start_session,
 )
-from archive.auth.web import audit_event, csrf, current, session_version
+from archive.auth.web import audit_event, csrf, current
 from archive.errors import BadQuery
 from archive.extension import db, get_archive
 from archive.models import Organisation
@@ -59,7 +59,7 @@ def login():
             session_db.commit()
             session.clear()
             session.permanent = True
-            session["sid"], session["v"] = sid, session_version(user)
+            session["sid"] = sid
             audit.record(get_archive().sessions, "auth.login", actor=user.username, role=user.role,
                          target_type="user", target_id=user.username, ip=request.remote_addr)
             return redirect(_safe_next(request.args.get("next")))

@@ -81,7 +81,40 @@ def test_a_stale_weed_of_the_same_data_directory_is_stopped_before_a_new_start(t
     data.mkdir(parents=True)
     s3 = pick_ports(1)[0]
     weed = EmbeddedSeaweed(data, s3, "k-test", "s-test-secret")
-    # started by a short-lived intermediate process that then exits: the weed is orphaned
+    stale = _orphan(data, s3)
+    try:
+        weed.start(timeout=90)  # stops the orphan, then starts its own on the same port
+        assert not _alive(stale) and weed.proc is not None and weed.proc.pid != stale
+        assert owner_of(data)[0] == weed.proc.pid
+    finally:
+        weed.stop()
+        if _alive(stale):
+            os.kill(stale, signal.SIGKILL)
+    assert not (data / PID_FILE).exists()
+
+
+def test_an_archive_command_replaces_a_stale_weed_instead_of_refusing_its_port(tmp_path):
+    """The same through the commands' own path (running_store), which checks the port first."""
+    data = tmp_path / "d" / "seaweedfs"
+    data.mkdir(parents=True)
+    s3 = pick_ports(1)[0]
+    stale = _orphan(data, s3)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "d"), str(s3)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=_env())
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert not _alive(stale)
+        assert owner_of(data)[2] == holder.pid
+    finally:
+        holder.kill()
+        holder.wait(10)
+        if _alive(stale):
+            os.kill(stale, signal.SIGKILL)
+
+
+def _orphan(data: Path, s3: int) -> int:
+    """A weed on ``data`` started by a short-lived intermediate process that then exits (as an
+    older release left it: no parent-death signal); its pid once it answers."""
     starter = textwrap.dedent(f"""
         import os, subprocess, sys
         from archive.storage.seaweed import EmbeddedSeaweed
@@ -95,15 +128,7 @@ def test_a_stale_weed_of_the_same_data_directory_is_stopped_before_a_new_start(t
     out = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, check=True)
     stale = int(out.stdout.strip())
     assert weed_binary() and _until(lambda: _listening(s3), 60)
-    try:
-        weed.start(timeout=90)  # stops the orphan, then starts its own on the same port
-        assert not _alive(stale) and weed.proc is not None and weed.proc.pid != stale
-        assert owner_of(data)[0] == weed.proc.pid
-    finally:
-        weed.stop()
-        if _alive(stale):
-            os.kill(stale, signal.SIGKILL)
-    assert not (data / PID_FILE).exists()
+    return stale
 
 
 def test_a_port_held_by_another_program_is_refused_naming_the_setting(tmp_path):
