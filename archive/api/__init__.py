@@ -19,6 +19,12 @@ class ArchiveApi(Api):
     """flask-smorest's Api whose HTTP errors always carry a ``message`` (one error shape)."""
 
     def handle_http_exception(self, error):
+        from archive.api.errors import wants_page
+
+        if wants_page():  # a page the browser asked for: the Chinese error page
+            from archive.web.errors import error_page
+
+            return error_page(error.code or 500, error.description or "")
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _MESSAGES.get(code) or error.description or error.name)
         if isinstance(payload.get("errors"), dict):

@@ -134,6 +134,27 @@ class AmendmentItem(MethodView):
         return service.view(a)
 
 
+@blp.route("/amendments/<int:amendment_id>/content")
+class AmendmentContent(MethodView):
+    @blp.response(200, description="the corrected file the amendment asks to store")
+    def get(self, amendment_id):
+        """The corrected file of the request, so the approver compares it with the stored
+        version before deciding (verified against its SHA-256 like any stored file)."""
+        from urllib.parse import quote
+
+        from flask import Response
+
+        from archive.api.documents import verified_read
+
+        a = _amendment(amendment_id)
+        audit_event("amendment.download", "amendment", str(amendment_id), document_id=a.document_id)
+        headers = {"ETag": f'"{a.sha256}"', "Content-Length": str(a.size),
+                   "Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}",
+                   "Cache-Control": "private, no-store"}
+        return Response(verified_read(a.document_id, a, 0, a.size), headers=headers, mimetype=a.media_type,
+                        direct_passthrough=True)
+
+
 @blp.route("/amendments/<int:amendment_id>/decision")
 class AmendmentDecision(MethodView):
     @blp.arguments(DecisionSchema)

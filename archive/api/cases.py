@@ -55,9 +55,11 @@ class Cases(MethodView):
         agency = case_service.agencies_under(session, args["agency"]) if args.get("agency") else None
         if p.agencies is not None:
             agency = sorted(p.agencies if agency is None else set(agency) & p.agencies)
-        total, rows = case_service.list_cases(session, agency=agency, kind=args.get("kind"),
-                                              number=args.get("number"), page=args["page"],
-                                              per_page=args["per_page"])
+        total, rows = case_service.list_cases(
+            session, agency=agency, kind=args.get("kind"), number=args.get("number"), stage=args.get("stage"),
+            opened_from=args.get("opened_from"), opened_to=args.get("opened_to"),
+            open_warnings=args.get("open_warnings"), late=args.get("late"), page=args["page"],
+            per_page=args["per_page"])
         return {"total": total, "page": args["page"], "per_page": args["per_page"], "cases": rows}
 
     @blp.arguments(CaseCreateSchema)
@@ -124,7 +126,18 @@ class CaseDocuments(MethodView):
         audit_event("document.upload", "document", doc.id, case_id=case_id, sha256=doc.sha256,
                     size=doc.size, filename=doc.filename)
         check_case_now(archive.sessions, case_id)
+        doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
         return doc
+
+
+def raised_by(session, case_id: str, doc_id: str) -> list[str]:
+    """The warnings an upload raised (a late upload), as the uploader should read them."""
+    from sqlalchemy import select
+
+    from archive.models import WarningRecord
+
+    return list(session.scalars(select(WarningRecord.message).where(
+        WarningRecord.case_id == case_id, WarningRecord.rule == "late_upload", WarningRecord.fact_key == f"doc:{doc_id}")))
 
 
 class PeriodCreateSchema(Schema):

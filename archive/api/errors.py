@@ -28,7 +28,18 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 ]
 
 
+def wants_page() -> bool:
+    """A browser page (not the API): errors are shown as a Chinese page, not JSON."""
+    from flask import has_request_context, request
+
+    return has_request_context() and not request.path.startswith("/api/")
+
+
 def error_response(status: int, message: str, errors: dict | None = None):
+    if wants_page():
+        from archive.web.errors import error_page
+
+        return error_page(status, message)
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     if errors:
         body["errors"] = errors
@@ -46,6 +57,11 @@ def register_error_handlers(app: Flask) -> None:
 
             audit_not_found(exc)
         return error_response(status, exc.message, exc.errors)
+
+    @app.errorhandler(500)
+    def _internal(exc):
+        log.exception("unhandled error", exc_info=getattr(exc, "original_exception", exc))
+        return error_response(500, "服务器内部错误 / internal server error")
 
     @app.errorhandler(RecursionError)
     def _too_deep(exc: RecursionError):

@@ -54,18 +54,19 @@ class Health(MethodView):
         except Exception as exc:
             out["index"] = {"ok": False, "error": type(exc).__name__}
         try:
+            from archive.deadlines.service import missing_calendar_years
             from archive.deadlines.store import load_calendar
-            from archive.services.clock import local, now
 
             years = load_calendar(db()).years
-            this_year = local(now()).year  # type: ignore[union-attr]
-            # Deadlines late in a year run into the next one: both must be known.
-            missing = [y for y in (this_year, this_year + 1) if y not in years]
+            missing = missing_calendar_years(db())
             out["calendar"] = {"ok": not missing, "latest_year": max(years) if years else None,
                                "missing": [f"calendar missing for {y}" for y in missing]}
         except Exception as exc:
             out["calendar"] = {"ok": False, "error": type(exc).__name__}
-        # A missing calendar is a warning for administrators, not an outage.
-        ok = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar"))
+        # A component down is an outage (503); a missing calendar year degrades the service
+        # (deadlines that need it are undecided) without stopping it.
+        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar"))
+        ok = up and out["calendar"].get("ok")
         out["status"] = "ok" if ok else "degraded"
+        ok = up
         return out, (200 if ok else 503)

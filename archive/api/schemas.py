@@ -83,6 +83,8 @@ class DocumentSchema(Schema):
     text_status = fields.String()
     text_reason = fields.String(allow_none=True)
     page_count = fields.Integer(allow_none=True)
+    warnings = fields.List(fields.String(), dump_only=True,
+                           metadata={"description": "warnings this upload raised (a late upload), in an upload's answer"})
 
 
 class StageSchema(Schema):
@@ -151,6 +153,11 @@ class CaseQuerySchema(Schema):
     agency = fields.String()
     kind = fields.String(validate=validate.OneOf(CASE_KINDS))
     number = fields.String(validate=validate.Length(max=120))
+    stage = fields.String(validate=validate.OneOf(STAGES), metadata={"description": "this stage is recorded"})
+    opened_from = BoundedDate()
+    opened_to = BoundedDate()
+    open_warnings = fields.Boolean(metadata={"description": "has (true) or has no (false) open warning"})
+    late = fields.Boolean(metadata={"description": "has a lateness warning (late upload, decision overdue)"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 

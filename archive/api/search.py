@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from archive.api.schemas import SearchQuerySchema, SearchResultSchema
-from archive.auth.web import audit_event, current
+from archive.auth.web import audit_event, scope_search
 from archive.extension import db, get_archive
 from archive.services.search import build_query, search
 
@@ -28,7 +28,7 @@ class Search(MethodView):
 
             complaint_for(complaint)  # in scope and open, or 404/409
         sq = build_query(q, **args)
-        sq.scope = current().index_scope  # inside the index query: no count or snippet leaks
+        scope_search(sq)  # inside the index query: no count or snippet leaks
         result = search(db(), get_archive().index, sq)
         audit_event("search", q=q, filters={k: str(v) for k, v in args.items() if v is not None},
                     total=result["total"], complaint=complaint)

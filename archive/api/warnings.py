@@ -21,7 +21,7 @@ blp = Blueprint("warnings", __name__, url_prefix="/api/warnings", description="é
 
 class WarningQuerySchema(Schema):
     level = fields.Integer(validate=validate.OneOf([1, 2, 3]))
-    status = fields.String(validate=validate.OneOf(["open", "handled"]))
+    status = fields.String(validate=validate.OneOf(["open", "handled", "resolved"]))
     agency = fields.String(validate=validate.Length(max=64))
     rule = fields.String(validate=validate.Length(max=40))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
@@ -106,8 +106,8 @@ class HandleWarning(MethodView):
         w = get_warning(session, warning_id)
         if not policy.reads_agency(p, w.agency_code):
             refuse("warning", str(warning_id), visible=False, why="outside your scope")
-        if w.status == "handled":
-            raise Conflict("warning handled already")
+        if w.status != "open":
+            raise Conflict(f"warning {w.status} already")
         if not policy.handles_warning(p, w.level, w.agency_code):
             refuse("warning", str(warning_id), visible=True,
                    why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")

@@ -86,6 +86,17 @@ def may_read(agency_code: str, case_id: str) -> bool:
     return False
 
 
+def scope_search(sq) -> None:
+    """Limit a search to exactly what the caller may read: its organisations' files and, for a
+    reviewer, the files assigned to it whose review deadline has not passed."""
+    p = current()
+    sq.scope = p.index_scope
+    if p.role == "reviewer":
+        from archive.sampling.service import readable_cases
+
+        sq.case_scope = readable_cases(db(), p.username)
+
+
 def case_for(case: Case | None, case_id: str, *, write: bool = False) -> Case:
     """``case`` if the caller may see it (and write to it when ``write``); refusals are audited."""
     p = current()

@@ -6,7 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
+from typing import NamedTuple
+
 from archive.deadlines.rules import Period, Rules
+from archive.labels import form_name, stage_name
 from archive.services.clock import SHANGHAI
 
 
@@ -79,16 +82,27 @@ def _due(calendar: WorkCalendar, start: dt.datetime, period: Period) -> dt.datet
     return deadline(calendar, start, period.days, period.unit)
 
 
+class Evaluation(NamedTuple):
+    """What the evaluator found about one case."""
+
+    found: list[WarningFact]
+    next_check: dt.datetime | None  # the earliest deadline after now: nothing changes before it
+    missing_years: frozenset[int]  # calendar years a deadline needed and the archive lacks
+    cleared: frozenset[tuple[str, str]]  # (rule, key) of facts that were checked and no longer hold
+
+
 def evaluate(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> list[WarningFact]:
     """Every warning fact of ``case`` as of ``now``."""
-    return evaluate_case(case, rules, calendar, now)[0]
+    return evaluate_case(case, rules, calendar, now).found
 
 
-def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
-                  now: dt.datetime) -> tuple[list[WarningFact], dt.datetime | None]:
-    """(warning facts as of ``now``, the earliest deadline after ``now``): nothing about the
-    case can change before that moment unless the case itself changes."""
+def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt.datetime) -> Evaluation:
+    """The warning facts of ``case`` as of ``now``, when to look again, and what no longer holds.
+
+    A missing calendar year is not a fact about the case: the deadlines that need it are left
+    undecided ("期限待定") and the year is reported for one system alert to administrators."""
     out: list[WarningFact] = []
+    cleared: set[tuple[str, str]] = set()
     missing_years: set[int] = set()
     future: list[dt.datetime] = []
 
@@ -114,18 +128,25 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
         for d in docs:
             if d.uploaded_at > due:
                 out.append(WarningFact("late_upload", f"doc:{d.doc_id}", stage, d.uploaded_at,
-                                       f"{stage} 文书逾期上传：应于 {due:%Y-%m-%d} 前上传", due))
+                                       f"“{stage_name(stage)}”环节的《{form_name(d.form)}》逾期上传："
+                                       f"应于 {due.astimezone(SHANGHAI):%Y-%m-%d} 前上传，"
+                                       f"实际 {d.uploaded_at.astimezone(SHANGHAI):%Y-%m-%d} 上传。", due))
         if now > due:
             present = {d.form for d in docs}
             lacking = [sorted(alts)[0] if len(alts) == 1 else "|".join(sorted(alts))
                        for alts in ruleset.required_forms(stage) if not alts & present]
             if lacking:
+                names = "、".join(f"《{form_name(code)}》" for code in lacking)
                 out.append(WarningFact("missing_documents", f"missing:{stage}", stage, due,
-                                       f"{stage} 环节缺少必需文书：{', '.join(lacking)}", due))
+                                       f"“{stage_name(stage)}”环节缺少必需文书{names}："
+                                       f"应于 {due.astimezone(SHANGHAI):%Y-%m-%d} 前上传。", due))
+            else:  # uploaded since, late or not: a warning about it is resolved (the late one stays)
+                cleared.add(("missing_documents", f"missing:{stage}"))
         for pre in ruleset.prerequisites(stage):
             if pre not in case.stages or case.stages[pre] > completed:
                 out.append(WarningFact("stage_out_of_order", f"order:{stage}:{pre}", stage, completed,
-                                       f"{stage} 环节早于 {pre} 环节完成或 {pre} 环节缺失"))
+                                       f"“{stage_name(stage)}”环节已登记，但“{stage_name(pre)}”环节"
+                                       f"{'尚未登记' if pre not in case.stages else '完成时间晚于它'}。"))
 
     if case.kind == "penalty" and "filing" in case.stages:
         filed = case.stages["filing"]
@@ -142,7 +163,8 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
             if (decided is None and now > due) or (decided is not None and decided > due):
                 out.append(WarningFact("decision_overdue", "decision_overdue", "decision",
                                        decided if decided is not None else due,
-                                       f"立案后 {period.days} 日内未作出处罚决定（期限 {due:%Y-%m-%d}）", due))
+                                       f"立案后 {period.days} 日内未作出行政处罚决定"
+                                       f"（期限 {due.astimezone(SHANGHAI):%Y-%m-%d}）。", due))
     decided = case.stages.get("decision")
     if case.kind == "penalty" and decided is not None:
         ruleset = rules.at(decided.astimezone(SHANGHAI).date())
@@ -150,7 +172,7 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
             review = case.stages.get("review")
             if review is None or review > decided:
                 out.append(WarningFact("major_without_review", "major_review", "decision", decided,
-                                       "重大案件未经法制审核即作出决定"))
+                                       "重大案件未经法制审核即作出行政处罚决定。"))
             form, after, period = ruleset.filing_record
             due = guarded(lambda: _due(calendar, case.stages[after], period)) if after in case.stages else None
             if due is not None:
@@ -159,9 +181,7 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar,
                 if (first is None and now > due) or (first is not None and first > due):
                     out.append(WarningFact("major_not_filed", "major_filing_record", "decision",
                                            first if first is not None else due,
-                                           f"重大案件未在决定后 {period.days} 日内向区政府法制办备案", due))
-    for year in sorted(missing_years):
-        out.append(WarningFact("calendar_missing", f"calendar:{year}", None, now,
-                               f"calendar missing for {year}: 缺少 {year} 年节假日安排，期限无法计算"))
-    return out, min(future) if future else None
+                                           f"重大案件未在决定后 {period.days} 日内报送"
+                                           f"《{form_name(form)}》备案（期限 {due.astimezone(SHANGHAI):%Y-%m-%d}）。", due))
+    return Evaluation(out, min(future) if future else None, frozenset(missing_years), frozenset(cleared))
 

@@ -59,3 +59,14 @@ def decision_period(session: Session, case: Case, rules, calendar, filed) -> dic
     except CalendarMissing as exc:
         out["calendar_missing"] = exc.message
     return out
+
+
+def missing_calendar_years(session: Session, today=None) -> list[int]:
+    """Years the archive needs a holiday calendar for and lacks: this year and the next (a
+    deadline late in a year runs into the next). One system alert to the city office, not a
+    warning on every case; the deadlines that need such a year show as 期限待定."""
+    from archive.services.clock import now
+
+    years = load_calendar(session).years
+    this_year = (today or local(now()).date()).year  # type: ignore[union-attr]
+    return [y for y in (this_year, this_year + 1) if y not in years]

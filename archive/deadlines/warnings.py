@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from sqlalchemy import func, or_, select, update
@@ -28,10 +28,16 @@ def handling_due(calendar: WorkCalendar, rules: Rules, level: int, since: dt.dat
     return deadline(calendar, since, period.days, period.unit)
 
 
+SYSTEM = "系统"
+RESOLVED_BY_UPLOAD = "所缺文书已上传，预警自动解除（resolved by upload）"
+
+
 @dataclass
 class ScanReport:
     cases: int = 0
     new: int = 0
+    resolved: int = 0  # open warnings whose fact no longer holds, closed as resolved
+    missing_years: set[int] = field(default_factory=set)  # calendar years deadlines needed
 
 
 def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
@@ -59,22 +65,36 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
         chunk = list(ids[i:i + batch])
         # Plain rows, not ORM objects: the scan reads every case, and objects cost 5× more.
         facts_by_case = _load_facts(session, chunk, span)
-        known = {(c, r, k) for c, r, k in session.connection().execute(
-            select(WarningRecord.case_id, WarningRecord.rule, WarningRecord.fact_key)
-            .where(_in_chunk(WarningRecord.case_id, chunk, span)))}
+        known: set[tuple[str, str, str]] = set()
+        still_open: set[tuple[str, str, str]] = set()
+        for c, r, k, status in session.connection().execute(
+                select(WarningRecord.case_id, WarningRecord.rule, WarningRecord.fact_key, WarningRecord.status)
+                .where(_in_chunk(WarningRecord.case_id, chunk, span))):
+            known.add((c, r, k))
+            if status == "open":
+                still_open.add((c, r, k))
         rows = []
+        resolved: list[tuple[str, str, str]] = []
         marks: dict[dt.datetime | None, list[str]] = {}
         for facts in facts_by_case:
             report.cases += 1
-            found, next_check = evaluate_case(facts, rules, calendar, now)
-            for f in found:
+            ev = evaluate_case(facts, rules, calendar, now)
+            for f in ev.found:
                 if (facts.case_id, f.rule, f.key) in known:
                     continue
                 known.add((facts.case_id, f.rule, f.key))
                 rows.append(_row(facts, f, calendar, rules, due_cache))
-            marks.setdefault(next_check, []).append(facts.case_id)
+            resolved.extend(k for k in ((facts.case_id, r, key) for r, key in ev.cleared) if k in still_open)
+            report.missing_years |= ev.missing_years
+            marks.setdefault(ev.next_check, []).append(facts.case_id)
         if rows:
             report.new += insert_warnings(session, rows)
+        for case_id, rule, key in resolved:  # only real transitions cost a statement
+            report.resolved += session.connection().execute(update(WarningRecord).where(
+                WarningRecord.case_id == case_id, WarningRecord.rule == rule, WarningRecord.fact_key == key,
+                WarningRecord.status == "open").values(
+                status="resolved", handled_at=checked, handled_by=SYSTEM,
+                handled_note=RESOLVED_BY_UPLOAD)).rowcount
         # Cases sharing their next check time (most often none) are marked in one statement.
         for next_check, cids in marks.items():
             session.connection().execute(update(Case).where(Case.id.in_(cids))
@@ -108,7 +128,9 @@ def parallel_scan(url: str, rules: Rules, calendar: WorkCalendar, now: dt.dateti
     # spawn, not fork: the caller may have threads (the worker) and open connections
     with cf.ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = list(pool.map(_scan_range, [(url, rules, calendar, now, r, incremental) for r in ranges]))
-    return ScanReport(cases=sum(p.cases for p in parts), new=sum(p.new for p in parts))
+    return ScanReport(cases=sum(p.cases for p in parts), new=sum(p.new for p in parts),
+                      resolved=sum(p.resolved for p in parts),
+                      missing_years=set().union(*(p.missing_years for p in parts)))
 
 
 def _scan_range(args) -> ScanReport:
@@ -292,8 +314,8 @@ def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
 
 def handle(session: Session, warning: WarningRecord, *, by: str, note: str, now: dt.datetime) -> WarningRecord:
     """Record who handled the warning, when and how (who may: ``policy.handles_warning``)."""
-    if warning.status == "handled":
-        raise Conflict("warning handled already")
+    if warning.status != "open":
+        raise Conflict("warning handled already" if warning.status == "handled" else "warning resolved already")
     if not note.strip():
         raise ValidationFailed("say what was done", {"note": ["required"]})
     # compare-and-set on status and level: of concurrent handlings one wins, and a warning that

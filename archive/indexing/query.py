@@ -41,6 +41,7 @@ class SearchQuery:
     page: int = 1
     per_page: int = 20
     scope: list[str] | None = None  # organisation codes the caller may see; None: everything
+    case_scope: list[str] = field(default_factory=list)  # and these cases too (a reviewer's assigned files)
     versions: str = "current"  # "all": also earlier versions replaced by approved amendments
 
 

@@ -218,8 +218,9 @@ class WhooshIndex:
         excluded = [term_match(t) for t in sq.terms if t.exclude]
         filters: list[Q.Query] = []
         if sq.scope is not None:
-            codes = sq.scope or ["\x00nothing"]
-            filters.append(Q.Or([Q.Term(f, c) for c in codes for f in ("agency", "district", "city")]))
+            allowed: list[Q.Query] = [Q.Term(f, c) for c in sq.scope for f in ("agency", "district", "city")]
+            allowed += [Q.Term("case_id", c) for c in sq.case_scope]
+            filters.append(Q.Or(allowed or [Q.Term("agency", "\x00nothing")]))
         if sq.agency:
             filters.append(Q.Or([Q.Term(f, sq.agency) for f in ("agency", "district", "city")]))
         for name in ("kind", "stage", "form"):

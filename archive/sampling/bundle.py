@@ -14,14 +14,13 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Iterator
 
+from archive.labels import STAGE_NAMES
 from archive.models import STAGES, Case, Document
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
-STAGE_NAMES = {"inspection": "行政检查", "filing": "立案", "investigation": "调查取证", "review": "法制审核",
-               "decision": "处罚决定", "execution": "执行", "closing": "结案"}
 PDF = "application/pdf"
 
 

@@ -279,6 +279,12 @@ def active_assignment(session: Session, username: str, case_id: str, on: dt.date
                                                 Review.due_on >= (on or today())).limit(1)).first()
 
 
+def readable_cases(session: Session, username: str, on: dt.date | None = None) -> list[str]:
+    """Ids of the cases a reviewer may read now (assigned, review deadline not passed)."""
+    return sorted(set(session.scalars(select(Review.case_id).where(
+        Review.reviewer == username, Review.due_on >= (on or today())))))
+
+
 def declare_conflict(session: Session, username: str, *, agency: str | None, case_number: str | None,
                      reason: str) -> ReviewConflict:
     if not (agency or case_number) or not reason.strip():

@@ -140,9 +140,18 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
     return row
 
 
+LATE_RULES = ("late_upload", "decision_overdue", "major_not_filed")
+
+
 def list_cases(session: Session, *, agency: list[str] | None = None, kind: str | None = None,
-               number: str | None = None, page: int = 1, per_page: int = 20) -> tuple[int, list[Case]]:
-    """(total, page of cases), newest first; ``agency`` is a list of agency codes."""
+               number: str | None = None, stage: str | None = None, opened_from: dt.date | None = None,
+               opened_to: dt.date | None = None, open_warnings: bool | None = None, late: bool | None = None,
+               page: int = 1, per_page: int = 20) -> tuple[int, list[Case]]:
+    """(total, page of cases), newest first; ``agency`` is a list of agency codes. ``stage``: the
+    stage has been recorded; ``open_warnings``: has (or has no) open warning; ``late``: has a
+    warning about lateness (late upload, decision overdue, record not filed), handled or not."""
+    from archive.models import WarningRecord
+
     q = select(Case)
     if agency is not None:
         q = q.where(Case.agency_code.in_(agency))
@@ -150,6 +159,19 @@ def list_cases(session: Session, *, agency: list[str] | None = None, kind: str |
         q = q.where(Case.kind == kind)
     if number:
         q = q.where(Case.number.contains(number, autoescape=True))
+    if stage:
+        q = q.where(select(Stage.id).where(Stage.case_id == Case.id, Stage.stage == stage).exists())
+    if opened_from:
+        q = q.where(Case.opened_on >= opened_from)
+    if opened_to:
+        q = q.where(Case.opened_on <= opened_to)
+    if open_warnings is not None:
+        has = select(WarningRecord.id).where(WarningRecord.case_id == Case.id, WarningRecord.status == "open").exists()
+        q = q.where(has if open_warnings else ~has)
+    if late is not None:
+        has = select(WarningRecord.id).where(WarningRecord.case_id == Case.id,
+                                             WarningRecord.rule.in_(LATE_RULES)).exists()
+        q = q.where(has if late else ~has)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(q.order_by(Case.opened_on.desc(), Case.number)
                            .offset((page - 1) * per_page).limit(per_page)

@@ -1,12 +1,17 @@
-"""The to-do panel (待办) on the home page: what the caller's role has to act on, in scope."""
+"""The to-do panel (待办) of the 工作台: what the caller's role has to act on, in scope, each item
+linking to the page where it is acted on."""
 from __future__ import annotations
 
+import datetime as dt
+
+from flask import url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.auth.principal import Principal
+from archive.labels import LEVEL_NAMES
 from archive.models import Amendment, Case, Complaint, Review, WarningRecord
-from archive.services.clock import local
+from archive.services.clock import local, now
 
 LEVEL_OF_ROLE = {"agency_legal": 1, "agency_clerk": 1, "district_office": 2, "city_office": 3}
 
@@ -16,38 +21,64 @@ def _in_scope(q, column, p: Principal):
 
 
 def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
-    """[{title, count, items: [{text, href, meta}]}] for the caller's role."""
+    """[{title, count, items: [{text, href, meta, extra}], more}] for the caller's role."""
     out = []
+    if p.role == "city_office":
+        from archive.deadlines.service import missing_calendar_years
+
+        missing = missing_calendar_years(session)
+        if missing:
+            out.append({"title": "系统提醒", "count": len(missing), "alert": True, "items": [
+                {"text": f"缺少 {y} 年节假日安排：需要这一年的期限显示为“期限待定”，预警无法计算。"
+                         f"请管理员导入（archive calendar load）。", "href": None, "meta": ""} for y in missing]})
     if p.role == "reviewer":
         rows = session.execute(select(Review, Case.number).join(Case, Case.id == Review.case_id)
                                .where(Review.reviewer == p.username, Review.status == "assigned")
                                .order_by(Review.due_on, Review.id).limit(limit)).all()
         out.append({"title": "评查任务", "count": len(rows), "items": [
-            {"text": number, "href": f"/api/cases/{r.case_id}/binder.pdf", "meta": f"评查截止 {r.due_on.isoformat()}",
-             "extra": {"案卷包": f"/api/cases/{r.case_id}/bundle"}} for r, number in rows]})
+            {"text": number, "href": url_for("web.case", case_id=r.case_id), "meta": f"评查截止 {r.due_on.isoformat()}",
+             "extra": {"案卷 PDF": f"/api/cases/{r.case_id}/binder.pdf", "案卷包": f"/api/cases/{r.case_id}/bundle"}}
+            for r, number in rows]})
         return out
     level = LEVEL_OF_ROLE.get(p.role)
     if level is not None:
-        q = _in_scope(select(WarningRecord, Case.number).join(Case, Case.id == WarningRecord.case_id)
-                      .where(WarningRecord.status == "open", WarningRecord.level == level), WarningRecord.agency_code, p)
+        base = _in_scope(select(WarningRecord, Case.number).join(Case, Case.id == WarningRecord.case_id)
+                         .where(WarningRecord.status == "open", WarningRecord.level == level),
+                         WarningRecord.agency_code, p)
         count_q = _in_scope(select(func.count()).select_from(WarningRecord).where(
             WarningRecord.status == "open", WarningRecord.level == level), WarningRecord.agency_code, p)
-        rows = session.execute(q.order_by(WarningRecord.due_at.is_(None), WarningRecord.due_at).limit(limit)).all()
-        out.append({"title": f"{level} 级预警", "count": session.scalar(count_q) or 0, "items": [
-            {"text": f"{number}：{w.message}", "href": f"/api/cases/{w.case_id}",
-             "meta": f"处理期限 {local(w.due_at):%Y-%m-%d}" if w.due_at else "期限待定"} for w, number in rows]})
+        rows = session.execute(base.order_by(WarningRecord.due_at.is_(None), WarningRecord.due_at,
+                                             WarningRecord.id).limit(limit)).all()
+        out.append({"title": f"{LEVEL_NAMES[level]}预警（待处理）", "count": session.scalar(count_q) or 0,
+                    "more": url_for("web.warnings", level=level, status="open"), "items": [
+            {"text": f"{number}：{w.message}", "href": url_for("web.warning", warning_id=w.id),
+             "meta": f"处理期限 {local(w.due_at):%Y-%m-%d}" if w.due_at else "期限待定",
+             "urgent": w.due_at is not None and w.due_at < now() + dt.timedelta(days=1)} for w, number in rows]})
     if p.role in ("district_office", "city_office"):
+        from archive.services.amendments import supervising_role
+
         q = _in_scope(select(Amendment).where(Amendment.status == "pending"), Amendment.agency_code, p)
-        pending = session.scalars(q.order_by(Amendment.id).limit(limit)).all()
-        out.append({"title": "待审批的更正申请", "count": len(pending), "items": [
-            {"text": f"{a.filename}：{a.reason}", "href": f"/api/documents/{a.document_id}/versions",
+        pending = [a for a in session.scalars(q.order_by(Amendment.requested_at, Amendment.id).limit(200))
+                   if supervising_role(session, a.agency_code)[0] == p.role][:limit]
+        out.append({"title": "待审批的更正申请", "count": len(pending),
+                    "more": url_for("web.amendments", status="pending"), "items": [
+            {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
              "meta": f"{a.requested_by} · {local(a.requested_at):%Y-%m-%d}"} for a in pending]})
+    if p.role in ("agency_clerk", "agency_legal"):
+        since = now() - dt.timedelta(days=30)
+        mine = session.scalars(select(Amendment).where(Amendment.requested_by == p.username)
+                               .where((Amendment.status == "pending") | (Amendment.decided_at >= since))
+                               .order_by(Amendment.id.desc()).limit(limit)).all()
+        out.append({"title": "我的更正申请", "count": len(mine), "items": [
+            {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
+             "meta": {"pending": "待审批", "approved": f"已批准（第 {a.new_version_no or '?'} 版）",
+                      "rejected": f"已驳回：{a.decision_note or ''}"}[a.status]} for a in mine]})
     if p.role in ("complaint_handler", "district_office"):
         q = select(Complaint).where(Complaint.status == "open")
         if p.agencies is not None:
             q = q.where(Complaint.district_code == p.scope_code)
         complaints = session.scalars(q.order_by(Complaint.received_at).limit(limit)).all()
         out.append({"title": "办理中的投诉举报", "count": len(complaints), "items": [
-            {"text": f"{c.complainant}：{c.text[:60]}", "href": f"/api/complaints/{c.id}",
+            {"text": f"{c.complainant}：{c.text[:60]}", "href": url_for("web.search", complaint=c.id),
              "meta": f"收到 {local(c.received_at):%Y-%m-%d}"} for c in complaints]})
     return out

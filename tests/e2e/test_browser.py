@@ -126,7 +126,7 @@ def test_each_role_sees_its_to_do_list(server, page, app, archive, client):
     todo = page.inner_text("section.todo")
     assert "评查任务" in todo and case["number"] in todo and "2099-06-30" in todo
     with page.expect_response(lambda resp: resp.url.endswith("/binder.pdf")) as info:
-        page.evaluate("url => fetch(url)", page.get_attribute("section.todo a", "href"))
+        page.evaluate("url => fetch(url)", page.get_attribute("section.todo a:has-text('案卷 PDF')", "href"))
     assert info.value.status == 200
     page.click("header button")
     page.wait_for_url(server + "/login")
@@ -139,5 +139,5 @@ def test_each_role_sees_its_to_do_list(server, page, app, archive, client):
 
     _login(page, server, "sj_fz")
     todo = page.inner_text("section.todo")
-    assert "1 级预警" in todo and case["number"] in todo and "立案" not in page.inner_text("section.todo h2")
+    assert "一级预警" in todo and case["number"] in todo and "立案" not in page.inner_text("section.todo h2")
     assert not [m for m in page.console_messages if "Content Security Policy" in m]

@@ -178,7 +178,9 @@ def test_serve_starts_everything_from_nothing(tmp_path):
         assert "password for all of them:" in out and "wq_sjj" in out and "admin" in out
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
             health = json.load(r)
-        assert health["status"] == "ok" and health["index"]["documents"] > 100
+        # a missing holiday calendar (next year's is published late in the year) degrades, not fails
+        assert health["status"] == ("degraded" if health["calendar"]["missing"] else "ok")
+        assert health["database"]["ok"] and health["object_store"]["ok"] and health["index"]["documents"] > 100
         q = urllib.parse.quote("停产停业")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={q}", timeout=10)

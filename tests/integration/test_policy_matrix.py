@@ -116,6 +116,7 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
     return [
         ("GET", "/api/amendments", {}, 200, everyone),
         ("GET", "/api/amendments/<int:amendment_id>", {"a": w["amendment"]}, 200, only(SCOPE_A, 404)),
+        ("GET", "/api/amendments/<int:amendment_id>/content", {"a": w["amendment"]}, 200, only(SCOPE_A, 404)),
         ("POST", "/api/amendments/<int:amendment_id>/decision",
          {"a": w["amendment"], "json": {"approve": False, "note": "不予更正"}}, 200, decision),
         ("GET", "/api/audit", {}, 200, only({"auditor"})),

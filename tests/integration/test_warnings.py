@@ -60,14 +60,14 @@ def test_calendar_missing_shows_on_the_case(client):
 
 
 def test_scan_stores_each_fact_once_and_handled_ones_never_return(app, archive, late_case):
-    # recording the stage evaluated the case at once: the missing filing approval (due 9 Nov),
-    # and the 90-day decision deadline that falls in 2027, a year with no calendar yet
+    # recording the stage evaluated the case at once: the missing filing approval (due 9 Nov);
+    # the 90-day decision deadline falls in 2027, a year with no calendar yet: undecided, and a
+    # system alert (health), not a warning on the case
     assert _scan(archive, at("2026-11-10 09:00")).new == 0
     assert _scan(archive, at("2026-11-11 09:00")).new == 0
     legal = client_as(app, "legal_a")
     listed = legal.get("/api/warnings").get_json()
-    assert sorted(x["rule"] for x in listed["warnings"]) == ["calendar_missing", "missing_documents"]
-    assert "calendar missing for 2027" in next(x for x in listed["warnings"] if x["rule"] == "calendar_missing")["message"]
+    assert sorted(x["rule"] for x in listed["warnings"]) == ["missing_documents"]
     w = next(x for x in listed["warnings"] if x["rule"] == "missing_documents")
     assert (w["rule"], w["level"], w["status"]) == ("missing_documents", 1, "open")
     # opened at the end of Monday 9 Nov; three working days to handle it: Thursday 12 Nov
@@ -82,7 +82,7 @@ def test_scan_stores_each_fact_once_and_handled_ones_never_return(app, archive, 
     assert done.status_code == 200 and done.get_json()["handled_by"] == "legal_a"
     assert legal.post(f"/api/warnings/{w['id']}/handle", json={"note": "again"}).status_code == 409
     assert _scan(archive, at("2026-11-20 09:00")).new == 0
-    assert _escalate(archive, at("2026-12-31 09:00")) == 2  # only the unhandled calendar warning climbs
+    assert _escalate(archive, at("2026-12-31 09:00")) == 0  # handled: it never climbs
     with archive.sessions() as s:
         handled = s.get(WarningRecord, w["id"])
         assert (handled.level, handled.status) == (1, "handled")
@@ -95,9 +95,6 @@ def test_escalation_replayed_across_days(app, archive, late_case, monkeypatch):
         monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
     run = lambda *a: CliRunner().invoke(main, ["warnings", *a])
     assert "0 new" in run("scan", "--now", "2026-11-10T09:00:00+08:00").output  # stored when recorded
-    with archive.sessions() as s:  # only the missing document climbs here: keep the test to it
-        s.delete(s.scalars(select(WarningRecord).where(WarningRecord.rule == "calendar_missing")).one())
-        s.commit()
     assert "escalated 0" in run("escalate", "--now", "2026-11-12T20:00:00+08:00").output
     assert "escalated 1" in run("escalate", "--now", "2026-11-13T08:00:00+08:00").output
     with archive.sessions() as s:
@@ -121,8 +118,8 @@ def test_concurrent_escalation_by_two_processes(app, archive, client):
         c = new_case(client, number=f"津武市监罚〔2026〕{200 + i}号")
         record_stage(client, c["id"], "filing", "2026-11-06T10:00:00+08:00")
     _scan(archive, at("2026-11-10 09:00"))
-    with archive.sessions() as s:  # missing document + calendar 2027 for each case
-        assert s.scalar(select(func.count()).select_from(WarningRecord)) == 24
+    with archive.sessions() as s:  # the missing document of each case (the calendar is a system alert)
+        assert s.scalar(select(func.count()).select_from(WarningRecord)) == 12
     env = dict(os.environ, ARCHIVE_DATA_DIR=archive.config["DATA_DIR"], ARCHIVE_DATABASE_URL=archive.config["DATABASE_URL"])
     cmd = [sys.executable, "-m", "archive.cli", "warnings", "escalate", "--now", "2026-12-31T09:00:00+08:00"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
@@ -131,7 +128,7 @@ def test_concurrent_escalation_by_two_processes(app, archive, client):
     with archive.sessions() as s:
         per_level = s.execute(select(WarningEscalation.warning_id, WarningEscalation.level, func.count())
                               .group_by(WarningEscalation.warning_id, WarningEscalation.level)).all()
-        assert len(per_level) == 48 and all(n == 1 for _, _, n in per_level)
+        assert len(per_level) == 24 and all(n == 1 for _, _, n in per_level)
         assert {w.level for w in s.scalars(select(WarningRecord))} == {3}
 
 
@@ -234,3 +231,31 @@ def test_extension_and_suspension_of_the_decision_period(app, archive, client):
         rules = s.scalars(select(WarningRecord.rule).where(WarningRecord.case_id == case["id"])).all()
     assert "decision_overdue" in rules
     assert [p["kind"] for p in client.get(url).get_json()["periods"]] == ["extension", "suspension"]
+
+
+def test_a_missing_form_uploaded_late_resolves_its_warning_and_the_late_upload_warning_stays(app, client, late_case):
+    legal = client_as(app, "legal_a")
+    w = legal.get("/api/warnings").get_json()["warnings"]
+    assert [(x["rule"], x["status"]) for x in w] == [("missing_documents", "open")]
+    assert "“立案”环节缺少必需文书《立案审批表》" in w[0]["message"]
+    upload(client, late_case["id"], b"%PDF-1.4 approval", stage="filing", form="filing_approval")
+    after = {x["rule"]: x for x in legal.get("/api/warnings").get_json()["warnings"]}
+    assert after["missing_documents"]["status"] == "resolved"
+    assert after["missing_documents"]["id"] == w[0]["id"]  # the same record: its history stays
+    assert "resolved by upload" in after["missing_documents"]["handled_note"]
+    assert after["late_upload"]["status"] == "open" and "《立案审批表》逾期上传" in after["late_upload"]["message"]
+    # a resolved warning is not handled again, and never climbs
+    assert legal.post(f"/api/warnings/{w[0]['id']}/handle", json={"note": "x"}).status_code == 409
+    assert legal.get("/api/warnings", query_string={"status": "resolved"}).get_json()["total"] == 1
+
+
+def test_health_is_degraded_while_a_needed_calendar_year_is_missing(app, client, archive):
+    from archive.deadlines.service import missing_calendar_years
+
+    with archive.sessions() as s:
+        missing = missing_calendar_years(s)
+    health = app.test_client().get("/api/health")
+    assert health.status_code == 200  # degraded, not down
+    body = health.get_json()
+    assert body["status"] == ("degraded" if missing else "ok")
+    assert body["calendar"]["missing"] == [f"calendar missing for {y}" for y in missing]

@@ -39,7 +39,7 @@ def test_missing_required_documents_only_after_the_deadline():
     assert evaluate(case, RULES, CAL, at("2026-03-03 12:00")) == []
     facts = evaluate(case, RULES, CAL, at("2026-03-04 00:01"))
     assert rules_of(facts) == [("missing_documents", "missing:filing")]
-    assert "filing_approval" in facts[0].message
+    assert "《立案审批表》" in facts[0].message
 
 
 def test_alternative_forms_satisfy_a_requirement():
@@ -84,17 +84,41 @@ def test_extensions_and_suspensions_move_the_decision_deadline():
     assert rules_of(evaluate(susp, RULES, CAL, at("2026-06-11 00:00:01"))) == [("decision_overdue", "decision_overdue")]
     # while a suspension is open the period does not run out, and nothing is scheduled for it
     open_ = CaseFacts("c", "A", "penalty", stages, docs, suspended=True)
-    found, next_check = evaluate_case(open_, RULES, CAL, at("2026-09-01 10:00"))
-    assert found == [] and next_check is None
+    ev = evaluate_case(open_, RULES, CAL, at("2026-09-01 10:00"))
+    assert ev.found == [] and ev.next_check is None
     assert period_changes([("extension", 30, None, None), ("extension", 15, None, None),
                            ("suspension", None, dt.date(2026, 4, 1), None)]) == (45, 0, True)
 
 
-def test_calendar_missing_is_a_warning_not_a_guess():
+def test_a_missing_calendar_year_leaves_the_deadline_undecided_and_is_reported_not_a_case_warning():
+    from archive.deadlines.evaluate import evaluate_case
+
     case = CaseFacts("c", "A", "inspection", {"inspection": at("2026-12-29 10:00")})
-    facts = evaluate(case, RULES, CAL, at("2026-12-30 10:00"))
-    assert rules_of(facts) == [("calendar_missing", "calendar:2027")]
-    assert "calendar missing for 2027" in facts[0].message
+    ev = evaluate_case(case, RULES, CAL, at("2026-12-30 10:00"))
+    assert ev.found == [] and ev.missing_years == {2027} and ev.next_check is None
+    # with the year known, the same case has a deadline to watch
+    full = WorkCalendar(c for y in (2025, 2026, 2027) if (c := from_chinesecalendar(y)))
+    if 2027 in full.years:
+        assert evaluate_case(case, RULES, full, at("2026-12-30 10:00")).missing_years == frozenset()
+
+
+def test_warning_texts_are_chinese_sentences_naming_forms_and_stages():
+    from archive.deadlines.evaluate import evaluate_case
+
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2026-03-02 10:00")},
+                     [DocFact("d1", "filing", "case_source", at("2026-03-10 10:00"))])
+    ev = evaluate_case(case, RULES, CAL, at("2026-03-11 10:00"))
+    texts = {f.rule: f.message for f in ev.found}
+    assert texts["missing_documents"] == "“立案”环节缺少必需文书《立案审批表》：应于 2026-03-03 前上传。"
+    assert texts["late_upload"].startswith("“立案”环节的《案件来源登记表》逾期上传：应于 2026-03-03 前上传")
+    assert not any(code in t for t in texts.values() for code in ("filing", "case_source", "filing_approval"))
+    assert ev.cleared == frozenset()
+    # uploaded since (late): the missing-documents fact is cleared, the late upload stays a fact
+    late = CaseFacts("c", "A", "penalty", {"filing": at("2026-03-02 10:00")},
+                     [DocFact("d2", "filing", "filing_approval", at("2026-03-12 10:00"))])
+    ev = evaluate_case(late, RULES, CAL, at("2026-03-12 11:00"))
+    assert ev.cleared == {("missing_documents", "missing:filing")}
+    assert rules_of(ev.found) == [("late_upload", "doc:d2")]
 
 
 def _decided(**facts):

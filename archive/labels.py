@@ -1,0 +1,41 @@
+"""The archive's vocabulary in Chinese: what clerks read for roles, stages, forms and statuses.
+
+Codes stay English in data and code; every page, message and warning text shows these names.
+"""
+from __future__ import annotations
+
+from forms import load_catalog
+
+ROLE_NAMES = {
+    "agency_clerk": "经办人员", "agency_legal": "法制审核人员", "district_office": "区司法局/区政府法制办",
+    "city_office": "市级（市司法局/市政府法制办）", "reviewer": "评查人员", "complaint_handler": "投诉处理人员",
+    "auditor": "审计人员",
+}
+STAGE_NAMES = {"inspection": "行政检查", "filing": "立案", "investigation": "调查取证", "review": "法制审核",
+               "decision": "处罚决定", "execution": "执行", "closing": "结案"}
+KIND_NAMES = {"inspection": "行政检查", "penalty": "行政处罚"}
+PROCEDURE_NAMES = {"general": "普通程序", "summary": "简易程序"}
+PARTY_TYPE_NAMES = {"organisation": "法人或其他组织", "citizen": "公民"}
+PENALTY_NAMES = {"warning": "警告", "fine": "罚款", "confiscation": "没收违法所得、没收非法财物",
+                 "suspend_business": "责令停产停业", "revoke_licence": "吊销许可证件", "detention": "行政拘留",
+                 "other": "其他"}
+RULE_NAMES = {"late_upload": "逾期上传", "missing_documents": "缺少必需文书", "stage_out_of_order": "环节顺序异常",
+              "decision_overdue": "超期未作决定", "major_without_review": "重大案件未经法制审核",
+              "major_not_filed": "重大案件未备案", "calendar_missing": "缺少节假日安排"}
+WARNING_STATUS_NAMES = {"open": "待处理", "handled": "已处理", "resolved": "已自动解除"}
+AMENDMENT_STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+TEXT_STATUS_NAMES = {"pending": "等待提取", "extracted": "已提取全文", "truncated": "全文过长，已截取前部",
+                     "no_text_layer": "无文字层（扫描件，待 OCR）", "not_extracted": "此类文件不提取文字",
+                     "failed": "提取失败"}
+LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
+HANDLER_NAMES = {1: "执法机关法制审核人员", 2: "区司法局/区政府法制办", 3: "市级"}
+
+
+def form_name(code: str) -> str:
+    """The Chinese name of a form code (alternatives joined by 或); an unknown code as is."""
+    catalog = load_catalog()
+    return "或".join(catalog[c].name if c in catalog else c for c in code.split("|"))
+
+
+def stage_name(code: str | None) -> str:
+    return STAGE_NAMES.get(code or "", code or "")

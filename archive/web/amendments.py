@@ -1,0 +1,110 @@
+"""更正 pages: the requests in scope (the approver's queue first), one request with the stored
+version and the corrected file side by side, and the decision with its reason."""
+from __future__ import annotations
+
+import logging
+
+from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from archive.api.amendments import _amendment
+from archive.auth import policy
+from archive.auth.web import audit_event, current, refuse
+from archive.errors import Conflict, ValidationFailed
+from archive.extension import db, get_archive
+from archive.labels import AMENDMENT_STATUS_NAMES
+from archive.models import Amendment, Case, Document
+from archive.services import amendments as service
+from archive.web import bp
+from archive.web.documents import preview_kind
+from archive.web.layout import Pager, org_names, page_arg
+
+log = logging.getLogger(__name__)
+PER_PAGE = 30
+
+
+@bp.route("/amendments")
+def amendments():
+    p = current()
+    session = db()
+    status = request.args.get("status")
+    if status not in AMENDMENT_STATUS_NAMES:
+        status = "pending" if "status" not in request.args else None
+    q = select(Amendment, Case.number).join(Case, Case.id == Amendment.case_id)
+    if status:
+        q = q.where(Amendment.status == status)
+    if p.agencies is not None:
+        q = q.where(Amendment.agency_code.in_(sorted(p.agencies)))
+    from sqlalchemy import func
+
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    page = page_arg()
+    rows = session.execute(q.order_by(Amendment.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    return render_template("amendments.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE),
+                           status=status or "", statuses=list(AMENDMENT_STATUS_NAMES.items()),
+                           names=org_names(a.agency_code for a, _ in rows), section="amendments",
+                           crumbs=[("更正", None)])
+
+
+@bp.route("/amendments/<int:amendment_id>")
+def amendment(amendment_id: int):
+    p = current()
+    session = db()
+    a = _amendment(amendment_id)
+    doc = session.get(Document, a.document_id)
+    case = session.get(Case, a.case_id)
+    role, _ = service.supervising_role(session, a.agency_code)
+    may_decide = a.status == "pending" and policy.decides_amendment(p, role, a.agency_code, a.requested_by)
+    # the version the request corrects: the current one while pending, else the one it replaced
+    old_version = (a.new_version_no - 1) if a.new_version_no else doc.version_no  # type: ignore[union-attr]
+    old_src = f"/api/documents/{a.document_id}/content?version={old_version}"
+    old_media = doc.media_type if old_version == doc.version_no else next(  # type: ignore[union-attr]
+        (v["media_type"] for v in service.versions(session, doc) if v["version"] == old_version), doc.media_type)  # type: ignore[arg-type,union-attr]
+    audit_event("amendment.view", "amendment", str(amendment_id), via="web")
+    return render_template(
+        "amendment.html", a=a, doc=doc, case=case, may_decide=may_decide, old_version=old_version,
+        old_src=old_src, old_kind=preview_kind(old_media), new_kind=preview_kind(a.media_type),
+        new_src=url_for("amendments.AmendmentContent", amendment_id=a.id),
+        old_text=doc.text_content[:20000] if preview_kind(old_media) == "text" and doc.text_content  # type: ignore[union-attr]
+        and old_version == doc.version_no else None,  # type: ignore[union-attr]
+        decider={"district_office": "区司法局/区政府法制办", "city_office": "市级"}.get(role, role),
+        agency_name=org_names([a.agency_code]).get(a.agency_code, a.agency_code),
+        error=g.get("form_error"), note=g.get("form_note", ""), section="amendments",
+        crumbs=[("更正", url_for("web.amendments")), (f"更正申请 {a.id}", None)])
+
+
+@bp.route("/amendments/<int:amendment_id>/decide", methods=["POST"])
+def amendment_decide(amendment_id: int):
+    """Approve (adds a version; the old one stays readable) or reject with a reason."""
+    p = current()
+    session = db()
+    a = _amendment(amendment_id)
+    role, _ = service.supervising_role(session, a.agency_code)
+    if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
+        why = "the requester never decides their own amendment" if p.username == a.requested_by \
+            else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
+        refuse("amendment", str(amendment_id), visible=True, why=why)
+    approve = request.form.get("decision") == "approve"
+    note = request.form.get("note", "").strip()[:5000]
+    try:
+        service.decide(session, a, by=p.username, approve=approve, note=note)
+        session.commit()
+    except ValidationFailed:
+        session.rollback()
+        g.form_error, g.form_note = "驳回时请写明理由。", note
+        return amendment(amendment_id), 422
+    except Conflict:
+        session.rollback()
+        flash("这项更正申请已经审批过了。", "error")
+        return redirect(url_for("web.amendment", amendment_id=amendment_id), code=303)
+    if a.status == "approved":
+        try:  # after the commit; if the store fails now, the queued job applies it later
+            service.apply_approved(session, get_archive().store, a.id)
+        except Exception as exc:  # noqa: BLE001 - the decision stands; the worker retries
+            session.rollback()
+            log.warning("amendment %s approved; its new version will be written by the worker: %s", a.id, exc)
+        session.refresh(a)
+    audit_event("amendment.decide", "amendment", str(a.id), document_id=a.document_id, status=a.status,
+                note=a.decision_note, version=a.new_version_no, via="web")
+    flash("已批准，新版本已存入；原版本仍保留可查。" if a.status == "approved" else "已驳回，申请人会在工作台看到理由。", "ok")
+    return redirect(url_for("web.amendment", amendment_id=amendment_id), code=303)

@@ -1,0 +1,320 @@
+"""案件 pages: the case list with filters, 创建案件, and the case page (stage timeline, deadlines,
+decision period, warnings, recording a stage, upload)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import flash, g, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from archive.api.cases import received_file, scoped_case
+from archive.api.schemas import CaseCreateSchema, StageCreateSchema
+from archive.auth import policy
+from archive.auth.web import audit_event, current, refuse
+from archive.deadlines.calendar import CalendarMissing
+from archive.deadlines.rules import load_rules
+from archive.deadlines.store import load_calendar
+from archive.deadlines.warnings import check_case_now
+from archive.errors import ArchiveError, Conflict, ValidationFailed
+from archive.extension import db, get_archive
+from archive.labels import KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, STAGE_NAMES, form_name
+from archive.models import STAGES_BY_KIND, Case, CasePeriod, Organisation, WarningRecord
+from archive.services import cases as case_service
+from archive.services.clock import local, now
+from archive.services.rebuild import save_manifest
+from archive.web import bp
+from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh, zh_errors
+from forms import load_catalog
+
+
+def _flag(name: str) -> bool | None:
+    value = request.args.get(name, "")
+    return {"1": True, "0": False}.get(value)
+
+
+@bp.route("/cases")
+def cases():
+    """The cases the caller may see, filtered, newest first, 20 to a page."""
+    p = current()
+    if p.role == "reviewer":  # a reviewer works from its assignments on the 工作台
+        return redirect(url_for("web.home"))
+    session = db()
+    args = request.args
+    errors: dict[str, list[str]] = {}
+    dates = {}
+    for name in ("opened_from", "opened_to"):
+        raw = args.get(name, "").strip()
+        try:
+            dates[name] = dt.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            errors[name] = ["日期格式应为 年-月-日。"]
+            dates[name] = None
+    agency = None
+    if args.get("agency"):
+        try:
+            agency = case_service.agencies_under(session, args["agency"])
+        except ValidationFailed:
+            errors["agency"] = ["没有这个机关。"]
+    if p.agencies is not None:
+        agency = sorted(p.agencies if agency is None else set(agency) & p.agencies)
+    kind = args.get("kind") if args.get("kind") in KIND_NAMES else None
+    stage = args.get("stage") if args.get("stage") in STAGE_NAMES else None
+    page = page_arg()
+    total, rows = case_service.list_cases(
+        session, agency=agency, kind=kind, number=args.get("number", "").strip()[:120] or None, stage=stage,
+        opened_from=dates["opened_from"], opened_to=dates["opened_to"], open_warnings=_flag("open_warnings"),
+        late=_flag("late"), page=page, per_page=20)
+    ids = [c.id for c in rows]
+    open_counts: dict[str, int] = {}
+    if ids:
+        from sqlalchemy import func
+
+        open_counts = dict(session.execute(select(WarningRecord.case_id, func.count()).where(
+            WarningRecord.case_id.in_(ids), WarningRecord.status == "open").group_by(WarningRecord.case_id)).all())
+    names = org_names(c.agency_code for c in rows)
+    return render_template("cases.html", cases=rows, total=total, pager=Pager(total, page, 20), args=args,
+                           errors=errors, orgs=visible_orgs(p), open_counts=open_counts, names=names,
+                           kinds=list(KIND_NAMES.items()), stages=list(STAGE_NAMES.items()),
+                           may_create=policy.creates_cases(p), section="cases", crumbs=[("案件", None)])
+
+
+def _case_form_options(p) -> dict:
+    agencies = [o for o in visible_orgs(p) if o.level == "agency" and policy.writes_agency(p, o.code)]
+    sectors = sorted(s for s in load_rules().at(local(now()).date()).sectors if s)  # type: ignore[union-attr]
+    return {"agencies": [(o.code, o.name) for o in agencies], "kinds": list(KIND_NAMES.items()),
+            "procedures": list(PROCEDURE_NAMES.items()), "party_types": list(PARTY_TYPE_NAMES.items()),
+            "sectors": [(s, SECTOR_NAMES.get(s, s)) for s in sectors]}
+
+
+SECTOR_NAMES = {"public_security": "公安", "market_regulation": "市场监管", "environment": "生态环境",
+                "transport": "交通运输", "emergency": "应急管理", "urban_management": "城市管理"}
+CASE_FIELDS = ("number", "agency", "kind", "procedure", "power", "party_name", "party_type", "party_id",
+               "opened_on", "sector", "summary")
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+def case_new():
+    """创建案件: an agency's clerk or legal staff opens a case file for their own agency."""
+    p = current()
+    if not policy.creates_cases(p):
+        refuse("case", "new", visible=True, why=f"a {p.role} does not create cases")
+    options = _case_form_options(p)
+    values = {"agency": options["agencies"][0][0] if options["agencies"] else "", "kind": "penalty",
+              "procedure": "general", "party_type": "organisation", "opened_on": local(now()).date().isoformat()}  # type: ignore[union-attr]
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        values = {k: request.form.get(k, "").strip() for k in CASE_FIELDS}
+        try:
+            data = CaseCreateSchema().load({k: v for k, v in values.items() if v != ""})
+            if not policy.writes_agency(p, data["agency"]):
+                raise ValidationFailed("not your agency", {"agency": ["只能为本机关创建案件。"]})
+            session = db()
+            case = case_service.create_case(session, data)
+            session.commit()
+        except ValidationError as exc:
+            errors, status = zh_errors(exc.messages), 422  # type: ignore[arg-type]
+            party_id = values.get("party_id", "").upper()
+            if party_id and not case_service.PARTY_ID.match(party_id):  # every mistake at once, not one a time
+                errors["party_id"] = [zh("not a unified social credit code or ID number")]
+        except (ValidationFailed, Conflict) as exc:
+            db().rollback()
+            errors, status = zh_errors(exc.errors or {"number": [exc.message]}), 422 if isinstance(exc, ValidationFailed) else 409
+        else:
+            audit_event("case.create", "case", case.id, number=case.number, via="web")
+            archive = get_archive()
+            save_manifest(archive.sessions, archive.store, archive.ingest_settings, case.id)
+            flash(f"案件 {case.number} 已创建。请先登记已完成的环节，再上传该环节的文书。", "ok")
+            return redirect(url_for("web.case", case_id=case.id))
+    return render_template("case_new.html", values=values, errors=errors, section="case_new",
+                           crumbs=[("案件", url_for("web.cases")), ("新建案件", None)], **options), status
+
+
+def working_days_late(calendar, due: dt.datetime, at: dt.datetime) -> int | None:
+    """Working days from the deadline to the upload (1: the next working day); None if unknown."""
+    first, last = local(due).date() + dt.timedelta(days=1), local(at).date()  # type: ignore[union-attr]
+    try:
+        return sum(1 for i in range((last - first).days + 1)
+                   if calendar.is_working_day(first + dt.timedelta(days=i)))
+    except CalendarMissing:
+        return None
+
+
+def timeline(session, case: Case) -> list[dict]:
+    """Each stage of the case's kind: recorded or not, its upload deadline, its documents with
+    on time / late (by how many working days), and the required forms present or missing."""
+    from archive.deadlines.evaluate import upload_due
+
+    rules, calendar = load_rules(), load_calendar(session)
+    recorded = {s.stage: s for s in case.stages}
+    out = []
+    for code in STAGES_BY_KIND[case.kind]:
+        s = recorded.get(code)
+        row: dict = {"code": code, "name": STAGE_NAMES[code], "stage": s, "docs": [], "required": [],
+                     "due": None, "pending": False}
+        docs = [d for d in case.documents if d.stage == code]
+        if s is not None:
+            try:
+                row["due"] = upload_due(rules, calendar, case.kind, code, s.completed_at)
+            except CalendarMissing:
+                row["pending"] = True
+            ruleset = rules.at(local(s.completed_at).date())  # type: ignore[union-attr]
+            present = {d.form_code for d in docs}
+            for alts in ruleset.required_forms(code):
+                row["required"].append({"name": "或".join(f"《{form_name(a)}》" for a in sorted(alts)),
+                                        "present": bool(alts & present)})
+        for d in docs:
+            late = row["due"] is not None and d.uploaded_at > row["due"]
+            row["docs"].append({"doc": d, "late": late,
+                                "late_days": working_days_late(calendar, row["due"], d.uploaded_at) if late else 0})
+        out.append(row)
+    return out
+
+
+@bp.route("/cases/<case_id>")
+def case(case_id: str):
+    """The case page: its facts, stage timeline, decision period, warnings; forms for its writers."""
+    p = current()
+    session = db()
+    c = scoped_case(case_id)
+    audit_event("case.view", "case", case_id, via="web")
+    warnings = session.scalars(select(WarningRecord).where(WarningRecord.case_id == case_id)
+                               .order_by(WarningRecord.status.desc(), WarningRecord.level.desc(), WarningRecord.id)).all()
+    periods = session.scalars(select(CasePeriod).where(CasePeriod.case_id == case_id).order_by(CasePeriod.id)).all()
+    catalog = load_catalog()
+    writer = policy.writes_agency(p, c.agency_code)
+    recorded = [s.stage for s in c.stages]
+    return render_template(
+        "case.html", case=c, agency=session.get(Organisation, c.agency_code), stages=timeline(session, c),
+        warnings=warnings, periods=periods, writer=writer,
+        penalty_types=json.loads(c.penalty_types or "[]"), penalty_names=PENALTY_NAMES,
+        unrecorded=[(code, STAGE_NAMES[code]) for code in STAGES_BY_KIND[c.kind] if code not in recorded],
+        recorded=[(code, STAGE_NAMES[code]) for code in STAGES_BY_KIND[c.kind] if code in recorded],
+        forms=[(f.code, f.name, " ".join(f.stages)) for f in catalog.values()],
+        errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases", max_upload=get_archive().config["MAX_UPLOAD_BYTES"],
+        crumbs=[("案件", url_for("web.cases")) if p.role != "reviewer" else ("评查任务", url_for("web.home")),
+                (c.number, None)])
+
+
+@bp.route("/cases/<case_id>/stages", methods=["POST"])
+def case_stage(case_id: str):
+    """Record a completed stage from the case page (the decision with its penalties)."""
+    session = db()
+    c = scoped_case(case_id, write=True)
+    form = request.form
+    data: dict = {"stage": form.get("stage", ""), "completed_at": form.get("completed_at", "")}
+    if data["stage"] == "decision":
+        data["penalty_types"] = form.getlist("penalty_types")
+        if form.get("fine_amount", "").strip():
+            data["fine_amount"] = form.get("fine_amount", "").strip()
+    try:
+        loaded = StageCreateSchema().load(data)
+        case_service.record_stage(session, c, loaded["stage"], loaded["completed_at"], recorded_by=current().username,
+                                  penalty_types=loaded.get("penalty_types"), fine_amount=loaded.get("fine_amount"))
+        session.commit()
+    except ValidationError as exc:
+        return _case_with_errors(case_id, "stage", zh_errors(exc.messages), form, 422)  # type: ignore[arg-type]
+    except (ValidationFailed, Conflict) as exc:
+        session.rollback()
+        return _case_with_errors(case_id, "stage", zh_errors(exc.errors) or {"stage": [zh(exc.message)]}, form,
+                                 422 if isinstance(exc, ValidationFailed) else 409)
+    audit_event("stage.record", "case", case_id, stage=data["stage"], via="web")
+    archive = get_archive()
+    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
+    check_case_now(archive.sessions, case_id)
+    flash(f"“{STAGE_NAMES.get(data['stage'], data['stage'])}”环节已登记。", "ok")
+    return redirect(url_for("web.case", case_id=case_id) + "#stage-" + data["stage"])
+
+
+def _case_with_errors(case_id: str, which: str, errors: dict, form, status: int):
+    """The case page with the sent form's values and its errors next to the fields."""
+    g.form_errors = {which: errors}
+    g.form_values = {which: form}
+    html = case(case_id)
+    return html, status
+
+
+@bp.route("/cases/<case_id>/periods", methods=["POST"])
+def case_period(case_id: str):
+    """Record an approved extension or a suspension of the decision period (art. 60)."""
+    from archive.api.cases import PeriodCreateSchema
+
+    session = db()
+    c = scoped_case(case_id, write=True)
+    form = request.form
+    data = {k: form.get(k, "").strip() for k in ("kind", "days", "start_on", "end_on", "approved_by", "reason")}
+    data = {k: v for k, v in data.items() if v != "" or k in ("kind", "approved_by", "reason")}
+    try:
+        loaded = PeriodCreateSchema().load(data)
+        period = case_service.add_period(session, c, loaded, by=current().username)
+        session.commit()
+    except ValidationError as exc:
+        return _case_with_errors(case_id, "period", zh_errors(exc.messages), form, 422)  # type: ignore[arg-type]
+    except ValidationFailed as exc:
+        session.rollback()
+        return _case_with_errors(case_id, "period", zh_errors(exc.errors), form, 422)
+    audit_event("case.period", "case", case_id, kind=period.kind, days=period.days, via="web")
+    archive = get_archive()
+    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
+    check_case_now(archive.sessions, case_id)
+    flash("决定期限的延长已登记。" if period.kind == "extension" else "案件中止已登记。", "ok")
+    return redirect(url_for("web.case", case_id=case_id) + "#period")
+
+
+@bp.route("/cases/<case_id>/periods/<int:period_id>/end", methods=["POST"])
+def case_period_end(case_id: str, period_id: int):
+    session = db()
+    c = scoped_case(case_id, write=True)
+    raw = request.form.get("end_on", "").strip()
+    try:
+        end_on = dt.date.fromisoformat(raw)
+        case_service.end_suspension(session, c, period_id, end_on)
+        session.commit()
+    except ValueError:
+        return _case_with_errors(case_id, "end", {"end_on": ["日期格式应为 年-月-日。"]}, request.form, 422)
+    except (ValidationFailed, Conflict) as exc:
+        session.rollback()
+        return _case_with_errors(case_id, "end", zh_errors(exc.errors) or {"end_on": [zh(exc.message)]},
+                                 request.form, 422)
+    audit_event("case.period_end", "case", case_id, period=period_id, end_on=raw, via="web")
+    archive = get_archive()
+    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
+    check_case_now(archive.sessions, case_id)
+    flash("案件中止已结束，决定期限恢复计算。", "ok")
+    return redirect(url_for("web.case", case_id=case_id) + "#period")
+
+
+@bp.route("/cases/<case_id>/upload", methods=["POST"])
+def case_upload(case_id: str):
+    """The upload form without JavaScript: every chosen file is stored, one answer per file.
+    (With JavaScript the page sends each file to the API itself, with a progress bar.)"""
+    from archive.api.cases import raised_by
+    from archive.services.ingest import ingest
+
+    c = scoped_case(case_id, write=True)
+    files = [f for f in request.files.getlist("file") if f.filename]
+    if not files:
+        return _case_with_errors(case_id, "upload", {"file": ["请选择要上传的文件。"]}, request.form, 422)
+    archive = get_archive()
+    answers = []
+    for upload in files:
+        try:
+            doc = ingest(db(), archive.store, archive.ingest_settings, c, stage=request.form.get("stage", ""),
+                         form=request.form.get("form", ""), filename=upload.filename or "",
+                         spool=received_file(upload), uploader=current().username)
+        except ArchiveError as exc:
+            db().rollback()
+            answers.append((upload.filename, False, "；".join(m for ms in zh_errors(exc.errors).values() for m in ms)
+                            or zh(exc.message)))
+            c = scoped_case(case_id, write=True)
+            continue
+        audit_event("document.upload", "document", doc.id, case_id=case_id, sha256=doc.sha256, size=doc.size,
+                    filename=doc.filename, via="web")
+        check_case_now(archive.sessions, case_id)
+        late = raised_by(db(), case_id, doc.id)
+        answers.append((doc.filename, True, f"已保存，SHA-256 {doc.sha256}" + ("；" + "；".join(late) if late else "")))
+    for name, ok, text in answers:
+        flash(f"{name}：{text}", "ok" if ok else "error")
+    return redirect(url_for("web.case", case_id=case_id) + "#upload", code=303)

@@ -1,0 +1,62 @@
+"""Template filters: times in Beijing time, sizes, and codes shown by their Chinese names."""
+from __future__ import annotations
+
+import datetime as dt
+
+from archive.labels import (
+    AMENDMENT_STATUS_NAMES, KIND_NAMES, LEVEL_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, ROLE_NAMES, RULE_NAMES,
+    TEXT_STATUS_NAMES, WARNING_STATUS_NAMES, form_name, stage_name,
+)
+from archive.services.clock import local
+from archive.web import bp
+
+
+@bp.app_template_filter("when")
+def when(value: dt.datetime | str | None) -> str:
+    """2026-11-27 15:04 in Beijing time ("—" when unknown)."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return f"{local(value):%Y-%m-%d %H:%M}"
+
+
+@bp.app_template_filter("day")
+def day(value: dt.date | dt.datetime | str | None) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        value = local(value).date()  # type: ignore[union-attr]
+    return f"{value:%Y-%m-%d}"
+
+
+@bp.app_template_filter("size")
+def size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+NAMES = {"stage": None, "form": None, "kind": KIND_NAMES, "procedure": PROCEDURE_NAMES, "role": ROLE_NAMES,
+         "rule": RULE_NAMES, "wstatus": WARNING_STATUS_NAMES, "astatus": AMENDMENT_STATUS_NAMES,
+         "tstatus": TEXT_STATUS_NAMES, "level": LEVEL_NAMES, "penalty": PENALTY_NAMES}
+
+
+def _register(name: str, table) -> None:
+    def show(code) -> str:
+        if name == "stage":
+            return stage_name(code)
+        if name == "form":
+            return form_name(code) if code else ""
+        return table.get(code, str(code) if code is not None else "")
+    bp.add_app_template_filter(show, "zh_" + name)
+
+
+for _name, _table in NAMES.items():
+    _register(_name, _table)

@@ -1,0 +1,85 @@
+"""工作台 (the home page with the to-do panel) and 检索 (search with filters)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import render_template, request
+from markupsafe import Markup
+
+from archive.auth.web import audit_event, current, scope_search
+from archive.errors import BadQuery
+from archive.extension import db, get_archive
+from archive.labels import KIND_NAMES, STAGE_NAMES
+from archive.models import STAGES
+from archive.services.search import build_query, search as run_search
+from archive.web import bp
+from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
+from forms import load_catalog
+
+
+@bp.route("/")
+def home():
+    """工作台: what waits for the caller, most urgent first, and a search box."""
+    from archive.web.todo import sections
+
+    p = current()
+    return render_template("home.html", todo=sections(db(), p), section="home")
+
+
+def _date(name: str, errors: dict) -> dt.date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = "日期格式应为 年-月-日。"
+        return None
+    if not 1900 <= value.year <= 2200:
+        errors[name] = "日期超出范围。"
+        return None
+    return value
+
+
+@bp.route("/search")
+def search():
+    """检索: one box, filters and sort; only what the caller may read is searched (counts too)."""
+    p = current()
+    args = request.args
+    q = args.get("q", "").strip()
+    errors: dict[str, str] = {}
+    filters = {"agency": args.get("agency") or None, "kind": args.get("kind") or None,
+               "stage": args.get("stage") or None, "form": args.get("form") or None,
+               "date_from": _date("from", errors), "date_to": _date("to", errors),
+               "sort": args.get("sort") or "relevance"}
+    if filters["kind"] and filters["kind"] not in KIND_NAMES:
+        errors["kind"] = "请从列表中选择。"
+    if filters["stage"] and filters["stage"] not in STAGES:
+        errors["stage"] = "请从列表中选择。"
+    complaint = None
+    if args.get("complaint", "").isdecimal() and len(args["complaint"]) < 10:
+        from archive.api.complaints import complaint_for
+
+        complaint = complaint_for(int(args["complaint"]))  # in scope and open, or the 404 page
+    result, error, pager = None, None, None
+    searched = bool(q or any(v for k, v in filters.items() if k != "sort"))
+    if searched and not errors:
+        try:
+            sq = build_query(q, page=page_arg(maximum=500), per_page=20, **filters)
+            scope_search(sq)
+            result = run_search(db(), get_archive().index, sq)
+            audit_event("search", q=q, via="web", total=result["total"], complaint=complaint.id if complaint else None,
+                        filters={k: str(v) for k, v in filters.items() if v})
+            for hit in result["hits"]:
+                hit["snippets"] = [Markup(f) for f in hit["highlights"]["content"]]  # escaped by highlight()
+            names = org_names(h["agency"] for h in result["hits"])
+            for hit in result["hits"]:
+                hit["agency_name"] = names.get(hit["agency"], hit["agency"])
+            pager = Pager(result["total"], sq.page, sq.per_page)
+        except BadQuery as exc:
+            error = zh(exc.message)
+    forms = sorted(((f.code, f.name) for f in load_catalog().values()), key=lambda x: x[1])
+    return render_template("search.html", q=q, result=result, error=error, errors=errors, pager=pager,
+                           args=args, orgs=visible_orgs(p), kinds=list(KIND_NAMES.items()),
+                           stages=list(STAGE_NAMES.items()), forms=forms, complaint=complaint,
+                           searched=searched, section="search", crumbs=[("检索", None)])

@@ -1,0 +1,146 @@
+"""The base layout's context: the caller by Chinese names, a navigation showing only what the
+role may do, and helpers the pages share (pagination, form errors in Chinese)."""
+from __future__ import annotations
+
+import math
+import re
+
+from flask import g, request, url_for
+
+from archive.auth import policy
+from archive.auth.principal import Principal
+from archive.extension import db
+from archive.labels import ROLE_NAMES
+from archive.models import Organisation, User
+
+WARNING_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
+AMENDMENT_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
+
+
+def navigation(p: Principal) -> list[tuple[str, str, str]]:
+    """(label, url, section) of the pages this role works in."""
+    items = [("工作台", url_for("web.home"), "home")]
+    if p.role != "reviewer":
+        items.append(("案件", url_for("web.cases"), "cases"))
+    items.append(("检索", url_for("web.search"), "search"))
+    if p.role in WARNING_ROLES:
+        items.append(("预警", url_for("web.warnings"), "warnings"))
+    if p.role in AMENDMENT_ROLES:
+        items.append(("更正", url_for("web.amendments"), "amendments"))
+    if policy.creates_cases(p):
+        items.append(("新建案件", url_for("web.case_new"), "case_new"))
+    return items
+
+
+def layout_context(p: Principal | None) -> dict:
+    if p is None:
+        return {"p": None, "me": None, "nav": []}
+    if "me" not in g:
+        session = db()
+        user = session.get(User, p.user_id)
+        org = session.get(Organisation, p.scope_code) if p.scope_code else None
+        g.me = {"name": (user.display_name if user and user.display_name else p.username),
+                "username": p.username, "role_name": ROLE_NAMES.get(p.role, "用户"),
+                "org_name": org.name if org else ""}
+    from flask import current_app
+
+    return {"p": p, "me": g.me, "nav": navigation(p), "verify_bytes": current_app.config["VERIFY_BEFORE_SEND_BYTES"]}
+
+
+def org_names(codes) -> dict[str, str]:
+    """{code: Chinese name} of organisations (one query)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    from sqlalchemy import select
+
+    return {code: name for code, name in db().execute(
+        select(Organisation.code, Organisation.name).where(Organisation.code.in_(codes)))}
+
+
+def visible_orgs(p: Principal) -> list[Organisation]:
+    """Organisations the caller may filter by: its own and those below, or all for city roles."""
+    from sqlalchemy import select
+
+    orgs = db().scalars(select(Organisation).order_by(Organisation.level, Organisation.code)).all()
+    if p.agencies is None:
+        return list(orgs)
+    return [o for o in orgs if o.code in p.agencies or o.code == p.scope_code]
+
+
+class Pager:
+    """Page links that keep the other query parameters."""
+
+    def __init__(self, total: int, page: int, per_page: int) -> None:
+        self.total, self.page, self.per_page = total, page, per_page
+        self.pages = max(1, math.ceil(total / per_page))
+
+    def url(self, page: int) -> str:
+        args: dict = {**request.args.to_dict(), **(request.view_args or {}), "page": str(page)}
+        return url_for(request.endpoint or "web.home", **args)
+
+    def window(self) -> list[int]:
+        return [n for n in range(max(1, self.page - 3), min(self.pages, self.page + 3) + 1)]
+
+
+def page_arg(default: int = 1, maximum: int = 10000) -> int:
+    try:
+        return max(1, min(maximum, int(request.args.get("page", default))))
+    except ValueError:
+        return default
+
+
+# English messages from marshmallow and the services, as a clerk should read them next to a field.
+_ZH = [
+    (r"^Missing data for required field\.?$", "必填。"),
+    (r"^Field may not be null\.?$", "必填。"),
+    (r"^required$", "必填。"),
+    (r"^Not a valid date\.?$", "日期格式不对（年-月-日）。"),
+    (r"^Not a valid datetime\.?$", "时间格式不对。"),
+    (r"^Not a valid integer\.?$", "请填写整数。"),
+    (r"^Not a valid boolean\.?$", "请选择是或否。"),
+    (r"^Must be one of: .*", "请从列表中选择。"),
+    (r"^Length must be between (\d+) and (\d+)\.?$", r"长度应在 \1 到 \2 个字符之间。"),
+    (r"^Shorter than minimum length (\d+)\.?$", "必填。"),
+    (r"^Longer than maximum length (\d+)\.?$", r"最多 \1 个字符。"),
+    (r"^Must be greater than or equal to (\d+) and less than or equal to (\d+)\.?$", r"应在 \1 到 \2 之间。"),
+    (r"^already exists$", "已存在。"),
+    (r"^no agency with code .*", "没有这个执法机关。"),
+    (r"^not a unified social credit code or ID number$", "不是有效的统一社会信用代码或身份证号码。"),
+    (r"^in the future$", "不能晚于当前时间。"),
+    (r"^before the start$", "不能早于开始日期。"),
+    (r"^a suspension is still open: end it first$", "还有未结束的中止，请先结束它。"),
+    (r"^only a filed penalty case has a decision period$", "只有已立案的行政处罚案件有决定期限。"),
+    (r"^the decision has been made$", "已作出决定，不能再延长或中止。"),
+    (r"^1 to 365 days$", "1 到 365 天。"),
+    (r"^who approved it \(负责人\)$", "请填写批准的负责人。"),
+    (r"^extension or suspension$", "请选择延长或中止。"),
+    (r"^required when rejecting$", "驳回时请写明理由。"),
+    (r"^only with stage decision$", "只有“处罚决定”环节登记处罚种类和罚款。"),
+    (r"^missing filename$", "请选择文件。"),
+    (r"^Unknown field\.?$", "无法识别的字段。"),
+    (r"^a .* case has stages .*", "此类案件没有该环节。"),
+    (r"^one of .*", "请从列表中选择。"),
+]
+
+
+def zh(message: str) -> str:
+    """A message in Chinese: the Chinese half of "中文 / English", or a known English one translated."""
+    if " / " in message and re.search(r"[\u4e00-\u9fff]", message.split(" / ")[0]):
+        return message.split(" / ")[0]
+    for pattern, repl in _ZH:
+        if re.match(pattern, message):
+            return re.sub(pattern, repl, message)
+    return message
+
+
+def zh_errors(errors: dict | None) -> dict[str, list[str]]:
+    """Field errors (marshmallow's or a domain error's) in Chinese, one list per field."""
+    out: dict[str, list[str]] = {}
+    for field, messages in (errors or {}).items():
+        if isinstance(messages, dict):  # nested (a list field's items)
+            messages = [m for ms in messages.values() for m in (ms if isinstance(ms, list) else [ms])]
+        if not isinstance(messages, list):
+            messages = [messages]
+        out[field] = [zh(str(m)) for m in messages]
+    return out

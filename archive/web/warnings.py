@@ -1,0 +1,104 @@
+"""预警 pages: the list by level, status, agency and rule; one warning with its escalation history;
+handling with a note by the role whose level it is."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from archive.auth import policy
+from archive.auth.web import audit_event, current, refuse
+from archive.deadlines.warnings import get_warning, handle
+from archive.errors import Conflict, ValidationFailed
+from archive.extension import db
+from archive.labels import HANDLER_NAMES, RULE_NAMES, WARNING_STATUS_NAMES
+from archive.models import Case, WarningEscalation, WarningRecord
+from archive.services import cases as case_service
+from archive.services.clock import now
+from archive.web import bp
+from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
+
+PER_PAGE = 30
+
+
+@bp.route("/warnings")
+def warnings():
+    p = current()
+    session = db()
+    args = request.args
+    q = select(WarningRecord, Case.number).join(Case, Case.id == WarningRecord.case_id)
+    if p.agencies is not None:
+        q = q.where(WarningRecord.agency_code.in_(sorted(p.agencies)))
+    if args.get("agency"):
+        try:
+            q = q.where(WarningRecord.agency_code.in_(case_service.agencies_under(session, args["agency"])))
+        except ValidationFailed:
+            q = q.where(WarningRecord.id.is_(None))
+    if args.get("level") in ("1", "2", "3"):
+        q = q.where(WarningRecord.level == int(args["level"]))
+    if args.get("status") in WARNING_STATUS_NAMES:
+        q = q.where(WarningRecord.status == args["status"])
+    if args.get("rule") in RULE_NAMES:
+        q = q.where(WarningRecord.rule == args["rule"])
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    page = page_arg()
+    rows = session.execute(q.order_by((WarningRecord.status == "open").desc(), WarningRecord.level.desc(),
+                                      WarningRecord.due_at.is_(None), WarningRecord.due_at, WarningRecord.id)
+                           .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    names = org_names(w.agency_code for w, _ in rows)
+    return render_template("warnings.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE), args=args,
+                           orgs=visible_orgs(p), names=names, rules=list(RULE_NAMES.items()),
+                           statuses=list(WARNING_STATUS_NAMES.items()),
+                           may_handle=lambda w: policy.handles_warning(p, w.level, w.agency_code),
+                           section="warnings", crumbs=[("预警", None)])
+
+
+def _scoped_warning(warning_id: int) -> WarningRecord:
+    w = get_warning(db(), warning_id)
+    if not policy.reads_agency(current(), w.agency_code):
+        refuse("warning", str(warning_id), visible=False, why="outside your scope")
+    return w
+
+
+@bp.route("/warnings/<int:warning_id>")
+def warning(warning_id: int):
+    p = current()
+    session = db()
+    w = _scoped_warning(warning_id)
+    case = session.get(Case, w.case_id)
+    steps = session.scalars(select(WarningEscalation).where(WarningEscalation.warning_id == w.id)
+                            .order_by(WarningEscalation.level)).all()
+    return render_template("warning.html", w=w, case=case, steps=steps, agency_name=org_names([w.agency_code]).get(
+        w.agency_code, w.agency_code), may_handle=w.status == "open" and policy.handles_warning(p, w.level, w.agency_code),
+        handler=HANDLER_NAMES.get(w.level, ""), error=g.get("form_error"), note=g.get("form_note", ""),
+        section="warnings", crumbs=[("预警", url_for("web.warnings")), (f"预警 {w.id}", None)])
+
+
+@bp.route("/warnings/<int:warning_id>/handle", methods=["POST"])
+def warning_handle(warning_id: int):
+    """Handle with a note: the agency's legal staff at level 1, the district at 2, the city at 3."""
+    p = current()
+    session = db()
+    w = _scoped_warning(warning_id)
+    note = request.form.get("note", "").strip()[:2000]
+    back = request.form.get("back") == "list"
+    if w.status != "open":
+        flash("这条预警已处理或已自动解除。", "error")
+        return redirect(url_for("web.warning", warning_id=warning_id), code=303)
+    if not policy.handles_warning(p, w.level, w.agency_code):
+        refuse("warning", str(warning_id), visible=True,
+               why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")
+    try:
+        handle(session, w, by=p.username, note=note, now=now())
+        session.commit()
+    except ValidationFailed:
+        session.rollback()
+        g.form_error, g.form_note = "请写明处理情况。", note
+        return warning(warning_id), 422
+    except Conflict as exc:
+        session.rollback()
+        flash("未能处理：" + ("这条预警已被他人处理，或已升级到上一级。" if "climbed" in exc.message else zh(exc.message)), "error")
+        return redirect(url_for("web.warning", warning_id=warning_id), code=303)
+    audit_event("warning.handle", "warning", str(warning_id), level=w.level, rule=w.rule, note=note, via="web")
+    flash("预警已处理。", "ok")
+    return redirect(url_for("web.warnings", status="open") if back else url_for("web.warning", warning_id=warning_id),
+                    code=303)

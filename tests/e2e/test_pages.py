@@ -1,0 +1,444 @@
+"""Each role's day in the browser (Debian's Chromium via Playwright), with a screenshot of every
+page in ``test-screenshots/`` (kept after the run, ignored by git; ARCHIVE_SCREENSHOTS moves it).
+
+These run on SQLite only: the pages call the same services as the API, whose database
+behaviour the integration tests check on SQLite and PostgreSQL (``test_pages_db.py`` too)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archive.auth.accounts import set_password
+from archive.demo.documents import make_docx, make_pdf
+from archive.models import User
+from tests.conftest import drain
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+PASSWORD = "浏览器测试密码-browser"
+SHOTS = Path(os.environ.get("ARCHIVE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "test-screenshots")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+
+
+@pytest.fixture
+def live(app, archive, tokens):
+    """The app on a real HTTP server on 127.0.0.1 with its background worker (text extraction,
+    indexing), and a password for every test account."""
+    from waitress import create_server
+
+    from archive.indexing.queue import Worker
+
+    with archive.sessions() as s:
+        for user in s.scalars(select(User)):
+            set_password(s, user, PASSWORD)
+        s.commit()
+    worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits, 0.2, 3600.0)
+    worker.start()
+    srv = create_server(app, host="127.0.0.1", port=0, threads=6)
+    threading.Thread(target=srv.run, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.effective_port}"
+    srv.close()
+    worker.stop()
+    worker.join(10)
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+class Person:
+    """One user's browser tab: logs in, goes places, leaves screenshots, collects CSP errors."""
+
+    def __init__(self, browser, server: str, username: str, width: int = 1280, height: int = 900) -> None:
+        self.context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.server = server
+        self.username = username
+        self.console: list[str] = []
+        self.page.on("console", lambda m: self.console.append(m.text))
+        self.page.on("pageerror", lambda e: self.console.append(f"page error: {e}"))
+        self.page.on("response", lambda r: self.console.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+
+    def login(self) -> "Person":
+        self.page.goto(self.server + "/login")
+        self.page.fill("input[name=username]", self.username)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(self.server + "/")
+        return self
+
+    def go(self, path: str):
+        return self.page.goto(self.server + path)
+
+    def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 5000  # a real picture, not an empty page
+        return path
+
+    def wait(self, selector: str, timeout: float = 30.0):
+        """wait_for_selector that says what the page's console said when it times out."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            return self.page.wait_for_selector(selector, timeout=timeout * 1000, state="attached")
+        except PlaywrightTimeout:
+            probe = self.page.evaluate("() => import('/static/js/preview.js').then(() => 'ok', e => String(e))")
+            html = self.page.inner_html(".preview") if self.page.query_selector(".preview") else ""
+            raise AssertionError(f"{selector} not on {self.page.url} after {timeout} s; console: {self.console}; "
+                                 f"{probe}; {html[:500]}") from None
+
+    def no_script_errors(self) -> None:
+        bad = [m for m in self.console if "Content Security Policy" in m or m.startswith("page error")]
+        assert not bad, bad
+
+
+def until(page, js: str, timeout: float = 30.0) -> None:
+    """Wait until the expression ``js`` is true in the page (polled through evaluate: the page's
+    CSP forbids the eval that ``wait_for_function`` uses, and it must stay forbidden)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not page.evaluate(f"() => Boolean({js})"):
+        if time.monotonic() > end:
+            raise AssertionError(f"still false after {timeout} s: {js}")
+        time.sleep(0.1)
+
+
+def _local_input(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M")
+
+
+def _working_days_ago(n: int) -> tuple[dt.datetime, bool]:
+    """(10:00 Beijing time on the working day ``n`` working days before today, today is a working day)."""
+    from archive.deadlines.store import load_calendar  # the package's calendar for the current year
+    from archive.services.clock import SHANGHAI
+
+    from archive.db import make_engine, make_sessionmaker
+
+    engine = make_engine("sqlite://")
+    from archive.models import Base
+
+    Base.metadata.create_all(engine)
+    with make_sessionmaker(engine)() as s:
+        cal = load_calendar(s)
+    today = day = dt.datetime.now(SHANGHAI).date()
+    while n:
+        day -= dt.timedelta(days=1)
+        if cal.is_working_day(day):
+            n -= 1
+    return dt.datetime.combine(day, dt.time(10, 0), SHANGHAI), cal.is_working_day(today)
+
+
+def _big_pdf(mb: int) -> bytes:
+    """A real PDF of about ``mb`` megabytes: a text page and a scan-like image of noise."""
+    import io
+
+    from PIL import Image
+
+    from archive.demo.documents import cjk_fpdf
+
+    side = int((mb * 1024 * 1024 / 3) ** 0.5)
+    noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    png = io.BytesIO()
+    noise.save(png, format="PNG", compress_level=1)
+    pdf = cjk_fpdf()
+    pdf.add_page()
+    pdf.set_font("cjk", size=14)
+    pdf.multi_cell(0, 10, "立案审批表\n经审查，符合立案条件，同意立案调查。承办人：张三、李四。")
+    pdf.image(io.BytesIO(png.getvalue()), x=10, y=60, w=120)
+    return bytes(pdf.output())
+
+
+def test_a_clerks_day(live, browser, tmp_path, archive):
+    """Creates a case, records a stage, uploads a multi-megabyte PDF and a DOCX with progress
+    bars moving, sees the late-upload warning and the text extracted, retries a failed file
+    without re-sending the others, and finds the documents by a Chinese word."""
+    clerk = Person(browser, live, "clerk_a").login()
+    assert "经办人员" in clerk.page.inner_text("header") and "武清区市场监督管理局" in clerk.page.inner_text("header")
+    assert "agency_clerk" not in clerk.page.inner_text("body") and "A-SJJ" not in clerk.page.inner_text("header")
+    nav = clerk.page.inner_text("nav.nav")
+    assert all(x in nav for x in ("工作台", "案件", "检索", "预警", "更正", "新建案件"))
+    clerk.shot("clerk-01-home")
+
+    # 创建案件: errors next to the fields, in Chinese
+    clerk.page.click("nav.nav >> text=新建案件")
+    clerk.page.fill("input[name=number]", "")
+    clerk.page.fill("input[name=party_id]", "12345")
+    clerk.page.click("button:has-text('创建案件')")
+    assert clerk.page.locator("label.field.invalid").count() >= 2
+    assert "必填" in clerk.page.inner_text("label.field:has(input[name=number])")
+    assert "不是有效的统一社会信用代码或身份证号码" in clerk.page.inner_text("label.field:has(input[name=party_id])")
+    clerk.shot("clerk-02-new-case-errors")
+    clerk.page.fill("input[name=number]", "津武市监罚〔2026〕77号")
+    clerk.page.fill("input[name=party_name]", "天津宏泰食品有限公司")
+    clerk.page.fill("input[name=party_id]", "91120222300417765H")
+    clerk.page.fill("textarea[name=summary]", "销售超过保质期的食品")
+    clerk.page.click("button:has-text('创建案件')")
+    clerk.page.wait_for_url(re.compile(r".*/cases/[0-9a-f]+$"))
+    case_url = clerk.page.url
+    assert "案件 津武市监罚〔2026〕77号 已创建" in clerk.page.inner_text(".flash")
+
+    # record the filing, three working days ago: due the working day after (one working day), so
+    # today's uploads are late by the working days since: 2, or 1 on a day off
+    filed, working_today = _working_days_ago(3)
+    late_days = 2 if working_today else 1
+    clerk.page.select_option("#stage-form select[name=stage]", "filing")
+    assert clerk.page.is_hidden("#stage-form .decision-only")
+    clerk.page.fill("#stage-form input[name=completed_at]", _local_input(filed))
+    clerk.page.click("#stage-form button[type=submit]")
+    clerk.page.wait_for_selector("#stage-filing.done")
+    assert "上传期限" in clerk.page.inner_text("#stage-filing")
+    assert "✗ 《立案审批表》（缺）" in clerk.page.inner_text("#stage-filing .required")
+
+    # upload: a 6 MB PDF, watched with a throttled connection so the bar visibly moves
+    pdf = tmp_path / "立案审批表.pdf"
+    pdf.write_bytes(_big_pdf(6))
+    docx = tmp_path / "案件来源登记表.docx"
+    docx.write_bytes(make_docx("案件来源登记表", ["群众举报：某超市销售过期的婴幼儿奶粉，请求查处。"]))
+    cdp = clerk.context.new_cdp_session(clerk.page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 5, "downloadThroughput": -1,
+                                                  "uploadThroughput": 3 * 1024 * 1024})
+    clerk.page.evaluate("""() => { window.progressSeen = [];
+        new MutationObserver(ms => ms.forEach(m => { if (m.target.tagName === 'PROGRESS')
+            window.progressSeen.push(Number(m.target.getAttribute('value'))); }))
+          .observe(document.getElementById('upload-list'), {subtree: true, attributes: true, attributeFilter: ['value']}); }""")
+    clerk.page.select_option("#upload-stage", "filing")
+    options = clerk.page.eval_on_selector_all("#upload-form-code option:not([disabled])", "os => os.map(o => o.textContent)")
+    assert "立案审批表" in options and "现场检查笔录" not in options  # only the forms of the filing stage
+    clerk.page.select_option("#upload-form-code", "filing_approval")
+    clerk.page.set_input_files("#upload-form input[type=file]", str(pdf))
+    clerk.page.click("#upload-form button[type=submit]")
+    clerk.page.wait_for_selector("#upload-list li.sending")
+    clerk.page.wait_for_selector("#upload-list li.stored", timeout=60000)
+    seen = clerk.page.evaluate("window.progressSeen")
+    assert any(0 < v < 100 for v in seen), seen  # the bar moved through intermediate values
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                  "uploadThroughput": -1})
+    item = clerk.page.locator("#upload-list li.stored").first
+    assert "SHA-256" in item.inner_text()
+    until(clerk.page, "document.querySelector('#upload-list li.stored .text').textContent.includes('已提取全文')", 30)
+    assert "逾期上传" in item.inner_text() and "《立案审批表》" in item.inner_text()
+
+    # the DOCX and a second file in one go; the first attempt of the second file fails (network),
+    # and only that file is sent again
+    other = tmp_path / "举报记录.docx"
+    other.write_bytes(make_docx("举报记录", ["来电反映奶粉过期问题，已登记。"]))
+    sent: list[str] = []
+    clerk.page.on("request", lambda r: sent.append(r.post_data_buffer.decode("latin-1")[:4000])
+                  if r.method == "POST" and "/documents" in r.url and r.post_data_buffer else None)
+    failed_once = {"done": False}
+
+    def fail_first_of_other(route):
+        body = route.request.post_data_buffer or b""
+        if not failed_once["done"] and "举报记录".encode() in body:
+            failed_once["done"] = True
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    clerk.page.route("**/api/cases/*/documents", fail_first_of_other)
+    clerk.page.select_option("#upload-form-code", "case_source")
+    clerk.page.set_input_files("#upload-form input[type=file]", [str(docx), str(other)])
+    clerk.page.click("#upload-form button[type=submit]")
+    clerk.page.wait_for_selector("#upload-list li.failed")
+    assert "失败" in clerk.page.inner_text("#upload-list li.failed")
+    until(clerk.page, "document.querySelectorAll('#upload-list li.stored').length === 2")
+    clerk.shot("clerk-03-upload-one-failed")
+    before = len(sent)
+    clerk.page.click("#upload-list li.failed button.retry")
+    until(clerk.page, "document.querySelectorAll('#upload-list li.stored').length === 3")
+    assert len(sent) == before + 1 and "举报记录".encode().decode("latin-1") in sent[-1]  # only that file again
+    clerk.page.unroute("**/api/cases/*/documents")
+    until(clerk.page, "[...document.querySelectorAll('#upload-list .text')].every(t => t.textContent.includes('已提取全文'))", 30)
+    clerk.shot("clerk-04-uploads-done")
+
+    # the case page after a reload: documents in the timeline, late by working days
+    clerk.page.goto(case_url)
+    filing = clerk.page.inner_text("#stage-filing")
+    assert "✓ 《立案审批表》" in filing and f"逾期 {late_days} 个工作日" in filing
+    warnings = clerk.page.inner_text("section:has(#h-warnings)")
+    assert "逾期上传" in warnings and "filing" not in warnings
+    clerk.shot("clerk-05-case-page")
+
+    # search by a Chinese word: the DOCX, with the case and agency, and its pages
+    drain(archive)
+    clerk.page.click("nav.nav >> text=检索")
+    clerk.page.fill("input[name=q]", "婴幼儿奶粉")
+    clerk.page.press("input[name=q]", "Enter")
+    clerk.page.wait_for_selector("ol.hits li")
+    assert "共 1 份文书" in clerk.page.inner_text(".total")
+    hit = clerk.page.inner_text("ol.hits li")
+    assert "津武市监罚〔2026〕77号" in hit and "武清区市场监督管理局" in hit and "立案" in hit
+    assert clerk.page.inner_text("ol.hits mark") == "婴幼儿奶粉"
+    clerk.shot("clerk-06-search")
+    clerk.page.click("ol.hits li .title a")
+    clerk.page.wait_for_selector(".preview pre.text")
+    assert "婴幼儿奶粉" in clerk.page.inner_text(".preview")
+    clerk.shot("clerk-07-docx-page")
+
+    # the PDF's page: drawn by pdf.js
+    clerk.page.goto(case_url)
+    clerk.page.click("#stage-filing a:has-text('立案审批表.pdf')")
+    clerk.wait(".pdf-view[data-rendered]")
+    assert clerk.page.get_attribute(".pdf-view", "data-rendered") == "1"
+    meta = clerk.page.inner_text(".facts")
+    assert "行为发生时间" in meta and "归档接收时间" in meta and "已提取全文" in meta
+    clerk.shot("clerk-08-pdf-page")
+    clerk.no_script_errors()
+
+
+def _case_with_document(client, number: str, stage_at: str):
+    from tests.conftest import new_case, record_stage, upload
+
+    case = new_case(client, number=number)
+    assert record_stage(client, case["id"], "filing", stage_at).status_code == 201
+    r = upload(client, case["id"], make_pdf("立案审批表", ["同意立案。罚款金额为人民币伍万元。"]), filename="立案审批表.pdf",
+               stage="filing", form="case_source")
+    assert r.status_code == 201
+    return case, r.get_json()
+
+
+def test_legal_staff_and_the_district_office_handle_warnings_and_an_amendment(live, browser, app, archive, client):
+    """Level 1 by the agency's legal staff, level 2 by the district office; the district approves
+    an amendment the clerk asked for in the browser: a new version, the old one still readable."""
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.deadlines.warnings import escalate
+    filed, _ = _working_days_ago(2)  # its warning is new: still level 1 today
+    one, doc = _case_with_document(client, "津武市监罚〔2026〕81号", filed.isoformat())
+    two, _ = _case_with_document(client, "津武市监罚〔2026〕82号", "2026-09-01T10:00:00+08:00")
+    with archive.sessions() as s:  # the second case's warning was not handled in time: level 2
+        from archive.models import WarningRecord
+
+        w2 = s.scalars(select(WarningRecord).where(WarningRecord.case_id == two["id"],
+                                                   WarningRecord.rule == "missing_documents")).one()
+        # escalation replayed at the moment its handling time ran out: one level up, nothing else
+        assert escalate(s, load_rules(), load_calendar(s), w2.due_at + dt.timedelta(minutes=1)) == 1
+
+    legal = Person(browser, live, "legal_a").login()
+    todo = legal.page.inner_text("section.todo")
+    assert "一级预警（待处理）" in todo and "津武市监罚〔2026〕81号" in todo and "《立案审批表》" in todo
+    legal.shot("legal-01-home")
+    legal.page.click("section.todo a:has-text('津武市监罚〔2026〕81号')")
+    legal.page.wait_for_selector("h1:has-text('预警')")
+    assert "由执法机关法制审核人员处理" in legal.page.inner_text("main")
+    legal.page.click("button:has-text('确认处理')")  # an empty note is refused, in Chinese
+    assert "请写明处理情况" in legal.page.inner_text(".field-error")
+    legal.page.fill("textarea[name=note]", "已督促承办人当日补传立案审批表")
+    legal.page.click("button:has-text('确认处理')")
+    legal.page.wait_for_selector(".flash:has-text('预警已处理')")
+    assert "已督促承办人当日补传立案审批表" in legal.page.inner_text("ol.history")
+    legal.shot("legal-02-warning-handled")
+    # the level-2 warning is listed but not hers to handle
+    legal.go("/warnings?level=2")
+    assert "津武市监罚〔2026〕82号" in legal.page.inner_text("table.warnings")
+    assert legal.page.locator("table.warnings form.handle").count() == 0
+    legal.no_script_errors()
+
+    # the clerk asks for an amendment from the document page
+    clerk = Person(browser, live, "clerk_a").login()
+    clerk.go(f"/documents/{doc['id']}")
+    clerk.page.click("button:has-text('提交更正申请')")
+    assert "请写明更正理由" in clerk.page.inner_text("main") and "请选择更正后的文件" in clerk.page.inner_text("main")
+    clerk.page.fill("textarea[name=reason]", "罚款金额笔误：伍万元应为叁万元")
+    clerk.page.set_input_files("input[name=file]", files=[{"name": "立案审批表（更正）.pdf", "mimeType": "application/pdf",
+                                                          "buffer": make_pdf("立案审批表", ["同意立案。罚款金额为人民币叁万元。"])}])
+    clerk.page.click("button:has-text('提交更正申请')")
+    clerk.page.wait_for_selector(".flash:has-text('更正申请已提交')")
+    assert "待审批" in clerk.page.inner_text("main")
+    clerk.no_script_errors()
+
+    district = Person(browser, live, "district_a").login()
+    todo = district.page.inner_text("section.todo")
+    assert "二级预警（待处理）" in todo and "津武市监罚〔2026〕82号" in todo and "81号" not in todo
+    assert "待审批的更正申请" in todo and "罚款金额笔误" in todo
+    district.shot("district-01-home")
+    district.page.click("section.todo a:has-text('津武市监罚〔2026〕82号')")
+    district.page.fill("textarea[name=note]", "已约谈执法机关负责人，责令三日内补齐")
+    district.page.click("button:has-text('确认处理')")
+    district.page.wait_for_selector(".flash:has-text('预警已处理')")
+    history = district.page.inner_text("ol.history")
+    assert "升级为二级预警" in history and "已约谈执法机关负责人" in history
+    district.shot("district-02-warning-handled")
+
+    district.go("/")
+    district.page.click("section.todo a:has-text('罚款金额笔误')")
+    district.page.wait_for_selector(".compare")
+    until(district.page, "document.querySelectorAll('.pdf-view[data-rendered=\"1\"]').length === 2", 30)
+    district.shot("district-03-amendment-compare")
+    district.page.click("button:has-text('批准更正')")
+    district.page.wait_for_selector(".flash:has-text('已批准')")
+    assert "新增第 2 版" in district.page.inner_text(".facts")
+    district.page.click(".facts a:has-text('立案审批表')")
+    versions = district.page.inner_text("table.versions")
+    assert "第 2 版（当前）" in versions and "第 1 版" in versions and "district_a" in versions and "罚款金额笔误" in versions
+    district.shot("district-04-document-versions")
+    old = district.page.evaluate(f"fetch('/api/documents/{doc['id']}/content?version=1').then(r => r.status)")
+    assert old == 200  # the superseded version stays readable
+    district.no_script_errors()
+
+    # the requester is told the outcome on the home page
+    clerk.go("/")
+    assert "已批准（第 2 版）" in clerk.page.inner_text("section.todo")
+
+
+def test_another_agencys_case_is_the_chinese_404_and_pages_fit_a_tablet(live, browser, client):
+    case, doc = _case_with_document(client, "津武市监罚〔2026〕91号", "2026-11-02T10:00:00+08:00")
+    other = Person(browser, live, "clerk_b").login()
+    for path in (f"/cases/{case['id']}", f"/documents/{doc['id']}", "/cases/0000", "/no/such/page"):
+        resp = other.go(path)
+        assert resp.status == 404, path
+        assert "找不到这个页面" in other.page.inner_text("main") and "{" not in other.page.inner_text("main")
+    other.shot("other-agency-404")
+    assert other.go("/cases/new").status == 200
+    assert other.go("/warnings").status == 200 and "91号" not in other.page.inner_text("main")
+
+    # a 768 px tablet: no sideways scrolling on the pages a clerk uses
+    tablet = Person(browser, live, "clerk_a", width=768, height=1024).login()
+    for name, path in (("home", "/"), ("cases", "/cases"), ("case", f"/cases/{case['id']}"),
+                       ("document", f"/documents/{doc['id']}"), ("warnings", "/warnings"), ("search", "/search?q=立案")):
+        tablet.go(path)
+        overflow = tablet.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, (name, overflow)
+        tablet.shot(f"tablet-{name}")
+    tablet.no_script_errors()
+
+
+def test_the_city_office_sees_the_calendar_alert_and_undecided_deadlines(live, browser, client, archive):
+    from archive.deadlines.service import missing_calendar_years
+
+    with archive.sessions() as s:
+        missing = missing_calendar_years(s)
+    assert missing, "the test expects next year's holiday calendar to be missing (published late in a year)"
+    case, _ = _case_with_document(client, "津武市监罚〔2026〕95号", "2026-11-16T10:00:00+08:00")
+    city = Person(browser, live, "city").login()
+    alert = city.page.inner_text("section.todo .card.alert")
+    assert f"缺少 {missing[-1]} 年节假日安排" in alert
+    city.shot("city-01-home-calendar-alert")
+    city.go(f"/cases/{case['id']}")
+    assert "期限待定" in city.page.inner_text("#period")  # 90 days from 16 Nov run into next year
+    assert "calendar" not in city.page.inner_text("main")
+    city.shot("city-02-case-undecided-deadline")
+    city.no_script_errors()
