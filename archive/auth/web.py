@@ -172,4 +172,6 @@ def init_auth(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return jsonify({"code": 400, "status": "Bad Request",
                             "message": "CSRF 校验失败 / CSRF token missing or wrong"}), 400
-        return "<!doctype html><meta charset=utf-8><title>请求无效</title><p>页面已过期或请求无效，请返回重试。", 400
+        from archive.web.errors import error_page
+
+        return error_page(400, "页面已过期或请求无效，请返回上一页刷新后重试。")

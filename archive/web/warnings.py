@@ -81,12 +81,12 @@ def warning_handle(warning_id: int):
     w = _scoped_warning(warning_id)
     note = request.form.get("note", "").strip()[:2000]
     back = request.form.get("back") == "list"
-    if w.status != "open":
-        flash("这条预警已处理或已自动解除。", "error")
-        return redirect(url_for("web.warning", warning_id=warning_id), code=303)
     if not policy.handles_warning(p, w.level, w.agency_code):
         refuse("warning", str(warning_id), visible=True,
                why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")
+    if w.status != "open":
+        flash("这条预警已处理或已自动解除。", "error")
+        return redirect(url_for("web.warning", warning_id=warning_id), code=303)
     try:
         handle(session, w, by=p.username, note=note, now=now())
         session.commit()
