@@ -61,6 +61,25 @@ def _archive(cfg: dict):
     return archive
 
 
+def failure(message: str) -> click.ClickException:
+    """A command's error that names the data directory and database it used: an error about a
+    missing user or case on the wrong (or a new, empty) data directory explains itself."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    cfg = load_config()
+    try:
+        database = make_url(cfg["DATABASE_URL"]).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for the message
+        database = "?"
+    lines = [message, f"  data directory: {cfg['DATA_DIR']}", f"  database: {database}"]
+    if not os.environ.get("ARCHIVE_DATA_DIR") and not os.environ.get("ARCHIVE_DATABASE_URL"):
+        lines.append("  (ARCHIVE_DATA_DIR is not set: the default ./data of the current directory was used; "
+                     "bin/archive uses the data directory bin/serve uses)")
+    return click.ClickException("\n".join(lines))
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="log more")
 def main(verbose: bool) -> None:
@@ -119,7 +138,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",
             f"  log in:         {url}/login",
             f"  object store:   S3 at {cfg['S3_ENDPOINT'] or '127.0.0.1:%d (embedded SeaweedFS)' % cfg['S3_PORT']}",
-            f"  API:            {url}/api/  (Authorization: Bearer <token from `archive tokens issue USER`>)",
+            f"  API:            {url}/api/  (Authorization: Bearer <token from `{_command(cfg)} tokens issue USER`>)",
             f"  OpenAPI:        {url}/api/openapi.json", f"  health:         {url}/api/health",
             "  stop with Ctrl-C", ""]))
         signal.signal(signal.SIGTERM, _interrupt)
@@ -131,6 +150,14 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             server.close()
             worker.stop()
             worker.join(10)
+
+
+def _command(cfg: dict) -> str:
+    """How to run an ``archive`` command on this instance, as it can be typed."""
+    wrapper = Path(__file__).resolve().parents[1] / "bin" / "archive"
+    if wrapper.exists() and Path(cfg["DATA_DIR"]) == wrapper.parents[1] / "data":
+        return "bin/archive"
+    return f"ARCHIVE_DATA_DIR={cfg['DATA_DIR']} {Path(sys.executable).parent / 'archive'}"
 
 
 def _interrupt(*_args) -> None:
@@ -308,7 +335,7 @@ def users_add(username: str, role: str, scope: str | None, name: str, password_s
                          detail={"role": role, "scope": scope, "token_id": token.token_id})
             session.commit()
         except ArchiveError as exc:
-            raise click.ClickException(exc.message) from exc
+            raise failure(exc.message) from exc
     click.echo(f"created {username} ({role}{' @ ' + scope if scope else ''}); "
                f"{'password set' if password else 'no password: API token only'}")
     click.echo(f"token {token.token_id} expires {token.expires_at.date().isoformat()}:")
@@ -329,7 +356,7 @@ def users_passwd(username: str, password_stdin: bool) -> None:
         try:
             set_password(session, find_user(session, username), password)
         except ArchiveError as exc:
-            raise click.ClickException(exc.message) from exc
+            raise failure(exc.message) from exc
         audit.append(session, "user.password", actor="cli", target_type="user", target_id=username)
         session.commit()
     click.echo(f"password of {username} changed; its web sessions have ended")
@@ -347,7 +374,7 @@ def users_disable(username: str) -> None:
         try:
             disable_user(session, find_user(session, username))
         except ArchiveError as exc:
-            raise click.ClickException(exc.message) from exc
+            raise failure(exc.message) from exc
         audit.append(session, "user.disable", actor="cli", target_type="user", target_id=username)
         session.commit()
     click.echo(f"{username} disabled; its sessions and tokens no longer work")
@@ -373,7 +400,7 @@ def tokens_issue(username: str, days: int | None) -> None:
             token = issue_token(session, find_user(session, username),
                                 days=cfg["TOKEN_DAYS"] if days is None else days)
         except ArchiveError as exc:
-            raise click.ClickException(exc.message) from exc
+            raise failure(exc.message) from exc
         audit.append(session, "token.issue", actor="cli", target_type="token", target_id=token.token_id,
                      detail={"user": username})
         session.commit()
@@ -393,7 +420,7 @@ def tokens_revoke(token_id: str) -> None:
         try:
             revoke_token(session, token_id)
         except ArchiveError as exc:
-            raise click.ClickException(exc.message) from exc
+            raise failure(exc.message) from exc
         audit.append(session, "token.revoke", actor="cli", target_type="token", target_id=token_id)
         session.commit()
     click.echo(f"token {token_id} revoked")
@@ -435,7 +462,7 @@ def calendar_load(file: str) -> None:
     try:
         cal = load_file(file)
     except ArchiveError as exc:
-        raise click.ClickException(exc.message) from exc
+        raise failure(exc.message) from exc
     with _sessions(load_config())() as session:
         save_year(session, cal)
         from sqlalchemy import update

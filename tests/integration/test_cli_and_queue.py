@@ -208,3 +208,23 @@ def _accepts(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_command_on_an_unknown_user_names_the_data_directory_and_database(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARCHIVE_DATA_DIR", raising=False)
+    monkeypatch.delenv("ARCHIVE_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(main, ["tokens", "issue", "wq_fzb"])
+    assert out.exit_code == 1
+    assert "no user wq_fzb" in out.output and f"data directory: {tmp_path / 'data'}" in out.output
+    assert "database: sqlite:///" in out.output and "ARCHIVE_DATA_DIR is not set" in out.output
+
+
+def test_bin_archive_runs_the_command_with_the_project_environment():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([str(root / "bin" / "archive"), "--help"], capture_output=True, text=True, timeout=120,
+                          cwd="/")
+    assert done.returncode == 0 and "tokens" in done.stdout and "serve" in done.stdout

@@ -137,9 +137,24 @@
         answer.appendChild(retry);
       }
     };
-    xhr.onload = done;
-    xhr.onerror = done;
+    var finish = function () { done(); refreshHint(); };
+    xhr.onload = finish;
+    xhr.onerror = finish;
     xhr.send(data);
+  }
+
+  function refreshHint() {
+    if (list.querySelector("li.sending") || !list.querySelector("li.stored")) return;
+    var hint = document.getElementById("upload-refresh");
+    if (hint) return;
+    hint = el("p", "help");
+    hint.id = "upload-refresh";
+    var a = el("a", null, "刷新页面");
+    a.href = window.location.pathname + "#stage-" + stage.value;
+    a.addEventListener("click", function () { window.location.reload(); });
+    hint.appendChild(a);
+    hint.appendChild(document.createTextNode("，在办案环节中查看刚上传的文书和是否按时。"));
+    list.parentNode.insertBefore(hint, list.nextSibling);
   }
 
   form.addEventListener("submit", function (e) {
