@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import render_template, request
+from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from archive.auth.web import audit_event, current, scope_search
@@ -22,6 +22,8 @@ def home():
     """工作台: what waits for the caller, most urgent first, and a search box."""
     from archive.web.todo import sections
 
+    if request.args.get("q"):  # the search box used to live here: old links keep working
+        return redirect(url_for("web.search", **request.args.to_dict()))
     p = current()
     return render_template("home.html", todo=sections(db(), p), section="home")
 
@@ -83,3 +85,18 @@ def search():
                            args=args, orgs=visible_orgs(p), kinds=list(KIND_NAMES.items()),
                            stages=list(STAGE_NAMES.items()), forms=forms, complaint=complaint,
                            searched=searched, section="search", crumbs=[("检索", None)])
+
+
+@bp.route("/documents")
+def documents_index():
+    """Documents are found by search (or on their case page)."""
+    return redirect(url_for("web.search"))
+
+
+@bp.route("/upload")
+def upload_index():
+    """Uploading happens on a case's page, into one of its recorded stages."""
+    from flask import flash
+
+    flash("上传文书请先打开案件（或新建案件），在案件页登记环节后上传。", "ok")
+    return redirect(url_for("web.cases"))

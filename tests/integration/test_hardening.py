@@ -89,7 +89,7 @@ def test_search_totals_count_only_what_the_caller_may_see(app, spread, q):
 def test_the_search_page_shows_the_scoped_total(app, archive, spread, person):  # noqa: F811
     c = app.test_client()
     assert log_in(c, person, PASSWORD).status_code == 302  # zhang: a clerk of A-SJJ
-    page = c.get("/", query_string={"q": CODE}).get_data(as_text=True)
+    page = c.get("/", query_string={"q": CODE}, follow_redirects=True).get_data(as_text=True)
     assert "共 <strong>1</strong> 份" in page
 
 
