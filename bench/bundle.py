@@ -68,7 +68,7 @@ def main() -> None:
     from archive.config import load_config
     from archive.demo import ORGS
     from archive.extension import build_archive
-    from archive.sampling.bundle import bag_zip, build_binder
+    from archive.casefile.bundle import bag_zip, build_binder
     from archive.services import cases as case_service
     from archive.services.ingest import HashingSpool, ingest
     from archive.services.orgs import import_orgs

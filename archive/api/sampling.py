@@ -346,7 +346,7 @@ class CaseBundle(MethodView):
     @bundle_blp.response(200, description="application/zip: a BagIt bag (RFC 8493), streamed")
     def get(self, case_id):
         """The case file as a BagIt bag in a ZIP, documents in filing order under ``data/``."""
-        from archive.sampling.bundle import bag_zip
+        from archive.casefile.bundle import bag_zip
 
         case, agency_name = _bundle_case(case_id)
         audit_event("case.bundle", "case", case_id, documents=len(case.documents))
@@ -368,7 +368,7 @@ class CaseBinder(MethodView):
     @bundle_blp.response(200, description="application/pdf: cover, 卷内目录, the PDF documents")
     def get(self, case_id):
         """The case file as one PDF with a bookmark per stage and document."""
-        from archive.sampling.bundle import build_binder, file_chunks, find_soffice
+        from archive.casefile.bundle import build_binder, file_chunks, find_soffice
 
         case, agency_name = _bundle_case(case_id)
         archive = get_archive()

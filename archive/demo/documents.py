@@ -1,39 +1,12 @@
 """Real DOCX and PDF files with Chinese text, made here (demo data, tests and benchmarks)."""
 from __future__ import annotations
 
-import glob
 import io
-import os
-from functools import lru_cache
 
 import docx
 from docx.shared import Pt
 
-_FONT_GLOBS = (
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/**/*CJK*Regular*.tt[cf]",
-    "/usr/share/fonts/**/*[Ff]allback*.ttf",
-    "/usr/share/fonts/**/wqy*.tt[cf]",
-)
-
-
-@lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """A font file with Chinese glyphs: ARCHIVE_CJK_FONT, else Debian's fonts-noto-cjk."""
-    env = os.environ.get("ARCHIVE_CJK_FONT")
-    if env and os.path.exists(env):
-        return env
-    for pattern in _FONT_GLOBS:
-        found = sorted(glob.glob(pattern, recursive=True))
-        if found:
-            return found[0]
-    return None
-
-
-class FontMissing(RuntimeError):
-    """No Chinese font to embed in a PDF."""
-
+from archive.casefile.fonts import FontMissing, cjk_font, cjk_fpdf  # noqa: F401  (re-exported for demo users)
 
 def make_docx(title: str, paragraphs: list[str], *, table: list[list[str]] | None = None,
               header: str | None = None, footer: str | None = None) -> bytes:
@@ -56,19 +29,6 @@ def make_docx(title: str, paragraphs: list[str], *, table: list[list[str]] | Non
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
-
-
-def cjk_fpdf():
-    """An A4 fpdf2 document with the Chinese font registered as "cjk" (FontMissing without one)."""
-    from fpdf import FPDF
-
-    font = cjk_font()
-    if font is None:
-        raise FontMissing("no Chinese font found: apt-get install fonts-noto-cjk (or set ARCHIVE_CJK_FONT)")
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(True, margin=18)
-    pdf.add_font("cjk", fname=font, collection_font_number=0)
-    return pdf
 
 
 def make_pdf(title: str, paragraphs: list[str], *, pages: int = 1, encrypt_password: str | None = None) -> bytes:

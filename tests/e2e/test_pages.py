@@ -156,7 +156,7 @@ def _big_pdf(mb: int) -> bytes:
 
     from PIL import Image
 
-    from archive.demo.documents import cjk_fpdf
+    from archive.casefile.fonts import cjk_fpdf
 
     side = int((mb * 1024 * 1024 / 3) ** 0.5)
     noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))

@@ -255,7 +255,7 @@ def test_binder_pages_and_bookmarks_without_libreoffice(app, client, archive):
 
 
 def test_binder_converts_docx_with_libreoffice(app, client, archive, tmp_path):
-    from archive.sampling.bundle import find_soffice
+    from archive.casefile.bundle import find_soffice
 
     assert find_soffice(archive.config["LIBREOFFICE"]), "LibreOffice is required here (bin/setup test installs it)"
     case, parts = _case_with_documents(client)

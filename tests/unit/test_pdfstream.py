@@ -8,7 +8,7 @@ from pypdf.annotations import Link
 from pypdf.generic import RectangleObject
 
 from archive.demo.documents import make_pdf
-from archive.sampling.pdfstream import Bookmark, StreamingPdf
+from archive.casefile.pdfstream import Bookmark, StreamingPdf
 
 
 def _with_link(pages: int) -> bytes:
@@ -46,7 +46,7 @@ def test_contents_over_several_pages_number_the_parts_after_themselves():
     import re
     from types import SimpleNamespace
 
-    from archive.sampling.bundle import BinderPart, _front_matter
+    from archive.casefile.bundle import BinderPart, _front_matter
 
     when = dt.datetime(2026, 3, 2, 10, tzinfo=dt.timezone.utc)
     docs = [SimpleNamespace(form_code="inquiry_record", filename=f"询问笔录第{i}份.pdf", stage="investigation",

@@ -287,7 +287,7 @@ def _front_matter(case: Case, agency_name: str, parts: list[BinderPart]) -> tupl
     dry.set_auto_page_break(True, margin=18)
     _contents(dry, parts, 0, font="helvetica")
     toc_pages = dry.page_no()
-    from archive.demo.documents import cjk_fpdf
+    from archive.casefile.fonts import cjk_fpdf
 
     pdf = cjk_fpdf()
     _cover(pdf, case, agency_name, parts)
@@ -311,7 +311,7 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
 
     from pypdf import PdfReader
 
-    from archive.sampling.pdfstream import Bookmark, StreamingPdf
+    from archive.casefile.pdfstream import Bookmark, StreamingPdf
 
     parts = []
     try:
