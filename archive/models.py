@@ -377,6 +377,9 @@ class Review(Base):
     score: Mapped[float | None] = mapped_column(nullable=True)
     grade: Mapped[str | None] = mapped_column(String(8), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The reviewer's unsubmitted work, saved from the scoring page: {vetoed, veto_reasons, deductions, note}.
+    draft: Mapped[str | None] = mapped_column(Text, nullable=True)
+    draft_saved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class DocumentVersion(Base):

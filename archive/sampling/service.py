@@ -300,16 +300,35 @@ def declare_conflict(session: Session, username: str, *, agency: str | None, cas
 def submit(session: Session, review: Review, *, by: str, vetoed: list[str], deductions: list[dict],
            note: str = "", form: dict | None = None) -> Review:
     """The assigned reviewer (``by``; who may: ``policy.scores_review``) scores the file once,
-    before the review deadline."""
+    before the review deadline: a compare-and-set on the status, so of concurrent submissions
+    (two tabs, a double click) exactly one is recorded and the others are refused."""
     if review.status == "submitted":
         raise Conflict("this review has been submitted already")
     if today() > review.due_on:
         raise Forbidden("the review deadline has passed / 评查期限已过", {"review": ["deadline passed"]})
     result = scoring.score(form or scoring.load_form(), vetoed, deductions)
-    review.vetoed, review.deductions = json.dumps(result.vetoed), json.dumps(result.deductions, ensure_ascii=False)
-    review.form_score, review.content_score = result.form_score, result.content_score
-    review.score, review.grade, review.note = result.score, result.grade, note.strip() or None
-    review.status, review.submitted_at = "submitted", server_now()
+    if not compare_and_set(session, update(Review).where(Review.id == review.id, Review.status == "assigned").values(
+            vetoed=json.dumps(result.vetoed), deductions=json.dumps(result.deductions, ensure_ascii=False),
+            form_score=result.form_score, content_score=result.content_score, score=result.score,
+            grade=result.grade, note=note.strip() or None, status="submitted", submitted_at=server_now())):
+        session.rollback()
+        raise Conflict("this review has been submitted already")
+    session.refresh(review)
+    return review
+
+
+def save_draft(session: Session, review: Review, *, draft: dict) -> Review:
+    """Keep the reviewer's unsubmitted work (vetoes with reasons, deductions, note) to go on
+    later; nothing is scored. Refused once submitted or after the deadline."""
+    if review.status == "submitted":
+        raise Conflict("this review has been submitted already")
+    if today() > review.due_on:
+        raise Forbidden("the review deadline has passed / 评查期限已过", {"review": ["deadline passed"]})
+    if not compare_and_set(session, update(Review).where(Review.id == review.id, Review.status == "assigned").values(
+            draft=json.dumps(draft, ensure_ascii=False), draft_saved_at=server_now())):
+        session.rollback()
+        raise Conflict("this review has been submitted already")
+    session.refresh(review)
     return review
 
 

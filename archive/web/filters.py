@@ -60,3 +60,10 @@ def _register(name: str, table) -> None:
 
 for _name, _table in NAMES.items():
     _register(_name, _table)
+
+
+@bp.app_template_filter("fromjson")
+def fromjson(text: str | None):
+    import json
+
+    return json.loads(text) if text else None

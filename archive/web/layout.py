@@ -27,6 +27,14 @@ def navigation(p: Principal) -> list[tuple[str, str, str]]:
         items.append(("预警", url_for("web.warnings"), "warnings"))
     if p.role in AMENDMENT_ROLES:
         items.append(("更正", url_for("web.amendments"), "amendments"))
+    if p.role == "reviewer":
+        items.append(("评查任务", url_for("web.reviews"), "reviews"))
+    if p.role in ("city_office", "district_office", "auditor"):
+        items.append(("抽查", url_for("web.plans"), "sampling"))
+    if policy.reads_fixity(p) and p.role != "agency_legal":
+        items.append(("存证检查", url_for("web.fixity_page"), "fixity"))
+    if policy.reads_audit(p):
+        items.append(("审计", url_for("web.audit_trail"), "audit"))
     if policy.creates_cases(p):
         items.append(("新建案件", url_for("web.case_new"), "case_new"))
     return items

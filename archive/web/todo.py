@@ -35,8 +35,8 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         rows = session.execute(select(Review, Case.number).join(Case, Case.id == Review.case_id)
                                .where(Review.reviewer == p.username, Review.status == "assigned")
                                .order_by(Review.due_on, Review.id).limit(limit)).all()
-        out.append({"title": "评查任务", "count": len(rows), "items": [
-            {"text": number, "href": url_for("web.case", case_id=r.case_id), "meta": f"评查截止 {r.due_on.isoformat()}",
+        out.append({"title": "评查任务", "count": len(rows), "more": url_for("web.reviews"), "items": [
+            {"text": number, "href": url_for("web.review", review_id=r.id), "meta": f"评查截止 {r.due_on.isoformat()}",
              "extra": {"案卷 PDF": f"/api/cases/{r.case_id}/binder.pdf", "案卷包": f"/api/cases/{r.case_id}/bundle"}}
             for r, number in rows]})
         return out

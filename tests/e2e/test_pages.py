@@ -76,7 +76,8 @@ class Person:
         self.console: list[str] = []
         self.page.on("console", lambda m: self.console.append(m.text))
         self.page.on("pageerror", lambda e: self.console.append(f"page error: {e}"))
-        self.page.on("response", lambda r: self.console.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+        self.page.on("response", lambda r: self.console.append(f"HTTP {r.status} {r.url}")
+                     if r.status >= 400 or r.request.method == "POST" else None)
 
     def login(self) -> "Person":
         self.page.goto(self.server + "/login")
@@ -103,10 +104,9 @@ class Person:
         try:
             return self.page.wait_for_selector(selector, timeout=timeout * 1000, state="attached")
         except PlaywrightTimeout:
-            probe = self.page.evaluate("() => import('/static/js/preview.js').then(() => 'ok', e => String(e))")
-            html = self.page.inner_html(".preview") if self.page.query_selector(".preview") else ""
+            text = self.page.inner_text("main") if self.page.query_selector("main") else ""
             raise AssertionError(f"{selector} not on {self.page.url} after {timeout} s; console: {self.console}; "
-                                 f"{probe}; {html[:500]}") from None
+                                 f"page: {text[:1500]}") from None
 
     def no_script_errors(self) -> None:
         bad = [m for m in self.console if "Content Security Policy" in m or m.startswith("page error")]

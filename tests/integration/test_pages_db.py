@@ -4,6 +4,7 @@ each user may read (a reviewer: the files assigned to it)."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections import Counter
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from archive.demo.documents import make_pdf
 from archive.labels import ROLE_NAMES
-from archive.models import Amendment, AuditEntry, Document, WarningRecord
+from archive.models import Amendment, AuditEntry, Document, Review, WarningRecord
 from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, upload
 from tests.integration.test_accounts_audit import PASSWORD, csrf_of, log_in, person  # noqa: F401
 from tests.integration.test_hardening import concurrently
@@ -192,3 +193,80 @@ def test_case_list_filters_by_stage_warnings_and_lateness(app, client, files):
     assert listed(opened_from="2026-03-03") == [on_time["number"]]
     page = clerk.get("/cases", query_string={"late": "1"}).get_data(as_text=True)
     assert "共 <strong>1</strong> 件" in page and "津武市监罚〔2026〕31号" in page
+
+
+@pytest.fixture
+def drawn_review(app, archive, client, files):
+    """The city's plan drawn: case A's file assigned to ``reviewer``; a second reviewer exists."""
+    from archive.auth.accounts import create_user
+
+    plan = client.post("/api/sampling/plans", json={
+        "name": "第一季度抽查", "period_start": "2026-01-01", "period_end": "2026-03-31", "kinds": ["penalty"],
+        "count": 1, "reviewers_per_file": 1, "max_load": 5, "review_deadline": "2099-06-30"}).get_json()
+    drawn = client.post(f"/api/sampling/plans/{plan['id']}/draw", json={"seed": "s"}).get_json()
+    with archive.sessions() as s:  # joins after the draw: assigned nothing
+        create_user(s, "reviewer2", "reviewer", "B-SJJ")
+        s.commit()
+    from archive.auth.accounts import issue_token
+
+    with archive.sessions() as s:
+        from archive.auth.accounts import find_user
+
+        app.config["TEST_TOKENS"]["reviewer2"] = issue_token(s, find_user(s, "reviewer2")).token
+        s.commit()
+    return {"plan": plan["id"], "review": drawn["assignments"][0]["review_id"]}
+
+
+def test_concurrent_submissions_from_the_scoring_page_score_once(app, archive, drawn_review):
+    url = f"/reviews/{drawn_review['review']}"
+    out = concurrently(4, lambda i: client_as(app, "reviewer").post(url, data={
+        "action": "submit", f"points_C{i + 1}": "2", f"reason_C{i + 1}": f"第 {i} 处不足"}))
+    assert all(r.status_code == 303 for r in out), [r.status_code for r in out]
+    assert _audits(archive, "review.submit") == 1
+    with archive.sessions() as s:
+        r = s.get(Review, drawn_review["review"])
+        assert r.status == "submitted" and r.score == 98.0 and len(json.loads(r.deductions)) == 1
+    # afterwards neither a draft nor a second submission changes it
+    again = client_as(app, "reviewer").post(url, data={"action": "draft", "note": "改"}, follow_redirects=True)
+    assert "评分已提交，不能再修改" in again.get_data(as_text=True)
+
+
+def test_scoring_page_validates_in_chinese_and_keeps_a_draft(app, archive, drawn_review):
+    reviewer = client_as(app, "reviewer")
+    url = f"/reviews/{drawn_review['review']}"
+    r = reviewer.post(url, data={"action": "submit", "points_C2": "25", "reason_C2": "证据不足", "veto_V1": "1"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "此项最多扣 20 分" in html and "否决须写明理由" in html
+    with archive.sessions() as s:
+        review = s.get(Review, drawn_review["review"])
+        assert review.status == "assigned" and json.loads(review.draft)["deductions"]["C2"]["points"] == "25"
+    page = reviewer.get(url).get_data(as_text=True)
+    assert 'value="25"' in page and 'name="veto_V1" value="1" checked' in page
+
+
+def test_supervision_pages_refuse_who_may_not(app, archive, drawn_review):
+    plan, review = drawn_review["plan"], drawn_review["review"]
+    for who, path, status in [
+        ("clerk_a", "/sampling", 403), ("clerk_a", f"/sampling/{plan}", 404), ("complaints_a", "/sampling", 403),
+        ("district_a", f"/sampling/{plan}", 200), ("district_b", f"/sampling/{plan}/results", 200),
+        ("city", f"/sampling/{plan}/verify", 200), ("auditor", f"/sampling/{plan}", 200),
+        ("reviewer", f"/reviews/{review}", 200), ("reviewer2", f"/reviews/{review}", 404),
+        ("clerk_a", f"/reviews/{review}", 404), ("district_a", f"/reviews/{review}", 200),
+        ("clerk_a", "/audit", 403), ("city", "/audit", 403), ("auditor", "/audit", 200),
+        ("clerk_a", "/fixity", 403), ("city", "/fixity", 200),
+    ]:
+        r = client_as(app, who).get(path)
+        assert r.status_code == status, (who, path, r.status_code)
+        if status == 404:
+            assert "找不到这个页面" in r.get_data(as_text=True)
+        if status == 403:
+            assert "没有权限" in r.get_data(as_text=True)
+    # only the reviewer scores; an office reading the review cannot post a score
+    r = client_as(app, "district_a").post(f"/reviews/{review}", data={"action": "submit"})
+    assert r.status_code == 403
+    # the plan's other district sees its strata's sizes and digests only
+    other = client_as(app, "district_b").get(f"/sampling/{plan}").get_data(as_text=True)
+    assert "津武市监罚〔2026〕31号" not in other and "津武市监罚〔2026〕31号" in client_as(app, "district_a").get(
+        f"/sampling/{plan}").get_data(as_text=True)
+    verified = client_as(app, "auditor").get("/audit", query_string={"verify": "1"}).get_data(as_text=True)
+    assert "哈希链完整" in verified

@@ -1,0 +1,230 @@
+"""抽查 pages (city and district offices, auditors): plans, the frozen strata and their digests,
+the draw with a seed typed in, the sample with ranks and reviewers, refusals per stratum; the
+验证说明 page anyone can redo the draw from; and the results with their exports."""
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from archive.api.sampling import PlanCreateSchema, _may_draw, _plan, _plan_visible
+from archive.auth import policy
+from archive.auth.web import audit_event, current, refuse
+from archive.errors import Conflict, ValidationFailed
+from archive.extension import db, get_archive
+from archive.labels import KIND_NAMES
+from archive.models import Organisation, Review, SamplingPlan
+from archive.sampling import service
+from archive.web import bp
+from archive.web.layout import org_names, zh, zh_errors
+
+STATUS_NAMES = {"draft": "草案", "frozen": "已冻结", "drawn": "已抽取"}
+PLAN_FIELDS = ("name", "period_start", "period_end", "district", "count", "rate", "min_per_stratum",
+               "max_per_stratum", "reviewers_per_file", "max_load", "review_deadline")
+
+
+def _readable(p) -> bool:
+    return p.role in ("city_office", "district_office", "auditor")
+
+
+@bp.route("/sampling")
+def plans():
+    p = current()
+    if not _readable(p):
+        refuse("sampling_plan", "-", visible=True, why=f"a {p.role} does not read sampling plans")
+    rows = [pl for pl in db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())) if _plan_visible(pl)]
+    return render_template("plans.html", plans=rows, statuses=STATUS_NAMES, names=org_names(
+        pl.district_code for pl in rows if pl.district_code), may_create=policy.sets_plans(p),
+        section="sampling", crumbs=[("抽查", None)])
+
+
+def _district_options() -> list[tuple[str, str]]:
+    return [(o.code, o.name) for o in db().scalars(select(Organisation).where(Organisation.level == "district")
+                                                     .order_by(Organisation.code))]
+
+
+@bp.route("/sampling/new", methods=["GET", "POST"])
+def plan_new():
+    """A plan with the form's Chinese labels: count or rate per stratum, bounds, reviewers."""
+    p = current()
+    if not policy.sets_plans(p):
+        refuse("sampling_plan", "new", visible=True, why="the city office sets sampling plans")
+    values: dict = {"kinds": ["penalty"], "reviewers_per_file": "2", "max_load": "10", "min_per_stratum": "0",
+                    "mode": "count"}
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        form = request.form
+        values = {k: form.get(k, "").strip() for k in PLAN_FIELDS}
+        values["kinds"] = form.getlist("kinds")
+        values["mode"] = form.get("mode", "count")
+        data = {k: v for k, v in values.items() if v not in ("", None) and k != "mode"}
+        if values["mode"] == "rate":
+            data.pop("count", None)
+            if data.get("rate"):
+                try:
+                    data["rate"] = float(data["rate"]) / 100  # typed as a percentage
+                except ValueError:
+                    pass
+        else:
+            data.pop("rate", None)
+        try:
+            loaded = PlanCreateSchema().load(data)
+            session = db()
+            plan = service.create_plan(session, loaded, p.username)
+            session.commit()
+        except ValidationError as exc:
+            errors, status = zh_errors(exc.messages), 422  # type: ignore[arg-type]
+        except ValidationFailed as exc:
+            db().rollback()
+            errors, status = zh_errors(exc.errors), 422
+        else:
+            audit_event("sample.plan", "sampling_plan", str(plan.id), name=plan.name, via="web")
+            flash("抽查计划已创建。下一步：冻结各层案卷名单，公布摘要值，再在抽取时输入随机种子。", "ok")
+            return redirect(url_for("web.plan", plan_id=plan.id), code=303)
+    for key in ("rate",):
+        if key in errors:
+            errors[key] = ["比例应大于 0、不超过 100%。"]
+    return render_template("plan_new.html", values=values, errors=errors, districts=_district_options(),
+                           kinds=list(KIND_NAMES.items()), section="sampling",
+                           crumbs=[("抽查", url_for("web.plans")), ("新建抽查计划", None)]), status
+
+
+_PROBLEM = re.compile(r"^(?P<number>.+): needs (?P<need>\d+) reviewers, (?P<ok>\d+) eligible of (?P<pool>\d+) "
+                      r"\(own agency (?P<own>\d+), declared conflict (?P<conflict>\d+), at the load limit "
+                      r"(?P<limit>\d+): (?P<busy>\d+)\)$")
+
+
+def _problem_zh(text: str) -> str:
+    m = _PROBLEM.match(text)
+    if not m:
+        return text
+    return (f"{m['number']}：需要 {m['need']} 名评查人员，符合条件的只有 {m['ok']} 名（共 {m['pool']} 名；"
+            f"排除：本机关 {m['own']} 名，声明回避 {m['conflict']} 名，已达 {m['limit']} 份上限 {m['busy']} 名）")
+
+
+def _view(plan: SamplingPlan) -> dict:
+    view = service.plan_view(db(), plan, agencies=policy.plan_agencies(current()))
+    by_number: dict[str, list[dict]] = {}
+    for a in view["assignments"]:
+        by_number.setdefault(a["case_number"], []).append(a)
+    from archive.sampling.draw import rank
+
+    for s in view["strata"]:
+        s["rows"] = [{"number": n, "rank": rank(plan.seed, n) if plan.seed else None,
+                      "reviews": by_number.get(n, [])} for n in (s["sample"] or [])]
+    return view
+
+
+@bp.route("/sampling/<int:plan_id>")
+def plan(plan_id: int):
+    p = current()
+    pl = _plan(plan_id)
+    view = _view(pl)
+    audit_event("sample.view", "sampling_plan", str(plan_id), via="web")
+    names = org_names([s["agency"] for s in view["strata"]] + ([pl.district_code] if pl.district_code else []))
+    return render_template("plan.html", plan=pl, view=view, names=names, statuses=STATUS_NAMES,
+                           may_draw=policy.draws_plan(p, pl.district_code), problems={},
+                           kinds=KIND_NAMES, section="sampling",
+                           crumbs=[("抽查", url_for("web.plans")), (pl.name, None)])
+
+
+@bp.route("/sampling/<int:plan_id>/freeze", methods=["POST"])
+def plan_freeze(plan_id: int):
+    p = current()
+    pl = _plan(plan_id)
+    _may_draw(pl)
+    session = db()
+    try:
+        service.freeze(session, pl, by=p.username, role=p.role)
+        session.commit()
+    except (Conflict, ValidationFailed) as exc:
+        session.rollback()
+        flash("未能冻结：" + zh(exc.message), "error")
+    else:
+        flash("各层案卷名单已冻结，摘要值已记入审计日志。请在抽取前公布摘要值。", "ok")
+    return redirect(url_for("web.plan", plan_id=plan_id) + "#strata", code=303)
+
+
+@bp.route("/sampling/<int:plan_id>/draw", methods=["POST"])
+def plan_draw(plan_id: int):
+    p = current()
+    pl = _plan(plan_id)
+    _may_draw(pl)
+    seed = request.form.get("seed", "").strip()
+    session = db()
+    try:
+        service.draw(session, pl, seed, by=p.username, role=p.role)
+        session.commit()
+    except service.PoolTooSmall as exc:
+        session.rollback()
+        flash("评查人员不足，未抽取（已记入审计日志）。各层的原因见下。", "error")
+        detail = {stratum: [_problem_zh(t) for t in texts] for stratum, texts in exc.errors.items()}
+        return render_template("plan.html", plan=pl, view=_view(pl), names=org_names(
+            [s.agency_code for s in pl.strata]), statuses=STATUS_NAMES, may_draw=True, problems=detail,
+            kinds=KIND_NAMES, seed=seed, section="sampling",
+            crumbs=[("抽查", url_for("web.plans")), (pl.name, None)]), 422
+    except ValidationFailed as exc:
+        session.rollback()
+        flash("请输入随机种子（例如当期公开开奖号码），最多 200 字。" if "seed" in exc.errors else zh(exc.message), "error")
+        return redirect(url_for("web.plan", plan_id=plan_id) + "#draw", code=303)
+    except Conflict:
+        session.rollback()
+        flash("这个计划已经抽取过了；抽取不会重做。", "error")
+        return redirect(url_for("web.plan", plan_id=plan_id), code=303)
+    audit_event("sample.draw.web", "sampling_plan", str(plan_id), seed=seed, via="web")
+    flash("已抽取并分配评查人员。任何人都可以按“验证说明”复核。", "ok")
+    return redirect(url_for("web.plan", plan_id=plan_id) + "#sample", code=303)
+
+
+@bp.route("/sampling/<int:plan_id>/verify")
+def plan_verify(plan_id: int):
+    """验证说明: the method in plain Chinese, the frozen populations, the seed and the result as
+    files, and a short program that recomputes the selection."""
+    pl = _plan(plan_id)
+    view = _view(pl)
+    problems = service.verify(db(), pl) if pl.status == "drawn" else []
+    return render_template("plan_verify.html", plan=pl, view=view, problems=problems, kinds=KIND_NAMES,
+                           names=org_names(s["agency"] for s in view["strata"]), section="sampling",
+                           crumbs=[("抽查", url_for("web.plans")), (pl.name, url_for("web.plan", plan_id=pl.id)),
+                                   ("验证说明", None)])
+
+
+@bp.route("/sampling/<int:plan_id>/verify/<any(populations, result):what>.json")
+def plan_verify_file(plan_id: int, what: str):
+    pl = _plan(plan_id)
+    view = _view(pl)
+    if what == "populations":
+        body = {"plan": pl.id, "strata": [{"agency": s["agency"], "kind": s["kind"], "digest": s["digest"],
+                                           "k": s["k"], "population": s["population"]} for s in view["strata"]]}
+    else:
+        body = {"plan": pl.id, "seed": pl.seed, "strata": [{"agency": s["agency"], "kind": s["kind"],
+                                                            "sample": s["sample"]} for s in view["strata"]]}
+    return Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json", headers={
+        "Content-Disposition": f"attachment; filename=plan-{pl.id}-{what}.json"})
+
+
+@bp.route("/sampling/<int:plan_id>/results")
+def plan_results(plan_id: int):
+    """评查结果 per file, agency and district; the files whose reviewers disagree by more than
+    the configured margin opened side by side."""
+    pl = _plan(plan_id)
+    data = service.results(db(), pl, policy.plan_agencies(current()))
+    margin = get_archive().config["REVIEW_DISAGREEMENT_POINTS"]
+    reviews: dict[str, list[Review]] = {}
+    q = select(Review).where(Review.plan_id == pl.id, Review.status == "submitted")
+    agencies = policy.plan_agencies(current())
+    if agencies is not None:
+        q = q.where(Review.agency_code.in_(sorted(agencies)))
+    for r in db().scalars(q.order_by(Review.id)):
+        reviews.setdefault(r.case_id, []).append(r)
+    disputed = {cid for cid, rs in reviews.items()
+                if len(rs) > 1 and max(r.score or 0 for r in rs) - min(r.score or 0 for r in rs) > margin}
+    audit_event("sample.results", "sampling_plan", str(plan_id), format="page", via="web")
+    return render_template("plan_results.html", plan=pl, data=data, reviews=reviews, disputed=disputed,
+                           margin=margin, section="sampling",
+                           crumbs=[("抽查", url_for("web.plans")), (pl.name, url_for("web.plan", plan_id=pl.id)),
+                                   ("评查结果", None)])

@@ -1,0 +1,121 @@
+"""The supervision pages in Chromium: the city office plans, freezes and draws (the 验证说明
+page's selection recomputed here with hmac), a reviewer scores two files on screen beside the
+binder, the results page shows the grades, an auditor verifies the audit chain."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from tests.e2e.test_pages import Person, _case_with_document, browser, database_url, live, until  # noqa: F401
+
+SEED = "2026-11-27 双色球 03 11 17 22 28 31 + 09"
+
+
+def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_screen(live, browser, client):
+    cases = [_case_with_document(client, f"津武市监罚〔2026〕{n}号", "2026-03-02T10:00:00+08:00")[0] for n in (61, 62)]
+
+    city = Person(browser, live, "city").login()
+    city.page.click("nav.nav >> text=抽查")
+    city.page.click("text=新建抽查计划")
+    city.page.click("button:has-text('创建计划')")  # nothing filled in: errors next to the fields
+    assert "必填" in city.page.inner_text("label.field:has(input[name=name])")
+    city.page.fill("input[name=name]", "2026年第一季度行政处罚案卷抽查")
+    city.page.fill("input[name=period_start]", "2026-01-01")
+    city.page.fill("input[name=period_end]", "2026-03-31")
+    city.page.fill("input[name=count]", "2")
+    city.page.fill("input[name=reviewers_per_file]", "1")
+    city.page.fill("input[name=review_deadline]", "2099-12-31")
+    city.page.click("button:has-text('创建计划')")
+    city.page.wait_for_selector(".flash:has-text('抽查计划已创建')")
+    city.page.click("button:has-text('冻结案卷名单')")
+    city.page.wait_for_selector("table.strata")
+    digests = city.page.input_value("#digests")
+    assert "A-SJJ/penalty 2 份" in digests
+    assert city.page.is_visible("#copy-digests")
+    city.shot("city-11-plan-frozen")
+    city.page.fill("input[name=seed]", SEED)
+    city.page.click("button:has-text('抽取并分配评查人员')")
+    city.page.wait_for_selector("#sample")
+    assert all(c["number"] in city.page.inner_text("#sample") for c in cases)
+    city.shot("city-12-plan-drawn")
+
+    city.page.click("a.button:has-text('验证说明')")
+    city.page.wait_for_selector("#verified")
+    populations = city.page.evaluate(
+        "() => fetch(document.querySelector('a[href$=\"populations.json\"]').href).then(r => r.json())")
+    stratum = next(s for s in populations["strata"] if s["agency"] == "A-SJJ")
+    numbers = sorted(stratum["population"])
+    assert hashlib.sha256("\n".join(numbers).encode()).hexdigest() == stratum["digest"]
+    mine = sorted(numbers, key=lambda n: hmac.new(SEED.encode(), n.encode(), hashlib.sha256).hexdigest())[:stratum["k"]]
+    assert "、".join(mine) in city.page.inner_text("#result")
+    assert SEED in city.page.inner_text("#snippet")
+    city.shot("city-13-verify")
+    city.no_script_errors()
+
+    reviewer = Person(browser, live, "reviewer").login()
+    assert "评查任务" in reviewer.page.inner_text("nav.nav") and "案件" not in reviewer.page.inner_text("nav.nav")
+    reviewer.page.click("nav.nav >> text=评查任务")
+    assert "共 2 份案卷，已提交 0 份" in reviewer.page.inner_text("main")
+    reviewer.shot("reviewer-01-list")
+    first, second = mine
+    reviewer.page.click(f"table.list a:has-text('{first}')")
+    reviewer.wait(".pdf-view[data-rendered]", timeout=60)
+    assert int(reviewer.page.get_attribute(".pdf-view", "data-rendered")) >= 2  # cover, contents, documents
+    reviewer.page.check("input[name=veto_V2]")
+    assert reviewer.page.inner_text("#grade").startswith("不合格")
+    reviewer.page.click("button:has-text('提交评分')")  # a veto needs its reason
+    reviewer.wait("form#score-form .field-error")
+    assert "否决须写明理由" in reviewer.page.inner_text("form#score-form")
+    reviewer.page.fill("input[name=veto_reason_V2]", "缺少现场检查笔录，违法事实无证据支持")
+    reviewer.page.click("button:has-text('提交评分')")
+    reviewer.wait(".flash:has-text('评分已提交')")
+    assert "0 分，不合格" in reviewer.page.inner_text(".flash")
+    reviewer.shot("reviewer-02-vetoed")
+
+    reviewer.go("/reviews")
+    reviewer.page.click(f"table.list a:has-text('{second}')")
+    reviewer.page.fill("input[name=points_C2]", "25")
+    assert reviewer.page.inner_text("#grade") == "扣分超出该项上限"
+    reviewer.page.fill("input[name=reason_C2]", "询问笔录未记录告知事项")
+    reviewer.page.click("button:has-text('提交评分')")  # over the item's maximum: refused, in Chinese
+    reviewer.wait("form#score-form .field-error")
+    assert "此项最多扣 20 分" in reviewer.page.inner_text("form#score-form")
+    reviewer.page.click("button:has-text('保存草稿')")  # a draft keeps what was typed
+    reviewer.wait(".flash:has-text('草稿已保存')")
+    assert reviewer.page.input_value("input[name=points_C2]") == "25"
+    reviewer.page.fill("input[name=points_C2]", "5")
+    reviewer.page.fill("input[name=points_F1]", "2")
+    reviewer.page.fill("input[name=reason_F1]", "封面未填写结案日期")
+    assert reviewer.page.inner_text("#total") == "93" and reviewer.page.inner_text("#grade") == "优秀"
+    reviewer.wait(".pdf-view[data-rendered]", timeout=60)
+    reviewer.shot("reviewer-03-scoring")
+    # A full-page screenshot resizes the page and the scroll settles afterwards, so a mouse click
+    # right after it can land beside the button: the button is pressed from the keyboard here.
+    reviewer.page.locator("button:has-text('提交评分')").press("Enter")
+    reviewer.wait(".flash:has-text('评分已提交')")
+    assert "93 分，优秀" in reviewer.page.inner_text(".flash")
+    # a file not assigned to the reviewer: the Chinese 404
+    unassigned, doc = _case_with_document(client, "津武市监罚〔2026〕64号", "2026-03-02T10:00:00+08:00")  # after the freeze
+    for path in (f"/cases/{unassigned['id']}", f"/documents/{doc['id']}"):
+        resp = reviewer.go(path)
+        assert resp.status == 404 and "找不到这个页面" in reviewer.page.inner_text("main")
+    reviewer.no_script_errors()
+
+    city.go("/sampling")
+    city.page.click("a:has-text('评查结果')")
+    files = city.page.inner_text("table.files")
+    assert "不合格" in files and "优秀" in files and "缺少现场检查笔录" in files
+    city.shot("city-14-results")
+
+    auditor = Person(browser, live, "auditor").login()
+    auditor.page.click("nav.nav >> text=审计")
+    auditor.page.click("button:has-text('校验哈希链')")
+    auditor.page.wait_for_selector("#chain")
+    assert "哈希链完整" in auditor.page.inner_text("#chain")
+    assert "review.submit" in auditor.page.inner_text("table.audit") or auditor.page.locator("a[rel=next]").count()
+    auditor.shot("auditor-01-audit")
+    auditor.go("/fixity")
+    assert "存证检查" in auditor.page.inner_text("h1")
+    auditor.shot("auditor-02-fixity")
+    auditor.no_script_errors()
