@@ -451,6 +451,7 @@ class Complaint(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     complainant: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)  # how to reach the complainant
     agency_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), nullable=True)
     district_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     text: Mapped[str] = mapped_column(Text)
@@ -461,6 +462,18 @@ class Complaint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ComplaintStep(Base):
+    """One step of handling a complaint (办理记录): the day, who, what was done. Appended only."""
+
+    __tablename__ = "complaint_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    done_on: Mapped[dt.date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class ComplaintLink(Base):

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from archive.api.schemas import BoundedDateTime, LocalDateTime
+from archive.api.schemas import BoundedDate, BoundedDateTime, LocalDateTime
 from archive.auth import policy
 from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import Conflict
@@ -21,10 +21,25 @@ blp = Blueprint("complaints", __name__, url_prefix="/api/complaints", descriptio
 class ComplaintCreateSchema(Schema):
     received_at = BoundedDateTime(required=True, metadata={"description": "when it was received (ISO 8601)"})
     complainant = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    contact = fields.String(load_default=None, validate=validate.Length(max=200),
+                            metadata={"description": "how to reach the complainant"})
     agency = fields.String(load_default=None, validate=validate.Length(max=64))
     case_id = fields.String(load_default=None, validate=validate.Length(max=32),
                             metadata={"description": "a case it names: linked at once (legal hold)"})
     text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class StepCreateSchema(Schema):
+    done_on = BoundedDate(required=True, metadata={"description": "the day it was done"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class StepSchema(Schema):
+    id = fields.Integer()
+    done_on = fields.Date()
+    text = fields.String()
+    recorded_by = fields.String()
+    recorded_at = LocalDateTime()
 
 
 class LinkSchema(Schema):
@@ -48,6 +63,7 @@ class ComplaintSchema(Schema):
     id = fields.Integer()
     received_at = LocalDateTime()
     complainant = fields.String()
+    contact = fields.String(allow_none=True)
     agency = fields.String(allow_none=True)
     district = fields.String(allow_none=True)
     text = fields.String()
@@ -59,6 +75,7 @@ class ComplaintSchema(Schema):
     closed_by = fields.String(allow_none=True)
     closed_at = LocalDateTime(allow_none=True)
     cases = fields.List(fields.Nested(LinkedCaseSchema))
+    steps = fields.List(fields.Nested(StepSchema), metadata={"description": "the handling log (办理记录)"})
 
 
 class ComplaintQuerySchema(Schema):
@@ -152,6 +169,20 @@ class ComplaintLinks(MethodView):
         service.link(session, get_archive().store, c, case, by=current().username)
         session.commit()
         audit_event("complaint.link", "complaint", str(complaint_id), case_id=case.id)
+        return service.view(session, c)
+
+
+@blp.route("/<int:complaint_id>/steps")
+class ComplaintSteps(MethodView):
+    @blp.arguments(StepCreateSchema)
+    @blp.response(201, ComplaintSchema)
+    def post(self, data, complaint_id):
+        """Add a step to the handling log (办理记录): the day and what was done; appended only."""
+        c = complaint_for(complaint_id)
+        session = db()
+        step = service.add_step(session, c, by=current().username, done_on=data["done_on"], text=data["text"])
+        session.commit()
+        audit_event("complaint.step", "complaint", str(complaint_id), step=step.id, done_on=str(step.done_on))
         return service.view(session, c)
 
 

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from archive.db import compare_and_set, get_or_404, lock_row
 from archive.errors import Conflict, ValidationFailed
 from archive.models import (
-    Amendment, Case, Complaint, ComplaintLink, Document, DocumentVersion, IndexJob, Organisation,
+    Amendment, Case, Complaint, ComplaintLink, ComplaintStep, Document, DocumentVersion, IndexJob, Organisation,
 )
-from archive.services.clock import now as server_now
+from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ def create(session: Session, data: dict, *, by: str, default_district: str | Non
     if errors:
         raise ValidationFailed("the complaint is not complete", errors)
     now = server_now()
-    c = Complaint(received_at=received, complainant=data["complainant"].strip(), agency_code=agency or None,
+    c = Complaint(received_at=received, complainant=data["complainant"].strip(),
+                  contact=(data.get("contact") or "").strip()[:200] or None, agency_code=agency or None,
                   district_code=_district_of(session, agency) or default_district, text=data["text"].strip(),
                   status="open", created_by=by, created_at=now)
     session.add(c)
@@ -137,6 +138,26 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
     return released
 
 
+def add_step(session: Session, complaint: Complaint, *, by: str, done_on: dt.date, text: str) -> ComplaintStep:
+    """Record one step of the handling (appended, never changed); only while the complaint is open."""
+    if complaint.status != "open":
+        raise Conflict("the complaint is closed")
+    errors: dict[str, list[str]] = {}
+    if not (text or "").strip():
+        errors["text"] = ["required"]
+    if done_on > server_now().astimezone(SHANGHAI).date():
+        errors["done_on"] = ["in the future"]
+    elif done_on < complaint.received_at.astimezone(SHANGHAI).date():
+        errors["done_on"] = ["before the complaint was received"]
+    if errors:
+        raise ValidationFailed("the handling step is not complete", errors)
+    step = ComplaintStep(complaint_id=complaint.id, done_on=done_on, text=text.strip()[:5000], recorded_by=by,
+                         recorded_at=server_now())
+    session.add(step)
+    session.flush()
+    return step
+
+
 def get(session: Session, complaint_id: int) -> Complaint:
     return get_or_404(session, Complaint, complaint_id, "complaint")
 
@@ -144,7 +165,12 @@ def get(session: Session, complaint_id: int) -> Complaint:
 def view(session: Session, c: Complaint) -> dict:
     links = session.execute(select(ComplaintLink, Case.number).join(Case, Case.id == ComplaintLink.case_id)
                             .where(ComplaintLink.complaint_id == c.id).order_by(ComplaintLink.id)).all()
-    return {"id": c.id, "received_at": c.received_at, "complainant": c.complainant, "agency": c.agency_code,
+    steps = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == c.id)
+                            .order_by(ComplaintStep.done_on, ComplaintStep.id)).all()
+    return {"id": c.id, "received_at": c.received_at, "complainant": c.complainant, "contact": c.contact,
+            "agency": c.agency_code,
+            "steps": [{"id": st.id, "done_on": st.done_on, "text": st.text, "recorded_by": st.recorded_by,
+                       "recorded_at": st.recorded_at} for st in steps],
             "district": c.district_code, "text": c.text, "status": c.status, "handling": c.handling,
             "outcome": c.outcome, "created_by": c.created_by, "created_at": c.created_at,
             "closed_by": c.closed_by, "closed_at": c.closed_at,

@@ -81,9 +81,16 @@ def search():
         except BadQuery as exc:
             error = zh(exc.message)
     forms = sorted(((f.code, f.name) for f in load_catalog().values()), key=lambda x: x[1])
+    linked: set[str] = set()
+    if complaint is not None:
+        from sqlalchemy import select
+
+        from archive.models import ComplaintLink
+
+        linked = set(db().scalars(select(ComplaintLink.case_id).where(ComplaintLink.complaint_id == complaint.id)))
     return render_template("search.html", q=q, result=result, error=error, errors=errors, pager=pager,
                            args=args, orgs=visible_orgs(p), kinds=list(KIND_NAMES.items()),
-                           stages=list(STAGE_NAMES.items()), forms=forms, complaint=complaint,
+                           stages=list(STAGE_NAMES.items()), forms=forms, complaint=complaint, linked=linked,
                            searched=searched, section="search", crumbs=[("检索", None)])
 
 

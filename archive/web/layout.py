@@ -29,6 +29,8 @@ def navigation(p: Principal) -> list[tuple[str, str, str]]:
         items.append(("更正", url_for("web.amendments"), "amendments"))
     if p.role == "reviewer":
         items.append(("评查任务", url_for("web.reviews"), "reviews"))
+    if policy.handles_complaints(p):
+        items.append(("投诉举报", url_for("web.complaints"), "complaints"))
     if p.role in ("city_office", "district_office", "auditor"):
         items.append(("抽查", url_for("web.plans"), "sampling"))
     if policy.reads_fixity(p) and p.role != "agency_legal":

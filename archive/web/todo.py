@@ -78,7 +78,8 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         if p.agencies is not None:
             q = q.where(Complaint.district_code == p.scope_code)
         complaints = session.scalars(q.order_by(Complaint.received_at).limit(limit)).all()
-        out.append({"title": "办理中的投诉举报", "count": len(complaints), "items": [
-            {"text": f"{c.complainant}：{c.text[:60]}", "href": url_for("web.search", complaint=c.id),
+        out.append({"title": "办理中的投诉举报", "count": len(complaints), "more": url_for("web.complaints", status="open"),
+                    "items": [
+            {"text": f"{c.complainant}：{c.text[:60]}", "href": url_for("web.complaint", complaint_id=c.id),
              "meta": f"收到 {local(c.received_at):%Y-%m-%d}"} for c in complaints]})
     return out

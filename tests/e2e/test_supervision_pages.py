@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 
 from tests.e2e.test_pages import Person, _case_with_document, browser, database_url, live, until  # noqa: F401
 
 SEED = "2026-11-27 双色球 03 11 17 22 28 31 + 09"
 
 
-def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_screen(live, browser, client):
+def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_screen(live, browser, client):  # noqa: F811
     cases = [_case_with_document(client, f"津武市监罚〔2026〕{n}号", "2026-03-02T10:00:00+08:00")[0] for n in (61, 62)]
 
     city = Person(browser, live, "city").login()
@@ -119,3 +118,70 @@ def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_sc
     assert "存证检查" in auditor.page.inner_text("h1")
     auditor.shot("auditor-02-fixity")
     auditor.no_script_errors()
+
+
+def test_a_complaint_handled_end_to_end(live, browser, client, archive):  # noqa: F811
+    case, doc = _case_with_document(client, "津武市监罚〔2026〕71号", "2026-03-02T10:00:00+08:00")
+    from tests.conftest import drain
+
+    drain(archive)
+    handler = Person(browser, live, "complaints_a").login()
+    assert "投诉举报" in handler.page.inner_text("nav.nav")
+    handler.page.click("nav.nav >> text=投诉举报")
+    handler.page.click("text=登记投诉举报")
+    handler.page.fill("input[name=complainant]", "王某")
+    handler.page.fill("input[name=contact]", "13800000000")
+    handler.page.fill("textarea[name=case_numbers]", "津武市监罚〔2026〕999号")
+    handler.page.fill("textarea[name=text]", "反映宏泰食品公司被罚款后仍在销售过期食品，处罚不到位。")
+    handler.page.click("button:has-text('登记')")
+    assert "没有找到案号 津武市监罚〔2026〕999号" in handler.page.inner_text("main")
+    handler.page.fill("textarea[name=case_numbers]", "")
+    handler.page.click("button:has-text('登记')")
+    handler.wait(".flash:has-text('投诉举报已登记')")
+    handler.page.click("a.button:has-text('在档案中检索')")
+    handler.page.fill("input[name=q]", "罚款金额")
+    handler.page.press("input[name=q]", "Enter")
+    handler.wait("ol.hits li")
+    assert "投诉举报 第" in handler.page.inner_text(".context")
+    handler.shot("complaint-01-search")
+    handler.page.click("ol.hits li button.link-case")
+    handler.wait(".flash:has-text('已关联')")
+    assert "已关联到此投诉（保全中）" in handler.page.inner_text("ol.hits")
+    handler.page.click(".context a")
+    assert "保全中（不可删除）" in handler.page.inner_text("#cases")
+    with archive.sessions() as s:  # the object store holds the case's document under legal hold
+        from archive.models import Document
+
+        d = s.get(Document, doc["id"])
+        assert archive.store.stat(d.object_key, d.version_id).legal_hold
+    import datetime as dt
+
+    from archive.services.clock import SHANGHAI
+
+    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    handler.page.fill("#steps input[name=done_on]", "2026-01-01")  # before the complaint came in: refused
+    handler.page.fill("#steps textarea[name=text]", "x")
+    handler.page.click("button:has-text('添加办理记录')")
+    handler.wait("#steps .field-error")
+    assert "不能早于收到投诉的日期" in handler.page.inner_text("#steps")
+    for day, text in ((today, "调阅案卷，核对处罚决定书"), (today, "约谈执法机关承办人")):
+        handler.page.fill("#steps input[name=done_on]", day)
+        handler.page.fill("#steps textarea[name=text]", text)
+        handler.page.click("button:has-text('添加办理记录')")
+        handler.wait(".flash:has-text('办理记录已添加')")
+    history = handler.page.inner_text("#steps ol.history")
+    assert today in history and "调阅案卷" in history and "约谈执法机关承办人" in history
+    handler.shot("complaint-02-page")
+    handler.page.fill("textarea[name=handling]", "调阅案卷并约谈承办人，核实处罚已执行。")
+    handler.page.fill("textarea[name=outcome]", "反映情况部分属实，已责令整改。")
+    handler.page.locator("button:has-text('办结')").press("Enter")
+    handler.wait(".flash:has-text('已办结')")
+    assert "已办结" in handler.page.inner_text(".page-head") and "已解除" in handler.page.inner_text("#cases")
+    with archive.sessions() as s:
+        d = s.get(Document, doc["id"])
+        assert not archive.store.stat(d.object_key, d.version_id).legal_hold
+    handler.page.emulate_media(media="print")
+    handler.shot("complaint-03-print")
+    assert handler.page.is_hidden("header.bar") and handler.page.is_hidden("#steps form") if \
+        handler.page.query_selector("#steps form") else handler.page.is_hidden("header.bar")
+    handler.no_script_errors()

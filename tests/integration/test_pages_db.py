@@ -270,3 +270,31 @@ def test_supervision_pages_refuse_who_may_not(app, archive, drawn_review):
         f"/sampling/{plan}").get_data(as_text=True)
     verified = client_as(app, "auditor").get("/audit", query_string={"verify": "1"}).get_data(as_text=True)
     assert "哈希链完整" in verified
+
+
+def test_complaint_pages_close_once_and_keep_the_log(app, archive, files):
+    handler = client_as(app, "complaints_a")
+    r = handler.post("/complaints/new", data={"received_at": "2026-11-01T09:00", "complainant": "李某",
+                                              "case_numbers": "津武市监罚〔2026〕31号、津辰市监罚〔2026〕31号",
+                                              "text": "反映处罚过轻"})
+    assert r.status_code == 422 and "没有找到案号 津辰市监罚〔2026〕31号" in r.get_data(as_text=True)  # another district's
+    r = handler.post("/complaints/new", data={"received_at": "2026-11-01T09:00", "complainant": "李某",
+                                              "case_numbers": "津武市监罚〔2026〕31号", "text": "反映处罚过轻"})
+    assert r.status_code == 303
+    cid = int(r.headers["Location"].rsplit("/", 1)[1])
+    page = handler.get(f"/complaints/{cid}").get_data(as_text=True)
+    assert "保全中（不可删除）" in page
+    assert handler.post(f"/complaints/{cid}/steps", data={"done_on": "2026-11-02", "text": "调阅案卷"}).status_code == 303
+    out = concurrently(4, lambda i: client_as(app, "complaints_a").post(
+        f"/complaints/{cid}/close", data={"handling": f"核实 {i}", "outcome": "不属实"}))
+    assert all(x.status_code == 303 for x in out), [(x.status_code, x.get_data(as_text=True)[-600:].replace("\n", " ")) for x in out if x.status_code != 303]
+    assert _audits(archive, "complaint.close") == 1
+    late = handler.post(f"/complaints/{cid}/steps", data={"done_on": "2026-11-03", "text": "补记"}, follow_redirects=True)
+    assert "不能再添加办理记录" in late.get_data(as_text=True) or late.status_code == 409
+    body = handler.get(f"/api/complaints/{cid}").get_json()
+    assert [s["text"] for s in body["steps"]] == ["调阅案卷"] and body["status"] == "closed"
+    assert not body["cases"][0]["held"]
+    # other roles: a clerk is refused, the other district never sees it
+    assert client_as(app, "clerk_a").get(f"/complaints/{cid}").status_code == 403
+    assert client_as(app, "district_b").get(f"/complaints/{cid}").status_code == 404
+    assert client_as(app, "district_a").get("/complaints").status_code == 200

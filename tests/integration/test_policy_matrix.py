@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from archive.demo.documents import make_pdf
 from archive.models import AuditEntry, WarningRecord
+from archive.services.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, upload
 
 ROLES = [a[0] for a in ACCOUNTS]
@@ -145,6 +146,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/complaints/<int:complaint_id>", {"k": w["complaint"]}, 200, complaint_item),
         ("POST", "/api/complaints/<int:complaint_id>/links", {"k": w["complaint"], "json": {"case_id": c}}, 201,
          complaint_item),
+        ("POST", "/api/complaints/<int:complaint_id>/steps", {"k": w["complaint"], "json": {
+            "done_on": dt.datetime.now(SHANGHAI).date().isoformat(), "text": "调阅案卷"}}, 201, complaint_item),
         ("POST", "/api/complaints/<int:complaint_id>/close", {"k": w["complaint"], "json": {
             "handling": "调阅核实", "outcome": "不属实"}}, 200, complaint_item),
         ("GET", "/api/documents/<doc_id>", {"doc": d1}, 200, for_case_a()),
