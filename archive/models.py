@@ -476,6 +476,22 @@ class ComplaintStep(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class ComplaintAttachment(Base):
+    """A file that came with a complaint (letters, photos), stored write-once like any document."""
+
+    __tablename__ = "complaint_attachments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    object_key: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class ComplaintLink(Base):
     """A case a complaint concerns; while any open complaint links it, its objects are on legal hold."""
 

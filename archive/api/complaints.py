@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from archive.api.schemas import BoundedDate, BoundedDateTime, LocalDateTime
+from archive.api.schemas import BoundedDate, BoundedDateTime, LocalDateTime, UploadFileSchema
 from archive.auth import policy
 from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import Conflict
@@ -40,6 +40,16 @@ class StepSchema(Schema):
     text = fields.String()
     recorded_by = fields.String()
     recorded_at = LocalDateTime()
+
+
+class AttachmentSchema(Schema):
+    id = fields.String()
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by = fields.String()
+    uploaded_at = LocalDateTime()
 
 
 class LinkSchema(Schema):
@@ -76,6 +86,7 @@ class ComplaintSchema(Schema):
     closed_at = LocalDateTime(allow_none=True)
     cases = fields.List(fields.Nested(LinkedCaseSchema))
     steps = fields.List(fields.Nested(StepSchema), metadata={"description": "the handling log (办理记录)"})
+    attachments = fields.List(fields.Nested(AttachmentSchema), metadata={"description": "files stored write-once"})
 
 
 class ComplaintQuerySchema(Schema):
@@ -184,6 +195,58 @@ class ComplaintSteps(MethodView):
         session.commit()
         audit_event("complaint.step", "complaint", str(complaint_id), step=step.id, done_on=str(step.done_on))
         return service.view(session, c)
+
+
+@blp.route("/<int:complaint_id>/attachments")
+class ComplaintAttachments(MethodView):
+    @blp.arguments(UploadFileSchema, location="files")
+    @blp.response(201, AttachmentSchema)
+    def post(self, files, complaint_id):
+        """Store a file that came with the complaint (multipart ``file``), write-once like a document."""
+        from archive.api.cases import received_file
+
+        c = complaint_for(complaint_id)
+        upload = files["file"]
+        session, archive = db(), get_archive()
+        a = service.attach(session, archive.store, archive.ingest_settings, c, by=current().username,
+                           filename=upload.filename, spool=received_file(upload))
+        session.commit()
+        audit_event("complaint.attach", "complaint", str(complaint_id), attachment=a.id, sha256=a.sha256,
+                    filename=a.filename)
+        return a
+
+
+@blp.route("/<int:complaint_id>/attachments/<attachment_id>")
+class ComplaintAttachmentContent(MethodView):
+    @blp.response(200, description="the stored bytes, checked against their SHA-256 while they stream")
+    def get(self, complaint_id, attachment_id):
+        """A complaint's attachment; a mismatch with its SHA-256 aborts the response."""
+        from urllib.parse import quote
+
+        from flask import Response
+
+        from archive.api.documents import _hash_while_streaming
+        from archive.models import ComplaintAttachment
+
+        c = complaint_for(complaint_id, open_only=False)
+        a = db().get(ComplaintAttachment, attachment_id)
+        if a is None or a.complaint_id != c.id:
+            from archive.errors import NotFound
+
+            raise NotFound("no such attachment")
+        audit_event("complaint.attachment", "complaint", str(complaint_id), attachment=a.id)
+        sessions = get_archive().sessions
+
+        def found(result: str, detail: str) -> None:
+            from archive import audit
+
+            audit.record(sessions, "fixity.mismatch", target_type="complaint_attachment", target_id=a.id,
+                         detail={"result": result, "detail": detail})
+
+        stream = get_archive().store.open(a.object_key, a.version_id)
+        return Response(_hash_while_streaming(stream, a.sha256, found), mimetype=a.media_type, direct_passthrough=True,
+                        headers={"Content-Length": str(a.size), "ETag": f'"{a.sha256}"', "Cache-Control": "private, no-store",
+                                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}"})
 
 
 @blp.route("/<int:complaint_id>/close")

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from archive.db import compare_and_set, get_or_404, lock_row
 from archive.errors import Conflict, ValidationFailed
 from archive.models import (
-    Amendment, Case, Complaint, ComplaintLink, ComplaintStep, Document, DocumentVersion, IndexJob, Organisation,
+    Amendment, Case, Complaint, ComplaintAttachment, ComplaintLink, ComplaintStep, Document, DocumentVersion,
+    IndexJob, Organisation,
 )
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore, StorageError
@@ -158,6 +159,35 @@ def add_step(session: Session, complaint: Complaint, *, by: str, done_on: dt.dat
     return step
 
 
+def attach(session: Session, store: ObjectStore, settings, complaint: Complaint, *, by: str, filename: str | None,
+           spool) -> ComplaintAttachment:
+    """Store a file that came with the complaint: the object first (a retained version under
+    ``complaints/<id>/attachments/<attachment id>``, never overwritten), then its row."""
+    from archive.errors import TooLarge
+    from archive.extraction.detect import detect_media_type
+    from archive.models import new_id
+    from archive.services.ingest import clean_filename, retain_until
+
+    if spool.size == 0:
+        raise ValidationFailed("empty file", {"file": ["the file is empty"]})
+    if spool.size > settings.max_bytes:
+        raise TooLarge(f"file larger than {settings.max_bytes} bytes")
+    spool.seek(0)
+    media_type = detect_media_type(spool)
+    spool.seek(0)
+    at = server_now()
+    a = ComplaintAttachment(id=new_id(), complaint_id=complaint.id, filename=clean_filename(filename),
+                            media_type=media_type, size=spool.size, sha256=spool.sha256, uploaded_by=by, uploaded_at=at)
+    a.object_key = f"complaints/{complaint.id}/attachments/{a.id}"
+    put = store.put(a.object_key, spool, spool.size, {
+        "complaint-id": str(complaint.id), "filename": a.filename, "sha256": a.sha256,
+        "uploaded-at": at.isoformat(), "uploaded-by": by}, media_type, retain_until(at, settings.permanent_years))
+    a.version_id = put.version_id
+    session.add(a)
+    session.flush()
+    return a
+
+
 def get(session: Session, complaint_id: int) -> Complaint:
     return get_or_404(session, Complaint, complaint_id, "complaint")
 
@@ -165,10 +195,15 @@ def get(session: Session, complaint_id: int) -> Complaint:
 def view(session: Session, c: Complaint) -> dict:
     links = session.execute(select(ComplaintLink, Case.number).join(Case, Case.id == ComplaintLink.case_id)
                             .where(ComplaintLink.complaint_id == c.id).order_by(ComplaintLink.id)).all()
+    files = session.scalars(select(ComplaintAttachment).where(ComplaintAttachment.complaint_id == c.id)
+                            .order_by(ComplaintAttachment.uploaded_at, ComplaintAttachment.id)).all()
     steps = session.scalars(select(ComplaintStep).where(ComplaintStep.complaint_id == c.id)
                             .order_by(ComplaintStep.done_on, ComplaintStep.id)).all()
     return {"id": c.id, "received_at": c.received_at, "complainant": c.complainant, "contact": c.contact,
             "agency": c.agency_code,
+            "attachments": [{"id": f.id, "filename": f.filename, "media_type": f.media_type, "size": f.size,
+                             "sha256": f.sha256, "uploaded_by": f.uploaded_by, "uploaded_at": f.uploaded_at}
+                            for f in files],
             "steps": [{"id": st.id, "done_on": st.done_on, "text": st.text, "recorded_by": st.recorded_by,
                        "recorded_at": st.recorded_at} for st in steps],
             "district": c.district_code, "text": c.text, "status": c.status, "handling": c.handling,

@@ -91,6 +91,9 @@ def complaint_new():
                 for case in cases:
                     service.link(session, get_archive().store, c, case, by=p.username)
                 session.commit()
+                _, failed = _store_attachments(session, c, [f for f in request.files.getlist("file") if f.filename])
+                for text in failed:
+                    flash(text, "error")
             except ValidationFailed as exc:
                 session.rollback()
                 errors = zh_errors(exc.errors)
@@ -178,6 +181,45 @@ def complaint_link(complaint_id: int):
     if back and back.startswith("/search?"):
         return redirect(back, code=303)
     return redirect(url_for("web.complaint", complaint_id=complaint_id) + "#cases", code=303)
+
+
+def _store_attachments(session, c: Complaint, uploads) -> tuple[list[str], list[str]]:
+    """Store each file (write-once); (names stored, Chinese errors)."""
+    from archive.api.cases import received_file
+
+    archive = get_archive()
+    stored, failed = [], []
+    for upload in uploads:
+        if not upload.filename:
+            continue
+        try:
+            a = service.attach(session, archive.store, archive.ingest_settings, c, by=current().username,
+                               filename=upload.filename, spool=received_file(upload))
+            session.commit()
+        except ArchiveError as exc:
+            session.rollback()
+            failed.append(f"{upload.filename}：" + ("文件是空的。" if "empty" in exc.message else zh(exc.message)))
+            continue
+        audit_event("complaint.attach", "complaint", str(c.id), attachment=a.id, sha256=a.sha256, via="web")
+        stored.append(a.filename)
+    return stored, failed
+
+
+@bp.route("/complaints/<int:complaint_id>/attachments", methods=["POST"])
+def complaint_attach(complaint_id: int):
+    c = complaint_for(complaint_id, open_only=False)
+    if c.status != "open":
+        flash("投诉举报已办结，不能再添加附件。", "error")
+        return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)
+    uploads = [f for f in request.files.getlist("file") if f.filename]
+    if not uploads:
+        return _again(complaint_id, "attach", {"file": ["请选择文件。"]})
+    stored, failed = _store_attachments(db(), c, uploads)
+    if stored:
+        flash(f"已保存附件：{'、'.join(stored)}（存档后不可修改或删除）。", "ok")
+    for text in failed:
+        flash(text, "error")
+    return redirect(url_for("web.complaint", complaint_id=complaint_id) + "#attachments", code=303)
 
 
 @bp.route("/complaints/<int:complaint_id>/close", methods=["POST"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from archive.demo.documents import make_pdf
 from tests.e2e.test_pages import Person, _case_with_document, browser, database_url, live, until  # noqa: F401
 
 SEED = "2026-11-27 双色球 03 11 17 22 28 31 + 09"
@@ -136,8 +137,13 @@ def test_a_complaint_handled_end_to_end(live, browser, client, archive):  # noqa
     handler.page.click("button:has-text('登记')")
     assert "没有找到案号 津武市监罚〔2026〕999号" in handler.page.inner_text("main")
     handler.page.fill("textarea[name=case_numbers]", "")
+    handler.page.set_input_files("input[name=file]", files=[{"name": "举报信.pdf", "mimeType": "application/pdf",
+                                                            "buffer": make_pdf("举报信", ["反映宏泰食品公司销售过期食品。"])}])
     handler.page.click("button:has-text('登记')")
     handler.wait(".flash:has-text('投诉举报已登记')")
+    assert "举报信.pdf" in handler.page.inner_text("#attachments")
+    status = handler.page.evaluate("() => fetch(document.querySelector('#attachments a').href).then(r => r.status)")
+    assert status == 200
     handler.page.click("a.button:has-text('在档案中检索')")
     handler.page.fill("input[name=q]", "罚款金额")
     handler.page.press("input[name=q]", "Enter")

@@ -298,3 +298,28 @@ def test_complaint_pages_close_once_and_keep_the_log(app, archive, files):
     assert client_as(app, "clerk_a").get(f"/complaints/{cid}").status_code == 403
     assert client_as(app, "district_b").get(f"/complaints/{cid}").status_code == 404
     assert client_as(app, "district_a").get("/complaints").status_code == 200
+
+
+def test_complaint_attachments_are_stored_write_once_and_read_back_verified(app, archive, files):
+    handler = client_as(app, "complaints_a")
+    c = handler.post("/api/complaints", json={"received_at": "2026-11-01T09:00:00+08:00", "complainant": "赵某",
+                                              "text": "反映问题", "agency": "A-SJJ"}).get_json()
+    letter = make_pdf("举报信", ["反映宏泰食品公司销售过期食品。"])
+    a = handler.post(f"/api/complaints/{c['id']}/attachments", data={"file": (io.BytesIO(letter), "举报信.pdf")},
+                     content_type="multipart/form-data").get_json()
+    assert a["size"] == len(letter) and a["media_type"] == "application/pdf"
+    got = handler.get(f"/api/complaints/{c['id']}/attachments/{a['id']}")
+    assert got.status_code == 200 and got.data == letter
+    with archive.sessions() as s:
+        from archive.models import ComplaintAttachment
+
+        row = s.get(ComplaintAttachment, a["id"])
+        info = archive.store.stat(row.object_key, row.version_id)
+        assert info.retain_until is not None and row.object_key.startswith(f"complaints/{c['id']}/attachments/")
+    assert handler.delete(f"/api/complaints/{c['id']}/attachments/{a['id']}").status_code == 405
+    assert client_as(app, "district_b").get(f"/api/complaints/{c['id']}/attachments/{a['id']}").status_code == 404
+    empty = handler.post(f"/api/complaints/{c['id']}/attachments", data={"file": (io.BytesIO(b""), "空.pdf")},
+                         content_type="multipart/form-data")
+    assert empty.status_code == 422
+    page = handler.get(f"/complaints/{c['id']}").get_data(as_text=True)
+    assert "举报信.pdf" in page

@@ -90,6 +90,8 @@ def world(app, client, archive, tokens):
     complaint = client_as(app, "complaints_a").post("/api/complaints", json={
         "received_at": "2026-09-01T09:00:00+08:00", "complainant": "王某", "text": "反映问题",
         "agency": "A-SJJ"}).get_json()
+    attachment = client_as(app, "complaints_a").post(f"/api/complaints/{complaint['id']}/attachments", data={
+        "file": (io.BytesIO(pdf), "举报信.pdf")}, content_type="multipart/form-data").get_json()
     with archive.sessions() as s:
         w = WarningRecord(rule="upload_late", fact_key="m", case_id=a["id"], agency_code="A-SJJ", message="逾期",
                           level=1, status="open", opened_at=dt.datetime.now(dt.timezone.utc))
@@ -106,7 +108,7 @@ def world(app, client, archive, tokens):
     draft = client.post("/api/sampling/plans", json=plan_body).get_json()
     empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
     return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
-            "period": period["id"], "complaint": complaint["id"], "warning": warning_id, "plan": drawn["id"],
+            "period": period["id"], "complaint": complaint["id"], "attachment": attachment["id"], "warning": warning_id, "plan": drawn["id"],
             "draft": draft["id"], "empty": empty["id"], "review": review["review_id"]}
 
 
@@ -148,6 +150,10 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
          complaint_item),
         ("POST", "/api/complaints/<int:complaint_id>/steps", {"k": w["complaint"], "json": {
             "done_on": dt.datetime.now(SHANGHAI).date().isoformat(), "text": "调阅案卷"}}, 201, complaint_item),
+        ("POST", "/api/complaints/<int:complaint_id>/attachments", {"k": w["complaint"], "data": {
+            "file": (io.BytesIO(pdf), "举报信.pdf")}}, 201, complaint_item),
+        ("GET", "/api/complaints/<int:complaint_id>/attachments/<attachment_id>",
+         {"k": w["complaint"], "att": w["attachment"]}, 200, complaint_item),
         ("POST", "/api/complaints/<int:complaint_id>/close", {"k": w["complaint"], "json": {
             "handling": "调阅核实", "outcome": "不属实"}}, 200, complaint_item),
         ("GET", "/api/documents/<doc_id>", {"doc": d1}, 200, for_case_a()),
@@ -187,7 +193,7 @@ def _path(rule: str, w: dict, kw: dict) -> str:
     ids = {"<case_id>": w["case"], "<doc_id>": kw.pop("doc", None), "<int:amendment_id>": kw.pop("a", None),
            "<int:period_id>": kw.pop("p", None), "<int:complaint_id>": kw.pop("k", None),
            "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
-           "<int:warning_id>": kw.pop("wid", None)}
+           "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))

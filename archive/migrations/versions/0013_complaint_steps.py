@@ -1,4 +1,5 @@
-"""complaint handling log (complaint_steps) and the complainant's contact
+"""complaint handling log (complaint_steps), attachments (complaint_attachments) and the
+complainant's contact
 
 Revision ID: 0013
 Revises: 0012
@@ -27,9 +28,25 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_complaint_steps_complaint_id", "complaint_steps", ["complaint_id"])
+    op.create_table(
+        "complaint_attachments",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("complaint_id", sa.Integer(), sa.ForeignKey("complaints.id"), nullable=False),
+        sa.Column("object_key", sa.String(255), nullable=False),
+        sa.Column("version_id", sa.String(255), nullable=False),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("media_type", sa.String(120), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("uploaded_by", sa.String(64), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_complaint_attachments_complaint_id", "complaint_attachments", ["complaint_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_complaint_attachments_complaint_id", "complaint_attachments")
+    op.drop_table("complaint_attachments")
     op.drop_index("ix_complaint_steps_complaint_id", "complaint_steps")
     op.drop_table("complaint_steps")
     with op.batch_alter_table("complaints") as batch:
