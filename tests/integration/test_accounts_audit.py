@@ -64,7 +64,7 @@ def test_web_login_session_cookie_and_csrf(app, person):
     assert r.status_code == 302
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    page = c.get("/", query_string={"q": "罚款"})
+    page = c.get("/", query_string={"q": "罚款"}, follow_redirects=True)  # the search page
     assert page.status_code == 200 and "zhang" in page.get_data(as_text=True)
     body = {"number": "津武市监罚〔2026〕77号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01"}
     refused = c.post("/api/cases", json=body)
