@@ -50,13 +50,17 @@ def audit_trail():
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     page = page_arg()
     rows = session.scalars(q.order_by(AuditEntry.seq.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    chain = None
+    chain, why = None, ""
     if request.args.get("verify"):
         chain = audit.verify_chain(session)
+        reason = chain.reason or ""
+        why = ("记录缺失（被删除或重新编号）" if "missing" in reason else
+               "与前一条不衔接（有记录被插入、删除或移动）" if "does not follow" in reason else
+               "内容与其哈希不符（被修改）" if "edited" in reason else reason)
         audit_event("audit.verify", ok=chain.first_bad is None, entries=chain.entries, via="web")
     audit_event("audit.view", via="web", filters={k: v for k, v in request.args.items() if v})
     return render_template("audit.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE), args=request.args,
-                           chain=chain, checked_at=now(), section="audit", crumbs=[("审计", None)])
+                           chain=chain, why=why, checked_at=now(), section="audit", crumbs=[("审计", None)])
 
 
 @bp.route("/fixity")

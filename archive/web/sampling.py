@@ -175,7 +175,6 @@ def plan_draw(plan_id: int):
         session.rollback()
         flash("这个计划已经抽取过了；抽取不会重做。", "error")
         return redirect(url_for("web.plan", plan_id=plan_id), code=303)
-    audit_event("sample.draw.web", "sampling_plan", str(plan_id), seed=seed, via="web")
     flash("已抽取并分配评查人员。任何人都可以按“验证说明”复核。", "ok")
     return redirect(url_for("web.plan", plan_id=plan_id) + "#sample", code=303)
 

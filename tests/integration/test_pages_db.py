@@ -323,3 +323,18 @@ def test_complaint_attachments_are_stored_write_once_and_read_back_verified(app,
     assert empty.status_code == 422
     page = handler.get(f"/complaints/{c['id']}").get_data(as_text=True)
     assert "举报信.pdf" in page
+
+
+def test_the_audit_page_names_the_entry_a_broken_chain_starts_at(app, archive, files):
+    from sqlalchemy import update
+
+    auditor = client_as(app, "auditor")
+    assert "哈希链完整" in auditor.get("/audit", query_string={"verify": "1"}).get_data(as_text=True)
+    with archive.sessions() as s:  # someone edits an entry behind the archive's back
+        seq = s.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.action == "case.create"))
+        s.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(actor="someone_else"))
+        s.commit()
+    page = auditor.get("/audit", query_string={"verify": "1"}).get_data(as_text=True)
+    assert f"哈希链在第 {seq} 条处断开：内容与其哈希不符（被修改）" in page
+    filtered = auditor.get("/audit", query_string={"action": "case.create"}).get_data(as_text=True)
+    assert "共 <strong>2</strong> 条" in filtered
