@@ -63,6 +63,18 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error", exc_info=getattr(exc, "original_exception", exc))
         return error_response(500, "服务器内部错误 / internal server error")
 
+    from sqlalchemy.exc import DataError
+
+    @app.errorhandler(DataError)
+    def _data(exc: DataError):
+        # a value the database refuses (out of range, not text): the request's fault, and the
+        # transaction is rolled back with the request's session
+        log.warning("the database refused a value: %s", exc.orig)
+        from archive.extension import db
+
+        db().rollback()
+        return error_response(400, "请求中有数据库无法保存的值 / a value the database cannot store")
+
     @app.errorhandler(RecursionError)
     def _too_deep(exc: RecursionError):
         return error_response(400, "请求内容嵌套过深 / the request body is nested too deeply")

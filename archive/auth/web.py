@@ -118,9 +118,42 @@ def _unauthenticated(message: str):
     return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
 
 
+def _nul_field() -> str | None:
+    """The name of a query, form or JSON field whose text holds a NUL character, if any."""
+    for name, value in list(request.args.items(multi=True)) + (
+            list(request.form.items(multi=True)) if request.method not in SAFE_METHODS else []):
+        if "\x00" in value or "\x00" in name:
+            return name
+    if request.method not in SAFE_METHODS and request.is_json:
+        stack: list[tuple[str, object]] = [("json", request.get_json(silent=True))]
+        while stack:
+            where, item = stack.pop()
+            if isinstance(item, str) and "\x00" in item:
+                return where
+            if isinstance(item, dict):
+                stack.extend((str(k), v) for k, v in item.items())
+                if any("\x00" in str(k) for k in item):
+                    return where
+            elif isinstance(item, list):
+                stack.extend((where, v) for v in item)
+    return None
+
+
+def refuse_nul():
+    """before_request, after authentication (a body is read only for a known caller): NUL is
+    never text, and PostgreSQL refuses it, so it is refused before any query sees it."""
+    bad = _nul_field()
+    if bad is not None:
+        from archive.errors import BadQuery
+
+        raise BadQuery("请求中含有不允许的字符（NUL）/ NUL is not allowed in text", {bad: ["NUL (0x00) is not allowed"]})
+
+
 def authenticate():
     """before_request: find the caller; everything but the public paths needs one."""
     g.principal = None
+    if "\x00" in request.path:
+        raise NotFound("no such record")  # no record has such an id
     if request.path in PUBLIC_PATHS or request.path.startswith("/static/"):
         return None
     session_db = db()
@@ -163,6 +196,7 @@ def init_auth(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     csrf.init_app(app)
     app.before_request(authenticate)
+    app.before_request(refuse_nul)
     app.after_request(security_headers)
 
     @app.errorhandler(CSRFError)

@@ -135,3 +135,22 @@ def test_no_input_to_any_route_answers_5xx(app, known, who):
             assert r.status_code < 500, (method, path, query, body, r.status_code, r.data[:300])
 
     check()
+
+
+def test_a_nul_in_a_path_or_query_is_refused_before_any_database_sees_it(app, known):
+    c = client_as(app, "city")
+    for path in ("/api/cases/%00", "/cases/%00", "/documents/a%00b", "/api/complaints/1/attachments/%00"):
+        assert c.get(path).status_code == 404, path
+    for path in ("/api/search?q=%00", "/search?q=a%00", "/cases?number=%00", "/api/cases?number=%00"):
+        assert c.get(path).status_code == 400, path
+
+
+def test_a_nul_in_a_body_is_refused_on_both_databases(app, known):
+    c = client_as(app, "clerk_a")
+    r = c.post("/api/cases", json={"number": "a\x00", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-02"})
+    assert r.status_code == 400 and r.get_json()["errors"] == {"number": ["NUL (0x00) is not allowed"]}
+    r = c.post("/cases/new", data={"number": "a\x00", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-02"})
+    assert r.status_code == 400 and "请求中含有不允许的字符" in r.get_data(as_text=True)
+    r = client_as(app, "complaints_a").post("/api/complaints", json={
+        "received_at": "2026-11-01T09:00:00+08:00", "complainant": "x", "text": ["ok", {"k": "y\x00"}]})
+    assert r.status_code == 400
