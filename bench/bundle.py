@@ -18,7 +18,6 @@ import os
 import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
 
 def scanned_pdf(title: str, pages: int) -> bytes:
@@ -65,23 +64,14 @@ def main() -> None:
 
     from pypdf import PdfReader, PdfWriter
 
-    from archive.config import load_config
     from archive.demo import ORGS
-    from archive.extension import build_archive
     from archive.casefile.bundle import bag_zip, build_binder
     from archive.services import cases as case_service
     from archive.services.ingest import HashingSpool, ingest
     from archive.services.orgs import import_orgs
-    from archive.storage.seaweed import EmbeddedSeaweed, pick_ports
+    from bench.instance import embedded_archive
 
-    work = Path(tempfile.mkdtemp(prefix="bench-bundle-"))
-    weed = EmbeddedSeaweed(work / "weed", pick_ports(1)[0], "bench", "bench-secret")
-    weed.start()
-    try:
-        cfg = load_config({"DATA_DIR": str(work), "S3_ENDPOINT": weed.endpoint, "S3_ACCESS_KEY": "bench",
-                           "S3_SECRET_KEY": "bench-secret", "DEMO": False, "LIBREOFFICE": "off"}, environ={})
-        archive = build_archive(cfg)
-        archive.prepare()
+    with embedded_archive("bench-bundle-", LIBREOFFICE="off") as (archive, _cfg):
         with archive.sessions() as s:
             import_orgs(s, ORGS)
             s.commit()
@@ -126,8 +116,6 @@ def main() -> None:
             mb = sum(map(len, blobs)) / 1e6
             print(f"{n:>9} {mb:>8.1f} | {z[0]:>6.2f} {z[1] / 1e6:>11.1f} | {b[0]:>8.2f} {b[1] / 1e6:>14.1f} "
                   f"{pages[0]:>5} | {w[0]:>11.2f} {w[1] / 1e6:>17.1f}")
-    finally:
-        weed.stop()
 
 
 if __name__ == "__main__":

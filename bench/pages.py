@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 
 def main() -> None:
@@ -26,22 +24,13 @@ def main() -> None:
     from sqlalchemy import select
 
     from archive.auth.accounts import create_user, issue_token
-    from archive.config import load_config
     from archive.demo import load_demo
-    from archive.extension import build_archive
     from archive.factory import create_app
     from archive.indexing.queue import drain
     from archive.models import Case, Document
-    from archive.storage.seaweed import EmbeddedSeaweed, pick_ports
+    from bench.instance import embedded_archive
 
-    root = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    weed = EmbeddedSeaweed(root / "seaweed", pick_ports(1)[0], "bench", "bench-secret")
-    weed.start(timeout=90)
-    try:
-        cfg = load_config({"DATA_DIR": str(root / "data"), "S3_ENDPOINT": weed.endpoint, "S3_ACCESS_KEY": "bench",
-                           "S3_SECRET_KEY": "bench-secret", "S3_BUCKET": "bench", "DEMO": False}, environ={})
-        archive = build_archive(cfg)
-        archive.prepare()
+    with embedded_archive("bench-pages-") as (archive, cfg):
         t = time.perf_counter()
         docs = load_demo(archive, cases=args.cases, echo=lambda _m: None)
         drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
@@ -70,8 +59,6 @@ def main() -> None:
                     times.append((time.perf_counter() - t) * 1000)
                     status = r.status_code
                 print(f"{label:14} {who:12} {statistics.median(times):10.1f} {max(times):8.1f}  {status}")
-    finally:
-        weed.stop()
 
 
 if __name__ == "__main__":
