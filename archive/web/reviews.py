@@ -144,7 +144,6 @@ def review_conflict():
         return redirect(url_for("web.reviews"), code=303)
     reason = request.form.get("reason", "").strip()[:2000]
     if not reason:
-        g.conflict_error = True
         flash("声明回避须写明理由。", "error")
         return redirect(url_for("web.review", review_id=r.id) + "#conflict", code=303)
     whole_agency = request.form.get("scope") == "agency"

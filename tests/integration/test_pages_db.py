@@ -338,3 +338,21 @@ def test_the_audit_page_names_the_entry_a_broken_chain_starts_at(app, archive, f
     assert f"哈希链在第 {seq} 条处断开：内容与其哈希不符（被修改）" in page
     filtered = auditor.get("/audit", query_string={"action": "case.create"}).get_data(as_text=True)
     assert "共 <strong>2</strong> 条" in filtered
+
+
+def test_a_reviewer_declares_a_conflict_from_the_scoring_page(app, archive, drawn_review):
+    from archive.models import ReviewConflict
+
+    reviewer = client_as(app, "reviewer")
+    r = reviewer.post("/reviews/conflicts", data={"review": str(drawn_review["review"]), "scope": "agency",
+                                                  "reason": " "}, follow_redirects=True)
+    assert "声明回避须写明理由" in r.get_data(as_text=True)
+    r = reviewer.post("/reviews/conflicts", data={"review": str(drawn_review["review"]), "scope": "agency",
+                                                  "reason": "曾在该局任职"}, follow_redirects=True)
+    assert "回避声明已登记" in r.get_data(as_text=True)
+    assert client_as(app, "reviewer2").post("/reviews/conflicts", data={
+        "review": str(drawn_review["review"]), "reason": "x"}).status_code == 404  # not its review
+    assert client_as(app, "clerk_a").post("/reviews/conflicts", data={"reason": "x"}).status_code == 403
+    with archive.sessions() as s:
+        rows = s.scalars(select(ReviewConflict)).all()
+        assert [(c.username, c.agency_code, c.case_number) for c in rows] == [("reviewer", "A-SJJ", None)]
