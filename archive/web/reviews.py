@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from archive.api.sampling import _review
