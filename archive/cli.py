@@ -155,9 +155,11 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
 def _command(cfg: dict) -> str:
     """How to run an ``archive`` command on this instance, as it can be typed."""
     wrapper = Path(__file__).resolve().parents[1] / "bin" / "archive"
-    if wrapper.exists() and Path(cfg["DATA_DIR"]) == wrapper.parents[1] / "data":
+    if not wrapper.exists():
+        return f"ARCHIVE_DATA_DIR={cfg['DATA_DIR']} {Path(sys.executable).parent / 'archive'}"
+    if Path(cfg["DATA_DIR"]) == wrapper.parents[1] / "data":
         return "bin/archive"
-    return f"ARCHIVE_DATA_DIR={cfg['DATA_DIR']} {Path(sys.executable).parent / 'archive'}"
+    return f"ARCHIVE_DATA_DIR={cfg['DATA_DIR']} bin/archive"
 
 
 def _interrupt(*_args) -> None:

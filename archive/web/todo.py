@@ -52,7 +52,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         out.append({"title": f"{LEVEL_NAMES[level]}预警（待处理）", "count": session.scalar(count_q) or 0,
                     "more": url_for("web.warnings", level=level, status="open"), "items": [
             {"text": f"{number}：{w.message}", "href": url_for("web.warning", warning_id=w.id),
-             "meta": f"处理期限 {local(w.due_at):%Y-%m-%d}" if w.due_at else "期限待定",
+             "meta": f"处理期限 {local(w.due_at):%Y-%m-%d}" if w.due_at else ("最高级，不再升级" if level == 3 else "期限待定"),
              "urgent": w.due_at is not None and w.due_at < now() + dt.timedelta(days=1)} for w, number in rows]})
     if p.role in ("district_office", "city_office"):
         from archive.services.amendments import supervising_role

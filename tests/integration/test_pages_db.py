@@ -356,3 +356,16 @@ def test_a_reviewer_declares_a_conflict_from_the_scoring_page(app, archive, draw
     with archive.sessions() as s:
         rows = s.scalars(select(ReviewConflict)).all()
         assert [(c.username, c.agency_code, c.case_number) for c in rows] == [("reviewer", "A-SJJ", None)]
+
+
+def test_a_top_level_warning_says_it_climbs_no_further(app, archive, files):
+    from sqlalchemy import update
+
+    with archive.sessions() as s:
+        s.execute(update(WarningRecord).where(WarningRecord.case_id == files["a"]["id"]).values(level=3, due_at=None))
+        s.commit()
+        wid = s.scalars(select(WarningRecord.id).where(WarningRecord.case_id == files["a"]["id"])).first()
+    city = client_as(app, "city")
+    assert "最高级，不再升级" in city.get("/warnings", query_string={"level": "3"}).get_data(as_text=True)
+    assert "最高级，不再升级" in city.get(f"/warnings/{wid}").get_data(as_text=True)
+    assert "最高级，不再升级" in city.get("/").get_data(as_text=True)
