@@ -103,8 +103,7 @@ class CaseStages(MethodView):
                                   fine_amount=data.get("fine_amount"))
         session.commit()
         audit_event("stage.record", "case", case_id, stage=data["stage"])
-        save_manifest(get_archive().sessions, get_archive().store, get_archive().ingest_settings, case_id)
-        check_case_now(get_archive().sessions, case_id)
+        case_changed(case_id)
         return attach_deadlines(session, case_service.get_case(session, case_id))
 
 
@@ -117,17 +116,32 @@ class CaseDocuments(MethodView):
         """Upload one document or piece of evidence for a stage (multipart: file, stage, form,
         optional sha256). Stored in object storage first; indexing happens afterwards."""
         case = scoped_case(case_id, write=True)
-        upload = files["file"]
-        spool = received_file(upload)
-        archive = get_archive()
-        doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=form["stage"],
-                     form=form["form"], filename=upload.filename, spool=spool,
-                     expected_sha256=form.get("sha256"), uploader=current().username)
-        audit_event("document.upload", "document", doc.id, case_id=case_id, sha256=doc.sha256,
-                    size=doc.size, filename=doc.filename)
-        check_case_now(archive.sessions, case_id)
-        doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
-        return doc
+        return store_upload(case, files["file"], stage=form["stage"], form=form["form"],
+                            expected_sha256=form.get("sha256"))
+
+
+def store_upload(case: Case, upload, *, stage: str, form: str, expected_sha256: str | None = None,
+                 **audit_detail):
+    """Ingest one uploaded file into ``case`` (object first), audit it, check the case's
+    deadlines at once; the document carries the warnings the upload raised (a late upload).
+    The API route and the upload page both store files through here."""
+    archive = get_archive()
+    doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form,
+                 filename=upload.filename, spool=received_file(upload), expected_sha256=expected_sha256,
+                 uploader=current().username)
+    audit_event("document.upload", "document", doc.id, case_id=case.id, sha256=doc.sha256,
+                size=doc.size, filename=doc.filename, **audit_detail)
+    check_case_now(archive.sessions, case.id)
+    doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
+    return doc
+
+
+def case_changed(case_id: str) -> None:
+    """After a committed change to a case: rewrite its manifest in the store and check its
+    deadlines at once (both secondary steps that never undo the change)."""
+    archive = get_archive()
+    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
+    check_case_now(archive.sessions, case_id)
 
 
 def raised_by(session, case_id: str, doc_id: str) -> list[str]:
@@ -192,8 +206,7 @@ class CasePeriods(MethodView):
         session.commit()
         audit_event("case.period", "case", case_id, kind=period.kind, days=period.days,
                     start_on=str(period.start_on), end_on=str(period.end_on))
-        save_manifest(get_archive().sessions, get_archive().store, get_archive().ingest_settings, case_id)
-        check_case_now(get_archive().sessions, case_id)
+        case_changed(case_id)
         return period
 
 
@@ -208,6 +221,5 @@ class CasePeriodEnd(MethodView):
         period = case_service.end_suspension(session, case, period_id, data["end_on"])
         session.commit()
         audit_event("case.period_end", "case", case_id, period=period_id, end_on=str(period.end_on))
-        save_manifest(get_archive().sessions, get_archive().store, get_archive().ingest_settings, case_id)
-        check_case_now(get_archive().sessions, case_id)
+        case_changed(case_id)
         return period

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from sqlalchemy import func, or_, select, update
@@ -37,7 +37,6 @@ class ScanReport:
     cases: int = 0
     new: int = 0
     resolved: int = 0  # open warnings whose fact no longer holds, closed as resolved
-    missing_years: set[int] = field(default_factory=set)  # calendar years deadlines needed
 
 
 def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
@@ -85,7 +84,6 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
                 known.add((facts.case_id, f.rule, f.key))
                 rows.append(_row(facts, f, calendar, rules, due_cache))
             resolved.extend(k for k in ((facts.case_id, r, key) for r, key in ev.cleared) if k in still_open)
-            report.missing_years |= ev.missing_years
             marks.setdefault(ev.next_check, []).append(facts.case_id)
         if rows:
             report.new += insert_warnings(session, rows)
@@ -129,8 +127,7 @@ def parallel_scan(url: str, rules: Rules, calendar: WorkCalendar, now: dt.dateti
     with cf.ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = list(pool.map(_scan_range, [(url, rules, calendar, now, r, incremental) for r in ranges]))
     return ScanReport(cases=sum(p.cases for p in parts), new=sum(p.new for p in parts),
-                      resolved=sum(p.resolved for p in parts),
-                      missing_years=set().union(*(p.missing_years for p in parts)))
+                      resolved=sum(p.resolved for p in parts))
 
 
 def _scan_range(args) -> ScanReport:

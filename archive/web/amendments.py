@@ -2,16 +2,14 @@
 version and the corrected file side by side, and the decision with its reason."""
 from __future__ import annotations
 
-import logging
-
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api.amendments import _amendment
+from archive.api.amendments import _amendment, decide_amendment
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.auth.web import audit_event, current
 from archive.errors import Conflict, ValidationFailed
-from archive.extension import db, get_archive
+from archive.extension import db
 from archive.labels import AMENDMENT_STATUS_NAMES
 from archive.models import Amendment, Case, Document
 from archive.services import amendments as service
@@ -19,7 +17,6 @@ from archive.web import bp
 from archive.web.documents import preview_kind
 from archive.web.layout import Pager, org_names, page_arg
 
-log = logging.getLogger(__name__)
 PER_PAGE = 30
 
 
@@ -76,19 +73,12 @@ def amendment(amendment_id: int):
 @bp.route("/amendments/<int:amendment_id>/decide", methods=["POST"])
 def amendment_decide(amendment_id: int):
     """Approve (adds a version; the old one stays readable) or reject with a reason."""
-    p = current()
     session = db()
     a = _amendment(amendment_id)
-    role, _ = service.supervising_role(session, a.agency_code)
-    if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
-        why = "the requester never decides their own amendment" if p.username == a.requested_by \
-            else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
-        refuse("amendment", str(amendment_id), visible=True, why=why)
     approve = request.form.get("decision") == "approve"
     note = request.form.get("note", "").strip()[:5000]
     try:
-        service.decide(session, a, by=p.username, approve=approve, note=note)
-        session.commit()
+        decide_amendment(a, approve=approve, note=note, via="web")
     except ValidationFailed:
         session.rollback()
         g.form_error, g.form_note = "驳回时请写明理由。", note
@@ -97,14 +87,5 @@ def amendment_decide(amendment_id: int):
         session.rollback()
         flash("这项更正申请已经审批过了。", "error")
         return redirect(url_for("web.amendment", amendment_id=amendment_id), code=303)
-    if a.status == "approved":
-        try:  # after the commit; if the store fails now, the queued job applies it later
-            service.apply_approved(session, get_archive().store, a.id)
-        except Exception as exc:  # noqa: BLE001 - the decision stands; the worker retries
-            session.rollback()
-            log.warning("amendment %s approved; its new version will be written by the worker: %s", a.id, exc)
-        session.refresh(a)
-    audit_event("amendment.decide", "amendment", str(a.id), document_id=a.document_id, status=a.status,
-                note=a.decision_note, version=a.new_version_no, via="web")
     flash("已批准，新版本已存入；原版本仍保留可查。" if a.status == "approved" else "已驳回，申请人会在工作台看到理由。", "ok")
     return redirect(url_for("web.amendment", amendment_id=amendment_id), code=303)

@@ -9,14 +9,13 @@ from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from archive.api.cases import received_file, scoped_case
+from archive.api.cases import case_changed, scoped_case, store_upload
 from archive.api.schemas import CaseCreateSchema, StageCreateSchema
 from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.deadlines.calendar import CalendarMissing
 from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
-from archive.deadlines.warnings import check_case_now
 from archive.errors import ArchiveError, Conflict, ValidationFailed
 from archive.extension import db, get_archive
 from archive.labels import KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, STAGE_NAMES, form_name
@@ -25,7 +24,7 @@ from archive.services import cases as case_service
 from archive.services.clock import local, now
 from archive.services.rebuild import save_manifest
 from archive.web import bp
-from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh, zh_errors
+from archive.web.layout import Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
 from forms import load_catalog
 
 
@@ -45,12 +44,9 @@ def cases():
     errors: dict[str, list[str]] = {}
     dates = {}
     for name in ("opened_from", "opened_to"):
-        raw = args.get(name, "").strip()
-        try:
-            dates[name] = dt.date.fromisoformat(raw) if raw else None
-        except ValueError:
-            errors[name] = ["日期格式应为 年-月-日。"]
-            dates[name] = None
+        dates[name], error = date_arg(name)
+        if error:
+            errors[name] = [error]
     agency = None
     if args.get("agency"):
         try:
@@ -221,9 +217,7 @@ def case_stage(case_id: str):
         return _case_with_errors(case_id, "stage", zh_errors(exc.errors) or {"stage": [zh(exc.message)]}, form,
                                  422 if isinstance(exc, ValidationFailed) else 409)
     audit_event("stage.record", "case", case_id, stage=data["stage"], via="web")
-    archive = get_archive()
-    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
-    check_case_now(archive.sessions, case_id)
+    case_changed(case_id)
     flash(f"“{STAGE_NAMES.get(data['stage'], data['stage'])}”环节已登记。", "ok")
     return redirect(url_for("web.case", case_id=case_id) + "#stage-" + data["stage"])
 
@@ -256,9 +250,7 @@ def case_period(case_id: str):
         session.rollback()
         return _case_with_errors(case_id, "period", zh_errors(exc.errors), form, 422)
     audit_event("case.period", "case", case_id, kind=period.kind, days=period.days, via="web")
-    archive = get_archive()
-    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
-    check_case_now(archive.sessions, case_id)
+    case_changed(case_id)
     flash("决定期限的延长已登记。" if period.kind == "extension" else "案件中止已登记。", "ok")
     return redirect(url_for("web.case", case_id=case_id) + "#period")
 
@@ -279,9 +271,7 @@ def case_period_end(case_id: str, period_id: int):
         return _case_with_errors(case_id, "end", zh_errors(exc.errors) or {"end_on": [zh(exc.message)]},
                                  request.form, 422)
     audit_event("case.period_end", "case", case_id, period=period_id, end_on=raw, via="web")
-    archive = get_archive()
-    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
-    check_case_now(archive.sessions, case_id)
+    case_changed(case_id)
     flash("案件中止已结束，决定期限恢复计算。", "ok")
     return redirect(url_for("web.case", case_id=case_id) + "#period")
 
@@ -290,30 +280,22 @@ def case_period_end(case_id: str, period_id: int):
 def case_upload(case_id: str):
     """The upload form without JavaScript: every chosen file is stored, one answer per file.
     (With JavaScript the page sends each file to the API itself, with a progress bar.)"""
-    from archive.api.cases import raised_by
-    from archive.services.ingest import ingest
-
     c = scoped_case(case_id, write=True)
     files = [f for f in request.files.getlist("file") if f.filename]
     if not files:
         return _case_with_errors(case_id, "upload", {"file": ["请选择要上传的文件。"]}, request.form, 422)
-    archive = get_archive()
     answers = []
     for upload in files:
         try:
-            doc = ingest(db(), archive.store, archive.ingest_settings, c, stage=request.form.get("stage", ""),
-                         form=request.form.get("form", ""), filename=upload.filename or "",
-                         spool=received_file(upload), uploader=current().username)
+            doc = store_upload(c, upload, stage=request.form.get("stage", ""), form=request.form.get("form", ""),
+                               via="web")
         except ArchiveError as exc:
             db().rollback()
             answers.append((upload.filename, False, "；".join(m for ms in zh_errors(exc.errors).values() for m in ms)
                             or zh(exc.message)))
             c = scoped_case(case_id, write=True)
             continue
-        audit_event("document.upload", "document", doc.id, case_id=case_id, sha256=doc.sha256, size=doc.size,
-                    filename=doc.filename, via="web")
-        check_case_now(archive.sessions, case_id)
-        late = raised_by(db(), case_id, doc.id)
+        late = doc.warnings  # type: ignore[attr-defined]
         answers.append((doc.filename, True, f"已保存，SHA-256 {doc.sha256}" + ("；" + "；".join(late) if late else "")))
     for name, ok, text in answers:
         flash(f"{name}：{text}", "ok" if ok else "error")

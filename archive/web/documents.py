@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api.cases import received_file
+from archive.api.amendments import request_amendment
 from archive.api.documents import scoped_document
 from archive.auth import policy
-from archive.auth.web import audit_event, current
+from archive.auth.web import audit_event, current, refuse
 from archive.errors import ArchiveError
-from archive.extension import db, get_archive
+from archive.extension import db
 from archive.models import Amendment, Organisation, Stage
 from archive.services import amendments as amendment_service
 from archive.web import bp
@@ -65,11 +65,8 @@ def document(doc_id: str):
 @bp.route("/documents/<doc_id>/amend", methods=["POST"])
 def document_amend(doc_id: str):
     """更正申请: the document's agency asks for a correction (reason + the corrected file)."""
-    from archive.auth.web import refuse
-
-    p = current()
     doc = scoped_document(doc_id)
-    if not policy.writes_agency(p, doc.case.agency_code):
+    if not policy.writes_agency(current(), doc.case.agency_code):  # refused before the form is read
         refuse("document", doc_id, visible=True, why="amendments are requested by the document's agency")
     reason = request.form.get("reason", "").strip()
     upload = request.files.get("file")
@@ -81,19 +78,13 @@ def document_amend(doc_id: str):
     if errors:
         g.form_errors, g.form_values = errors, request.form
         return document(doc_id), 422
-    archive = get_archive()
     session = db()
     try:
-        a = amendment_service.request(session, archive.store, archive.ingest_settings, doc, by=p.username,
-                                      reason=reason[:5000], filename=upload.filename or "",  # type: ignore[union-attr]
-                                      spool=received_file(upload))
-        session.commit()
+        a = request_amendment(doc, upload, reason[:5000], via="web")
     except ArchiveError as exc:
         session.rollback()
         g.form_errors = zh_errors(exc.errors) or {"file": [zh(exc.message)]}
         g.form_values = request.form
         return document(doc_id), 409 if "pending" in exc.message else 422
-    audit_event("amendment.request", "amendment", str(a.id), document_id=doc_id, sha256=a.sha256, reason=a.reason,
-                via="web")
     flash("更正申请已提交，等待上级审批。审批结果会显示在您的工作台。", "ok")
     return redirect(url_for("web.amendment", amendment_id=a.id), code=303)

@@ -13,7 +13,7 @@ from archive.labels import KIND_NAMES, STAGE_NAMES
 from archive.models import STAGES
 from archive.services.search import build_query, search as run_search
 from archive.web import bp
-from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
+from archive.web.layout import Pager, date_arg, org_names, page_arg, visible_orgs, zh
 from forms import load_catalog
 
 
@@ -29,17 +29,9 @@ def home():
 
 
 def _date(name: str, errors: dict) -> dt.date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = dt.date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = "日期格式应为 年-月-日。"
-        return None
-    if not 1900 <= value.year <= 2200:
-        errors[name] = "日期超出范围。"
-        return None
+    value, error = date_arg(name)
+    if error:
+        errors[name] = error
     return value
 
 

@@ -2,6 +2,7 @@
 role may do, and helpers the pages share (pagination, form errors in Chinese)."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 
@@ -91,6 +92,21 @@ class Pager:
 
     def window(self) -> list[int]:
         return [n for n in range(max(1, self.page - 3), min(self.pages, self.page + 3) + 1)]
+
+
+def date_arg(name: str) -> tuple[dt.date | None, str | None]:
+    """The query parameter ``name`` as a date (年-月-日, years 1900–2200): (date, None), (None,
+    None) when absent, or (None, the Chinese message) when it is not such a date."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None, None
+    try:
+        value = dt.date.fromisoformat(raw)
+    except ValueError:
+        return None, "日期格式应为 年-月-日。"
+    if not 1900 <= value.year <= 2200:
+        return None, "日期超出范围。"
+    return value, None
 
 
 def page_arg(default: int = 1, maximum: int = 10000) -> int:

@@ -15,20 +15,14 @@ from archive.models import AuditEntry, Document
 from archive.services import fixity
 from archive.services.clock import SHANGHAI, now
 from archive.web import bp
-from archive.web.layout import Pager, page_arg
+from archive.web.layout import Pager, date_arg, page_arg
 
 PER_PAGE = 50
 
 
 def _day(name: str, end: bool = False) -> dt.datetime | None:
-    raw = request.args.get(name, "").strip()
-    try:
-        day = dt.date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-    if day is None or not 1900 <= day.year <= 2200:
-        return None
-    return dt.datetime.combine(day, dt.time.max if end else dt.time.min, SHANGHAI)
+    day, _error = date_arg(name)  # a bad date filters nothing
+    return dt.datetime.combine(day, dt.time.max if end else dt.time.min, SHANGHAI) if day else None
 
 
 @bp.route("/audit")

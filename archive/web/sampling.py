@@ -121,14 +121,18 @@ def _view(plan: SamplingPlan) -> dict:
 
 @bp.route("/sampling/<int:plan_id>")
 def plan(plan_id: int):
-    p = current()
     pl = _plan(plan_id)
-    view = _view(pl)
     audit_event("sample.view", "sampling_plan", str(plan_id), via="web")
+    return _plan_page(pl)
+
+
+def _plan_page(pl: SamplingPlan, problems: dict | None = None, seed: str = ""):
+    """The plan page; ``problems``: a refused draw's reasons by stratum, shown in its rows."""
+    view = _view(pl)
     names = org_names([s["agency"] for s in view["strata"]] + ([pl.district_code] if pl.district_code else []))
     return render_template("plan.html", plan=pl, view=view, names=names, statuses=STATUS_NAMES,
-                           may_draw=policy.draws_plan(p, pl.district_code), problems={},
-                           kinds=KIND_NAMES, section="sampling",
+                           may_draw=policy.draws_plan(current(), pl.district_code), problems=problems or {},
+                           kinds=KIND_NAMES, seed=seed, section="sampling",
                            crumbs=[("抽查", url_for("web.plans")), (pl.name, None)])
 
 
@@ -163,10 +167,7 @@ def plan_draw(plan_id: int):
         session.rollback()
         flash("评查人员不足，未抽取（已记入审计日志）。各层的原因见下。", "error")
         detail = {stratum: [_problem_zh(t) for t in texts] for stratum, texts in exc.errors.items()}
-        return render_template("plan.html", plan=pl, view=_view(pl), names=org_names(
-            [s.agency_code for s in pl.strata]), statuses=STATUS_NAMES, may_draw=True, problems=detail,
-            kinds=KIND_NAMES, seed=seed, section="sampling",
-            crumbs=[("抽查", url_for("web.plans")), (pl.name, None)]), 422
+        return _plan_page(pl, detail, seed), 422
     except ValidationFailed as exc:
         session.rollback()
         flash("请输入随机种子（例如当期公开开奖号码），最多 200 字。" if "seed" in exc.errors else zh(exc.message), "error")

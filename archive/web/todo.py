@@ -58,8 +58,9 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         from archive.services.amendments import supervising_role
 
         q = _in_scope(select(Amendment).where(Amendment.status == "pending"), Amendment.agency_code, p)
+        decider: dict[str, str] = {}  # agency code -> the role that decides its amendments (asked once each)
         pending = [a for a in session.scalars(q.order_by(Amendment.requested_at, Amendment.id).limit(200))
-                   if supervising_role(session, a.agency_code)[0] == p.role][:limit]
+                   if decider.setdefault(a.agency_code, supervising_role(session, a.agency_code)[0]) == p.role][:limit]
         out.append({"title": "待审批的更正申请", "count": len(pending),
                     "more": url_for("web.amendments", status="pending"), "items": [
             {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
