@@ -60,6 +60,7 @@ def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_sc
     reviewer.shot("reviewer-01-list")
     first, second = mine
     reviewer.page.click(f"table.list a:has-text('{first}')")
+    until(reviewer.page, "document.getElementById('total').textContent !== '—'")  # the scoring script runs
     reviewer.wait(".pdf-view[data-rendered]", timeout=60)
     assert int(reviewer.page.get_attribute(".pdf-view", "data-rendered")) >= 2  # cover, contents, documents
     reviewer.page.check("input[name=veto_V2]")
@@ -75,6 +76,7 @@ def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_sc
 
     reviewer.go("/reviews")
     reviewer.page.click(f"table.list a:has-text('{second}')")
+    until(reviewer.page, "document.getElementById('total').textContent !== '—'")
     reviewer.page.fill("input[name=points_C2]", "25")
     assert reviewer.page.inner_text("#grade") == "扣分超出该项上限"
     reviewer.page.fill("input[name=reason_C2]", "询问笔录未记录告知事项")
