@@ -203,16 +203,24 @@ def worker(once: bool, status: bool) -> None:
 
 @main.command()
 @click.option("--re-extract", is_flag=True, help="read every object again and re-extract its text")
-def reindex(re_extract: bool) -> None:
-    """Rebuild the whole index into a new directory and swap it in (search stays up)."""
+@click.option("--engine", type=click.Choice(["tantivy", "whoosh"]), default=None,
+              help="build this engine's index (default: ARCHIVE_SEARCH_ENGINE); switch engines by "
+                   "building first, then changing the setting")
+def reindex(re_extract: bool, engine: str | None) -> None:
+    """Rebuild the whole index into a new directory beside the live one and swap it in
+    (search stays up; an interrupted build leaves the live index as it was)."""
     cfg = load_config()
-    from archive.indexing.queue import reindex as do_reindex
+    from archive.indexing.engines import make_index, remove_legacy_layout
+    from archive.indexing.queue import Progress, reindex as do_reindex
 
     with running_store(cfg):
         archive = _archive(cfg)
-        n = do_reindex(archive.sessions, archive.store, archive.index, re_extract=re_extract,
-                       limits=archive.extract_limits, procs=cfg["INDEX_PROCS"])
-    click.echo(f"reindexed {n} documents into {archive.index.current_dir()}")
+        index = archive.index if engine in (None, cfg["SEARCH_ENGINE"]) else make_index(engine, cfg["INDEX_DIR"])
+        n = do_reindex(archive.sessions, archive.store, index, re_extract=re_extract,
+                       limits=archive.extract_limits, procs=cfg["INDEX_PROCS"],
+                       progress=Progress(lambda line: click.echo(line, err=True)))
+        remove_legacy_layout(cfg["INDEX_DIR"])
+    click.echo(f"reindexed {n} documents ({index.engine}) into {index.current_dir()}")
 
 
 @main.command()

@@ -29,8 +29,9 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),
     "PART_SIZE": (16 * 1024**2, int, "Multipart part size for uploads to S3"),
-    "INDEX_DIR": ("", str, "Whoosh index root; empty means DATA_DIR/index"),
-    "INDEX_PROCS": (2, int, "Processes that write index segments during `archive reindex`"),
+    "INDEX_DIR": ("", str, "Search index root (one folder per engine); empty means DATA_DIR/index"),
+    "SEARCH_ENGINE": ("tantivy", str, "Full-text engine: tantivy (default, fast at scale) or whoosh (pure Python)"),
+    "INDEX_PROCS": (2, int, "Processes that analyse documents during `archive reindex`"),
     "WORKER_POLL_SECONDS": (1.0, float, "How often the worker looks at the index queue"),
     "CHECKS_EVERY_SECONDS": (600.0, float, "How often the worker scans for deadline warnings and escalates them"),
     "EXTRACT_MAX_UNZIPPED_BYTES": (200 * 1024**2, int, "A DOCX unzipping to more than this is refused as a zip bomb"),
@@ -69,6 +70,9 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
         cfg["DATABASE_URL"] = f"sqlite:///{data_dir / 'archive.sqlite3'}"
     if not cfg["INDEX_DIR"]:
         cfg["INDEX_DIR"] = str(data_dir / "index")
+    cfg["SEARCH_ENGINE"] = cfg["SEARCH_ENGINE"].strip().lower()
+    if cfg["SEARCH_ENGINE"] not in {"tantivy", "whoosh"}:
+        raise ValueError("ARCHIVE_SEARCH_ENGINE must be tantivy or whoosh")
     cfg["ENV"] = cfg["ENV"].lower()
     if cfg["ENV"] not in {"development", "production"}:
         raise ValueError("ARCHIVE_ENV must be development or production")

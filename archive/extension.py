@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive.db import make_engine, make_sessionmaker, upgrade
 from archive.extraction.base import ExtractLimits
-from archive.indexing.whoosh_index import WhooshIndex
+from archive.indexing.base import SearchEngine
+from archive.indexing.engines import make_index
 from archive.services.ingest import IngestSettings
 from archive.storage.s3 import S3ObjectStore
 
@@ -23,7 +24,7 @@ class Archive:
     engine: Engine
     sessions: sessionmaker[Session]
     store: S3ObjectStore
-    index: WhooshIndex
+    index: SearchEngine
 
     @property
     def ingest_settings(self) -> IngestSettings:
@@ -51,7 +52,7 @@ def build_archive(config: dict[str, Any]) -> Archive:
                           config["S3_BUCKET"], secure=config["S3_SECURE"],
                           retention_mode=config["RETENTION_MODE"], part_size=config["PART_SIZE"])
     return Archive(config=config, engine=engine, sessions=make_sessionmaker(engine), store=store,
-                   index=WhooshIndex(config["INDEX_DIR"]))
+                   index=make_index(config["SEARCH_ENGINE"], config["INDEX_DIR"]))
 
 
 def init_app(app: Flask, archive: Archive) -> None:

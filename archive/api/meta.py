@@ -50,7 +50,11 @@ class Health(MethodView):
         except Exception as exc:
             out["object_store"] = {"ok": False, "error": type(exc).__name__}
         try:
-            out["index"] = {"ok": True, "documents": archive.index.doc_count()}
+            stats = archive.index.stats()
+            # A stale index (built by an older analysis, or not built yet) still answers while
+            # the worker rebuilds it beside the live one.
+            out["index"] = {"ok": True, "engine": stats.engine, "documents": stats.documents,
+                            "size_bytes": stats.size_bytes, "stale": stats.stale}
         except Exception as exc:
             out["index"] = {"ok": False, "error": type(exc).__name__}
         try:
@@ -66,7 +70,7 @@ class Health(MethodView):
         # A component down is an outage (503); a missing calendar year degrades the service
         # (deadlines that need it are undecided) without stopping it.
         up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar"))
-        ok = up and out["calendar"].get("ok")
+        ok = up and out["calendar"].get("ok") and not out["index"].get("stale")
         out["status"] = "ok" if ok else "degraded"
         ok = up
         return out, (200 if ok else 503)

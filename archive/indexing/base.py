@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Protocol
 
 from archive.indexing.query import SearchQuery
@@ -47,6 +48,16 @@ class HitPage:
     hits: list[Hit]
 
 
+@dataclass(frozen=True)
+class IndexStats:
+    """What ``/api/health`` reports about the live index."""
+
+    engine: str
+    documents: int
+    size_bytes: int
+    stale: bool  # built with an older analysis, or missing: a rebuild is due
+
+
 class SearchIndex(Protocol):
     """A derived, rebuildable full-text index.
 
@@ -66,3 +77,33 @@ class SearchIndex(Protocol):
 
     def doc_count(self) -> int:
         """Number of documents in the index."""
+
+
+class SearchEngine(SearchIndex, Protocol):
+    """A ``SearchIndex`` kept in generations: rebuilt beside the live one and swapped in."""
+
+    engine: str
+
+    def current_dir(self) -> Path:
+        """The live generation's directory (created empty on first use)."""
+
+    def new_generation(self) -> Path:
+        """An empty generation, not yet live."""
+
+    def bulk_load(self, docs: Iterable[IndexedDocument], into: Path, procs: int = 1) -> int:
+        """Fill a generation that is not live yet; returns how many documents were written."""
+
+    def swap_to(self, d: Path) -> None:
+        """Make generation ``d`` live and drop the others."""
+
+    def discard(self, d: Path) -> None:
+        """Remove a generation that never went live."""
+
+    def is_stale(self) -> bool:
+        """True when the live generation is missing or was built with another analysis."""
+
+    def stats(self) -> IndexStats:
+        """Engine, document count, bytes on disk, staleness."""
+
+    def close(self) -> None:
+        """Release files and threads held by the engine."""

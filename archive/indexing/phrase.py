@@ -1,8 +1,8 @@
 """An exact phrase query for bigram fields, faster than Whoosh's span machinery.
 
 Whoosh's ``Phrase`` runs a generic span algorithm (Span objects, sets and sorts per pair of
-words). A bigram phrase only needs: is there a position p such that word i stands at p + i for
-every i? That is a few set operations per candidate document, done here. Candidates come from
+words). A slot phrase only needs: is there a position p such that word i stands at p + offset i
+for every i? That is a few set operations per candidate document, done here. Candidates come from
 the same intersection of term matchers that Whoosh uses.
 """
 from __future__ import annotations
@@ -14,7 +14,26 @@ from whoosh.util import make_binary_tree
 
 
 class BigramPhrase(Q.Phrase):
-    """``Phrase`` with the same meaning (slop 1: words at consecutive positions) and a faster matcher."""
+    """Words at given relative positions (``offsets``; consecutive when not given), with a
+    faster matcher than Whoosh's ``Phrase``."""
+
+    def __init__(self, fieldname, words, offsets=None, boost=1.0):
+        super().__init__(fieldname, words, slop=1, boost=boost)
+        self.offsets = list(offsets) if offsets is not None else list(range(len(words)))
+
+    def __eq__(self, other):
+        return super().__eq__(other) and self.offsets == getattr(other, "offsets", None)
+
+    def __hash__(self):
+        return super().__hash__() ^ hash(tuple(self.offsets))
+
+    def normalize(self):
+        if len(self.words) == 1:
+            return Q.Term(self.fieldname, self.words[0], boost=self.boost)
+        return self
+
+    def _and_query(self):
+        return Q.And([Q.Term(self.fieldname, w) for w in self.words])
 
     def matcher(self, searcher, context=None):
         fieldname = self.fieldname
@@ -23,7 +42,7 @@ class BigramPhrase(Q.Phrase):
         field = searcher.schema[fieldname]
         reader = searcher.reader()
         unique: dict[bytes, list[int]] = {}
-        for offset, word in enumerate(self.words):
+        for offset, word in zip(self.offsets, self.words):
             try:
                 b = field.to_bytes(word)
             except ValueError:

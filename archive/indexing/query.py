@@ -6,7 +6,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from archive.indexing.analysis import RUN, runs
+from archive.indexing.analysis import ALNUM_CLASS, CJK_CLASS, RUN, runs
 from archive.extraction.normalise import normalise
 
 MAX_QUERY_CHARS = 200
@@ -73,8 +73,8 @@ def parse_terms(q: str) -> list[Term]:
 def term_pattern(term: str) -> re.Pattern[str]:
     """A regex finding ``term`` in normalised text the way the index matches it: its runs in
     order, anything that is not a letter, digit or CJK character allowed between runs."""
-    parts = [re.escape(r) for r, _, _ in runs(normalise(term))]
-    return re.compile(r"[^0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]*".join(parts), re.IGNORECASE)
+    parts = [re.escape(r) for r, _ in runs(normalise(term))]
+    return re.compile(f"[^{CJK_CLASS}{ALNUM_CLASS}]*".join(parts), re.IGNORECASE)
 
 
 def highlight(text: str, terms: list[Term], *, context: int = 40, max_fragments: int = 3) -> list[str]:

@@ -11,6 +11,7 @@ import logging
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterable
 
 from sqlalchemy import func, or_, select, update
@@ -252,42 +253,87 @@ def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchInde
 
 def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_extract: bool = False,
             limits: ExtractLimits | None = None, batch: int = 500, procs: int = 1,
-            progress: Callable[[int], None] | None = None) -> int:
+            progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild the whole index into a new generation and swap it in; search stays up meanwhile.
 
-    Documents indexed by the worker while the rebuild runs are queued again after the swap.
+    ``progress(done, total)`` is called after each batch. A build that fails or is interrupted
+    is removed and the live generation keeps answering. Documents indexed by the worker while
+    the rebuild runs are queued again after the swap.
     """
     limits = limits or ExtractLimits()
     started = server_now()
     target = index.new_generation()
-    with sessions() as session:
-        ids = session.scalars(select(Document.id).order_by(Document.uploaded_at)).all()
-        cache: dict = {}
-        done = 0
+    try:
+        with sessions() as session:
+            ids = session.scalars(select(Document.id).order_by(Document.uploaded_at)).all()
+            cache: dict = {}
+            done = 0
+            if progress:
+                progress(0, len(ids))
 
-        def items():
-            nonlocal done
-            for i in range(0, len(ids), batch):
-                docs = session.scalars(select(Document).where(Document.id.in_(ids[i:i + batch]))).all()
-                for doc in docs:
-                    if re_extract or doc.text_status == "pending":
-                        try:
-                            extract_document(store, doc, limits)
-                        except Exception as exc:
-                            log.warning("re-extracting %s failed: %s", doc.id, exc)
-                    yield indexed_document(session, doc, cache)
-                    if doc.version_no > 1:
-                        yield from version_documents(session, doc, cache, store, limits)
-                session.commit()
-                done += len(docs)
-                if progress:
-                    progress(done)
+            def items():
+                nonlocal done
+                for i in range(0, len(ids), batch):
+                    docs = session.scalars(select(Document).where(Document.id.in_(ids[i:i + batch]))).all()
+                    for doc in docs:
+                        if re_extract or doc.text_status == "pending":
+                            try:
+                                extract_document(store, doc, limits)
+                            except Exception as exc:
+                                log.warning("re-extracting %s failed: %s", doc.id, exc)
+                        yield indexed_document(session, doc, cache)
+                        if doc.version_no > 1:
+                            yield from version_documents(session, doc, cache, store, limits)
+                    session.commit()
+                    done += len(docs)
+                    if progress:
+                        progress(done, len(ids))
 
-        n = index.bulk_load(items(), target, procs=procs)
-        index.swap_to(target)
-        late = session.scalars(select(IndexJob.document_id).where(IndexJob.done_at >= started)).all()
-        enqueue(session, set(late))
-        session.commit()
+            n = index.bulk_load(items(), target, procs=procs)
+            index.swap_to(target)
+            late = session.scalars(select(IndexJob.document_id).where(IndexJob.done_at >= started)).all()
+            enqueue(session, set(late))
+            session.commit()
+    except BaseException:
+        index.discard(target)
+        raise
+    return n
+
+
+class Progress:
+    """``reindex`` progress as a line: documents done of total, rate, time left."""
+
+    def __init__(self, write: Callable[[str], None], every: float = 1.0) -> None:
+        self.write = write
+        self.every = every
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < self.every:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        left = (total - done) / rate if rate > 0 else 0.0
+        self.write(f"{done}/{total} documents, {rate:.0f}/s, "
+                   f"{int(left // 60)} min {int(left % 60)} s left" if done < total else
+                   f"{done}/{total} documents, {rate:.0f}/s, done in {elapsed:.1f} s")
+
+
+def rebuild_if_stale(sessions: sessionmaker[Session], store: ObjectStore, index, limits: ExtractLimits | None = None,
+                     procs: int = 1) -> int | None:
+    """Rebuild the index when its live generation is missing or was built with an older
+    analysis; returns the documents indexed, or None when it was current."""
+    if not index.is_stale():
+        return None
+    log.warning("the %s index is missing or was built by an older release: rebuilding it", index.engine)
+    n = reindex(sessions, store, index, limits=limits, procs=procs,
+                progress=Progress(lambda line: log.warning("reindex: %s", line), every=10.0))
+    from archive.indexing.engines import remove_legacy_layout
+
+    remove_legacy_layout(Path(index.root).parent)
     return n
 
 
@@ -305,7 +351,18 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         next_checks = 0.0
+        rebuilt = False
         while not self.stopping.is_set():
+            if not rebuilt:
+                # An index missing or built by an older analysis is rebuilt beside the live one
+                # (which answers meanwhile) before the queue is drained.
+                try:
+                    rebuild_if_stale(*self.args)
+                    rebuilt = True
+                except Exception as exc:
+                    log.warning("rebuilding the stale index failed, retried: %s", exc)
+                    self.stopping.wait(max(self.poll, 5))
+                    continue
             try:
                 if time.monotonic() >= next_checks:
                     # Deadline warnings: scan and escalate on a schedule.

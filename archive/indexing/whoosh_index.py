@@ -1,28 +1,64 @@
 """``WhooshIndex``: the search-index port on Whoosh (the whoosh-reloaded fork).
 
-The index root holds generations ``gen-<stamp>/`` and a file ``CURRENT`` naming the live one;
-``archive reindex`` builds a new generation and swaps ``CURRENT`` atomically, so search never
-goes down.
+The engine the project started on, kept as a supported choice (``ARCHIVE_SEARCH_ENGINE=whoosh``)
+that passes the same contract suite as tantivy; pure Python, so it decodes every posting in the
+interpreter and is the slower of the two at scale (see ``bench/search.py``).
+Generations and their swap: :mod:`archive.indexing.generations`.
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import threading
-import time
 from pathlib import Path
 from typing import Iterable
 
 from whoosh import index as windex
 from whoosh import query as Q
+from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, TEXT, Schema
 from whoosh.writing import AsyncWriter
 
-from archive.indexing.analysis import bigram_analyzer, bigram_tokens, word_analyzer, words
-from archive.indexing.base import Hit, HitPage, IndexedDocument
+from archive.indexing.analysis import query_tokens, slot_positions, words
+from archive.indexing.base import Hit, HitPage, IndexedDocument, IndexStats
+from archive.indexing.generations import Generations
 from archive.indexing.phrase import BigramPhrase
 from archive.indexing.query import SearchQuery, Term
+
+
+class SlotTokenizer(Tokenizer):
+    """Whoosh tokenizer emitting the shared analysis' unigrams and bigrams at their positions."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kw):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kw)
+        for text, pos, s, e in slot_positions(value):
+            t.text = text
+            t.boost = 1.0
+            t.stopped = False
+            if keeporiginal:
+                t.original = text
+            if positions:
+                t.pos = start_pos + pos
+            if chars:
+                t.startchar = start_char + s
+                t.endchar = start_char + e
+            yield t
+
+
+class WordTokenizer(Tokenizer):
+    """Whoosh tokenizer emitting rjieba words (ranking only; no phrase positions needed)."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kw):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kw)
+        for pos, w in enumerate(words(value), start_pos):
+            t.text = w
+            t.boost = 1.0
+            t.stopped = False
+            if positions:
+                t.pos = pos
+            yield t
+
 
 SEARCH_FIELDS = ("content", "filename", "meta")
 
@@ -36,13 +72,13 @@ def _match_only(field: TEXT) -> TEXT:
 
 def make_schema() -> Schema:
     """Fields: bigram text fields for matching, a word field for ranking, ids for filters."""
-    bigram = bigram_analyzer()
+    bigram = SlotTokenizer()
     return Schema(
         doc_id=ID(stored=True, unique=True),
         case_id=ID(stored=True),
         case_number=ID(stored=True),
         content=_match_only(TEXT(analyzer=bigram, phrase=True)),
-        words=TEXT(analyzer=word_analyzer(), phrase=False),
+        words=TEXT(analyzer=WordTokenizer(), phrase=False),
         filename=_match_only(TEXT(analyzer=bigram, phrase=True)),
         meta=_match_only(TEXT(analyzer=bigram, phrase=True)),  # case number, party, form name
         party_id=ID(),
@@ -76,7 +112,7 @@ def _fields(doc: IndexedDocument) -> dict:
     )
 
 
-def _write_all(writer, add, docs: Iterable[IndexedDocument]) -> int:
+def _write_all(writer, add, docs: Iterable[IndexedDocument], optimize: bool = False) -> int:
     """Write every document with ``add`` and commit once; cancel on any error."""
     n = 0
     try:
@@ -86,19 +122,15 @@ def _write_all(writer, add, docs: Iterable[IndexedDocument]) -> int:
     except BaseException:
         writer.cancel()
         raise
-    writer.commit()
+    writer.commit(optimize=optimize) if optimize else writer.commit()
     return n
 
 
 def _term_query(field: str, term: str) -> Q.Query:
-    tokens = [t for t, _, _ in bigram_tokens(term)]
+    tokens = query_tokens(term)
     if len(tokens) == 1:
-        tok = tokens[0]
-        if len(tok) == 1 and not tok.isascii():
-            # One CJK character stands in a bigram that starts or ends with it (or alone).
-            return Q.Or([Q.Prefix(field, tok), Q.Wildcard(field, "*" + tok)])
-        return Q.Term(field, tok)
-    return BigramPhrase(field, tokens)
+        return Q.Term(field, tokens[0][1])
+    return BigramPhrase(field, [t for _, t in tokens], [p for p, _ in tokens])
 
 
 def term_match(term: Term) -> Q.Query:
@@ -128,8 +160,11 @@ def _with_current_fields(ix: windex.Index) -> windex.Index:
 class WhooshIndex:
     """Whoosh index generations under ``root``; one writer at a time (the worker)."""
 
+    engine = "whoosh"
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.generations = Generations(self.root, lambda d: windex.create_in(str(d), make_schema()))
         self._lock = threading.Lock()
         self._ix: windex.Index | None = None
         self._ix_dir: Path | None = None
@@ -137,32 +172,22 @@ class WhooshIndex:
 
     # -- generations -------------------------------------------------------------------
     def current_dir(self) -> Path:
-        """The live generation, created empty on first use."""
-        pointer = self.root / "CURRENT"
-        if pointer.exists():
-            d = self.root / pointer.read_text().strip()
-            if d.exists():
-                return d
-        d = self.new_generation()
-        self.swap_to(d)
-        return d
+        return self.generations.current_dir()
 
     def new_generation(self) -> Path:
-        """An empty index in a fresh directory (not yet live)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        d = self.root / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-        d.mkdir()
-        windex.create_in(str(d), make_schema())
-        return d
+        return self.generations.new_generation()
 
     def swap_to(self, d: Path) -> None:
-        """Make generation ``d`` live (atomic rename of the pointer), drop old generations."""
-        tmp = self.root / "CURRENT.tmp"
-        tmp.write_text(d.name)
-        os.replace(tmp, self.root / "CURRENT")
-        for old in self.root.glob("gen-*"):
-            if old != d and old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+        self.generations.swap_to(d)
+
+    def discard(self, d: Path) -> None:
+        self.generations.discard(d)
+
+    def is_stale(self) -> bool:
+        return self.generations.is_stale()
+
+    def stats(self) -> IndexStats:
+        return IndexStats(self.engine, self.doc_count(), self.generations.size_bytes(), self.is_stale())
 
     def _index(self) -> windex.Index:
         d = self.current_dir()
@@ -192,8 +217,11 @@ class WhooshIndex:
     # -- the port ----------------------------------------------------------------------
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
         """Add or replace documents keyed by doc_id, in one commit (the worker's path)."""
-        writer = AsyncWriter(self._index())
-        return _write_all(writer, writer.update_document, docs)
+        ix = self._index()
+        writer = AsyncWriter(ix)
+        # Replaced entries stay in their segments until a merge drops them; Whoosh merges only
+        # small segments, so once they are half as many as the live ones everything is merged into one.
+        return _write_all(writer, writer.update_document, docs, optimize=ix.doc_count_all() > 1.5 * ix.doc_count() + 50)
 
     def bulk_load(self, docs: Iterable[IndexedDocument], into: Path, procs: int = 1) -> int:
         """Fill a new, not yet live generation (``archive reindex``): plain adds, no look-up of
@@ -262,6 +290,9 @@ class WhooshIndex:
         start = (sq.page - 1) * sq.per_page
         hits = [Hit(h["doc_id"], float(h.score or 0.0)) for h in results[start:start + sq.per_page]]
         return HitPage(total=total, hits=hits)
+
+    def close(self) -> None:
+        """Nothing to release (searchers are per thread and closed with their index)."""
 
 
 def _shanghai_to_utc(value: dt.datetime | None) -> dt.datetime | None:

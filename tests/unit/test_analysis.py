@@ -4,28 +4,44 @@ from __future__ import annotations
 import pytest
 
 from archive.extraction.normalise import display_text, normalise
-from archive.indexing.analysis import BigramTokenizer, bigram_tokens, words
+from archive.indexing.analysis import FILL, query_tokens, slot_positions, slot_tokens, words
 from archive.indexing.query import QuerySyntaxError, Term, highlight, parse_terms, term_pattern
+from archive.indexing.whoosh_index import SlotTokenizer
 
 
-def toks(text):
-    return [t for t, _, _ in bigram_tokens(text)]
+def test_each_character_has_its_unigram_then_its_bigram_or_the_filler():
+    assert slot_tokens("行政处罚") == ["行", "行政", "政", "政处", "处", "处罚", "罚", FILL]
+    # A class change (CJK / letters and digits) or punctuation ends the bigrams; letters are lower-cased.
+    assert slot_tokens("京A·12") == ["京", FILL, "a", FILL, "1", "12", "2", FILL]
 
 
-def test_bigrams_of_a_cjk_run_are_consecutive_pairs():
-    assert toks("行政处罚") == ["行政", "政处", "处罚"]
+def test_query_tokens_are_unigrams_for_single_characters_and_bigrams_two_positions_apart():
+    assert query_tokens("罚") == [(0, "罚")]
+    assert query_tokens("行政处罚") == [(0, "行政"), (2, "政处"), (4, "处罚")]
+    assert query_tokens("京A·12345") == [(0, "京"), (2, "a"), (5, "12"), (7, "23"), (9, "34"), (11, "45")]
+    assert query_tokens("款。逾期") == [(0, "款"), (3, "逾期")]
+    assert query_tokens("。，") == []
 
 
-def test_single_character_runs_and_alphanumerics_are_whole_tokens():
-    assert toks("津武市监罚〔2026〕12号") == ["津武", "武市", "市监", "监罚", "2026", "12", "号"]
-    assert toks("代码91120222MA05K3LX2Q。") == ["代码", "91120222ma05k3lx2q"]
+def test_query_positions_line_up_with_the_documents_positions():
+    """A query cut from a text finds its tokens at the text's positions, shifted by one amount."""
+    text = "车牌京A·12345，罚款。逾期不缴"
+    at = {(t, p) for t, p, _, _ in slot_positions(text)}
+    for start in range(len(text)):
+        for end in range(start + 1, len(text) + 1):
+            wanted = query_tokens(text[start:end])
+            if not wanted:
+                continue
+            shifts = {p - wanted[0][0] for t, p in at if t == wanted[0][1]}
+            assert any(all((t, s + off) in at for off, t in wanted) for s in shifts), text[start:end]
 
 
-def test_whoosh_tokenizer_positions_are_consecutive_and_chars_point_into_text():
+def test_whoosh_tokenizer_positions_and_chars_point_into_text():
     text = "责令停产停业，罚款"
     out = [(t.text, t.pos, t.startchar, t.endchar)
-           for t in BigramTokenizer()(text, positions=True, chars=True)]
-    assert [o[1] for o in out] == list(range(len(out)))
+           for t in SlotTokenizer()(text, positions=True, chars=True)]
+    # the positions tantivy gives the same tokens (the filler skipped)
+    assert [o[1] for o in out] == [i for i, t in enumerate(slot_tokens(text)) if t != FILL]
     for tok, _, s, e in out:
         assert text[s:e] == tok
 

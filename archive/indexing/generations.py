@@ -1,0 +1,87 @@
+"""Index generations on disk, the same for every engine.
+
+An engine's root holds generations ``gen-<stamp>/`` and a file ``CURRENT`` naming the live one.
+``archive reindex`` fills a new generation beside the live one and swaps ``CURRENT`` atomically
+(a rename), so search never stops; a build that fails or is interrupted is removed and the live
+generation is untouched. Each generation records the analysis it was built with (``ANALYSIS``):
+one built by an older release is still served, and reported stale so that it gets rebuilt.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from archive.indexing.analysis import ANALYSIS_VERSION
+
+MARKER = "ANALYSIS"
+
+
+class Generations:
+    """The generations of one engine under ``root``; ``create(path)`` makes an empty index."""
+
+    def __init__(self, root: str | Path, create: Callable[[Path], Any]) -> None:
+        self.root = Path(root)
+        self._create = create
+
+    def current_dir(self) -> Path:
+        """The live generation, created empty on first use."""
+        live = self.live_dir()
+        if live is not None:
+            return live
+        d = self.new_generation()
+        self.swap_to(d)
+        return d
+
+    def live_dir(self) -> Path | None:
+        """The live generation, or None before the first."""
+        pointer = self.root / "CURRENT"
+        try:
+            name = pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        d = self.root / name
+        return d if name and d.is_dir() else None
+
+    def new_generation(self) -> Path:
+        """An empty index in a fresh directory (not yet live)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+        d = self.root / f"gen-{stamp}"
+        d.mkdir()
+        self._create(d)
+        (d / MARKER).write_text(ANALYSIS_VERSION)
+        return d
+
+    def swap_to(self, d: Path) -> None:
+        """Make generation ``d`` live (atomic rename of the pointer), then drop the others."""
+        tmp = self.root / f"CURRENT.{os.getpid()}.tmp"
+        tmp.write_text(d.name)
+        os.replace(tmp, self.root / "CURRENT")
+        for old in self.root.glob("gen-*"):
+            if old != d and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self, d: Path) -> None:
+        """Remove a generation that never went live (a failed or interrupted build)."""
+        if d != self.live_dir():
+            shutil.rmtree(d, ignore_errors=True)
+
+    def is_stale(self) -> bool:
+        """True when there is no live generation or it was built with another analysis."""
+        live = self.live_dir()
+        if live is None:
+            return True
+        try:
+            return (live / MARKER).read_text().strip() != ANALYSIS_VERSION
+        except FileNotFoundError:
+            return True
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the live generation."""
+        live = self.live_dir()
+        if live is None:
+            return 0
+        return sum(f.stat().st_size for f in live.rglob("*") if f.is_file())
