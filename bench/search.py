@@ -1,9 +1,11 @@
-"""Search benchmark: the project's Whoosh index against tantivy fed the same tokens.
+"""Search benchmark: the archive's two engines (tantivy, Whoosh) on the same documents and queries.
 
-    python -m bench.search [--docs 100000] [--queries 200]
+    python -m bench.search [--docs 100000] [--queries 200] [--procs 2]
+    python -m bench.search --docs 1000000 --engines tantivy --whoosh-from 100000
 
 Each engine runs in its own process so that its peak memory (max RSS) is its own. Prints
-indexing docs/s, index size, peak memory, query p50/p95 and the Whoosh/tantivy ratios.
+indexing docs/s, index size, peak memory, query p50/p95/max and by query kind, the ratios,
+and whether both engines count the same hits for every query.
 """
 from __future__ import annotations
 
@@ -33,15 +35,17 @@ def _percentiles(samples: list[float], kinds: list[str] | None = None) -> dict:
     return out
 
 
-def run_whoosh(n: int, nq: int, workdir: Path, procs: int = 2) -> dict:
+def run_engine(engine: str, n: int, nq: int, workdir: Path, procs: int = 2) -> dict:
+    """Build the engine's index through the archive's own port (``bulk_load`` with ``procs``
+    analysing processes), then time the query mix through ``search``."""
     from archive.extraction import normalise
     from archive.indexing.base import IndexedDocument
+    from archive.indexing.engines import make_index
     from archive.indexing.query import SearchQuery, parse_terms
-    from archive.indexing.whoosh_index import WhooshIndex
     from bench.corpus import generate, iter_docs, queries
 
     qs = queries(generate(min(n, 5000)), nq)
-    index = WhooshIndex(workdir / "whoosh")
+    index = make_index(engine, workdir)
     target = index.new_generation()
 
     def items():
@@ -56,124 +60,96 @@ def run_whoosh(n: int, nq: int, workdir: Path, procs: int = 2) -> dict:
     index.bulk_load(items(), target, procs=procs)
     build = time.perf_counter() - t0
     index.swap_to(target)
+    build_rss = _rss_mb()
     times, totals = [], []
-    for q in qs:
-        sq = SearchQuery(terms=parse_terms(q["q"]), agency=q.get("agency") or q.get("district"),
-                         date_from=q.get("from"), date_to=q.get("to"))
-        t = time.perf_counter()
-        page = index.search(sq)
-        times.append(time.perf_counter() - t)
-        totals.append(page.total)
-    return {"engine": "whoosh", "procs": procs, "docs": n, "docs_per_s": n / build, "build_s": build,
-            "index_mb": _dir_size(index.current_dir()) / 1e6, "totals": totals,
+    for rnd in range(2):  # the first round warms the page cache; the second is timed
+        for i, q in enumerate(qs):
+            sq = SearchQuery(terms=parse_terms(q["q"]), agency=q.get("agency") or q.get("district"),
+                             date_from=q.get("from"), date_to=q.get("to"))
+            t = time.perf_counter()
+            page = index.search(sq)
+            if rnd:
+                times.append(time.perf_counter() - t)
+                totals.append(page.total)
+    return {"engine": engine, "procs": procs, "docs": n, "docs_per_s": n / build, "build_s": build,
+            "index_mb": _dir_size(index.current_dir()) / 1e6, "totals": totals, "build_rss_mb": build_rss,
             **_percentiles(times, [q["kind"] for q in qs])}
 
 
-def run_tantivy(n: int, nq: int, workdir: Path) -> dict:
-    import datetime as dt
-
-    import tantivy
-
-    from archive.extraction import normalise
-    from archive.indexing.analysis import bigram_tokens, words
-    from archive.indexing.query import parse_terms
-    from bench.corpus import generate, iter_docs, queries
-
-    qs = queries(generate(min(n, 5000)), nq)
-    sb = tantivy.SchemaBuilder()
-    for name in ("content", "meta"):
-        sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
-    sb.add_text_field("words", tokenizer_name="whitespace", index_option="freq")
-    for name in ("doc_id", "agency", "district"):
-        sb.add_text_field(name, stored=name == "doc_id", tokenizer_name="raw")
-    sb.add_date_field("completed", indexed=True, fast=True)
-    schema = sb.build()
-    path = workdir / "tantivy"
-    path.mkdir()
-    ix = tantivy.Index(schema, path=str(path))
-    t0 = time.perf_counter()
-    writer = ix.writer(heap_size=256 * 1024 * 1024, num_threads=2)
-    for d in iter_docs(n):
-        text = normalise(d.text)
-        writer.add_document(tantivy.Document(
-            content=" ".join(t for t, _, _ in bigram_tokens(text)),
-            meta=" ".join(t for t, _, _ in bigram_tokens(f"{d.case_number}\n{d.party_name}\n{d.party_id}")),
-            words=" ".join(words(text)), doc_id=d.doc_id, agency=d.agency, district=d.district,
-            completed=d.completed_at.replace(tzinfo=None)))
-    writer.commit()
-    writer.wait_merging_threads()
-    build = time.perf_counter() - t0
-    ix.reload()
-    searcher = ix.searcher()
-    times, totals = [], []
-    for q in qs:
-        t = time.perf_counter()
-        must = []
-        for term in parse_terms(q["q"]):
-            toks = [t_ for t_, _, _ in bigram_tokens(term.text)]
-            per_field = []
-            for field in ("content", "meta"):
-                if len(toks) == 1:
-                    per_field.append(tantivy.Query.term_query(schema, field, toks[0]))
-                else:
-                    per_field.append(tantivy.Query.phrase_query(schema, field, toks))
-            must.append((tantivy.Occur.Must, tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in per_field])))
-        scope = q.get("agency") or q.get("district")
-        if scope:
-            must.append((tantivy.Occur.Must, tantivy.Query.boolean_query([
-                (tantivy.Occur.Should, tantivy.Query.term_query(schema, f, scope)) for f in ("agency", "district")])))
-        if q.get("from"):
-            must.append((tantivy.Occur.Must, tantivy.Query.range_query(
-                schema, "completed", tantivy.FieldType.Date,
-                dt.datetime.combine(q["from"], dt.time.min), dt.datetime.combine(q["to"], dt.time.max))))
-        result = searcher.search(tantivy.Query.boolean_query(must), limit=20, count=True)
-        [searcher.doc(addr)["doc_id"] for _, addr in result.hits]
-        times.append(time.perf_counter() - t)
-        totals.append(result.count)
-    return {"engine": "tantivy", "docs": n, "docs_per_s": n / build, "build_s": build,
-            "index_mb": _dir_size(path) / 1e6, "totals": totals,
-            **_percentiles(times, [q["kind"] for q in qs])}
+def _rss_mb() -> float:
+    # The engine's own process plus the largest of its helper processes (the analysing pool).
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
 
-def child(engine: str, n: int, nq: int) -> None:
+def child(engine: str, n: int, nq: int, procs: int) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-"))
     try:
-        result = (run_whoosh if engine == "whoosh" else run_tantivy)(n, nq, work)
+        result = run_engine(engine, n, nq, work, procs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    # The engine's own process plus the largest of its helper processes (Whoosh's procs=2).
-    result["peak_rss_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    result["peak_rss_mb"] = _rss_mb()
     print("RESULT " + json.dumps(result))
+
+
+def _run(engine: str, docs: int, nq: int, procs: int) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.search", "--engine", engine, "--docs", str(docs),
+                          "--queries", str(nq), "--procs", str(procs)], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{engine} run failed:\n{out.stderr[-3000:]}")
+    line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[7:])
+
+
+ROWS = (("docs_per_s", "index docs/s"), ("index_mb", "index MB"), ("peak_rss_mb", "peak RSS MB"),
+        ("p50_ms", "query p50 ms"), ("p95_ms", "query p95 ms"), ("max_ms", "query max ms"))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--docs", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--procs", type=int, default=2, help="analysing processes of the bulk load")
+    p.add_argument("--engines", default="tantivy,whoosh",
+                   help="comma-separated; at 1,000,000 documents use tantivy alone (Whoosh is extrapolated "
+                        "from a --whoosh-from run)")
+    p.add_argument("--whoosh-from", type=int, default=0,
+                   help="also run Whoosh at this many documents and extrapolate it linearly to --docs")
     p.add_argument("--engine", choices=["whoosh", "tantivy"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.engine:
-        child(args.engine, args.docs, args.queries)
+        child(args.engine, args.docs, args.queries, args.procs)
         return
-    results = {}
-    for engine in ("tantivy", "whoosh"):
-        out = subprocess.run([sys.executable, "-m", "bench.search", "--engine", engine, "--docs", str(args.docs),
-                              "--queries", str(args.queries)], capture_output=True, text=True, check=True)
-        line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
-        results[engine] = json.loads(line[7:])
-    w, t = results["whoosh"], results["tantivy"]
-    agree = sum(a == b for a, b in zip(w["totals"], t["totals"]))
-    print(f"documents: {args.docs:,}  queries: {args.queries}  (same tokens in both engines)")
-    print(f"{'':18}{'whoosh':>12}{'tantivy':>12}{'ratio w/t':>12}")
-    for key, label in (("docs_per_s", "index docs/s"), ("index_mb", "index MB"), ("peak_rss_mb", "peak RSS MB"),
-                       ("p50_ms", "query p50 ms"), ("p95_ms", "query p95 ms"), ("max_ms", "query max ms")):
-        print(f"{label:18}{w[key]:12.1f}{t[key]:12.1f}{w[key] / t[key]:12.2f}")
-    print(f"hit counts equal on {agree}/{len(w['totals'])} queries")
-    print("median ms by query kind:  " + "; ".join(
-        f"{k} {w['by_kind'][k]:.1f} vs {t['by_kind'][k]:.2f}" for k in w["by_kind"]))
-    print(f"whoosh linear estimate for 1,000,000 documents: indexing {1_000_000 / w['docs_per_s'] / 3600:.1f} h, "
-          f"index {w['index_mb'] * 10 / 1000:.1f} GB")
+    engines = [e for e in args.engines.split(",") if e]
+    results = {e: _run(e, args.docs, args.queries, args.procs) for e in engines}
+    print(f"documents: {args.docs:,}  queries: {args.queries}  analysing processes: {args.procs}  "
+          f"(both engines through the archive's SearchIndex port, same analysis)")
+    if "tantivy" in results:
+        t = results["tantivy"]
+        print(f"tantivy goals at this size: build >= 1,500 docs/s: {t['docs_per_s']:.0f}; peak RSS < 1 GB: "
+              f"{t['peak_rss_mb']:.0f} MB; p95 < {10 if args.docs <= 100_000 else 50} ms: {t['p95_ms']:.1f} ms")
+    if args.whoosh_from and "whoosh" not in results:
+        w = _run("whoosh", args.whoosh_from, args.queries, args.procs)
+        scale = args.docs / args.whoosh_from
+        print(f"whoosh measured at {args.whoosh_from:,} documents, EXTRAPOLATED x{scale:g} (linear in documents):")
+        w = w | {"docs_per_s": w["docs_per_s"], "index_mb": w["index_mb"] * scale,
+                 "peak_rss_mb": w["peak_rss_mb"] * scale, "p50_ms": w["p50_ms"] * scale,
+                 "p95_ms": w["p95_ms"] * scale, "max_ms": w["max_ms"] * scale,
+                 "by_kind": {k: v * scale for k, v in w["by_kind"].items()}, "totals": None}
+        results["whoosh (extrapolated)"] = w
+    names = list(results)
+    print(f"{'':18}" + "".join(f"{n:>22}" for n in names) + (f"{'ratio':>12}" if len(names) == 2 else ""))
+    for key, label in ROWS:
+        vals = [results[n][key] for n in names]
+        ratio = f"{vals[1] / vals[0]:12.2f}" if len(vals) == 2 and vals[0] else ""
+        print(f"{label:18}" + "".join(f"{v:22.1f}" for v in vals) + ratio)
+    print("median ms by query kind:")
+    for k in results[names[0]]["by_kind"]:
+        print(f"  {k:20}" + "".join(f"{results[n]['by_kind'][k]:22.2f}" for n in names))
+    measured = [n for n in names if results[n].get("totals")]
+    if len(measured) == 2:
+        a, b = (results[n]["totals"] for n in measured)
+        print(f"hit counts equal on {sum(x == y for x, y in zip(a, b))}/{len(a)} queries")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,93 @@ def test_reindex_builds_a_new_generation_and_swaps_it_in(client, archive, orgs, 
     assert [h["document_id"] for h in hits] == [doc["id"]]
 
 
+def test_reindex_shows_progress_and_builds_another_engine_beside_the_live_one(client, archive, orgs, cli_env):
+    case = new_case(client)
+    doc = upload(client, case["id"], PDF).get_json()
+    drain(archive)
+    live = archive.index.current_dir()
+    other = "whoosh" if archive.index.engine == "tantivy" else "tantivy"
+    r = cli_env.invoke(main, ["reindex", "--engine", other])
+    assert r.exit_code == 0, r.output
+    assert "1/1 documents" in r.output and "/s" in r.output and other in r.output
+    assert archive.index.current_dir() == live  # the configured engine's index is untouched
+    from archive.indexing.engines import make_index
+
+    built = make_index(other, archive.config["INDEX_DIR"])
+    assert [h.doc_id for h in built.search(SearchQuery(terms=parse_terms("停产停业"))).hits] == [doc["id"]]
+    built.close()
+
+
+def test_an_interrupted_reindex_leaves_the_live_index_answering(client, archive, orgs, monkeypatch):
+    from archive.indexing import queue
+
+    case = new_case(client)
+    docs = [upload(client, case["id"], PDF, filename=f"决定书{i}.pdf").get_json() for i in range(3)]
+    drain(archive)
+    live = archive.index.current_dir()
+    real = queue.indexed_document
+    calls = []
+
+    def failing(session, doc, cache=None):
+        calls.append(doc.id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the build
+        return real(session, doc, cache)
+
+    monkeypatch.setattr(queue, "indexed_document", failing)
+    with pytest.raises(KeyboardInterrupt):
+        queue.reindex(archive.sessions, archive.store, archive.index)
+    assert archive.index.current_dir() == live
+    assert sorted(p.name for p in live.parent.glob("gen-*")) == [live.name]  # the partial build is gone
+    hits = client.get("/api/search", query_string={"q": "停产停业"}).get_json()
+    assert hits["total"] == 3 and {h["document_id"] for h in hits["hits"]} == {d["id"] for d in docs}
+
+
+def test_searches_keep_answering_while_reindex_swaps_generations(client, archive, orgs):
+    import threading
+
+    from archive.indexing.queue import reindex
+
+    case = new_case(client)
+    for i in range(4):
+        upload(client, case["id"], PDF, filename=f"决定书{i}.pdf")
+    drain(archive)
+    totals, errors, stop = [], [], threading.Event()
+
+    def searching():
+        try:
+            while not stop.is_set():
+                totals.append(archive.index.search(SearchQuery(terms=parse_terms("停产停业"))).total)
+        except Exception as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    t = threading.Thread(target=searching)
+    t.start()
+    try:
+        for _ in range(3):
+            assert reindex(archive.sessions, archive.store, archive.index) == 4
+    finally:
+        stop.set()
+        t.join()
+    assert errors == [] and totals and set(totals) == {4}
+
+
+def test_a_stale_index_is_rebuilt_by_the_worker_and_health_says_so(client, archive, orgs):
+    from archive.indexing.queue import rebuild_if_stale
+
+    case = new_case(client)
+    upload(client, case["id"], PDF)
+    drain(archive)
+    assert rebuild_if_stale(archive.sessions, archive.store, archive.index) is None  # current: nothing to do
+    (archive.index.current_dir() / "ANALYSIS").write_text("1")  # as an older release left it
+    health = client.get("/api/health").get_json()
+    assert health["index"]["stale"] and health["status"] == "degraded"
+    assert rebuild_if_stale(archive.sessions, archive.store, archive.index) == 1
+    health = client.get("/api/health").get_json()["index"]
+    assert health == {"ok": True, "engine": archive.config["SEARCH_ENGINE"], "documents": 1,
+                      "size_bytes": health["size_bytes"], "stale": False} and health["size_bytes"] > 0
+
+
 def test_demo_loader_makes_cases_documents_and_an_index(archive):
     from archive.demo import load_demo
 

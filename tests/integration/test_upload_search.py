@@ -1,4 +1,5 @@
-"""Upload → index → search, end to end through the HTTP API on SeaweedFS, SQLite and PostgreSQL."""
+"""Upload → index → search, end to end through the HTTP API on SeaweedFS, SQLite and PostgreSQL,
+with each search engine (tantivy and Whoosh)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +13,12 @@ from tests.conftest import drain, new_case, record_stage, upload
 DECISION_LINES = ["津武市监罚〔2026〕12号", "当事人：天津宏泰食品有限公司",
                   "统一社会信用代码：91120222300417765H",
                   "经查，当事人销售超过保质期的食品。本机关决定：责令停产", "停业，并处罚款人民币五万元。"]
+
+
+@pytest.fixture(params=["tantivy", "whoosh"])
+def app(request, make_app):
+    """Every test of this module runs on each engine (and each database)."""
+    return make_app(SEARCH_ENGINE=request.param)
 
 
 @pytest.fixture

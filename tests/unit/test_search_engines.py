@@ -115,6 +115,12 @@ def test_upsert_replaces_by_id_and_scope_filters_inside_the_query(new_index):
     scoped = index.search(SearchQuery(terms=parse_terms("停产停业"), scope=["D1"]))
     assert scoped.total == 0 and scoped.hits == []
     assert index.search(SearchQuery(scope=[])).total == 0
+    many = [item(f"m{i}", f"第{i}份：责令改正") for i in range(30)]
+    index.upsert(many)
+    index.upsert(many[:20])  # replaced entries are not counted twice, on any page size
+    for per_page in (5, 20, 100):
+        page = index.search(SearchQuery(terms=parse_terms("责令改正"), per_page=per_page, page=2))
+        assert page.total == 30 and len(page.hits) == min(per_page, 30 - per_page) if per_page < 30 else page.total == 30
 
 
 def test_single_character_query_finds_it_anywhere_in_a_run(new_index):
