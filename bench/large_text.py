@@ -1,6 +1,6 @@
-"""One very long text against the Whoosh index: how much slower a search gets when it hits it.
+"""One very long text against a search engine: how much slower a search gets when it hits it.
 
-    python -m bench.large_text [--docs 2000] [--sizes 0,1048576,5242880] [--repeat 15]
+    python -m bench.large_text [--engine tantivy|whoosh] [--docs 2000] [--sizes 0,1048576,5242880] [--repeat 15]
 
 Indexes ``--docs`` synthetic decisions (``bench/corpus.py``) plus, for each size, one document
 of that many characters in which the query phrase recurs every 25 characters (a worst case),
@@ -18,7 +18,7 @@ import time
 from archive.extraction import normalise
 from archive.indexing.base import IndexedDocument
 from archive.indexing.query import SearchQuery, highlight, parse_terms
-from archive.indexing.whoosh_index import WhooshIndex
+from archive.indexing.engines import ENGINES, make_index
 from archive.services.search import HIGHLIGHT_CHARS
 from bench.corpus import generate
 
@@ -32,8 +32,8 @@ def _item(i: int, text: str) -> IndexedDocument:
                            "penalty", "decision", "penalty_decision", "", WHEN, WHEN)
 
 
-def _median_search(texts: list[str], big_chars: int, repeat: int) -> tuple[float, int]:
-    index = WhooshIndex(tempfile.mkdtemp(prefix="bench-large-"))
+def _median_search(engine: str, texts: list[str], big_chars: int, repeat: int) -> tuple[float, int]:
+    index = make_index(engine, tempfile.mkdtemp(prefix="bench-large-"))
     items = [_item(i, t) for i, t in enumerate(texts)]
     if big_chars:
         items.append(_item(len(texts), (UNIT * (big_chars // len(UNIT) + 1))[:big_chars]))
@@ -48,6 +48,7 @@ def _median_search(texts: list[str], big_chars: int, repeat: int) -> tuple[float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", choices=ENGINES, default="tantivy")
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--sizes", default="0,1048576,5242880", help="characters of the long text, comma-separated")
     ap.add_argument("--repeat", type=int, default=15)
@@ -55,7 +56,7 @@ def main() -> None:
     texts = [d.text for d in generate(args.docs, seed=5)]
     base = None
     for size in (int(s) for s in args.sizes.split(",")):
-        median, total = _median_search(texts, size, args.repeat)
+        median, total = _median_search(args.engine, texts, size, args.repeat)
         base = base or median
         print(f"long text {size:>9} chars: search median {median * 1000:7.1f} ms  ×{median / base:5.1f}  "
               f"(total {total})")

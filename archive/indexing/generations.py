@@ -17,6 +17,7 @@ from typing import Any, Callable
 from archive.indexing.analysis import ANALYSIS_VERSION
 
 MARKER = "ANALYSIS"
+LEFTOVER_SECONDS = 3600  # a generation directory untouched this long is a dead build
 
 
 class Generations:
@@ -27,16 +28,37 @@ class Generations:
         self._create = create
 
     def current_dir(self) -> Path:
-        """The live generation, created empty on first use."""
-        live = self.live_dir()
-        if live is not None:
-            return live
+        """The live generation, created empty on first use.
+
+        A reader that finds the pointer naming a generation just swapped out reads the pointer
+        again; only a root without a pointer gets a new generation, and of two processes
+        creating one at once the first pointer wins.
+        """
+        for _ in range(50):
+            live = self.live_dir()
+            if live is not None:
+                return live
+            if (self.root / "CURRENT").exists():
+                time.sleep(0.01)  # a swap is under way, or the pointer names a lost generation
+                continue
+            d = self.new_generation()
+            tmp = self.root / f"CURRENT.{os.getpid()}.{time.monotonic_ns()}.tmp"
+            tmp.write_text(d.name)
+            try:
+                os.link(tmp, self.root / "CURRENT")  # fails if another writer made one first
+            except FileExistsError:
+                shutil.rmtree(d, ignore_errors=True)
+            finally:
+                tmp.unlink(missing_ok=True)
+        # The pointer names a generation that is gone for good: start an empty one (a rebuild
+        # is reported due by is_stale until ``archive reindex`` or the worker fills it).
         d = self.new_generation()
         self.swap_to(d)
+        (d / MARKER).write_text("lost")
         return d
 
     def live_dir(self) -> Path | None:
-        """The live generation, or None before the first."""
+        """The live generation, or None before the first (or while the pointer is dangling)."""
         pointer = self.root / "CURRENT"
         try:
             name = pointer.read_text().strip()
@@ -56,13 +78,22 @@ class Generations:
         return d
 
     def swap_to(self, d: Path) -> None:
-        """Make generation ``d`` live (atomic rename of the pointer), then drop the others."""
-        tmp = self.root / f"CURRENT.{os.getpid()}.tmp"
+        """Make generation ``d`` live (atomic rename of the pointer), then drop the one it
+        replaced and leftovers of builds that died (untouched for an hour); a build under way
+        beside it is left alone."""
+        previous = self.live_dir()
+        tmp = self.root / f"CURRENT.{os.getpid()}.{time.monotonic_ns()}.tmp"
         tmp.write_text(d.name)
         os.replace(tmp, self.root / "CURRENT")
+        if previous is not None and previous != d:
+            shutil.rmtree(previous, ignore_errors=True)
+        cutoff = time.time() - LEFTOVER_SECONDS
         for old in self.root.glob("gen-*"):
-            if old != d and old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+            try:
+                if old != d and old.is_dir() and old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+            except FileNotFoundError:
+                continue
 
     def discard(self, d: Path) -> None:
         """Remove a generation that never went live (a failed or interrupted build)."""

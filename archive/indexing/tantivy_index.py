@@ -110,12 +110,20 @@ class TantivyIndex:
 
     def _index(self) -> tantivy.Index:
         """The live generation's reader side, reopened when the generation was swapped."""
-        d = self.current_dir()
-        with self._lock:
-            if self._ix is None or self._ix_dir != d:
-                self._ix = tantivy.Index.open(str(d))
+        for attempt in range(3):
+            d = self.current_dir()
+            with self._lock:
+                if self._ix is not None and self._ix_dir == d:
+                    return self._ix
+                try:
+                    self._ix = tantivy.Index.open(str(d))
+                except ValueError:
+                    if attempt == 2:
+                        raise
+                    continue  # swapped out between the pointer and the open: read the pointer again
                 self._ix_dir = d
-            return self._ix
+                return self._ix
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:

@@ -190,16 +190,37 @@ class WhooshIndex:
         return IndexStats(self.engine, self.doc_count(), self.generations.size_bytes(), self.is_stale())
 
     def _index(self) -> windex.Index:
-        d = self.current_dir()
-        with self._lock:
-            if self._ix is None or self._ix_dir != d:
-                self._ix = _with_current_fields(windex.open_dir(str(d)))
+        for attempt in range(3):
+            d = self.current_dir()
+            with self._lock:
+                if self._ix is not None and self._ix_dir == d:
+                    return self._ix
+                try:
+                    self._ix = _with_current_fields(windex.open_dir(str(d)))
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    continue  # swapped out between the pointer and the open: read the pointer again
                 self._ix_dir = d
-            return self._ix
+                return self._ix
+        raise AssertionError("unreachable")
 
     def _current_searcher(self):
         """A searcher kept open between queries and refreshed when the index changed (opening
-        one per query costs more than many queries)."""
+        one per query costs more than many queries). A generation swapped out and removed
+        between the pointer and the read is read again from the new pointer."""
+        for attempt in range(3):
+            try:
+                return self._searcher_once()
+            except (windex.EmptyIndexError, OSError):
+                if attempt == 2:
+                    raise
+                with self._lock:
+                    self._ix = None
+                self._local.ix = None
+        raise AssertionError("unreachable")
+
+    def _searcher_once(self):
         ix = self._index()
         local = self._local
         if getattr(local, "ix", None) is not ix:

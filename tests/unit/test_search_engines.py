@@ -359,3 +359,36 @@ def test_a_failed_bulk_load_leaves_the_live_generation_answering(new_index):
     index.discard(gen)
     assert index.current_dir() == live and not gen.exists()
     assert ids(index, "旧的") == {"live"}
+
+
+def test_readers_never_lose_the_live_generation_while_it_is_swapped(new_index):
+    """A reader that reads the pointer just before a swap removes that generation reads it
+    again; it never starts an empty generation of its own over the live one."""
+    import threading
+
+    index = new_index()
+    docs = [item(f"d{i}", "责令停产停业") for i in range(5)]
+    index.upsert(docs)
+    totals, errors, stop = [], [], threading.Event()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                totals.append(index.search(SearchQuery(terms=parse_terms("停产停业"))).total)
+        except Exception as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(15):
+            gen = index.new_generation()
+            index.bulk_load(iter(docs), gen)
+            index.swap_to(gen)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == [] and set(totals) == {5}
+    assert [p.name for p in index.current_dir().parent.glob("gen-*")] == [index.current_dir().name]
