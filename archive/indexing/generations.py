@@ -12,9 +12,11 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Generic, TypeVar
 
 from archive.indexing.analysis import ANALYSIS_VERSION
+from archive.indexing.base import IndexStats
 
 MARKER = "ANALYSIS"
 LEFTOVER_SECONDS = 3600  # a generation directory untouched this long is a dead build
@@ -116,3 +118,74 @@ class Generations:
         if live is None:
             return 0
         return sum(f.stat().st_size for f in live.rglob("*") if f.is_file())
+
+
+IX = TypeVar("IX")
+
+
+class GenerationEngine(Generic[IX]):
+    """What every engine does with its generations, and the opened live index (``IX``) kept
+    until the generation is swapped. Engines give ``engine``, ``_create`` and ``_open``."""
+
+    engine = ""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.generations = Generations(self.root, self._create)
+        self._lock = threading.Lock()
+        self._ix: IX | None = None
+        self._ix_dir: Path | None = None
+
+    def _create(self, d: Path) -> None:
+        raise NotImplementedError
+
+    def _open(self, d: Path) -> IX:
+        raise NotImplementedError
+
+    def doc_count(self) -> int:
+        raise NotImplementedError
+
+    def current_dir(self) -> Path:
+        return self.generations.current_dir()
+
+    def new_generation(self) -> Path:
+        return self.generations.new_generation()
+
+    def swap_to(self, d: Path) -> None:
+        self.generations.swap_to(d)
+
+    def discard(self, d: Path) -> None:
+        self.generations.discard(d)
+
+    def is_stale(self) -> bool:
+        return self.generations.is_stale()
+
+    def stats(self) -> IndexStats:
+        return IndexStats(self.engine, self.doc_count(), self.generations.size_bytes(), self.is_stale())
+
+    def _index(self) -> IX:
+        """The live generation, opened once and reopened when it was swapped; one removed
+        between reading the pointer and opening it is looked up again."""
+        for attempt in range(3):
+            d = self.current_dir()
+            with self._lock:
+                if self._ix is not None and self._ix_dir == d:
+                    return self._ix
+                try:
+                    self._ix = self._open(d)
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    continue
+                self._ix_dir = d
+                return self._ix
+        raise AssertionError("unreachable")
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._ix = None
+            self._ix_dir = None
+
+    def close(self) -> None:
+        """Release the opened index (it is opened again on the next use)."""
+        self._forget()

@@ -324,9 +324,14 @@ class Progress:
 
 def rebuild_if_stale(sessions: sessionmaker[Session], store: ObjectStore, index, limits: ExtractLimits | None = None,
                      procs: int = 1) -> int | None:
-    """Rebuild the index when its live generation is missing or was built with an older
-    analysis; returns the documents indexed, or None when it was current."""
-    if not index.is_stale():
+    """Rebuild the index when its live generation is missing, was built with an older
+    analysis, or is empty while the catalog is not (a search made it before the first build,
+    e.g. after switching engines); returns the documents indexed, or None when it was current."""
+    stale = index.is_stale()
+    if not stale and index.doc_count() == 0:
+        with sessions() as session:
+            stale = bool(session.scalar(select(Document.id).limit(1)))
+    if not stale:
         return None
     log.warning("the %s index is missing or was built by an older release: rebuilding it", index.engine)
     n = reindex(sessions, store, index, limits=limits, procs=procs,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-import threading
 from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
@@ -26,8 +25,8 @@ from zoneinfo import ZoneInfo
 import tantivy
 
 from archive.indexing.analysis import query_tokens, slot_tokens, words
-from archive.indexing.base import Hit, HitPage, IndexedDocument, IndexStats
-from archive.indexing.generations import Generations
+from archive.indexing.base import Hit, HitPage, IndexedDocument
+from archive.indexing.generations import GenerationEngine
 from archive.indexing.query import SearchQuery, Term
 
 SEARCH_FIELDS = ("content", "filename", "meta")
@@ -73,62 +72,20 @@ def fields(doc: IndexedDocument) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v not in ("", None)}
 
 
-class TantivyIndex:
+class TantivyIndex(GenerationEngine[tantivy.Index]):
     """Tantivy index generations under ``root``; one writer at a time (the worker)."""
 
     engine = "tantivy"
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
         self.schema = make_schema()
-        self.generations = Generations(self.root, self._create)
-        self._lock = threading.Lock()
-        self._ix: tantivy.Index | None = None
-        self._ix_dir: Path | None = None
+        super().__init__(root)
 
-    # -- generations -------------------------------------------------------------------
     def _create(self, d: Path) -> None:
         tantivy.Index(self.schema, path=str(d))
 
-    def current_dir(self) -> Path:
-        return self.generations.current_dir()
-
-    def new_generation(self) -> Path:
-        return self.generations.new_generation()
-
-    def swap_to(self, d: Path) -> None:
-        self.generations.swap_to(d)
-
-    def discard(self, d: Path) -> None:
-        self.generations.discard(d)
-
-    def is_stale(self) -> bool:
-        return self.generations.is_stale()
-
-    def stats(self) -> IndexStats:
-        return IndexStats(self.engine, self.doc_count(), self.generations.size_bytes(), self.is_stale())
-
-    def _index(self) -> tantivy.Index:
-        """The live generation's reader side, reopened when the generation was swapped."""
-        for attempt in range(3):
-            d = self.current_dir()
-            with self._lock:
-                if self._ix is not None and self._ix_dir == d:
-                    return self._ix
-                try:
-                    self._ix = tantivy.Index.open(str(d))
-                except ValueError:
-                    if attempt == 2:
-                        raise
-                    continue  # swapped out between the pointer and the open: read the pointer again
-                self._ix_dir = d
-                return self._ix
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        with self._lock:
-            self._ix = None
-            self._ix_dir = None
+    def _open(self, d: Path) -> tantivy.Index:
+        return tantivy.Index.open(str(d))
 
     # -- writing -------------------------------------------------------------------------
     def _write(self, d: Path, docs: Iterable[IndexedDocument] = (), deletes: Iterable[str] = ()) -> int:

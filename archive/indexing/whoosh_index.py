@@ -19,8 +19,8 @@ from whoosh.fields import DATETIME, ID, TEXT, Schema
 from whoosh.writing import AsyncWriter
 
 from archive.indexing.analysis import query_tokens, slot_positions, words
-from archive.indexing.base import Hit, HitPage, IndexedDocument, IndexStats
-from archive.indexing.generations import Generations
+from archive.indexing.base import Hit, HitPage, IndexedDocument
+from archive.indexing.generations import GenerationEngine
 from archive.indexing.phrase import BigramPhrase
 from archive.indexing.query import SearchQuery, Term
 
@@ -157,53 +157,20 @@ def _with_current_fields(ix: windex.Index) -> windex.Index:
     return windex.open_dir(ix.storage.folder) if hasattr(ix.storage, "folder") else ix
 
 
-class WhooshIndex:
+class WhooshIndex(GenerationEngine[windex.Index]):
     """Whoosh index generations under ``root``; one writer at a time (the worker)."""
 
     engine = "whoosh"
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.generations = Generations(self.root, lambda d: windex.create_in(str(d), make_schema()))
-        self._lock = threading.Lock()
-        self._ix: windex.Index | None = None
-        self._ix_dir: Path | None = None
+        super().__init__(root)
         self._local = threading.local()  # one searcher per thread: Whoosh readers share file handles
 
-    # -- generations -------------------------------------------------------------------
-    def current_dir(self) -> Path:
-        return self.generations.current_dir()
+    def _create(self, d: Path) -> None:
+        windex.create_in(str(d), make_schema())
 
-    def new_generation(self) -> Path:
-        return self.generations.new_generation()
-
-    def swap_to(self, d: Path) -> None:
-        self.generations.swap_to(d)
-
-    def discard(self, d: Path) -> None:
-        self.generations.discard(d)
-
-    def is_stale(self) -> bool:
-        return self.generations.is_stale()
-
-    def stats(self) -> IndexStats:
-        return IndexStats(self.engine, self.doc_count(), self.generations.size_bytes(), self.is_stale())
-
-    def _index(self) -> windex.Index:
-        for attempt in range(3):
-            d = self.current_dir()
-            with self._lock:
-                if self._ix is not None and self._ix_dir == d:
-                    return self._ix
-                try:
-                    self._ix = _with_current_fields(windex.open_dir(str(d)))
-                except Exception:
-                    if attempt == 2:
-                        raise
-                    continue  # swapped out between the pointer and the open: read the pointer again
-                self._ix_dir = d
-                return self._ix
-        raise AssertionError("unreachable")
+    def _open(self, d: Path) -> windex.Index:
+        return _with_current_fields(windex.open_dir(str(d)))
 
     def _current_searcher(self):
         """A searcher kept open between queries and refreshed when the index changed (opening
@@ -215,8 +182,7 @@ class WhooshIndex:
             except (windex.EmptyIndexError, OSError):
                 if attempt == 2:
                     raise
-                with self._lock:
-                    self._ix = None
+                self._forget()
                 self._local.ix = None
         raise AssertionError("unreachable")
 
@@ -316,8 +282,6 @@ class WhooshIndex:
         hits = [Hit(h["doc_id"], float(h.score or 0.0)) for h in results[start:start + sq.per_page]]
         return HitPage(total=total, hits=hits)
 
-    def close(self) -> None:
-        """Nothing to release (searchers are per thread and closed with their index)."""
 
 
 def _shanghai_to_utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -223,6 +223,21 @@ def test_a_stale_index_is_rebuilt_by_the_worker_and_health_says_so(client, archi
                       "size_bytes": health["size_bytes"], "stale": False} and health["size_bytes"] > 0
 
 
+def test_an_engine_first_used_by_a_search_is_filled_by_the_worker(client, archive, orgs, make_app):
+    """Switching engines without building first: a search opens an empty index; the worker
+    fills it from the catalog when it starts instead of trusting the empty generation."""
+    from archive.indexing.queue import rebuild_if_stale
+
+    case = new_case(client)
+    doc = upload(client, case["id"], PDF).get_json()
+    drain(archive)
+    other = "whoosh" if archive.config["SEARCH_ENGINE"] == "tantivy" else "tantivy"
+    switched = make_app(SEARCH_ENGINE=other, S3_BUCKET=archive.config["S3_BUCKET"]).extensions["archive"]
+    assert switched.index.search(SearchQuery(terms=parse_terms("停产停业"))).total == 0  # empty, but current
+    assert rebuild_if_stale(switched.sessions, switched.store, switched.index) == 1
+    assert [h.doc_id for h in switched.index.search(SearchQuery(terms=parse_terms("停产停业"))).hits] == [doc["id"]]
+
+
 def test_demo_loader_makes_cases_documents_and_an_index(archive):
     from archive.demo import load_demo
 

@@ -51,6 +51,32 @@ def new_index(engine, tmp_path):
         ix.close()
 
 
+def totals_while(index, q: str, action, readers: int = 3) -> list[int]:
+    """Totals of ``q`` seen by reader threads searching while ``action()`` runs; a reader's error fails."""
+    import threading
+
+    totals, errors, stop = [], [], threading.Event()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                totals.append(index.search(SearchQuery(terms=parse_terms(q))).total)
+        except Exception as exc:  # pragma: no cover - what the tests look for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    try:
+        action()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == [] and totals
+    return totals
+
+
 def ids(index, q, **kw):
     page = index.search(SearchQuery(terms=parse_terms(q), per_page=100, **kw))
     assert page.total == len(page.hits) or page.total > 100
@@ -143,27 +169,14 @@ def test_bulk_load_into_a_new_generation_then_swap(new_index):
 
 
 def test_searches_from_many_threads_while_the_writer_writes(new_index):
-    import threading
-
     index = new_index()
     index.upsert([item(f"s{i}", f"第{i}份责令停产停业决定") for i in range(20)])
-    errors, counts = [], []
 
-    def reader():
-        try:
-            for _ in range(30):
-                counts.append(index.search(SearchQuery(terms=parse_terms("停产停业"))).total)
-        except Exception as exc:  # pragma: no cover - what the test looks for
-            errors.append(exc)
+    def write():
+        for batch in range(5):
+            index.upsert([item(f"w{batch}-{i}", "责令停产停业") for i in range(10)])
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for batch in range(5):
-        index.upsert([item(f"w{batch}-{i}", "责令停产停业") for i in range(10)])
-    for t in threads:
-        t.join()
-    assert errors == []
+    counts = totals_while(index, "停产停业", write, readers=4)
     assert min(counts) >= 20 and max(counts) <= 70
     assert index.search(SearchQuery(terms=parse_terms("停产停业"))).total == 70
 
@@ -364,31 +377,15 @@ def test_a_failed_bulk_load_leaves_the_live_generation_answering(new_index):
 def test_readers_never_lose_the_live_generation_while_it_is_swapped(new_index):
     """A reader that reads the pointer just before a swap removes that generation reads it
     again; it never starts an empty generation of its own over the live one."""
-    import threading
-
     index = new_index()
     docs = [item(f"d{i}", "责令停产停业") for i in range(5)]
     index.upsert(docs)
-    totals, errors, stop = [], [], threading.Event()
 
-    def reader():
-        try:
-            while not stop.is_set():
-                totals.append(index.search(SearchQuery(terms=parse_terms("停产停业"))).total)
-        except Exception as exc:  # pragma: no cover - what the test looks for
-            errors.append(exc)
-
-    threads = [threading.Thread(target=reader) for _ in range(3)]
-    for t in threads:
-        t.start()
-    try:
+    def swaps():
         for _ in range(15):
             gen = index.new_generation()
             index.bulk_load(iter(docs), gen)
             index.swap_to(gen)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert errors == [] and set(totals) == {5}
+
+    assert set(totals_while(index, "停产停业", swaps)) == {5}
     assert [p.name for p in index.current_dir().parent.glob("gen-*")] == [index.current_dir().name]
