@@ -1,16 +1,24 @@
-"""Chinese-first analysis shared by every engine: character positions for Ctrl-F recall,
-rjieba words for ranking.
+"""Chinese-first analysis shared by every engine: character slots for Ctrl-F recall and
+speed, rjieba words for ranking.
 
-Every searchable character (CJK, Latin letter, digit) of the normalised text gets a slot pair:
-its unigram at position ``2i`` and, at ``2i + 1``, the bigram it makes with the next character
-when that one follows it directly and is of the same class (both CJK, or both letters/digits).
-A query piece (a run of one class) of one character is its unigram; a longer piece is all its
-overlapping bigrams, two positions apart. Run as a phrase, a term therefore matches exactly
-where its characters stand together in the text — what Ctrl-F finds, including a character cut
-from the middle of a word (``罚``), a plate ``京A·12345`` whose ``京`` ends a longer run
-(``车牌京A``), or a string cut at punctuation (``款。逾期``) — while characters scattered across
-the text match nothing. Punctuation and spaces, and the change between Chinese and letters or
-digits, are not required to match: ``津武市监罚2026`` finds ``津武市监罚〔2026〕``.
+Every searchable character (CJK, Latin letter, digit) of the normalised text gets three
+positions: its unigram, the bigram and the 4-gram starting at it (or a filler where its run —
+characters of one class, CJK or letters/digits, standing together — ends first). Punctuation
+or spaces between two runs of the same class leave a gap of one slot triple. A query piece (a
+run of one class) is covered by its longest grams — 4-grams side by side, the last ending at the
+piece's end; a 2- or 3-character piece by bigrams; a single character by its unigram — and run
+as a phrase at the matching offsets. A term therefore matches exactly where its characters stand
+together in the text, what Ctrl-F finds: a character cut from the middle of a word (``罚``), a
+plate ``京A·12345`` whose ``京`` ends a longer run (``车牌京A``), a string cut at punctuation
+(``款。逾期``), part of a credit code — while characters scattered across the text match nothing.
+The covering is exact because every character is covered and punctuation inside a run of the
+document would have shifted the positions by a gap; long phrases need few terms (12 characters:
+three 4-grams), which keeps them fast at millions of documents.
+
+Where a term changes between Chinese and letters or digits, punctuation in the text is not
+required: ``津武市监罚2026`` finds ``津武市监罚〔2026〕``. Between two runs of one class some
+punctuation or space must stand, of any kind and length: ``款。逾期`` finds ``款，逾期``, not
+``款逾期``.
 
 ``ANALYSIS_VERSION`` names this scheme; an index built with another one is rebuilt.
 """
@@ -23,11 +31,14 @@ import rjieba
 
 from archive.extraction.normalise import normalise
 
-ANALYSIS_VERSION = "2"  # 1: CJK bigrams and whole words; 2: per-character slots (this module)
+ANALYSIS_VERSION = "3"  # 1: CJK bigrams and whole words; 3: 1-, 2- and 4-gram slots with gaps (this module)
 CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 ALNUM_CLASS = "0-9A-Za-z\u00c0-\u024f"
 RUN = re.compile(rf"([{CJK_CLASS}]+)|([{ALNUM_CLASS}]+)")
-FILL = "_"  # the bigram slot of a character with no same-class neighbour; never a query token
+FILL = "_"  # a slot whose gram would run past the end of its run; never a query token
+GRAMS = (1, 2, 4)  # gram sizes indexed at each character, one position each
+WIDTH = len(GRAMS)
+GAP = [FILL] * WIDTH  # punctuation between two runs of one class
 
 
 def runs(text: str) -> list[tuple[str, int]]:
@@ -35,44 +46,62 @@ def runs(text: str) -> list[tuple[str, int]]:
     return [(m.group(0), m.start()) for m in RUN.finditer(text)]
 
 
-def slot_tokens(text: str) -> list[str]:
-    """The token at each position of ``text`` (normalised): unigrams at even positions, the
-    bigram or FILL at odd ones. Tantivy takes them joined by spaces; Whoosh skips FILL."""
-    out: list[str] = []
+def _classed_runs(text: str) -> Iterator[tuple[str, int, bool]]:
+    """(lower-cased run, start, gap before it): a run follows a run of its own class only
+    across punctuation or spaces, which the positions keep as a gap of one slot group."""
+    last: bool | None = None
     for m in RUN.finditer(text):
-        run = m.group(0).lower()
-        for i in range(len(run) - 1):
+        cjk = m.group(1) is not None
+        yield m.group(0).lower(), m.start(), last == cjk
+        last = cjk
+
+
+def slot_tokens(text: str) -> list[str]:
+    """The token at each position of ``text`` (normalised): for each character, one slot per
+    gram size (its unigram, its bigram, its 4-gram, or FILL where the run ends first); FILLs
+    for a gap. Tantivy takes them joined by spaces; Whoosh skips FILL."""
+    out: list[str] = []
+    for run, _, gap in _classed_runs(text):
+        if gap:
+            out += GAP
+        n = len(run)
+        for i in range(n):
             out.append(run[i])
-            out.append(run[i:i + 2])
-        out.append(run[-1])
-        out.append(FILL)
+            out.append(run[i:i + 2] if i + 2 <= n else FILL)
+            out.append(run[i:i + 4] if i + 4 <= n else FILL)
     return out
 
 
 def slot_positions(text: str) -> Iterator[tuple[str, int, int, int]]:
     """(token, position, start char, end char) of every non-FILL token of ``text``."""
     pos = 0
-    for m in RUN.finditer(text):
-        run, start = m.group(0).lower(), m.start()
-        for i, ch in enumerate(run):
-            yield ch, pos, start + i, start + i + 1
-            if i + 1 < len(run):
-                yield run[i:i + 2], pos + 1, start + i, start + i + 2
-            pos += 2
+    for run, start, gap in _classed_runs(text):
+        pos += WIDTH * gap
+        n = len(run)
+        for i in range(n):
+            for k, g in enumerate(GRAMS):
+                if i + g <= n:
+                    yield run[i:i + g], pos + k, start + i, start + i + g
+            pos += WIDTH
 
 
 def query_tokens(term: str) -> list[tuple[int, str]]:
-    """(relative position, token) that a term's phrase needs, in order: a one-character piece
-    is its unigram, a longer piece its overlapping bigrams."""
+    """(relative position, token) that a term's phrase needs, in order. Each piece (a run of
+    one class) is covered by its longest grams: side by side from its start, the last one
+    ending at the piece's end (行政执法决定 → 行政执法 + 执法决定; 许可证 → 许可 + 可证). Exact,
+    because every character is covered and any punctuation inside a run of the document would
+    have shifted the positions by a gap."""
     out: list[tuple[int, str]] = []
     pos = 0
-    for run, _ in runs(normalise(term)):
-        run = run.lower()
-        if len(run) == 1:
-            out.append((pos, run))
-        else:
-            out.extend((pos + 2 * i + 1, run[i:i + 2]) for i in range(len(run) - 1))
-        pos += 2 * len(run)
+    for run, _, gap in _classed_runs(normalise(term)):
+        pos += WIDTH * gap
+        n = len(run)
+        k, g = max((k, g) for k, g in enumerate(GRAMS) if g <= n)
+        starts = list(range(0, n - g + 1, g))
+        if starts[-1] + g < n:
+            starts.append(n - g)
+        out.extend((pos + WIDTH * i + k, run[i:i + g]) for i in starts)
+        pos += WIDTH * n
     if out and out[0][0]:
         first = out[0][0]
         out = [(p - first, t) for p, t in out]
@@ -80,8 +109,9 @@ def query_tokens(term: str) -> list[tuple[int, str]]:
 
 
 def words(text: str) -> list[str]:
-    """Words of ``text`` by rjieba, lower-cased, punctuation and spaces dropped."""
-    return [w.lower() for w in rjieba.cut(text) if RUN.search(w) and not w.isspace()]
+    """Words of ``text`` by rjieba, lower-cased; punctuation and spaces dropped (a word is
+    kept when all its characters are letters, digits or ideographs)."""
+    return [w for w in rjieba.cut(text.lower()) if w.isalnum()]
 
 
 __all__ = ["ANALYSIS_VERSION", "FILL", "RUN", "normalise", "query_tokens", "runs", "slot_positions",

@@ -6,7 +6,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from archive.indexing.analysis import ALNUM_CLASS, CJK_CLASS, RUN, runs
+from archive.indexing.analysis import ALNUM_CLASS, CJK_CLASS, RUN
 from archive.extraction.normalise import normalise
 
 MAX_QUERY_CHARS = 200
@@ -72,9 +72,18 @@ def parse_terms(q: str) -> list[Term]:
 
 def term_pattern(term: str) -> re.Pattern[str]:
     """A regex finding ``term`` in normalised text the way the index matches it: its runs in
-    order, anything that is not a letter, digit or CJK character allowed between runs."""
-    parts = [re.escape(r) for r, _ in runs(normalise(term))]
-    return re.compile(f"[^{CJK_CLASS}{ALNUM_CLASS}]*".join(parts), re.IGNORECASE)
+    order; between two runs of one class (Chinese, or letters and digits) at least one character
+    that is neither, between runs of different classes any number."""
+    sep = f"[^{CJK_CLASS}{ALNUM_CLASS}]"
+    parts: list[str] = []
+    last: bool | None = None
+    for m in RUN.finditer(normalise(term)):
+        cjk = m.group(1) is not None
+        if last is not None:
+            parts.append(sep + ("+" if cjk == last else "*"))
+        parts.append(re.escape(m.group(0)))
+        last = cjk
+    return re.compile("".join(parts), re.IGNORECASE)
 
 
 def highlight(text: str, terms: list[Term], *, context: int = 40, max_fragments: int = 3) -> list[str]:

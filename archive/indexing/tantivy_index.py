@@ -17,6 +17,7 @@ writer left merged-away segments on disk in another archive (paperless-ngx #1367
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,6 +35,17 @@ KEYWORDS = ("case_id", "agency", "district", "city", "kind", "stage", "form", "s
 WRITE_HEAP = 64 * 1024 * 1024  # per batch of the worker
 BULK_HEAP = 256 * 1024 * 1024  # for a rebuild (split between the writer's threads)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Tokens arrive analysed (lower-cased, short): split on spaces and nothing else, which spares
+# tantivy's "whitespace" analyzer its lower-casing of every token. Registered on every opening.
+TOKENIZER = "archive_slots"
+RANK_BY_WORDS_MAX = 20_000  # candidates up to which rjieba words rank (see build_query)
+
+
+def open_index(d: Path) -> tantivy.Index:
+    """The tantivy index in ``d`` with the project's tokenizer registered."""
+    ix = tantivy.Index.open(str(d))
+    ix.register_tokenizer(TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    return ix
 UTC = dt.timezone.utc
 
 
@@ -42,8 +54,8 @@ def make_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("doc_id", stored=True, tokenizer_name="raw", index_option="basic")
     for name in SEARCH_FIELDS:
-        sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
-    sb.add_text_field("words", tokenizer_name="whitespace", index_option="freq")
+        sb.add_text_field(name, tokenizer_name=TOKENIZER, index_option="position")
+    sb.add_text_field("words", tokenizer_name=TOKENIZER, index_option="freq")
     for name in KEYWORDS:
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     sb.add_date_field("completed", indexed=True, fast=True)
@@ -56,6 +68,15 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def fields_json(doc: IndexedDocument) -> str:
+    """:func:`fields` as the JSON tantivy parses itself (outside the GIL): what the bulk
+    loader's analysing processes hand to the writer."""
+    out = fields(doc)
+    if "completed" in out:
+        out["completed"] = out["completed"].isoformat()
+    return json.dumps(out, ensure_ascii=False)
+
+
 def fields(doc: IndexedDocument) -> dict[str, Any]:
     """The analysed fields of one document (run in the bulk loader's worker processes)."""
     meta = "\n".join([doc.case_number, doc.party_name, doc.party_id, doc.form_name])
@@ -63,7 +84,7 @@ def fields(doc: IndexedDocument) -> dict[str, Any]:
         "doc_id": doc.doc_id, "case_id": doc.case_id,
         "content": " ".join(slot_tokens(doc.content)), "filename": " ".join(slot_tokens(doc.filename)),
         "meta": " ".join(slot_tokens(meta)),
-        "words": " ".join(w.replace(" ", "") for w in words(doc.content + "\n" + doc.filename)),
+        "words": " ".join(words(doc.content + "\n" + doc.filename)),
         "agency": doc.agency, "district": doc.district, "city": doc.city, "kind": doc.kind,
         "stage": doc.stage, "form": doc.form, "completed": _utc(doc.completed_at or doc.uploaded_at),
     }
@@ -85,11 +106,11 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         tantivy.Index(self.schema, path=str(d))
 
     def _open(self, d: Path) -> tantivy.Index:
-        return tantivy.Index.open(str(d))
+        return open_index(d)
 
     # -- writing -------------------------------------------------------------------------
     def _write(self, d: Path, docs: Iterable[IndexedDocument] = (), deletes: Iterable[str] = ()) -> int:
-        writer = tantivy.Index.open(str(d)).writer(heap_size=WRITE_HEAP, num_threads=1)
+        writer = open_index(d).writer(heap_size=WRITE_HEAP, num_threads=1)
         n = 0
         try:
             for doc_id in deletes:
@@ -125,12 +146,12 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         """Fill a new, not yet live generation (``archive reindex``): ``procs`` processes
         analyse, tantivy's threads write; plain adds, no look-up of an older copy."""
         pool = multiprocessing.get_context("fork").Pool(procs) if procs > 1 else None
-        writer = tantivy.Index.open(str(into)).writer(heap_size=BULK_HEAP, num_threads=max(1, procs))
+        writer = open_index(into).writer(heap_size=BULK_HEAP, num_threads=max(1, procs))
         n = 0
         try:
-            analysed = pool.imap(fields, docs, chunksize=32) if pool else map(fields, docs)
-            for kw in analysed:
-                writer.add_document(tantivy.Document(**kw))
+            analysed = pool.imap(fields_json, docs, chunksize=32) if pool else map(fields_json, docs)
+            for line in analysed:
+                writer.add_json(line)
                 n += 1
             writer.commit()
             writer.wait_merging_threads()
@@ -143,7 +164,7 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
                 pool.terminate()
                 pool.join()
         # One more pass collects what the merges left behind.
-        gc = tantivy.Index.open(str(into)).writer(heap_size=15_000_000, num_threads=1)
+        gc = open_index(into).writer(heap_size=15_000_000, num_threads=1)
         gc.garbage_collect_files()
         gc.wait_merging_threads()
         return n
@@ -168,22 +189,37 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         return tantivy.Query.boolean_query([
             (tantivy.Occur.Should, tantivy.Query.term_set_query(self.schema, name, values)) for name in names])
 
-    def build_query(self, sq: SearchQuery) -> tantivy.Query | None:
+    def _upper_bound(self, searcher: tantivy.Searcher, term: Term) -> int:
+        """At most this many documents can match ``term`` (from the term dictionary, no search)."""
+        tokens = [t for _, t in query_tokens(term.text)]
+        return sum(min(searcher.doc_freq(name, t) for t in tokens) for name in SEARCH_FIELDS)
+
+    def build_query(self, sq: SearchQuery, searcher: tantivy.Searcher | None = None) -> tantivy.Query | None:
         """The one query for a parsed search (terms, scope, filters, versions); None when the
-        scope allows nothing."""
+        scope allows nothing.
+
+        Ranking: BM25 over the rjieba words of the terms, as in the Whoosh engine, while at most
+        ``RANK_BY_WORDS_MAX`` documents can match; beyond that (a common phrase in most of the
+        archive) the terms' own BM25 over their grams ranks, which costs nothing extra, where
+        the word clause would be looked up for every one of the matches.
+        """
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         required = [t for t in sq.terms if not t.exclude]
+        searcher = searcher or self._index().searcher()
+        by_words = bool(required) and min(self._upper_bound(searcher, t) for t in required) <= RANK_BY_WORDS_MAX
         for t in required:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._match(t), 0.0)))
+            match = self._match(t)
+            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(match, 0.0) if by_words else match))
         if not required:
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0)))
         for t in sq.terms:
             if t.exclude:
                 clauses.append((tantivy.Occur.MustNot, self._match(t)))
-        ranking = [w for t in required for w in words(t.text)]
+        ranking = [w for t in required for w in words(t.text)] if by_words else []
         if ranking:
             clauses.append((tantivy.Occur.Should, tantivy.Query.boolean_query([
                 (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "words", w)) for w in ranking])))
+        filters: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if sq.scope is not None:
             allowed = [(tantivy.Occur.Should, self._any(("agency", "district", "city"), list(sq.scope)))] \
                 if sq.scope else []
@@ -191,29 +227,31 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
                 allowed.append((tantivy.Occur.Should, self._any(("case_id",), list(sq.case_scope))))
             if not allowed:
                 return None
-            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(allowed)))
+            filters.append((tantivy.Occur.Must, tantivy.Query.boolean_query(allowed)))
         if sq.agency:
-            clauses.append((tantivy.Occur.Must, self._any(("agency", "district", "city"), [sq.agency])))
+            filters.append((tantivy.Occur.Must, self._any(("agency", "district", "city"), [sq.agency])))
         for name in ("kind", "stage", "form"):
             value = getattr(sq, name)
             if value:
-                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, name, value)))
+                filters.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, name, value)))
         if sq.date_from or sq.date_to:
             start = dt.datetime.combine(sq.date_from, dt.time.min, SHANGHAI) if sq.date_from else None
             end = dt.datetime.combine(sq.date_to, dt.time.max, SHANGHAI) if sq.date_to else None
-            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
+            filters.append((tantivy.Occur.Must, tantivy.Query.range_query(
                 self.schema, "completed", tantivy.FieldType.Date,
                 _utc(start) or dt.datetime(1, 1, 2, tzinfo=UTC), _utc(end) or dt.datetime(9999, 12, 30, tzinfo=UTC))))
+        if filters:  # they restrict, they do not rank
+            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.boolean_query(filters), 0.0)))
         if sq.versions != "all":
             clauses.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "superseded", "1")))
         return tantivy.Query.boolean_query(clauses)
 
     def search(self, sq: SearchQuery) -> HitPage:
         """Run the query; relevance or date order; one page; the count is exact and scoped."""
-        query = self.build_query(sq)
+        searcher = self._index().searcher()
+        query = self.build_query(sq, searcher)
         if query is None:
             return HitPage(total=0, hits=[])
-        searcher = self._index().searcher()
         kwargs: dict[str, Any] = {"limit": sq.per_page, "offset": (sq.page - 1) * sq.per_page, "count": True}
         if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):
             kwargs["order_by_field"] = "completed"

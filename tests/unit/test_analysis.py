@@ -9,17 +9,26 @@ from archive.indexing.query import QuerySyntaxError, Term, highlight, parse_term
 from archive.indexing.whoosh_index import SlotTokenizer
 
 
-def test_each_character_has_its_unigram_then_its_bigram_or_the_filler():
-    assert slot_tokens("行政处罚") == ["行", "行政", "政", "政处", "处", "处罚", "罚", FILL]
-    # A class change (CJK / letters and digits) or punctuation ends the bigrams; letters are lower-cased.
-    assert slot_tokens("京A·12") == ["京", FILL, "a", FILL, "1", "12", "2", FILL]
+def test_each_character_has_its_unigram_bigram_and_4_gram_or_the_filler():
+    _ = FILL
+    assert slot_tokens("行政处罚") == ["行", "行政", "行政处罚", "政", "政处", _, "处", "处罚", _, "罚", _, _]
+    # A class change (CJK / letters and digits) ends a run; letters are lower-cased; punctuation
+    # between two runs of one class leaves a gap of one slot group, between classes none.
+    assert slot_tokens("京A·12") == ["京", _, _, "a", _, _, _, _, _, "1", "12", _, "2", _, _]
+    assert slot_tokens("款。逾期") == ["款", _, _, _, _, _, "逾", "逾期", _, "期", _, _]
+    assert slot_tokens("罚〔2") == ["罚", _, _, "2", _, _]
 
 
-def test_query_tokens_are_unigrams_for_single_characters_and_bigrams_two_positions_apart():
+def test_query_pieces_are_covered_by_their_longest_grams():
     assert query_tokens("罚") == [(0, "罚")]
-    assert query_tokens("行政处罚") == [(0, "行政"), (2, "政处"), (4, "处罚")]
-    assert query_tokens("京A·12345") == [(0, "京"), (2, "a"), (5, "12"), (7, "23"), (9, "34"), (11, "45")]
-    assert query_tokens("款。逾期") == [(0, "款"), (3, "逾期")]
+    assert query_tokens("罚款") == [(0, "罚款")]
+    assert query_tokens("许可证") == [(0, "许可"), (3, "可证")]
+    assert query_tokens("行政处罚") == [(0, "行政处罚")]
+    assert query_tokens("责令停产停业") == [(0, "责令停产"), (6, "停产停业")]
+    assert query_tokens("重大行政执法决定法制审核") == [(0, "重大行政"), (12, "执法决定"), (24, "法制审核")]
+    assert query_tokens("京A·12345") == [(0, "京"), (3, "a"), (11, "1234"), (14, "2345")]
+    assert query_tokens("款。逾期") == [(0, "款"), (7, "逾期")]
+    assert query_tokens("罚2026") == [(0, "罚"), (5, "2026")]
     assert query_tokens("。，") == []
 
 
@@ -79,6 +88,7 @@ def test_parse_terms_refuses_bad_syntax_with_a_reason(q):
 def test_term_pattern_skips_punctuation_between_runs_like_the_index():
     assert term_pattern("津武市监罚2026").search("案号津武市监罚〔2026〕12号")
     assert not term_pattern("停产停业").search("停产。停业")
+    assert term_pattern("款。逾期").search("罚款，逾期") and not term_pattern("款。逾期").search("罚款逾期")
 
 
 def test_highlight_marks_every_match_and_escapes_html():

@@ -240,7 +240,7 @@ EDGES = {
     ("2345", {"plate", "scattered"}), ("津B 6P789", {"plate2"}), ("B 6P7", {"plate2"}), ("6p78", {"plate2"}),
     ("罚", {"decision"}), ("证", {"licence"}), ("款。逾期", {"decision"}), ("罚款。逾", {"decision"}),
     ("。逾期不", {"decision"}), ("京", {"plate", "scattered"}),
-    ("京A12345", set()), ("京A·123456", set()), ("款逾期", set()), ("期不缴纳罚", {"decision"}),
+    ("京A12345", set()), ("京A·123456", set()), ("款逾期", set()), ("京A·12 345", set()), ("期不缴纳罚", {"decision"}),
     ("营许", {"licence"}), ("可证。", {"licence"}), ("款项", {"scattered"}),
 ])
 def test_every_substring_ctrl_f_would_find_and_nothing_scattered(new_index, q, expected):
