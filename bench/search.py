@@ -101,7 +101,8 @@ def _run(engine: str, docs: int, nq: int, procs: int) -> dict:
     return json.loads(line[7:])
 
 
-ROWS = (("docs_per_s", "index docs/s"), ("index_mb", "index MB"), ("peak_rss_mb", "peak RSS MB"),
+ROWS = (("docs_per_s", "index docs/s"), ("index_mb", "index MB"), ("build_rss_mb", "RSS after build MB"),
+        ("peak_rss_mb", "peak RSS MB"),
         ("p50_ms", "query p50 ms"), ("p95_ms", "query p95 ms"), ("max_ms", "query max ms"))
 
 

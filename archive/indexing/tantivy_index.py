@@ -33,7 +33,7 @@ from archive.indexing.query import SearchQuery, Term
 SEARCH_FIELDS = ("content", "filename", "meta")
 KEYWORDS = ("case_id", "agency", "district", "city", "kind", "stage", "form", "superseded")
 WRITE_HEAP = 64 * 1024 * 1024  # per batch of the worker
-BULK_HEAP = 256 * 1024 * 1024  # for a rebuild (split between the writer's threads)
+BULK_HEAP = 64 * 1024 * 1024  # for a rebuild, split between the writer's threads; more buys no speed (bench.search) but memory
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tokens arrive analysed (lower-cased, short): split on spaces and nothing else, which spares
 # tantivy's "whitespace" analyzer its lower-casing of every token. Registered on every opening.
