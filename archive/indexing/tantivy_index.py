@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import multiprocessing
 from pathlib import Path
 from typing import Any, Iterable
@@ -100,6 +101,7 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
 
     def __init__(self, root: str | Path) -> None:
         self.schema = make_schema()
+        self._meta_stamp: int | None = None
         super().__init__(root)
 
     def _create(self, d: Path) -> None:
@@ -170,8 +172,23 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         return n
 
     # -- reading -------------------------------------------------------------------------
+    def _searcher(self) -> tantivy.Searcher:
+        """A searcher that sees every commit made so far, by this process or another one (the
+        worker): tantivy's own reload follows commits only after a delay, so a change of
+        ``meta.json`` since the last look reloads at once (one stat per search)."""
+        ix = self._index()
+        d = self._ix_dir
+        try:
+            stamp = os.stat(d / "meta.json").st_mtime_ns if d else None
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._meta_stamp:
+            ix.reload()
+            self._meta_stamp = stamp
+        return ix.searcher()
+
     def doc_count(self) -> int:
-        return self._index().searcher().num_docs
+        return self._searcher().num_docs
 
     def _match(self, term: Term) -> tantivy.Query:
         """A term matches when it stands, characters together, in any searchable field."""
@@ -205,7 +222,7 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         """
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         required = [t for t in sq.terms if not t.exclude]
-        searcher = searcher or self._index().searcher()
+        searcher = searcher or self._searcher()
         by_words = bool(required) and min(self._upper_bound(searcher, t) for t in required) <= RANK_BY_WORDS_MAX
         for t in required:
             match = self._match(t)
@@ -248,7 +265,7 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
 
     def search(self, sq: SearchQuery) -> HitPage:
         """Run the query; relevance or date order; one page; the count is exact and scoped."""
-        searcher = self._index().searcher()
+        searcher = self._searcher()
         query = self.build_query(sq, searcher)
         if query is None:
             return HitPage(total=0, hits=[])

@@ -389,3 +389,15 @@ def test_readers_never_lose_the_live_generation_while_it_is_swapped(new_index):
 
     assert set(totals_while(index, "停产停业", swaps)) == {5}
     assert [p.name for p in index.current_dir().parent.glob("gen-*")] == [index.current_dir().name]
+
+
+def test_a_commit_by_another_writer_is_seen_by_the_next_search(engine, tmp_path):
+    """The worker writes through its own index object (another process in production): the
+    web side's next search sees the commit, without waiting for a reload timer."""
+    reader, writer = make_index(engine, tmp_path), make_index(engine, tmp_path)
+    assert reader.search(SearchQuery(terms=parse_terms("停产停业"))).total == 0
+    for i in range(3):
+        writer.upsert([item(f"d{i}", "责令停产停业")])
+        assert reader.search(SearchQuery(terms=parse_terms("停产停业"))).total == i + 1
+    reader.close()
+    writer.close()
