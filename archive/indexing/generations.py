@@ -22,6 +22,16 @@ MARKER = "ANALYSIS"
 LEFTOVER_SECONDS = 3600  # a generation directory untouched this long is a dead build
 
 
+def _remove(d: Path) -> None:
+    """Remove a generation; a reader still opening it may recreate a lock file inside while it
+    goes, so the removal is tried again (what remains is collected by a later swap)."""
+    for _ in range(20):
+        shutil.rmtree(d, ignore_errors=True)
+        if not d.exists():
+            return
+        time.sleep(0.01)
+
+
 class Generations:
     """The generations of one engine under ``root``; ``create(path)`` makes an empty index."""
 
@@ -88,7 +98,7 @@ class Generations:
         tmp.write_text(d.name)
         os.replace(tmp, self.root / "CURRENT")
         if previous is not None and previous != d:
-            shutil.rmtree(previous, ignore_errors=True)
+            _remove(previous)
         cutoff = time.time() - LEFTOVER_SECONDS
         for old in self.root.glob("gen-*"):
             try:

@@ -176,16 +176,20 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         """A searcher that sees every commit made so far, by this process or another one (the
         worker): tantivy's own reload follows commits only after a delay, so a change of
         ``meta.json`` since the last look reloads at once (one stat per search)."""
-        ix = self._index()
-        d = self._ix_dir
-        try:
-            stamp = os.stat(d / "meta.json").st_mtime_ns if d else None
-        except FileNotFoundError:
-            stamp = None
-        if stamp != self._meta_stamp:
-            ix.reload()
-            self._meta_stamp = stamp
-        return ix.searcher()
+        for attempt in range(3):
+            ix = self._index()
+            d = self._ix_dir
+            try:
+                stamp = os.stat(d / "meta.json").st_mtime_ns if d else None
+                if stamp != self._meta_stamp:
+                    ix.reload()
+                    self._meta_stamp = stamp
+                return ix.searcher()
+            except (FileNotFoundError, ValueError):
+                if attempt == 2:
+                    raise
+                self._forget()  # the generation was swapped out and removed: read the pointer again
+        raise AssertionError("unreachable")
 
     def doc_count(self) -> int:
         return self._searcher().num_docs
@@ -264,7 +268,18 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         return tantivy.Query.boolean_query(clauses)
 
     def search(self, sq: SearchQuery) -> HitPage:
-        """Run the query; relevance or date order; one page; the count is exact and scoped."""
+        """Run the query; relevance or date order; one page; the count is exact and scoped. A
+        generation swapped out and removed under a running search is searched again in the new one."""
+        for attempt in range(3):
+            try:
+                return self._search_once(sq)
+            except ValueError:
+                if attempt == 2:
+                    raise
+                self._forget()
+        raise AssertionError("unreachable")
+
+    def _search_once(self, sq: SearchQuery) -> HitPage:
         searcher = self._searcher()
         query = self.build_query(sq, searcher)
         if query is None:
