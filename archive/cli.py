@@ -125,6 +125,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                         cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])
         worker.start()
+        ocr_worker = _ocr_worker(archive)
         app = create_app(cfg, archive=archive)
         server = create_server(app, host=cfg["HOST"], port=cfg["PORT"], threads=threads)
         url = f"http://{cfg['HOST']}:{cfg['PORT']}"
@@ -150,6 +151,19 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             server.close()
             worker.stop()
             worker.join(10)
+            if ocr_worker is not None:
+                ocr_worker.stop()
+
+
+def _ocr_worker(archive):
+    """Start the OCR worker thread (its engine runs in a process of its own), unless OCR is off."""
+    if archive.config["OCR_ENGINE"] == "off":
+        return None
+    from archive.ocr.jobs import OcrWorker
+
+    ocr_worker = OcrWorker(archive.sessions, archive.store, archive.ocr_runner, archive.config["WORKER_POLL_SECONDS"])
+    ocr_worker.start()
+    return ocr_worker
 
 
 def _command(cfg: dict) -> str:
@@ -189,16 +203,31 @@ def worker(once: bool, status: bool) -> None:
     with running_store(cfg):
         archive = _archive(cfg)
         if once:
-            click.echo(f"indexed {drain(archive.sessions, archive.store, archive.index, archive.extract_limits)} jobs")
+            n = drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+            if cfg["OCR_ENGINE"] != "off":
+                from archive.ocr.jobs import drain_ocr
+
+                try:
+                    read = drain_ocr(archive.sessions, archive.store, archive.ocr_runner)
+                finally:
+                    archive.ocr_runner.close()
+                if read:
+                    click.echo(f"read {read} documents by OCR")
+                    n += drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+            click.echo(f"indexed {n} jobs")
             return
         from archive.indexing.queue import Worker
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                       cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])
+        ocr_worker = _ocr_worker(archive)  # OCR jobs in a thread of their own beside the index queue
         try:
             loop.run()  # in this thread: the index queue, and deadline checks on a schedule
         except KeyboardInterrupt:
             return
+        finally:
+            if ocr_worker is not None:
+                ocr_worker.stop()
 
 
 @main.command()
@@ -693,6 +722,14 @@ def db_upgrade() -> None:
     upgrade(make_engine(load_config()["DATABASE_URL"]))
     click.echo("database schema is current")
 
+
+def _register_commands() -> None:
+    from archive.ocr.command import ocr
+
+    main.add_command(ocr)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -37,6 +37,12 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "EXTRACT_MAX_UNZIPPED_BYTES": (200 * 1024**2, int, "A DOCX unzipping to more than this is refused as a zip bomb"),
     "EXTRACT_MAX_RATIO": (200, int, "A DOCX member compressed more than this ratio is refused as a zip bomb"),
     "EXTRACT_MAX_TEXT_CHARS": (1024**2, int, "Extracted text kept and indexed per document; the rest is cut (text_status truncated)"),
+    "OCR_ENGINE": ("rapidocr", str, "OCR of scans and photographs: rapidocr (PP-OCRv4, default), tesseract (chi_sim) or off"),
+    "OCR_THREADS": (1, int, "Threads one OCR process uses (a page takes about 4 s on one core)"),
+    "OCR_MAX_PAGES": (100, int, "Pages of one document read by OCR; later pages are left, with the reason"),
+    "OCR_PAGE_SECONDS": (180.0, float, "A page not read within this time is skipped, with the reason"),
+    "OCR_MAX_PIXELS": (100_000_000, int, "An image with more pixels is refused (decompression bombs) and kept unread"),
+    "OCR_DPI": (300, int, "Resolution at which PDF pages without a text layer are rendered for OCR"),
     "VERIFY_BEFORE_SEND_BYTES": (8 * 1024**2, int, "Documents up to this size are hashed before the first byte is sent; larger ones while streaming"),
     "PROXY_COUNT": (0, int, "Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none)"),
     "DEMO": (True, "bool", "archive serve loads demo data into an empty database"),
@@ -73,6 +79,11 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     cfg["SEARCH_ENGINE"] = cfg["SEARCH_ENGINE"].strip().lower()
     if cfg["SEARCH_ENGINE"] not in {"tantivy", "whoosh"}:
         raise ValueError("ARCHIVE_SEARCH_ENGINE must be tantivy or whoosh")
+    cfg["OCR_ENGINE"] = cfg["OCR_ENGINE"].strip()
+    if cfg["OCR_ENGINE"].lower() in {"rapidocr", "tesseract", "off"}:
+        cfg["OCR_ENGINE"] = cfg["OCR_ENGINE"].lower()
+    elif ":" not in cfg["OCR_ENGINE"]:
+        raise ValueError("ARCHIVE_OCR_ENGINE must be rapidocr, tesseract or off")
     cfg["ENV"] = cfg["ENV"].lower()
     if cfg["ENV"] not in {"development", "production"}:
         raise ValueError("ARCHIVE_ENV must be development or production")

@@ -1,8 +1,8 @@
 """The archive's state on a Flask app (``app.extensions["archive"]``) and its construction."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from sqlalchemy.engine import Engine
@@ -15,6 +15,9 @@ from archive.indexing.engines import make_index
 from archive.services.ingest import IngestSettings
 from archive.storage.s3 import S3ObjectStore
 
+if TYPE_CHECKING:
+    from archive.ocr.runner import OcrRunner
+
 
 @dataclass
 class Archive:
@@ -25,6 +28,7 @@ class Archive:
     sessions: sessionmaker[Session]
     store: S3ObjectStore
     index: SearchEngine
+    _ocr_runner: OcrRunner | None = field(default=None, repr=False)
 
     @property
     def ingest_settings(self) -> IngestSettings:
@@ -36,7 +40,20 @@ class Archive:
     def extract_limits(self) -> ExtractLimits:
         return ExtractLimits(max_unzipped_bytes=self.config["EXTRACT_MAX_UNZIPPED_BYTES"],
                              max_ratio=self.config["EXTRACT_MAX_RATIO"],
-                             max_text_chars=self.config["EXTRACT_MAX_TEXT_CHARS"])
+                             max_text_chars=self.config["EXTRACT_MAX_TEXT_CHARS"],
+                             ocr=self.config["OCR_ENGINE"] != "off")
+
+    @property
+    def ocr_runner(self) -> OcrRunner:
+        """The OCR process of this archive (started at its first document); ``close()`` stops it."""
+        if self._ocr_runner is None:
+            from archive.ocr.pages import OcrLimits
+            from archive.ocr.runner import OcrRunner
+
+            limits = OcrLimits(max_pages=self.config["OCR_MAX_PAGES"], page_seconds=self.config["OCR_PAGE_SECONDS"],
+                               max_pixels=self.config["OCR_MAX_PIXELS"], dpi=self.config["OCR_DPI"])
+            self._ocr_runner = OcrRunner(self.config["OCR_ENGINE"], self.config["OCR_THREADS"], limits)
+        return self._ocr_runner
 
     def prepare(self) -> None:
         """Migrate the database and create the bucket (versioning + object lock). Idempotent."""

@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
-    BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+    BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator,
     UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -21,7 +21,10 @@ STAGES_BY_KIND = {
 }
 PENALTY_TYPES = ("warning", "fine", "confiscation", "suspend_business", "revoke_licence", "detention", "other")
 PARTY_TYPES = ("citizen", "organisation")
-TEXT_STATUSES = ("pending", "extracted", "truncated", "no_text_layer", "not_extracted", "failed")
+# ocr_pending: waiting for OCR; ocr: text recognised by OCR (ocr_confidence); refused: beyond the
+# OCR limits (pixels, pages), kept unread.
+TEXT_STATUSES = ("pending", "extracted", "truncated", "no_text_layer", "not_extracted", "failed",
+                 "ocr_pending", "ocr", "refused")
 
 
 def new_id() -> str:
@@ -139,6 +142,10 @@ class Document(Base):
     # The extracted text as found in the file, kept for display; the index holds a normalised copy.
     text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
     page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Text recognised by OCR (text_status "ocr"): mean confidence per character, 0..1, and the
+    # engine and model that read it. The text is derived: ``archive ocr`` makes it again.
+    ocr_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ocr_engine: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The current version (1 at upload; an approved amendment adds one, see DocumentVersion).
     version_no: Mapped[int] = mapped_column(Integer, default=1)
     fixity_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
@@ -150,7 +157,13 @@ class IndexJob(Base):
     """Durable queue of index writes; one worker drains it so Whoosh has one writer."""
 
     __tablename__ = "index_jobs"
-    __table_args__ = (Index("ix_index_jobs_pending", "done_at", "id"),)
+    __table_args__ = (
+        Index("ix_index_jobs_pending", "done_at", "id"),
+        # At most one open OCR job per document, also when two requests queue one at once.
+        Index("ux_index_jobs_open_ocr", "document_id", unique=True,
+              sqlite_where=text("action = 'ocr' AND done_at IS NULL"),
+              postgresql_where=text("action = 'ocr' AND done_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     document_id: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(16), default="upsert")

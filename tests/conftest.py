@@ -94,15 +94,21 @@ def make_app(tmp_path, database_url, seaweed):
     from archive.factory import create_app
     from archive.config import load_config
 
+    made = []
+
     def factory(**extra):
         cfg = load_config(archive_config(tmp_path, database_url, seaweed.endpoint, **extra), environ={})
         archive = build_archive(cfg)
         archive.prepare()
+        made.append(archive)
         app = create_app(cfg, archive=archive)
         app.testing = True
         return app
 
-    return factory
+    yield factory
+    for archive in made:  # an OCR process started by the test stops with it
+        if archive._ocr_runner is not None:
+            archive._ocr_runner.close()
 
 
 @pytest.fixture

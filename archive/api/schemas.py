@@ -83,6 +83,8 @@ class DocumentSchema(Schema):
     text_status = fields.String()
     text_reason = fields.String(allow_none=True)
     page_count = fields.Integer(allow_none=True)
+    ocr_confidence = fields.Float(allow_none=True, metadata={"description": "text_status ocr: mean confidence per character, 0..1"})
+    ocr_engine = fields.String(allow_none=True)
     warnings = fields.List(fields.String(), dump_only=True,
                            metadata={"description": "warnings this upload raised (a late upload), in an upload's answer"})
 

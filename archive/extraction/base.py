@@ -20,6 +20,7 @@ class ExtractionResult:
     text: str = ""
     reason: str | None = None
     pages: int | None = None
+    blank_pages: int = 0  # PDF pages without a text layer (scanned pages, which OCR reads)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ExtractLimits:
     max_unzipped_bytes: int = 200 * 1024**2
     max_ratio: int = 200
     max_text_chars: int = 1024**2  # characters of text kept per document (ARCHIVE_EXTRACT_MAX_TEXT_CHARS)
+    ocr: bool = False  # documents without text are queued for OCR (ARCHIVE_OCR_ENGINE is not off)
 
 
 class TextExtractor(Protocol):
@@ -69,7 +71,7 @@ def extract(stream: ByteStream, media_type: str, limits: ExtractLimits | None = 
         return ExtractionResult("failed", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
     limit = (limits or ExtractLimits()).max_text_chars
     if len(result.text) > limit or result.status == "truncated":
-        result = truncated(result.text, limit, result.pages)
+        result = replace(truncated(result.text, limit, result.pages), blank_pages=result.blank_pages)
     if "\x00" in result.text:
         # NUL is never text (some PDF encodings yield it between characters) and PostgreSQL
         # cannot store it.
@@ -91,4 +93,4 @@ def _load_builtin() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from archive.extraction import docx, pdf, text  # noqa: F401  (they register themselves)
+        from archive.extraction import docx, image, pdf, text  # noqa: F401  (they register themselves)

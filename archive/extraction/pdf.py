@@ -43,10 +43,11 @@ class PdfExtractor:
                 RecursionError, OSError, AssertionError, ZeroDivisionError) as exc:
             return ExtractionResult("failed", reason=f"corrupt PDF: {type(exc).__name__}: {str(exc)[:160]}")
         text = "\f".join(pages)
+        blank = sum(1 for p in pages if not p.strip())
         if not text.strip():
-            return ExtractionResult("no_text_layer", pages=len(pages),
-                                    reason="PDF has no text layer (scanned); OCR not applied")
-        return ExtractionResult("extracted", text=text, pages=len(pages))
+            return ExtractionResult("no_text_layer", pages=len(pages), blank_pages=blank,
+                                    reason="PDF has no text layer (scanned)")
+        return ExtractionResult("extracted", text=text, pages=len(pages), blank_pages=blank)
 
 
 register(PdfExtractor())

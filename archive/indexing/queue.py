@@ -79,13 +79,31 @@ def _extract_object(store: ObjectStore, key: str, version_id: str, media_type: s
         return extract(tmp, media_type, limits)
 
 
-def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits) -> None:
-    """Read the stored version (streamed to a temporary file) and record its text on ``doc``."""
+def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits):
+    """Read the stored version (streamed to a temporary file) and record its text on ``doc``;
+    returns the extraction result. Text that OCR recognised is kept (``archive ocr`` redoes it)."""
+    from archive.ocr.jobs import wants_ocr
+
     result = _extract_object(store, doc.object_key, doc.version_id, doc.media_type, limits)
+    if doc.text_status == "ocr" and wants_ocr(doc.media_type, result):
+        return result
     doc.text_status = result.status
     doc.text_reason = result.reason[:500] if result.reason else None
     doc.text_content = result.text or None
     doc.page_count = result.pages
+    return result
+
+
+def extract_and_queue_ocr(session: Session, store: ObjectStore, doc: Document, limits: ExtractLimits) -> None:
+    """Extract the text; a document that needs OCR is indexed now with what it has and gets an
+    OCR job (its own queue, never run here: one slow scan must not hold up the index)."""
+    from archive.ocr.jobs import enqueue_ocr, wants_ocr
+
+    result = extract_document(store, doc, limits)
+    if limits.ocr and doc.text_status != "ocr" and wants_ocr(doc.media_type, result):
+        if result.status != "extracted":
+            doc.text_status, doc.text_reason = "ocr_pending", "等待文字识别（OCR）"
+        enqueue_ocr(session, [doc.id])
 
 
 def indexed_document(session: Session, doc: Document, org_cache: dict | None = None) -> IndexedDocument:
@@ -136,7 +154,7 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
     effects = _run_effects(sessions, store, batch)
     with sessions() as session:
         now = server_now()
-        jobs = session.scalars(due_jobs(now).where(IndexJob.action.not_in(EFFECTS))
+        jobs = session.scalars(due_jobs(now).where(IndexJob.action.not_in((*EFFECTS, "ocr")))
                                .order_by(IndexJob.id).limit(batch)).all()
         if not jobs:
             return effects
@@ -155,7 +173,7 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
                     deletes.add(job.document_id)
                 else:
                     if doc.text_status == "pending":
-                        extract_document(store, doc, limits)
+                        extract_and_queue_ocr(session, store, doc, limits)
                     upserts[doc.id] = indexed_document(session, doc, cache)
                     if job.action == "versions":  # an amendment was approved: index the old ones too
                         for old in version_documents(session, doc, cache, store, limits):
@@ -278,7 +296,7 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
                     for doc in docs:
                         if re_extract or doc.text_status == "pending":
                             try:
-                                extract_document(store, doc, limits)
+                                extract_and_queue_ocr(session, store, doc, limits)
                             except Exception as exc:
                                 log.warning("re-extracting %s failed: %s", doc.id, exc)
                         yield indexed_document(session, doc, cache)

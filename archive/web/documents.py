@@ -44,20 +44,24 @@ def document(doc_id: str):
     for v in versions:
         v["amendment"] = by_new.get(v["version"])
     pending = next((a for a in amendments.values() if a.status == "pending"), None)
-    text = None
+    text = ocr_text = None
     kind = preview_kind(doc.media_type)
-    if kind == "text":
+    if kind == "text" or doc.text_status == "ocr":
         from sqlalchemy import func
 
         from archive.models import Document
 
-        text = session.scalar(select(func.substr(Document.text_content, 1, PREVIEW_TEXT_CHARS))
-                              .where(Document.id == doc.id))
+        shown = session.scalar(select(func.substr(Document.text_content, 1, PREVIEW_TEXT_CHARS))
+                               .where(Document.id == doc.id))
+        if doc.text_status == "ocr":  # recognised text is shown as such, beside the original
+            ocr_text = shown
+        else:
+            text = shown
     writer = policy.writes_agency(p, case.agency_code)
     return render_template(
         "document.html", doc=doc, case=case, stage=stage, agency=session.get(Organisation, case.agency_code),
         versions=versions, amendments=list(amendments.values()), pending=pending, shown_as=kind, text=text,
-        writer=writer, errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases",
+        ocr_text=ocr_text, writer=writer, errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases",
         crumbs=[("案件", url_for("web.cases")) if p.role != "reviewer" else ("评查任务", url_for("web.home")),
                 (case.number, url_for("web.case", case_id=case.id)), (doc.filename, None)])
 

@@ -79,9 +79,11 @@ def test_plain_text_utf8_and_gb18030():
     assert r.text == "现场检查笔录"
 
 
-def test_unknown_types_are_kept_as_evidence():
-    r = extract(io.BytesIO(b"\x89PNG"), "image/png")
+def test_unknown_types_are_kept_as_evidence_and_images_left_to_ocr():
+    r = extract(io.BytesIO(b"PK\x03\x04"), "application/zip")
     assert r.status == "not_extracted" and "evidence" in r.reason
+    r = extract(io.BytesIO(b"\x89PNG"), "image/png")
+    assert r.status == "not_extracted" and "OCR" in r.reason
 
 
 def test_a_huge_docx_body_is_streamed_and_cut_at_the_text_limit(monkeypatch):
