@@ -20,11 +20,13 @@ from PIL import Image
 # Chinese characters and full-width punctuation: a space between two of them is an artefact
 # of the engine (Tesseract puts one between every pair of Chinese characters), not text.
 _WIDE = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0002ffff"
-_WIDE_SPACE = re.compile(rf"(?<=[{_WIDE}])[ \t]+(?=[{_WIDE}])")
+_PUNCT = r"!-/:-@\[-`{-~"  # ASCII punctuation, which Tesseract reads for full-width ："（）
+_WIDE_SPACE = re.compile(rf"(?<=[{_WIDE}])[ \t]+(?=[{_WIDE}{_PUNCT}])|(?<=[{_PUNCT}])[ \t]+(?=[{_WIDE}])")
 
 
 def tidy_line(text: str) -> str:
-    """One recognised line as text: no spaces between Chinese characters or punctuation."""
+    """One recognised line as text: no spaces between Chinese characters, nor between one and
+    a punctuation mark (spaces between Latin words and numbers stay)."""
     return _WIDE_SPACE.sub("", text.strip())
 
 

@@ -294,3 +294,38 @@ def test_archive_ocr_reads_documents_stored_before_ocr_existed(make_app, monkeyp
     again = CliRunner().invoke(main, ["ocr", "--document", doc["id"]])
     assert again.exit_code == 0 and "read 1 of 1 documents (ocr 1)" in again.output
     assert CliRunner().invoke(main, ["ocr"]).exit_code == 2  # which documents must be said
+
+
+def test_a_pdf_with_text_and_scanned_pages_gets_only_its_scanned_pages_read(archive, client, orgs):
+    """OCR reads the pages without a text layer and keeps the others' own text; a rebuild that
+    re-extracts every document keeps what OCR read."""
+    from pypdf import PdfReader, PdfWriter
+
+    from archive.demo.documents import make_pdf
+    from archive.indexing.queue import reindex
+
+    writer = PdfWriter()
+    for part in (make_pdf("行政处罚决定书", ["本机关决定：没收违法所得，并处罚款人民币五万元。"]),
+                 image_pdf([half_page(RECEIPT)])):
+        writer.append(PdfReader(io.BytesIO(part)))
+    buf = io.BytesIO()
+    writer.write(buf)
+    case = new_case(client)
+    doc = upload(client, case["id"], buf.getvalue(), filename="决定书及送达回证.pdf").get_json()
+    drain(archive)
+    got = doc_json(client, doc["id"])
+    assert got["text_status"] == "extracted" and got["page_count"] == 2  # page 1's text, at once
+    assert search(client, "并处罚款人民币五万元")["total"] == 1
+    assert search(client, "受送达人签收")["total"] == 0
+    assert run_ocr(archive) == 1
+    got = doc_json(client, doc["id"])
+    assert got["text_status"] == "ocr" and "识别 1 页，共 2 页" in got["text_reason"], got
+    for phrase in ("并处罚款人民币五万元", "受送达人签收"):
+        assert search(client, phrase)["total"] == 1, phrase
+
+    reindex(archive.sessions, archive.store, archive.index, re_extract=True, limits=archive.extract_limits)
+    assert doc_json(client, doc["id"])["text_status"] == "ocr"
+    assert search(client, "受送达人签收")["total"] == 1
+    with archive.sessions() as s:  # and no new OCR job was queued for it
+        assert s.scalar(select(func.count()).select_from(IndexJob).where(
+            IndexJob.action == "ocr", IndexJob.done_at.is_(None))) == 0
