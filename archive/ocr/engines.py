@@ -95,7 +95,7 @@ class RapidOcrEngine:
         import numpy as np
 
         small = image.copy()
-        small.thumbnail((1600, 1600))
+        small.thumbnail((1200, 1200))
         boxes, _ = self._ocr.text_det(np.asarray(small.convert("RGB")))
         return [] if boxes is None else boxes
 
@@ -137,10 +137,12 @@ class RapidOcrEngine:
         crops = ocr.get_crop_img_list(img, boxes)
         recognised, _ = ocr.text_rec(crops, False)
         lines = [(tidy_line(r[0]), float(r[1])) for r in recognised if float(r[1]) >= ocr.text_score]
-        longest = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])[:8]
-        upright = sum(float(recognised[i][1]) for i in longest)
-        flipped, _ = ocr.text_rec([np.ascontiguousarray(crops[i][::-1, ::-1]) for i in longest], False)
-        upside_down = sum(float(r[1]) for r in flipped) > upright + 0.1 * len(longest)
+        # the first dozen characters of the four longest lines, read as they are and turned over
+        longest = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])[:4]
+        heads = [np.ascontiguousarray(crops[i][:, : crops[i].shape[0] * 12]) for i in longest]
+        as_is, _ = ocr.text_rec(heads, False)
+        turned, _ = ocr.text_rec([np.ascontiguousarray(h[::-1, ::-1]) for h in heads], False)
+        upside_down = sum(float(r[1]) for r in turned) > sum(float(r[1]) for r in as_is) + 0.1 * len(heads)
         return [(t, c) for t, c in lines if t], upside_down
 
     def read(self, image: Image.Image) -> PageText:
