@@ -7,6 +7,7 @@ import random
 from typing import Any, Callable
 
 from archive.demo.documents import FontMissing, make_docx, make_pdf
+from archive.demo.scans import scanned_pdf
 from archive.extension import Archive
 from archive.indexing.queue import drain
 from archive.services import cases as case_service
@@ -160,7 +161,10 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                 data, filename = None, f"{title}.{fmt}"
                 if fmt == "pdf" and pdf_ok:
                     try:
-                        data = make_pdf(title, paras)
+                        if form == "service_receipt":  # signed by the party: a scan, read by OCR
+                            data, filename = scanned_pdf(title, paras), f"{title}（扫描件）.pdf"
+                        else:
+                            data = make_pdf(title, paras)
                     except FontMissing as exc:
                         echo(f"warning: {exc}; demo PDFs are made as DOCX instead")
                         pdf_ok = False

@@ -86,3 +86,10 @@ def png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def scanned_pdf(title: str, paragraphs: list[str], dpi: int = 200) -> bytes:
+    """A signed form as an office scanner stores it: one image-only page at ``dpi``, with grain
+    and a slight skew."""
+    img, _ = render_page(title, paragraphs, dpi=dpi, height_inches=5.5)
+    return image_pdf([scanner_noise(img, skew=0.8, sigma=12.0)], dpi=dpi)

@@ -40,13 +40,15 @@ def enqueue(session: Session, doc_ids: Iterable[str], action: str = "upsert") ->
 
 
 def queue_depth(session: Session) -> dict[str, int]:
-    """Jobs waiting, and jobs that failed MAX_ATTEMPTS times or more (still retried, at the
-    longest back-off, until their cause is gone)."""
+    """Jobs waiting, jobs that failed MAX_ATTEMPTS times or more (still retried, at the longest
+    back-off, until their cause is gone), and of the open jobs those waiting for OCR."""
     pending = session.scalar(select(func.count()).select_from(IndexJob).where(
         IndexJob.done_at.is_(None), IndexJob.attempts < MAX_ATTEMPTS)) or 0
     failed = session.scalar(select(func.count()).select_from(IndexJob).where(
         IndexJob.done_at.is_(None), IndexJob.attempts >= MAX_ATTEMPTS)) or 0
-    return {"pending": pending, "failed": failed}
+    ocr = session.scalar(select(func.count()).select_from(IndexJob).where(
+        IndexJob.done_at.is_(None), IndexJob.action == "ocr")) or 0
+    return {"pending": pending, "failed": failed, "ocr_pending": ocr}
 
 
 def job_status(session: Session, limit: int = 50) -> dict:

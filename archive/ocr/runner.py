@@ -39,7 +39,7 @@ class OcrOutcome:
         """The reason shown beside ``text_status`` (Chinese, for the document page)."""
         if self.status in ("refused", "failed"):
             return self.reason or ""
-        parts = [f"{self.engine}：识别 {self.read} 页" + (f"，共 {self.pages} 页" if self.pages and self.pages != self.read else "")]
+        parts = [f"识别 {self.read} 页" + (f"，共 {self.pages} 页" if self.pages and self.pages != self.read else "")]
         if self.confidence is not None:
             parts.append(f"平均置信度 {self.confidence:.0%}")
         if self.rotated:

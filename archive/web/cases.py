@@ -18,7 +18,8 @@ from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
 from archive.errors import ArchiveError, Conflict, ValidationFailed
 from archive.extension import db, get_archive
-from archive.labels import KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, STAGE_NAMES, form_name
+from archive.labels import (KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, STAGE_NAMES, TEXT_STATUS_NAMES,
+                            form_name)
 from archive.models import STAGES_BY_KIND, Case, CasePeriod, Organisation, WarningRecord
 from archive.services import cases as case_service
 from archive.services.clock import local, now
@@ -190,6 +191,7 @@ def case(case_id: str):
         recorded=[(code, STAGE_NAMES[code]) for code in STAGES_BY_KIND[c.kind] if code in recorded],
         forms=[(f.code, f.name, " ".join(f.stages)) for f in catalog.values()],
         errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases", max_upload=get_archive().config["MAX_UPLOAD_BYTES"],
+        text_labels=TEXT_STATUS_NAMES,
         crumbs=[("案件", url_for("web.cases")) if p.role != "reviewer" else ("评查任务", url_for("web.home")),
                 (c.number, None)])
 

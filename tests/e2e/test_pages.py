@@ -33,11 +33,12 @@ def database_url(tmp_path):
 
 @pytest.fixture
 def live(app, archive, tokens):
-    """The app on a real HTTP server on 127.0.0.1 with its background worker (text extraction,
-    indexing), and a password for every test account."""
+    """The app on a real HTTP server on 127.0.0.1 with its background workers (text extraction
+    and indexing; OCR), and a password for every test account."""
     from waitress import create_server
 
     from archive.indexing.queue import Worker
+    from archive.ocr.jobs import OcrWorker
 
     with archive.sessions() as s:
         for user in s.scalars(select(User)):
@@ -45,12 +46,16 @@ def live(app, archive, tokens):
         s.commit()
     worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits, 0.2, 3600.0)
     worker.start()
+    ocr_worker = OcrWorker(archive.sessions, archive.store, archive.ocr_runner, 0.2)  # its process starts with a scan
+    ocr_worker.start()
     srv = create_server(app, host="127.0.0.1", port=0, threads=6)
     threading.Thread(target=srv.run, daemon=True).start()
     yield f"http://127.0.0.1:{srv.effective_port}"
     srv.close()
     worker.stop()
     worker.join(10)
+    ocr_worker.stop()
+    ocr_worker.join(10)
 
 
 @pytest.fixture
@@ -442,3 +447,47 @@ def test_the_city_office_sees_the_calendar_alert_and_undecided_deadlines(live, b
     assert "calendar" not in city.page.inner_text("main")
     city.shot("city-02-case-undecided-deadline")
     city.no_script_errors()
+
+
+def test_a_photographed_record_is_read_by_ocr_and_found_by_the_complaint_handler(live, browser, tmp_path, client):
+    """The clerk uploads a phone photograph of an on-site record on the case page: it is stored at
+    once, then read by OCR in the background; the document page shows the recognised text and
+    its confidence, and the complaint handler finds it by a phrase printed on it."""
+    from archive.demo.scans import photo, render_page
+    from tests.conftest import new_case, record_stage
+
+    case = new_case(client, number="津武市监罚〔2026〕66号")
+    assert record_stage(client, case["id"], "investigation", "2026-03-10T10:00:00+08:00").status_code == 201
+    page, _ = render_page("现场笔录", ["检查地点：天津市武清区杨村街道光明道十八号。执法人员已出示执法证件。",
+                                   "检查情况：冷藏柜内存放超过保质期的鲜牛奶十二箱，已予以先行登记保存。"], height_inches=4.2)
+    shot = tmp_path / "现场笔录照片.jpg"
+    shot.write_bytes(photo(page))
+
+    clerk = Person(browser, live, "clerk_a").login()
+    clerk.go(f"/cases/{case['id']}")
+    clerk.page.select_option("#upload-stage", "investigation")
+    clerk.page.select_option("#upload-form-code", "onsite_record")
+    clerk.page.set_input_files("#upload-form input[type=file]", str(shot))
+    clerk.page.click("#upload-form button[type=submit]")
+    clerk.page.wait_for_selector("#upload-list li.stored", timeout=60000)
+    line = "document.querySelector('#upload-list li.stored .text').textContent"
+    until(clerk.page, f"{line}.includes('已识别文字（OCR）')", 180)
+    assert "平均置信度" in clerk.page.inner_text("#upload-list li.stored .text")
+    clerk.shot("ocr-01-upload-read")
+    clerk.page.click("#upload-list li.stored a")
+    clerk.page.wait_for_selector("pre.ocr-text")
+    assert "光明道十八号" in clerk.page.inner_text("pre.ocr-text")
+    confidence = clerk.page.inner_text("dd.ocr-confidence")
+    assert re.fullmatch(r"\d{2,3}%", confidence) and int(confidence[:-1]) >= 80, confidence
+    assert clerk.page.locator(".preview img").count() == 1  # the photograph itself beside its text
+    clerk.shot("ocr-02-document-page")
+    clerk.no_script_errors()
+
+    handler = Person(browser, live, "complaints_a").login()
+    handler.go("/search?q=" + "鲜牛奶十二箱")
+    handler.page.wait_for_selector("ol.hits li")
+    assert "共 1 份文书" in handler.page.inner_text(".total")
+    assert handler.page.inner_text("ol.hits mark") == "鲜牛奶十二箱"
+    assert "津武市监罚〔2026〕66号" in handler.page.inner_text("ol.hits li")
+    handler.shot("ocr-03-search-hit")
+    handler.no_script_errors()

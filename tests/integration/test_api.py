@@ -38,7 +38,7 @@ def test_health_reports_components_and_queue(client, doc):
     assert h["database"]["ok"] and h["object_store"]["ok"] and h["index"]["ok"]
     # every component up: ok, or degraded (still 200) while a needed holiday calendar is missing
     assert h["status"] == ("ok" if h["calendar"]["ok"] else "degraded")
-    assert h["queue"] == {"pending": 1, "failed": 0}
+    assert h["queue"] == {"pending": 1, "failed": 0, "ocr_pending": 0}
 
 
 def test_openapi_document_is_generated_from_the_schemas(client):

@@ -511,7 +511,7 @@ def test_index_jobs_wait_for_the_store_without_spending_attempts(app, archive, c
     with archive.sessions() as s:
         job = s.scalars(select(IndexJob).where(IndexJob.document_id == document["id"])).one()
         assert job.attempts == 0 and job.done_at is None and "unreachable" in job.last_error
-        assert queue.queue_depth(s) == {"pending": 1, "failed": 0}
+        assert queue.queue_depth(s) == {"pending": 1, "failed": 0, "ocr_pending": 0}
     monkeypatch.undo()
     assert drain(archive) == 1
     assert client.get("/api/search", query_string={"q": "伍万元"}).get_json()["total"] == 1
@@ -537,11 +537,11 @@ def test_failing_jobs_back_off_and_are_retried_after_failing(app, archive, docum
             s.commit()
     assert all(b > a for a, b in zip(waits, waits[1:]))  # doubling
     with archive.sessions() as s:
-        assert queue.queue_depth(s) == {"pending": 0, "failed": 1}
+        assert queue.queue_depth(s) == {"pending": 0, "failed": 1, "ocr_pending": 0}
     monkeypatch.undo()
     assert drain(archive) == 1  # a failed job is still retried once its cause is gone
     with archive.sessions() as s:
-        assert queue.queue_depth(s) == {"pending": 0, "failed": 0}
+        assert queue.queue_depth(s) == {"pending": 0, "failed": 0, "ocr_pending": 0}
 
 
 # -- 4. a refused id and a missing id cannot be told apart ---------------------------------------------

@@ -3,8 +3,9 @@
 // retry for a file that failed. Without JavaScript the same forms post to the server.
 "use strict";
 (function () {
-  var TEXT = {pending: "等待提取文字", extracted: "已提取全文", truncated: "全文过长，已截取前部",
-    no_text_layer: "无文字层（扫描件，待 OCR）", not_extracted: "此类文件不提取文字", failed: "文字提取失败"};
+  // the Chinese names of text_status, from the server (archive/labels.py)
+  var uploadForm = document.getElementById("upload-form");
+  var TEXT = uploadForm ? JSON.parse(uploadForm.getAttribute("data-text-labels") || "{}") : {};
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
 
   var stageForm = document.getElementById("stage-form");
@@ -83,7 +84,9 @@
         .then(function (d) {
           line.textContent = "文字：" + (TEXT[d.text_status] || d.text_status) +
             (d.text_reason ? "（" + d.text_reason + "）" : "");
+          // extraction takes seconds; OCR of a scan takes a few seconds a page, after the others
           if (d.text_status === "pending" && ++tries < 30) setTimeout(poll, 1000);
+          else if (d.text_status === "ocr_pending" && ++tries < 150) setTimeout(poll, 3000);
         })
         .catch(function () { if (++tries < 30) setTimeout(poll, 2000); });
     };
