@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from typing import Callable, Iterable
 
 from sqlalchemy import and_, or_, select, update
@@ -24,7 +25,7 @@ from archive.db import compare_and_set
 from archive.extraction.base import ExtractionResult
 from archive.models import Document, IndexJob
 from archive.ocr.pages import IMAGE_TYPES, PDF
-from archive.ocr.runner import OcrOutcome, OcrRunner
+from archive.ocr.runner import OcrOutcome, OcrRunner, RunnerClosed
 from archive.services.clock import now as server_now
 from archive.storage.base import ObjectStore, StorageUnavailable
 
@@ -103,9 +104,11 @@ def apply_outcome(doc: Document, outcome: OcrOutcome) -> None:
     doc.text_reason = reason
 
 
-def ocr_document(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunner, doc_id: str) -> OcrOutcome | None:
+def ocr_document(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunner, doc_id: str,
+                 renew: Callable[[], None] = lambda: None) -> OcrOutcome | None:
     """OCR the stored version of one document and record the result; None if the document is
-    gone or not a type OCR reads. Raises StorageUnavailable when the store does not answer."""
+    gone or not a type OCR reads. ``renew()`` is called after each page (to keep the job's
+    lease). Raises StorageUnavailable when the store does not answer."""
     with sessions() as session:
         doc = session.get(Document, doc_id)
         if doc is None or doc.media_type not in OCR_TYPES:
@@ -116,7 +119,7 @@ def ocr_document(sessions: sessionmaker[Session], store: ObjectStore, runner: Oc
         with os.fdopen(fd, "wb") as tmp:
             for chunk in store.open(key, version_id):
                 tmp.write(chunk)
-        outcome = runner.read_document(path, media_type)
+        outcome = runner.read_document(path, media_type, on_page=renew)
     finally:
         os.unlink(path)
     with sessions() as session:
@@ -142,7 +145,12 @@ def run_one(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunn
         return None
     job_id, doc_id = claimed
     try:
-        outcome = ocr_document(sessions, store, runner, doc_id)
+        outcome = ocr_document(sessions, store, runner, doc_id, Lease(sessions, job_id))
+    except RunnerClosed:  # the worker is stopping: the job waits for the next one, no attempt spent
+        with sessions() as session:
+            session.execute(update(IndexJob).where(IndexJob.id == job_id).values(next_attempt_at=None))
+            session.commit()
+        return False
     except StorageUnavailable as exc:
         _retry(sessions, job_id, exc, dt.timedelta(seconds=UNAVAILABLE_DELAY), spend=False)
         return False
@@ -155,6 +163,24 @@ def run_one(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunn
                         .values(done_at=server_now(), attempts=IndexJob.attempts + 1))
         session.commit()
     return outcome if outcome is not None else OcrOutcome("skipped")
+
+
+class Lease:
+    """Renews an OCR job's lease while its document is read (a long document outlives LEASE;
+    a worker that died stops renewing, and the job is taken again LEASE after the last page)."""
+
+    def __init__(self, sessions: sessionmaker[Session], job_id: int, every: float = 60.0) -> None:
+        self.sessions, self.job_id, self.every = sessions, job_id, every
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        with self.sessions() as session:
+            session.execute(update(IndexJob).where(IndexJob.id == self.job_id, IndexJob.done_at.is_(None))
+                            .values(next_attempt_at=server_now() + LEASE))
+            session.commit()
 
 
 def _retry(sessions, job_id: int, exc: Exception, delay: dt.timedelta | None, *, spend: bool,
@@ -182,9 +208,9 @@ def select_documents(session: Session, *, missing: bool = False, every: bool = F
     if missing:
         q = q.where(or_(Document.text_status.in_(("no_text_layer", "ocr_pending")),
                         and_(Document.media_type.in_(IMAGE_TYPES), Document.text_status == "not_extracted")))
-    elif every:
-        q = q.where(or_(Document.text_status.in_(("no_text_layer", "ocr_pending", "ocr", "refused", "failed")),
-                        and_(Document.media_type.in_(IMAGE_TYPES), Document.text_status == "not_extracted")))
+    elif every:  # (a PDF marked failed was refused by extraction: encrypted or corrupt)
+        q = q.where(or_(Document.text_status.in_(("no_text_layer", "ocr_pending", "ocr", "refused")),
+                        and_(Document.media_type.in_(IMAGE_TYPES), Document.text_status.in_(("not_extracted", "failed")))))
     return list(session.scalars(q).all())
 
 

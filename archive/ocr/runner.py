@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import Callable
 
 from archive.ocr.pages import OcrLimits
 
@@ -49,6 +50,10 @@ class OcrOutcome:
         if self.status == "empty":
             parts.append("未识别出文字")
         return "，".join(parts)
+
+
+class RunnerClosed(RuntimeError):
+    """The runner was closed (the worker is stopping): the document was not read."""
 
 
 def _child(conn: Connection, engine_name: str, threads: int) -> None:
@@ -98,9 +103,12 @@ class OcrRunner:
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     # -- the child ---------------------------------------------------------------------------
     def _start(self) -> Connection:
+        if self._closed:
+            raise RunnerClosed("the OCR runner is closed")
         if self._proc is not None and self._proc.is_alive() and self._conn is not None:
             return self._conn
         self._stop()
@@ -110,18 +118,23 @@ class OcrRunner:
                            name="archive-ocr", daemon=True)
         proc.start()
         child.close()
-        if not parent.poll(START_SECONDS):
-            proc.kill()
-            raise RuntimeError(f"the OCR engine {self.engine_name} did not start within {START_SECONDS:.0f} s")
+        self._proc = proc  # from now on close() can stop it, also while the model loads
+        ready = parent.poll(START_SECONDS)
         try:
-            message = parent.recv()
-        except EOFError:
-            raise RuntimeError(f"the OCR engine {self.engine_name} stopped while starting") from None
-        if message[0] != "ready":
+            message = parent.recv() if ready else None
+        except (EOFError, OSError):
+            message = ("stopped", "stopped while starting")
+        if self._closed:
+            raise RunnerClosed("the OCR runner was closed while starting")
+        if message is None or message[0] != "ready":
+            self._proc = None
+            proc.kill()
             proc.join(5)
-            raise RuntimeError(f"the OCR engine {self.engine_name} cannot start: {message[1]}")
+            parent.close()
+            why = message[1] if message else f"no answer within {START_SECONDS:.0f} s"
+            raise RuntimeError(f"the OCR engine {self.engine_name} cannot start: {why}")
         self.model = f"{message[1]} {message[2]}"
-        self._proc, self._conn = proc, parent
+        self._conn = parent
         return parent
 
     def _stop(self) -> None:
@@ -134,14 +147,17 @@ class OcrRunner:
         self._proc = self._conn = None
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._proc is not None and self._proc.is_alive():
-                try:
-                    self._conn.send(None)
-                    self._proc.join(5)
-                except (OSError, BrokenPipeError):
-                    pass
-            self._stop()
+        """Stop the OCR process for good, also in the middle of a document (which then raises
+        RunnerClosed in the thread reading it, and its job is released for a later run)."""
+        self._closed = True
+        proc = self._proc
+        if proc is not None and proc.is_alive():
+            proc.kill()
+        if self._lock.acquire(timeout=10):
+            try:
+                self._stop()
+            finally:
+                self._lock.release()
 
     def check(self) -> str:
         """Start the engine (loading its model) and return its name and model; RuntimeError if it
@@ -151,12 +167,13 @@ class OcrRunner:
             return self.model
 
     # -- one document ------------------------------------------------------------------------
-    def read_document(self, path: str, media_type: str) -> OcrOutcome:
-        """OCR the file at ``path``; never raises for a bad file (the outcome says why)."""
+    def read_document(self, path: str, media_type: str, on_page: Callable[[], None] | None = None) -> OcrOutcome:
+        """OCR the file at ``path``; never raises for a bad file (the outcome says why).
+        ``on_page()`` is called as each page is done (the job's lease is renewed there)."""
         with self._lock:
-            return self._read(path, media_type)
+            return self._read(path, media_type, on_page or (lambda: None))
 
-    def _read(self, path: str, media_type: str) -> OcrOutcome:
+    def _read(self, path: str, media_type: str, on_page: Callable[[], None]) -> OcrOutcome:
         limits = self.limits
         began = time.monotonic()
         texts: dict[int, str] = {}
@@ -167,11 +184,20 @@ class OcrRunner:
         while total is None or start < min(total, limits.max_pages):
             conn = self._start()
             out.engine = self.model
-            conn.send((path, media_type, start, limits))
+            try:
+                conn.send((path, media_type, start, limits))
+            except OSError:  # the process died between documents: start it again
+                if self._closed:
+                    raise RunnerClosed("the OCR runner was closed while reading") from None
+                self._stop()
+                conn = self._start()
+                conn.send((path, media_type, start, limits))
             current = start
             while True:
                 wait = limits.page_seconds
                 if not conn.poll(wait):
+                    if self._closed:
+                        raise RunnerClosed("the OCR runner was closed while reading")
                     what = f"第 {current + 1} 页超过 {wait:.0f} 秒未识别完"
                     log.warning("OCR of %s: %s; the OCR process is restarted", path, what)
                     self._stop()
@@ -182,7 +208,9 @@ class OcrRunner:
                     break
                 try:
                     message = conn.recv()
-                except EOFError:
+                except (EOFError, OSError):
+                    if self._closed:
+                        raise RunnerClosed("the OCR runner was closed while reading") from None
                     what = f"第 {current + 1} 页使识别进程中止"
                     self._stop()
                     if total is None:
@@ -191,6 +219,7 @@ class OcrRunner:
                     start = current + 1
                     break
                 kind = message[0]
+                on_page()
                 if kind == "pages":
                     total = message[1]
                 elif kind == "text":

@@ -163,6 +163,7 @@ def apply_approved(session: Session, store: ObjectStore, amendment_id: int) -> b
     doc.version_id = version_id
     hold_new(session, store, case.id, doc.object_key, version_id)
     doc.text_status, doc.text_content, doc.text_reason, doc.page_count = "pending", None, None, None
+    doc.ocr_confidence = doc.ocr_engine = None  # the new version is read afresh (by OCR if a scan)
     a.new_version_no = new_no
     case.changed_at = now
     session.add(IndexJob(document_id=doc.id, action="versions", created_at=now))

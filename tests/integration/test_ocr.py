@@ -329,3 +329,74 @@ def test_a_pdf_with_text_and_scanned_pages_gets_only_its_scanned_pages_read(arch
     with archive.sessions() as s:  # and no new OCR job was queued for it
         assert s.scalar(select(func.count()).select_from(IndexJob).where(
             IndexJob.action == "ocr", IndexJob.done_at.is_(None))) == 0
+
+
+def test_a_worker_stopped_mid_document_leaves_its_job_to_the_next_and_a_long_read_keeps_its_lease(
+        make_app, tmp_path, monkeypatch):
+    from archive.ocr.jobs import Lease, OcrWorker
+    from archive.ocr.runner import OcrRunner
+    from tests.conftest import authorize
+
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("ARCHIVE_TEST_OCR_GATE", str(gate))
+    app = make_app(OCR_ENGINE="tests.ocr_engines:Gated")
+    archive = app.extensions["archive"]
+    authorize(app)
+    client = client_as(app, "city")
+    case = new_case(client)
+    scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="扫描件.pdf",
+                  form="service_receipt").get_json()
+    drain(archive)
+    worker = OcrWorker(archive.sessions, archive.store, archive.ocr_runner, poll=0.1)
+    worker.start()
+
+    def job():
+        with archive.sessions() as s:
+            return s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one()
+
+    deadline = time.monotonic() + 60
+    while job().next_attempt_at is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leased = job().next_attempt_at
+    assert leased is not None  # taken, and held at the gate
+    Lease(archive.sessions, job().id, every=0)()  # a page done: the lease moves on
+    assert job().next_attempt_at > leased
+    worker.stop()  # e.g. `archive worker` is stopped while the scan is read
+    worker.join(20)
+    assert not worker.is_alive()
+    left = job()
+    assert left.done_at is None and left.next_attempt_at is None and left.attempts == 0
+    with archive.sessions() as s:
+        assert s.get(Document, scan["id"]).text_status == "ocr_pending"
+    gate.touch()
+    runner = OcrRunner("tests.ocr_engines:Gated")
+    try:
+        assert drain_ocr(archive.sessions, archive.store, runner) == 1
+    finally:
+        runner.close()
+    drain(archive)
+    assert doc_json(client, scan["id"])["text_status"] == "ocr"
+    assert search(client, "受送达人签收")["total"] == 1
+
+
+def test_an_engine_that_cannot_start_keeps_the_job_for_a_retry(make_app):
+    """A missing model or package: the job waits with the error and a back-off; the document
+    stays as it was, waiting for OCR."""
+    from archive.ocr.jobs import run_one
+    from tests.conftest import authorize
+
+    app = make_app(OCR_ENGINE="tests.ocr_engines:NoSuchEngine")
+    archive = app.extensions["archive"]
+    authorize(app)
+    client = client_as(app, "city")
+    case = new_case(client)
+    scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="扫描件.pdf",
+                  form="service_receipt").get_json()
+    drain(archive)
+    assert run_one(archive.sessions, archive.store, archive.ocr_runner) is False
+    with archive.sessions() as s:
+        job = s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one()
+        assert job.done_at is None and job.attempts == 1 and "cannot start" in job.last_error
+        assert "NoSuchEngine" in job.last_error and job.next_attempt_at is not None
+        assert s.get(Document, scan["id"]).text_status == "ocr_pending"
+    assert run_one(archive.sessions, archive.store, archive.ocr_runner) is None  # not due before its back-off
