@@ -10,8 +10,6 @@ from typing import Iterator
 
 from PIL import Image, ImageOps
 
-from archive.extraction.image import IMAGE_TYPES
-
 PDF = "application/pdf"
 
 

@@ -11,7 +11,6 @@ import struct
 import time
 import zlib
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
