@@ -51,7 +51,8 @@ class Archive:
             from archive.ocr.runner import OcrRunner
 
             limits = OcrLimits(max_pages=self.config["OCR_MAX_PAGES"], page_seconds=self.config["OCR_PAGE_SECONDS"],
-                               max_pixels=self.config["OCR_MAX_PIXELS"], dpi=self.config["OCR_DPI"])
+                               max_pixels=self.config["OCR_MAX_PIXELS"], dpi=self.config["OCR_DPI"],
+                               max_text_chars=self.config["EXTRACT_MAX_TEXT_CHARS"])
             self._ocr_runner = OcrRunner(self.config["OCR_ENGINE"], self.config["OCR_THREADS"], limits)
         return self._ocr_runner
 

@@ -94,7 +94,9 @@ def apply_outcome(doc: Document, outcome: OcrOutcome) -> None:
     elif outcome.status == "empty":
         doc.ocr_confidence = None
         if outcome.skipped and not (doc.text_content or "").strip():
+            # no page could be read (each too slow, too large or undecodable): the reasons
             doc.text_status = "failed"
+            reason = "；".join(outcome.skipped)[:500]
         elif doc.text_status in ("ocr_pending", "ocr"):
             # nothing readable: a PDF keeps the text its text layer had (if any)
             doc.text_status = "extracted" if (doc.text_content or "").strip() else (

@@ -22,6 +22,7 @@ class OcrLimits:
     max_pixels: int = 100_000_000  # pixels of one image (a decompression bomb declares far more)
     dpi: int = 300  # PDF pages without text are rendered at this resolution…
     render_pixels: int = 40_000_000  # …but at most this many pixels (a poster-sized page is scaled down)
+    max_text_chars: int = 1024**2  # text kept per document, as for extraction (ARCHIVE_EXTRACT_MAX_TEXT_CHARS)
 
 
 class Refused(Exception):

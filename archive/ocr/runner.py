@@ -237,14 +237,21 @@ class OcrRunner:
                     start = total if total is not None else 0
                     break
                 elif kind in ("refused", "failed"):
-                    return OcrOutcome(kind, reason=message[1], engine=self.model, pages=total,
-                                      seconds=time.monotonic() - began)
+                    if total is None:  # the file itself: nothing of it can be read
+                        return OcrOutcome(kind, reason=message[1], engine=self.model,
+                                          seconds=time.monotonic() - began)
+                    out.skipped.append(message[1])  # one page (a TIFF frame too large, a page
+                    start = current + 1             # pdfium cannot draw): the others are read
+                    break
             if total is None:
                 break
         out.pages = total
         if total is not None and total > limits.max_pages:
             out.skipped.append(f"第 {limits.max_pages + 1}–{total} 页超出每份文件 {limits.max_pages} 页的识别上限")
-        out.text = "\f".join(texts.get(i, "") for i in range(min(total or 0, limits.max_pages)))
+        out.text = "\f".join(texts.get(i, "") for i in range(min(total or 0, limits.max_pages))).replace("\x00", "")
+        if len(out.text) > limits.max_text_chars:
+            out.text = out.text[: limits.max_text_chars]
+            out.skipped.append(f"文字超过 {limits.max_text_chars} 字，已截取前部（原件完整保存）")
         chars = sum(n for n, _ in scores)
         out.confidence = sum(n * c for n, c in scores) / chars if chars else None
         if not chars:

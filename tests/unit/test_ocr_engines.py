@@ -84,3 +84,27 @@ def test_a_poster_sized_pdf_page_is_rendered_within_the_pixel_budget(tmp_path):
     [(index, image)] = list(pages(str(path), "application/pdf", OcrLimits(render_pixels=4_000_000)))
     assert index == 0 and isinstance(image, Image.Image)
     assert image.width * image.height <= 4_000_000
+
+
+def test_a_frame_over_the_limit_is_skipped_and_the_others_read_within_the_text_limit(tmp_path):
+    """The OCR process on a TIFF: frame 2 is over the pixel limit and is named, frames 1 and 3
+    are read; the text is cut at the document's text limit, and the reason says so."""
+    from archive.ocr.runner import OcrRunner
+
+    page, _ = render_page(*NOTICE, dpi=200, height_inches=4.0)
+    path = tmp_path / "scan.tif"
+    page.save(path, save_all=True, append_images=[Image.new("L", (2000, 2000), 255), page])
+    runner = OcrRunner("rapidocr", limits=OcrLimits(max_pixels=3_000_000))
+    try:
+        whole = runner.read_document(str(path), "image/tiff")
+    finally:
+        runner.close()
+    assert whole.status == "ocr" and whole.pages == 3 and whole.read == 2
+    assert any("第 2 页图像 2000×2000" in s for s in whole.skipped), whole.skipped
+    assert [("天津宏泰食品有限公司" in p) for p in whole.text.split("\f")] == [True, False, True]
+    cut = OcrRunner("rapidocr", limits=OcrLimits(max_pixels=3_000_000, max_text_chars=30))
+    try:
+        short = cut.read_document(str(path), "image/tiff")
+    finally:
+        cut.close()
+    assert len(short.text) == 30 and any("已截取前部" in s for s in short.skipped)
