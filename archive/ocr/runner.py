@@ -195,26 +195,23 @@ class OcrRunner:
             current = start
             while True:
                 wait = limits.page_seconds
+                lost: tuple[str, str] | None = None
+                message = None
                 if not conn.poll(wait):
+                    lost = ("OCR 超时", f"第 {current + 1} 页超过 {wait:.0f} 秒未识别完")
+                else:
+                    try:
+                        message = conn.recv()
+                    except (EOFError, OSError):
+                        lost = ("OCR 进程中止", f"第 {current + 1} 页使识别进程中止")
+                if lost is not None or message is None:
                     if self._closed:
                         raise RunnerClosed("the OCR runner was closed while reading")
-                    what = f"第 {current + 1} 页超过 {wait:.0f} 秒未识别完"
+                    title, what = lost or ("OCR 进程中止", f"第 {current + 1} 页使识别进程中止")
                     log.warning("OCR of %s: %s; the OCR process is restarted", path, what)
                     self._stop()
                     if total is None:
-                        return OcrOutcome("failed", reason=f"OCR 超时：{what}", engine=self.model)
-                    out.skipped.append(what)
-                    start = current + 1
-                    break
-                try:
-                    message = conn.recv()
-                except (EOFError, OSError):
-                    if self._closed:
-                        raise RunnerClosed("the OCR runner was closed while reading") from None
-                    what = f"第 {current + 1} 页使识别进程中止"
-                    self._stop()
-                    if total is None:
-                        return OcrOutcome("failed", reason=f"OCR 进程中止：{what}", engine=self.model)
+                        return OcrOutcome("failed", reason=f"{title}：{what}", engine=self.model)
                     out.skipped.append(what)
                     start = current + 1
                     break

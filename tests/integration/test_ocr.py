@@ -49,6 +49,22 @@ def run_ocr(archive) -> int:
     return n
 
 
+def with_waiting_scan(make_app, **config):
+    """A new archive (``config`` overrides) with the city office's client and one scanned
+    service receipt uploaded and indexed by name, its OCR job waiting: (archive, client, scan)."""
+    from tests.conftest import authorize
+
+    app = make_app(**config)
+    archive = app.extensions["archive"]
+    authorize(app)
+    client = client_as(app, "city")
+    case = new_case(client)
+    scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="扫描件.pdf",
+                  form="service_receipt").get_json()
+    drain(archive)
+    return archive, client, scan
+
+
 def test_a_scanned_pdf_and_a_photograph_become_searchable_by_a_printed_phrase(app, archive, client, orgs):
     case = new_case(client)
     scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="送达回证（扫描件）.pdf",
@@ -191,21 +207,14 @@ def test_the_upload_and_the_index_never_wait_for_ocr(make_app, tmp_path, monkeyp
     """OCR is held up behind a gate: uploads are answered and other documents are indexed
     meanwhile; when the gate opens, the scan becomes searchable."""
     from archive.ocr.jobs import OcrWorker
-    from tests.conftest import authorize
 
     gate = tmp_path / "gate"
     monkeypatch.setenv("ARCHIVE_TEST_OCR_GATE", str(gate))
-    app = make_app(OCR_ENGINE="tests.ocr_engines:Gated")
-    archive = app.extensions["archive"]
-    authorize(app)
-    client = client_as(app, "city")
-    case = new_case(client)
+    archive, client, scan = with_waiting_scan(make_app, OCR_ENGINE="tests.ocr_engines:Gated")
+    case_id = scan["case_id"]
     worker = OcrWorker(archive.sessions, archive.store, archive.ocr_runner, poll=0.1)
     worker.start()
     try:
-        scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="扫描件.pdf",
-                      form="service_receipt").get_json()
-        drain(archive)
         # the OCR worker has taken the job and is held at the gate
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -215,7 +224,7 @@ def test_the_upload_and_the_index_never_wait_for_ocr(make_app, tmp_path, monkeyp
                     break
             time.sleep(0.1)
         began = time.monotonic()
-        other = upload(client, case["id"], make_docx("询问笔录", ["问：是否销售过期奶粉？答：是。"]),
+        other = upload(client, case_id, make_docx("询问笔录", ["问：是否销售过期奶粉？答：是。"]),
                        filename="询问笔录.docx", stage="investigation", form="inquiry_record")
         assert other.status_code == 201
         drain(archive)
@@ -265,16 +274,10 @@ def test_archive_ocr_reads_documents_stored_before_ocr_existed(make_app, monkeyp
     from click.testing import CliRunner
 
     from archive.cli import main
-    from tests.conftest import ACCESS, SECRET, authorize
+    from tests.conftest import ACCESS, SECRET
 
-    app = make_app(OCR_ENGINE="off")  # as an archive before OCR: scans stay without text
-    archive = app.extensions["archive"]
-    authorize(app)
-    client = client_as(app, "city")
-    case = new_case(client)
-    doc = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="旧扫描件.pdf",
-                 form="service_receipt").get_json()
-    drain(archive)
+    # as an archive before OCR: scans stay without text
+    archive, client, doc = with_waiting_scan(make_app, OCR_ENGINE="off")
     assert doc_json(client, doc["id"])["text_status"] == "no_text_layer"
     assert search(client, "受送达人签收")["total"] == 0
 
@@ -334,18 +337,10 @@ def test_a_worker_stopped_mid_document_leaves_its_job_to_the_next_and_a_long_rea
         make_app, tmp_path, monkeypatch):
     from archive.ocr.jobs import Lease, OcrWorker
     from archive.ocr.runner import OcrRunner
-    from tests.conftest import authorize
 
     gate = tmp_path / "gate"
     monkeypatch.setenv("ARCHIVE_TEST_OCR_GATE", str(gate))
-    app = make_app(OCR_ENGINE="tests.ocr_engines:Gated")
-    archive = app.extensions["archive"]
-    authorize(app)
-    client = client_as(app, "city")
-    case = new_case(client)
-    scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="扫描件.pdf",
-                  form="service_receipt").get_json()
-    drain(archive)
+    archive, client, scan = with_waiting_scan(make_app, OCR_ENGINE="tests.ocr_engines:Gated")
     worker = OcrWorker(archive.sessions, archive.store, archive.ocr_runner, poll=0.1)
     worker.start()
 
@@ -382,16 +377,8 @@ def test_an_engine_that_cannot_start_keeps_the_job_for_a_retry(make_app):
     """A missing model or package: the job waits with the error and a back-off; the document
     stays as it was, waiting for OCR."""
     from archive.ocr.jobs import run_one
-    from tests.conftest import authorize
 
-    app = make_app(OCR_ENGINE="tests.ocr_engines:NoSuchEngine")
-    archive = app.extensions["archive"]
-    authorize(app)
-    client = client_as(app, "city")
-    case = new_case(client)
-    scan = upload(client, case["id"], image_pdf([half_page(RECEIPT)]), filename="扫描件.pdf",
-                  form="service_receipt").get_json()
-    drain(archive)
+    archive, client, scan = with_waiting_scan(make_app, OCR_ENGINE="tests.ocr_engines:NoSuchEngine")
     assert run_one(archive.sessions, archive.store, archive.ocr_runner) is False
     with archive.sessions() as s:
         job = s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one()
