@@ -139,6 +139,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",
             f"  log in:         {url}/login",
             f"  object store:   S3 at {cfg['S3_ENDPOINT'] or '127.0.0.1:%d (embedded SeaweedFS)' % cfg['S3_PORT']}",
+            f"  OCR:            {cfg['OCR_ENGINE']} (scans and photographs, read in the background)",
             f"  API:            {url}/api/  (Authorization: Bearer <token from `{_command(cfg)} tokens issue USER`>)",
             f"  OpenAPI:        {url}/api/openapi.json", f"  health:         {url}/api/health",
             "  stop with Ctrl-C", ""]))
