@@ -386,3 +386,36 @@ def test_an_engine_that_cannot_start_keeps_the_job_for_a_retry(make_app):
         assert "NoSuchEngine" in job.last_error and job.next_attempt_at is not None
         assert s.get(Document, scan["id"]).text_status == "ocr_pending"
     assert run_one(archive.sessions, archive.store, archive.ocr_runner) is None  # not due before its back-off
+
+
+def test_recognised_text_is_made_again_after_a_rebuild_from_storage(make_app, database_url, tmp_path, monkeypatch):
+    """OCR text is derived: a catalog rebuilt from the object store alone queues the scans for
+    OCR again, and they become searchable as before."""
+    from click.testing import CliRunner
+
+    from archive.cli import main
+    from tests.conftest import ACCESS, SECRET, authorize
+    from tests.integration.test_write_once import second_database
+
+    archive, client, scan = with_waiting_scan(make_app)
+    run_ocr(archive)
+    assert search(client, "受送达人签收")["total"] == 1
+    with second_database(database_url, tmp_path) as url:
+        for k in ("DATA_DIR", "S3_ENDPOINT", "S3_BUCKET"):
+            monkeypatch.setenv("ARCHIVE_" + k, str(archive.config[k]))
+        monkeypatch.setenv("ARCHIVE_DATABASE_URL", url)
+        monkeypatch.setenv("ARCHIVE_INDEX_DIR", str(tmp_path / "rebuilt-index"))
+        monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
+        monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+        r = CliRunner().invoke(main, ["rebuild", "--from-storage"])
+        assert r.exit_code == 0, r.output
+        rebuilt_app = make_app(DATABASE_URL=url, S3_BUCKET=archive.config["S3_BUCKET"],
+                               INDEX_DIR=str(tmp_path / "rebuilt-index"))
+        authorize(rebuilt_app)
+        rebuilt, again = rebuilt_app.extensions["archive"], client_as(rebuilt_app, "city")
+        assert doc_json(again, scan["id"])["text_status"] == "ocr_pending"
+        assert search(again, "受送达人签收")["total"] == 0
+        assert run_ocr(rebuilt) == 1
+        assert doc_json(again, scan["id"])["text_status"] == "ocr"
+        assert search(again, "受送达人签收")["total"] == 1
+        rebuilt.engine.dispose()
