@@ -18,7 +18,8 @@ three 4-grams), which keeps them fast at millions of documents.
 Where a term changes between Chinese and letters or digits, punctuation in the text is not
 required: ``津武市监罚2026`` finds ``津武市监罚〔2026〕``. Between two runs of one class some
 punctuation or space must stand, of any kind and length: ``款。逾期`` finds ``款，逾期``, not
-``款逾期``.
+``款逾期`` nor ``款项逾期`` (the gap's first slot holds a mark that a query spanning punctuation
+requires).
 
 ``ANALYSIS_VERSION`` names this scheme; an index built with another one is rebuilt.
 """
@@ -31,14 +32,18 @@ import rjieba
 
 from archive.extraction.normalise import normalise
 
-ANALYSIS_VERSION = "3"  # 1: CJK bigrams and whole words; 3: 1-, 2- and 4-gram slots with gaps (this module)
+ANALYSIS_VERSION = "4"  # 1: CJK bigrams and whole words; 3: 1-, 2- and 4-gram slots with gaps; 4: gaps marked (this module)
 CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 ALNUM_CLASS = "0-9A-Za-z\u00c0-\u024f"
 RUN = re.compile(rf"([{CJK_CLASS}]+)|([{ALNUM_CLASS}]+)")
 FILL = "_"  # a slot whose gram would run past the end of its run; never a query token
 GRAMS = (1, 2, 4)  # gram sizes indexed at each character, one position each
 WIDTH = len(GRAMS)
-GAP = [FILL] * WIDTH  # punctuation between two runs of one class
+# Punctuation between two runs of one class: a slot group whose first slot holds GAP_MARK (a
+# token no text yields). A query that spans punctuation requires the mark, so one character
+# standing where the text has punctuation does not match (款。逾期 does not find 款项逾期).
+GAP_MARK = "|"
+GAP = [GAP_MARK] + [FILL] * (WIDTH - 1)
 
 
 def runs(text: str) -> list[tuple[str, int]]:
@@ -73,11 +78,16 @@ def slot_tokens(text: str) -> list[str]:
 
 
 def slot_positions(text: str) -> Iterator[tuple[str, int, int, int]]:
-    """(token, position, start char, end char) of every non-FILL token of ``text``."""
+    """(token, position, start char, end char) of every non-FILL token of ``text`` (a gap's
+    mark spans the punctuation it stands for)."""
     pos = 0
+    end = 0
     for run, start, gap in _classed_runs(text):
+        if gap:
+            yield GAP_MARK, pos, end, start
         pos += WIDTH * gap
         n = len(run)
+        end = start + n
         for i in range(n):
             for k, g in enumerate(GRAMS):
                 if i + g <= n:
@@ -94,6 +104,8 @@ def query_tokens(term: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     pos = 0
     for run, _, gap in _classed_runs(normalise(term)):
+        if gap:
+            out.append((pos, GAP_MARK))
         pos += WIDTH * gap
         n = len(run)
         k, g = max((k, g) for k, g in enumerate(GRAMS) if g <= n)
@@ -114,5 +126,5 @@ def words(text: str) -> list[str]:
     return [w for w in rjieba.cut(text.lower()) if w.isalnum()]
 
 
-__all__ = ["ANALYSIS_VERSION", "FILL", "RUN", "normalise", "query_tokens", "runs", "slot_positions",
+__all__ = ["ANALYSIS_VERSION", "FILL", "GAP_MARK", "RUN", "normalise", "query_tokens", "runs", "slot_positions",
            "slot_tokens", "words"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from archive.extraction.normalise import display_text, normalise
-from archive.indexing.analysis import FILL, query_tokens, slot_positions, slot_tokens, words
+from archive.indexing.analysis import FILL, GAP_MARK, query_tokens, slot_positions, slot_tokens, words
 from archive.indexing.query import QuerySyntaxError, Term, highlight, parse_terms, term_pattern
 from archive.indexing.whoosh_index import SlotTokenizer
 
@@ -14,8 +14,9 @@ def test_each_character_has_its_unigram_bigram_and_4_gram_or_the_filler():
     assert slot_tokens("行政处罚") == ["行", "行政", "行政处罚", "政", "政处", _, "处", "处罚", _, "罚", _, _]
     # A class change (CJK / letters and digits) ends a run; letters are lower-cased; punctuation
     # between two runs of one class leaves a gap of one slot group, between classes none.
-    assert slot_tokens("京A·12") == ["京", _, _, "a", _, _, _, _, _, "1", "12", _, "2", _, _]
-    assert slot_tokens("款。逾期") == ["款", _, _, _, _, _, "逾", "逾期", _, "期", _, _]
+    g = GAP_MARK
+    assert slot_tokens("京A·12") == ["京", _, _, "a", _, _, g, _, _, "1", "12", _, "2", _, _]
+    assert slot_tokens("款。逾期") == ["款", _, _, g, _, _, "逾", "逾期", _, "期", _, _]
     assert slot_tokens("罚〔2") == ["罚", _, _, "2", _, _]
 
 
@@ -26,8 +27,9 @@ def test_query_pieces_are_covered_by_their_longest_grams():
     assert query_tokens("行政处罚") == [(0, "行政处罚")]
     assert query_tokens("责令停产停业") == [(0, "责令停产"), (6, "停产停业")]
     assert query_tokens("重大行政执法决定法制审核") == [(0, "重大行政"), (12, "执法决定"), (24, "法制审核")]
-    assert query_tokens("京A·12345") == [(0, "京"), (3, "a"), (11, "1234"), (14, "2345")]
-    assert query_tokens("款。逾期") == [(0, "款"), (7, "逾期")]
+    assert query_tokens("京A·12345") == [(0, "京"), (3, "a"), (6, GAP_MARK), (11, "1234"), (14, "2345")]
+    # a query across punctuation asks for the gap's mark: one character there does not match
+    assert query_tokens("款。逾期") == [(0, "款"), (3, GAP_MARK), (7, "逾期")]
     assert query_tokens("罚2026") == [(0, "罚"), (5, "2026")]
     assert query_tokens("。，") == []
 
@@ -52,7 +54,7 @@ def test_whoosh_tokenizer_positions_and_chars_point_into_text():
     # the positions tantivy gives the same tokens (the filler skipped)
     assert [o[1] for o in out] == [i for i, t in enumerate(slot_tokens(text)) if t != FILL]
     for tok, _, s, e in out:
-        assert text[s:e] == tok
+        assert text[s:e] == tok or (tok == GAP_MARK and text[s:e] == "，")
 
 
 def test_words_drop_punctuation():

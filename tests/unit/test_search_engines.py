@@ -228,6 +228,7 @@ EDGES = {
     "decision": "当事人应缴纳罚款。逾期不缴纳罚款的，每日加处罚款。",
     "licence": "吊销食品经营许可证。",
     "scattered": "京城A区的12345号房屋，B座6P，789室；款项：逾期。",
+    "filler": "款项逾期，编号111。",  # one character where a query has punctuation
 }
 
 
@@ -237,7 +238,8 @@ EDGES = {
     ("罚", {"decision"}), ("证", {"licence"}), ("款。逾期", {"decision"}), ("罚款。逾", {"decision"}),
     ("。逾期不", {"decision"}), ("京", {"plate", "scattered"}),
     ("京A12345", set()), ("京A·123456", set()), ("款逾期", set()), ("京A·12 345", set()), ("期不缴纳罚", {"decision"}),
-    ("营许", {"licence"}), ("可证。", {"licence"}), ("款项", {"scattered"}),
+    ("营许", {"licence"}), ("可证。", {"licence"}), ("款项", {"scattered", "filler"}),
+    ("1--1", set()), ("11", {"filler"}), ("号1", {"filler"}),
 ])
 def test_every_substring_ctrl_f_would_find_and_nothing_scattered(new_index, q, expected):
     index = new_index()
