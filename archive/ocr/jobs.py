@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive.db import compare_and_set
 from archive.extraction.base import ExtractionResult
-from archive.models import Document, IndexJob
 from archive.extraction.image import IMAGE_TYPES
+from archive.models import Document, IndexJob
 from archive.ocr.pages import PDF
 from archive.ocr.runner import OcrOutcome, OcrRunner, RunnerClosed
 from archive.services.clock import now as server_now
