@@ -725,9 +725,11 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
+    from archive.commands.powers import powers
     from archive.ocr.command import ocr
 
     main.add_command(ocr)
+    main.add_command(powers)
 
 
 _register_commands()

@@ -25,6 +25,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "RETENTION_PERMANENT_YEARS": (100, int, "Retention, in years, standing for 永久 (general procedure and inspections)"),
     "LIBREOFFICE": ("", str, "LibreOffice program for DOCX in binder PDFs; empty: soffice on PATH; off: never"),
     "FIXITY_PERIOD_DAYS": (90, int, "The worker's rolling fixity check reaches every object within this many days"),
+    "PERFORMANCE_THRESHOLD": (0.6, float, "履职比例 below this share of an agency's powers fails the yearly assessment"),
     "REVIEW_DISAGREEMENT_POINTS": (15, float, "Results pages open a file's reviews side by side when its reviewers' scores differ by more than this"),
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),

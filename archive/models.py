@@ -74,6 +74,23 @@ class Organisation(Base):
     case_number_pattern: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
+POWER_CATEGORIES = ("penalty", "inspection", "licensing", "coercion", "enforcement", "other")
+
+
+class Power(Base):
+    """An enforcement power (职权) in an agency's basic information: what the agency is
+    empowered to do, by which legal basis. The performance ratio counts the powers exercised."""
+
+    __tablename__ = "powers"
+    __table_args__ = (UniqueConstraint("agency_code", "code", name="uq_powers_agency_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(16))
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+
+
 class Case(Base):
     """An inspection record or a penalty case file (案卷)."""
 

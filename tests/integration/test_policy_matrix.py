@@ -162,6 +162,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/documents/<doc_id>/content", {"doc": d1}, 200, for_case_a()),
         ("GET", "/api/documents/<doc_id>/versions", {"doc": d1}, 200, for_case_a()),
         ("GET", "/api/fixity/report", {}, 200, only({"legal_a", "district_a", "district_b", "city", "auditor"})),
+        ("GET", "/api/stats/performance", {}, 200,
+         only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
         ("GET", "/api/forms", {}, 200, everyone),
         ("GET", "/api/health", {}, 200, everyone),
         ("GET", "/api/openapi.json", {}, 200, everyone),

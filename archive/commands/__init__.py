@@ -1,0 +1,1 @@
+"""Command groups of the ``archive`` CLI that live outside ``archive/cli.py``."""

@@ -1,0 +1,56 @@
+"""Statistics: the performance ratio (履职比例) of each agency.
+
+Ratio = the agency's powers with at least one inspection or penalty record opened in the year
+(up to ``as_of`` for the year to date) ÷ all powers in its basic information. 0 flags inaction
+(履职为零); below the threshold (60 % unless configured) fails the yearly assessment; exactly
+at the threshold passes. Computed with exact fractions, so 3 of 5 at 60 % is a pass.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from archive.models import Case, Organisation, Power
+
+
+def performance(session: Session, year: int, agencies: frozenset[str] | None, threshold: Fraction,
+                as_of: dt.date | None = None, agency: str | None = None) -> dict:
+    """Per agency in scope (``agencies`` None: all): powers, exercised, ratio and status
+    (``pass``, ``fail``, ``inaction``, ``no_powers`` when its basic information lists none).
+    With ``agency``, that agency alone and the powers it never exercised (the drill-down)."""
+    start = dt.date(year, 1, 1)
+    end = min(dt.date(year, 12, 31), as_of) if as_of else dt.date(year, 12, 31)
+    q = select(Organisation.code, Organisation.name).where(Organisation.level == "agency").order_by(Organisation.code)
+    if agencies is not None:
+        q = q.where(Organisation.code.in_(sorted(agencies)))
+    if agency is not None:
+        q = q.where(Organisation.code == agency)
+    orgs = session.execute(q).all()
+    codes = [c for c, _ in orgs]
+    totals: dict[str, int] = {a: n for a, n in session.execute(
+        select(Power.agency_code, func.count()).where(Power.agency_code.in_(codes)).group_by(Power.agency_code))}
+    used = select(Power.agency_code, func.count(func.distinct(Power.code))).join(Case, and_(
+        Case.agency_code == Power.agency_code, Case.power_code == Power.code)).where(
+        Power.agency_code.in_(codes), Case.kind.in_(("inspection", "penalty")),
+        Case.opened_on >= start, Case.opened_on <= end).group_by(Power.agency_code)
+    exercised: dict[str, int] = {a: n for a, n in session.execute(used)}
+    rows = []
+    for code, name in orgs:
+        total, done = totals.get(code, 0), exercised.get(code, 0)
+        ratio = Fraction(done, total) if total else None
+        status = ("no_powers" if ratio is None else "inaction" if done == 0
+                  else "pass" if ratio >= threshold else "fail")
+        row = {"agency": code, "name": name, "powers": total, "exercised": done,
+               "ratio": round(float(ratio), 4) if ratio is not None else None, "status": status}
+        if agency is not None:
+            exercised_codes = set(session.scalars(select(Case.power_code).where(
+                Case.agency_code == code, Case.kind.in_(("inspection", "penalty")),
+                Case.opened_on >= start, Case.opened_on <= end)))
+            row["never_exercised"] = [{"code": p.code, "name": p.name, "category": p.category}
+                                      for p in session.scalars(select(Power).where(Power.agency_code == code)
+                                                               .order_by(Power.code)) if p.code not in exercised_codes]
+        rows.append(row)
+    return {"year": year, "from": start, "to": end, "threshold": float(threshold), "agencies": rows}
