@@ -1,19 +1,17 @@
 """Statistics: the performance ratio (履职比例) per agency, within the caller's scope."""
 from __future__ import annotations
 
-from fractions import Fraction
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from archive.auth import policy
 from archive.auth.web import current, refuse
 from archive.extension import db, get_archive
 from archive.services import stats
 from archive.services.clock import SHANGHAI, now
 
 blp = Blueprint("stats", __name__, url_prefix="/api/stats", description="统计 Statistics")
-READERS = ("agency_clerk", "agency_legal", "district_office", "city_office", "auditor")
 
 
 class PerformanceQuerySchema(Schema):
@@ -27,6 +25,7 @@ class PowerSchema(Schema):
     code = fields.String()
     name = fields.String()
     category = fields.String()
+    legal_basis = fields.String()
 
 
 class AgencyPerformanceSchema(Schema):
@@ -57,15 +56,14 @@ class Performance(MethodView):
         (``ARCHIVE_PERFORMANCE_THRESHOLD``). An agency sees itself, a district office its
         agencies, the city everything."""
         p = current()
-        if p.role not in READERS:
+        if not policy.reads_stats(p):
             refuse("stats", "performance", visible=True, why=f"a {p.role} does not read the statistics")
         today = now().astimezone(SHANGHAI).date()
         year = args["year"] or today.year
         agency = args["agency"]
         if agency is not None and not p.sees_agency(agency):
             refuse("agency", agency, visible=False, why="outside the caller's scope")
-        threshold = Fraction(str(get_archive().config["PERFORMANCE_THRESHOLD"]))
-        out = stats.performance(db(), year, p.agencies, threshold, as_of=today, agency=agency)
+        out = stats.performance(db(), year, p.agencies, stats.threshold(get_archive().config), as_of=today, agency=agency)
         if agency is not None and not out["agencies"]:
             refuse("agency", agency, visible=False, why="no such agency")
         out["from_"] = out.pop("from")

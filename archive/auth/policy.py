@@ -42,6 +42,15 @@ def reads_fixity(p: Principal) -> bool:
     return p.role in FIXITY_ROLES
 
 
+# Statistics (履职比例, scores): about agencies, for the agencies themselves and the offices
+# above them; not for reviewers or complaint handlers.
+STATS_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
+
+
+def reads_stats(p: Principal) -> bool:
+    return p.role in STATS_ROLES
+
+
 # -- sampling and review ------------------------------------------------------------------------
 
 def sets_plans(p: Principal) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from archive.demo.documents import FontMissing, make_docx, make_pdf
 from archive.demo.scans import scanned_pdf
+from archive.services.powers import import_powers
 from archive.extension import Archive
 from archive.indexing.queue import drain
 from archive.services import cases as case_service
@@ -65,6 +66,32 @@ VIOLATIONS: list[dict[str, Any]] = [
     dict(agency="120113-SJJ", fact="生产销售不符合保障人体健康安全标准的产品", basis="《中华人民共和国产品质量法》第四十九条",
          penalty="吊销营业执照，没收违法生产销售的产品，并处罚款人民币六万元", fine=60000, power="SJ-PQ-49"),
 ]
+
+# Powers in the agencies' basic information that the demo's cases never use: the 履职比例
+# page then shows agencies above, at and below the threshold.
+IDLE_POWERS = {
+    "120114-SJJ": [("SJ-AD-55", "对发布虚假广告的处罚", "penalty", "《中华人民共和国广告法》第五十五条"),
+                   ("SJ-JC-01", "食品经营日常监督检查", "inspection", "《中华人民共和国食品安全法》第一百一十条")],
+    "120114-YJJ": [("YJ-JC-01", "安全生产监督检查", "inspection", "《中华人民共和国安全生产法》第六十五条"),
+                   ("YJ-AQSC-99", "对未按规定设置安全警示标志的处罚", "penalty", "《中华人民共和国安全生产法》第九十九条"),
+                   ("YJ-WHP-93", "对危险化学品违法储存的处罚", "penalty", "《危险化学品安全管理条例》第八十条")],
+    "120114-STJ": [("ST-AIR-99", "对超标排放大气污染物的处罚", "penalty", "《中华人民共和国大气污染防治法》第九十九条")],
+    "120114-CGW": [("CG-JC-01", "市容环境卫生日常检查", "inspection", "《天津市市容和环境卫生管理条例》")],
+    "120114-YCJD": [("JD-JC-01", "辖区综合执法巡查", "inspection", "《天津市街道综合执法暂行办法》"),
+                    ("JD-SR-40", "对擅自设置户外广告的处罚", "penalty", "《天津市市容和环境卫生管理条例》第四十条")],
+    "120114-DLZ": [("DL-JC-01", "农村宅基地和土地利用巡查", "inspection", "《中华人民共和国土地管理法》")],
+}
+
+
+def demo_powers() -> list[dict[str, str]]:
+    """The demo agencies' powers: those their cases use, and some they never exercised."""
+    rows = {(v["agency"], v["power"]): {"agency": v["agency"], "code": v["power"], "name": f"对{v['fact'].split('，')[0]}的处罚"[:200],
+                                        "category": "penalty", "legal_basis": v["basis"]} for v in VIOLATIONS}
+    for agency, idle in IDLE_POWERS.items():
+        for code, name, category, basis in idle:
+            rows[(agency, code)] = {"agency": agency, "code": code, "name": name, "category": category, "legal_basis": basis}
+    return list(rows.values())
+
 
 OFFICERS = [("王建国", "12011400123"), ("刘晓燕", "12011400456"), ("赵志强", "12011400789"), ("孙丽", "12011400321")]
 
@@ -130,6 +157,7 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
     n_docs = 0
     with archive.sessions() as session:
         import_orgs(session, ORGS)
+        import_powers(session, demo_powers())
         session.commit()
         names = {o["code"]: o["name"] for o in ORGS}
         today = clock().astimezone(SHANGHAI)

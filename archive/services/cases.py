@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive.db import compare_and_set
 from archive.errors import Conflict, NotFound, ValidationFailed
-from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Stage
+from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage
 from archive.services.clock import as_aware, now as server_now
 
 # Unified social credit code (统一社会信用代码, 18 characters) or resident ID number (18 or 15).
@@ -45,10 +45,15 @@ def create_case(session: Session, data: dict) -> Case:
     if sector not in known:
         raise ValidationFailed("unknown sector", {"sector": [f"one of: {', '.join(sorted(k for k in known if k))} "
                                                              "(or empty for the general table)"]})
+    power = (data.get("power") or "").strip()
+    listed = set(session.scalars(select(Power.code).where(Power.agency_code == agency.code)))
+    if listed and power not in listed:  # an agency with basic information acts under its powers
+        raise ValidationFailed("unknown power", {"power": [
+            "不在本机关的职权清单中 / not in the agency's list of powers (basic information)"]})
     if session.scalar(select(func.count()).select_from(Case).where(Case.number == number)):
         raise Conflict(f"case {number} exists already", {"number": ["already exists"]})
     case = Case(number=number, agency_code=agency.code, kind=data["kind"],
-                procedure=data.get("procedure") or "general", power_code=data.get("power") or "",
+                procedure=data.get("procedure") or "general", power_code=power,
                 party_name=(data.get("party_name") or "").strip(), party_id=party_id,
                 summary=data.get("summary") or "", opened_on=data["opened_on"], created_at=server_now(),
                 party_type=data.get("party_type") or "organisation", sector=sector)

@@ -16,6 +16,11 @@ from sqlalchemy.orm import Session
 from archive.models import Case, Organisation, Power
 
 
+def threshold(config: dict) -> Fraction:
+    """The pass mark of the performance ratio (``ARCHIVE_PERFORMANCE_THRESHOLD``), exact."""
+    return Fraction(str(config["PERFORMANCE_THRESHOLD"]))
+
+
 def performance(session: Session, year: int, agencies: frozenset[str] | None, threshold: Fraction,
                 as_of: dt.date | None = None, agency: str | None = None) -> dict:
     """Per agency in scope (``agencies`` None: all): powers, exercised, ratio and status
@@ -49,7 +54,7 @@ def performance(session: Session, year: int, agencies: frozenset[str] | None, th
             exercised_codes = set(session.scalars(select(Case.power_code).where(
                 Case.agency_code == code, Case.kind.in_(("inspection", "penalty")),
                 Case.opened_on >= start, Case.opened_on <= end)))
-            row["never_exercised"] = [{"code": p.code, "name": p.name, "category": p.category}
+            row["never_exercised"] = [{"code": p.code, "name": p.name, "category": p.category, "legal_basis": p.legal_basis}
                                       for p in session.scalars(select(Power).where(Power.agency_code == code)
                                                                .order_by(Power.code)) if p.code not in exercised_codes]
         rows.append(row)

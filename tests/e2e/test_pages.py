@@ -491,3 +491,37 @@ def test_a_photographed_record_is_read_by_ocr_and_found_by_the_complaint_handler
     assert "津武市监罚〔2026〕66号" in handler.page.inner_text("ol.hits li")
     handler.shot("ocr-03-search-hit")
     handler.no_script_errors()
+
+
+def test_the_district_office_reads_the_performance_ratio_and_an_agency_sees_only_itself(live, browser, client, archive):
+    from archive.services.powers import import_powers
+    from tests.conftest import new_case
+
+    rows = [("A-SJJ", f"SJ-{i}", f"市场监管职权{i}", "penalty" if i % 2 else "inspection") for i in range(1, 6)] + \
+           [("A-YJJ", f"YJ-{i}", f"应急管理职权{i}", "penalty") for i in range(1, 4)]
+    with archive.sessions() as s:
+        import_powers(s, [{"agency": a, "code": c, "name": n, "category": k, "legal_basis": "《某法》第一条"}
+                          for a, c, n, k in rows])
+        s.commit()
+    year = dt.date.today().year
+    for i, power in enumerate(("SJ-1", "SJ-2", "SJ-3")):
+        new_case(client, number=f"津武市监罚〔{year}〕{700 + i}号", power=power, opened_on=f"{year}-01-0{i + 2}")
+    district = Person(browser, live, "district_a").login()
+    district.page.click("nav.nav >> text=统计")
+    district.page.wait_for_selector("table.performance")
+    table = district.page.inner_text("table.performance")
+    assert "武清区市场监督管理局" in table and "60.0%" in table and "达标" in table
+    assert "武清区应急管理局" in table and "零履职" in table
+    assert district.page.locator("table.performance meter").count() == 2
+    district.page.click("table.performance tr:has-text('武清区市场监督管理局') >> text=未履职的职权")
+    district.page.wait_for_selector("#never")
+    assert "未履职的职权（2 项）" in district.page.inner_text("#never")
+    assert "市场监管职权4" in district.page.inner_text("main") and "市场监管职权5" in district.page.inner_text("main")
+    district.shot("stats-01-performance-district")
+    district.no_script_errors()
+
+    clerk = Person(browser, live, "clerk_a").login()
+    clerk.go("/stats/performance")
+    rows_seen = clerk.page.locator("table.performance tbody tr").count()
+    assert rows_seen == 1 and "武清区市场监督管理局" in clerk.page.inner_text("table.performance")
+    clerk.shot("stats-02-performance-agency")
