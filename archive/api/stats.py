@@ -64,7 +64,9 @@ class Performance(MethodView):
         if agency is not None and not p.sees_agency(agency):
             refuse("agency", agency, visible=False, why="outside the caller's scope")
         out = stats.performance(db(), year, p.agencies, stats.threshold(get_archive().config), as_of=today, agency=agency)
-        if agency is not None and not out["agencies"]:
-            refuse("agency", agency, visible=False, why="no such agency")
+        if agency is not None:
+            if not out["agencies"]:
+                refuse("agency", agency, visible=False, why="no such agency")
+            out["agencies"][0]["never_exercised"] = stats.never_exercised(db(), agency, year, as_of=today)
         out["from_"] = out.pop("from")
         return out

@@ -21,6 +21,7 @@ from archive.extraction import extract, normalise
 from archive.extraction.base import ExtractLimits
 from archive.indexing.base import IndexedDocument, SearchIndex
 from archive.models import Case, Document, IndexJob, Stage
+from archive.ocr.jobs import ACTION as OCR_ACTION, enqueue_ocr, wants_ocr
 from archive.services.clock import now as server_now
 from archive.services.orgs import ancestry
 from archive.storage.base import ObjectStore, StorageUnavailable
@@ -47,7 +48,7 @@ def queue_depth(session: Session) -> dict[str, int]:
     failed = session.scalar(select(func.count()).select_from(IndexJob).where(
         IndexJob.done_at.is_(None), IndexJob.attempts >= MAX_ATTEMPTS)) or 0
     ocr = session.scalar(select(func.count()).select_from(IndexJob).where(
-        IndexJob.done_at.is_(None), IndexJob.action == "ocr")) or 0
+        IndexJob.done_at.is_(None), IndexJob.action == OCR_ACTION)) or 0
     return {"pending": pending, "failed": failed, "ocr_pending": ocr}
 
 
@@ -84,8 +85,6 @@ def _extract_object(store: ObjectStore, key: str, version_id: str, media_type: s
 def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits):
     """Read the stored version (streamed to a temporary file) and record its text on ``doc``;
     returns the extraction result. Text that OCR recognised is kept (``archive ocr`` redoes it)."""
-    from archive.ocr.jobs import wants_ocr
-
     result = _extract_object(store, doc.object_key, doc.version_id, doc.media_type, limits)
     if doc.text_status == "ocr" and wants_ocr(doc.media_type, result):
         return result
@@ -99,8 +98,6 @@ def extract_document(store: ObjectStore, doc: Document, limits: ExtractLimits):
 def extract_and_queue_ocr(session: Session, store: ObjectStore, doc: Document, limits: ExtractLimits) -> None:
     """Extract the text; a document that needs OCR is indexed now with what it has and gets an
     OCR job (its own queue, never run here: one slow scan must not hold up the index)."""
-    from archive.ocr.jobs import enqueue_ocr, wants_ocr
-
     result = extract_document(store, doc, limits)
     if limits.ocr and doc.text_status != "ocr" and wants_ocr(doc.media_type, result):
         if result.status != "extracted":
@@ -156,7 +153,7 @@ def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: Se
     effects = _run_effects(sessions, store, batch)
     with sessions() as session:
         now = server_now()
-        jobs = session.scalars(due_jobs(now).where(IndexJob.action.not_in((*EFFECTS, "ocr")))
+        jobs = session.scalars(due_jobs(now).where(IndexJob.action.not_in((*EFFECTS, OCR_ACTION)))
                                .order_by(IndexJob.id).limit(batch)).all()
         if not jobs:
             return effects

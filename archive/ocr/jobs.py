@@ -141,7 +141,7 @@ def run_one(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunn
             job_ids: Iterable[int] | None = None) -> OcrOutcome | bool | None:
     """Claim and run one OCR job; None when none is due, else the outcome (False if the job
     failed and waits for a retry)."""
-    from archive.indexing.queue import UNAVAILABLE_DELAY, backoff
+    from archive.indexing.queue import UNAVAILABLE_DELAY
 
     claimed = claim(sessions, job_ids)
     if claimed is None:
@@ -159,7 +159,7 @@ def run_one(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunn
         return False
     except Exception as exc:  # the engine cannot start, the database went away: retried
         log.warning("OCR job %s for %s failed: %s", job_id, doc_id, exc)
-        _retry(sessions, job_id, exc, None, spend=True, backoff=backoff)
+        _retry(sessions, job_id, exc, None, spend=True)
         return False
     with sessions() as session:
         session.execute(update(IndexJob).where(IndexJob.id == job_id)
@@ -186,8 +186,11 @@ class Lease:
             session.commit()
 
 
-def _retry(sessions, job_id: int, exc: Exception, delay: dt.timedelta | None, *, spend: bool,
-           backoff: Callable[[int], dt.timedelta] | None = None) -> None:
+def _retry(sessions, job_id: int, exc: Exception, delay: dt.timedelta | None, *, spend: bool) -> None:
+    """Record the failure; the job is due again after ``delay``, or after the queue's back-off
+    for its attempts."""
+    from archive.indexing.queue import backoff
+
     with sessions() as session:
         job = session.get(IndexJob, job_id)
         if job is None:
@@ -195,8 +198,7 @@ def _retry(sessions, job_id: int, exc: Exception, delay: dt.timedelta | None, *,
         if spend:
             job.attempts += 1
         job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        wait = delay if delay is not None else (backoff(job.attempts) if backoff else dt.timedelta(seconds=60))
-        job.next_attempt_at = server_now() + wait
+        job.next_attempt_at = server_now() + (delay if delay is not None else backoff(job.attempts))
         session.commit()
 
 

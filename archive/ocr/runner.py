@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Callable
@@ -34,7 +33,6 @@ class OcrOutcome:
     rotated: list[str] = field(default_factory=list)
     reason: str | None = None
     engine: str = ""
-    seconds: float = 0.0
 
     def describe(self) -> str:
         """The reason shown beside ``text_status`` (Chinese, for the document page)."""
@@ -175,7 +173,6 @@ class OcrRunner:
 
     def _read(self, path: str, media_type: str, on_page: Callable[[], None]) -> OcrOutcome:
         limits = self.limits
-        began = time.monotonic()
         texts: dict[int, str] = {}
         scores: list[tuple[int, float]] = []  # (characters, confidence) of OCR lines
         out = OcrOutcome(status="ocr")
@@ -235,8 +232,7 @@ class OcrRunner:
                     break
                 elif kind in ("refused", "failed"):
                     if total is None:  # the file itself: nothing of it can be read
-                        return OcrOutcome(kind, reason=message[1], engine=self.model,
-                                          seconds=time.monotonic() - began)
+                        return OcrOutcome(kind, reason=message[1], engine=self.model)
                     out.skipped.append(message[1])  # one page (a TIFF frame too large, a page
                     start = current + 1             # pdfium cannot draw): the others are read
                     break
@@ -253,5 +249,4 @@ class OcrRunner:
         out.confidence = sum(n * c for n, c in scores) / chars if chars else None
         if not chars:
             out.status = "empty"
-        out.seconds = time.monotonic() - began
         return out

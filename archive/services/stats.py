@@ -15,19 +15,25 @@ from sqlalchemy.orm import Session
 
 from archive.models import Case, Organisation, Power
 
+RECORD_KINDS = ("inspection", "penalty")  # the records that count a power as exercised
+
 
 def threshold(config: dict) -> Fraction:
     """The pass mark of the performance ratio (``ARCHIVE_PERFORMANCE_THRESHOLD``), exact."""
     return Fraction(str(config["PERFORMANCE_THRESHOLD"]))
 
 
+def _period(year: int, as_of: dt.date | None) -> tuple[dt.date, dt.date]:
+    end = dt.date(year, 12, 31)
+    return dt.date(year, 1, 1), min(end, as_of) if as_of else end
+
+
 def performance(session: Session, year: int, agencies: frozenset[str] | None, threshold: Fraction,
                 as_of: dt.date | None = None, agency: str | None = None) -> dict:
-    """Per agency in scope (``agencies`` None: all): powers, exercised, ratio and status
-    (``pass``, ``fail``, ``inaction``, ``no_powers`` when its basic information lists none).
-    With ``agency``, that agency alone and the powers it never exercised (the drill-down)."""
-    start = dt.date(year, 1, 1)
-    end = min(dt.date(year, 12, 31), as_of) if as_of else dt.date(year, 12, 31)
+    """Per agency in scope (``agencies`` None: all; ``agency``: that one only): powers,
+    exercised, ratio and status (``pass``, ``fail``, ``inaction``, ``no_powers`` when its basic
+    information lists none)."""
+    start, end = _period(year, as_of)
     q = select(Organisation.code, Organisation.name).where(Organisation.level == "agency").order_by(Organisation.code)
     if agencies is not None:
         q = q.where(Organisation.code.in_(sorted(agencies)))
@@ -39,7 +45,7 @@ def performance(session: Session, year: int, agencies: frozenset[str] | None, th
         select(Power.agency_code, func.count()).where(Power.agency_code.in_(codes)).group_by(Power.agency_code))}
     used = select(Power.agency_code, func.count(func.distinct(Power.code))).join(Case, and_(
         Case.agency_code == Power.agency_code, Case.power_code == Power.code)).where(
-        Power.agency_code.in_(codes), Case.kind.in_(("inspection", "penalty")),
+        Power.agency_code.in_(codes), Case.kind.in_(RECORD_KINDS),
         Case.opened_on >= start, Case.opened_on <= end).group_by(Power.agency_code)
     exercised: dict[str, int] = {a: n for a, n in session.execute(used)}
     rows = []
@@ -48,14 +54,17 @@ def performance(session: Session, year: int, agencies: frozenset[str] | None, th
         ratio = Fraction(done, total) if total else None
         status = ("no_powers" if ratio is None else "inaction" if done == 0
                   else "pass" if ratio >= threshold else "fail")
-        row = {"agency": code, "name": name, "powers": total, "exercised": done,
-               "ratio": round(float(ratio), 4) if ratio is not None else None, "status": status}
-        if agency is not None:
-            exercised_codes = set(session.scalars(select(Case.power_code).where(
-                Case.agency_code == code, Case.kind.in_(("inspection", "penalty")),
-                Case.opened_on >= start, Case.opened_on <= end)))
-            row["never_exercised"] = [{"code": p.code, "name": p.name, "category": p.category, "legal_basis": p.legal_basis}
-                                      for p in session.scalars(select(Power).where(Power.agency_code == code)
-                                                               .order_by(Power.code)) if p.code not in exercised_codes]
-        rows.append(row)
+        rows.append({"agency": code, "name": name, "powers": total, "exercised": done,
+                     "ratio": round(float(ratio), 4) if ratio is not None else None, "status": status})
     return {"year": year, "from": start, "to": end, "threshold": float(threshold), "agencies": rows}
+
+
+def never_exercised(session: Session, agency: str, year: int, as_of: dt.date | None = None) -> list[dict]:
+    """The agency's listed powers without an inspection or penalty case in the period (the
+    drill-down of its ratio)."""
+    start, end = _period(year, as_of)
+    used = select(Case.power_code).where(Case.agency_code == agency, Case.kind.in_(RECORD_KINDS),
+                                         Case.opened_on >= start, Case.opened_on <= end)
+    return [{"code": p.code, "name": p.name, "category": p.category, "legal_basis": p.legal_basis}
+            for p in session.scalars(select(Power).where(Power.agency_code == agency, Power.code.not_in(used))
+                                     .order_by(Power.code))]

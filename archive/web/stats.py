@@ -28,14 +28,13 @@ def performance_page():
     if agency is not None and not p.sees_agency(agency):
         refuse("agency", agency, visible=False, why="outside the caller's scope")
     out = stats.performance(db(), year, p.agencies, stats.threshold(get_archive().config), as_of=today)
+    rows = out["agencies"]
     detail = None
     if agency is not None:
-        found = stats.performance(db(), year, p.agencies, stats.threshold(get_archive().config), as_of=today,
-                                  agency=agency)["agencies"]
-        if not found:
+        detail = next((r for r in rows if r["agency"] == agency), None)
+        if detail is None:
             refuse("agency", agency, visible=False, why="no such agency")
-        detail = found[0]
-    rows = out["agencies"]
+        detail = detail | {"never_exercised": stats.never_exercised(db(), agency, year, as_of=today)}
     summary = {k: sum(1 for r in rows if r["status"] == k) for k in STATUS_NAMES}
     return render_template("stats_performance.html", out=out, rows=rows, detail=detail, summary=summary,
                            status_names=STATUS_NAMES, category_names=CATEGORY_NAMES, year=year,

@@ -394,19 +394,14 @@ def test_recognised_text_is_made_again_after_a_rebuild_from_storage(make_app, da
     from click.testing import CliRunner
 
     from archive.cli import main
-    from tests.conftest import ACCESS, SECRET, authorize
-    from tests.integration.test_write_once import second_database
+    from tests.conftest import authorize
+    from tests.integration.test_write_once import point_cli_at_rebuild, second_database
 
     archive, client, scan = with_waiting_scan(make_app)
     run_ocr(archive)
     assert search(client, "受送达人签收")["total"] == 1
     with second_database(database_url, tmp_path) as url:
-        for k in ("DATA_DIR", "S3_ENDPOINT", "S3_BUCKET"):
-            monkeypatch.setenv("ARCHIVE_" + k, str(archive.config[k]))
-        monkeypatch.setenv("ARCHIVE_DATABASE_URL", url)
-        monkeypatch.setenv("ARCHIVE_INDEX_DIR", str(tmp_path / "rebuilt-index"))
-        monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
-        monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+        point_cli_at_rebuild(monkeypatch, archive, url, tmp_path / "rebuilt-index")
         r = CliRunner().invoke(main, ["rebuild", "--from-storage"])
         assert r.exit_code == 0, r.output
         rebuilt_app = make_app(DATABASE_URL=url, S3_BUCKET=archive.config["S3_BUCKET"],

@@ -234,6 +234,16 @@ def second_database(database_url: str, tmp_path: Path):
         admin.dispose()
 
 
+def point_cli_at_rebuild(monkeypatch, archive, database_url: str, index_dir) -> None:
+    """The CLI's configuration: the archive's object store, a second database and index."""
+    for k in ("DATA_DIR", "S3_ENDPOINT", "S3_BUCKET"):
+        monkeypatch.setenv("ARCHIVE_" + k, str(archive.config[k]))
+    monkeypatch.setenv("ARCHIVE_DATABASE_URL", database_url)
+    monkeypatch.setenv("ARCHIVE_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
+    monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+
+
 QUERIES = ["罚款", "叁万元", "天津宏泰食品有限公司", "询问笔录", "-罚款 笔录"]
 
 
@@ -275,12 +285,7 @@ def test_rebuild_from_storage_gives_the_same_catalog_and_search(app, client, arc
     before = snapshot(client, [case["id"], other["id"]])
     assert before["search"]["叁万元/current"] and before["search"]["罚款/all"] != before["search"]["罚款/current"]
     with second_database(database_url, tmp_path) as url:
-        for k in ("DATA_DIR", "S3_ENDPOINT", "S3_BUCKET"):
-            monkeypatch.setenv("ARCHIVE_" + k, str(archive.config[k]))
-        monkeypatch.setenv("ARCHIVE_DATABASE_URL", url)
-        monkeypatch.setenv("ARCHIVE_INDEX_DIR", str(tmp_path / "rebuilt-index"))
-        monkeypatch.setenv("ARCHIVE_S3_ACCESS_KEY", ACCESS)
-        monkeypatch.setenv("ARCHIVE_S3_SECRET_KEY", SECRET)
+        point_cli_at_rebuild(monkeypatch, archive, url, tmp_path / "rebuilt-index")
         r = CliRunner().invoke(main, ["rebuild", "--from-storage"])
         assert r.exit_code == 0 and "rebuilt 2 cases, 5 documents (6 versions)" in r.output, r.output
         again = CliRunner().invoke(main, ["rebuild", "--from-storage"])
