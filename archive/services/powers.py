@@ -11,9 +11,10 @@ import io
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive.errors import ValidationFailed
+from archive.errors import Conflict, ValidationFailed
 from archive.models import POWER_CATEGORIES, Organisation, Power
 
 COLUMNS = ("agency", "code", "name", "category", "legal_basis")
@@ -83,5 +84,10 @@ def import_powers(session: Session, rows: list[dict[str, str]]) -> int:
         power = known.get((agency, code)) or Power(agency_code=agency, code=code)
         power.name, power.category, power.legal_basis = name, category, basis
         session.add(power)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another import added one of these powers meanwhile
+        session.rollback()
+        raise Conflict("另一次导入同时写入了相同的职权，请重新导入 / another import wrote the same powers "
+                       "at the same time; run the import again") from exc
     return len(clean)

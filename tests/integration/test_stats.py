@@ -168,3 +168,28 @@ def test_the_performance_page_for_each_role(app, archive, client, orgs, monkeypa
     assert client_as(app, "district_a").get("/stats/performance?agency=B-SJJ").status_code == 404
     assert client_as(app, "reviewer").get("/stats/performance").status_code == 403
     assert "统计" in client_as(app, "city").get("/").get_data(as_text=True).split("<main>")[0]
+
+
+def test_concurrent_imports_of_one_file_leave_each_power_once(app, archive, orgs):
+    """Eight imports of the same list at once: each power is stored once; an import that lost
+    the race is refused with a message to run it again, never half-applied."""
+
+    from archive.errors import Conflict
+    from archive.services.powers import import_powers
+    from tests.integration.test_hardening import concurrently
+
+    rows = [dict(zip(("agency", "code", "name", "category", "legal_basis"), line.split(",")))
+            for line in POWERS.strip().splitlines()[1:]]
+
+    def run(_i):
+        with archive.sessions() as s:
+            n = import_powers(s, rows)
+            s.commit()
+            return n
+
+    results = concurrently(8, run)
+    assert all(r == 11 or isinstance(r, Conflict) for r in results), results
+    assert any(r == 11 for r in results)
+    assert powers_in_db(archive) == 11
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count(func.distinct(Power.agency_code + Power.code))).select_from(Power)) == 11
