@@ -26,6 +26,10 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "LIBREOFFICE": ("", str, "LibreOffice program for DOCX in binder PDFs; empty: soffice on PATH; off: never"),
     "FIXITY_PERIOD_DAYS": (90, int, "The worker's rolling fixity check reaches every object within this many days"),
     "PERFORMANCE_THRESHOLD": (0.6, float, "履职比例 below this share of an agency's powers fails the yearly assessment"),
+    "SCORE_WEIGHTS": ("on_time=25,completeness=20,warnings=20,reviews=20,performance=15", str,
+                      "Monthly scoring: weight of each component (on_time, completeness, warnings, reviews, performance)"),
+    "SCORE_WARNING_CREDIT": ("1=1,2=0.5,3=0", str,
+                             "Monthly scoring: credit of a warning handled in time at level 1, 2, 3 (not in time: 0)"),
     "REVIEW_DISAGREEMENT_POINTS": (15, float, "Results pages open a file's reviews side by side when its reviewers' scores differ by more than this"),
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),
@@ -85,6 +89,9 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
         cfg["OCR_ENGINE"] = cfg["OCR_ENGINE"].lower()
     elif ":" not in cfg["OCR_ENGINE"]:
         raise ValueError("ARCHIVE_OCR_ENGINE must be rapidocr, tesseract or off")
+    from archive.services.scores import formula  # a bad formula stops the start, named
+
+    formula(cfg)
     cfg["ENV"] = cfg["ENV"].lower()
     if cfg["ENV"] not in {"development", "production"}:
         raise ValueError("ARCHIVE_ENV must be development or production")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+    BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator,
     UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -91,10 +92,23 @@ class Power(Base):
     legal_basis: Mapped[str] = mapped_column(Text, default="")
 
 
+class PerformanceThreshold(Base):
+    """The pass mark of the performance ratio for one year, set by the city office; a year
+    without one uses ``ARCHIVE_PERFORMANCE_THRESHOLD``."""
+
+    __tablename__ = "performance_thresholds"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    threshold: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class Case(Base):
     """An inspection record or a penalty case file (案卷)."""
 
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_agency_opened", "agency_code", "opened_on"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(120), unique=True)
     agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
@@ -127,7 +141,8 @@ class Stage(Base):
     """A stage of a case recorded as completed: when it happened and when the archive heard."""
 
     __tablename__ = "stages"
-    __table_args__ = (UniqueConstraint("case_id", "stage", name="uq_stage_once"),)
+    __table_args__ = (UniqueConstraint("case_id", "stage", name="uq_stage_once"),
+                      Index("ix_stages_completed_at", "completed_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     stage: Mapped[str] = mapped_column(String(16))
@@ -142,6 +157,7 @@ class Document(Base):
     """One stored document or piece of evidence; its bytes live in object storage."""
 
     __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_uploaded_at", "uploaded_at"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     stage: Mapped[str] = mapped_column(String(16))
@@ -290,7 +306,8 @@ class WarningRecord(Base):
 
     __tablename__ = "warnings"
     __table_args__ = (UniqueConstraint("case_id", "rule", "fact_key", name="uq_warning_fact"),
-                      Index("ix_warnings_open", "status", "level", "due_at"))
+                      Index("ix_warnings_open", "status", "level", "due_at"),
+                      Index("ix_warnings_agency_opened", "agency_code", "opened_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rule: Mapped[str] = mapped_column(String(40))
     fact_key: Mapped[str] = mapped_column(String(120))
@@ -389,7 +406,8 @@ class Review(Base):
     """One reviewer's assignment to one sampled file, and the score once submitted (评查)."""
 
     __tablename__ = "reviews"
-    __table_args__ = (UniqueConstraint("plan_id", "case_id", "reviewer", name="uq_review_once"),)
+    __table_args__ = (UniqueConstraint("plan_id", "case_id", "reviewer", name="uq_review_once"),
+                      Index("ix_reviews_submitted_at", "submitted_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("sampling_plans.id"), index=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

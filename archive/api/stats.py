@@ -1,13 +1,20 @@
-"""Statistics: the performance ratio (履职比例) per agency, within the caller's scope."""
+"""Statistics: the performance ratio (履职比例) and the monthly scores per agency, within the
+caller's scope; the pass mark of each year."""
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
+from sqlalchemy import select
 
+from archive import audit
 from archive.auth import policy
 from archive.auth.web import current, refuse
 from archive.extension import db, get_archive
+from archive.errors import ValidationFailed
+from archive.models import Organisation
+from archive.services import scores as scoring
 from archive.services import stats
 from archive.services.clock import SHANGHAI, now
 
@@ -63,10 +70,121 @@ class Performance(MethodView):
         agency = args["agency"]
         if agency is not None and not p.sees_agency(agency):
             refuse("agency", agency, visible=False, why="outside the caller's scope")
-        out = stats.performance(db(), year, p.agencies, stats.threshold(get_archive().config), as_of=today, agency=agency)
+        out = stats.performance(db(), year, p.agencies, stats.threshold_for(db(), get_archive().config, year), as_of=today, agency=agency)
         if agency is not None:
             if not out["agencies"]:
                 refuse("agency", agency, visible=False, why="no such agency")
             out["agencies"][0]["never_exercised"] = stats.never_exercised(db(), agency, year, as_of=today)
         out["from_"] = out.pop("from")
         return out
+
+
+class ScoresQuerySchema(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM"),
+                          metadata={"description": "YYYY-MM"})
+    district = fields.String(load_default=None, validate=validate.Length(max=64),
+                             metadata={"description": "only the agencies of this district"})
+
+
+def month_scores(args) -> dict:
+    """The scores of ``args["month"]`` for the caller (shared by the API, the page and the briefing)."""
+    p = current()
+    if not policy.reads_stats(p):
+        refuse("stats", "scores", visible=True, why=f"a {p.role} does not read the statistics")
+    district = args.get("district")
+    if district is not None:
+        org = db().get(Organisation, district)
+        if org is None or org.level != "district" or not any(
+                p.sees_agency(c) for c in db().scalars(select(Organisation.code).where(Organisation.parent_code == district))):
+            refuse("district", district, visible=False, why="no such district in the caller's scope")
+    try:
+        return scoring.scores(db(), args["month"], p.agencies, get_archive().config, now(), district=district)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+class ComponentSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    rate = fields.Float(allow_none=True, metadata={"description": "0..1; null: no data this month (left out of the weights)"})
+    weight = fields.Float()
+    points = fields.Float(allow_none=True)
+
+
+class AgencyScoreSchema(Schema):
+    agency = fields.String()
+    name = fields.String()
+    district = fields.String(allow_none=True)
+    score = fields.Float(allow_none=True, metadata={"description": "of 100; null: no data"})
+    rank = fields.Integer(allow_none=True)
+    components = fields.Dict(keys=fields.String(), values=fields.Dict(),
+                             metadata={"description": "on_time, completeness, warnings, reviews, performance"})
+
+
+class ScoresSchema(Schema):
+    month = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    as_of = fields.DateTime()
+    formula = fields.Dict()
+    agencies = fields.List(fields.Nested(AgencyScoreSchema))
+
+
+@blp.route("/scores")
+class Scores(MethodView):
+    @blp.arguments(ScoresQuerySchema, location="query")
+    @blp.response(200, ScoresSchema)
+    def get(self, args):
+        """月度考评: each agency's score of the month, ranked, with every component (rate,
+        weight, points and the counts behind it). The formula is ``ARCHIVE_SCORE_WEIGHTS`` and
+        ``ARCHIVE_SCORE_WARNING_CREDIT``; a component without data is left out of the weights."""
+        out = month_scores(args)
+        out["from_"] = out.pop("from")
+        return out
+
+
+class ThresholdSchema(Schema):
+    threshold = fields.Float(required=True, metadata={"description": "share of the powers, 0.01–1 (0.6 = 60 %)"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class YearThresholdSchema(Schema):
+    year = fields.Integer()
+    threshold = fields.Float()
+    set_by = fields.String()
+    set_at = fields.DateTime()
+    note = fields.String()
+
+
+class ThresholdsSchema(Schema):
+    default = fields.Float(metadata={"description": "ARCHIVE_PERFORMANCE_THRESHOLD, for a year without its own"})
+    years = fields.List(fields.Nested(YearThresholdSchema))
+
+
+@blp.route("/thresholds")
+class Thresholds(MethodView):
+    @blp.response(200, ThresholdsSchema)
+    def get(self):
+        """The pass mark of the performance ratio: the default and each year's own."""
+        p = current()
+        if not policy.reads_stats(p):
+            refuse("stats", "thresholds", visible=True, why=f"a {p.role} does not read the statistics")
+        return stats.thresholds(db(), get_archive().config)
+
+
+@blp.route("/thresholds/<int:year>")
+class YearThreshold(MethodView):
+    @blp.arguments(ThresholdSchema)
+    @blp.response(200, ThresholdsSchema)
+    def put(self, args, year):
+        """Set the pass mark of ``year`` (city office). Recorded in the audit trail."""
+        p = current()
+        if not policy.sets_thresholds(p):
+            refuse("stats", "thresholds", visible=True, why="only the city office sets the pass mark")
+        stats.set_threshold(db(), year, args["threshold"], p.username, args["note"])
+        audit.append(db(), "stats.threshold", actor=p.username, role=p.role, target_type="year",
+                     target_id=str(year), detail={"threshold": args["threshold"], "note": args["note"]},
+                     ip=request.remote_addr)
+        db().commit()
+        return stats.thresholds(db(), get_archive().config)

@@ -51,6 +51,11 @@ def reads_stats(p: Principal) -> bool:
     return p.role in STATS_ROLES
 
 
+def sets_thresholds(p: Principal) -> bool:
+    """The pass mark of a year's performance ratio is the city's assessment standard."""
+    return p.role == "city_office"
+
+
 # -- sampling and review ------------------------------------------------------------------------
 
 def sets_plans(p: Principal) -> bool:

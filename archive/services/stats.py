@@ -8,12 +8,15 @@ at the threshold passes. Computed with exact fractions, so 3 of 5 at 60 % is a p
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive.models import Case, Organisation, Power
+from archive.errors import ValidationFailed
+from archive.models import Case, Organisation, PerformanceThreshold, Power, utcnow
 
 RECORD_KINDS = ("inspection", "penalty")  # the records that count a power as exercised
 
@@ -21,6 +24,38 @@ RECORD_KINDS = ("inspection", "penalty")  # the records that count a power as ex
 def threshold(config: dict) -> Fraction:
     """The pass mark of the performance ratio (``ARCHIVE_PERFORMANCE_THRESHOLD``), exact."""
     return Fraction(str(config["PERFORMANCE_THRESHOLD"]))
+
+
+def threshold_for(session: Session, config: dict, year: int) -> Fraction:
+    """The pass mark of ``year``: the one set for that year, else the configured default."""
+    row = session.get(PerformanceThreshold, year)
+    return Fraction(row.threshold) if row is not None else threshold(config)
+
+
+def thresholds(session: Session, config: dict) -> dict:
+    """The default and every year's own pass mark."""
+    return {"default": float(threshold(config)), "years": [
+        {"year": t.year, "threshold": float(t.threshold), "set_by": t.set_by, "set_at": t.set_at, "note": t.note}
+        for t in session.scalars(select(PerformanceThreshold).order_by(PerformanceThreshold.year.desc()))]}
+
+
+def set_threshold(session: Session, year: int, value: float, by: str, note: str = "") -> None:
+    """Set (or change) the pass mark of ``year``: a share from 0.01 to 1, at most 4 decimals.
+    One row per year (the primary key); of two at once, the later one stands."""
+    if not 2000 <= year <= 2100:
+        raise ValidationFailed("年份应在 2000 至 2100 之间。")
+    share = Fraction(str(value))
+    if not Fraction(1, 100) <= share <= 1 or (share * 10000).denominator != 1:
+        raise ValidationFailed("达标比例应在 0.01 至 1 之间，最多四位小数（如 0.6 即 60%）。")
+    values = {"threshold": Decimal(str(value)), "set_by": by, "set_at": utcnow(), "note": note.strip()}
+    if session.connection().execute(update(PerformanceThreshold).where(PerformanceThreshold.year == year)
+                                    .values(**values)).rowcount:
+        return
+    try:
+        with session.begin_nested():
+            session.add(PerformanceThreshold(year=year, **values))
+    except IntegrityError:  # set by someone else since: change theirs
+        session.execute(update(PerformanceThreshold).where(PerformanceThreshold.year == year).values(**values))
 
 
 def _period(year: int, as_of: dt.date | None) -> tuple[dt.date, dt.date]:

@@ -27,7 +27,7 @@ def performance_page():
     agency = request.args.get("agency") or None
     if agency is not None and not p.sees_agency(agency):
         refuse("agency", agency, visible=False, why="outside the caller's scope")
-    out = stats.performance(db(), year, p.agencies, stats.threshold(get_archive().config), as_of=today)
+    out = stats.performance(db(), year, p.agencies, stats.threshold_for(db(), get_archive().config, year), as_of=today)
     rows = out["agencies"]
     detail = None
     if agency is not None:

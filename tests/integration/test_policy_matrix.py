@@ -164,6 +164,11 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/fixity/report", {}, 200, only({"legal_a", "district_a", "district_b", "city", "auditor"})),
         ("GET", "/api/stats/performance", {}, 200,
          only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
+        ("GET", "/api/stats/scores", {"query_string": {"month": "2026-10"}}, 200,
+         only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
+        ("GET", "/api/stats/thresholds", {}, 200,
+         only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
+        ("PUT", "/api/stats/thresholds/<int:year>", {"year": 2026, "json": {"threshold": 0.6}}, 200, only({"city"})),
         ("GET", "/api/forms", {}, 200, everyone),
         ("GET", "/api/health", {}, 200, everyone),
         ("GET", "/api/openapi.json", {}, 200, everyone),
@@ -195,7 +200,8 @@ def _path(rule: str, w: dict, kw: dict) -> str:
     ids = {"<case_id>": w["case"], "<doc_id>": kw.pop("doc", None), "<int:amendment_id>": kw.pop("a", None),
            "<int:period_id>": kw.pop("p", None), "<int:complaint_id>": kw.pop("k", None),
            "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
-           "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None)}
+           "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
+           "<int:year>": kw.pop("year", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))
