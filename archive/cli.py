@@ -726,10 +726,12 @@ def db_upgrade() -> None:
 
 def _register_commands() -> None:
     from archive.commands.powers import powers
+    from archive.commands.report import report
     from archive.ocr.command import ocr
 
     main.add_command(ocr)
     main.add_command(powers)
+    main.add_command(report)
 
 
 _register_commands()

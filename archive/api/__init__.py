@@ -57,7 +57,8 @@ def init_api(app: Flask) -> Api:
     api = ArchiveApi(app)
     for module in (cases, documents, search, meta, audit, warnings, stats):
         api.register_blueprint(module.blp)
-    for bp in (sampling.blp, sampling.reviews_blp, sampling.bundle_blp, amendments.blp, complaints.blp, fixity.blp):
+    for bp in (sampling.blp, sampling.reviews_blp, sampling.bundle_blp, amendments.blp, complaints.blp, fixity.blp,
+               stats.reports_blp):
         api.register_blueprint(bp)
     register_error_handlers(app)
     return api

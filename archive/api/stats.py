@@ -2,7 +2,9 @@
 caller's scope; the pass mark of each year."""
 from __future__ import annotations
 
-from flask import request
+from urllib.parse import quote
+
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
@@ -10,15 +12,17 @@ from sqlalchemy import select
 
 from archive import audit
 from archive.auth import policy
-from archive.auth.web import current, refuse
+from archive.auth.web import audit_event, current, refuse
 from archive.extension import db, get_archive
 from archive.errors import ValidationFailed
 from archive.models import Organisation
+from archive.services import briefing
 from archive.services import scores as scoring
 from archive.services import stats
 from archive.services.clock import SHANGHAI, now
 
 blp = Blueprint("stats", __name__, url_prefix="/api/stats", description="统计 Statistics")
+reports_blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="简报 Reports")
 
 
 class PerformanceQuerySchema(Schema):
@@ -188,3 +192,37 @@ class YearThreshold(MethodView):
                      ip=request.remote_addr)
         db().commit()
         return stats.thresholds(db(), get_archive().config)
+
+
+class MonthlyReportQuerySchema(ScoresQuerySchema):
+    format = fields.String(load_default="docx", validate=validate.OneOf(list(briefing.FORMATS)),
+                           metadata={"description": "docx (with charts), csv or xlsx"})
+
+
+def briefing_data(args) -> dict:
+    """The month's briefing for the caller: its scope, titled with the district asked for or
+    the caller's own organisation."""
+    scored_args = {"month": args["month"], "district": args.get("district")}
+    month_scores(scored_args)  # the same checks: role, month, district in scope
+    p = current()
+    title = briefing.area_name(db(), args.get("district") or p.scope_code) or "全市"
+    return briefing.monthly(db(), args["month"], p.agencies, get_archive().config, now(),
+                            district=args.get("district"), title=title)
+
+
+@reports_blp.route("/monthly")
+class MonthlyReport(MethodView):
+    @reports_blp.arguments(MonthlyReportQuerySchema, location="query")
+    @reports_blp.response(200, {"format": "binary", "type": "string"},
+                          content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    def get(self, args):
+        """月度简报: the month's summary, the ranking with every component, the charts (DOCX)
+        and the warnings that climbed to level 2 or 3; the same figures as CSV or XLSX. For the
+        caller's scope (``district`` narrows it)."""
+        data = briefing_data(args)
+        body = briefing.render(data, args["format"])
+        audit_event("report.monthly", "month", args["month"], format=args["format"], district=args.get("district"))
+        name = briefing.filename(data, args["format"])
+        return Response(body, mimetype=briefing.FORMATS[args["format"]], headers={
+            "Content-Disposition": f"attachment; filename=\"monthly-{args['month']}.{args['format']}\"; "
+                                   f"filename*=UTF-8''{quote(name)}"})

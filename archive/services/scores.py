@@ -99,7 +99,7 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     return first, nxt - dt.timedelta(days=1)
 
 
-def _instants(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def day_span(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of the days in Shanghai time, as aware datetimes."""
     start = dt.datetime.combine(first, dt.time(), SHANGHAI)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), SHANGHAI)
@@ -129,7 +129,7 @@ def scores(session: Session, month: str, scope: frozenset[str] | None, config: d
     """The month's scores of the agencies in scope, ranked, with every component's figures."""
     f = formula(config)
     first, last = month_bounds(month)
-    start, end = _instants(first, last)
+    start, end = day_span(first, last)
     orgs = agencies_in(session, scope, district, agency)
     codes = [c for c, _, _ in orgs]
 
