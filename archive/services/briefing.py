@@ -104,15 +104,25 @@ def monthly(session: Session, month: str, scope: frozenset[str] | None, config: 
             "performance": perf_rows, "threshold": float(threshold)}
 
 
-def chart_images(data: dict) -> dict[str, bytes]:
-    """The three charts of the briefing, PNG."""
+CHARTS = ("scores", "warnings", "performance")
+
+
+def chart(data: dict, name: str) -> bytes:
+    """One chart of the briefing (``CHARTS``), PNG."""
     y, m = data["month"].split("-")
-    return {
-        "scores": charts.scores_chart(data["agencies"], f"{y}年{int(m)}月 各单位考评得分"),
-        "warnings": charts.warnings_chart(data["trend"], f"近{TREND_MONTHS}个月预警数（按所达级别）"),
-        "performance": charts.performance_chart(data["performance"], data["threshold"],
-                                                f"{y}年履职比例（截至{data['to']:%m月%d日}）"),
-    }
+    if name == "scores":
+        return charts.scores_chart(data["agencies"], f"{y}年{int(m)}月 各单位考评得分")
+    if name == "warnings":
+        return charts.warnings_chart(data["trend"], f"近{TREND_MONTHS}个月预警数（按所达级别）")
+    if name == "performance":
+        return charts.performance_chart(data["performance"], data["threshold"],
+                                        f"{y}年履职比例（截至{data['to']:%m月%d日}）")
+    raise ValueError(f"no chart {name}")
+
+
+def chart_images(data: dict) -> dict[str, bytes]:
+    """The charts of the briefing, PNG."""
+    return {name: chart(data, name) for name in CHARTS}
 
 
 def pct(rate: float | None) -> str:

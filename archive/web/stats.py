@@ -1,13 +1,20 @@
-"""统计: the performance ratio (履职比例) of each agency against the threshold, and the powers
-an agency never exercised."""
+"""统计: the monthly scores (月度考评) with each component and the charts, the briefing to
+download, the performance ratio (履职比例) against the year's pass mark with the powers an
+agency never exercised, and the city office's setting of that pass mark."""
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+import datetime as dt
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from archive.auth import policy
-from archive.auth.web import current, refuse
+from archive.auth.web import audit_event, current, refuse
+from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
-from archive.services import stats
+from archive.models import Organisation
+from archive.services import briefing, stats
+from archive.services import scores as scoring
 from archive.services.clock import SHANGHAI, now
 from archive.services.powers import CATEGORY_NAMES
 from archive.web import bp
@@ -36,7 +43,107 @@ def performance_page():
             refuse("agency", agency, visible=False, why="no such agency")
         detail = detail | {"never_exercised": stats.never_exercised(db(), agency, year, as_of=today)}
     summary = {k: sum(1 for r in rows if r["status"] == k) for k in STATUS_NAMES}
+    own = stats.thresholds(db(), get_archive().config)
     return render_template("stats_performance.html", out=out, rows=rows, detail=detail, summary=summary,
                            status_names=STATUS_NAMES, category_names=CATEGORY_NAMES, year=year,
+                           year_threshold=next((t for t in own["years"] if t["year"] == year), None),
+                           default_threshold=own["default"], may_set=policy.sets_thresholds(p), tab="performance",
                            years=list(range(today.year, today.year - 5, -1)), section="stats",
                            crumbs=[("统计", url_for("web.performance_page")), ("履职比例", None)])
+
+
+@bp.route("/stats/thresholds/<int:year>", methods=["POST"])
+def threshold_set(year: int):
+    """The city office sets the year's pass mark, in percent (60 = 60 %)."""
+    p = current()
+    if not policy.sets_thresholds(p):
+        refuse("stats", "thresholds", visible=True, why="only the city office sets the pass mark")
+    raw = request.form.get("percent", "").strip().rstrip("%")
+    note = request.form.get("note", "").strip()[:500]
+    back = url_for("web.performance_page", year=year)
+    try:
+        value = round(float(raw) / 100, 6)
+    except ValueError:
+        flash("达标线应填写百分比数字，如 60。", "error")
+        return redirect(back, code=303)
+    try:
+        stats.set_threshold(db(), year, value, p.username, note)
+    except ValidationFailed as exc:
+        db().rollback()
+        flash(exc.message.replace("0.01 至 1 之间，最多四位小数（如 0.6 即 60%）", "1% 至 100% 之间，最多两位小数"), "error")
+        return redirect(back, code=303)
+    db().commit()
+    audit_event("stats.threshold", "year", str(year), threshold=value, note=note, via="web")
+    flash(f"{year} 年履职比例达标线已设为 {value * 100:g}%。", "ok")
+    return redirect(back, code=303)
+
+
+def _month_choices(today: dt.date) -> list[str]:
+    out = []
+    y, m = today.year, today.month
+    for _ in range(24):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out
+
+
+def _month_arg(today: dt.date) -> str:
+    """?month=YYYY-MM, default the month before this one (the last whole month)."""
+    month = request.args.get("month", "")
+    try:
+        scoring.month_bounds(month)
+        return month
+    except ValueError:
+        last = today.replace(day=1) - dt.timedelta(days=1)
+        return f"{last.year:04d}-{last.month:02d}"
+
+
+def _district_arg(p) -> str | None:
+    """?district=CODE for the offices that see more than one district; others: None."""
+    district = request.args.get("district") or None
+    if district is None:
+        return None
+    org = db().get(Organisation, district)
+    if org is None or org.level != "district" or not any(
+            p.sees_agency(c) for c in db().scalars(select(Organisation.code).where(Organisation.parent_code == district))):
+        refuse("district", district, visible=False, why="no such district in the caller's scope")
+    return district
+
+
+def _districts(p) -> list[tuple[str, str]]:
+    if p.agencies is not None:
+        return []
+    return [(o.code, o.name) for o in db().scalars(select(Organisation).where(Organisation.level == "district")
+                                                 .order_by(Organisation.code))]
+
+
+@bp.route("/stats/scores")
+def scores_page():
+    p = current()
+    if not policy.reads_stats(p):
+        refuse("stats", "scores", visible=True, why=f"a {p.role} does not read the statistics")
+    today = now().astimezone(SHANGHAI).date()
+    month = _month_arg(today)
+    district = _district_arg(p)
+    data = briefing.monthly(db(), month, p.agencies, get_archive().config, now(), district=district,
+                            title=briefing.area_name(db(), district or p.scope_code) or "全市")
+    return render_template("stats_scores.html", data=data, month=month, months=_month_choices(today),
+                           district=district, districts=_districts(p), components=scoring.COMPONENTS,
+                           component_names=scoring.COMPONENT_NAMES, level_names=briefing.LEVEL_NAMES,
+                           warning_status=briefing.STATUS_NAMES, pct=briefing.pct, tab="scores", section="stats",
+                           crumbs=[("统计", url_for("web.scores_page")), ("月度考评", None)])
+
+
+@bp.route("/stats/charts/<name>.png")
+def chart_png(name: str):
+    """One chart of the month's briefing for the caller's scope, as drawn into the DOCX."""
+    p = current()
+    if not policy.reads_stats(p):
+        refuse("stats", "charts", visible=True, why=f"a {p.role} does not read the statistics")
+    if name not in briefing.CHARTS:
+        refuse("chart", name, visible=False, why="no such chart")
+    today = now().astimezone(SHANGHAI).date()
+    month = _month_arg(today)
+    district = _district_arg(p)
+    data = briefing.monthly(db(), month, p.agencies, get_archive().config, now(), district=district)
+    return Response(briefing.chart(data, name), mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})

@@ -525,3 +525,62 @@ def test_the_district_office_reads_the_performance_ratio_and_an_agency_sees_only
     rows_seen = clerk.page.locator("table.performance tbody tr").count()
     assert rows_seen == 1 and "武清区市场监督管理局" in clerk.page.inner_text("table.performance")
     clerk.shot("stats-02-performance-agency")
+
+
+def test_the_monthly_scores_with_charts_and_the_briefing_for_a_district_and_an_agency(
+        live, browser, client, archive, monkeypatch, tmp_path):
+    import io
+
+    import docx
+
+    from tests.integration.test_scores import seed_month
+
+    seed_month(archive, client, monkeypatch, tmp_path)
+    district = Person(browser, live, "district_a").login()
+    district.page.click("nav.nav >> text=统计")
+    district.page.click("nav.tabs >> text=月度考评")
+    district.wait("table.scores")
+    district.go("/stats/scores?month=2026-10")
+    district.wait("table.scores")
+    assert "武清区 月度考评（2026 年 10 月）" in district.page.inner_text("h1")
+    row = district.page.inner_text("table.scores tr:has-text('武清区市场监督管理局')")
+    assert "61.75" in row and "75.0%" in row and "上传 4，逾期 1" in row and "评查 2 件，均分 77.5" in row
+    assert "本月无数据" in district.page.inner_text("table.scores tr:has-text('武清区应急管理局')")
+    assert "北辰区" not in district.page.inner_text("table.scores")
+    assert "上传及时率 25" in district.page.inner_text("p.formula")
+    # the three charts load as pictures
+    until(district.page, "[...document.querySelectorAll('.charts img')].every(i => i.complete && i.naturalWidth > 600)")
+    assert district.page.locator(".charts img").count() == 3
+    assert "二级" in district.page.inner_text("main >> table.list >> nth=1")
+    district.shot("stats-03-scores-district")
+    with district.page.expect_download() as dl:
+        district.page.click("text=Word（DOCX，含图表）")
+    d = docx.Document(io.BytesIO(open(dl.value.path(), "rb").read()))
+    assert "武清区行政执法监督月度简报" in d.paragraphs[0].text and len(d.inline_shapes) == 3
+    district.no_script_errors()
+
+    clerk = Person(browser, live, "clerk_a").login()
+    clerk.go("/stats/scores?month=2026-10")
+    clerk.wait("table.scores")
+    assert clerk.page.locator("table.scores tbody tr").count() == 1
+    assert "武清区市场监督管理局" in clerk.page.inner_text("table.scores")
+    until(clerk.page, "[...document.querySelectorAll('.charts img')].every(i => i.complete && i.naturalWidth > 600)")
+    clerk.shot("stats-04-scores-agency")
+    assert clerk.go("/stats/scores?month=2026-10&district=120113").status == 404
+    assert clerk.page.locator("form.threshold").count() == 0
+
+    city = Person(browser, live, "city").login()
+    city.go("/stats/performance?year=2026")
+    city.page.fill("form.threshold input[name=percent]", "45")
+    city.page.fill("form.threshold input[name=note]", "2026 年度依法行政考核方案")
+    city.page.click("form.threshold button")
+    city.wait("p.flash.ok")
+    assert "2026 年履职比例达标线已设为 45%" in city.page.inner_text("p.flash.ok")
+    assert "2026 年达标线 45% 由市司法局设定（2026 年度依法行政考核方案）" in city.page.inner_text("main")
+    assert "达标" in city.page.inner_text("table.performance tr:has-text('武清区市场监督管理局')")
+    city.page.fill("form.threshold input[name=percent]", "六十")
+    city.page.click("form.threshold button")
+    city.wait("p.flash.error")
+    assert "百分比数字" in city.page.inner_text("p.flash.error")
+    city.shot("stats-05-threshold-city")
+    city.no_script_errors()
