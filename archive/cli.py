@@ -725,12 +725,13 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from archive.commands.powers import powers
+    from archive.commands.powers import basic_info, powers
     from archive.commands.report import report
     from archive.ocr.command import ocr
 
     main.add_command(ocr)
     main.add_command(powers)
+    main.add_command(basic_info)
     main.add_command(report)
 
 

@@ -92,6 +92,59 @@ class Power(Base):
     legal_basis: Mapped[str] = mapped_column(Text, default="")
 
 
+class Officer(Base):
+    """An enforcement officer (执法人员) of an agency's basic information, with the certificate
+    (执法证) that lets them act and its validity."""
+
+    __tablename__ = "officers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    certificate_no: Mapped[str] = mapped_column(String(64), unique=True)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+
+
+class InspectionPlan(Base):
+    """An agency's inspection plan (检查计划): which power it inspects under, how many times,
+    in which period."""
+
+    __tablename__ = "inspection_plans"
+    __table_args__ = (UniqueConstraint("agency_code", "code", name="uq_inspection_plans_agency_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    power_code: Mapped[str] = mapped_column(String(64), default="")
+    planned: Mapped[int | None] = mapped_column(Integer, nullable=True)  # inspections planned
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    end_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class BasicInfoChange(Base):
+    """An agency's change of its basic information (powers, officers or inspection plans),
+    applied only once the district office approves it. Reported more than 15 days after it took
+    effect, it raises a warning on the agency (``warning_id``)."""
+
+    __tablename__ = "basic_info_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # powers | officers | plans
+    rows: Mapped[str] = mapped_column(Text)  # JSON list of the checked rows, each with its action
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    late: Mapped[bool] = mapped_column(default=False)
+    warning_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class PerformanceThreshold(Base):
     """The pass mark of the performance ratio for one year, set by the city office; a year
     without one uses ``ARCHIVE_PERFORMANCE_THRESHOLD``."""
@@ -307,11 +360,15 @@ class WarningRecord(Base):
     __tablename__ = "warnings"
     __table_args__ = (UniqueConstraint("case_id", "rule", "fact_key", name="uq_warning_fact"),
                       Index("ix_warnings_open", "status", "level", "due_at"),
-                      Index("ix_warnings_agency_opened", "agency_code", "opened_at"))
+                      Index("ix_warnings_agency_opened", "agency_code", "opened_at"),
+                      # a warning about no case (a late basic-information change) is stored once too
+                      Index("ux_warnings_fact_without_case", "rule", "fact_key", unique=True,
+                            sqlite_where=text("case_id IS NULL"), postgresql_where=text("case_id IS NULL")))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rule: Mapped[str] = mapped_column(String(40))
     fact_key: Mapped[str] = mapped_column(String(120))
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    # None: a warning about the agency, not a case (a late basic-information change)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True, nullable=True)
     agency_code: Mapped[str] = mapped_column(String(64), index=True)
     stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
     message: Mapped[str] = mapped_column(Text)

@@ -31,7 +31,7 @@ class WarningQuerySchema(Schema):
 class WarningSchema(Schema):
     id = fields.Integer()
     rule = fields.String()
-    case_id = fields.String()
+    case_id = fields.String(allow_none=True, metadata={"description": "null: about the agency (basic information)"})
     agency = fields.String(attribute="agency_code")
     stage = fields.String(allow_none=True)
     message = fields.String()

@@ -51,6 +51,20 @@ def reads_stats(p: Principal) -> bool:
     return p.role in STATS_ROLES
 
 
+# Basic information: the district (or city) office imports directly; an agency asks for a change
+# that its district office approves.
+def imports_basic_info(p: Principal) -> bool:
+    return p.role in ("district_office", "city_office")
+
+
+def requests_basic_info_change(p: Principal) -> bool:
+    return p.role in ("agency_clerk", "agency_legal")
+
+
+def decides_basic_info_change(p: Principal, agency_code: str) -> bool:
+    return p.role == "district_office" and p.sees_agency(agency_code)
+
+
 def sets_thresholds(p: Principal) -> bool:
     """The pass mark of a year's performance ratio is the city's assessment standard."""
     return p.role == "city_office"

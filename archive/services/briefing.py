@@ -65,10 +65,10 @@ def monthly(session: Session, month: str, scope: frozenset[str] | None, config: 
 
     names = {r["agency"]: r["name"] for r in result["agencies"]}
     notable = [{"agency": w.agency_code, "agency_name": names.get(w.agency_code, w.agency_code),
-                "case_number": number, "level": w.level, "status": w.status, "message": w.message,
+                "case_number": number or "（基础信息）", "level": w.level, "status": w.status, "message": w.message,
                 "opened_at": w.opened_at}
                for w, number in session.execute(
-                   select(WarningRecord, Case.number).join(Case, Case.id == WarningRecord.case_id).where(
+                   select(WarningRecord, Case.number).outerjoin(Case, Case.id == WarningRecord.case_id).where(
                        WarningRecord.agency_code.in_(codes), WarningRecord.level >= 2,
                        WarningRecord.opened_at < end,
                        (WarningRecord.opened_at >= start) | (WarningRecord.status == "open"))

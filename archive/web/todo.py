@@ -42,7 +42,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         return out
     level = LEVEL_OF_ROLE.get(p.role)
     if level is not None:
-        base = _in_scope(select(WarningRecord, Case.number).join(Case, Case.id == WarningRecord.case_id)
+        base = _in_scope(select(WarningRecord, Case.number).outerjoin(Case, Case.id == WarningRecord.case_id)
                          .where(WarningRecord.status == "open", WarningRecord.level == level),
                          WarningRecord.agency_code, p)
         count_q = _in_scope(select(func.count()).select_from(WarningRecord).where(
@@ -51,7 +51,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
                                              WarningRecord.id).limit(limit)).all()
         out.append({"title": f"{LEVEL_NAMES[level]}预警（待处理）", "count": session.scalar(count_q) or 0,
                     "more": url_for("web.warnings", level=level, status="open"), "items": [
-            {"text": f"{number}：{w.message}", "href": url_for("web.warning", warning_id=w.id),
+            {"text": f"{number or '基础信息'}：{w.message}", "href": url_for("web.warning", warning_id=w.id),
              "meta": f"处理期限 {local(w.due_at):%Y-%m-%d}" if w.due_at else ("最高级，不再升级" if level == 3 else "期限待定"),
              "urgent": w.due_at is not None and w.due_at < now() + dt.timedelta(days=1)} for w, number in rows]})
     if p.role in ("district_office", "city_office"):

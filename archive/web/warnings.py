@@ -25,7 +25,7 @@ def warnings():
     p = current()
     session = db()
     args = request.args
-    q = select(WarningRecord, Case.number).join(Case, Case.id == WarningRecord.case_id)
+    q = select(WarningRecord, Case.number).outerjoin(Case, Case.id == WarningRecord.case_id)
     if p.agencies is not None:
         q = q.where(WarningRecord.agency_code.in_(sorted(p.agencies)))
     if args.get("agency"):
@@ -64,10 +64,11 @@ def warning(warning_id: int):
     p = current()
     session = db()
     w = _scoped_warning(warning_id)
-    case = session.get(Case, w.case_id)
+    case = session.get(Case, w.case_id) if w.case_id else None
+    change_id = int(w.fact_key.split(":")[1]) if w.case_id is None and w.fact_key.startswith("change:") else None
     steps = session.scalars(select(WarningEscalation).where(WarningEscalation.warning_id == w.id)
                             .order_by(WarningEscalation.level)).all()
-    return render_template("warning.html", w=w, case=case, steps=steps, agency_name=org_names([w.agency_code]).get(
+    return render_template("warning.html", w=w, case=case, change_id=change_id, steps=steps, agency_name=org_names([w.agency_code]).get(
         w.agency_code, w.agency_code), may_handle=w.status == "open" and policy.handles_warning(p, w.level, w.agency_code),
         handler=HANDLER_NAMES.get(w.level, ""), error=g.get("form_error"), note=g.get("form_note", ""),
         section="warnings", crumbs=[("预警", url_for("web.warnings")), (f"预警 {w.id}", None)])

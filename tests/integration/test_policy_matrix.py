@@ -15,6 +15,7 @@ from archive.services.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, upload
 
 ROLES = [a[0] for a in ACCOUNTS]
+OFFICER_A = "agency,name,certificate_no,valid_until\nA-SJJ,张明,12010001,2029-12-31\n".encode()
 # Who sees case A (agency A-SJJ, district 120114) by scope; the reviewer reads it through its
 # assignment in the drawn plan.
 SCOPE_A = {"clerk_a", "legal_a", "district_a", "city", "complaints_a", "auditor"}
@@ -62,6 +63,35 @@ def warning_handle(who: str, ok: int) -> int:
     return 403 if who in SCOPE_A else 404
 
 
+STATS = {"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"}
+
+
+def basic_import(who: str, ok: int) -> int:
+    """The district office imports for its agencies (the file names A-SJJ), the city for all."""
+    if who in ("district_a", "city"):
+        return ok
+    return 422 if who == "district_b" else 403
+
+
+def change_submit(who: str, ok: int) -> int:
+    """An agency asks for a change of its own basic information (the file names A-SJJ)."""
+    if who in ("clerk_a", "legal_a"):
+        return ok
+    return 422 if who in ("clerk_ay", "clerk_b") else 403
+
+
+def change_read(who: str, ok: int) -> int:
+    if who in ("reviewer", "complaints_a"):
+        return 403  # no statistics for their roles
+    return ok if who in SCOPE_A else 404
+
+
+def change_decide(who: str, ok: int) -> int:
+    if who == "district_a":
+        return ok
+    return 403 if who in SCOPE_A else 404
+
+
 def plan_draw(who: str, ok: int) -> int:
     """A city-wide plan: drawn by the city office; readers of the plan see it (403), others not."""
     if who == "city":
@@ -92,6 +122,9 @@ def world(app, client, archive, tokens):
         "agency": "A-SJJ"}).get_json()
     attachment = client_as(app, "complaints_a").post(f"/api/complaints/{complaint['id']}/attachments", data={
         "file": (io.BytesIO(pdf), "举报信.pdf")}, content_type="multipart/form-data").get_json()
+    change = client_as(app, "clerk_a").post("/api/basic-info/changes", data={
+        "kind": "officers", "effective_on": "2026-11-20", "reason": "新增执法人员",
+        "file": (io.BytesIO(OFFICER_A), "officers.csv")}, content_type="multipart/form-data").get_json()
     with archive.sessions() as s:
         w = WarningRecord(rule="upload_late", fact_key="m", case_id=a["id"], agency_code="A-SJJ", message="逾期",
                           level=1, status="open", opened_at=dt.datetime.now(dt.timezone.utc))
@@ -109,7 +142,7 @@ def world(app, client, archive, tokens):
     empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
     return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
             "period": period["id"], "complaint": complaint["id"], "attachment": attachment["id"], "warning": warning_id, "plan": drawn["id"],
-            "draft": draft["id"], "empty": empty["id"], "review": review["review_id"]}
+            "draft": draft["id"], "empty": empty["id"], "review": review["review_id"], "change": change["id"]}
 
 
 def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
@@ -171,6 +204,15 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/stats/thresholds", {}, 200,
          only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
         ("PUT", "/api/stats/thresholds/<int:year>", {"year": 2026, "json": {"threshold": 0.6}}, 200, only({"city"})),
+        ("GET", "/api/basic-info/<any(powers, officers, plans):kind>", {"kind": "officers"}, 200, only(STATS)),
+        ("POST", "/api/basic-info/<any(powers, officers, plans):kind>/import", {"kind": "officers", "data": {
+            "file": (io.BytesIO(OFFICER_A), "officers.csv")}}, 200, basic_import),
+        ("GET", "/api/basic-info/changes", {}, 200, only(STATS)),
+        ("POST", "/api/basic-info/changes", {"data": {"kind": "officers", "effective_on": "2026-11-20", "reason": "调入",
+                                                      "file": (io.BytesIO(OFFICER_A), "officers.csv")}}, 201, change_submit),
+        ("GET", "/api/basic-info/changes/<int:change_id>", {"ch": w["change"]}, 200, change_read),
+        ("POST", "/api/basic-info/changes/<int:change_id>/decision", {"ch": w["change"], "json": {
+            "approve": False, "note": "退回"}}, 200, change_decide),
         ("GET", "/api/forms", {}, 200, everyone),
         ("GET", "/api/health", {}, 200, everyone),
         ("GET", "/api/openapi.json", {}, 200, everyone),
@@ -203,7 +245,8 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:period_id>": kw.pop("p", None), "<int:complaint_id>": kw.pop("k", None),
            "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
            "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
-           "<int:year>": kw.pop("year", None)}
+           "<int:year>": kw.pop("year", None), "<any(powers, officers, plans):kind>": kw.pop("kind", None),
+           "<int:change_id>": kw.pop("ch", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))

@@ -1,0 +1,413 @@
+"""Basic information (基础信息) of each agency: enforcement powers (职权), officers (执法人员) and
+inspection plans (检查计划).
+
+Every way in is a table (CSV in UTF-8, or XLSX) with a header row, checked row by row and applied
+whole or not at all: a file with one bad row changes nothing, and the error names every bad row
+with its reason. A row updates the entry with its key (powers and plans: agency and code;
+officers: certificate number) or adds it; a row whose ``action`` is ``remove`` (删除/撤销)
+removes it.
+
+The district office (or the city office) imports directly. An agency submits a change request
+(``BasicInfoChange``) that changes nothing until its district office approves it; approval is a
+compare-and-set on the request's status, so a request is applied exactly once. A change
+reported more than ``LATE_AFTER_DAYS`` after it took effect raises a warning on the agency,
+handled and escalated like any other warning.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.models import (
+    POWER_CATEGORIES, BasicInfoChange, InspectionPlan, Officer, Organisation, Power, WarningRecord,
+)
+from archive.services.clock import SHANGHAI
+
+LATE_AFTER_DAYS = 15  # a change reported later than this after it took effect is late
+KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查计划"}
+ACTIONS = {"": "update", "update": "update", "add": "update", "新增": "update", "修改": "update", "变更": "update",
+           "remove": "remove", "delete": "remove", "删除": "remove", "撤销": "remove", "取消": "remove"}
+LATE_RULE = "late_basic_info_change"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One kind of basic information: its columns, the required ones, the key of an entry."""
+
+    model: Any
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    key: tuple[str, ...]
+
+
+SPECS = {
+    "powers": Spec(Power, ("agency", "code", "name", "category", "legal_basis"),
+                   ("agency", "code", "name", "category"), ("agency", "code")),
+    "officers": Spec(Officer, ("agency", "name", "certificate_no", "valid_from", "valid_until"),
+                     ("agency", "name", "certificate_no", "valid_until"), ("certificate_no",)),
+    "plans": Spec(InspectionPlan, ("agency", "code", "name", "year", "power_code", "planned", "start_on", "end_on"),
+                  ("agency", "code", "name", "year", "start_on", "end_on"), ("agency", "code")),
+}
+COLUMN_NAMES = {"agency": "执法机关编码", "code": "编码", "name": "名称", "category": "类别", "legal_basis": "依据",
+                "certificate_no": "执法证号", "valid_from": "有效期起", "valid_until": "有效期至", "year": "年度",
+                "power_code": "职权编码", "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期",
+                "action": "操作"}
+
+
+def spec(kind: str) -> Spec:
+    if kind not in SPECS:
+        raise NotFound(f"no kind of basic information {kind!r}")
+    return SPECS[kind]
+
+
+def read_table(data: bytes, filename: str, kind: str) -> list[dict[str, str]]:
+    """The rows of a CSV (UTF-8, with or without BOM) or XLSX file whose header row names the
+    columns of ``kind`` (any order; ``action`` optional)."""
+    s = spec(kind)
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+            values = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+            raise ValidationFailed(f"not a readable XLSX file: {type(exc).__name__}: {exc}") from exc
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed("a CSV file must be UTF-8 (save it as “CSV UTF-8”)") from exc
+        values = [[v.strip() for v in row] for row in csv.reader(io.StringIO(text))]
+    if not values:
+        raise ValidationFailed("the file is empty")
+    header = [h.strip().lower() for h in values[0]]
+    missing = [c for c in s.required if c not in header]
+    if missing:
+        raise ValidationFailed(f"the header row lacks the column(s) {', '.join(missing)}; "
+                               f"expected {', '.join(s.columns)}")
+    return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(header)} for row in values[1:] if any(row)]
+
+
+def read_file(path: str | Path, kind: str) -> list[dict[str, str]]:
+    path = Path(path)
+    return read_table(path.read_bytes(), path.name, kind)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _date(value: str, what: str, why: list[str]) -> str | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.replace("/", "-")).isoformat()
+    except ValueError:
+        why.append(f"{what} must be a date YYYY-MM-DD, not {value!r}")
+        return None
+
+
+def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_agency: str | None = None,
+               agencies: frozenset[str] | None = None) -> list[dict]:
+    """The rows made clean (row numbers count the header as row 1), each with its ``action``;
+    raises ValidationFailed naming every bad row. ``only_agency``: every row must be that
+    agency's; ``agencies``: rows only for these (None: any agency)."""
+    s = spec(kind)
+    known = {o.code for o in session.scalars(select(Organisation).where(Organisation.level == "agency"))}
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple, int] = {}
+    clean: list[dict[str, Any]] = []
+    powers_of: dict[str, set[str]] = {}
+    if kind == "plans":
+        for a, c in session.execute(select(Power.agency_code, Power.code)):
+            powers_of.setdefault(a, set()).add(c)
+    for i, r in enumerate(rows, start=2):
+        why: list[str] = []
+        row: dict[str, Any] = {c: (r.get(c) or "").strip() for c in s.columns}
+        action = ACTIONS.get((r.get("action") or "").strip().lower())
+        if action is None:
+            why.append(f"action must be update or remove, not {r.get('action')!r}")
+        agency = row["agency"]
+        if agency not in known:
+            why.append(f"unknown agency {agency!r}" if agency else "agency is empty")
+        elif only_agency is not None and agency != only_agency:
+            why.append(f"a change request of {only_agency} may only name {only_agency}, not {agency!r}")
+        elif agencies is not None and agency not in agencies:
+            why.append(f"agency {agency!r} is outside your scope")
+        for c in s.key:
+            if not row[c] or len(row[c]) > 64:
+                why.append(f"{c} is empty or longer than 64 characters")
+        if action == "update":
+            for c in s.required:
+                if c not in s.key and c != "agency" and not row[c]:
+                    why.append(f"{c} is empty")
+            if len(row.get("name", "")) > 200:
+                why.append("name is longer than 200 characters")
+            if kind == "powers":
+                row["category"] = row["category"].lower()
+                if row["category"] not in POWER_CATEGORIES:
+                    why.append(f"category must be one of {', '.join(POWER_CATEGORIES)}, not {row['category']!r}")
+            elif kind == "officers":
+                row["valid_from"] = _date(row["valid_from"], "valid_from", why)
+                row["valid_until"] = _date(row["valid_until"], "valid_until", why)
+                if row["valid_from"] and row["valid_until"] and row["valid_from"] > row["valid_until"]:
+                    why.append("valid_from is after valid_until")
+            elif kind == "plans":
+                if not row["year"].isdigit() or not 2000 <= int(row["year"]) <= 2100:
+                    why.append(f"year must be a year, not {row['year']!r}")
+                if row["planned"] and not row["planned"].isdigit():
+                    why.append(f"planned must be a whole number, not {row['planned']!r}")
+                row["start_on"] = _date(row["start_on"], "start_on", why)
+                row["end_on"] = _date(row["end_on"], "end_on", why)
+                if row["start_on"] and row["end_on"] and row["start_on"] > row["end_on"]:
+                    why.append("start_on is after end_on")
+                if row["power_code"] and agency in powers_of and row["power_code"] not in powers_of[agency]:
+                    why.append(f"power_code {row['power_code']!r} is not one of the agency's powers")
+        key = tuple(row[c] for c in s.key)
+        if key in seen:
+            why.append(f"the same {' and '.join(s.key)} as row {seen[key]}")
+        seen.setdefault(key, i)
+        if why:
+            errors[f"row {i}"] = why
+        else:
+            clean.append(row | {"action": action})
+    if errors:
+        raise ValidationFailed(f"{len(errors)} bad row(s); nothing was imported: " + "; ".join(
+            f"{row}: {', '.join(why)}" for row, why in errors.items()), errors)
+    return clean
+
+
+def _values(kind: str, row: dict) -> dict:
+    if kind == "powers":
+        return {"name": row["name"], "category": row["category"], "legal_basis": row["legal_basis"]}
+    if kind == "officers":
+        return {"agency_code": row["agency"], "name": row["name"],
+                "valid_from": dt.date.fromisoformat(row["valid_from"]) if row["valid_from"] else None,
+                "valid_until": dt.date.fromisoformat(row["valid_until"])}
+    return {"name": row["name"], "year": int(row["year"]), "power_code": row["power_code"],
+            "planned": int(row["planned"]) if row["planned"] else None,
+            "start_on": dt.date.fromisoformat(row["start_on"]), "end_on": dt.date.fromisoformat(row["end_on"])}
+
+
+def _where(kind: str, row: dict):
+    m = spec(kind).model
+    if kind == "officers":
+        return (m.certificate_no == row["certificate_no"],)
+    return (m.agency_code == row["agency"], m.code == row["code"])
+
+
+def apply_rows(session: Session, kind: str, clean: list[dict]) -> dict[str, int]:
+    """Apply checked rows in the caller's transaction: {added, updated, removed}. A race with
+    another import of the same entries ends in Conflict (nothing applied)."""
+    m = spec(kind).model
+    counts = {"added": 0, "updated": 0, "removed": 0}
+    try:
+        for row in clean:
+            if row["action"] == "remove":
+                counts["removed"] += session.connection().execute(delete(m).where(*_where(kind, row))).rowcount
+                continue
+            values = _values(kind, row)
+            if session.connection().execute(update(m).where(*_where(kind, row)).values(**values)).rowcount:
+                counts["updated"] += 1
+                continue
+            key = {"certificate_no": row["certificate_no"]} if kind == "officers" else \
+                {"agency_code": row["agency"], "code": row["code"]}
+            with session.begin_nested():
+                session.add(m(**key, **values))
+            counts["added"] += 1
+    except IntegrityError as exc:  # another import added one of these entries meanwhile
+        session.rollback()
+        raise Conflict("另一次导入同时写入了相同的条目，请重新导入 / another import wrote the same entries "
+                       "at the same time; run the import again") from exc
+    return counts
+
+
+def import_rows(session: Session, kind: str, rows: list[dict[str, str]],
+                agencies: frozenset[str] | None = None) -> dict[str, int]:
+    """Check and apply ``rows`` directly (district or city office, or the command line)."""
+    return apply_rows(session, kind, check_rows(session, kind, rows, agencies=agencies))
+
+
+# -- change requests --------------------------------------------------------------------------
+
+def submit_change(session: Session, agency: str, kind: str, rows: list[dict[str, str]], effective_on: dt.date,
+                  reason: str, by: str, now: dt.datetime, filename: str = "") -> BasicInfoChange:
+    """An agency's change request, checked now (a bad file is refused with its rows named) and
+    applied when approved. Late (> 15 days after ``effective_on``): a warning on the agency."""
+    if not reason.strip():
+        raise ValidationFailed("请写明变更事由 / a reason is required", {"reason": ["required"]})
+    today = now.astimezone(SHANGHAI).date()
+    if effective_on > today + dt.timedelta(days=366):
+        raise ValidationFailed("生效日期不能晚于一年以后 / effective_on more than a year ahead",
+                               {"effective_on": ["too far ahead"]})
+    clean = check_rows(session, kind, rows, only_agency=agency)
+    if not clean:
+        raise ValidationFailed("the file has no rows")
+    late = (today - effective_on).days > LATE_AFTER_DAYS
+    change = BasicInfoChange(agency_code=agency, kind=kind, rows=json.dumps(clean, ensure_ascii=False),
+                             filename=filename[:255], effective_on=effective_on, reason=reason.strip(),
+                             submitted_by=by, submitted_at=now, late=late, status="pending")
+    session.add(change)
+    session.flush()
+    if late:
+        change.warning_id = _late_warning(session, change, today)
+    return change
+
+
+def _late_warning(session: Session, change: BasicInfoChange, today: dt.date) -> int | None:
+    from archive.deadlines.calendar import CalendarMissing
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.deadlines.warnings import handling_due
+
+    try:
+        due = handling_due(load_calendar(session), load_rules(), 1, change.submitted_at)
+    except CalendarMissing:
+        due = None
+    days = (today - change.effective_on).days
+    w = WarningRecord(rule=LATE_RULE, fact_key=f"change:{change.id}", case_id=None, agency_code=change.agency_code,
+                      stage=None, level=1, status="open", opened_at=change.submitted_at, due_at=due,
+                      message=f"基础信息变更（{KIND_NAMES[change.kind]}）于 {change.effective_on:%Y-%m-%d} 生效，"
+                              f"{today:%Y-%m-%d} 才报送，晚于生效后 {LATE_AFTER_DAYS} 日（迟报 {days} 日）。")
+    session.add(w)
+    session.flush()
+    return w.id
+
+
+def decide_change(session: Session, change: BasicInfoChange, approve: bool, by: str, note: str,
+                  now: dt.datetime) -> dict[str, int] | None:
+    """Approve (apply the rows, checked again against today's data) or reject with a reason;
+    exactly once: a decision taken already (by anyone) raises Conflict."""
+    if not approve and not note.strip():
+        raise ValidationFailed("退回须写明理由 / a rejection needs a reason", {"note": ["required"]})
+    # The status moves first (a row lock on PostgreSQL, the write lock on SQLite): of two
+    # decisions at once one wins, and the rows are applied in the winner's transaction only.
+    done = session.connection().execute(update(BasicInfoChange).where(
+        BasicInfoChange.id == change.id, BasicInfoChange.status == "pending").values(
+        status="approved" if approve else "rejected", decided_by=by, decided_at=now,
+        decision_note=note.strip() or None)).rowcount
+    if not done:
+        session.rollback()
+        raise Conflict("这项变更申请已被处理 / the change request was decided already")
+    if not approve:
+        return None
+    try:  # checked again: the agencies and powers may have changed since the request
+        return apply_rows(session, change.kind, check_rows(session, change.kind, change_rows(change),
+                                                           only_agency=change.agency_code))
+    except ValidationFailed:
+        session.rollback()
+        raise
+
+
+def change_rows(change: BasicInfoChange) -> list[dict]:
+    return json.loads(change.rows)
+
+
+def current_entries(session: Session, kind: str, agency: str) -> dict[tuple, dict]:
+    """The agency's entries of ``kind`` by key, as rows (to show a request's differences)."""
+    s = spec(kind)
+    out = {}
+    e: Any
+    for e in session.scalars(select(s.model).where(s.model.agency_code == agency)):
+        row = entry_row(kind, e)
+        out[tuple(row[c] for c in s.key)] = row
+    return out
+
+
+def entry_row(kind: str, e) -> dict:
+    if kind == "powers":
+        return {"agency": e.agency_code, "code": e.code, "name": e.name, "category": e.category,
+                "legal_basis": e.legal_basis}
+    if kind == "officers":
+        return {"agency": e.agency_code, "name": e.name, "certificate_no": e.certificate_no,
+                "valid_from": e.valid_from.isoformat() if e.valid_from else None,
+                "valid_until": e.valid_until.isoformat()}
+    return {"agency": e.agency_code, "code": e.code, "name": e.name, "year": str(e.year), "power_code": e.power_code,
+            "planned": "" if e.planned is None else str(e.planned), "start_on": e.start_on.isoformat(),
+            "end_on": e.end_on.isoformat()}
+
+
+def differences(session: Session, change: BasicInfoChange) -> list[dict]:
+    """Each row of the request against today's entry: 新增, 修改 (with the fields that change),
+    删除, or 无变化."""
+    s = spec(change.kind)
+    now_rows = current_entries(session, change.kind, change.agency_code)
+    out = []
+    for row in change_rows(change):
+        key = tuple(row[c] for c in s.key)
+        before = now_rows.get(key)
+        if row["action"] == "remove":
+            what, fields = ("删除" if before else "删除（已不存在）"), list[str]()
+        elif before is None:
+            what, fields = "新增", []
+        else:
+            fields = [c for c in s.columns if c != "agency" and (before.get(c) or "") != (row.get(c) or "")]
+            what = "修改" if fields else "无变化"
+        out.append({"row": row, "before": before, "change": what, "fields": fields})
+    return out
+
+
+def list_entries(session: Session, kind: str, agencies: frozenset[str] | None, agency: str | None = None,
+                 offset: int = 0, limit: int = 100) -> tuple[int, list]:
+    """(total, page) of the entries of ``kind`` in scope, by agency and key."""
+    s = spec(kind)
+    m = s.model
+    q: Any = select(m)
+    if agencies is not None:
+        q = q.where(m.agency_code.in_(sorted(agencies)))
+    if agency is not None:
+        q = q.where(m.agency_code == agency)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    order = (m.agency_code, m.certificate_no) if kind == "officers" else (m.agency_code, m.code)
+    return total, list(session.scalars(q.order_by(*order).offset(offset).limit(limit)))
+
+
+def template_csv(kind: str) -> bytes:
+    """A CSV with the header row of ``kind`` and one example row, for agencies to fill in."""
+    s = spec(kind)
+    example = {
+        "powers": ["A-EXAMPLE", "SJ-001", "对销售过期食品的处罚", "penalty", "《食品安全法》第一百二十四条", ""],
+        "officers": ["A-EXAMPLE", "张某某", "12010000001", "2024-01-01", "2029-12-31", ""],
+        "plans": ["A-EXAMPLE", "JH-2026-01", "2026年食品经营日常检查计划", "2026", "SJ-003", "120", "2026-01-01",
+                  "2026-12-31", ""],
+    }[kind]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(list(s.columns) + ["action"])
+    w.writerow(example)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def expiring(session: Session, agencies: frozenset[str] | None, today: dt.date, within_days: int = 30) -> dict:
+    """Officers whose certificate has lapsed, or lapses within ``within_days``."""
+    q = select(Officer).where(Officer.valid_until < today + dt.timedelta(days=within_days))
+    if agencies is not None:
+        q = q.where(Officer.agency_code.in_(sorted(agencies)))
+    rows = list(session.scalars(q.order_by(Officer.valid_until)))
+    return {"lapsed": [o for o in rows if o.valid_until < today], "soon": [o for o in rows if o.valid_until >= today]}
+
+
+def pending_changes(session: Session, agencies: frozenset[str] | None) -> int:
+    q = select(func.count()).select_from(BasicInfoChange).where(BasicInfoChange.status == "pending")
+    if agencies is not None:
+        q = q.where(BasicInfoChange.agency_code.in_(sorted(agencies)))
+    return session.scalar(q) or 0
+

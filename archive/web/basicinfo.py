@@ -1,0 +1,217 @@
+"""基础信息: the agencies' powers, officers and inspection plans; the district office imports
+tables directly, an agency submits change requests that its district office approves."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from archive.api import basicinfo as api
+from archive.auth import policy
+from archive.auth.web import audit_event, current, refuse
+from archive.errors import ArchiveError, Conflict, ValidationFailed
+from archive.extension import db
+from archive.labels import WARNING_STATUS_NAMES
+from archive.models import BasicInfoChange
+from archive.services import basicinfo
+from archive.services.clock import SHANGHAI, now
+from archive.services.powers import CATEGORY_NAMES
+from archive.web import bp
+from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
+
+PER_PAGE = 50
+CHANGE_STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "已退回"}
+_COL = basicinfo.COLUMN_NAMES
+
+
+def _col(name: str) -> str:
+    return _COL.get(name, name)
+
+
+_ROW_ZH = [
+    (r"^unknown agency '(.*)'$", lambda m: f"没有编码为 {m[1]} 的执法机关"),
+    (r"^agency is empty$", lambda m: "执法机关编码为空"),
+    (r"^a change request of (\S+) may only name \S+, not '(.*)'$",
+     lambda m: f"本单位的变更申请只能填写本单位（{m[1]}），不能填写 {m[2]}"),
+    (r"^agency '(.*)' is outside your scope$", lambda m: f"执法机关 {m[1]} 不在您的管辖范围内"),
+    (r"^(\w+) is empty or longer than 64 characters$", lambda m: f"{_col(m[1])}为空或超过 64 个字符"),
+    (r"^(\w+) is empty$", lambda m: f"{_col(m[1])}为空"),
+    (r"^name is longer than 200 characters$", lambda m: "名称超过 200 个字符"),
+    (r"^category must be one of .*, not '(.*)'$",
+     lambda m: f"类别应为 {'、'.join(f'{k}（{v}）' for k, v in CATEGORY_NAMES.items())} 之一，不能是“{m[1]}”"),
+    (r"^(\w+) must be a date YYYY-MM-DD, not '(.*)'$", lambda m: f"{_col(m[1])}应为日期（年-月-日），不能是“{m[2]}”"),
+    (r"^valid_from is after valid_until$", lambda m: "有效期起晚于有效期至"),
+    (r"^start_on is after end_on$", lambda m: "开始日期晚于结束日期"),
+    (r"^year must be a year, not '(.*)'$", lambda m: f"年度应为四位年份，不能是“{m[1]}”"),
+    (r"^planned must be a whole number, not '(.*)'$", lambda m: f"计划次数应为整数，不能是“{m[1]}”"),
+    (r"^power_code '(.*)' is not one of the agency's powers$", lambda m: f"职权编码 {m[1]} 不在该单位的职权清单中"),
+    (r"^the same (.*) as row (\d+)$",
+     lambda m: f"与第 {m[2]} 行的{'、'.join(_col(c) for c in m[1].split(' and '))}重复"),
+    (r"^action must be update or remove, not '(.*)'$", lambda m: f"操作应为空（新增或修改）或“删除”，不能是“{m[1]}”"),
+    (r"^(\d+) bad row\(s\); nothing was imported.*", lambda m: f"有 {m[1]} 行不符合要求，整个文件未导入，请改正后重新提交"),
+    (r"^the header row lacks the column\(s\) (.*?); expected (.*)$",
+     lambda m: f"表头缺少列：{m[1]}（应有 {m[2]}，可下载模板）"),
+    (r"^a CSV file must be UTF-8.*", lambda m: "CSV 文件须为 UTF-8 编码（在表格软件中另存为“CSV UTF-8”）"),
+    (r"^not a readable XLSX file.*", lambda m: "无法读取这个 XLSX 文件"),
+    (r"^the file is empty$", lambda m: "文件为空"),
+    (r"^the file has no rows$", lambda m: "文件没有数据行"),
+    (r"^a table of basic information is at most 10 MB$", lambda m: "表格文件不能超过 10 MB"),
+]
+
+
+def row_zh(message: str) -> str:
+    """A row error (or a file's) of the basic-information checks in Chinese."""
+    for pattern, repl in _ROW_ZH:
+        m = re.match(pattern, message)
+        if m:
+            return repl(m)
+    return zh(message)
+
+
+def _row_errors(exc: ArchiveError) -> list[str]:
+    out = []
+    for row, why in (exc.errors or {}).items():
+        n = row.removeprefix("row ")
+        label = f"第 {n} 行" if n.isdigit() else ("文件" if row == "file" else _col(row))
+        out.append(f"{label}：{'；'.join(row_zh(w) for w in why)}")
+    return out
+
+
+def _kind_arg() -> str:
+    kind = request.values.get("kind", "powers")
+    return kind if kind in basicinfo.SPECS else "powers"
+
+
+def _reader():
+    p = current()
+    if not policy.reads_stats(p):
+        refuse("basic_info", "page", visible=True, why=f"a {p.role} does not read basic information")
+    return p
+
+
+@bp.route("/basic-info")
+def registry_page():
+    p = _reader()
+    kind = _kind_arg()
+    agency = request.args.get("agency") or None
+    if agency is not None and not p.sees_agency(agency):
+        refuse("agency", agency, visible=False, why="outside the caller's scope")
+    page = page_arg()
+    total, rows = basicinfo.list_entries(db(), kind, p.agencies, agency, (page - 1) * PER_PAGE, PER_PAGE)
+    today = now().astimezone(SHANGHAI).date()
+    return render_template(
+        "basic_info.html", kind=kind, kinds=basicinfo.KIND_NAMES, rows=rows, total=total,
+        pager=Pager(total, page, PER_PAGE), agency=agency, orgs=visible_orgs(p),
+        names=org_names(r.agency_code for r in rows), category_names=CATEGORY_NAMES, today=today,
+        soon=today + dt.timedelta(days=30), expiring=basicinfo.expiring(db(), p.agencies, today),
+        pending=basicinfo.pending_changes(db(), p.agencies), may_import=policy.imports_basic_info(p),
+        may_request=policy.requests_basic_info_change(p), import_errors=g.get("import_errors"),
+        columns=basicinfo.SPECS[kind].columns, column_names=_COL, late_days=basicinfo.LATE_AFTER_DAYS,
+        tab="registry", section="stats",
+        crumbs=[("统计", url_for("web.scores_page")), ("基础信息", None)])
+
+
+@bp.route("/basic-info/template/<any(powers, officers, plans):kind>.csv")
+def registry_template(kind: str):
+    _reader()
+    return Response(basicinfo.template_csv(kind), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename={kind}-template.csv"})
+
+
+@bp.route("/basic-info/import", methods=["POST"])
+def registry_import():
+    p = current()
+    kind = _kind_arg()
+    if not policy.imports_basic_info(p):
+        refuse("basic_info", kind, visible=True, why="agencies ask for changes; the district office imports")
+    upload = request.files.get("file")
+    session = db()
+    try:
+        if upload is None or not upload.filename:
+            raise ValidationFailed("missing filename", {"file": ["missing filename"]})
+        counts = basicinfo.import_rows(session, kind, api.table_rows(upload, kind), agencies=p.agencies)
+        session.commit()
+    except (ValidationFailed, Conflict) as exc:
+        session.rollback()
+        g.import_errors = [row_zh(exc.message)] + _row_errors(exc)
+        return registry_page(), 422
+    audit_event("basic_info.import", "basic_info", kind, filename=upload.filename, via="web", **counts)
+    flash(f"已导入{basicinfo.KIND_NAMES[kind]}：新增 {counts['added']} 条，修改 {counts['updated']} 条，"
+          f"删除 {counts['removed']} 条。", "ok")
+    return redirect(url_for("web.registry_page", kind=kind), code=303)
+
+
+@bp.route("/basic-info/changes", methods=["GET", "POST"])
+def changes_page():
+    p = _reader()
+    if request.method == "POST":
+        kind = _kind_arg()
+        try:
+            effective_on = dt.date.fromisoformat(request.form.get("effective_on", ""))
+        except ValueError:
+            g.import_errors = ["请填写变更生效日期（年-月-日）。"]
+            return registry_page(), 422
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise ValidationFailed("missing filename", {"file": ["missing filename"]})
+            c = api.submit(kind, upload, effective_on, request.form.get("reason", "")[:5000], via="web")
+        except ValidationFailed as exc:
+            db().rollback()
+            g.import_errors = [row_zh(exc.message)] + _row_errors(exc)
+            return registry_page(), 422
+        if c.late:
+            flash(f"变更申请已提交，等待区司法局审批。变更生效已超过 {basicinfo.LATE_AFTER_DAYS} 日才报送，"
+                  f"系统已生成迟报预警。", "error")
+        else:
+            flash("变更申请已提交，等待区司法局审批；批准前基础信息不变。", "ok")
+        return redirect(url_for("web.change_page", change_id=c.id), code=303)
+    status = request.args.get("status") or None
+    q = select(BasicInfoChange).order_by((BasicInfoChange.status == "pending").desc(), BasicInfoChange.id.desc())
+    if status in CHANGE_STATUS_NAMES:
+        q = q.where(BasicInfoChange.status == status)
+    if p.agencies is not None:
+        q = q.where(BasicInfoChange.agency_code.in_(sorted(p.agencies)))
+    rows = list(db().scalars(q.limit(200)))
+    return render_template("basic_info_changes.html", rows=rows, names=org_names(c.agency_code for c in rows),
+                           kinds=basicinfo.KIND_NAMES, status_names=CHANGE_STATUS_NAMES, status=status,
+                           row_counts={c.id: len(basicinfo.change_rows(c)) for c in rows}, tab="registry",
+                           section="stats", crumbs=[("统计", url_for("web.scores_page")),
+                                                    ("基础信息", url_for("web.registry_page")), ("变更申请", None)])
+
+
+@bp.route("/basic-info/changes/<int:change_id>", methods=["GET", "POST"])
+def change_page(change_id: int):
+    p = _reader()
+    c = api.scoped_change(change_id)
+    if request.method == "POST":
+        approve = request.form.get("decision") == "approve"
+        note = request.form.get("note", "").strip()[:5000]
+        try:
+            c, counts = api.decide(change_id, approve, note, via="web")
+        except ValidationFailed:
+            db().rollback()
+            flash("退回时请写明理由。", "error")
+        except Conflict as exc:
+            db().rollback()
+            flash("未能处理：" + zh(exc.message), "error")
+        else:
+            if counts is None:
+                flash("已退回变更申请。", "ok")
+            else:
+                flash(f"已批准，基础信息已更新：新增 {counts['added']} 条，修改 {counts['updated']} 条，"
+                      f"删除 {counts['removed']} 条。", "ok")
+        return redirect(url_for("web.change_page", change_id=change_id), code=303)
+    from archive.models import WarningRecord
+
+    warning = db().get(WarningRecord, c.warning_id) if c.warning_id else None
+    return render_template("basic_info_change.html", c=c, diffs=basicinfo.differences(db(), c),
+                           agency_name=org_names([c.agency_code]).get(c.agency_code, c.agency_code),
+                           kinds=basicinfo.KIND_NAMES, columns=basicinfo.SPECS[c.kind].columns, column_names=_COL,
+                           status_names=CHANGE_STATUS_NAMES, warning=warning, warning_status=WARNING_STATUS_NAMES,
+                           may_decide=c.status == "pending" and policy.decides_basic_info_change(p, c.agency_code),
+                           late_days=basicinfo.LATE_AFTER_DAYS, tab="registry", section="stats",
+                           crumbs=[("统计", url_for("web.scores_page")), ("基础信息", url_for("web.registry_page")),
+                                   ("变更申请", url_for("web.changes_page")), (f"申请 {c.id}", None)])
