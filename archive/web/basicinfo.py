@@ -210,7 +210,7 @@ def change_page(change_id: int):
     return render_template("basic_info_change.html", c=c, diffs=basicinfo.differences(db(), c),
                            agency_name=org_names([c.agency_code]).get(c.agency_code, c.agency_code),
                            kinds=basicinfo.KIND_NAMES, columns=basicinfo.SPECS[c.kind].columns, column_names=_COL,
-                           status_names=CHANGE_STATUS_NAMES, warning=warning, warning_status=WARNING_STATUS_NAMES,
+                           category_names=CATEGORY_NAMES, status_names=CHANGE_STATUS_NAMES, warning=warning, warning_status=WARNING_STATUS_NAMES,
                            may_decide=c.status == "pending" and policy.decides_basic_info_change(p, c.agency_code),
                            late_days=basicinfo.LATE_AFTER_DAYS, tab="registry", section="stats",
                            crumbs=[("统计", url_for("web.scores_page")), ("基础信息", url_for("web.registry_page")),

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from archive.auth.principal import Principal
 from archive.labels import LEVEL_NAMES
-from archive.models import Amendment, Case, Complaint, Review, WarningRecord
+from archive.models import Amendment, BasicInfoChange, Case, Complaint, Review, WarningRecord
+from archive.services.basicinfo import KIND_NAMES
 from archive.services.clock import local, now
 
 LEVEL_OF_ROLE = {"agency_legal": 1, "agency_clerk": 1, "district_office": 2, "city_office": 3}
@@ -65,6 +66,20 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
                     "more": url_for("web.amendments", status="pending"), "items": [
             {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
              "meta": f"{a.requested_by} · {local(a.requested_at):%Y-%m-%d}"} for a in pending]})
+    if p.role == "district_office":
+        from archive.web.layout import org_names
+
+        base_q = _in_scope(select(BasicInfoChange).where(BasicInfoChange.status == "pending"),
+                           BasicInfoChange.agency_code, p)
+        changes = session.scalars(base_q.order_by(BasicInfoChange.submitted_at, BasicInfoChange.id).limit(limit)).all()
+        names = org_names(c.agency_code for c in changes)
+        out.append({"title": "待审批的基础信息变更", "count": session.scalar(
+            select(func.count()).select_from(base_q.subquery())) or 0,
+            "more": url_for("web.changes_page", status="pending"), "items": [
+            {"text": f"{names.get(c.agency_code, c.agency_code)}：{KIND_NAMES[c.kind]}变更，{c.reason[:40]}",
+             "href": url_for("web.change_page", change_id=c.id),
+             "meta": f"{c.submitted_by} · {local(c.submitted_at):%Y-%m-%d}" + (" · 迟报" if c.late else ""),
+             "urgent": c.late} for c in changes]})
     if p.role in ("agency_clerk", "agency_legal"):
         since = now() - dt.timedelta(days=30)
         mine = session.scalars(select(Amendment).where(Amendment.requested_by == p.username)

@@ -584,3 +584,93 @@ def test_the_monthly_scores_with_charts_and_the_briefing_for_a_district_and_an_a
     assert "百分比数字" in city.page.inner_text("p.flash.error")
     city.shot("stats-05-threshold-city")
     city.no_script_errors()
+
+
+def test_basic_information_a_change_request_from_an_agency_approved_by_the_district(
+        live, browser, client, archive, tmp_path):
+    from archive.services.powers import import_powers
+
+    with archive.sessions() as s:
+        import_powers(s, [{"agency": "A-SJJ", "code": f"SJ-{i}", "name": f"市场监管职权{i}", "category": "penalty",
+                           "legal_basis": "《某法》第一条"} for i in range(1, 4)])
+        s.commit()
+    # the district office imports officers; a file with bad rows is refused whole, in Chinese
+    district = Person(browser, live, "district_a").login()
+    district.go("/stats/performance")
+    district.page.click("nav.tabs >> text=基础信息")
+    district.wait("h1:has-text('基础信息')")
+    district.page.click("nav.subtabs >> text=执法人员")
+    district.page.click("details.import summary")
+    bad = tmp_path / "执法人员.csv"
+    bad.write_text("agency,name,certificate_no,valid_until\nA-SJJ,张明,12010001,2029-12-31\n"
+                   "A-SJJ,李华,12010001,2030-02-30\nB-SJJ,王强,12010003,2029-01-01\n", encoding="utf-8")
+    district.page.set_input_files("details.import input[type=file]", str(bad))
+    district.page.click("details.import button[type=submit]")
+    district.wait("ul.row-errors")
+    errors = district.page.inner_text("div.flash.error")
+    assert "有 2 行不符合要求，整个文件未导入" in errors
+    assert "第 3 行" in errors and "有效期至应为日期" in errors and "与第 2 行的执法证号重复" in errors
+    assert "第 4 行" in errors and "不在您的管辖范围内" in errors
+    district.shot("basic-01-import-errors")
+    good = tmp_path / "officers.csv"
+    good.write_text("agency,name,certificate_no,valid_until\nA-SJJ,张明,12010001,2029-12-31\n"
+                    "A-SJJ,李华,12010002,2020-01-31\n", encoding="utf-8")
+    assert district.page.locator("details.import[open]").count() == 1  # kept open with the errors
+    district.page.set_input_files("details.import input[type=file]", str(good))
+    district.page.click("details.import button[type=submit]")
+    district.wait("p.flash.ok")
+    assert "新增 2 条" in district.page.inner_text("p.flash.ok")
+    assert "已过期" in district.page.inner_text("table.registry tr:has-text('李华')")
+
+    # the agency asks for a change of its powers, reported late
+    clerk = Person(browser, live, "clerk_a").login()
+    clerk.go("/basic-info?kind=powers")
+    clerk.wait("table.registry")
+    assert clerk.page.locator("table.registry tbody tr").count() == 3
+    clerk.page.click("details.import summary")
+    change = tmp_path / "职权变更.csv"
+    change.write_text("agency,code,name,category,legal_basis,action\n"
+                      "A-SJJ,SJ-4,对网络食品交易违法的处罚,penalty,《食品安全法》第一百三十一条,\n"
+                      "A-SJJ,SJ-2,对无证生产经营的处罚,penalty,《食品安全法》第一百二十二条,\n"
+                      "A-SJJ,SJ-3,,,,删除\n", encoding="utf-8")
+    clerk.page.set_input_files("details.import input[type=file]", str(change))
+    from archive.services.clock import SHANGHAI
+
+    twenty_days_ago = (dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=20)).isoformat()
+    clerk.page.fill("details.import input[name=effective_on]", twenty_days_ago)
+    clerk.page.fill("details.import textarea[name=reason]", "机构改革，职权划转")
+    clerk.page.click("details.import button[type=submit]")
+    clerk.wait("h1:has-text('基础信息变更申请')")
+    assert "系统已生成迟报预警" in clerk.page.inner_text("p.flash")
+    assert [clerk.page.inner_text(f"table.diff tbody tr:nth-child({i}) td.status") for i in (1, 2, 3)] == ["新增", "修改", "删除"]
+    assert "迟报" in clerk.page.inner_text("dl.facts") and clerk.page.locator("form.decision").count() == 0
+    clerk.shot("basic-02-change-request-agency")
+    clerk.go("/basic-info?kind=powers")
+    assert clerk.page.locator("table.registry tbody tr").count() == 3  # unchanged until approved
+
+    # the district office finds it on its 工作台 and approves; the agency's powers change
+    district.go("/")
+    assert "待审批的基础信息变更" in district.page.inner_text("main") and "职权变更，机构改革" in district.page.inner_text("main")
+    district.page.click("nav.nav >> text=统计")
+    district.page.click("nav.tabs >> text=基础信息")
+    district.page.click("nav.subtabs >> text=变更申请")
+    district.wait("table.changes")
+    assert "迟报" in district.page.inner_text("table.changes")
+    district.page.click("table.changes >> text=申请")
+    district.wait("form.decision")
+    district.shot("basic-03-change-review-district")
+    district.page.click("form.decision button[value=approve]")
+    district.wait("p.flash.ok")
+    assert "新增 1 条，修改 1 条，删除 1 条" in district.page.inner_text("p.flash.ok")
+    assert "已批准" in district.page.inner_text("dl.facts")
+    clerk.go("/basic-info?kind=powers")
+    table = clerk.page.inner_text("table.registry")
+    assert "对网络食品交易违法的处罚" in table and "对无证生产经营的处罚" in table and "市场监管职权3" not in table
+    # the late report is a warning the agency's legal staff handle like any other
+    legal = Person(browser, live, "legal_a").login()
+    legal.go("/warnings?rule=late_basic_info_change")
+    legal.wait("table.warnings")
+    assert "基础信息" in legal.page.inner_text("table.warnings") and "迟报 20 日" in legal.page.inner_text("table.warnings")
+    legal.shot("basic-04-late-warning")
+    for person in (district, clerk, legal):
+        person.no_script_errors()
