@@ -11,6 +11,7 @@ from archive.demo.scans import scanned_pdf
 from archive.services.powers import import_powers
 from archive.extension import Archive
 from archive.indexing.queue import drain
+from archive.services import basicinfo
 from archive.services import cases as case_service
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.services.ingest import HashingSpool, ingest
@@ -94,6 +95,26 @@ def demo_powers() -> list[dict[str, str]]:
 
 
 OFFICERS = [("王建国", "12011400123"), ("刘晓燕", "12011400456"), ("赵志强", "12011400789"), ("孙丽", "12011400321")]
+MORE_OFFICERS = ["陈立新", "杨帆", "周敏", "吴海涛", "郑红", "冯建军", "褚晓丽", "卫东", "蒋文", "沈洁", "韩磊", "朱静"]
+
+
+def demo_basic_info(year: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Officers (the market regulator's four named in its documents; one certificate lapsed
+    elsewhere) and this year's inspection plan of each agency that lists an inspection power."""
+    agencies = sorted({v["agency"] for v in VIOLATIONS})
+    officers = [{"agency": "120114-SJJ", "name": n, "certificate_no": c, "valid_from": f"{year - 2}-01-01",
+                 "valid_until": f"{year + 3}-12-31"} for n, c in OFFICERS]
+    names = iter(MORE_OFFICERS)
+    for i, agency in enumerate(a for a in agencies if a != "120114-SJJ"):
+        for j in range(2):
+            lapsed = i == 0 and j == 1
+            officers.append({"agency": agency, "name": next(names, f"执法人员{i}{j}"),
+                             "certificate_no": f"1201{i:02d}{j:05d}", "valid_from": f"{year - 5}-01-01",
+                             "valid_until": f"{year - 1}-06-30" if lapsed else f"{year + 2}-12-31"})
+    plans = [{"agency": agency, "code": f"JH-{year}-01", "name": f"{year}年{name}计划", "year": str(year),
+              "power_code": code, "planned": "24", "start_on": f"{year}-01-01", "end_on": f"{year}-12-31"}
+             for agency, idle in IDLE_POWERS.items() for code, name, category, _ in idle if category == "inspection"]
+    return officers, plans
 
 
 def _texts(case_number: str, party: tuple[str, str], v: dict, agency_name: str, day: dt.date) -> dict[str, tuple[str, list[str]]]:
@@ -158,9 +179,12 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
     with archive.sessions() as session:
         import_orgs(session, ORGS)
         import_powers(session, demo_powers())
+        today = clock().astimezone(SHANGHAI)
+        officers, plans = demo_basic_info(today.year)
+        basicinfo.import_rows(session, "officers", officers)
+        basicinfo.import_rows(session, "plans", plans)
         session.commit()
         names = {o["code"]: o["name"] for o in ORGS}
-        today = clock().astimezone(SHANGHAI)
         for i in range(cases):
             inspection = i % 6 == 5
             v = VIOLATIONS[i % len(VIOLATIONS)]

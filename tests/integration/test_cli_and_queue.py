@@ -1,6 +1,7 @@
 """The command line, the durable index queue, reindex, reconcile and the demo loader."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -251,6 +252,17 @@ def test_demo_loader_makes_cases_documents_and_an_index(archive):
     assert n >= 6 and statuses == {"extracted"} and scans == {"ocr_pending"}
     assert archive.index.doc_count() == n
     assert archive.index.search(SearchQuery(terms=parse_terms("行政处罚"))).total > 0
+    # the basic information the 基础信息 and 统计 pages show: officers (one certificate lapsed) and plans
+    from archive.models import InspectionPlan, Officer
+
+    with archive.sessions() as s:
+        officers = s.scalars(select(Officer)).all()
+        plans = s.scalars(select(InspectionPlan)).all()
+    from archive.services.clock import SHANGHAI
+
+    today = dt.datetime.now(SHANGHAI).date()
+    assert len(officers) >= 10 and sum(o.valid_until < today for o in officers) == 1
+    assert plans and all(p.year == today.year and p.power_code for p in plans)
 
 
 def _free_port() -> int:
