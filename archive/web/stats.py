@@ -125,8 +125,8 @@ def scores_page():
     today = now().astimezone(SHANGHAI).date()
     month = _month_arg(today)
     district = _district_arg(p)
-    data = briefing.monthly(db(), month, p.agencies, get_archive().config, now(), district=district,
-                            title=briefing.area_name(db(), district or p.scope_code) or "全市")
+    data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
+                                   title=briefing.area_name(db(), district or p.scope_code) or "全市")
     return render_template("stats_scores.html", data=data, month=month, months=_month_choices(today),
                            district=district, districts=_districts(p), components=scoring.COMPONENTS,
                            component_names=scoring.COMPONENT_NAMES, level_names=briefing.LEVEL_NAMES,
@@ -145,5 +145,6 @@ def chart_png(name: str):
     today = now().astimezone(SHANGHAI).date()
     month = _month_arg(today)
     district = _district_arg(p)
-    data = briefing.monthly(db(), month, p.agencies, get_archive().config, now(), district=district)
+    data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
+                                   title=briefing.area_name(db(), district or p.scope_code) or "全市")
     return Response(briefing.chart(data, name), mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
