@@ -18,9 +18,15 @@ from click.testing import CliRunner
 from archive.cli import main
 from archive.services import charts
 from tests.conftest import client_as
-from tests.integration.test_scores import NOW, clock, seed_month  # noqa: F401  (clock is a fixture)
+from tests.integration.test_scores import NOW, seed_month
 
 SHOTS = Path(os.environ.get("ARCHIVE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "test-screenshots")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    monkeypatch.setattr("archive.api.stats.now", lambda: NOW)
+    return NOW
 
 
 def report(app, who, **query):
@@ -33,7 +39,6 @@ def ranking(document) -> list[list[str]]:
 
 
 def test_the_briefing_as_docx_csv_and_xlsx(app, archive, client, orgs, monkeypatch, tmp_path, clock):
-    monkeypatch.setattr("archive.api.stats.now", lambda: NOW)
     seed_month(archive, client, monkeypatch, tmp_path)
     r = report(app, "city", month="2026-10")
     assert r.status_code == 200, r.get_json()
