@@ -23,7 +23,7 @@ RULE_NAMES = {"late_upload": "逾期上传", "missing_documents": "缺少必需�
               "decision_overdue": "超期未作决定", "major_without_review": "重大案件未经法制审核",
               "major_not_filed": "重大案件未备案", "calendar_missing": "缺少节假日安排",
               "fixity_damaged": "存档文件损坏", "fixity_missing": "存档文件丢失", "fixity_altered": "存档文件被改写",
-              "late_basic_info_change": "基础信息变更迟报"}
+              "late_basic_info_change": "基础信息变更迟报", "task_overdue": "交办任务逾期"}
 WARNING_STATUS_NAMES = {"open": "待处理", "handled": "已处理", "resolved": "已自动解除"}
 AMENDMENT_STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
 TEXT_STATUS_NAMES = {"pending": "等待提取", "extracted": "已提取全文", "truncated": "全文过长，已截取前部",

@@ -629,3 +629,64 @@ class CasePeriod(Base):
     reason: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SupervisionTask(Base):
+    """A supervision task (交办/转办): the city office transfers a matter to a district office,
+    a district office assigns one to an agency; answered by the assignee, accepted or sent back
+    by the assigner. Overdue, it raises a warning on the assignee."""
+
+    __tablename__ = "supervision_tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # transfer (city → district) | assign (district → agency)
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    assigner_org: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    assignee_org: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    due_days: Mapped[int] = mapped_column(Integer)  # working days from the assignment
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)  # None: calendar missing
+    # assigned → answered → accepted, or sent_back → answered again
+    status: Mapped[str] = mapped_column(String(16), default="assigned", index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), nullable=True, index=True)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TaskCase(Base):
+    """A case a supervision task concerns."""
+
+    __tablename__ = "task_cases"
+    task_id: Mapped[int] = mapped_column(ForeignKey("supervision_tasks.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+
+
+class TaskStep(Base):
+    """One step of a task's life (assign, answer, send_back, accept), appended only."""
+
+    __tablename__ = "task_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("supervision_tasks.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(64))
+    org: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class TaskAttachment(Base):
+    """A file of a task step, stored write-once (a retained object version) like any document."""
+
+    __tablename__ = "task_attachments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    task_id: Mapped[int] = mapped_column(ForeignKey("supervision_tasks.id"), index=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("task_steps.id"))
+    object_key: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

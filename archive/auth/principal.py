@@ -58,7 +58,8 @@ def visible_agencies(session: Session, role: str, scope_code: str | None) -> fro
         return frozenset({scope_code})
     children = session.scalars(select(Organisation.code).where(
         Organisation.parent_code == scope_code, Organisation.level == "agency")).all()
-    return frozenset(children)
+    # and the district itself: warnings about the district office (an overdue 转办 task) are its own
+    return frozenset(children) | {scope_code}
 
 
 def principal_for(session: Session, user, via: str) -> Principal:

@@ -305,6 +305,9 @@ def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
     with sessions() as session:
         calendar, rules = load_calendar(session), load_rules()
         report = scan(session, rules, calendar, now, incremental=True)
+        from archive.services.tasks import warn_overdue
+
+        report.new += warn_overdue(session, rules, calendar, now)
         moved = escalate(session, rules, calendar, now)
     return report, moved
 

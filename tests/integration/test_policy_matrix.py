@@ -92,6 +92,28 @@ def change_decide(who: str, ok: int) -> int:
     return 403 if who in SCOPE_A else 404
 
 
+TASK_READERS = {"clerk_a", "legal_a", "district_a", "city", "auditor"}
+
+
+def task_create(who: str, ok: int) -> int:
+    """A district office assigns to its agency (A-SJJ); the city transfers only to districts."""
+    if who == "district_a":
+        return ok
+    return 422 if who in ("district_b", "city") else 403
+
+
+def task_answer(who: str, ok: int) -> int:
+    if who in ("clerk_a", "legal_a"):
+        return ok
+    return 403 if who in TASK_READERS else 404
+
+
+def task_decide(who: str, ok: int) -> int:
+    if who == "district_a":
+        return ok
+    return 403 if who in TASK_READERS else 404
+
+
 def plan_draw(who: str, ok: int) -> int:
     """A city-wide plan: drawn by the city office; readers of the plan see it (403), others not."""
     if who == "city":
@@ -125,6 +147,14 @@ def world(app, client, archive, tokens):
     change = client_as(app, "clerk_a").post("/api/basic-info/changes", data={
         "kind": "officers", "effective_on": "2026-11-20", "reason": "新增执法人员",
         "file": (io.BytesIO(OFFICER_A), "officers.csv")}, content_type="multipart/form-data").get_json()
+    task = client_as(app, "district_a").post("/api/tasks", data={
+        "assignee": "A-SJJ", "subject": "核查", "text": "请核查", "due_days": "5",
+        "file": (io.BytesIO(pdf), "交办函.pdf")}, content_type="multipart/form-data").get_json()
+    answered = client_as(app, "district_a").post("/api/tasks", data={
+        "assignee": "A-SJJ", "subject": "核查二", "text": "请核查", "due_days": "5"},
+        content_type="multipart/form-data").get_json()
+    assert client_as(app, "clerk_a").post(f"/api/tasks/{answered['id']}/answer", data={"text": "已办"},
+                                          content_type="multipart/form-data").status_code == 200
     with archive.sessions() as s:
         w = WarningRecord(rule="upload_late", fact_key="m", case_id=a["id"], agency_code="A-SJJ", message="逾期",
                           level=1, status="open", opened_at=dt.datetime.now(dt.timezone.utc))
@@ -142,7 +172,8 @@ def world(app, client, archive, tokens):
     empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
     return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
             "period": period["id"], "complaint": complaint["id"], "attachment": attachment["id"], "warning": warning_id, "plan": drawn["id"],
-            "draft": draft["id"], "empty": empty["id"], "review": review["review_id"], "change": change["id"]}
+            "draft": draft["id"], "empty": empty["id"], "review": review["review_id"], "change": change["id"],
+            "task": task["id"], "task_file": task["steps"][0]["attachments"][0]["id"], "answered_task": answered["id"]}
 
 
 def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
@@ -213,6 +244,15 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/basic-info/changes/<int:change_id>", {"ch": w["change"]}, 200, change_read),
         ("POST", "/api/basic-info/changes/<int:change_id>/decision", {"ch": w["change"], "json": {
             "approve": False, "note": "退回"}}, 200, change_decide),
+        ("GET", "/api/tasks", {}, 200, everyone),
+        ("POST", "/api/tasks", {"data": {"assignee": "A-SJJ", "subject": "核查", "text": "请核查", "due_days": "3"}}, 201,
+         task_create),
+        ("GET", "/api/tasks/<int:task_id>", {"t": w["task"]}, 200, only(TASK_READERS, 404)),
+        ("GET", "/api/tasks/<int:task_id>/attachments/<attachment_id>", {"t": w["task"], "att": w["task_file"]}, 200,
+         only(TASK_READERS, 404)),
+        ("POST", "/api/tasks/<int:task_id>/answer", {"t": w["task"], "data": {"text": "已核查"}}, 200, task_answer),
+        ("POST", "/api/tasks/<int:task_id>/decision", {"t": w["answered_task"], "json": {"accept": True}}, 200,
+         task_decide),
         ("GET", "/api/forms", {}, 200, everyone),
         ("GET", "/api/health", {}, 200, everyone),
         ("GET", "/api/openapi.json", {}, 200, everyone),
@@ -246,7 +286,7 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
            "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
            "<int:year>": kw.pop("year", None), "<any(powers, officers, plans):kind>": kw.pop("kind", None),
-           "<int:change_id>": kw.pop("ch", None)}
+           "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))
