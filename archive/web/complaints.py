@@ -112,7 +112,13 @@ def complaint(complaint_id: int):
     c = complaint_for(complaint_id, open_only=False)
     audit_event("complaint.view", "complaint", str(complaint_id), via="web")
     view = service.view(db(), c)
-    return render_template("complaint.html", c=c, view=view, statuses=STATUS_NAMES,
+    from archive.models import SupervisionTask
+    from archive.services.tasks import STATUS_NAMES as TASK_STATUS
+
+    tasks = db().scalars(select(SupervisionTask).where(SupervisionTask.complaint_id == c.id)
+                         .order_by(SupervisionTask.id)).all()
+    return render_template("complaint.html", c=c, view=view, statuses=STATUS_NAMES, tasks=tasks,
+                           task_status=TASK_STATUS,
                            agency_name=org_names([c.agency_code]).get(c.agency_code or "", "") if c.agency_code else "",
                            errors=g.get("form_errors", {}), values=g.get("form_values", {}),
                            today=local(now()).date().isoformat(), section="complaints",  # type: ignore[union-attr]

@@ -80,6 +80,26 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
              "href": url_for("web.change_page", change_id=c.id),
              "meta": f"{c.submitted_by} · {local(c.submitted_at):%Y-%m-%d}" + (" · 迟报" if c.late else ""),
              "urgent": c.late} for c in changes]})
+    if p.role in ("agency_clerk", "agency_legal", "district_office", "city_office"):
+        from archive.services import tasks as task_service
+
+        mine = task_service.listing(session, p, "mine", None, limit=200) if p.role != "city_office" else []
+        waiting = [t for t in mine if t.status in task_service.OPEN]
+        to_check = [t for t in task_service.listing(session, p, "assigned", "answered", limit=200)] \
+            if task_service.assigning_kind(p) else []
+        if waiting or p.role in ("agency_clerk", "agency_legal"):
+            out.append({"title": "待办理的交办任务", "count": len(waiting), "more": url_for("web.tasks_page", box="mine"),
+                        "items": [{"text": t.subject, "href": url_for("web.task_page", task_id=t.id),
+                                   "meta": (f"期限 {local(t.due_at):%Y-%m-%d}" if t.due_at else "期限待定")
+                                   + (" · 已退回" if t.status == "sent_back" else ""),
+                                   "urgent": t.due_at is not None and t.due_at < now() + dt.timedelta(days=1)}
+                                  for t in waiting[:limit]]})
+        if to_check:
+            out.append({"title": "待审核的任务答复", "count": len(to_check),
+                        "more": url_for("web.tasks_page", box="assigned", status="answered"),
+                        "items": [{"text": t.subject, "href": url_for("web.task_page", task_id=t.id),
+                                   "meta": f"答复于 {local(t.answered_at):%Y-%m-%d}" if t.answered_at else ""}
+                                  for t in to_check[:limit]]})
     if p.role in ("agency_clerk", "agency_legal"):
         since = now() - dt.timedelta(days=30)
         mine = session.scalars(select(Amendment).where(Amendment.requested_by == p.username)

@@ -674,3 +674,66 @@ def test_basic_information_a_change_request_from_an_agency_approved_by_the_distr
     legal.shot("basic-04-late-warning")
     for person in (district, clerk, legal):
         person.no_script_errors()
+
+
+def test_a_task_assigned_answered_sent_back_and_accepted_in_the_browser(live, browser, client, archive, tmp_path):
+    from tests.conftest import new_case
+
+    case = new_case(client, number="津武市监罚〔2026〕801号")
+    letter = tmp_path / "交办函.pdf"
+    letter.write_bytes(make_pdf("交办函", ["请核查该案处罚是否适当。"]))
+    district = Person(browser, live, "district_a").login()
+    district.page.click("nav.nav >> text=交办转办")
+    district.page.click("text=＋ 新建交办")
+    district.wait("form[aria-label=新建任务]")
+    district.page.select_option("select[name=assignee]", "A-SJJ")
+    district.page.fill("input[name=due_days]", "3")
+    district.page.fill("input[name=subject]", "核查处罚裁量")
+    district.page.fill("textarea[name=text]", "请核查该案罚款数额是否符合裁量基准，并书面答复。")
+    district.page.fill("textarea[name=cases]", case["number"])
+    district.page.set_input_files("input[name=file]", str(letter))
+    district.page.click("form[aria-label=新建任务] button[type=submit]")
+    district.wait("ol.steps")
+    assert "已交办：核查处罚裁量" in district.page.inner_text("p.flash.ok")
+    assert case["number"] in district.page.inner_text("dl.facts") and "交办函.pdf" in district.page.inner_text("ol.steps")
+    task_url = district.page.url
+
+    clerk = Person(browser, live, "clerk_a").login()
+    assert "待办理的交办任务" in clerk.page.inner_text("main") and "核查处罚裁量" in clerk.page.inner_text("main")
+    clerk.page.click("main >> text=核查处罚裁量")
+    clerk.wait("form[aria-label=答复]")
+    clerk.page.fill("form[aria-label=答复] textarea[name=text]", "经核查，罚款数额符合裁量基准。")
+    clerk.page.click("form[aria-label=答复] button[type=submit]")
+    clerk.wait("p.flash.ok")
+    assert "已答复" in clerk.page.inner_text("dl.facts")
+    clerk.shot("tasks-01-answered-agency")
+
+    district.go("/")
+    assert "待审核的任务答复" in district.page.inner_text("main")
+    district.page.goto(task_url)
+    district.page.click("form[aria-label=审核] button[value=send_back]")
+    district.wait("p.flash.error")
+    assert "退回时请写明理由" in district.page.inner_text("p.flash.error")
+    district.page.fill("form[aria-label=审核] textarea[name=reason]", "请附裁量基准的条款。")
+    district.page.click("form[aria-label=审核] button[value=send_back]")
+    district.wait("p.flash.ok")
+    assert "已退回" in district.page.inner_text("dl.facts")
+
+    clerk.page.goto(task_url)
+    clerk.page.fill("form[aria-label=答复] textarea[name=text]", "已补充裁量基准第三条。")
+    clerk.page.click("form[aria-label=答复] button[type=submit]")
+    clerk.wait("p.flash.ok")
+    district.page.goto(task_url)
+    district.page.click("form[aria-label=审核] button[value=accept]")
+    district.wait("p.flash.ok")
+    assert "已办结" in district.page.inner_text("dl.facts")
+    actions = [li.split(" · ")[0] for li in district.page.locator("ol.steps > li").all_inner_texts()]
+    assert actions == ["交办", "答复", "退回", "答复", "办结"]
+    district.shot("tasks-02-accepted-district")
+
+    other = Person(browser, live, "clerk_ay").login()
+    other.go("/tasks")
+    assert "没有任务" in other.page.inner_text("main")
+    assert other.page.goto(task_url).status == 404
+    for person in (district, clerk, other):
+        person.no_script_errors()
