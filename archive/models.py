@@ -690,3 +690,20 @@ class TaskAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FilingReview(Base):
+    """The district office's review of a major case's 备案 against ``forms/filing_review.json``:
+    once per case (the unique key), accepted or with problems (which open a task on the agency)."""
+
+    __tablename__ = "filing_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    agency_code: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | problems
+    items: Mapped[str] = mapped_column(Text)  # JSON [{code, text, auto, detail, ok, reason}]
+    certificate: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str] = mapped_column(String(64))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_tasks.id"), nullable=True)

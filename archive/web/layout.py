@@ -36,6 +36,8 @@ def navigation(p: Principal) -> list[tuple[str, str, str]]:
         items.append(("抽查", url_for("web.plans"), "sampling"))
     if p.role in ("agency_clerk", "agency_legal", "district_office", "city_office", "auditor"):
         items.append(("交办转办", url_for("web.tasks_page"), "tasks"))
+    if p.role in ("district_office", "city_office", "auditor"):
+        items.append(("备案审查", url_for("web.filings_page"), "filings"))
     if policy.reads_stats(p):
         items.append(("统计", url_for("web.performance_page"), "stats"))
     if policy.reads_fixity(p) and p.role != "agency_legal":

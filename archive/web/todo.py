@@ -80,11 +80,19 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
              "href": url_for("web.change_page", change_id=c.id),
              "meta": f"{c.submitted_by} · {local(c.submitted_at):%Y-%m-%d}" + (" · 迟报" if c.late else ""),
              "urgent": c.late} for c in changes]})
+    if p.role == "district_office":
+        from archive.deadlines.rules import load_rules
+        from archive.services import filings
+
+        queue = filings.queue(session, p.agencies, load_rules(), "pending")
+        out.append({"title": "待审查的重大案件备案", "count": len(queue), "more": url_for("web.filings_page"),
+                    "items": [{"text": e["case"].number, "href": url_for("web.filing_page", case_id=e["case"].id),
+                               "meta": f"报送 {local(e['filed_at']):%Y-%m-%d}"} for e in queue[:limit]]})
     if p.role in ("agency_clerk", "agency_legal", "district_office", "city_office"):
         from archive.services import tasks as task_service
 
-        mine = task_service.listing(session, p, "mine", None, limit=200) if p.role != "city_office" else []
-        waiting = [t for t in mine if t.status in task_service.OPEN]
+        inbox = task_service.listing(session, p, "mine", None, limit=200) if p.role != "city_office" else []
+        waiting = [t for t in inbox if t.status in task_service.OPEN]
         to_check = [t for t in task_service.listing(session, p, "assigned", "answered", limit=200)] \
             if task_service.assigning_kind(p) else []
         if waiting or p.role in ("agency_clerk", "agency_legal"):

@@ -737,3 +737,35 @@ def test_a_task_assigned_answered_sent_back_and_accepted_in_the_browser(live, br
     assert other.page.goto(task_url).status == 404
     for person in (district, clerk, other):
         person.no_script_errors()
+
+
+def test_the_district_office_reviews_a_major_case_filing(live, browser, client, archive, app):
+    from tests.integration.test_filings import major_case, officers
+
+    officers(app)
+    late = major_case(client, "津武市监罚〔2026〕951号", review_before=False, decided_days_ago=11)
+    district = Person(browser, live, "district_a").login()
+    assert "待审查的重大案件备案" in district.page.inner_text("main")
+    district.page.click("nav.nav >> text=备案审查")
+    district.wait("table.filings")
+    district.page.click(f"table.filings >> text={late['number']}")
+    district.wait("table.checklist")
+    text = district.page.inner_text("table.checklist")
+    assert "未登记法制审核环节" in text and "第 11 日" in text and "待人工判断" in text
+    district.page.fill("input[name=certificate]", "12011400321")
+    district.page.click("form[aria-label=核验法制审核人员] button")
+    district.wait("table.checklist")
+    assert "孙丽" in district.page.inner_text("table.checklist")
+    district.shot("filings-01-checklist")
+    district.page.fill("form.checklist textarea[name=note]", "请补正法制审核程序。")
+    district.page.click("form.checklist button[type=submit]")
+    district.wait("p.flash.ok")
+    assert "交办执法机关整改" in district.page.inner_text("p.flash.ok")
+    assert "发现问题" in district.page.inner_text("dl.facts")
+    district.page.click("dl.facts >> text=整改任务")
+    district.wait("ol.steps")
+    assert "未登记法制审核环节" in district.page.inner_text("ol.steps")
+    clerk = Person(browser, live, "clerk_a").login()
+    assert f"重大案件备案审查问题整改：{late['number']}" in clerk.page.inner_text("main")
+    for person in (district, clerk):
+        person.no_script_errors()

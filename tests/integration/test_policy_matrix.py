@@ -244,6 +244,12 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/basic-info/changes/<int:change_id>", {"ch": w["change"]}, 200, change_read),
         ("POST", "/api/basic-info/changes/<int:change_id>/decision", {"ch": w["change"], "json": {
             "approve": False, "note": "退回"}}, 200, change_decide),
+        ("GET", "/api/filings", {}, 200, only({"district_a", "district_b", "city", "auditor"})),
+        # case A is no major case with a filed 备案: readers get 404 as for a missing one
+        ("GET", "/api/filings/<case_id>", {}, 200, lambda who, ok: 404 if who in {"district_a", "district_b", "city",
+                                                                                  "auditor"} else 403),
+        ("POST", "/api/filings/<case_id>/review", {"json": {}}, 201,
+         lambda who, ok: 404 if who in {"district_a", "district_b"} else 403),
         ("GET", "/api/tasks", {}, 200, everyone),
         ("POST", "/api/tasks", {"data": {"assignee": "A-SJJ", "subject": "核查", "text": "请核查", "due_days": "3"}}, 201,
          task_create),
