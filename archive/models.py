@@ -321,6 +321,7 @@ class AuditEntry(Base):
     """One entry of the append-only audit trail; each holds the hash of the one before."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_action_at", "action", "at"),)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -381,6 +382,10 @@ class WarningRecord(Base):
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     handled_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When someone who handles its level first opened it (daily-use tracking: how quickly open
+    # warnings are looked at).
+    first_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_seen_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WarningEscalation(Base):

@@ -226,3 +226,61 @@ class MonthlyReport(MethodView):
         return Response(body, mimetype=briefing.FORMATS[args["format"]], headers={
             "Content-Disposition": f"attachment; filename=\"monthly-{args['month']}.{args['format']}\"; "
                                    f"filename*=UTF-8''{quote(name)}"})
+
+
+class DailyUseRowSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    code = fields.String()
+    name = fields.String()
+    level = fields.String(metadata={"description": "agency or district"})
+    users = fields.Integer(metadata={"description": "its users (agency clerks and legal staff; a district's office)"})
+    working_days = fields.Integer()
+    days_used = fields.Integer(metadata={"description": "working days with at least one web login"})
+    rate = fields.Float(allow_none=True)
+    missed = fields.List(fields.Date(), metadata={"description": "working days without a login"})
+    other_days = fields.List(fields.Date(), metadata={"description": "logins on holidays and weekends (not required)"})
+    warnings = fields.Dict(metadata={"description": "opened in the month: opened, seen, unseen, median_hours to the first look"})
+
+
+class DailyUseSchema(Schema):
+    month = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    working_days = fields.List(fields.Date())
+    calendar_missing = fields.Boolean()
+    organisations = fields.List(fields.Nested(DailyUseRowSchema))
+
+
+def daily_use_data(args) -> dict:
+    """The month's daily use for the caller (the API and the page)."""
+    from archive.deadlines.store import load_calendar
+    from archive.services import dailyuse
+
+    p = current()
+    if not policy.reads_stats(p):
+        refuse("stats", "daily-use", visible=True, why=f"a {p.role} does not read the statistics")
+    district = args.get("district")
+    if district is not None:
+        org = db().get(Organisation, district)
+        if org is None or org.level != "district" or not p.sees_agency(org.code):
+            refuse("district", district, visible=False, why="no such district in the caller's scope")
+    try:
+        return dailyuse.daily_use(db(), args["month"], p.agencies, load_calendar(db()), now(),
+                                  district=args.get("district"))
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+@blp.route("/daily-use")
+class DailyUse(MethodView):
+    @blp.arguments(ScoresQuerySchema, location="query")
+    @blp.response(200, DailyUseSchema)
+    def get(self, args):
+        """日常使用情况: per organisation in scope, the working days of the month (to date) with a
+        web login by one of its users, the days missed (holidays are not missed; make-up working
+        days are), and how quickly the month's warnings on it were first looked at."""
+        out = daily_use_data(args)
+        out["from_"] = out.pop("from")
+        return out

@@ -111,6 +111,9 @@ class HandleWarning(MethodView):
         if not policy.handles_warning(p, w.level, w.agency_code):
             refuse("warning", str(warning_id), visible=True,
                    why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")
+        from archive.services.dailyuse import mark_seen
+
+        mark_seen(session, w, p.username, now())  # handled unseen (by the API): seen when handled
         handle(session, w, by=p.username, note=data["note"], now=now())
         session.commit()
         audit_event("warning.handle", "warning", str(warning_id), level=w.level, rule=w.rule, note=data["note"])

@@ -161,13 +161,15 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-RANKING_HEADER = ["排名", "单位代码", "单位名称", "总分"] + [scoring.COMPONENT_NAMES[k] for k in scoring.COMPONENTS]
+def ranking_header(data: dict) -> list[str]:
+    """Rank, agency, score, then the components the formula weighs."""
+    return ["排名", "单位代码", "单位名称", "总分"] + [scoring.COMPONENT_NAMES[k] for k in data["formula"]["weighted"]]
 
 
 def ranking_rows(data: dict) -> list[list[str]]:
-    """The ranking table as text cells: rank, agency, score, then each component's rate."""
+    """The ranking table as text cells: rank, agency, score, then each weighted component's rate."""
     return [["—" if r["rank"] is None else str(r["rank"]), r["agency"], r["name"], _num(r["score"])]
-            + [pct(r["components"][k]["rate"]) for k in scoring.COMPONENTS] for r in data["agencies"]]
+            + [pct(r["components"][k]["rate"]) for k in data["formula"]["weighted"]] for r in data["agencies"]]
 
 
 def _period_text(data: dict) -> str:
@@ -218,9 +220,9 @@ def docx_bytes(data: dict, images: dict[str, bytes] | None = None) -> bytes:
         d.add_paragraph(line)
 
     d.add_heading("二、考评排名", level=1)
-    table = d.add_table(rows=1, cols=len(RANKING_HEADER) - 1)
+    table = d.add_table(rows=1, cols=len(ranking_header(data)) - 1)
     table.style = "Table Grid"
-    header = [h for h in RANKING_HEADER if h != "单位代码"]
+    header = [h for h in ranking_header(data) if h != "单位代码"]
     for cell, text in zip(table.rows[0].cells, header):
         cell.text = text
     for row in ranking_rows(data):
@@ -253,7 +255,7 @@ def docx_bytes(data: dict, images: dict[str, bytes] | None = None) -> bytes:
 
     d.add_heading("五、评分方法", level=1)
     f = data["formula"]
-    parts = "、".join(f"{scoring.COMPONENT_NAMES[k]} {f['weights'][k]:g}" for k in scoring.COMPONENTS)
+    parts = "、".join(f"{scoring.COMPONENT_NAMES[k]} {f['weights'][k]:g}" for k in f["weighted"])
     credit = f["warning_credit"]
     d.add_paragraph(f"总分 = 各项得分率 × 权重之和 ÷ 有数据各项的权重之和 × 100。权重：{parts}。"
                     f"预警在一级内按时处置计 {credit['1']:g}，升至二级后按时处置计 {credit['2']:g}，"

@@ -14,6 +14,8 @@ Five components, each a rate from 0 to 1, weighted by ``ARCHIVE_SCORE_WEIGHTS``:
 - ``reviews`` 案卷评查: the mean score (of 100) of the agency's sampled files whose reviews
   were submitted in the month, as a rate.
 - ``performance`` 履职比例: the year-to-date ratio at the end of the month.
+- ``daily_use`` 日常使用率: working days of the month (to date) on which one of the agency's users
+  logged in ÷ working days (``archive.services.dailyuse``); weight 0 unless configured.
 
 Score = Σ weight × rate ÷ Σ weight over the components that have data, × 100. A component
 without data (no uploads, no stages, no sampled files, no powers listed) is shown as 无数据
@@ -30,12 +32,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from archive.models import Case, Document, Organisation, Review, Stage, WarningRecord
-from archive.services import stats
+from archive.services import dailyuse, stats
 from archive.services.clock import SHANGHAI, as_aware
 
-COMPONENTS = ("on_time", "completeness", "warnings", "reviews", "performance")
+COMPONENTS = ("on_time", "completeness", "warnings", "reviews", "performance", "daily_use")
 COMPONENT_NAMES = {"on_time": "上传及时率", "completeness": "文书齐全率", "warnings": "预警处置及时率",
-                   "reviews": "案卷评查得分", "performance": "履职比例"}
+                   "reviews": "案卷评查得分", "performance": "履职比例", "daily_use": "日常使用率"}
 ACTIVITY = ("on_time", "completeness", "reviews", "performance")
 LEVELS = (1, 2, 3)
 HANDLED = ("handled", "resolved")
@@ -52,6 +54,7 @@ class Formula:
         total = sum(self.weights.values())
         return {"weights": {k: self.weights[k] for k in COMPONENTS},
                 "shares": {k: round(self.weights[k] / total, 4) for k in COMPONENTS},
+                "weighted": [k for k in COMPONENTS if self.weights[k] > 0],
                 "warning_credit": {str(k): self.credit[k] for k in LEVELS}}
 
 
@@ -168,6 +171,8 @@ def scores(session: Session, month: str, scope: frozenset[str] | None, config: d
         session, first.year, frozenset(codes), stats.threshold_for(session, config, first.year),
         as_of=as_of)["agencies"]}
 
+    use = dailyuse.agency_rates(session, month, codes, now)
+
     rows: list[dict] = []
     for code, name, parent in orgs:
         n_up, n_late = uploads.get(code, 0), late.get(code, 0)
@@ -184,6 +189,7 @@ def scores(session: Session, month: str, scope: frozenset[str] | None, config: d
                         "mean_score": round(mean, 2) if n_rev else None},
             "performance": {"rate": p["ratio"], "powers": p["powers"], "exercised": p["exercised"],
                             "status": p["status"]},
+            "daily_use": {"rate": use.get(code)},
         }
         # No score without activity to judge: a month of nothing earns no marks for no warnings.
         active = any(comp[k]["rate"] is not None for k in ACTIVITY)

@@ -128,7 +128,7 @@ def scores_page():
     data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
                                    title=briefing.area_name(db(), district or p.scope_code) or "全市")
     return render_template("stats_scores.html", data=data, month=month, months=_month_choices(today),
-                           district=district, districts=_districts(p), components=scoring.COMPONENTS,
+                           district=district, districts=_districts(p), components=data["formula"]["weighted"],
                            component_names=scoring.COMPONENT_NAMES, level_names=briefing.LEVEL_NAMES,
                            warning_status=briefing.STATUS_NAMES, pct=briefing.pct, tab="scores", section="stats",
                            crumbs=[("统计", url_for("web.scores_page")), ("月度考评", None)])
@@ -148,3 +148,17 @@ def chart_png(name: str):
     data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
                                    title=briefing.area_name(db(), district or p.scope_code) or "全市")
     return Response(briefing.chart(data, name), mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+@bp.route("/stats/daily-use")
+def daily_use_page():
+    from archive.api.stats import daily_use_data
+
+    p = current()
+    today = now().astimezone(SHANGHAI).date()
+    month = _month_arg(today)
+    district = _district_arg(p)
+    data = daily_use_data({"month": month, "district": district})
+    return render_template("stats_daily_use.html", data=data, month=month, months=_month_choices(today),
+                           district=district, districts=_districts(p), tab="daily_use", section="stats",
+                           crumbs=[("统计", url_for("web.scores_page")), ("日常使用", None)])

@@ -64,6 +64,13 @@ def warning(warning_id: int):
     p = current()
     session = db()
     w = _scoped_warning(warning_id)
+    if w.status == "open" and policy.handles_warning(p, w.level, w.agency_code) and w.first_seen_at is None \
+            and request.method == "GET":
+        from archive.services.dailyuse import mark_seen
+
+        mark_seen(session, w, p.username, now())  # the first look by someone who handles it
+        session.commit()
+        session.refresh(w)
     case = session.get(Case, w.case_id) if w.case_id else None
     change_id = int(w.fact_key.split(":")[1]) if w.case_id is None and w.fact_key.startswith("change:") else None
     steps = session.scalars(select(WarningEscalation).where(WarningEscalation.warning_id == w.id)

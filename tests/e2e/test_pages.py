@@ -553,6 +553,12 @@ def test_the_monthly_scores_with_charts_and_the_briefing_for_a_district_and_an_a
     assert district.page.locator(".charts img").count() == 3
     assert "二级" in district.page.inner_text("main >> table.list >> nth=1")
     district.shot("stats-03-scores-district")
+    district.page.click("nav.tabs >> text=日常使用")
+    district.wait("table.daily-use")
+    assert "武清区应急管理局" in district.page.inner_text("table.daily-use")
+    district.shot("stats-06-daily-use-district")
+    district.go("/stats/scores?month=2026-10")
+    district.wait("table.scores")
     with district.page.expect_download() as dl:
         district.page.click("text=Word（DOCX，含图表）")
     d = docx.Document(io.BytesIO(open(dl.value.path(), "rb").read()))

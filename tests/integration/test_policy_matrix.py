@@ -232,6 +232,7 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
          only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
         ("GET", "/api/reports/monthly", {"query_string": {"month": "2026-10", "format": "csv"}}, 200,
          only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
+        ("GET", "/api/stats/daily-use", {"query_string": {"month": "2026-10"}}, 200, only(STATS)),
         ("GET", "/api/stats/thresholds", {}, 200,
          only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
         ("PUT", "/api/stats/thresholds/<int:year>", {"year": 2026, "json": {"threshold": 0.6}}, 200, only({"city"})),
