@@ -227,5 +227,28 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                        filename=filename, spool=spool, uploader="demo", clock=_fixed(at))
                 n_docs += 1
             write_manifest(session, archive.store, archive.ingest_settings, case)
+        demo_tasks(session, clock())
+        session.commit()
     drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
     return n_docs
+
+
+def demo_tasks(session, now: dt.datetime) -> None:
+    """A 交办 from the Wuqing office to its market regulator about the first demo case, waiting
+    for an answer, and a 转办 from the city to the Wuqing office: the 交办转办 pages are not empty."""
+    from sqlalchemy import select
+
+    from archive.auth.principal import Principal, visible_agencies
+    from archive.models import Case
+    from archive.services import tasks
+
+    first = session.scalar(select(Case).where(Case.agency_code == "120114-SJJ").order_by(Case.created_at))
+    district = Principal(user_id=0, username="wq_fzb", role="district_office", scope_code="120114",
+                         agencies=visible_agencies(session, "district_office", "120114"), via="demo")
+    tasks.create(session, district, assignee="120114-SJJ", subject="核查群众反映的过期食品问题",
+                 text="群众来电反映辖区超市仍在销售过期食品，请核查处理并于期限内书面答复。",
+                 due_days=5, cases=[first.number] if first else [], complaint_id=None, now=now)
+    city = Principal(user_id=0, username="tj_fzb", role="city_office", scope_code="120000", agencies=None, via="demo")
+    tasks.create(session, city, assignee="120114", subject="开展行政执法案卷自查",
+                 text="请组织本区执法机关对本年度行政处罚案卷开展自查，汇总问题清单后报市司法局。",
+                 due_days=10, cases=[], complaint_id=None, now=now)

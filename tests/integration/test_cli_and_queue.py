@@ -263,6 +263,11 @@ def test_demo_loader_makes_cases_documents_and_an_index(archive):
     today = dt.datetime.now(SHANGHAI).date()
     assert len(officers) >= 10 and sum(o.valid_until < today for o in officers) == 1
     assert plans and all(p.year == today.year and p.power_code for p in plans)
+    from archive.models import SupervisionTask
+
+    with archive.sessions() as s:  # a 交办 to the market regulator and a 转办 to the Wuqing office
+        assert {(t.kind, t.assignee_org) for t in s.scalars(select(SupervisionTask))} == {
+            ("assign", "120114-SJJ"), ("transfer", "120114")}
 
 
 def _free_port() -> int:

@@ -98,6 +98,14 @@ def test_what_a_task_may_name(app, archive, client, orgs):
     assert client_as(app, "district_a").get(f"/api/tasks/{t['id']}").status_code == 404
     assert client_as(app, "clerk_b").get(f"/api/tasks/{t['id']}").status_code == 404  # the district's, not the agency's
     assert assign(app, who="city", assignee="A-SJJ").status_code == 422  # the city transfers to districts
+    # a task from a complaint links to it; another district's office cannot use that complaint
+    complaint = client_as(app, "complaints_a").post("/api/complaints", json={
+        "received_at": "2026-09-01T09:00:00+08:00", "complainant": "王某", "text": "反映超市销售过期食品",
+        "agency": "A-SJJ"}).get_json()
+    r = assign(app, complaint=str(complaint["id"]))
+    assert r.status_code == 201 and r.get_json()["complaint_id"] == complaint["id"]
+    r = assign(app, who="district_b", assignee="B-SJJ", complaint=str(complaint["id"]))
+    assert r.status_code == 422 and "complaint" in r.get_json()["errors"]
 
 
 def test_an_overdue_task_raises_a_warning_that_climbs(app, archive, client, orgs):
