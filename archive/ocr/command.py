@@ -13,7 +13,7 @@ import click
 def ocr(which: str | None, doc_id: str | None) -> None:
     """Recognise the text of scanned PDFs and images, with progress; the index worker (or
     `archive worker --once`) then indexes what was read."""
-    from archive.cli import _archive, failure, load_config, running_store
+    from archive.cli.base import _archive, failure, load_config, running_store
     from archive.ocr.jobs import drain_ocr, enqueue_ocr, select_documents
     from archive.models import IndexJob
 

@@ -14,7 +14,7 @@ def powers() -> None:
 def powers_import(file: str) -> None:
     """Load powers from CSV (UTF-8) or XLSX with the columns agency, code, name, category,
     legal_basis; a file with a bad row changes nothing and every bad row is named."""
-    from archive.cli import load_config
+    from archive.cli.base import load_config
     from archive.db import make_engine, make_sessionmaker, upgrade
     from archive.errors import ArchiveError
     from archive.services.powers import import_powers, read_rows
@@ -45,7 +45,7 @@ def basic_info_import(kind: str, file: str) -> None:
     """Load powers, officers or inspection plans from CSV (UTF-8) or XLSX (columns: see
     `GET /api/basic-info/<kind>` or the template on the 基础信息 page); all or nothing, every
     bad row named; a row with action remove deletes its entry."""
-    from archive.cli import load_config
+    from archive.cli.base import load_config
     from archive.db import make_engine, make_sessionmaker, upgrade
     from archive.errors import ArchiveError
     from archive.services import basicinfo

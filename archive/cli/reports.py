@@ -20,7 +20,7 @@ def report() -> None:
 def report_monthly(month: str, district: str | None, fmt: str, output: str | None) -> None:
     """The month's briefing: summary figures, the ranking of the agencies with each scoring
     component, charts (DOCX), and the warnings that climbed to level 2 or 3."""
-    from archive.cli import load_config
+    from archive.cli.base import load_config
     from archive.db import make_engine, make_sessionmaker, upgrade
     from archive.models import Organisation
     from archive.services import briefing

@@ -1,0 +1,4 @@
+"""``python -m archive.cli``."""
+from archive.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""``archive`` commands — users, API tokens and the audit trail."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from archive.cli.base import _sessions, failure, load_config, main
+
+
+@main.group()
+def users() -> None:
+    """Accounts: a role and a scope each."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(
+    ["agency_clerk", "agency_legal", "district_office", "city_office", "reviewer", "complaint_handler", "auditor"]))
+@click.option("--scope", default=None, help="organisation code the role acts for")
+@click.option("--name", default="", help="display name")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_add(username: str, role: str, scope: str | None, name: str, password_stdin: bool) -> None:
+    """Create a user; the last line printed is a new API token (shown once)."""
+    from archive import audit
+    from archive.auth.accounts import create_user, issue_token
+    from archive.errors import ArchiveError
+
+    cfg = load_config()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with _sessions(cfg)() as session:
+        try:
+            user = create_user(session, username, role, scope, password=password, display_name=name)
+            token = issue_token(session, user, days=cfg["TOKEN_DAYS"])
+            audit.append(session, "user.create", actor="cli", target_type="user", target_id=username,
+                         detail={"role": role, "scope": scope, "token_id": token.token_id})
+            session.commit()
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+    click.echo(f"created {username} ({role}{' @ ' + scope if scope else ''}); "
+               f"{'password set' if password else 'no password: API token only'}")
+    click.echo(f"token {token.token_id} expires {token.expires_at.date().isoformat()}:")
+    click.echo(token.token)
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True, help="read the new password from standard input")
+def users_passwd(username: str, password_stdin: bool) -> None:
+    """Set a new password; every open web session of the user ends at once."""
+    from archive import audit
+    from archive.auth.accounts import find_user, set_password
+    from archive.errors import ArchiveError
+
+    password = sys.stdin.readline().rstrip("\n")
+    with _sessions(load_config())() as session:
+        try:
+            set_password(session, find_user(session, username), password)
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+        audit.append(session, "user.password", actor="cli", target_type="user", target_id=username)
+        session.commit()
+    click.echo(f"password of {username} changed; its web sessions have ended")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account: its web sessions end and its tokens are revoked at once."""
+    from archive import audit
+    from archive.auth.accounts import disable_user, find_user
+    from archive.errors import ArchiveError
+
+    with _sessions(load_config())() as session:
+        try:
+            disable_user(session, find_user(session, username))
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+        audit.append(session, "user.disable", actor="cli", target_type="user", target_id=username)
+        session.commit()
+    click.echo(f"{username} disabled; its sessions and tokens no longer work")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (Authorization: Bearer …)."""
+
+
+@tokens.command("issue")
+@click.argument("username")
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="lifetime in days, 1–3650 (ARCHIVE_TOKEN_DAYS)")
+def tokens_issue(username: str, days: int | None) -> None:
+    """Issue a new token for USERNAME; printed once, on the last line."""
+    from archive import audit
+    from archive.auth.accounts import find_user, issue_token
+    from archive.errors import ArchiveError
+
+    cfg = load_config()
+    with _sessions(cfg)() as session:
+        try:
+            token = issue_token(session, find_user(session, username),
+                                days=cfg["TOKEN_DAYS"] if days is None else days)
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+        audit.append(session, "token.issue", actor="cli", target_type="token", target_id=token.token_id,
+                     detail={"user": username})
+        session.commit()
+    click.echo(f"token {token.token_id} for {username} expires {token.expires_at.date().isoformat()}:")
+    click.echo(token.token)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token by its id (the part after arc_)."""
+    from archive import audit
+    from archive.auth.accounts import revoke_token
+    from archive.errors import ArchiveError
+
+    with _sessions(load_config())() as session:
+        try:
+            revoke_token(session, token_id)
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+        audit.append(session, "token.revoke", actor="cli", target_type="token", target_id=token_id)
+        session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; name the first entry that was edited, deleted, inserted or moved."""
+    from archive.audit import verify_chain
+
+    with _sessions(load_config())() as session:
+        report = verify_chain(session)
+    if report.first_bad is not None:
+        click.echo(f"audit trail BROKEN at entry {report.first_bad}: {report.reason} "
+                   f"({report.entries} entries verified before it)")
+        sys.exit(1)
+    click.echo(f"audit trail intact: {report.entries} entries")

@@ -1,1 +1,0 @@
-"""Command groups of the ``archive`` CLI that live outside ``archive/cli.py``."""
