@@ -29,6 +29,19 @@ def seaweed(tmp_path_factory):
     weed.stop()
 
 
+@pytest.fixture(scope="session")
+def seaweed_cluster(tmp_path_factory):
+    """A SeaweedFS cluster for the run (master, three volume servers with replication 001, a
+    filer, the S3 gateway), each component on its own loopback ports and directory; started
+    only by the tests that ask for it."""
+    from archive.storage.cluster import SeaweedCluster
+
+    cluster = SeaweedCluster(tmp_path_factory.mktemp("cluster"), ACCESS, SECRET)
+    cluster.start()
+    yield cluster
+    cluster.stop(grace=1.0)
+
+
 def new_bucket() -> str:
     return "t-" + uuid.uuid4().hex[:20]
 

@@ -1,4 +1,6 @@
-"""The object-store port's contract, run against a real SeaweedFS (no mocks)."""
+"""The object-store port's contract, run against a real SeaweedFS (no mocks): the embedded
+``weed mini`` and a cluster of separate processes (master, three volume servers with replication
+001, filer, S3 gateway)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,6 +16,14 @@ from archive.storage.s3 import S3ObjectStore
 SOON = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
 META = {"filename": "行政处罚决定书（津武市监罚〔2026〕12号）.pdf", "case-number": "津武市监罚〔2026〕12号",
         "sha256": "0" * 64}
+
+
+@pytest.fixture(params=["mini", "cluster"])
+def store(request):
+    from tests.conftest import make_store
+
+    server = request.getfixturevalue("seaweed" if request.param == "mini" else "seaweed_cluster")
+    return make_store(server.endpoint)
 
 
 def put(store, key, data: bytes, meta=META):
