@@ -586,12 +586,9 @@ class ComplaintStep(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class ComplaintAttachment(Base):
-    """A file that came with a complaint (letters, photos), stored write-once like any document."""
+class StoredFile:
+    """The columns of a file stored write-once beside a record (``archive.services.attachments``)."""
 
-    __tablename__ = "complaint_attachments"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     object_key: Mapped[str] = mapped_column(String(255))
     version_id: Mapped[str] = mapped_column(String(255))
     filename: Mapped[str] = mapped_column(String(255))
@@ -600,6 +597,14 @@ class ComplaintAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ComplaintAttachment(StoredFile, Base):
+    """A file that came with a complaint (letters, photos), stored write-once like any document."""
+
+    __tablename__ = "complaint_attachments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
 
 
 class ComplaintLink(Base):
@@ -680,21 +685,13 @@ class TaskStep(Base):
     text: Mapped[str] = mapped_column(Text, default="")
 
 
-class TaskAttachment(Base):
+class TaskAttachment(StoredFile, Base):
     """A file of a task step, stored write-once (a retained object version) like any document."""
 
     __tablename__ = "task_attachments"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[int] = mapped_column(ForeignKey("supervision_tasks.id"), index=True)
     step_id: Mapped[int] = mapped_column(ForeignKey("task_steps.id"))
-    object_key: Mapped[str] = mapped_column(String(255))
-    version_id: Mapped[str] = mapped_column(String(255))
-    filename: Mapped[str] = mapped_column(String(255))
-    media_type: Mapped[str] = mapped_column(String(120))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by: Mapped[str] = mapped_column(String(64))
-    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class FilingReview(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import uuid
 
 import pytest
@@ -250,6 +251,26 @@ def upload(client, case_id, data: bytes, filename="决定书.pdf", stage="decisi
     payload.update(fields)
     return client.post(f"/api/cases/{case_id}/documents", data=payload,
                        content_type="multipart/form-data", headers=headers or clerk_of(client, case_id))
+
+
+def concurrently(n: int, fn) -> list:
+    """Run ``fn(i)`` in ``n`` threads released together; their results in order."""
+    barrier = threading.Barrier(n)
+    out: list = [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            out[i] = fn(i)
+        except Exception as exc:  # a crash is a result the test looks at
+            out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return out
 
 
 def drain(archive) -> int:

@@ -221,32 +221,16 @@ class ComplaintAttachmentContent(MethodView):
     @blp.response(200, description="the stored bytes, checked against their SHA-256 while they stream")
     def get(self, complaint_id, attachment_id):
         """A complaint's attachment; a mismatch with its SHA-256 aborts the response."""
-        from urllib.parse import quote
-
-        from flask import Response
-
-        from archive.api.documents import _hash_while_streaming
+        from archive.api.documents import stored_file_response
+        from archive.errors import NotFound
         from archive.models import ComplaintAttachment
 
         c = complaint_for(complaint_id, open_only=False)
         a = db().get(ComplaintAttachment, attachment_id)
         if a is None or a.complaint_id != c.id:
-            from archive.errors import NotFound
-
             raise NotFound("no such attachment")
         audit_event("complaint.attachment", "complaint", str(complaint_id), attachment=a.id)
-        sessions = get_archive().sessions
-
-        def found(result: str, detail: str) -> None:
-            from archive import audit
-
-            audit.record(sessions, "fixity.mismatch", target_type="complaint_attachment", target_id=a.id,
-                         detail={"result": result, "detail": detail})
-
-        stream = get_archive().store.open(a.object_key, a.version_id)
-        return Response(_hash_while_streaming(stream, a.sha256, found), mimetype=a.media_type, direct_passthrough=True,
-                        headers={"Content-Length": str(a.size), "ETag": f'"{a.sha256}"', "Cache-Control": "private, no-store",
-                                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}"})
+        return stored_file_response(a, "complaint_attachment")
 
 
 @blp.route("/<int:complaint_id>/close")

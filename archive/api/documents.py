@@ -177,6 +177,27 @@ def _hash_while_streaming(stream: Iterator[bytes], sha256: str, found) -> Iterat
         yield held
 
 
+def stored_file_response(a, target_type: str):
+    """A write-once attachment (a complaint's, a task's) as a download, checked against its
+    SHA-256 while it streams: a mismatch aborts the response and is recorded as a fixity finding."""
+    from urllib.parse import quote
+
+    from flask import Response
+
+    from archive import audit
+
+    sessions = get_archive().sessions
+
+    def found(result: str, detail: str) -> None:
+        audit.record(sessions, "fixity.mismatch", target_type=target_type, target_id=a.id,
+                     detail={"result": result, "detail": detail})
+
+    stream = get_archive().store.open(a.object_key, a.version_id)
+    return Response(_hash_while_streaming(stream, a.sha256, found), mimetype=a.media_type, direct_passthrough=True,
+                    headers={"Content-Length": str(a.size), "ETag": f'"{a.sha256}"', "Cache-Control": "private, no-store",
+                             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}"})
+
+
 def _version(doc: Document, wanted: str | None):
     """The document itself, or the earlier version ``wanted`` (404 if there is none)."""
     if wanted is None or wanted == str(doc.version_no):

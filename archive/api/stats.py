@@ -90,17 +90,23 @@ class ScoresQuerySchema(Schema):
                              metadata={"description": "only the agencies of this district"})
 
 
+def check_district(p, district: str | None) -> None:
+    """``district`` (when given) is a district with an agency the caller sees; else 404."""
+    if district is None:
+        return
+    org = db().get(Organisation, district)
+    if org is None or org.level != "district" or not any(
+            p.sees_agency(c) for c in db().scalars(select(Organisation.code).where(Organisation.parent_code == district))):
+        refuse("district", district, visible=False, why="no such district in the caller's scope")
+
+
 def month_scores(args) -> dict:
     """The scores of ``args["month"]`` for the caller (shared by the API, the page and the briefing)."""
     p = current()
     if not policy.reads_stats(p):
         refuse("stats", "scores", visible=True, why=f"a {p.role} does not read the statistics")
     district = args.get("district")
-    if district is not None:
-        org = db().get(Organisation, district)
-        if org is None or org.level != "district" or not any(
-                p.sees_agency(c) for c in db().scalars(select(Organisation.code).where(Organisation.parent_code == district))):
-            refuse("district", district, visible=False, why="no such district in the caller's scope")
+    check_district(p, district)
     try:
         return scoring.scores(db(), args["month"], p.agencies, get_archive().config, now(), district=district)
     except ValueError as exc:
@@ -262,10 +268,7 @@ def daily_use_data(args) -> dict:
     if not policy.reads_stats(p):
         refuse("stats", "daily-use", visible=True, why=f"a {p.role} does not read the statistics")
     district = args.get("district")
-    if district is not None:
-        org = db().get(Organisation, district)
-        if org is None or org.level != "district" or not p.sees_agency(org.code):
-            refuse("district", district, visible=False, why="no such district in the caller's scope")
+    check_district(p, district)
     try:
         return dailyuse.daily_use(db(), args["month"], p.agencies, load_calendar(db()), now(),
                                   district=args.get("district"))

@@ -1,9 +1,7 @@
 """Supervision tasks (交办/转办): create, list, answer, accept or send back; attachments."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
@@ -192,8 +190,7 @@ class TaskAttachmentContent(MethodView):
     @blp.response(200, description="the stored bytes, checked against their SHA-256 while they stream")
     def get(self, task_id, attachment_id):
         """A task's file; a mismatch with its SHA-256 aborts the response."""
-        from archive import audit
-        from archive.api.documents import _hash_while_streaming
+        from archive.api.documents import stored_file_response
         from archive.errors import NotFound
 
         task = scoped_task(task_id)
@@ -201,13 +198,4 @@ class TaskAttachmentContent(MethodView):
         if a is None or a.task_id != task.id:
             raise NotFound("no such attachment")
         audit_event("task.attachment", "task", str(task_id), attachment=a.id)
-        sessions = get_archive().sessions
-
-        def found(result: str, detail: str) -> None:
-            audit.record(sessions, "fixity.mismatch", target_type="task_attachment", target_id=a.id,
-                         detail={"result": result, "detail": detail})
-
-        stream = get_archive().store.open(a.object_key, a.version_id)
-        return Response(_hash_while_streaming(stream, a.sha256, found), mimetype=a.media_type, direct_passthrough=True,
-                        headers={"Content-Length": str(a.size), "ETag": f'"{a.sha256}"', "Cache-Control": "private, no-store",
-                                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}"})
+        return stored_file_response(a, "task_attachment")

@@ -163,26 +163,12 @@ def attach(session: Session, store: ObjectStore, settings, complaint: Complaint,
            spool) -> ComplaintAttachment:
     """Store a file that came with the complaint: the object first (a retained version under
     ``complaints/<id>/attachments/<attachment id>``, never overwritten), then its row."""
-    from archive.errors import TooLarge
-    from archive.extraction.detect import detect_media_type
     from archive.models import new_id
-    from archive.services.ingest import clean_filename, retain_until
+    from archive.services.attachments import store_file
 
-    if spool.size == 0:
-        raise ValidationFailed("empty file", {"file": ["the file is empty"]})
-    if spool.size > settings.max_bytes:
-        raise TooLarge(f"file larger than {settings.max_bytes} bytes")
-    spool.seek(0)
-    media_type = detect_media_type(spool)
-    spool.seek(0)
-    at = server_now()
-    a = ComplaintAttachment(id=new_id(), complaint_id=complaint.id, filename=clean_filename(filename),
-                            media_type=media_type, size=spool.size, sha256=spool.sha256, uploaded_by=by, uploaded_at=at)
-    a.object_key = f"complaints/{complaint.id}/attachments/{a.id}"
-    put = store.put(a.object_key, spool, spool.size, {
-        "complaint-id": str(complaint.id), "filename": a.filename, "sha256": a.sha256,
-        "uploaded-at": at.isoformat(), "uploaded-by": by}, media_type, retain_until(at, settings.permanent_years))
-    a.version_id = put.version_id
+    a = store_file(store, settings, ComplaintAttachment(id=new_id(), complaint_id=complaint.id),
+                   key_prefix=f"complaints/{complaint.id}/attachments", metadata={"complaint-id": str(complaint.id)},
+                   by=by, filename=filename, spool=spool)
     session.add(a)
     session.flush()
     return a

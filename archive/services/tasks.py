@@ -27,7 +27,6 @@ from archive.models import (
     Case, Complaint, Organisation, SupervisionTask, TaskAttachment, TaskCase, TaskStep, WarningRecord,
 )
 from archive.services.clock import SHANGHAI
-from archive.services.clock import now as server_now
 
 KIND_NAMES = {"transfer": "转办", "assign": "交办"}
 STATUS_NAMES = {"assigned": "待办理", "answered": "已答复，待审核", "sent_back": "已退回，待重新办理", "accepted": "已办结"}
@@ -174,26 +173,12 @@ def attach(session: Session, store, settings, task: SupervisionTask, s: TaskStep
            filename: str | None, spool) -> TaskAttachment:
     """Store a file of a step: the object first (a retained version under
     ``tasks/<id>/attachments/<attachment id>``), then its row."""
-    from archive.errors import TooLarge
-    from archive.extraction.detect import detect_media_type
     from archive.models import new_id
-    from archive.services.ingest import clean_filename, retain_until
+    from archive.services.attachments import store_file
 
-    if spool.size == 0:
-        raise ValidationFailed("empty file", {"file": ["the file is empty"]})
-    if spool.size > settings.max_bytes:
-        raise TooLarge(f"file larger than {settings.max_bytes} bytes")
-    spool.seek(0)
-    media_type = detect_media_type(spool)
-    spool.seek(0)
-    at = server_now()
-    a = TaskAttachment(id=new_id(), task_id=task.id, step_id=s.id, filename=clean_filename(filename),
-                       media_type=media_type, size=spool.size, sha256=spool.sha256, uploaded_by=by, uploaded_at=at)
-    a.object_key = f"tasks/{task.id}/attachments/{a.id}"
-    put = store.put(a.object_key, spool, spool.size, {
-        "task-id": str(task.id), "step-id": str(s.id), "filename": a.filename, "sha256": a.sha256,
-        "uploaded-at": at.isoformat(), "uploaded-by": by}, media_type, retain_until(at, settings.permanent_years))
-    a.version_id = put.version_id
+    a = store_file(store, settings, TaskAttachment(id=new_id(), task_id=task.id, step_id=s.id),
+                   key_prefix=f"tasks/{task.id}/attachments",
+                   metadata={"task-id": str(task.id), "step-id": str(s.id)}, by=by, filename=filename, spool=spool)
     session.add(a)
     session.flush()
     return a

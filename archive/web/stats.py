@@ -100,13 +100,10 @@ def _month_arg(today: dt.date) -> str:
 
 def _district_arg(p) -> str | None:
     """?district=CODE for the offices that see more than one district; others: None."""
+    from archive.api.stats import check_district
+
     district = request.args.get("district") or None
-    if district is None:
-        return None
-    org = db().get(Organisation, district)
-    if org is None or org.level != "district" or not any(
-            p.sees_agency(c) for c in db().scalars(select(Organisation.code).where(Organisation.parent_code == district))):
-        refuse("district", district, visible=False, why="no such district in the caller's scope")
+    check_district(p, district)
     return district
 
 

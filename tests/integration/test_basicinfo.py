@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -15,7 +14,7 @@ from sqlalchemy import func, select
 from archive.cli import main
 from archive.models import BasicInfoChange, InspectionPlan, Officer, Power, WarningRecord
 from archive.services.clock import SHANGHAI
-from tests.conftest import client_as
+from tests.conftest import client_as, concurrently
 from tests.integration.test_stats import POWERS, load_powers
 
 OFFICERS = ("agency,name,certificate_no,valid_from,valid_until\n"
@@ -193,20 +192,9 @@ def test_a_change_reported_late_raises_a_warning_that_climbs(app, archive, orgs,
 def test_two_decisions_at_once_apply_the_request_once(app, archive, orgs, monkeypatch, tmp_path):
     assert load_powers(monkeypatch, archive, tmp_path, POWERS).exit_code == 0
     change = submit(app, "clerk_a", "powers", CHANGE, _days_ago(3)).get_json()
-    barrier = threading.Barrier(6)
-    statuses: list[int] = []
-
-    def click(approve: bool):
-        barrier.wait()
-        r = client_as(app, "district_a").post(f"/api/basic-info/changes/{change['id']}/decision",
-                                              json={"approve": approve, "note": "同意" if approve else "不同意"})
-        statuses.append(r.status_code)
-
-    threads = [threading.Thread(target=click, args=(i % 2 == 0,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = [r.status_code for r in concurrently(6, lambda i: client_as(app, "district_a").post(
+        f"/api/basic-info/changes/{change['id']}/decision",
+        json={"approve": i % 2 == 0, "note": "同意" if i % 2 == 0 else "不同意"}))]
     assert sorted(statuses) == [200, 409, 409, 409, 409, 409], statuses
     with archive.sessions() as s:
         c = s.get(BasicInfoChange, change["id"])

@@ -5,11 +5,10 @@ against the officers; problems open a task on the agency; one review per case un
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 from archive.demo.documents import make_pdf
 from archive.services.clock import SHANGHAI
-from tests.conftest import client_as, new_case, record_stage, upload
+from tests.conftest import client_as, concurrently, new_case, record_stage, upload
 
 UTC = dt.timezone.utc
 
@@ -100,17 +99,6 @@ def test_the_checklist_and_the_review(app, archive, client, orgs):
 def test_one_review_per_case_under_concurrency(app, archive, client, orgs):
     officers(app)
     case = major_case(client, "津武市监罚〔2026〕911号")
-    barrier = threading.Barrier(4)
-    statuses: list[int] = []
-
-    def click():
-        barrier.wait()
-        r = client_as(app, "district_a").post(f"/api/filings/{case['id']}/review", json={"certificate": "12011400321"})
-        statuses.append(r.status_code)
-
-    threads = [threading.Thread(target=click) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = [r.status_code for r in concurrently(4, lambda i: client_as(app, "district_a").post(
+        f"/api/filings/{case['id']}/review", json={"certificate": "12011400321"}))]
     assert sorted(statuses) == [201, 409, 409, 409], statuses

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import io
 import os
-import threading
 from collections import Counter
 
 import pytest
@@ -16,31 +15,11 @@ from sqlalchemy import func, select, update
 
 from archive.demo.documents import make_pdf
 from archive.models import Amendment, Document, DocumentVersion, FixityEvent, IndexJob, WarningRecord
-from tests.conftest import client_as, drain, new_case, record_stage, upload
+from tests.conftest import client_as, concurrently, drain, new_case, record_stage, upload
 from tests.integration.test_accounts_audit import PASSWORD, csrf_of, log_in, person  # noqa: F401
 from tests.integration.test_sampling import PLAN, cases_in_period, reviewers  # noqa: F401
 
 CODE = "91120222MA05T8XK3Q"  # a credit code: one letters-and-digits token
-
-
-def concurrently(n: int, fn) -> list:
-    """Run ``fn(i)`` in ``n`` threads released together; their results in order."""
-    barrier = threading.Barrier(n)
-    out: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            out[i] = fn(i)
-        except Exception as exc:  # a crash is a result the test looks at
-            out[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
 
 
 def statuses(responses) -> Counter:

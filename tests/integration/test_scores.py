@@ -5,7 +5,6 @@ from the configuration, the scope of each role, and the year's own threshold."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from archive.models import Document, PerformanceThreshold, Review, SamplingPlan, Stage, WarningRecord
 from archive.services import scores as scoring
 from archive.services.clock import SHANGHAI
-from tests.conftest import authorize, client_as, new_case
+from tests.conftest import authorize, client_as, concurrently, new_case
 from tests.integration.test_stats import HEADER, load_powers
 
 UTC = dt.timezone.utc
@@ -191,19 +190,9 @@ def test_a_year_has_its_own_threshold(app, archive, client, orgs, monkeypatch, t
 
 def test_two_offices_setting_a_new_year_at_once_leave_one_row(app, archive, orgs):
     """The first setting of a year, twice at once: one row, no error, one of the two values."""
-    barrier = threading.Barrier(6)
-    results = []
-
-    def put(value):
-        barrier.wait()
-        r = client_as(app, "city").put("/api/stats/thresholds/2027", json={"threshold": value})
-        results.append(r.status_code)
-
-    threads = [threading.Thread(target=put, args=(v,)) for v in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    values = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+    results = [r.status_code for r in concurrently(6, lambda i: client_as(app, "city").put(
+        "/api/stats/thresholds/2027", json={"threshold": values[i]}))]
     assert results == [200] * 6
     with archive.sessions() as s:
         rows = s.scalars(select(PerformanceThreshold)).all()

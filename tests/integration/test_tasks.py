@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 from sqlalchemy import select
 
 from archive.models import AuditEntry, SupervisionTask, WarningRecord
-from tests.conftest import client_as, new_case
+from tests.conftest import client_as, concurrently, new_case
 
 PDF = b"%PDF-1.4\n% task attachment\n"
 
@@ -149,20 +148,8 @@ def test_two_decisions_at_once_leave_one(app, archive, orgs):
     t = assign(app).get_json()
     assert client_as(app, "clerk_a").post(f"/api/tasks/{t['id']}/answer", data={"text": "已办"},
                                           content_type="multipart/form-data").status_code == 200
-    barrier = threading.Barrier(6)
-    statuses: list[int] = []
-
-    def click(accept: bool):
-        barrier.wait()
-        r = client_as(app, "district_a").post(f"/api/tasks/{t['id']}/decision",
-                                              json={"accept": accept, "reason": "同意" if accept else "请补充"})
-        statuses.append(r.status_code)
-
-    threads = [threading.Thread(target=click, args=(i % 2 == 0,)) for i in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    statuses = [r.status_code for r in concurrently(6, lambda i: client_as(app, "district_a").post(
+        f"/api/tasks/{t['id']}/decision", json={"accept": i % 2 == 0, "reason": "同意" if i % 2 == 0 else "请补充"}))]
     assert sorted(statuses) == [200, 409, 409, 409, 409, 409], statuses
     steps = client_as(app, "district_a").get(f"/api/tasks/{t['id']}").get_json()["steps"]
     assert [s["action"] for s in steps][:2] == ["assign", "answer"] and len(steps) == 3
