@@ -46,7 +46,8 @@ def main() -> None:
     from archive.demo.documents import make_docx, make_pdf
     from archive.extension import build_archive
     from archive.factory import create_app
-    from archive.indexing.queue import Worker, queue_depth
+    from archive.indexing.queue import queue_depth
+    from archive.worker import Worker
     from archive.services.ingest import retain_until
     from archive.services.orgs import import_orgs
     from archive.storage.seaweed import EmbeddedSeaweed, pick_ports

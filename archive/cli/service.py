@@ -30,7 +30,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
 
     from archive.db import is_empty
     from archive.factory import create_app
-    from archive.indexing.queue import Worker
+    from archive.worker import Worker
 
     with running_store(cfg):
         archive = _archive(cfg)
@@ -139,7 +139,7 @@ def worker(once: bool, status: bool) -> None:
                     n += drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
             click.echo(f"indexed {n} jobs")
             return
-        from archive.indexing.queue import Worker
+        from archive.worker import Worker
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                       cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])

@@ -37,7 +37,7 @@ def live(app, archive, tokens):
     and indexing; OCR), and a password for every test account."""
     from waitress import create_server
 
-    from archive.indexing.queue import Worker
+    from archive.worker import Worker
     from archive.ocr.jobs import OcrWorker
 
     with archive.sessions() as s:

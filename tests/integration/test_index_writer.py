@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from archive.indexing.queue import Worker, queue_depth
+from archive.indexing.queue import queue_depth
+from archive.worker import Worker
 from archive.indexing.writer import IndexWriterLease
 from archive.indexing.query import SearchQuery, parse_terms
 from tests.conftest import client_as, new_case, upload
