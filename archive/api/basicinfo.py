@@ -7,7 +7,7 @@ import datetime as dt
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archive.api.schemas import LocalDateTime, UploadFileSchema
 from archive.auth import policy
@@ -116,7 +116,7 @@ def scoped_change(change_id: int) -> BasicInfoChange:
     return c
 
 
-def _reader():
+def reader():
     p = current()
     if not policy.reads_stats(p):
         refuse("basic_info", "list", visible=True, why=f"a {p.role} does not read basic information")
@@ -129,7 +129,7 @@ class Entries(MethodView):
     @blp.response(200, EntryPageSchema)
     def get(self, args, kind):
         """The powers, officers or inspection plans of the agencies in the caller's scope."""
-        p = _reader()
+        p = reader()
         if args["agency"] is not None and not p.sees_agency(args["agency"]):
             refuse("agency", args["agency"], visible=False, why="outside the caller's scope")
         total, rows = basicinfo.list_entries(db(), kind, p.agencies, args["agency"],
@@ -161,7 +161,7 @@ class Changes(MethodView):
     @blp.response(200, ChangeListSchema)
     def get(self, args):
         """Change requests in the caller's scope, newest first (``status=pending``: the queue)."""
-        p = _reader()
+        p = reader()
         q = select(BasicInfoChange).order_by(BasicInfoChange.id.desc()).limit(500)
         if args["status"]:
             q = q.where(BasicInfoChange.status == args["status"])
@@ -215,7 +215,7 @@ class Change(MethodView):
     @blp.response(200, ChangeDetailSchema)
     def get(self, change_id):
         """A change request with each row against today's entry (新增, 修改, 删除, 无变化)."""
-        _reader()
+        reader()
         c = scoped_change(change_id)
         return change_view(c) | {"differences": basicinfo.differences(db(), c)}
 
@@ -230,9 +230,3 @@ class ChangeDecision(MethodView):
         c, counts = decide(change_id, args["approve"], args["note"])
         return change_view(c) | {"applied": counts}
 
-
-def pending_count(p) -> int:
-    q = select(func.count()).select_from(BasicInfoChange).where(BasicInfoChange.status == "pending")
-    if p.agencies is not None:
-        q = q.where(BasicInfoChange.agency_code.in_(sorted(p.agencies)))
-    return db().scalar(q) or 0

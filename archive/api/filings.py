@@ -77,17 +77,24 @@ def scoped_case(case_id: str) -> Case:
     return case
 
 
-def detail(case: Case, certificate: str = "") -> dict:
+def filed_entry(case: Case) -> dict:
+    """The case's 备案 entry, or 404 when it is not a major case with a filed 备案."""
+    from archive.deadlines.rules import load_rules
+
+    entry = service.entry(db(), case, load_rules())
+    if entry is None:
+        refuse("filing", case.id, visible=False, why="not a major case with a filed 备案")
+    assert entry is not None
+    return entry
+
+
+def detail(case: Case, certificate: str = "", entry: dict | None = None) -> dict:
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
 
     session = db()
     rules = load_rules()
-    entry = next((e for e in service.queue(session, frozenset({case.agency_code}), rules, "all")
-                  if e["case"].id == case.id), None)
-    if entry is None:
-        refuse("filing", case.id, visible=False, why="not a major case with a filed 备案")
-    assert entry is not None
+    entry = entry or filed_entry(case)
     review: FilingReview | None = entry["review"]
     items = service.saved_items(review) if review else service.check(session, case, rules, load_calendar(session),
                                                                        certificate)
@@ -103,7 +110,7 @@ def do_review(case: Case, args: dict, **audit_detail) -> FilingReview:
     p = current()
     if not service.reviews_filings(p, case.agency_code):
         refuse("filing", case.id, visible=True, why="the agency's district office reviews its 备案")
-    detail(case)  # a major case with a filed 备案, or 404
+    filed_entry(case)  # a major case with a filed 备案, or 404
     session = db()
     r = service.review(session, p, case, load_rules(), load_calendar(session), verdicts=args["items"],
                        certificate=args["certificate"], note=args["note"], due_days=args["due_days"], now=now())

@@ -66,9 +66,7 @@ class Performance(MethodView):
         opened in the year (this year: to date) ÷ all its powers; status against the threshold
         (``ARCHIVE_PERFORMANCE_THRESHOLD``). An agency sees itself, a district office its
         agencies, the city everything."""
-        p = current()
-        if not policy.reads_stats(p):
-            refuse("stats", "performance", visible=True, why=f"a {p.role} does not read the statistics")
+        p = stats_reader("performance")
         today = now().astimezone(SHANGHAI).date()
         year = args["year"] or today.year
         agency = args["agency"]
@@ -90,6 +88,19 @@ class ScoresQuerySchema(Schema):
                              metadata={"description": "only the agencies of this district"})
 
 
+def stats_reader(what: str):
+    """The caller, if its role reads the statistics (else 403, audited)."""
+    p = current()
+    if not policy.reads_stats(p):
+        refuse("stats", what, visible=True, why=f"a {p.role} does not read the statistics")
+    return p
+
+
+def briefing_title(p, district: str | None) -> str:
+    """A briefing names the district asked for, else the caller's own organisation."""
+    return briefing.area_name(db(), district or p.scope_code) or "全市"
+
+
 def check_district(p, district: str | None) -> None:
     """``district`` (when given) is a district with an agency the caller sees; else 404."""
     if district is None:
@@ -102,9 +113,7 @@ def check_district(p, district: str | None) -> None:
 
 def month_scores(args) -> dict:
     """The scores of ``args["month"]`` for the caller (shared by the API, the page and the briefing)."""
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("stats", "scores", visible=True, why=f"a {p.role} does not read the statistics")
+    p = stats_reader("scores")
     district = args.get("district")
     check_district(p, district)
     try:
@@ -177,9 +186,7 @@ class Thresholds(MethodView):
     @blp.response(200, ThresholdsSchema)
     def get(self):
         """The pass mark of the performance ratio: the default and each year's own."""
-        p = current()
-        if not policy.reads_stats(p):
-            refuse("stats", "thresholds", visible=True, why=f"a {p.role} does not read the statistics")
+        stats_reader("thresholds")
         return stats.thresholds(db(), get_archive().config)
 
 
@@ -208,12 +215,14 @@ class MonthlyReportQuerySchema(ScoresQuerySchema):
 def briefing_data(args) -> dict:
     """The month's briefing for the caller: its scope, titled with the district asked for or
     the caller's own organisation."""
-    scored_args = {"month": args["month"], "district": args.get("district")}
-    month_scores(scored_args)  # the same checks: role, month, district in scope
-    p = current()
-    title = briefing.area_name(db(), args.get("district") or p.scope_code) or "全市"
-    return briefing.monthly(db(), args["month"], p.agencies, get_archive().config, now(),
-                            district=args.get("district"), title=title)
+    p = stats_reader("report")
+    district = args.get("district")
+    check_district(p, district)
+    try:
+        return briefing.monthly(db(), args["month"], p.agencies, get_archive().config, now(), district=district,
+                                title=briefing_title(p, district))
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
 
 
 @reports_blp.route("/monthly")
@@ -264,14 +273,11 @@ def daily_use_data(args) -> dict:
     from archive.deadlines.store import load_calendar
     from archive.services import dailyuse
 
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("stats", "daily-use", visible=True, why=f"a {p.role} does not read the statistics")
+    p = stats_reader("daily-use")
     district = args.get("district")
     check_district(p, district)
     try:
-        return dailyuse.daily_use(db(), args["month"], p.agencies, load_calendar(db()), now(),
-                                  district=args.get("district"))
+        return dailyuse.daily_use(db(), args["month"], p.agencies, load_calendar(db()), now(), district=district)
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
 

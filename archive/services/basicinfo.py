@@ -136,8 +136,9 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
     seen: dict[tuple, int] = {}
     clean: list[dict[str, Any]] = []
     powers_of: dict[str, set[str]] = {}
-    if kind == "plans":
-        for a, c in session.execute(select(Power.agency_code, Power.code)):
+    if kind == "plans":  # the powers of the agencies the rows name, to check each plan's power
+        named = sorted({(r.get("agency") or "").strip() for r in rows})
+        for a, c in session.execute(select(Power.agency_code, Power.code).where(Power.agency_code.in_(named))):
             powers_of.setdefault(a, set()).add(c)
     for i, r in enumerate(rows, start=2):
         why: list[str] = []

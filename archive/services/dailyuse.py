@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing
 from archive.models import AuditEntry, Organisation, User, WarningRecord
-from archive.services.clock import SHANGHAI
+from archive.services.clock import SHANGHAI, day_span, month_bounds
 
 USER_ROLES = {"agency": ("agency_clerk", "agency_legal"), "district": ("district_office",)}
 
@@ -46,8 +46,6 @@ def organisations(session: Session, scope: frozenset[str] | None, district: str 
 
 def daily_use(session: Session, month: str, scope: frozenset[str] | None, calendar, now: dt.datetime,
               district: str | None = None) -> dict:
-    from archive.services.scores import day_span, month_bounds
-
     first, last = month_bounds(month)
     today = now.astimezone(SHANGHAI).date()
     end = min(last, today)
@@ -63,11 +61,11 @@ def daily_use(session: Session, month: str, scope: frozenset[str] | None, calend
     start, stop = day_span(first, last)
     orgs = organisations(session, scope, district)
     codes = [o.code for o in orgs]
+    level = {o.code: o.level for o in orgs}
     users: dict[str, str] = {}  # username -> organisation
     for u in session.scalars(select(User).where(User.scope_code.in_(codes))):
-        org = next(o for o in orgs if o.code == u.scope_code)
-        if u.role in USER_ROLES.get(org.level, ()):
-            users[u.username] = org.code
+        if u.scope_code is not None and u.role in USER_ROLES.get(level[u.scope_code], ()):
+            users[u.username] = u.scope_code
     logged: dict[str, set[dt.date]] = {}
     for actor, at in session.execute(select(AuditEntry.actor, AuditEntry.at).where(
             AuditEntry.action == "auth.login", AuditEntry.at >= start, AuditEntry.at < stop,

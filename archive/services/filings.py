@@ -15,9 +15,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 import forms
 from archive.auth.principal import Principal
@@ -48,27 +48,38 @@ def _filed(session: Session, form: str):
         Document.form_code == form).group_by(Document.case_id).subquery()
 
 
-def queue(session: Session, agencies: frozenset[str] | None, rules, status: str = "pending") -> list[dict]:
+def queue(session: Session, agencies: frozenset[str] | None, rules, status: str = "pending",
+          case_id: str | None = None) -> list[dict]:
     """Major penalty cases whose 备案 was filed, in scope: ``pending`` (not reviewed yet),
-    ``reviewed``, or ``all``; oldest filing first."""
+    ``reviewed``, or ``all``; oldest filing first (``case_id``: that case only). One query: the
+    decision stage is joined, not read per case."""
     form = rules.versions[-1].filing_record[0]
     filed = _filed(session, form)
-    q = select(Case, filed.c.filed_at, FilingReview).join(filed, filed.c.case_id == Case.id).outerjoin(
-        FilingReview, FilingReview.case_id == Case.id).where(Case.kind == "penalty")
+    decision = aliased(Stage)
+    q = select(Case, filed.c.filed_at, FilingReview, decision.completed_at).join(
+        filed, filed.c.case_id == Case.id).outerjoin(FilingReview, FilingReview.case_id == Case.id).outerjoin(
+        decision, and_(decision.case_id == Case.id, decision.stage == "decision")).where(Case.kind == "penalty")
     if agencies is not None:
         q = q.where(Case.agency_code.in_(sorted(agencies)))
+    if case_id is not None:
+        q = q.where(Case.id == case_id)
     if status == "pending":
         q = q.where(FilingReview.id.is_(None))
     elif status == "reviewed":
         q = q.where(FilingReview.id.is_not(None))
     out = []
-    for case, filed_at, review in session.execute(q.order_by(filed.c.filed_at, Case.number)):
-        decided = session.scalar(select(Stage.completed_at).where(Stage.case_id == case.id, Stage.stage == "decision"))
+    for case, filed_at, review, decided in session.execute(q.order_by(filed.c.filed_at, Case.number)):
         ruleset = rules.at((decided or filed_at).astimezone(SHANGHAI).date())
         if not ruleset.is_major(json.loads(case.penalty_types or "[]"), case.fine_amount, case.party_type, case.sector):
             continue
         out.append({"case": case, "filed_at": filed_at, "decided_at": decided, "review": review})
     return out
+
+
+def entry(session: Session, case: Case, rules) -> dict | None:
+    """The queue's entry of one case (None: not a major case with a filed 备案)."""
+    found = queue(session, None, rules, "all", case_id=case.id)
+    return found[0] if found else None
 
 
 def check(session: Session, case: Case, rules, calendar, certificate: str = "") -> list[dict]:

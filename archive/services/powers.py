@@ -6,21 +6,12 @@ updates the powers it names (by agency and code) and leaves the others.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy.orm import Session
 
 from archive.services import basicinfo
 
-COLUMNS = ("agency", "code", "name", "category", "legal_basis")
 CATEGORY_NAMES = {"penalty": "行政处罚", "inspection": "行政检查", "licensing": "行政许可", "coercion": "行政强制",
                   "enforcement": "行政征收、给付等", "other": "其他"}
-
-
-def read_rows(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a CSV (UTF-8, with or without BOM) or XLSX file with a header row naming the
-    columns ``agency, code, name, category, legal_basis`` (any order)."""
-    return basicinfo.read_file(path, "powers")
 
 
 def import_powers(session: Session, rows: list[dict[str, str]]) -> int:

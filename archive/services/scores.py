@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from archive.models import Case, Document, Organisation, Review, Stage, WarningRecord
 from archive.services import dailyuse, stats
-from archive.services.clock import SHANGHAI, as_aware
+from archive.services.clock import SHANGHAI, as_aware, day_span, month_bounds
 
 COMPONENTS = ("on_time", "completeness", "warnings", "reviews", "performance", "daily_use")
 COMPONENT_NAMES = {"on_time": "上传及时率", "completeness": "文书齐全率", "warnings": "预警处置及时率",
@@ -90,23 +90,6 @@ def formula(config: dict) -> Formula:
             raise ValueError("ARCHIVE_SCORE_WARNING_CREDIT: levels 1, 2, 3 with a credit from 0 to 1")
         credit[int(key)] = value
     return Formula(weights, {lv: credit.get(lv, 0.0) for lv in LEVELS})
-
-
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    """First and last day of ``YYYY-MM`` (ValueError when it is not a month)."""
-    try:
-        first = dt.datetime.strptime(month, "%Y-%m").date()
-    except ValueError:
-        raise ValueError(f"“{month}” is not a month (YYYY-MM)") from None
-    nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, nxt - dt.timedelta(days=1)
-
-
-def day_span(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of the days in Shanghai time, as aware datetimes."""
-    start = dt.datetime.combine(first, dt.time(), SHANGHAI)
-    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), SHANGHAI)
-    return start, end
 
 
 def agencies_in(session: Session, scope: frozenset[str] | None, district: str | None = None,

@@ -84,16 +84,9 @@ def _kind_arg() -> str:
     return kind if kind in basicinfo.SPECS else "powers"
 
 
-def _reader():
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("basic_info", "page", visible=True, why=f"a {p.role} does not read basic information")
-    return p
-
-
 @bp.route("/basic-info")
 def registry_page():
-    p = _reader()
+    p = api.reader()
     kind = _kind_arg()
     agency = request.args.get("agency") or None
     if agency is not None and not p.sees_agency(agency):
@@ -115,7 +108,7 @@ def registry_page():
 
 @bp.route("/basic-info/template/<any(powers, officers, plans):kind>.csv")
 def registry_template(kind: str):
-    _reader()
+    api.reader()
     return Response(basicinfo.template_csv(kind), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={kind}-template.csv"})
 
@@ -145,7 +138,7 @@ def registry_import():
 
 @bp.route("/basic-info/changes", methods=["GET", "POST"])
 def changes_page():
-    p = _reader()
+    p = api.reader()
     if request.method == "POST":
         kind = _kind_arg()
         try:
@@ -184,7 +177,7 @@ def changes_page():
 
 @bp.route("/basic-info/changes/<int:change_id>", methods=["GET", "POST"])
 def change_page(change_id: int):
-    p = _reader()
+    p = api.reader()
     c = api.scoped_change(change_id)
     if request.method == "POST":
         approve = request.form.get("decision") == "approve"

@@ -8,6 +8,7 @@ import datetime as dt
 from flask import Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from archive.api.stats import briefing_title, check_district, daily_use_data, stats_reader
 from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.errors import ValidationFailed
@@ -24,9 +25,7 @@ STATUS_NAMES = {"pass": "达标", "fail": "未达标", "inaction": "零履职", 
 
 @bp.route("/stats/performance")
 def performance_page():
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("stats", "performance", visible=True, why=f"a {p.role} does not read the statistics")
+    p = stats_reader("performance")
     today = now().astimezone(SHANGHAI).date()
     year = request.args.get("year", type=int) or today.year
     if not 2000 <= year <= 2100:
@@ -100,8 +99,6 @@ def _month_arg(today: dt.date) -> str:
 
 def _district_arg(p) -> str | None:
     """?district=CODE for the offices that see more than one district; others: None."""
-    from archive.api.stats import check_district
-
     district = request.args.get("district") or None
     check_district(p, district)
     return district
@@ -114,16 +111,20 @@ def _districts(p) -> list[tuple[str, str]]:
                                                  .order_by(Organisation.code))]
 
 
-@bp.route("/stats/scores")
-def scores_page():
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("stats", "scores", visible=True, why=f"a {p.role} does not read the statistics")
+def _month_figures(p) -> tuple[dt.date, str, str | None, dict]:
+    """(today, month, district, the month's briefing figures) for the 月度考评 page and its charts."""
     today = now().astimezone(SHANGHAI).date()
     month = _month_arg(today)
     district = _district_arg(p)
     data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
-                                   title=briefing.area_name(db(), district or p.scope_code) or "全市")
+                                   title=briefing_title(p, district))
+    return today, month, district, data
+
+
+@bp.route("/stats/scores")
+def scores_page():
+    p = stats_reader("scores")
+    today, month, district, data = _month_figures(p)
     return render_template("stats_scores.html", data=data, month=month, months=_month_choices(today),
                            district=district, districts=_districts(p), components=data["formula"]["weighted"],
                            component_names=scoring.COMPONENT_NAMES, level_names=briefing.LEVEL_NAMES,
@@ -134,27 +135,19 @@ def scores_page():
 @bp.route("/stats/charts/<name>.png")
 def chart_png(name: str):
     """One chart of the month's briefing for the caller's scope, as drawn into the DOCX."""
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("stats", "charts", visible=True, why=f"a {p.role} does not read the statistics")
+    p = stats_reader("charts")
     if name not in briefing.CHARTS:
         refuse("chart", name, visible=False, why="no such chart")
-    today = now().astimezone(SHANGHAI).date()
-    month = _month_arg(today)
-    district = _district_arg(p)
-    data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
-                                   title=briefing.area_name(db(), district or p.scope_code) or "全市")
+    _, _, _, data = _month_figures(p)
     return Response(briefing.chart(data, name), mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 
 @bp.route("/stats/daily-use")
 def daily_use_page():
-    from archive.api.stats import daily_use_data
-
-    p = current()
+    p = stats_reader("daily-use")
     today = now().astimezone(SHANGHAI).date()
     month = _month_arg(today)
-    district = _district_arg(p)
+    district = request.args.get("district") or None
     data = daily_use_data({"month": month, "district": district})
     return render_template("stats_daily_use.html", data=data, month=month, months=_month_choices(today),
                            district=district, districts=_districts(p), tab="daily_use", section="stats",
