@@ -100,3 +100,20 @@ def test_the_first_look_is_recorded_for_those_who_handle_the_level(app, archive,
     assert client_as(app, "legal_a").get(f"/warnings/{wid}", headers=html).status_code == 200
     with archive.sessions() as s:
         assert s.get(WarningRecord, wid).first_seen_at == seen_at  # the first look stays
+
+
+def test_the_first_look_is_kept_when_two_look_at_once(app, archive, client, orgs):
+    from tests.conftest import concurrently
+
+    case = new_case(client, number="津武市监罚〔2026〕602号")
+    with archive.sessions() as s:
+        w = WarningRecord(rule="late_upload", fact_key="doc:y", case_id=case["id"], agency_code="A-SJJ",
+                          message="逾期上传", level=1, status="open", opened_at=dt.datetime.now(UTC))
+        s.add(w)
+        s.commit()
+        wid = w.id
+    out = concurrently(4, lambda i: client_as(app, "legal_a").get(f"/warnings/{wid}", headers={"Accept": "text/html"}))
+    assert [r.status_code for r in out] == [200] * 4
+    with archive.sessions() as s:
+        first = s.get(WarningRecord, wid)
+        assert first.first_seen_by == "legal_a" and first.first_seen_at is not None

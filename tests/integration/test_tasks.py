@@ -153,3 +153,23 @@ def test_two_decisions_at_once_leave_one(app, archive, orgs):
     assert sorted(statuses) == [200, 409, 409, 409, 409, 409], statuses
     steps = client_as(app, "district_a").get(f"/api/tasks/{t['id']}").get_json()["steps"]
     assert [s["action"] for s in steps][:2] == ["assign", "answer"] and len(steps) == 3
+
+
+def test_two_answers_at_once_leave_one_and_overdue_checks_at_once_one_warning(app, archive, orgs):
+    from archive.deadlines.warnings import run_checks
+
+    t = assign(app, due_days="1").get_json()
+    statuses = [r.status_code for r in concurrently(4, lambda i: client_as(app, "clerk_a" if i % 2 else "legal_a").post(
+        f"/api/tasks/{t['id']}/answer", data={"text": f"答复{i}"}, content_type="multipart/form-data"))]
+    assert sorted(statuses) == [200, 409, 409, 409], statuses
+    steps = client_as(app, "district_a").get(f"/api/tasks/{t['id']}").get_json()["steps"]
+    assert [s["action"] for s in steps] == ["assign", "answer"]
+
+    late = assign(app, due_days="1").get_json()
+    with archive.sessions() as s:
+        due = s.get(SupervisionTask, late["id"]).due_at
+    concurrently(4, lambda i: run_checks(archive.sessions, due + dt.timedelta(minutes=1)))
+    with archive.sessions() as s:
+        found = s.scalars(select(WarningRecord).where(WarningRecord.rule == "task_overdue",
+                                                      WarningRecord.fact_key == f"task:{late['id']}")).all()
+    assert len(found) == 1
