@@ -239,26 +239,36 @@ class Document(Base):
     case: Mapped[Case] = relationship(back_populates="documents")
 
 
-class IndexJob(Base):
-    """Durable queue of index writes; one worker drains it so Whoosh has one writer."""
+class Job(Base):
+    """One durable queue for all background work (``archive.jobs``): index writes, text
+    extraction, outbox effects, case manifests, the deadline scan, fixity rounds and OCR."""
 
-    __tablename__ = "index_jobs"
+    __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_index_jobs_pending", "done_at", "id"),
+        Index("ix_jobs_due", "done_at", "kind", "priority", "id"),
         # At most one open OCR job per document, also when two requests queue one at once.
-        Index("ux_index_jobs_open_ocr", "document_id", unique=True,
-              sqlite_where=text("action = 'ocr' AND done_at IS NULL"),
-              postgresql_where=text("action = 'ocr' AND done_at IS NULL")),
+        Index("ux_jobs_open_ocr", "subject", unique=True,
+              sqlite_where=text("kind = 'ocr' AND done_at IS NULL"),
+              postgresql_where=text("kind = 'ocr' AND done_at IS NULL")),
+        # One open job of each scheduled kind, however many workers start at once.
+        Index("ux_jobs_open_scheduled", "kind", unique=True,
+              sqlite_where=text("kind IN ('checks', 'fixity') AND done_at IS NULL"),
+              postgresql_where=text("kind IN ('checks', 'fixity') AND done_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    document_id: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(16), default="upsert")
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64), default="")  # a document or case id
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+    priority: Mapped[int] = mapped_column(Integer, default=50)  # lower runs first
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Not retried before this time (back-off after a failure; None: at once).
+    # Not run before this time (back-off after a failure, a scheduled round; None: at once).
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Held by this worker until then; an expired lease is claimed again.
+    lease_holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 ROLES = ("agency_clerk", "agency_legal", "district_office", "city_office", "reviewer",

@@ -1,36 +1,223 @@
-"""The background worker: the index queue (when this worker is the elected index writer), the
-deadline checks and escalation on a schedule, and the rolling fixity round. It lives apart from
-``archive.indexing`` so that the index package knows nothing of deadlines or fixity."""
+"""The background worker: it runs the jobs of the durable queue (``archive.jobs``).
+
+Every worker runs the general jobs (outbox effects, case manifests, text extraction, the
+deadline scan and the fixity round on their schedules); the one elected index writer
+(``archive.indexing.writer``) also writes the index. Several workers, on one machine or many,
+share the queue: each claims different jobs. The module lives apart from ``archive.indexing``
+so that the index package knows nothing of deadlines, fixity or manifests.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import Callable
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive import jobs
 from archive.extraction.base import ExtractLimits
-from archive.indexing.queue import process_queue, rebuild_if_stale
+from archive.indexing.base import SearchIndex
+from archive.indexing.queue import extract_job, process_index, rebuild_if_stale
+from archive.models import Job
 from archive.services.clock import now as server_now
+from archive.services.ingest import IngestSettings
+from archive.storage.base import ObjectStore, StorageUnavailable
 
 log = logging.getLogger("archive.worker")
 
 
+@dataclass
+class Context:
+    """What the handlers need."""
+
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    index: SearchIndex
+    limits: ExtractLimits
+    settings: IngestSettings | None = None  # None: manifest jobs are left to a worker that has it
+    checks_every: float = 600.0
+    fixity_period_days: int | None = None
+
+    @classmethod
+    def of(cls, archive) -> "Context":
+        cfg = archive.config
+        return cls(archive.sessions, archive.store, archive.index, archive.extract_limits,
+                   archive.ingest_settings, float(cfg.get("CHECKS_EVERY_SECONDS", 600)),
+                   cfg.get("FIXITY_PERIOD_DAYS"))
+
+    def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
+        """The general kinds this worker can run."""
+        out = ["hold", "amend", "extract"]
+        if self.settings is not None:
+            out.append("manifest")
+        if scheduled:
+            out.append("checks")
+            if self.fixity_period_days:
+                out.append("fixity")
+        return tuple(out)
+
+
+# -- handlers: each idempotent (a job whose worker died runs again) ------------------------------
+
+def _hold(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """A case's legal holds brought in line with its open complaints."""
+    from archive.services.complaints import sync_hold
+
+    with ctx.sessions() as s:
+        sync_hold(s, ctx.store, job.subject)
+
+
+def _amend(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """Store the new versions of the document's approved, not yet applied amendments."""
+    from sqlalchemy import select
+
+    from archive.models import Amendment
+    from archive.services.amendments import apply_approved
+
+    with ctx.sessions() as s:
+        ids = s.scalars(select(Amendment.id).where(
+            Amendment.document_id == job.subject, Amendment.status == "approved",
+            Amendment.new_version_no.is_(None)).order_by(Amendment.id)).all()
+        for amendment_id in ids:
+            apply_approved(s, ctx.store, amendment_id)
+
+
+def _manifest(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """Write the case's manifest as it is now. It also ends the case's other manifest jobs that
+    nobody holds and that were committed before the case was read: each was committed with its
+    change, so the manifest written covers it (many changes in a row make one new version)."""
+    from sqlalchemy import select
+
+    from archive.models import Case
+    from archive.services.rebuild import write_manifest
+
+    assert ctx.settings is not None
+    with ctx.sessions() as s:
+        covered = s.scalars(select(Job.id).where(Job.kind == "manifest", Job.subject == job.subject,
+                                                 Job.id != job.id, Job.done_at.is_(None),
+                                                 Job.lease_holder.is_(None))).all()
+        case = s.get(Case, job.subject)  # read after the jobs above: their changes are in it
+        if case is not None:
+            write_manifest(s, ctx.store, ctx.settings, case)
+        if covered:
+            s.execute(update(Job).where(Job.id.in_(covered), Job.done_at.is_(None), Job.lease_holder.is_(None))
+                      .values(done_at=server_now()))
+        jobs.finish(s, [job.id], holder)
+        s.commit()
+
+
+def _extract(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    extract_job(ctx.sessions, ctx.store, ctx.limits, job, holder)
+
+
+def _reschedule(ctx: Context, job: jobs.Claimed, holder: str, every: float) -> None:
+    """End a scheduled job and add its next run, in one transaction."""
+    with ctx.sessions() as s:
+        if jobs.finish(s, [job.id], holder):
+            jobs.enqueue(s, job.kind, at=server_now() + dt.timedelta(seconds=every))
+        s.commit()
+
+
+def _checks(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """The deadline scan and escalation (idempotent: a fact is stored once)."""
+    from archive.deadlines.warnings import run_checks
+
+    run_checks(ctx.sessions, server_now())
+    _reschedule(ctx, job, holder, ctx.checks_every)
+
+
+def _fixity(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """A rolling fixity round: the least recently checked documents, every object within the period."""
+    from archive.services.fixity import rolling_round
+
+    if ctx.fixity_period_days:
+        rolling_round(ctx.sessions, ctx.store, server_now(), ctx.checks_every, ctx.fixity_period_days)
+    _reschedule(ctx, job, holder, ctx.checks_every)
+
+
+HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
+    "hold": _hold, "amend": _amend, "manifest": _manifest, "extract": _extract,
+    "checks": _checks, "fixity": _fixity,
+}
+
+
+def run_jobs(ctx: Context, holder: str, kinds: tuple[str, ...] | None = None, batch: int = 20) -> int:
+    """Claim and run due general jobs one at a time, up to ``batch``; returns how many were done.
+    A failure is recorded on the job, which waits its back-off; a store that does not answer
+    stops the round without spending an attempt."""
+    kinds = kinds if kinds is not None else ctx.kinds()
+    done = 0
+    while done < batch:
+        with ctx.sessions() as s:
+            got = jobs.claim(s, kinds, holder)
+        if not got:
+            break
+        job = got[0]
+        try:
+            HANDLERS[job.kind](ctx, job, holder)
+        except StorageUnavailable as exc:
+            log.warning("job %s (%s %s) waits for the object store: %s", job.id, job.kind, job.subject, exc)
+            with ctx.sessions() as s:
+                jobs.fail(s, job.id, holder, exc, spend=False, delay=dt.timedelta(seconds=jobs.UNAVAILABLE_DELAY))
+            break
+        except Exception as exc:  # one bad job must not stop the others
+            log.warning("job %s (%s %s) failed: %s", job.id, job.kind, job.subject, exc)
+            with ctx.sessions() as s:
+                jobs.fail(s, job.id, holder, exc)
+            continue
+        with ctx.sessions() as s:  # (a handler that finished its job in its own transaction: a no-op)
+            jobs.finish(s, [job.id], holder)
+            s.commit()
+        done += 1
+    return done
+
+
+def run_round(ctx: Context, holder: str, writer: bool = True, kinds: tuple[str, ...] | None = None) -> int:
+    """One round of a worker: due general jobs, then (the index writer) a batch of index jobs;
+    returns how many jobs were done."""
+    done = run_jobs(ctx, holder, kinds)
+    if writer:
+        done += process_index(ctx.sessions, ctx.store, ctx.index, ctx.limits, holder=holder)
+    return done
+
+
+def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
+          limits: ExtractLimits | None = None, settings: IngestSettings | None = None) -> int:
+    """Run every due job except the scheduled ones and OCR, this process acting as the index
+    writer, until none is left (tests, ``archive worker --once``, the end of a demo load);
+    returns how many index jobs were completed."""
+    ctx = Context(sessions, store, index, limits or ExtractLimits(), settings)
+    holder = jobs.holder_name("drain")
+    indexed = 0
+    while True:
+        n = run_jobs(ctx, holder, ctx.kinds(scheduled=False), batch=200)
+        m = process_index(sessions, store, index, ctx.limits, holder=holder)
+        indexed += m
+        if n == 0 and m == 0:
+            return indexed
+
+
 class Worker(threading.Thread):
-    """Background thread draining the queue every ``poll`` seconds (``archive serve``,
-    ``archive worker``). Of several workers, the elected index writer drains the index queue;
-    the others run the deadline checks and wait to take over."""
+    """Background thread running the queue every ``poll`` seconds (``archive serve``,
+    ``archive worker``). Of several workers, the elected index writer also writes the index."""
 
     def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0,
-                 checks_every: float = 600.0, fixity_period_days: int | None = None) -> None:
+                 checks_every: float = 600.0, fixity_period_days: int | None = None,
+                 settings: IngestSettings | None = None) -> None:
         from archive.indexing.writer import IndexWriterLease
 
-        super().__init__(name="index-worker", daemon=True)
-        self.args = (sessions, store, index, limits)
+        super().__init__(name="archive-worker", daemon=True)
+        self.ctx = Context(sessions, store, index, limits, settings, checks_every, fixity_period_days)
         self.poll = poll
-        self.checks_every = checks_every
-        self.fixity_period_days = fixity_period_days
         self.stopping = threading.Event()
         self.lease = IndexWriterLease(sessions.kw["bind"], index.root)
+        self.holder = jobs.holder_name(f"worker-{id(self) % 10000}")
         self.jobs_done = 0  # index jobs this worker completed
+        self.other_done = 0  # general jobs this worker completed
 
     def run(self) -> None:
         try:
@@ -38,56 +225,51 @@ class Worker(threading.Thread):
         finally:
             self.lease.release()
 
+    def _schedule(self) -> None:
+        """The deadline scan (and fixity round) exist as jobs: the first worker adds them."""
+        with self.ctx.sessions() as s:
+            jobs.ensure_scheduled(s, "checks", server_now())
+            if self.ctx.fixity_period_days:
+                jobs.ensure_scheduled(s, "fixity", server_now())
+
     def _loop(self) -> None:
-        next_checks = 0.0
+        was_writer = False
         rebuilt = False
+        next_schedule = 0.0
         while not self.stopping.is_set():
             try:
                 writer = self.lease.acquire()
             except Exception as exc:  # the database is down: try again later
-                log.warning("index worker: %s", exc)
+                log.warning("worker: %s", exc)
                 self.stopping.wait(max(self.poll, 5))
                 continue
-            if not writer:  # another worker writes the index: checks only, then wait
-                try:
-                    if time.monotonic() >= next_checks:
-                        from archive.deadlines.warnings import run_checks
-
-                        next_checks = time.monotonic() + self.checks_every
-                        run_checks(self.args[0], server_now())
-                except Exception as exc:
-                    log.warning("deadline checks: %s", exc)
-                self.stopping.wait(self.poll)
-                continue
-            if not rebuilt:
-                # An index missing or built by an older analysis is rebuilt beside the live one
-                # (which answers meanwhile) before the queue is drained.
-                try:
-                    rebuild_if_stale(*self.args)
-                    rebuilt = True
-                except Exception as exc:
-                    log.warning("rebuilding the stale index failed, retried: %s", exc)
-                    self.stopping.wait(max(self.poll, 5))
-                    continue
             try:
-                if time.monotonic() >= next_checks:
-                    # Deadline warnings: scan and escalate on a schedule.
-                    from archive.deadlines.warnings import run_checks
-
-                    next_checks = time.monotonic() + self.checks_every
-                    run_checks(self.args[0], server_now())
-                    if self.fixity_period_days:
-                        # a rolling fixity check: every object within the period
-                        from archive.services.fixity import rolling_round
-
-                        rolling_round(self.args[0], self.args[1], server_now(), self.checks_every,
-                                      self.fixity_period_days)
-                done = process_queue(*self.args)
-                self.jobs_done += done
+                if writer and not was_writer:
+                    # the lock says no one else writes: the last writer's index jobs are free now
+                    with self.ctx.sessions() as s:
+                        jobs.release_kinds(s, jobs.INDEX_KINDS)
+                    was_writer = True
+                elif not writer:
+                    was_writer = False
+                if writer and not rebuilt:
+                    # An index missing or built by an older analysis is rebuilt beside the live
+                    # one (which answers meanwhile) before index jobs are run.
+                    rebuild_if_stale(self.ctx.sessions, self.ctx.store, self.ctx.index, self.ctx.limits)
+                    rebuilt = True
+                if time.monotonic() >= next_schedule:
+                    self._schedule()
+                    next_schedule = time.monotonic() + 60
+                done = run_jobs(self.ctx, self.holder)
+                self.other_done += done
+                if writer:
+                    n = process_index(self.ctx.sessions, self.ctx.store, self.ctx.index, self.ctx.limits,
+                                      holder=self.holder)
+                    self.jobs_done += n
+                    done += n
                 if done == 0:
                     self.stopping.wait(self.poll)
-            except Exception as exc:  # storage or index down: keep the jobs, try again later
-                log.warning("index worker: %s", exc)
+            except Exception as exc:  # storage, index or database down: keep the jobs, try later
+                log.warning("worker: %s", exc)
                 self.stopping.wait(max(self.poll, 5))
 
     def stop(self) -> None:

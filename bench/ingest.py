@@ -2,7 +2,8 @@
 
     python -m bench.ingest [--files 60] [--catchup-docs 100]
 
-Part 1 uploads the same files (20 KB – 5 MB) through the API (a real HTTP server on 127.0.0.1)
+Part 1 uploads the same files (20 KB – 5 MB) through the API (gunicorn, or waitress with
+``--server waitress``, on 127.0.0.1)
 and directly with the ``minio`` client into the same bucket (same retention), and prints docs/s,
 MB/s and the ratio, overall and for files of 1 MB and more.
 Part 2 uploads small DOCX/PDF documents at a steady 20 docs/s while the index worker runs, and
@@ -13,8 +14,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -36,6 +40,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--files", type=int, default=60)
     p.add_argument("--catchup-docs", type=int, default=100)
+    p.add_argument("--server", choices=["gunicorn", "waitress"], default="gunicorn",
+                   help="gunicorn (production: the body reaches the app as it arrives) or waitress "
+                        "(archive serve: it reads the whole body first)")
     args = p.parse_args()
 
     from waitress import create_server
@@ -46,7 +53,7 @@ def main() -> None:
     from archive.demo.documents import make_docx, make_pdf
     from archive.extension import build_archive
     from archive.factory import create_app
-    from archive.indexing.queue import queue_depth
+    from archive.jobs import queue_depth
     from archive.worker import Worker
     from archive.services.ingest import retain_until
     from archive.services.orgs import import_orgs
@@ -67,10 +74,27 @@ def main() -> None:
             token = issue_token(s, create_user(s, "bench", "agency_clerk", "120114-SJJ")).token
             s.commit()
         auth = {"Authorization": f"Bearer {token}"}
-        app = create_app(cfg, archive=archive)
-        server = create_server(app, host="127.0.0.1", port=web_port, threads=4, recv_bytes=256 * 1024)
-        threading.Thread(target=server.run, daemon=True).start()
+        if args.server == "waitress":
+            app = create_app(cfg, archive=archive)
+            server = create_server(app, host="127.0.0.1", port=web_port, threads=4, recv_bytes=256 * 1024)
+            threading.Thread(target=server.run, daemon=True).start()
+            close = server.close
+        else:  # the same data directory and store, in a gunicorn process of its own
+            env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+            env.update(ARCHIVE_DATA_DIR=str(work), ARCHIVE_S3_ENDPOINT=weed.endpoint, ARCHIVE_S3_ACCESS_KEY="bench",
+                       ARCHIVE_S3_SECRET_KEY="bench-secret", ARCHIVE_DEMO="false")
+            proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}",
+                                     "--workers", "1", "--threads", "4", "app:create_app()"], env=env,
+                                    cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            close = proc.terminate
         base = f"http://127.0.0.1:{web_port}"
+        for _ in range(300):
+            try:
+                if urllib3.PoolManager().request("GET", base + "/api/health", timeout=2).status < 500:
+                    break
+            except Exception:
+                time.sleep(0.2)
         http = urllib3.PoolManager()
 
         def post_json(path, body):
@@ -124,7 +148,8 @@ def main() -> None:
         print(f"median per-file time ratio API/raw: {statistics.median(per_file):.2f}")
 
         # Part 2: steady 20 docs/s with the worker running.
-        worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits, poll=0.2)
+        worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits, poll=0.2,
+                        settings=archive.ingest_settings)
         worker.start()
         docs = []
         for i in range(args.catchup_docs):
@@ -151,7 +176,7 @@ def main() -> None:
         print(f"part 2: {len(docs)} DOCX/PDF documents uploaded at {rate:.1f} docs/s; "
               f"index caught up {caught:.2f} s after the last upload (goal: within 5 s); "
               f"index holds {archive.index.doc_count()} documents")
-        server.close()
+        close()
     finally:
         weed.stop()
 

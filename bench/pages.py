@@ -26,14 +26,14 @@ def main() -> None:
     from archive.auth.accounts import create_user, issue_token
     from archive.demo import load_demo
     from archive.factory import create_app
-    from archive.indexing.queue import drain
+    from archive.worker import drain
     from archive.models import Case, Document
     from bench.instance import embedded_archive
 
     with embedded_archive("bench-pages-") as (archive, cfg):
         t = time.perf_counter()
         docs = load_demo(archive, cases=args.cases, echo=lambda _m: None)
-        drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+        drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings)
         print(f"demo: {args.cases} cases, {docs} documents loaded and indexed in {time.perf_counter() - t:.1f} s")
         tokens = {}
         with archive.sessions() as s:

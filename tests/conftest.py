@@ -274,9 +274,9 @@ def concurrently(n: int, fn) -> list:
 
 
 def drain(archive) -> int:
-    from archive.indexing.queue import drain as do_drain
+    from archive.worker import drain as do_drain
 
-    return do_drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+    return do_drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings)
 
 
 # A skipped test is a failing test: nothing in this suite may skip silently.

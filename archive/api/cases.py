@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from archive.api.schemas import (
     BoundedDate,
     CaseCreateSchema, CaseListSchema, CaseQuerySchema, CaseSchema, DocumentSchema,
-    StageCreateSchema, UploadFileSchema, UploadFormSchema,
+    StageCreateSchema, UploadFormSchema,
 )
 from archive.auth import policy
 from archive.deadlines.service import attach_deadlines
@@ -16,10 +16,9 @@ from archive.deadlines.warnings import check_case_now
 from archive.auth.web import audit_event, case_for, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
-from archive.models import Case
+from archive.models import STAGES, Case
 from archive.services import cases as case_service
 from archive.services.ingest import HashingSpool, ingest
-from archive.services.rebuild import save_manifest
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="案卷 Cases, stages, uploads")
 
@@ -75,8 +74,6 @@ class Cases(MethodView):
         case = case_service.create_case(session, data)
         session.commit()
         audit_event("case.create", "case", case.id, number=case.number)
-        archive = get_archive()
-        save_manifest(archive.sessions, archive.store, archive.ingest_settings, case.id)
         return case_service.get_case(session, case.id)
 
 
@@ -107,17 +104,77 @@ class CaseStages(MethodView):
         return attach_deadlines(session, case_service.get_case(session, case_id))
 
 
+UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["stage", "form", "file"],
+    "properties": {"stage": {"type": "string", "enum": list(STAGES)},
+                   "form": {"type": "string", "maxLength": 64},
+                   "sha256": {"type": "string", "description": "SHA-256 the client expects; a mismatch is refused"},
+                   "file": {"type": "string", "format": "binary",
+                            "description": "sent after the other fields, it is stored while it arrives"}}}}}}
+
+
 @blp.route("/<case_id>/documents")
 class CaseDocuments(MethodView):
-    @blp.arguments(UploadFormSchema, location="form")
-    @blp.arguments(UploadFileSchema, location="files")
+    @blp.doc(requestBody=UPLOAD_BODY)
     @blp.response(201, DocumentSchema)
-    def post(self, form, files, case_id):
-        """Upload one document or piece of evidence for a stage (multipart: file, stage, form,
-        optional sha256). Stored in object storage first; indexing happens afterwards."""
+    def post(self, case_id):
+        """Upload one document or piece of evidence for a stage (multipart: stage, form, optional
+        sha256, then file). The file goes to object storage while it arrives (no spool); the
+        row is committed after the object; indexing happens afterwards."""
         case = scoped_case(case_id, write=True)
-        return store_upload(case, files["file"], stage=form["stage"], form=form["form"],
-                            expected_sha256=form.get("sha256"))
+        return streamed_upload(case)
+
+
+def streamed_upload(case: Case):
+    """Read the multipart body as it arrives and store its file (``ingest_stream``). Fields sent
+    after the file are still accepted: the file is then spooled first (``store_upload``)."""
+    from flask import request
+    from marshmallow import ValidationError
+
+    from archive.errors import BadQuery
+    from archive.services.ingest import ingest_stream
+    from archive.services.streaming import MultipartStream, boundary_of
+
+    def checked(values: dict) -> dict:
+        bad = next((k for k, v in values.items() if "\x00" in k or "\x00" in v), None)
+        if bad is not None:
+            raise BadQuery("请求中含有不允许的字符（NUL）/ NUL is not allowed in text", {bad: ["NUL (0x00) is not allowed"]})
+        try:
+            return UploadFormSchema().load({k: v for k, v in values.items() if k in ("stage", "form", "sha256")})
+        except ValidationError as exc:
+            raise ValidationFailed("the upload's fields are not valid", exc.messages) from None  # type: ignore[arg-type]
+
+    boundary = boundary_of(request.content_type or "")
+    if boundary is None or "form" in request.__dict__ or "files" in request.__dict__:
+        # not multipart (refused with the usual errors), or parsed already (a web session's CSRF
+        # check read the form): the spooled way
+        upload = request.files.get("file")
+        form = checked(request.form.to_dict())
+        if upload is None:
+            raise ValidationFailed("no file", {"file": ["Missing data for required field."]})
+        return store_upload(case, upload, stage=form["stage"], form=form["form"], expected_sha256=form.get("sha256"))
+    parts = MultipartStream(request.stream, boundary)
+    fields = parts.until_file()
+
+    if parts.file_field is None:
+        checked(fields)
+        raise ValidationFailed("no file", {"file": ["Missing data for required field."]})
+    if parts.file_field != "file" or not parts.filename:
+        raise ValidationFailed("file has no filename" if parts.file_field == "file" else "the file field is 'file'",
+                               {"file": ["missing filename" if parts.file_field == "file" else "Missing data for required field."]})
+    if "stage" not in fields or "form" not in fields:  # sent after the file: spool it, then read them
+        spool = HashingSpool.from_stream(parts, get_archive().ingest_settings.max_bytes)
+        form = checked(parts.rest())
+        return _stored(case, ingest(db(), get_archive().store, get_archive().ingest_settings, case,
+                                    stage=form["stage"], form=form["form"], filename=parts.filename,
+                                    spool=spool, expected_sha256=form.get("sha256"), uploader=current().username))
+    form = checked(fields)
+    archive = get_archive()
+    doc = ingest_stream(db(), archive.store, archive.ingest_settings, case, stage=form["stage"], form=form["form"],
+                        filename=parts.filename, source=parts, expected_sha256=form.get("sha256"),
+                        uploader=current().username)
+    parts.rest()  # the epilogue (fields after the file are ignored)
+    return _stored(case, doc)
 
 
 def store_upload(case: Case, upload, *, stage: str, form: str, expected_sha256: str | None = None,
@@ -129,19 +186,23 @@ def store_upload(case: Case, upload, *, stage: str, form: str, expected_sha256: 
     doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form,
                  filename=upload.filename, spool=received_file(upload), expected_sha256=expected_sha256,
                  uploader=current().username)
+    return _stored(case, doc, **audit_detail)
+
+
+def _stored(case: Case, doc, **audit_detail):
+    """After a document was stored: audit it, check the case's deadlines at once, and carry the
+    warnings the upload raised (a late upload) on the answer."""
     audit_event("document.upload", "document", doc.id, case_id=case.id, sha256=doc.sha256,
                 size=doc.size, filename=doc.filename, **audit_detail)
-    check_case_now(archive.sessions, case.id)
+    check_case_now(get_archive().sessions, case.id)
     doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
     return doc
 
 
 def case_changed(case_id: str) -> None:
-    """After a committed change to a case: rewrite its manifest in the store and check its
-    deadlines at once (both secondary steps that never undo the change)."""
-    archive = get_archive()
-    save_manifest(archive.sessions, archive.store, archive.ingest_settings, case_id)
-    check_case_now(archive.sessions, case_id)
+    """After a committed change to a case: check its deadlines at once (a secondary step that
+    never undoes the change; the manifest job was committed with the change)."""
+    check_case_now(get_archive().sessions, case_id)
 
 
 def raised_by(session, case_id: str, doc_id: str) -> list[str]:

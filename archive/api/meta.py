@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from archive.api.schemas import FormSchema, OrganisationSchema
 from archive.extension import db, get_archive
-from archive.indexing.queue import queue_depth
+from archive.jobs import queue_depth
 from archive.services.orgs import org_tree
 from forms import load_catalog
 

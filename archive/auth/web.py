@@ -118,10 +118,16 @@ def _unauthenticated(message: str):
     return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
 
 
+# Views that read their multipart body as it arrives (``archive.services.streaming``): the form
+# is not parsed before them (they check their fields for NUL themselves).
+STREAMED_ENDPOINTS = {"cases.CaseDocuments"}
+
+
 def _nul_field() -> str | None:
     """The name of a query, form or JSON field whose text holds a NUL character, if any."""
+    streamed = request.endpoint in STREAMED_ENDPOINTS and request.method == "POST"
     for name, value in list(request.args.items(multi=True)) + (
-            list(request.form.items(multi=True)) if request.method not in SAFE_METHODS else []):
+            list(request.form.items(multi=True)) if request.method not in SAFE_METHODS and not streamed else []):
         if "\x00" in value or "\x00" in name:
             return name
     if request.method not in SAFE_METHODS and request.is_json:

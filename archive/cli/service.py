@@ -45,7 +45,8 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
         with archive.sessions() as session:
             created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
-                        cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])
+                        cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
+                        archive.ingest_settings)
         worker.start()
         ocr_worker = _ocr_worker(archive)
         app = create_app(cfg, archive=archive)
@@ -109,15 +110,18 @@ def _interrupt(*_args) -> None:
 def worker(once: bool, status: bool) -> None:
     """Drain the index queue (the one index writer), forever or --once."""
     cfg = load_config()
-    from archive.indexing.queue import drain
+    from archive.worker import drain
 
     if status:
-        from archive.indexing.queue import job_status
+        from archive.jobs import job_status
 
         with _sessions(cfg)() as session:
             report = job_status(session)
         click.echo(f"pending {report['pending']}, failed {report['failed']} (failed jobs are retried "
                    f"at most hourly until their cause is gone)")
+        click.echo("open by kind: " + (", ".join(f"{k} {n}" for k, n in sorted(report["by_kind"].items())) or "none"))
+        for job in report["held"]:
+            click.echo(f"  job {job['id']} {job['kind']} {job['subject']}: held by {job['holder']} until {job['until']}")
         for job in report["jobs"]:
             click.echo(f"  job {job['id']} {job['action']} {job['subject']}: {job['attempts']} attempts, "
                        f"next {job['next_attempt_at'] or 'now'}: {job['last_error'] or ''}")
@@ -126,7 +130,7 @@ def worker(once: bool, status: bool) -> None:
     with running_store(cfg):
         archive = _archive(cfg)
         if once:
-            n = drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+            n = drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings)
             if cfg["OCR_ENGINE"] != "off":
                 from archive.ocr.jobs import drain_ocr
 
@@ -136,13 +140,15 @@ def worker(once: bool, status: bool) -> None:
                     archive.ocr_runner.close()
                 if read:
                     click.echo(f"read {read} documents by OCR")
-                    n += drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+                    n += drain(archive.sessions, archive.store, archive.index, archive.extract_limits,
+                                   archive.ingest_settings)
             click.echo(f"indexed {n} jobs")
             return
         from archive.worker import Worker
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
-                      cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"])
+                      cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
+                      archive.ingest_settings)
         ocr_worker = _ocr_worker(archive)  # OCR jobs in a thread of their own beside the index queue
         try:
             loop.run()  # in this thread: the index queue, and deadline checks on a schedule

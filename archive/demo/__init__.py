@@ -10,13 +10,12 @@ from archive.demo.documents import FontMissing, make_docx, make_pdf
 from archive.demo.scans import scanned_pdf
 from archive.services.powers import import_powers
 from archive.extension import Archive
-from archive.indexing.queue import drain
+from archive.worker import drain
 from archive.services import basicinfo
 from archive.services import cases as case_service
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.services.ingest import HashingSpool, ingest
 from archive.services.orgs import import_orgs
-from archive.services.rebuild import write_manifest
 
 ORGS: list[dict[str, Any]] = [
     {"code": "120000", "name": "天津市", "level": "city", "parent": None},
@@ -226,10 +225,9 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                 ingest(session, archive.store, archive.ingest_settings, case, stage=stage, form=form,
                        filename=filename, spool=spool, uploader="demo", clock=_fixed(at))
                 n_docs += 1
-            write_manifest(session, archive.store, archive.ingest_settings, case)
         demo_tasks(session, clock())
         session.commit()
-    drain(archive.sessions, archive.store, archive.index, archive.extract_limits)
+    drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings)
     return n_docs
 
 

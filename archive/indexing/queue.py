@@ -1,8 +1,10 @@
-"""The durable index queue and the one worker that drains it (Whoosh takes one writer).
+"""Index jobs of the durable queue (``archive.jobs``): extraction and the index writer's batch.
 
-An upload adds a row to ``index_jobs`` in the same transaction as its document row, so a job
-exists for every stored document and survives a crash of the worker. Processing a job extracts
-the text (once) and upserts the document by id: running it twice changes nothing.
+An upload adds an ``extract`` job in the same transaction as its document row. Any worker runs
+it: the text is read once from the stored object and written on the document, and an ``upsert``
+job is added in the same transaction. Only the elected index writer (``archive.indexing.writer``)
+claims ``upsert``/``versions``/``delete`` jobs, in batches, and writes the index; an upsert is
+by document id, so running a job twice changes nothing.
 """
 from __future__ import annotations
 
@@ -11,65 +13,24 @@ import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive import jobs
 from archive.extraction import extract, normalise
 from archive.extraction.base import ExtractLimits
 from archive.indexing.base import IndexedDocument, SearchIndex
-from archive.models import Case, Document, IndexJob, Stage
-from archive.ocr.jobs import ACTION as OCR_ACTION, enqueue_ocr, wants_ocr
+from archive.models import Case, Document, Job, Stage
+from archive.ocr.jobs import enqueue_ocr, wants_ocr
 from archive.services.clock import now as server_now
 from archive.services.orgs import ancestry
 from archive.storage.base import ObjectStore, StorageUnavailable
 from forms import load_catalog
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5  # failures after which a job counts as failed (it is still retried)
-BASE_DELAY = 5  # seconds before the second try; doubles after each failure
-MAX_DELAY = 3600  # the longest wait between tries
-UNAVAILABLE_DELAY = 5  # seconds: a store that does not answer is asked again soon
-
-
-def enqueue(session: Session, doc_ids: Iterable[str], action: str = "upsert") -> None:
-    """Add index jobs (committed by the caller)."""
-    for doc_id in doc_ids:
-        session.add(IndexJob(document_id=doc_id, action=action, created_at=server_now()))
-
-
-def queue_depth(session: Session) -> dict[str, int]:
-    """Jobs waiting, jobs that failed MAX_ATTEMPTS times or more (still retried, at the longest
-    back-off, until their cause is gone), and of the open jobs those waiting for OCR."""
-    pending = session.scalar(select(func.count()).select_from(IndexJob).where(
-        IndexJob.done_at.is_(None), IndexJob.attempts < MAX_ATTEMPTS)) or 0
-    failed = session.scalar(select(func.count()).select_from(IndexJob).where(
-        IndexJob.done_at.is_(None), IndexJob.attempts >= MAX_ATTEMPTS)) or 0
-    ocr = session.scalar(select(func.count()).select_from(IndexJob).where(
-        IndexJob.done_at.is_(None), IndexJob.action == OCR_ACTION)) or 0
-    return {"pending": pending, "failed": failed, "ocr_pending": ocr}
-
-
-def job_status(session: Session, limit: int = 50) -> dict:
-    """Queue depth and the jobs that have failed at least once (``archive worker --status``)."""
-    failing = session.scalars(select(IndexJob).where(IndexJob.done_at.is_(None), IndexJob.last_error.is_not(None))
-                              .order_by(IndexJob.attempts.desc(), IndexJob.id).limit(limit)).all()
-    return queue_depth(session) | {"jobs": [
-        {"id": j.id, "action": j.action, "subject": j.document_id, "attempts": j.attempts,
-         "next_attempt_at": j.next_attempt_at.isoformat() if j.next_attempt_at else None,
-         "last_error": (j.last_error or "")[:200]} for j in failing]}
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """Wait before the next try after ``attempts`` failures: doubling from BASE_DELAY, capped."""
-    return dt.timedelta(seconds=min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)))
-
-
-def due_jobs(now: dt.datetime):
-    """The select of jobs that may run at ``now``."""
-    return select(IndexJob).where(IndexJob.done_at.is_(None), or_(
-        IndexJob.next_attempt_at.is_(None), IndexJob.next_attempt_at <= now))
+WRITER = "index-writer"  # the lease holder of the writer's index jobs (one writer at a time)
 
 
 def _extract_object(store: ObjectStore, key: str, version_id: str, media_type: str, limits: ExtractLimits):
@@ -145,126 +106,72 @@ def version_documents(session: Session, doc: Document, cache: dict | None = None
             for v in versions]
 
 
-def process_queue(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
-                  limits: ExtractLimits | None = None, batch: int = 50) -> int:
-    """Drain up to ``batch`` jobs; returns how many were completed. Safe to re-run."""
-    limits = limits or ExtractLimits()
-    effects = _run_effects(sessions, store, batch)
+def extract_job(sessions: sessionmaker[Session], store: ObjectStore, limits: ExtractLimits, job: jobs.Claimed,
+                holder: str) -> None:
+    """Read a new document's text and hand it to the index writer: the text, the ``upsert``
+    job and the end of this job are one transaction. A document already read is handed over
+    again without reading it (a retry after a crash)."""
     with sessions() as session:
-        now = server_now()
-        jobs = session.scalars(due_jobs(now).where(IndexJob.action.not_in((*EFFECTS, OCR_ACTION)))
-                               .order_by(IndexJob.id).limit(batch)).all()
-        if not jobs:
-            return effects
+        doc = session.get(Document, job.subject)
+        if doc is not None:
+            if doc.text_status == "pending":
+                extract_and_queue_ocr(session, store, doc, limits)
+            jobs.enqueue(session, "upsert", doc.id)
+        jobs.finish(session, [job.id], holder)
+        session.commit()
+
+
+def process_index(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
+                  limits: ExtractLimits | None = None, batch: int = 50, holder: str = WRITER) -> int:
+    """The index writer's batch: claim up to ``batch`` index jobs, write them to the index in
+    one commit, finish them; returns how many were completed. Only the elected writer calls it."""
+    limits = limits or ExtractLimits()
+    with sessions() as session:
+        claimed = jobs.claim(session, jobs.INDEX_KINDS, holder, limit=batch)
+        if not claimed:
+            return 0
         upserts: dict[str, IndexedDocument] = {}
         deletes: set[str] = set()
-        ok: list[IndexJob] = []
+        ok: list[int] = []
         cache: dict = {}
-        store_down = False
-        for job in jobs:
-            if store_down:  # the rest wait for the store, without spending an attempt
-                job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
-                continue
+        for n, job in enumerate(claimed):
             try:
-                doc = session.get(Document, job.document_id)
-                if job.action == "delete" or doc is None:
-                    deletes.add(job.document_id)
+                doc = session.get(Document, job.subject)
+                if job.kind == "delete" or doc is None:
+                    deletes.add(job.subject)
                 else:
-                    if doc.text_status == "pending":
+                    if doc.text_status == "pending":  # queued without extraction (reconcile, rebuild)
                         extract_and_queue_ocr(session, store, doc, limits)
                     upserts[doc.id] = indexed_document(session, doc, cache)
-                    if job.action == "versions":  # an amendment was approved: index the old ones too
+                    if job.kind == "versions":  # an amendment was approved: index the old ones too
                         for old in version_documents(session, doc, cache, store, limits):
                             upserts[old.doc_id] = old
-                ok.append(job)
+                ok.append(job.id)
             except StorageUnavailable as exc:  # not the job's fault: retried soon, no attempt spent
                 log.warning("index job %s waits for the object store: %s", job.id, exc)
-                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
-                store_down = True
+                session.commit()
+                for rest in claimed[n:]:  # the rest wait for the store too
+                    jobs.fail(session, rest.id, holder, exc, spend=False,
+                              delay=dt.timedelta(seconds=jobs.UNAVAILABLE_DELAY))
+                break
             except Exception as exc:  # one bad job must not stop the queue
-                log.warning("index job %s for %s failed: %s", job.id, job.document_id, exc)
-                job.attempts += 1
-                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                job.next_attempt_at = now + backoff(job.attempts)
+                log.warning("index job %s for %s failed: %s", job.id, job.subject, exc)
+                session.commit()
+                jobs.fail(session, job.id, holder, exc)
         # Text is committed before the index write: a crash between them only repeats work.
         session.commit()
-        if upserts:
-            index.upsert(upserts.values())
-        if deletes:
-            index.delete(deletes)
-        done = server_now()
-        if ok:
-            session.execute(update(IndexJob).where(IndexJob.id.in_([j.id for j in ok]))
-                            .values(done_at=done, attempts=IndexJob.attempts + 1))
+        try:
+            if upserts:
+                index.upsert(upserts.values())
+            if deletes:
+                index.delete(deletes)
+        except Exception as exc:
+            for job_id in ok:  # the index refused the batch (disk full): not the jobs' fault
+                jobs.fail(session, job_id, holder, exc, spend=False, delay=dt.timedelta(0))
+            raise
+        jobs.finish(session, ok, holder)
         session.commit()
-        return effects + len(ok)
-
-
-# Jobs that change the store or the catalog after a commit (the outbox): each runs in its own
-# transaction, never inside the index batch's (whose row locks it would wait for).
-EFFECTS = ("amend", "hold")
-
-
-def _run_effect(sessions: sessionmaker[Session], store: ObjectStore, job: IndexJob) -> None:
-    if job.action == "amend":  # an approved amendment's new version
-        _apply_amendments(sessions, store, job.document_id)
-    elif job.action == "hold":  # a case's legal hold brought in line with its complaints
-        from archive.services.complaints import sync_hold
-
-        with sessions() as s:
-            sync_hold(s, store, job.document_id)
-
-
-def _run_effects(sessions: sessionmaker[Session], store: ObjectStore, batch: int) -> int:
-    """Run the due after-commit jobs; idempotent handlers, so a retry after a crash is safe."""
-    with sessions() as session:
-        jobs = session.scalars(due_jobs(server_now()).where(IndexJob.action.in_(EFFECTS))
-                               .order_by(IndexJob.id).limit(batch)).all()
-        session.commit()
-        done = 0
-        for job in jobs:
-            now = server_now()
-            try:
-                _run_effect(sessions, store, job)
-            except StorageUnavailable as exc:
-                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                job.next_attempt_at = now + dt.timedelta(seconds=UNAVAILABLE_DELAY)
-                session.commit()
-                break  # the store is down: the others wait too
-            except Exception as exc:
-                log.warning("job %s (%s %s) failed: %s", job.id, job.action, job.document_id, exc)
-                job.attempts += 1
-                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                job.next_attempt_at = now + backoff(job.attempts)
-            else:
-                job.done_at, job.attempts = now, job.attempts + 1
-                done += 1
-            session.commit()
-        return done
-
-
-def _apply_amendments(sessions: sessionmaker[Session], store: ObjectStore, doc_id: str) -> None:
-    """Write the new versions of the document's approved, not yet applied amendments."""
-    from archive.models import Amendment
-    from archive.services.amendments import apply_approved
-
-    with sessions() as s:
-        ids = s.scalars(select(Amendment.id).where(Amendment.document_id == doc_id, Amendment.status == "approved",
-                                                   Amendment.new_version_no.is_(None)).order_by(Amendment.id)).all()
-        for amendment_id in ids:
-            apply_approved(s, store, amendment_id)
-
-
-def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
-          limits: ExtractLimits | None = None) -> int:
-    """Process jobs until none are left (tests, the CLI, the end of a demo load)."""
-    total = 0
-    while True:
-        n = process_queue(sessions, store, index, limits)
-        if n == 0:
-            return total
-        total += n
+        return len(ok)
 
 
 def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_extract: bool = False,
@@ -307,8 +214,9 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
 
             n = index.bulk_load(items(), target, procs=procs)
             index.swap_to(target)
-            late = session.scalars(select(IndexJob.document_id).where(IndexJob.done_at >= started)).all()
-            enqueue(session, set(late))
+            late = session.scalars(select(Job.subject).where(Job.kind.in_(jobs.INDEX_KINDS),
+                                                             Job.done_at >= started)).all()
+            jobs.enqueue_index(session, set(late))
             session.commit()
     except BaseException:
         index.discard(target)

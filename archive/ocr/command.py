@@ -15,7 +15,7 @@ def ocr(which: str | None, doc_id: str | None) -> None:
     `archive worker --once`) then indexes what was read."""
     from archive.cli.base import _archive, failure, load_config, running_store
     from archive.ocr.jobs import drain_ocr, enqueue_ocr, select_documents
-    from archive.models import IndexJob
+    from archive.models import Job
 
     if (which is None) == (doc_id is None):
         raise click.UsageError("give one of --missing, --all or --document ID")
@@ -37,8 +37,8 @@ def ocr(which: str | None, doc_id: str | None) -> None:
                 raise failure(f"no such document: {doc_id}")
             enqueue_ocr(session, ids)
             session.commit()
-            job_ids = session.scalars(select(IndexJob.id).where(
-                IndexJob.action == "ocr", IndexJob.done_at.is_(None), IndexJob.document_id.in_(ids))).all()
+            job_ids = session.scalars(select(Job.id).where(
+                Job.kind == "ocr", Job.done_at.is_(None), Job.subject.in_(ids))).all()
         total = len(job_ids)
         started = time.monotonic()
         counts: dict[str, int] = {}

@@ -2,7 +2,7 @@
 
 The index worker never runs OCR. When it finds a document without text (an image, a PDF page
 without a text layer) it indexes what it has (file name, case, party) and queues an ``ocr``
-job in the same transaction. The OCR worker claims that job with a compare-and-set lease, so
+job in the same transaction. The OCR worker claims that job with a lease (``archive.jobs``), so
 two workers never read the same document at once; it writes the recognised text on the
 document (the original object is never touched) and queues the index update. The recognised
 text is derived: ``archive ocr --all`` makes it again from the stored originals.
@@ -17,22 +17,21 @@ import threading
 import time
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.db import compare_and_set
+from archive import jobs
 from archive.extraction.base import ExtractionResult
 from archive.extraction.image import IMAGE_TYPES
-from archive.models import Document, IndexJob
+from archive.models import Document, Job
 from archive.ocr.pages import PDF
 from archive.ocr.runner import OcrOutcome, OcrRunner, RunnerClosed
-from archive.services.clock import now as server_now
 from archive.storage.base import ObjectStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 ACTION = "ocr"
-LEASE = dt.timedelta(minutes=30)  # a claimed job whose worker died is taken again after this
+LEASE = jobs.LEASE[ACTION]  # a claimed job whose worker died is taken again after this
 OCR_TYPES = (PDF, *IMAGE_TYPES)
 
 
@@ -51,36 +50,25 @@ def enqueue_ocr(session: Session, doc_ids: Iterable[str]) -> int:
     were queued. Committed by the caller."""
     n = 0
     for doc_id in doc_ids:
-        open_job = session.scalar(select(IndexJob.id).where(
-            IndexJob.document_id == doc_id, IndexJob.action == ACTION, IndexJob.done_at.is_(None)))
+        open_job = session.scalar(select(Job.id).where(
+            Job.subject == doc_id, Job.kind == ACTION, Job.done_at.is_(None)))
         if open_job is not None:
             continue
         try:
             with session.begin_nested():
-                session.add(IndexJob(document_id=doc_id, action=ACTION, created_at=server_now()))
+                jobs.enqueue(session, ACTION, doc_id)
             n += 1
         except IntegrityError:  # another transaction queued it first
             pass
     return n
 
 
-def claim(sessions: sessionmaker[Session], job_ids: Iterable[int] | None = None) -> tuple[int, str] | None:
-    """Lease one due OCR job (compare-and-set on its next attempt time): ``(job id, document id)``."""
+def claim(sessions: sessionmaker[Session], holder: str,
+          job_ids: Iterable[int] | None = None) -> jobs.Claimed | None:
+    """Lease one due OCR job to ``holder``."""
     with sessions() as session:
-        now = server_now()
-        q = select(IndexJob.id, IndexJob.document_id, IndexJob.next_attempt_at).where(
-            IndexJob.action == ACTION, IndexJob.done_at.is_(None),
-            or_(IndexJob.next_attempt_at.is_(None), IndexJob.next_attempt_at <= now)).order_by(IndexJob.id)
-        if job_ids is not None:
-            q = q.where(IndexJob.id.in_(list(job_ids)))
-        for job_id, doc_id, seen in session.execute(q.limit(20)).all():
-            guard = IndexJob.next_attempt_at.is_(None) if seen is None else IndexJob.next_attempt_at == seen
-            if compare_and_set(session, update(IndexJob).where(IndexJob.id == job_id, IndexJob.done_at.is_(None), guard)
-                               .values(next_attempt_at=now + LEASE)):
-                session.commit()
-                return job_id, doc_id
-        session.rollback()
-    return None
+        got = jobs.claim(session, (ACTION,), holder, job_ids=job_ids, lease=LEASE)
+    return got[0] if got else None
 
 
 def apply_outcome(doc: Document, outcome: OcrOutcome) -> None:
@@ -132,38 +120,37 @@ def ocr_document(sessions: sessionmaker[Session], store: ObjectStore, runner: Oc
         if doc.text_status == "pending":
             return outcome  # extraction has not run (re-extract): the index worker queues OCR again
         apply_outcome(doc, outcome)
-        session.add(IndexJob(document_id=doc_id, action="upsert", created_at=server_now()))
+        jobs.enqueue(session, "upsert", doc_id)
         session.commit()
     return outcome
 
 
 def run_one(sessions: sessionmaker[Session], store: ObjectStore, runner: OcrRunner,
-            job_ids: Iterable[int] | None = None) -> OcrOutcome | bool | None:
+            job_ids: Iterable[int] | None = None, holder: str | None = None) -> OcrOutcome | bool | None:
     """Claim and run one OCR job; None when none is due, else the outcome (False if the job
     failed and waits for a retry)."""
-    from archive.indexing.queue import UNAVAILABLE_DELAY
-
-    claimed = claim(sessions, job_ids)
+    holder = holder or jobs.holder_name("ocr")
+    claimed = claim(sessions, holder, job_ids)
     if claimed is None:
         return None
-    job_id, doc_id = claimed
+    job_id, doc_id = claimed.id, claimed.subject
     try:
-        outcome = ocr_document(sessions, store, runner, doc_id, Lease(sessions, job_id))
+        outcome = ocr_document(sessions, store, runner, doc_id, Lease(sessions, job_id, holder))
     except RunnerClosed:  # the worker is stopping: the job waits for the next one, no attempt spent
         with sessions() as session:
-            session.execute(update(IndexJob).where(IndexJob.id == job_id).values(next_attempt_at=None))
-            session.commit()
+            jobs.fail(session, job_id, holder, None, spend=False)
         return False
     except StorageUnavailable as exc:
-        _retry(sessions, job_id, exc, dt.timedelta(seconds=UNAVAILABLE_DELAY), spend=False)
+        with sessions() as session:
+            jobs.fail(session, job_id, holder, exc, spend=False, delay=dt.timedelta(seconds=jobs.UNAVAILABLE_DELAY))
         return False
     except Exception as exc:  # the engine cannot start, the database went away: retried
         log.warning("OCR job %s for %s failed: %s", job_id, doc_id, exc)
-        _retry(sessions, job_id, exc, None, spend=True)
+        with sessions() as session:
+            jobs.fail(session, job_id, holder, exc)
         return False
     with sessions() as session:
-        session.execute(update(IndexJob).where(IndexJob.id == job_id)
-                        .values(done_at=server_now(), attempts=IndexJob.attempts + 1))
+        jobs.finish(session, [job_id], holder)
         session.commit()
     return outcome if outcome is not None else OcrOutcome("skipped")
 
@@ -172,8 +159,8 @@ class Lease:
     """Renews an OCR job's lease while its document is read (a long document outlives LEASE;
     a worker that died stops renewing, and the job is taken again LEASE after the last page)."""
 
-    def __init__(self, sessions: sessionmaker[Session], job_id: int, every: float = 60.0) -> None:
-        self.sessions, self.job_id, self.every = sessions, job_id, every
+    def __init__(self, sessions: sessionmaker[Session], job_id: int, holder: str, every: float = 60.0) -> None:
+        self.sessions, self.job_id, self.holder, self.every = sessions, job_id, holder, every
         self.last = time.monotonic()
 
     def __call__(self) -> None:
@@ -181,25 +168,7 @@ class Lease:
             return
         self.last = time.monotonic()
         with self.sessions() as session:
-            session.execute(update(IndexJob).where(IndexJob.id == self.job_id, IndexJob.done_at.is_(None))
-                            .values(next_attempt_at=server_now() + LEASE))
-            session.commit()
-
-
-def _retry(sessions, job_id: int, exc: Exception, delay: dt.timedelta | None, *, spend: bool) -> None:
-    """Record the failure; the job is due again after ``delay``, or after the queue's back-off
-    for its attempts."""
-    from archive.indexing.queue import backoff
-
-    with sessions() as session:
-        job = session.get(IndexJob, job_id)
-        if job is None:
-            return
-        if spend:
-            job.attempts += 1
-        job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        job.next_attempt_at = server_now() + (delay if delay is not None else backoff(job.attempts))
-        session.commit()
+            jobs.renew(session, self.job_id, self.holder, LEASE)
 
 
 def select_documents(session: Session, *, missing: bool = False, every: bool = False,

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from archive.db import compare_and_set, get_or_404, lock_row
 from archive.errors import Conflict, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
-from archive.models import Amendment, Case, Document, DocumentVersion, IndexJob, Organisation, new_id
+from archive.jobs import enqueue
+from archive.models import Amendment, Case, Document, DocumentVersion, Organisation, new_id
 from archive.services.clock import now as server_now
 from archive.services.complaints import hold_new
 from archive.services.ingest import HashingSpool, IngestSettings, clean_filename, object_metadata, retain_until
@@ -94,7 +95,7 @@ def decide(session: Session, a: Amendment, *, by: str, approve: bool, note: str)
         session.rollback()
         raise Conflict("the amendment was decided already")
     if approve:
-        session.add(IndexJob(document_id=a.document_id, action="amend", created_at=now))
+        enqueue(session, "amend", a.document_id)
     session.flush()
     session.refresh(a)
     return a
@@ -166,7 +167,7 @@ def apply_approved(session: Session, store: ObjectStore, amendment_id: int) -> b
     doc.ocr_confidence = doc.ocr_engine = None  # the new version is read afresh (by OCR if a scan)
     a.new_version_no = new_no
     case.changed_at = now
-    session.add(IndexJob(document_id=doc.id, action="versions", created_at=now))
+    enqueue(session, "versions", doc.id)
     session.commit()
     return True
 

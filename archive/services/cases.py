@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive.db import compare_and_set
 from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.jobs import enqueue
 from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage
 from archive.services.clock import as_aware, now as server_now
 
@@ -63,6 +64,7 @@ def create_case(session: Session, data: dict) -> Case:
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(f"case {number} exists already", {"number": ["already exists"]}) from exc
+    manifest_changed(session, case)
     return case
 
 
@@ -142,6 +144,7 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
         session.rollback()
         raise Conflict(f"stage {stage} is recorded already") from exc
     case.stages.append(row)
+    manifest_changed(session, case)
     return row
 
 
@@ -241,6 +244,7 @@ def add_period(session: Session, case: Case, data: dict, *, by: str) -> CasePeri
         session.rollback()
         raise ValidationFailed("the change to the decision period is not valid",
                                {"start_on": ["a suspension is still open: end it first"]}) from exc
+    manifest_changed(session, case)
     return p
 
 
@@ -259,4 +263,11 @@ def end_suspension(session: Session, case: Case, period_id: int, end_on: dt.date
         raise Conflict("only an open suspension can be ended")
     session.refresh(p)
     case.changed_at = server_now()
+    manifest_changed(session, case)
     return p
+
+
+def manifest_changed(session: Session, case: Case) -> None:
+    """Queue the rewrite of the case's manifest object in the transaction of the change (a
+    worker writes it after the commit; a rolled-back change queues nothing)."""
+    enqueue(session, "manifest", case.id)

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from archive.db import compare_and_set, get_or_404, lock_row
 from archive.errors import Conflict, ValidationFailed
+from archive.jobs import enqueue
 from archive.models import (
     Amendment, Case, Complaint, ComplaintAttachment, ComplaintLink, ComplaintStep, Document, DocumentVersion,
-    IndexJob, Organisation,
+    Job, Organisation,
 )
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore, StorageError
@@ -121,8 +122,7 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
     case_ids = list(session.scalars(select(ComplaintLink.case_id).where(ComplaintLink.complaint_id == complaint.id)))
     # Holds are lifted only after the close is committed (a failed commit leaves them on); the
     # jobs committed with it lift them again if this process dies or the store fails first.
-    jobs = {case_id: IndexJob(document_id=case_id, action="hold", created_at=now) for case_id in case_ids}
-    session.add_all(jobs.values())
+    jobs = {case_id: enqueue(session, "hold", case_id) for case_id in case_ids}
     session.commit()
     session.refresh(complaint)
     released, synced = [], []
@@ -134,7 +134,7 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
         except StorageError as exc:
             log.warning("lifting the hold of case %s waits for the worker: %s", case_id, exc)
     if synced:  # done here; the others stay queued
-        session.execute(update(IndexJob).where(IndexJob.id.in_(synced)).values(done_at=server_now(), attempts=1))
+        session.execute(update(Job).where(Job.id.in_(synced), Job.done_at.is_(None)).values(done_at=server_now(), attempts=1))
     session.commit()
     return released
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import re
@@ -15,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
-from archive.models import Case, Document, IndexJob, new_id
+from archive.extraction.detect import DOCX
+from archive.jobs import enqueue
+from archive.models import Case, Document, new_id
 from archive.services.cases import check_recorded
 from archive.services.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore
@@ -127,21 +130,13 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
            clock: Callable[[], dt.datetime] = server_now) -> Document:
     """Store one document. Nothing is recorded unless the object was stored first; if the
     database commit fails after that, the object stays and ``archive reconcile`` reports it."""
-    check_recorded(case, stage)
-    catalog = load_catalog()
-    if form not in catalog:
-        raise ValidationFailed("unknown form", {"form": [f"no form {form!r} in the catalog (GET /api/forms)"]})
-    if stage not in catalog[form].stages:
-        raise ValidationFailed("form not used at this stage",
-                               {"form": [f"{catalog[form].name} belongs to {', '.join(catalog[form].stages)}"]})
+    check_upload(case, stage, form)
     if spool.size == 0:
         raise ValidationFailed("empty file", {"file": ["the file is empty"]})
     if spool.size > settings.max_bytes:
         raise TooLarge(f"file larger than {settings.max_bytes} bytes")
-    if expected_sha256 is not None:
-        expected = expected_sha256.strip().lower()
-        if not SHA256_HEX.match(expected):
-            raise ValidationFailed("sha256 must be 64 hexadecimal digits", {"sha256": ["not a SHA-256 hex digest"]})
+    expected = checked_sha256(expected_sha256)
+    if expected is not None:
         if expected != spool.sha256:
             raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
                                    {"sha256": [f"expected {expected}, received bytes hash to {spool.sha256}"]})
@@ -157,7 +152,101 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
                     media_type, retain_until(uploaded_at, settings.years_for(case.procedure)))
+    return _catalogue(session, store, case, doc, put)
+
+
+def check_upload(case: Case, stage: str, form: str) -> None:
+    """What is checked before a byte is stored: the stage is recorded, the form is one of it."""
+    check_recorded(case, stage)
+    catalog = load_catalog()
+    if form not in catalog:
+        raise ValidationFailed("unknown form", {"form": [f"no form {form!r} in the catalog (GET /api/forms)"]})
+    if stage not in catalog[form].stages:
+        raise ValidationFailed("form not used at this stage",
+                               {"form": [f"{catalog[form].name} belongs to {', '.join(catalog[form].stages)}"]})
+
+
+def checked_sha256(expected_sha256: str | None) -> str | None:
+    """A declared SHA-256, normalised; refused unless it is 64 hexadecimal digits."""
+    if expected_sha256 is None:
+        return None
+    expected = expected_sha256.strip().lower()
+    if not SHA256_HEX.match(expected):
+        raise ValidationFailed("sha256 must be 64 hexadecimal digits", {"sha256": ["not a SHA-256 hex digest"]})
+    return expected
+
+
+def receipt_key(case_id: str, doc_id: str, version_id: str) -> str:
+    """Where the SHA-256 and size of a streamed version are kept (its metadata was sent before
+    its last byte arrived)."""
+    return f"cases/{case_id}/receipts/{doc_id}/{version_id}"
+
+
+def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings, case: Case, *,
+                  stage: str, form: str, filename: str | None, source: Any,
+                  expected_sha256: str | None = None, uploader: str | None = None,
+                  clock: Callable[[], dt.datetime] = server_now) -> Document:
+    """Store one document read from ``source`` as it arrives (``source.read(n)``).
+
+    A file that fits in one part of the store's multipart upload is read whole into memory,
+    then stored with one request and its full metadata. A larger one goes into a multipart
+    upload part by part: its metadata is sent with the first part, without the SHA-256 and the
+    size (unless the client declared the SHA-256), which are stored after the last part in a
+    receipt object beside it. Too large, a SHA-256 other than the declared one, or a client that
+    goes away: the multipart upload is aborted, and no row and no visible object remain. The
+    row is committed only after the object (and its receipt)."""
+    import io
+
+    from archive.services.streaming import HashingReader, Prefixed, read_full
+
+    check_upload(case, stage, form)
+    expected = checked_sha256(expected_sha256)
+    reader = HashingReader(source, settings.max_bytes, expected)
+    part = int(getattr(store, "part_size", 16 * 1024**2))
+    head = read_full(reader, part + 1)
+    whole = len(head) <= part
+    if whole:
+        read_full(reader, 1)  # the end: the declared SHA-256 is checked here
+    media_type = detect_media_type(io.BytesIO(head)) if whole else detect_media_type_head(head)
+    uploaded_at = clock()
+    doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,
+                   filename=clean_filename(filename), media_type=media_type,
+                   size=reader.size if whole else 0, sha256=reader.sha256 if whole else (expected or ""),
+                   uploaded_at=uploaded_at, uploader=uploader, text_status="pending")
+    doc.object_key = object_key(case.id, doc.id)
+    completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
+    until = retain_until(uploaded_at, settings.years_for(case.procedure))
+    meta = object_metadata(case, doc, completed)
+    if whole:
+        put = store.put(doc.object_key, io.BytesIO(head), len(head), meta, media_type, until)
+    else:
+        meta["size"] = ""
+        meta["sha256-in"] = "receipt"
+        put = store.put(doc.object_key, Prefixed(head, reader), -1, meta, media_type, until)  # type: ignore[arg-type]
+        doc.size, doc.sha256 = reader.size, reader.sha256
+        body = json.dumps({"doc-id": doc.id, "version-id": put.version_id, "sha256": doc.sha256,
+                           "size": doc.size}).encode()
+        store.put(receipt_key(case.id, doc.id, put.version_id), io.BytesIO(body), len(body),
+                  {"schema": METADATA_SCHEMA, "doc-id": doc.id}, "application/json", until)
+    return _catalogue(session, store, case, doc, put)
+
+
+def detect_media_type_head(head: bytes) -> str:
+    """The media type from the first part of a large file: a DOCX is a ZIP whose first entries
+    are its content types and the ``word/`` part (Word writes them first)."""
+    import io
+
+    if head.startswith(b"PK\x03\x04") and b"[Content_Types].xml" in head and b"word/" in head:
+        return DOCX
+    if head.startswith(b"PK\x03\x04"):
+        return "application/zip"
+    return detect_media_type(io.BytesIO(head))
+
+
+def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, put) -> Document:
+    """The row of a stored document, its hold and its extraction job, in one commit."""
     doc.version_id = put.version_id
+    uploaded_at = doc.uploaded_at
     from archive.db import lock_row
     from archive.services.complaints import hold_new
 
@@ -167,7 +256,7 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     hold_new(session, store, case.id, doc.object_key, put.version_id)
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)
-    session.add(IndexJob(document_id=doc.id, action="upsert", created_at=uploaded_at))
+    enqueue(session, "extract", doc.id)  # any worker reads the text, then the index writer indexes it
     try:
         session.commit()
     except Exception:

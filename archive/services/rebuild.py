@@ -10,6 +10,7 @@ requests, sampling and complaints (they live in the database and its backups onl
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive.models import Case, CasePeriod, Document, DocumentVersion, IndexJob, Organisation, Stage
+from archive.jobs import enqueue as queue_job
+from archive.models import Case, CasePeriod, Document, DocumentVersion, Organisation, Stage
 from archive.services.clock import now as server_now
 from archive.services.ingest import IngestSettings, retain_until
 from archive.storage.base import ObjectNotFound, ObjectStore
@@ -70,18 +72,6 @@ def write_manifest(session: Session, store: ObjectStore, settings: IngestSetting
                     {"schema": MANIFEST_SCHEMA, "case-id": case.id, "stages": stages}, "application/json",
                     retain_until(server_now(), settings.years_for(case.procedure)))
     return put.version_id
-
-
-def save_manifest(sessions, store: ObjectStore, settings: IngestSettings, case_id: str) -> None:
-    """After a committed change: a secondary step; a failure is logged and ``archive reconcile
-    --repair`` writes the manifest again."""
-    try:
-        with sessions() as session:
-            case = session.get(Case, case_id)
-            if case is not None:
-                write_manifest(session, store, settings, case)
-    except Exception as exc:
-        log.warning("manifest of case %s not written (archive reconcile --repair will): %s", case_id, exc)
 
 
 def _read_json(store: ObjectStore, key: str, version_id: str | None = None) -> dict:
@@ -146,9 +136,29 @@ def _document_versions(store: ObjectStore, key: str) -> list[tuple[str, dict]]:
         if k != key:
             continue
         meta = store.stat(key, version).metadata
+        if meta.get("schema") == "case-archive/1" and meta.get("sha256-in") == "receipt":
+            meta = _with_receipt(store, key, version, meta)
         if meta.get("schema") == "case-archive/1" and meta.get("sha256"):
             out.append((version, meta))
     return sorted(out, key=lambda vm: int(vm[1].get("version-no") or 1))
+
+
+def _with_receipt(store: ObjectStore, key: str, version: str, meta: dict) -> dict:
+    """A streamed version's metadata completed by its receipt (SHA-256 and size, stored after
+    its last byte); lacking the receipt (the process died between the two), from its bytes."""
+    from archive.services.ingest import receipt_key
+
+    meta = dict(meta)
+    try:
+        receipt = _read_json(store, receipt_key(meta["case-id"], meta["doc-id"], version))
+        meta["sha256"], meta["size"] = receipt["sha256"], str(receipt["size"])
+    except (ObjectNotFound, KeyError, ValueError):
+        digest, size = hashlib.sha256(), 0
+        for chunk in store.open(key, version):
+            digest.update(chunk)
+            size += len(chunk)
+        meta["sha256"], meta["size"] = digest.hexdigest(), str(size)
+    return meta
 
 
 def restore_document(session: Session, store: ObjectStore, key: str, versions: list[tuple[str, dict]], *,
@@ -172,8 +182,7 @@ def restore_document(session: Session, store: ObjectStore, key: str, versions: l
             superseded_at=_dt(later.get("amended-at")) or server_now(),
             amendment_id=int(later["amendment-id"]) if later.get("amendment-id") else None))
     if enqueue:
-        session.add(IndexJob(document_id=doc.id, action="versions" if len(versions) > 1 else "upsert",
-                             created_at=server_now()))
+        queue_job(session, "versions" if len(versions) > 1 else "upsert", doc.id)
     return doc
 
 

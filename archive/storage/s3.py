@@ -33,6 +33,22 @@ def _translate(exc: Exception) -> StorageError:
     return StorageError(str(exc))
 
 
+class _Source:
+    """The stream given to ``put``; remembers an error raised while reading it, so that the
+    caller's own error (not a storage error) comes back after the upload was aborted."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
 class S3ObjectStore:
     """Versioned, object-locked bucket on an S3 server (SeaweedFS, Ceph RGW, MinIO AIStor)."""
 
@@ -66,14 +82,20 @@ class S3ObjectStore:
 
     def put(self, key: str, stream: ByteStream, length: int, metadata: Mapping[str, str],
             content_type: str, retain_until: dt.datetime) -> PutResult:
-        """Store a new version with a retention date; multipart above ``part_size``."""
+        """Store a new version with a retention date; multipart above ``part_size``. ``length``
+        -1: read to the end of ``stream``, one part at a time (a streamed upload); an error while
+        reading aborts the multipart upload, and nothing is stored."""
+        source = _Source(stream)
         try:
             res = self.client.put_object(
-                self.bucket, key, cast(BinaryIO, stream), length, content_type=content_type,
+                self.bucket, key, cast(BinaryIO, source), length, content_type=content_type,
                 metadata=dict[str, Any](encode_metadata(metadata)), part_size=self.part_size,
                 retention=Retention(self.mode, retain_until.astimezone(dt.timezone.utc)),
+                num_parallel_uploads=1 if length < 0 else 3,  # streamed: one part in memory at a time
             )
         except Exception as exc:
+            if source.error is not None:  # the caller's stream failed (too large, a bad hash, gone)
+                raise source.error from None
             raise _translate(exc) from exc
         if not res.version_id:
             raise StorageError("the store returned no version id: is versioning on?")

@@ -23,7 +23,6 @@ from archive.labels import (KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDU
 from archive.models import STAGES_BY_KIND, Case, CasePeriod, Organisation, WarningRecord
 from archive.services import cases as case_service
 from archive.services.clock import local, now
-from archive.services.rebuild import save_manifest
 from archive.web import bp
 from archive.web.layout import Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
 from forms import load_catalog
@@ -121,8 +120,6 @@ def case_new():
             errors, status = zh_errors(exc.errors or {"number": [exc.message]}), 422 if isinstance(exc, ValidationFailed) else 409
         else:
             audit_event("case.create", "case", case.id, number=case.number, via="web")
-            archive = get_archive()
-            save_manifest(archive.sessions, archive.store, archive.ingest_settings, case.id)
             flash(f"案件 {case.number} 已创建。请先登记已完成的环节，再上传该环节的文书。", "ok")
             return redirect(url_for("web.case", case_id=case.id))
     return render_template("case_new.html", values=values, errors=errors, section="case_new",

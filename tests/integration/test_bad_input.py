@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archive.demo.documents import make_pdf
-from archive.models import Document, IndexJob
+from archive.models import Document, Job
 from tests.conftest import (
     _clerk_headers, authorize, clerk_of, client_as, drain, ensure_stage, new_case, record_stage, upload,
 )
@@ -29,7 +29,7 @@ def counts(archive):
     """(document rows, index jobs, stored object versions)."""
     with archive.sessions() as s:
         docs = s.scalar(select(func.count()).select_from(Document))
-        jobs = s.scalar(select(func.count()).select_from(IndexJob))
+        jobs = s.scalar(select(func.count()).select_from(Job))
     return docs, jobs, len(list(archive.store.keys()))
 
 

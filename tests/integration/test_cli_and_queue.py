@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from archive.cli import main
 from archive.demo.documents import make_pdf
 from archive.indexing.query import SearchQuery, parse_terms
-from archive.models import Case, IndexJob
+from archive.models import Case, Job
 from archive.services.ingest import HashingSpool, ingest
 from tests.conftest import ACCESS, SECRET, drain, new_case, upload
 
@@ -68,7 +68,8 @@ def test_orgs_import_refuses_bad_files_and_changes_nothing(cli_env, tmp_path):
 
 
 def test_failed_worker_keeps_jobs_and_indexing_is_idempotent(client, archive, orgs):
-    from archive.indexing.queue import enqueue, process_queue
+    from archive.jobs import enqueue_index as enqueue
+    from archive.worker import Context, run_round
 
     case = new_case(client)
     doc = upload(client, case["id"], PDF).get_json()
@@ -77,11 +78,13 @@ def test_failed_worker_keeps_jobs_and_indexing_is_idempotent(client, archive, or
         def upsert(self, docs):
             raise OSError("disk full")
 
+    broken = Context.of(archive)
+    broken.index = BrokenIndex()  # type: ignore[assignment]
     with pytest.raises(OSError, match="disk full"):
-        process_queue(archive.sessions, archive.store, BrokenIndex())
+        run_round(broken, "test")
     with archive.sessions() as s:
-        job = s.scalars(select(IndexJob)).one()
-        assert job.done_at is None
+        job = s.scalars(select(Job).where(Job.kind == "upsert")).one()
+        assert job.done_at is None and job.attempts == 0 and "disk full" in job.last_error
     assert drain(archive) == 1
     assert archive.index.doc_count() == 1
     with archive.sessions() as s:

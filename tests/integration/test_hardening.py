@@ -13,8 +13,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select, update
 
+from archive import jobs
 from archive.demo.documents import make_pdf
-from archive.models import Amendment, Document, DocumentVersion, FixityEvent, IndexJob, WarningRecord
+from archive.models import Amendment, Document, DocumentVersion, FixityEvent, Job, WarningRecord
+from archive.worker import Context, run_round
 from tests.conftest import client_as, concurrently, drain, new_case, record_stage, upload
 from tests.integration.test_accounts_audit import PASSWORD, csrf_of, log_in, person  # noqa: F401
 from tests.integration.test_sampling import PLAN, cases_in_period, reviewers  # noqa: F401
@@ -475,7 +477,6 @@ def test_a_huge_text_is_cut_and_marked(make_app, seaweed):
 # -- 13. jobs that recover ----------------------------------------------------------------------------
 
 def test_index_jobs_wait_for_the_store_without_spending_attempts(app, archive, client, document, monkeypatch):
-    from archive.indexing import queue
     from archive.storage.base import StorageUnavailable
 
     def down(*args, **kwargs):
@@ -483,14 +484,14 @@ def test_index_jobs_wait_for_the_store_without_spending_attempts(app, archive, c
 
     monkeypatch.setattr(archive.store, "open", down)
     for _ in range(10):
-        queue.process_queue(archive.sessions, archive.store, archive.index)
+        run_round(Context.of(archive), "test")
         with archive.sessions() as s:
-            s.execute(update(IndexJob).values(next_attempt_at=None))  # time passes
+            s.execute(update(Job).values(next_attempt_at=None))  # time passes
             s.commit()
     with archive.sessions() as s:
-        job = s.scalars(select(IndexJob).where(IndexJob.document_id == document["id"])).one()
+        job = s.scalars(select(Job).where(Job.subject == document["id"])).one()
         assert job.attempts == 0 and job.done_at is None and "unreachable" in job.last_error
-        assert queue.queue_depth(s) == {"pending": 1, "failed": 0, "ocr_pending": 0}
+        assert jobs.queue_depth(s) == {"pending": 1, "failed": 0, "ocr_pending": 0}
     monkeypatch.undo()
     assert drain(archive) == 1
     assert client.get("/api/search", query_string={"q": "伍万元"}).get_json()["total"] == 1
@@ -504,23 +505,23 @@ def test_failing_jobs_back_off_and_are_retried_after_failing(app, archive, docum
 
     monkeypatch.setattr(queue, "extract_document", broken)
     waits = []
-    for _ in range(queue.MAX_ATTEMPTS + 1):
-        queue.process_queue(archive.sessions, archive.store, archive.index)
+    for _ in range(jobs.MAX_ATTEMPTS + 1):
+        run_round(Context.of(archive), "test")
         with archive.sessions() as s:
-            job = s.scalars(select(IndexJob).where(IndexJob.document_id == document["id"])).one()
+            job = s.scalars(select(Job).where(Job.subject == document["id"])).one()
             assert job.next_attempt_at is not None
             waits.append((job.next_attempt_at - dt.datetime.now(dt.timezone.utc)).total_seconds())
             # nothing runs before its time
-            assert queue.process_queue(archive.sessions, archive.store, archive.index) == 0
-            s.execute(update(IndexJob).values(next_attempt_at=None))
+            assert run_round(Context.of(archive), "test") == 0
+            s.execute(update(Job).values(next_attempt_at=None))
             s.commit()
     assert all(b > a for a, b in zip(waits, waits[1:]))  # doubling
     with archive.sessions() as s:
-        assert queue.queue_depth(s) == {"pending": 0, "failed": 1, "ocr_pending": 0}
+        assert jobs.queue_depth(s) == {"pending": 0, "failed": 1, "ocr_pending": 0}
     monkeypatch.undo()
     assert drain(archive) == 1  # a failed job is still retried once its cause is gone
     with archive.sessions() as s:
-        assert queue.queue_depth(s) == {"pending": 0, "failed": 0, "ocr_pending": 0}
+        assert jobs.queue_depth(s) == {"pending": 0, "failed": 0, "ocr_pending": 0}
 
 
 # -- 4. a refused id and a missing id cannot be told apart ---------------------------------------------
@@ -612,7 +613,7 @@ def test_a_close_whose_commit_fails_leaves_the_complaint_open_and_the_case_held(
     original = Session.commit
 
     def failing(self):
-        if any(isinstance(o, IndexJob) and o.action == "hold" for o in self.new):
+        if any(isinstance(o, Job) and o.kind == "hold" for o in self.new):
             raise RuntimeError("database went away")
         return original(self)
 
@@ -641,7 +642,7 @@ def test_a_hold_the_store_could_not_lift_is_lifted_by_the_worker(app, archive, h
     assert archive.store.stat(key, version).legal_hold  # over-held for now, never under-held
     monkeypatch.setattr(archive.store, "set_legal_hold", real)
     with archive.sessions() as s:
-        s.execute(update(IndexJob).values(next_attempt_at=None))
+        s.execute(update(Job).values(next_attempt_at=None))
         s.commit()
     drain(archive)
     assert not archive.store.stat(key, version).legal_hold
@@ -654,10 +655,10 @@ def test_worker_status_shows_failing_jobs(app, archive, document, monkeypatch):
     from archive.indexing import queue
 
     monkeypatch.setattr(queue, "extract_document", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad file")))
-    for _ in range(queue.MAX_ATTEMPTS):
-        queue.process_queue(archive.sessions, archive.store, archive.index)
+    for _ in range(jobs.MAX_ATTEMPTS):
+        run_round(Context.of(archive), "test")
         with archive.sessions() as s:
-            s.execute(update(IndexJob).values(next_attempt_at=None))
+            s.execute(update(Job).values(next_attempt_at=None))
             s.commit()
     env = {"ARCHIVE_DATABASE_URL": archive.config["DATABASE_URL"], "ARCHIVE_DATA_DIR": archive.config["DATA_DIR"]}
     r = CliRunner().invoke(main, ["worker", "--status"], env=env)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from archive.demo.documents import make_docx
 from archive.demo.scans import image_pdf, photo, png, render_page
-from archive.models import Document, IndexJob
+from archive.models import Document, Job
 from archive.ocr.jobs import claim, drain_ocr, enqueue_ocr
 from tests.conftest import client_as, drain, new_case, upload
 from tests.integration.test_hardening import concurrently
@@ -167,7 +167,7 @@ def test_a_decompression_bomb_is_refused_and_a_corrupt_image_failed_both_kept(ap
     for name, data in (("bomb", bomb), ("broken", broken)):
         assert client.get(f"/api/documents/{ids[name]}/content").data == data
     with archive.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(IndexJob).where(IndexJob.done_at.is_(None))) == 0
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.done_at.is_(None))) == 0
 
 
 def test_a_hanging_page_and_a_crashing_page_cost_only_themselves(make_app):
@@ -219,7 +219,7 @@ def test_the_upload_and_the_index_never_wait_for_ocr(make_app, tmp_path, monkeyp
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with archive.sessions() as s:
-                job = s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one()
+                job = s.scalars(select(Job).where(Job.kind == "ocr")).one()
                 if job.next_attempt_at is not None:
                     break
             time.sleep(0.1)
@@ -231,7 +231,7 @@ def test_the_upload_and_the_index_never_wait_for_ocr(make_app, tmp_path, monkeyp
         assert time.monotonic() - began < 30
         assert search(client, "销售过期奶粉")["total"] == 1  # indexed while OCR is held
         with archive.sessions() as s:
-            assert s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one().done_at is None
+            assert s.scalars(select(Job).where(Job.kind == "ocr")).one().done_at is None
             assert s.get(Document, scan["id"]).text_status == "ocr_pending"
         gate.touch()
         deadline = time.monotonic() + 120
@@ -263,7 +263,7 @@ def test_one_open_ocr_job_per_document_and_one_claim_under_concurrency(archive, 
     results = concurrently(8, queue)
     assert not [r for r in results if isinstance(r, Exception)], results
     with archive.sessions() as s:
-        jobs = s.scalars(select(IndexJob).where(IndexJob.action == "ocr", IndexJob.document_id == doc["id"])).all()
+        jobs = s.scalars(select(Job).where(Job.kind == "ocr", Job.subject == doc["id"])).all()
     assert len(jobs) == 1
 
     claims = concurrently(8, lambda _i: claim(archive.sessions))
@@ -329,8 +329,8 @@ def test_a_pdf_with_text_and_scanned_pages_gets_only_its_scanned_pages_read(arch
     assert doc_json(client, doc["id"])["text_status"] == "ocr"
     assert search(client, "受送达人签收")["total"] == 1
     with archive.sessions() as s:  # and no new OCR job was queued for it
-        assert s.scalar(select(func.count()).select_from(IndexJob).where(
-            IndexJob.action == "ocr", IndexJob.done_at.is_(None))) == 0
+        assert s.scalar(select(func.count()).select_from(Job).where(
+            Job.kind == "ocr", Job.done_at.is_(None))) == 0
 
 
 def test_a_worker_stopped_mid_document_leaves_its_job_to_the_next_and_a_long_read_keeps_its_lease(
@@ -346,7 +346,7 @@ def test_a_worker_stopped_mid_document_leaves_its_job_to_the_next_and_a_long_rea
 
     def job():
         with archive.sessions() as s:
-            return s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one()
+            return s.scalars(select(Job).where(Job.kind == "ocr")).one()
 
     deadline = time.monotonic() + 60
     while job().next_attempt_at is None and time.monotonic() < deadline:
@@ -381,7 +381,7 @@ def test_an_engine_that_cannot_start_keeps_the_job_for_a_retry(make_app):
     archive, client, scan = with_waiting_scan(make_app, OCR_ENGINE="tests.ocr_engines:NoSuchEngine")
     assert run_one(archive.sessions, archive.store, archive.ocr_runner) is False
     with archive.sessions() as s:
-        job = s.scalars(select(IndexJob).where(IndexJob.action == "ocr")).one()
+        job = s.scalars(select(Job).where(Job.kind == "ocr")).one()
         assert job.done_at is None and job.attempts == 1 and "cannot start" in job.last_error
         assert "NoSuchEngine" in job.last_error and job.next_attempt_at is not None
         assert s.get(Document, scan["id"]).text_status == "ocr_pending"

@@ -1,0 +1,180 @@
+"""Streaming uploads: the request body is parsed as it arrives and the file's bytes go on to the
+object store, hashed and counted on the way, without being spooled to disk first.
+
+``MultipartStream`` reads a ``multipart/form-data`` body from the request stream with Werkzeug's
+sans-IO decoder: the fields before the file, then the file's bytes on demand (``read``), then the
+fields after it. ``HashingReader`` counts and hashes what passes through it; it refuses a file
+above the size limit as soon as it is exceeded and a file whose SHA-256 is not the one declared
+when its last byte arrives, so the store's multipart upload is aborted and nothing is visible.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import IO
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
+
+CHUNK = 256 * 1024
+MAX_FIELD_BYTES = 64 * 1024  # a text field (stage, form, sha256) is short
+
+
+class UploadIncomplete(ClientDisconnected):
+    """The body ended before the multipart message did (the client went away)."""
+
+
+class MultipartStream:
+    """A ``multipart/form-data`` body read from ``stream`` as it arrives; one file part."""
+
+    def __init__(self, stream: IO[bytes], boundary: bytes, chunk: int = CHUNK) -> None:
+        self.stream = stream
+        # (no max_form_memory_size: it would count the file's bytes too; fields are limited in _take)
+        self.decoder = MultipartDecoder(boundary, max_parts=64)
+        self.chunk = chunk
+        self.fields: dict[str, str] = {}
+        self.file_field: str | None = None
+        self.filename: str | None = None
+        self._pending = bytearray()
+        self._in_file = False
+        self._file_done = False
+        self._ended = False
+        self._field: str | None = None
+        self._value = bytearray()
+
+    def _event(self):
+        while True:
+            event = self.decoder.next_event()
+            if not isinstance(event, NeedData):
+                return event
+            if self.decoder.complete:
+                raise UploadIncomplete("the upload ended before its last part")
+            data = self.stream.read(self.chunk)
+            self.decoder.receive_data(data if data else None)
+
+    def _take(self, event) -> bool:
+        """Handle one event outside the file's data; False once the message has ended."""
+        if isinstance(event, Epilogue):
+            self._ended = True
+            return False
+        if isinstance(event, Field):
+            self._field, self._value = event.name, bytearray()
+        elif isinstance(event, File):
+            if self.file_field is not None:
+                raise ValidationFailed("one file per upload", {"file": ["send one file per upload"]})
+            self.file_field, self.filename, self._in_file = event.name, event.filename, True
+        elif isinstance(event, Data):
+            if self._in_file:
+                self._pending += event.data
+                if not event.more_data:
+                    self._in_file, self._file_done = False, True
+            elif self._field is not None:
+                self._value += event.data
+                if len(self._value) > MAX_FIELD_BYTES:
+                    raise ValidationFailed("a form field is too long", {self._field: ["too long"]})
+                if not event.more_data:
+                    self.fields[self._field] = self._value.decode("utf-8", "replace")
+                    self._field = None
+        return True
+
+    def until_file(self) -> dict[str, str]:
+        """Read the fields up to the file part (or the end); the fields read so far."""
+        while not self._ended and self.file_field is None:
+            self._take(self._event())
+        return self.fields
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes of the file (all with -1); b"" at its end."""
+        while (n < 0 or len(self._pending) < n) and not self._file_done and not self._ended:
+            self._take(self._event())
+        if n < 0 or n >= len(self._pending):
+            out = bytes(self._pending)
+            self._pending.clear()
+        else:
+            out = bytes(self._pending[:n])
+            del self._pending[:n]
+        return out
+
+    def rest(self) -> dict[str, str]:
+        """Read to the end of the message (the fields after the file); every field."""
+        while not self._ended:
+            if not self._take(self._event()):
+                break
+        self._pending.clear()
+        return self.fields
+
+
+def boundary_of(content_type: str) -> bytes | None:
+    from werkzeug.http import parse_options_header
+
+    mimetype, options = parse_options_header(content_type or "")
+    if mimetype != "multipart/form-data" or not options.get("boundary"):
+        return None
+    return options["boundary"].encode("latin-1")
+
+
+class HashingReader:
+    """Reads from ``source``, counting and hashing; over ``max_bytes`` it raises TooLarge, and at
+    the end of a file whose SHA-256 is not ``expected`` it raises ChecksumMismatch."""
+
+    def __init__(self, source, max_bytes: int, expected_sha256: str | None = None) -> None:
+        self.source = source
+        self.max_bytes = max_bytes
+        self.expected = expected_sha256
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self.at_end = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.source.read(n)
+        if data:
+            self.size += len(data)
+            if self.size > self.max_bytes:
+                raise TooLarge(f"file larger than {self.max_bytes} bytes")
+            self._sha.update(data)
+        elif n != 0 and not self.at_end:
+            self.at_end = True
+            if self.size == 0:
+                raise ValidationFailed("empty file", {"file": ["the file is empty"]})
+            if self.expected is not None and self.expected != self.sha256:
+                raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
+                                       {"sha256": [f"expected {self.expected}, received bytes hash to {self.sha256}"]})
+        return data
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+class Prefixed:
+    """``head`` then the rest of ``source``: bytes already read (to sniff the type) go first."""
+
+    def __init__(self, head: bytes, source) -> None:
+        self.head = memoryview(head)
+        self.source = source
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                out = bytes(self.head) + self.source.read(-1)
+                self.head = memoryview(b"")
+                return out
+            out = bytes(self.head[:n])
+            self.head = self.head[n:]
+            if len(out) < n:
+                out += self.source.read(n - len(out))
+            return out
+        return self.source.read(n)
+
+
+def read_full(source, n: int) -> bytes:
+    """Read until ``n`` bytes or the end."""
+    parts, got = [], 0
+    while got < n:
+        data = source.read(n - got)
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)

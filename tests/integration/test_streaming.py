@@ -1,0 +1,151 @@
+"""Streaming ingest (issue 17, part 3): the request body goes to the object store while it
+arrives, hashed on the way; a large file is a multipart upload whose SHA-256 and size follow in
+a receipt; too large, a wrong declared hash or a client that goes away leaves no row and no
+visible object, and no multipart upload behind."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from archive.models import Document
+from tests.conftest import client_as, new_case, record_stage
+
+PART = 5 * 1024**2
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(PART_SIZE=PART, MAX_UPLOAD_BYTES=30 * 1024**2)
+
+
+@pytest.fixture
+def case(app, archive, tokens):
+    client = client_as(app, "city")
+    c = new_case(client)
+    assert record_stage(client, c["id"], "investigation", "2026-03-05T10:00:00+08:00").status_code == 201
+    return c
+
+
+def _clerk(app):
+    return client_as(app, "clerk_a")
+
+
+def _body(data: bytes, *, sha256: str | None = None, fields_first: bool = True, filename="现场照片.bin"):
+    fields = {"stage": "investigation", "form": "inquiry_record"}
+    if sha256:
+        fields["sha256"] = sha256
+    return {**fields, "file": (io.BytesIO(data), filename)} if fields_first else {"file": (io.BytesIO(data), filename), **fields}
+
+
+def _state(archive):
+    with archive.sessions() as s:
+        rows = s.scalar(select(func.count()).select_from(Document))
+    objects = [k for k, _ in archive.store.keys("cases/") if "/documents/" in k or "/receipts/" in k]
+    uploads = list(archive.store.client._list_multipart_uploads(archive.store.bucket).uploads)
+    return rows, objects, uploads
+
+
+def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
+    data = os.urandom(2 * PART + 12345)  # three parts
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data), content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest() and doc["size"] == len(data)
+    with archive.sessions() as s:
+        row = s.get(Document, doc["id"])
+        key, version = row.object_key, row.version_id
+    meta = archive.store.stat(key, version).metadata
+    assert meta["sha256-in"] == "receipt" and meta["sha256"] == ""  # sent with the first part
+    from archive.services.ingest import receipt_key
+    receipt = json.loads(b"".join(archive.store.open(receipt_key(case["id"], doc["id"], version))))
+    assert receipt["sha256"] == doc["sha256"] and receipt["size"] == len(data)
+    assert hashlib.sha256(b"".join(archive.store.open(key, version))).hexdigest() == doc["sha256"]
+    from archive.services.rebuild import _document_versions
+    [(v, resolved)] = _document_versions(archive.store, key)  # rebuild reads the receipt
+    assert v == version and resolved["sha256"] == doc["sha256"] and resolved["size"] == str(len(data))
+    from archive.services.fixity import check_document
+
+    with archive.sessions() as s:  # the fixity round reads it like any other
+        events = check_document(s, archive.store, s.get(Document, doc["id"]), row.uploaded_at)
+    assert [e.result for e in events] == ["ok"]
+
+
+def test_a_small_file_is_one_request_with_its_full_metadata(app, archive, case):
+    data = "询问笔录：当事人承认销售过期食品。".encode("utf-8") * 100
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data), content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()
+    with archive.sessions() as s:
+        row = s.get(Document, doc["id"])
+        meta = archive.store.stat(row.object_key, row.version_id).metadata
+    assert meta["sha256"] == hashlib.sha256(data).hexdigest() and meta["size"] == str(len(data))
+    assert "sha256-in" not in meta and row.media_type == "text/plain"
+
+
+@pytest.mark.parametrize("size", [PART // 2, 2 * PART + 1])
+def test_a_wrong_declared_hash_leaves_nothing(app, archive, case, size):
+    before = _state(archive)
+    data = os.urandom(size)
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data, sha256="0" * 64),
+                         content_type="multipart/form-data")
+    assert r.status_code == 422 and "sha256" in r.get_json()["errors"], r.get_json()
+    assert _state(archive) == before  # no row, no object, no multipart upload left open
+
+
+def test_a_file_over_the_limit_is_refused_while_it_arrives(app, archive, case):
+    before = _state(archive)
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(os.urandom(31 * 1024**2)),
+                         content_type="multipart/form-data")
+    assert r.status_code == 413
+    assert _state(archive) == before
+
+
+def test_fields_after_the_file_still_work(app, archive, case):
+    data = os.urandom(PART + 7)
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data, fields_first=False),
+                         content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_nothing(app, archive, case):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        before = _state(archive)
+        boundary = "streamtestboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"stage\"\r\n\r\ninvestigation\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\ninquiry_record\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        total = len(head) + 3 * PART + 100
+        token = app.config["TEST_TOKENS"]["clerk_a"]
+        sock = socket.create_connection(("127.0.0.1", server.server_port))
+        sock.sendall((f"POST /api/cases/{case['id']}/documents HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+                      f"Content-Length: {total}\r\n\r\n").encode() + head)
+        sent = 0
+        while sent < PART + PART // 2:  # the first part has gone to the store; then the client vanishes
+            sock.sendall(os.urandom(256 * 1024))
+            sent += 256 * 1024
+        end = time.monotonic() + 30
+        while not _state(archive)[2]:  # the multipart upload is open: bytes went on before the end
+            assert time.monotonic() < end, "no multipart upload was started while the body arrived"
+            time.sleep(0.1)
+        sock.close()
+        end = time.monotonic() + 30
+        while _state(archive)[2] and time.monotonic() < end:  # the server notices and aborts
+            time.sleep(0.2)
+        assert _state(archive) == before
+    finally:
+        server.shutdown()
