@@ -67,7 +67,10 @@ def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None 
             "security": [{"bearer": []}, {"session": []}]},
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable
-    init_app(app, archive or build_archive(cfg))
+    if archive is None:  # a web process of its own (gunicorn): it reads the index, never writes it
+        archive = build_archive(cfg)
+        archive.index.read_only = True
+    init_app(app, archive)
     from archive.api import init_api
     from archive.auth.web import init_auth
     from archive.web import bp as web_bp

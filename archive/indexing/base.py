@@ -83,6 +83,7 @@ class SearchEngine(SearchIndex, Protocol):
     """A ``SearchIndex`` kept in generations: rebuilt beside the live one and swapped in."""
 
     engine: str
+    read_only: bool  # a web process: searches, never writes (not even an empty first generation)
 
     def current_dir(self) -> Path:
         """The live generation's directory (created empty on first use)."""

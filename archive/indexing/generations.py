@@ -145,9 +145,22 @@ class GenerationEngine(Generic[IX]):
         self._lock = threading.Lock()
         self._ix: IX | None = None
         self._ix_dir: Path | None = None
+        # A web process (gunicorn) reads the index and never writes it, not even an empty first
+        # generation: before the worker made one, it searches an empty index in memory.
+        self.read_only = False
 
     def _create(self, d: Path) -> None:
         raise NotImplementedError
+
+    def _empty(self) -> IX:
+        """An empty index in memory (what a read-only process searches before the first build)."""
+        raise NotImplementedError
+
+    def writable_dir(self) -> Path:
+        """The live generation, for writing; refused in a read-only (web) process."""
+        if self.read_only:
+            raise RuntimeError("this process only reads the index: the elected worker writes it")
+        return self.current_dir()
 
     def _open(self, d: Path) -> IX:
         raise NotImplementedError
@@ -159,6 +172,8 @@ class GenerationEngine(Generic[IX]):
         return self.generations.current_dir()
 
     def new_generation(self) -> Path:
+        if self.read_only:
+            raise RuntimeError("this process only reads the index: the elected worker writes it")
         return self.generations.new_generation()
 
     def swap_to(self, d: Path) -> None:
@@ -177,6 +192,10 @@ class GenerationEngine(Generic[IX]):
         """The live generation, opened once and reopened when it was swapped; one removed
         between reading the pointer and opening it is looked up again."""
         for attempt in range(3):
+            if self.read_only and self.generations.live_dir() is None:
+                with self._lock:
+                    self._ix, self._ix_dir = self._empty(), None
+                    return self._ix
             d = self.current_dir()
             with self._lock:
                 if self._ix is not None and self._ix_dir == d:

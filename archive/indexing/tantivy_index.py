@@ -110,6 +110,9 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
     def _open(self, d: Path) -> tantivy.Index:
         return open_index(d)
 
+    def _empty(self) -> tantivy.Index:
+        return tantivy.Index(self.schema)  # in memory
+
     # -- writing -------------------------------------------------------------------------
     def _write(self, d: Path, docs: Iterable[IndexedDocument] = (), deletes: Iterable[str] = ()) -> int:
         writer = open_index(d).writer(heap_size=WRITE_HEAP, num_threads=1)
@@ -138,11 +141,11 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
 
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
         """Add or replace documents keyed by doc_id, in one commit (the worker's path)."""
-        return self._write(self.current_dir(), docs=docs)
+        return self._write(self.writable_dir(), docs=docs)
 
     def delete(self, doc_ids: Iterable[str]) -> None:
         """Remove documents by id."""
-        self._write(self.current_dir(), deletes=list(doc_ids))
+        self._write(self.writable_dir(), deletes=list(doc_ids))
 
     def bulk_load(self, docs: Iterable[IndexedDocument], into: Path, procs: int = 1) -> int:
         """Fill a new, not yet live generation (``archive reindex``): ``procs`` processes

@@ -172,6 +172,11 @@ class WhooshIndex(GenerationEngine[windex.Index]):
     def _open(self, d: Path) -> windex.Index:
         return _with_current_fields(windex.open_dir(str(d)))
 
+    def _empty(self) -> windex.Index:
+        from whoosh.filedb.filestore import RamStorage
+
+        return RamStorage().create_index(make_schema())  # in memory
+
     def _current_searcher(self):
         """A searcher kept open between queries and refreshed when the index changed (opening
         one per query costs more than many queries). A generation swapped out and removed
@@ -204,6 +209,7 @@ class WhooshIndex(GenerationEngine[windex.Index]):
     # -- the port ----------------------------------------------------------------------
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
         """Add or replace documents keyed by doc_id, in one commit (the worker's path)."""
+        self.writable_dir()
         ix = self._index()
         writer = AsyncWriter(ix)
         # Replaced entries stay in their segments until a merge drops them; Whoosh merges only
@@ -218,6 +224,7 @@ class WhooshIndex(GenerationEngine[windex.Index]):
 
     def delete(self, doc_ids: Iterable[str]) -> None:
         """Remove documents by id."""
+        self.writable_dir()
         writer = AsyncWriter(self._index())
         for doc_id in doc_ids:
             writer.delete_by_term("doc_id", doc_id)
