@@ -37,7 +37,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,7 @@ MAX_ATTEMPTS = 5  # failures after which a job counts as failed (it is still ret
 BASE_DELAY = 5  # seconds before the second try; doubles after each failure
 MAX_DELAY = 3600  # the longest wait between tries
 UNAVAILABLE_DELAY = 5  # seconds: a store that does not answer is asked again soon
+KEEP_DONE = dt.timedelta(days=30)  # finished jobs are kept this long (``archive worker --status``), then removed
 
 
 def holder_name(role: str = "worker") -> str:
@@ -193,6 +194,16 @@ def release_kinds(session: Session, kinds: Iterable[str]) -> None:
                                       Job.lease_holder.is_not(None))
                     .values(lease_holder=None, lease_expires_at=None))
     session.commit()
+
+
+def prune(session: Session, before: dt.datetime, limit: int = 10_000) -> int:
+    """Remove up to ``limit`` jobs finished before ``before`` (a city adds millions a year);
+    commits. Returns how many were removed."""
+    ids = select(Job.id).where(Job.done_at.is_not(None), Job.done_at < before).order_by(Job.id).limit(limit)
+    res = session.execute(delete(Job).where(Job.id.in_(ids.scalar_subquery())).execution_options(
+        synchronize_session=False))
+    session.commit()
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def queue_depth(session: Session) -> dict[str, int]:

@@ -123,10 +123,13 @@ def _reschedule(ctx: Context, job: jobs.Claimed, holder: str, every: float) -> N
 
 
 def _checks(ctx: Context, job: jobs.Claimed, holder: str) -> None:
-    """The deadline scan and escalation (idempotent: a fact is stored once)."""
+    """The deadline scan and escalation (idempotent: a fact is stored once); then jobs finished
+    long ago are removed."""
     from archive.deadlines.warnings import run_checks
 
     run_checks(ctx.sessions, server_now())
+    with ctx.sessions() as s:
+        jobs.prune(s, server_now() - jobs.KEEP_DONE)
     _reschedule(ctx, job, holder, ctx.checks_every)
 
 

@@ -81,6 +81,7 @@ class Recorder:
         self.small_uploads: list[float] = []  # uploads of 5 MB or less
         self.errors: dict[str, list[str]] = defaultdict(list)
         self.acked: dict[str, tuple[str, str]] = {}  # doc id -> (sha256, case id)
+        self.sizes: dict[str, int] = {}
         self.down: tuple[float, float] | None = None  # when the killed process was down
 
     def ok(self, op: str, seconds: float, size: int | None = None) -> None:
@@ -125,6 +126,7 @@ def _client(i: int, base: str, token: str, cases: list[str], rec: Recorder, stop
                         rec.error(op, "other", f"acknowledged with another SHA-256 {doc['id']}")
                     with rec.lock:
                         rec.acked[doc["id"]] = (sha, case)
+                        rec.sizes[doc["id"]] = len(data)
                     mine.append(doc["id"])
             elif op == "case":
                 r = http.request("GET", f"{base}/api/cases/{rng.choice(cases)}", headers=auth)
@@ -186,6 +188,10 @@ def _verify(base: str, token: str, acked: dict[str, tuple[str, str]]) -> tuple[i
     return lost, damaged
 
 
+def rec_bytes(rec: Recorder) -> int:
+    return sum(rec.sizes.values())
+
+
 def _catch_up(base: str, token: str, timeout: float = 300) -> float:
     """Seconds until no job waits (every upload extracted, indexed, every manifest written);
     -1 if that takes longer than ``timeout``."""
@@ -217,7 +223,23 @@ def _setup_cases(base: str, token: str, n: int) -> list[str]:
     return out
 
 
-def run(label: str, base: str, token: str, args, kill) -> dict:
+def _rss_mb(pids: list[int]) -> list[float]:
+    out = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return out
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def run(label: str, base: str, token: str, args, kill, after=None) -> dict:
     cases = _setup_cases(base, token, 20)
     rec = Recorder()
     stop = threading.Event()
@@ -257,6 +279,10 @@ def run(label: str, base: str, token: str, args, kill) -> dict:
     print(f"acknowledged uploads {len(rec.acked)}: lost {lost}, damaged {damaged}")
     print(f"the job queue was empty {caught_up:.1f} s after the load stopped" if caught_up >= 0 else
           "the job queue was not empty 300 s after the load stopped")
+    stored = sum(1 for _ in rec.acked)
+    print(f"stored: {stored} documents, {rec_bytes(rec) / 1e6:.0f} MB acknowledged")
+    if after is not None:
+        after(stored)
     return {"label": label, "requests": total, "rps": total / elapsed, "lost": lost, "damaged": damaged,
             "errors": {k: len(v) for k, v in rec.errors.items()},
             "upload_small_p95": _pct(small, 95), "search_p95": _pct(rec.times.get("search", []), 95)}
@@ -300,13 +326,26 @@ def embedded(args) -> dict:
             proc = start()
             return "SIGKILL of archive serve (web, worker and the store's parent), started again"
 
-        return run("embedded", f"http://127.0.0.1:{port}", token, args, kill)
+        def after(stored: int) -> None:
+            data = work / "data"
+            print(f"memory: archive serve {_rss_mb([proc.pid])[0]:.0f} MB RSS, its SeaweedFS "
+                  f"{sum(_rss_mb(_children_of(proc.pid))):.0f} MB; disk: SQLite "
+                  f"{(data / 'archive.sqlite3').stat().st_size / 1e6:.1f} MB, index {_du(data / 'index') / 1e6:.1f} MB, "
+                  f"SeaweedFS {_du(data / 'seaweedfs') / 1e6:.0f} MB")
+
+        return run("embedded", f"http://127.0.0.1:{port}", token, args, kill, after)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _children_of(pid: int) -> list[int]:
+    from bench.procs import children
+
+    return children(pid)
 
 
 def _orgs_csv(work: Path) -> Path:
@@ -356,7 +395,27 @@ def city(args) -> dict:
             dep.kill_worker(writer if writer is not None else 0)
             return f"SIGKILL of web process {victim} and of worker {writer} (the index writer)"
 
-        return run("city", dep.url, token, args, kill)
+        def after(stored: int) -> None:
+            web = _rss_mb(dep.web_pids())
+            workers = _rss_mb([p.pid for p in dep.worker_procs if p.poll() is None])
+            print(f"memory: {len(web)} web processes {', '.join(f'{m:.0f}' for m in web)} MB RSS; workers "
+                  f"{', '.join(f'{m:.0f}' for m in workers)} MB; disk: index {_du(work / 'app' / 'data' / 'index') / 1e6:.1f} MB, "
+                  f"SeaweedFS volumes {_du(work / 'cluster') / 1e6:.0f} MB (replication 001)")
+            engine = sa.create_engine(url)
+            with engine.connect() as conn:
+                docs = conn.execute(sa.text("SELECT count(*) FROM documents")).scalar() or 1
+                rows = conn.execute(sa.text(
+                    "SELECT c.relname, pg_relation_size(c.oid), pg_indexes_size(c.oid), "
+                    "coalesce(pg_total_relation_size(c.reltoastrelid), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' "
+                    "ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 6")).all()
+                total = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
+            engine.dispose()
+            print(f"PostgreSQL {total / 1e6:.0f} MB for {docs} documents; per document (table, indexes, TOAST):")
+            for name, heap, idx, toast in rows:
+                print(f"    {name:16} {heap / docs:8.0f} B {idx / docs:8.0f} B {toast / docs:8.0f} B")
+
+        return run("city", dep.url, token, args, kill, after)
     finally:
         dep.stop()
         cluster.stop(grace=1.0)

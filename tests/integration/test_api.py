@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from archive.demo.documents import make_pdf
-from tests.conftest import new_case, record_stage, upload
+from tests.conftest import drain, new_case, record_stage, upload
 
 PDF = make_pdf("行政处罚决定书", ["本机关决定：责令停产停业，并处罚款人民币五万元。"] * 5)
 
@@ -33,12 +33,15 @@ def test_organisations_tree(client, orgs):
     assert districts["120114"]["children"][0]["children"] == []
 
 
-def test_health_reports_components_and_queue(client, doc):
+def test_health_reports_components_and_queue(client, doc, archive):
     h = client.get("/api/health").get_json()
     assert h["database"]["ok"] and h["object_store"]["ok"] and h["index"]["ok"]
     # every component up: ok, or degraded (still 200) while a needed holiday calendar is missing
     assert h["status"] == ("ok" if h["calendar"]["ok"] else "degraded")
-    assert h["queue"] == {"pending": 1, "failed": 0, "ocr_pending": 0}
+    # the upload's extraction and the case's two manifest writes (creation, the stage) wait
+    assert h["queue"] == {"pending": 3, "failed": 0, "ocr_pending": 0}
+    drain(archive)
+    assert client.get("/api/health").get_json()["queue"] == {"pending": 0, "failed": 0, "ocr_pending": 0}
 
 
 def test_openapi_document_is_generated_from_the_schemas(client):

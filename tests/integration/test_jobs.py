@@ -117,6 +117,20 @@ def test_scheduled_rounds_exist_once_however_many_workers_start(archive):
     assert worker.run_jobs(ctx, "w", ("checks",)) == 0
 
 
+def test_the_scan_removes_jobs_finished_long_ago(archive):
+    old, recent, waiting = _add(archive, 3)
+    now = dt.datetime.now(dt.timezone.utc)
+    with archive.sessions() as s:
+        s.execute(update(Job).where(Job.id == old).values(done_at=now - jobs.KEEP_DONE - dt.timedelta(days=1)))
+        s.execute(update(Job).where(Job.id == recent).values(done_at=now - dt.timedelta(days=1)))
+        s.commit()
+        jobs.ensure_scheduled(s, "checks", now)
+    assert worker.run_jobs(worker.Context.of(archive), "w", ("checks",)) == 1
+    with archive.sessions() as s:
+        left = set(s.scalars(select(Job.id).where(Job.id.in_([old, recent, waiting]))).all())
+    assert left == {recent, waiting}
+
+
 def test_a_job_whose_worker_died_runs_again_and_its_effect_happens_once(app, archive, tokens):
     client = client_as(app, "city")
     case = new_case(client)
