@@ -266,8 +266,9 @@ def test_one_open_ocr_job_per_document_and_one_claim_under_concurrency(archive, 
         jobs = s.scalars(select(Job).where(Job.kind == "ocr", Job.subject == doc["id"])).all()
     assert len(jobs) == 1
 
-    claims = concurrently(8, lambda _i: claim(archive.sessions))
-    assert [c for c in claims if c is not None] == [(jobs[0].id, doc["id"])], claims
+    claims = concurrently(8, lambda i: claim(archive.sessions, f"ocr-worker-{i}"))
+    won = [c for c in claims if c is not None]
+    assert [(c.id, c.subject) for c in won] == [(jobs[0].id, doc["id"])], claims
 
 
 def test_archive_ocr_reads_documents_stored_before_ocr_existed(make_app, monkeypatch):
@@ -349,17 +350,20 @@ def test_a_worker_stopped_mid_document_leaves_its_job_to_the_next_and_a_long_rea
             return s.scalars(select(Job).where(Job.kind == "ocr")).one()
 
     deadline = time.monotonic() + 60
-    while job().next_attempt_at is None and time.monotonic() < deadline:
+    while job().lease_expires_at is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    leased = job().next_attempt_at
-    assert leased is not None  # taken, and held at the gate
-    Lease(archive.sessions, job().id, every=0)()  # a page done: the lease moves on
-    assert job().next_attempt_at > leased
+    leased, holder = job().lease_expires_at, job().lease_holder
+    assert leased is not None and holder  # taken, and held at the gate
+    Lease(archive.sessions, job().id, holder, every=0)()  # a page done: the lease moves on
+    assert job().lease_expires_at > leased
+    Lease(archive.sessions, job().id, "someone-else", every=0)()  # only its holder renews it
+    assert job().lease_holder == holder
     worker.stop()  # e.g. `archive worker` is stopped while the scan is read
     worker.join(20)
     assert not worker.is_alive()
     left = job()
-    assert left.done_at is None and left.next_attempt_at is None and left.attempts == 0
+    assert left.done_at is None and left.lease_holder is None and left.next_attempt_at is None
+    assert left.attempts == 0
     with archive.sessions() as s:
         assert s.get(Document, scan["id"]).text_status == "ocr_pending"
     gate.touch()
