@@ -76,7 +76,8 @@ def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_sc
 
     reviewer.go("/reviews")
     reviewer.page.click(f"table.list a:has-text('{second}')")
-    until(reviewer.page, "document.getElementById('total').textContent !== '—'")
+    reviewer.wait("#total")  # the review page has loaded (a busy machine is slow to navigate)
+    until(reviewer.page, "document.getElementById('total') && document.getElementById('total').textContent !== '—'")
     reviewer.page.fill("input[name=points_C2]", "25")
     assert reviewer.page.inner_text("#grade") == "扣分超出该项上限"
     reviewer.page.fill("input[name=reason_C2]", "询问笔录未记录告知事项")

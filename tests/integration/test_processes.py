@@ -84,7 +84,9 @@ def test_gunicorn_and_two_workers_survive_sigkill(tmp_path, pg_server_url, seawe
         for i in range(6):
             put(i)
         _wait(lambda: found() == 6, what="six documents indexed")
-        writer = _wait(dep.writer_index, what="a worker to say it writes the index")
+        _wait(lambda: dep.writer_index() is not None, what="a worker to say it writes the index")
+        writer = dep.writer_index()
+        assert writer is not None
         dep.kill_worker(writer)  # SIGKILL the index writer
         victim = dep.web_pids()[0]
         os.kill(victim, signal.SIGKILL)  # and one web process
