@@ -121,7 +121,9 @@ class CaseDocuments(MethodView):
         """Upload one document or piece of evidence for a stage (multipart: stage, form, optional
         sha256, then file). The file goes to object storage while it arrives (no spool); the
         row is committed after the object; indexing happens afterwards."""
-        case = scoped_case(case_id, write=True)
+        # the case row alone (its stages load when needed): an upload needs no documents list
+        case = db().get(Case, case_id)
+        case_for(case, case_id, write=True)
         return streamed_upload(case)
 
 

@@ -218,7 +218,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     until = retain_until(uploaded_at, settings.years_for(case.procedure))
     meta = object_metadata(case, doc, completed)
     if whole:
-        put = store.put(doc.object_key, io.BytesIO(head), len(head), meta, media_type, until)
+        put = store.put(doc.object_key, io.BytesIO(head), len(head), meta, media_type, until, sha256=doc.sha256)
     else:
         meta["size"] = ""
         meta["sha256-in"] = "receipt"

@@ -36,7 +36,8 @@ class MultipartStream:
         self.fields: dict[str, str] = {}
         self.file_field: str | None = None
         self.filename: str | None = None
-        self._pending = bytearray()
+        self._pending: list[bytes] = []  # the file's bytes decoded and not yet read
+        self._npending = 0
         self._in_file = False
         self._file_done = False
         self._ended = False
@@ -66,7 +67,9 @@ class MultipartStream:
             self.file_field, self.filename, self._in_file = event.name, event.filename, True
         elif isinstance(event, Data):
             if self._in_file:
-                self._pending += event.data
+                if event.data:
+                    self._pending.append(event.data)
+                    self._npending += len(event.data)
                 if not event.more_data:
                     self._in_file, self._file_done = False, True
             elif self._field is not None:
@@ -86,15 +89,15 @@ class MultipartStream:
 
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes of the file (all with -1); b"" at its end."""
-        while (n < 0 or len(self._pending) < n) and not self._file_done and not self._ended:
+        while (n < 0 or self._npending < n) and not self._file_done and not self._ended:
             self._take(self._event())
-        if n < 0 or n >= len(self._pending):
-            out = bytes(self._pending)
-            self._pending.clear()
-        else:
-            out = bytes(self._pending[:n])
-            del self._pending[:n]
-        return out
+        out = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        if 0 <= n < len(out):
+            self._pending.append(out[n:])
+            out = out[:n]
+        self._npending = sum(map(len, self._pending))
+        return bytes(out)
 
     def rest(self) -> dict[str, str]:
         """Read to the end of the message (the fields after the file); every field."""
@@ -102,6 +105,7 @@ class MultipartStream:
             if not self._take(self._event()):
                 break
         self._pending.clear()
+        self._npending = 0
         return self.fields
 
 

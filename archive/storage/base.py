@@ -93,8 +93,9 @@ class ObjectStore(Protocol):
         """Create the bucket with versioning and object lock if it does not exist."""
 
     def put(self, key: str, stream: ByteStream, length: int, metadata: Mapping[str, str],
-            content_type: str, retain_until: dt.datetime) -> PutResult:
-        """Store a new version of ``key`` read from ``stream`` (``length`` bytes)."""
+            content_type: str, retain_until: dt.datetime, sha256: str | None = None) -> PutResult:
+        """Store a new version of ``key`` read from ``stream`` (``length`` bytes; -1: to its
+        end); ``sha256``, when the caller hashed the bytes already, spares hashing them again."""
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         """Describe one version (the newest when ``version_id`` is None)."""
