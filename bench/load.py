@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import urllib3
@@ -155,6 +155,18 @@ def _client(i: int, base: str, token: str, cases: list[str], rec: Recorder, stop
             stop.wait(1.0)  # a client waits a moment before it tries again
 
 
+def _cause(line: str) -> str:
+    """An error's operation and kind, without its details (HTTP status, or the exception)."""
+    op, _, detail = line.partition(": ")
+    if detail.startswith("HTTP "):
+        return f"{op}: {detail[:8]}"
+    for name in ("ConnectionResetError", "RemoteDisconnected", "TimeoutError", "ReadTimeoutError",
+                 "ConnectTimeoutError", "Connection refused"):
+        if name in detail:
+            return f"{op}: {name}"
+    return f"{op}: {detail[:60]}"
+
+
 def _during(rec: Recorder, t: float) -> bool:
     if rec.down is None:
         return False
@@ -274,8 +286,8 @@ def run(label: str, base: str, token: str, args, kill, after=None) -> dict:
           f"{_pct(small, 99) * 1000:>9.0f}")
     for kind in ("in flight", "while down", "other"):
         print(f"errors {kind}: {len(rec.errors.get(kind, []))}")
-        for line in rec.errors.get(kind, [])[:5]:
-            print(f"    {line}")
+        for what, n in Counter(_cause(line) for line in rec.errors.get(kind, [])).most_common():
+            print(f"    {n:5}  {what}")
     print(f"acknowledged uploads {len(rec.acked)}: lost {lost}, damaged {damaged}")
     print(f"the job queue was empty {caught_up:.1f} s after the load stopped" if caught_up >= 0 else
           "the job queue was not empty 300 s after the load stopped")
