@@ -33,7 +33,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "REVIEW_DISAGREEMENT_POINTS": (15, float, "Results pages open a file's reviews side by side when its reviewers' scores differ by more than this"),
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),
-    "PART_SIZE": (16 * 1024**2, int, "Multipart part size for uploads to S3"),
+    "PART_SIZE": (16 * 1024**2, int, "Multipart part size for uploads to S3 (a streamed upload up to it is one request)"),
     "INDEX_DIR": ("", str, "Search index root (one folder per engine); empty means DATA_DIR/index"),
     "SEARCH_ENGINE": ("tantivy", str, "Full-text engine: tantivy (default, fast at scale) or whoosh (pure Python)"),
     "INDEX_PROCS": (2, int, "Processes that analyse documents during `archive reindex`"),
