@@ -37,7 +37,7 @@ from pathlib import Path
 
 import urllib3
 
-from bench.procs import ROOT, Deployment, free_port
+from bench.procs import ROOT, Deployment, free_port, multipart
 
 WORDS = ["过期食品", "停产停业", "没收违法所得", "责令改正", "现场检查", "询问笔录", "罚款", "听证告知",
          "集体讨论", "法制审核", "送达回证", "安全生产", "消防通道", "占道经营", "噪声污染", "无证经营"]
@@ -63,15 +63,6 @@ def _document(rng: random.Random, size: int) -> tuple[bytes, str]:
         body = (head * (size // len(head) + 1))[:size]
         return body, "笔录.txt"
     return head + rng.randbytes(size - len(head)), "现场照片.jpg"
-
-
-def _multipart(fields: dict, filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    out = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-               f"Content-Type: application/octet-stream\r\n\r\n".encode("utf-8") + data + b"\r\n")
-    out.append(f"--{boundary}--\r\n".encode())
-    return b"".join(out), f"multipart/form-data; boundary={boundary}"
 
 
 class Recorder:
@@ -116,7 +107,7 @@ def _client(i: int, base: str, token: str, cases: list[str], rec: Recorder, stop
                 size = _size(rng)
                 data, name = _document(rng, size)
                 case = rng.choice(cases)
-                body, ctype = _multipart({"stage": "investigation", "form": "inquiry_record"}, name, data)
+                body, ctype = multipart({"stage": "investigation", "form": "inquiry_record"}, name, data)
                 r = http.request("POST", f"{base}/api/cases/{case}/documents", body=body,
                                  headers={**auth, "Content-Type": ctype})
                 if r.status == 201:

@@ -21,6 +21,19 @@ def free_port() -> int:
     return pick_ports(1)[0]
 
 
+def multipart(fields: dict, filename: str, data: bytes) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body: the fields, then the file (as the API wants them); the
+    body and its content type."""
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    out = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+               f"Content-Type: application/octet-stream\r\n\r\n".encode("utf-8") + data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (gunicorn's web processes)."""
     out = []

@@ -16,7 +16,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from bench.procs import Deployment
+from bench.procs import Deployment, multipart
 from tests.conftest import ACCESS, SECRET, new_bucket
 
 
@@ -25,15 +25,6 @@ def _call(url, token, method="GET", body=None, headers=None, timeout=60):
                                  headers={"Authorization": f"Bearer {token}", **(headers or {})})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status, r.read()
-
-
-def _multipart(fields: dict, filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                 f'Content-Type: application/octet-stream\r\n\r\n'.encode("utf-8") + data + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def _wait(cond, timeout=90.0, what="condition"):
@@ -71,7 +62,7 @@ def test_gunicorn_and_two_workers_survive_sigkill(tmp_path, pg_server_url, seawe
 
         def put(i: int) -> None:
             data = f"询问笔录 第{i}份 多进程标记 {uuid.uuid4().hex}".encode("utf-8") + os.urandom(2048).hex().encode()
-            body, ctype = _multipart({"stage": "investigation", "form": "inquiry_record"}, f"笔录{i}.txt", data)
+            body, ctype = multipart({"stage": "investigation", "form": "inquiry_record"}, f"笔录{i}.txt", data)
             status, out = _call(dep.url + f"/api/cases/{case['id']}/documents", clerk, "POST", body,
                                 {"Content-Type": ctype})
             assert status == 201
