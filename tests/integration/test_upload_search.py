@@ -134,3 +134,23 @@ def test_upload_does_not_wait_for_the_index(client, archive, corpus):
     assert search(client, q="受送达人")["total"] == 0
     assert drain(archive) == 1
     assert search(client, q="受送达人")["total"] == 1
+
+
+def test_snippets_come_from_early_text_and_from_deep_in_a_long_one(client, archive, orgs):
+    """A hit's snippet is looked for in its first few thousand characters, then (only when the
+    terms are not there) in the rest read up to the cap: a term deep in a long text still shows."""
+    from archive.services.search import QUICK_CHARS
+
+    case = new_case(client)
+    filler = "本页为案卷材料的续页内容。" * (QUICK_CHARS // 6)  # longer than the quick window
+    early = "首页即载明扣押物品清单。" + filler
+    deep = filler + "末尾才出现查封场所记录。"
+    for text, name in ((early, "前.txt"), (deep, "后.txt")):
+        r = upload(client, case["id"], text.encode("utf-8"), filename=name, stage="investigation",
+                   form="inquiry_record")
+        assert r.status_code == 201, r.get_json()
+    drain(archive)
+    for q in ("扣押物品清单", "查封场所记录"):
+        hits = client.get("/api/search", query_string={"q": q}).get_json()["hits"]
+        assert len(hits) == 1 and hits[0]["highlights"]["content"], (q, hits)
+        assert any("<mark>" in f for f in hits[0]["highlights"]["content"])
