@@ -37,7 +37,7 @@ from pathlib import Path
 
 import urllib3
 
-from bench.procs import ROOT, Deployment, free_port, multipart
+from bench.procs import ROOT, Deployment, children, free_port, multipart
 
 WORDS = ["过期食品", "停产停业", "没收违法所得", "责令改正", "现场检查", "询问笔录", "罚款", "听证告知",
          "集体讨论", "法制审核", "送达回证", "安全生产", "消防通道", "占道经营", "噪声污染", "无证经营"]
@@ -332,7 +332,7 @@ def embedded(args) -> dict:
         def after(stored: int) -> None:
             data = work / "data"
             print(f"memory: archive serve {_rss_mb([proc.pid])[0]:.0f} MB RSS, its SeaweedFS "
-                  f"{sum(_rss_mb(_children_of(proc.pid))):.0f} MB; disk: SQLite "
+                  f"{sum(_rss_mb(children(proc.pid))):.0f} MB; disk: SQLite "
                   f"{(data / 'archive.sqlite3').stat().st_size / 1e6:.1f} MB, index {_du(data / 'index') / 1e6:.1f} MB, "
                   f"SeaweedFS {_du(data / 'seaweedfs') / 1e6:.0f} MB")
 
@@ -343,12 +343,6 @@ def embedded(args) -> dict:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _children_of(pid: int) -> list[int]:
-    from bench.procs import children
-
-    return children(pid)
 
 
 def _orgs_csv(work: Path) -> Path:

@@ -167,9 +167,8 @@ def streamed_upload(case: Case):
     if "stage" not in fields or "form" not in fields:  # sent after the file: spool it, then read them
         spool = HashingSpool.from_stream(parts, get_archive().ingest_settings.max_bytes)
         form = checked(parts.rest())
-        return _stored(case, ingest(db(), get_archive().store, get_archive().ingest_settings, case,
-                                    stage=form["stage"], form=form["form"], filename=parts.filename,
-                                    spool=spool, expected_sha256=form.get("sha256"), uploader=current().username))
+        return store_spool(case, spool, parts.filename, stage=form["stage"], form=form["form"],
+                           expected_sha256=form.get("sha256"))
     form = checked(fields)
     archive = get_archive()
     doc = ingest_stream(db(), archive.store, archive.ingest_settings, case, stage=form["stage"], form=form["form"],
@@ -184,10 +183,16 @@ def store_upload(case: Case, upload, *, stage: str, form: str, expected_sha256: 
     """Ingest one uploaded file into ``case`` (object first), audit it, check the case's
     deadlines at once; the document carries the warnings the upload raised (a late upload).
     The API route and the upload page both store files through here."""
+    return store_spool(case, received_file(upload), upload.filename, stage=stage, form=form,
+                       expected_sha256=expected_sha256, **audit_detail)
+
+
+def store_spool(case: Case, spool: HashingSpool, filename: str | None, *, stage: str, form: str,
+                expected_sha256: str | None = None, **audit_detail):
+    """Ingest a file spooled already (``ingest``), then audit and check as every upload is."""
     archive = get_archive()
-    doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form,
-                 filename=upload.filename, spool=received_file(upload), expected_sha256=expected_sha256,
-                 uploader=current().username)
+    doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form, filename=filename,
+                 spool=spool, expected_sha256=expected_sha256, uploader=current().username)
     return _stored(case, doc, **audit_detail)
 
 

@@ -30,7 +30,6 @@ from archive.storage.base import ObjectStore, StorageUnavailable
 from forms import load_catalog
 
 log = logging.getLogger(__name__)
-WRITER = "index-writer"  # the lease holder of the writer's index jobs (one writer at a time)
 
 
 def _extract_object(store: ObjectStore, key: str, version_id: str, media_type: str, limits: ExtractLimits):
@@ -122,7 +121,7 @@ def extract_job(sessions: sessionmaker[Session], store: ObjectStore, limits: Ext
 
 
 def process_index(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
-                  limits: ExtractLimits | None = None, batch: int = 50, holder: str = WRITER) -> int:
+                  limits: ExtractLimits | None, batch: int = 50, *, holder: str) -> int:
     """The index writer's batch: claim up to ``batch`` index jobs, write them to the index in
     one commit, finish them; returns how many were completed. Only the elected writer calls it."""
     limits = limits or ExtractLimits()

@@ -204,9 +204,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     reader = HashingReader(source, settings.max_bytes, expected)
     part = int(getattr(store, "part_size", 16 * 1024**2))
     head = read_full(reader, part + 1)
-    whole = len(head) <= part
-    if whole:
-        read_full(reader, 1)  # the end: the declared SHA-256 is checked here
+    whole = len(head) <= part  # then read_full met the end, where the declared SHA-256 was checked
     media_type = detect_media_type(io.BytesIO(head)) if whole else detect_media_type_head(head)
     uploaded_at = clock()
     doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,

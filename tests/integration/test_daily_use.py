@@ -79,14 +79,19 @@ def test_logins_per_working_day_and_the_first_look_at_warnings(app, archive, cli
     assert "10-10" in page.get_data(as_text=True)
 
 
-def test_the_first_look_is_recorded_for_those_who_handle_the_level(app, archive, client, orgs):
-    case = new_case(client, number="津武市监罚〔2026〕601号")
+def _open_warning(archive, client, number: str, fact: str) -> int:
+    """A level-1 late-upload warning on a new case of A-SJJ; its id."""
+    case = new_case(client, number=number)
     with archive.sessions() as s:
-        w = WarningRecord(rule="late_upload", fact_key="doc:x", case_id=case["id"], agency_code="A-SJJ",
+        w = WarningRecord(rule="late_upload", fact_key=fact, case_id=case["id"], agency_code="A-SJJ",
                           message="逾期上传", level=1, status="open", opened_at=dt.datetime.now(UTC))
         s.add(w)
         s.commit()
-        wid = w.id
+        return w.id
+
+
+def test_the_first_look_is_recorded_for_those_who_handle_the_level(app, archive, client, orgs):
+    wid = _open_warning(archive, client, "津武市监罚〔2026〕601号", "doc:x")
     html = {"Accept": "text/html"}
     assert client_as(app, "clerk_a").get(f"/warnings/{wid}", headers=html).status_code == 200   # not its handler
     assert client_as(app, "district_a").get(f"/warnings/{wid}", headers=html).status_code == 200  # not its level
@@ -105,13 +110,7 @@ def test_the_first_look_is_recorded_for_those_who_handle_the_level(app, archive,
 def test_the_first_look_is_kept_when_two_look_at_once(app, archive, client, orgs):
     from tests.conftest import concurrently
 
-    case = new_case(client, number="津武市监罚〔2026〕602号")
-    with archive.sessions() as s:
-        w = WarningRecord(rule="late_upload", fact_key="doc:y", case_id=case["id"], agency_code="A-SJJ",
-                          message="逾期上传", level=1, status="open", opened_at=dt.datetime.now(UTC))
-        s.add(w)
-        s.commit()
-        wid = w.id
+    wid = _open_warning(archive, client, "津武市监罚〔2026〕602号", "doc:y")
     out = concurrently(4, lambda i: client_as(app, "legal_a").get(f"/warnings/{wid}", headers={"Accept": "text/html"}))
     assert [r.status_code for r in out] == [200] * 4
     with archive.sessions() as s:
