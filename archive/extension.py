@@ -68,7 +68,8 @@ def build_archive(config: dict[str, Any]) -> Archive:
     endpoint = config["S3_ENDPOINT"] or f"127.0.0.1:{config['S3_PORT']}"
     store = S3ObjectStore(endpoint, config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
                           config["S3_BUCKET"], secure=config["S3_SECURE"],
-                          retention_mode=config["RETENTION_MODE"], part_size=config["PART_SIZE"])
+                          retention_mode=config["RETENTION_MODE"], part_size=config["PART_SIZE"],
+                          stream_puts=config["S3_STREAM_PUTS"])
     return Archive(config=config, engine=engine, sessions=make_sessionmaker(engine), store=store,
                    index=make_index(config["SEARCH_ENGINE"], config["INDEX_DIR"]))
 

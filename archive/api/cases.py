@@ -13,7 +13,7 @@ from archive.api.schemas import (
 from archive.auth import policy
 from archive.deadlines.service import attach_deadlines
 from archive.deadlines.warnings import check_case_now
-from archive.auth.web import audit_event, case_for, current, refuse
+from archive.auth.web import audit_event, audit_in, case_for, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import STAGES, Case
@@ -155,7 +155,7 @@ def streamed_upload(case: Case):
         if upload is None:
             raise ValidationFailed("no file", {"file": ["Missing data for required field."]})
         return store_upload(case, upload, stage=form["stage"], form=form["form"], expected_sha256=form.get("sha256"))
-    parts = MultipartStream(request.stream, boundary)
+    parts = MultipartStream(request.stream, boundary, content_length=request.content_length)
     fields = parts.until_file()
 
     if parts.file_field is None:
@@ -173,7 +173,7 @@ def streamed_upload(case: Case):
     archive = get_archive()
     doc = ingest_stream(db(), archive.store, archive.ingest_settings, case, stage=form["stage"], form=form["form"],
                         filename=parts.filename, source=parts, expected_sha256=form.get("sha256"),
-                        uploader=current().username)
+                        uploader=current().username, before_commit=audited(case))
     parts.rest()  # the epilogue (fields after the file are ignored)
     return _stored(case, doc)
 
@@ -192,15 +192,22 @@ def store_spool(case: Case, spool: HashingSpool, filename: str | None, *, stage:
     """Ingest a file spooled already (``ingest``), then audit and check as every upload is."""
     archive = get_archive()
     doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form, filename=filename,
-                 spool=spool, expected_sha256=expected_sha256, uploader=current().username)
-    return _stored(case, doc, **audit_detail)
+                 spool=spool, expected_sha256=expected_sha256, uploader=current().username,
+                 before_commit=audited(case, **audit_detail))
+    return _stored(case, doc)
 
 
-def _stored(case: Case, doc, **audit_detail):
-    """After a document was stored: audit it, check the case's deadlines at once, and carry the
-    warnings the upload raised (a late upload) on the answer."""
-    audit_event("document.upload", "document", doc.id, case_id=case.id, sha256=doc.sha256,
-                size=doc.size, filename=doc.filename, **audit_detail)
+def audited(case: Case, **audit_detail):
+    """The upload's audit entry, added in the transaction that catalogues the document."""
+    def add(session, doc) -> None:
+        audit_in(session, "document.upload", "document", doc.id, case_id=case.id, sha256=doc.sha256,
+                 size=doc.size, filename=doc.filename, **audit_detail)
+    return add
+
+
+def _stored(case: Case, doc):
+    """After a document was stored (and audited with it): check the case's deadlines at once,
+    and carry the warnings the upload raised (a late upload) on the answer."""
     check_case_now(get_archive().sessions, case.id)
     doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
     return doc

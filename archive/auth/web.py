@@ -45,6 +45,16 @@ def audit_event(action: str, target_type: str | None = None, target_id: str | No
                  detail=detail, ip=request.remote_addr)
 
 
+def audit_in(session, action: str, target_type: str | None = None, target_id: str | None = None,
+             **detail: Any) -> None:
+    """Add an event of this request to the audit trail in ``session``'s transaction: it is
+    committed with the change it records, or not at all."""
+    p = g.get("principal")
+    audit.append(session, action, actor=p.username if p else detail.pop("actor", None),
+                 role=p.role if p else None, target_type=target_type, target_id=target_id,
+                 detail=detail, ip=request.remote_addr)
+
+
 def refuse(target_type: str, target_id: str, *, visible: bool, why: str) -> None:
     """Raise 404 when the caller may not know the record exists, else 403 (audited).
 

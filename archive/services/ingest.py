@@ -127,7 +127,8 @@ def retain_until(uploaded_at: dt.datetime, years: int) -> dt.datetime:
 def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case: Case, *,
            stage: str, form: str, filename: str | None, spool: HashingSpool,
            expected_sha256: str | None = None, uploader: str | None = None,
-           clock: Callable[[], dt.datetime] = server_now) -> Document:
+           clock: Callable[[], dt.datetime] = server_now,
+           before_commit: Callable[[Session, Document], None] | None = None) -> Document:
     """Store one document. Nothing is recorded unless the object was stored first; if the
     database commit fails after that, the object stays and ``archive reconcile`` reports it."""
     check_upload(case, stage, form)
@@ -143,16 +144,11 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     spool.seek(0)
     media_type = detect_media_type(spool)
     spool.seek(0)
-    uploaded_at = clock()
-    doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,
-                   filename=clean_filename(filename), media_type=media_type, size=spool.size,
-                   sha256=spool.sha256, uploaded_at=uploaded_at, uploader=uploader,
-                   text_status="pending")
-    doc.object_key = object_key(case.id, doc.id)
+    doc = _new_document(case, stage, form, filename, media_type, spool.size, spool.sha256, clock(), uploader)
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
-                    media_type, retain_until(uploaded_at, settings.years_for(case.procedure)))
-    return _catalogue(session, store, case, doc, put)
+                    media_type, retain_until(doc.uploaded_at, settings.years_for(case.procedure)))
+    return _catalogue(session, store, case, doc, put, before_commit)
 
 
 def check_upload(case: Case, stage: str, form: str) -> None:
@@ -185,35 +181,71 @@ def receipt_key(case_id: str, doc_id: str, version_id: str) -> str:
 def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings, case: Case, *,
                   stage: str, form: str, filename: str | None, source: Any,
                   expected_sha256: str | None = None, uploader: str | None = None,
-                  clock: Callable[[], dt.datetime] = server_now) -> Document:
+                  clock: Callable[[], dt.datetime] = server_now,
+                  before_commit: Callable[[Session, Document], None] | None = None) -> Document:
     """Store one document read from ``source`` as it arrives (``source.read(n)``).
 
-    A file that fits in one part of the store's multipart upload is read whole into memory,
-    then stored with one request and its full metadata. A larger one goes into a multipart
-    upload part by part: its metadata is sent with the first part, without the SHA-256 and the
-    size (unless the client declared the SHA-256), which are stored after the last part in a
-    receipt object beside it. Too large, a SHA-256 other than the declared one, or a client that
-    goes away: the multipart upload is aborted, and no row and no visible object remain. The
-    row is committed only after the object (and its receipt)."""
+    When ``source`` knows how long the file must be (``file_length_hint``: the file is the
+    request's last part) and it fits in one part, the bytes go to the store while they arrive
+    (``put_checked``): one request, its SHA-256 sent after the last byte and checked by the
+    store, which keeps it as the version's checksum (metadata ``sha256-in: checksum``). If the
+    guess was wrong or the store failed on the way, what was read is kept and stored as below.
+
+    Otherwise a file that fits in one part is read whole into memory, then stored with one
+    request and its full metadata. A larger one goes into a multipart upload part by part: its
+    metadata is sent with the first part, without the SHA-256 and the size (unless the client
+    declared the SHA-256), which are stored after the last part in a receipt object beside it.
+
+    Too large, a SHA-256 other than the declared one, or a client that goes away: the request
+    or multipart upload is aborted, and no row and no visible object remain. The row is
+    committed only after the object (and its receipt)."""
     import io
 
-    from archive.services.streaming import HashingReader, Prefixed, read_full
+    from archive.extraction.detect import SNIFF
+    from archive.services.streaming import HashingReader, Prefixed, Recorder, read_full
+    from archive.storage.base import LengthMismatch, ObjectLocked, StorageError
 
     check_upload(case, stage, form)
     expected = checked_sha256(expected_sha256)
-    reader = HashingReader(source, settings.max_bytes, expected)
     part = int(getattr(store, "part_size", 16 * 1024**2))
+    completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
+    hint = getattr(source, "file_length_hint", None)
+    head = b""
+    if getattr(store, "stream_puts", False) and hint is not None and 0 < hint <= min(part, settings.max_bytes):
+        head = read_full(source, min(SNIFF, hint))
+        # a ZIP (a DOCX) is told apart by its directory at its end: it is read whole below
+        if head and not head.startswith(b"PK\x03\x04"):
+            media_type = detect_media_type(io.BytesIO(head))
+            doc = _new_document(case, stage, form, filename, media_type, hint, "", clock(), uploader)
+            meta = object_metadata(case, doc, completed)
+            meta["sha256-in"] = "checksum"
+            prefixed = Prefixed(head, source)
+            recorder = Recorder(prefixed)
+
+            def verify(sha256: str) -> None:
+                if expected is not None and expected != sha256:
+                    raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
+                                           {"sha256": [f"expected {expected}, received bytes hash to {sha256}"]})
+
+            try:
+                put = store.put_checked(doc.object_key, recorder, hint, meta, media_type,
+                                        retain_until(doc.uploaded_at, settings.years_for(case.procedure)),
+                                        verify=verify)
+            except (LengthMismatch, StorageError) as exc:
+                if isinstance(exc, ObjectLocked):
+                    raise
+                log.info("upload to %s not streamed (%s): stored from memory instead", doc.object_key, exc)
+                head = recorder.data() + bytes(prefixed.head)  # what was read, sent or not
+            else:
+                doc.sha256 = put.sha256
+                return _catalogue(session, store, case, doc, put, before_commit)
+    reader = HashingReader(Prefixed(head, source) if head else source, settings.max_bytes, expected)
     head = read_full(reader, part + 1)
     whole = len(head) <= part  # then read_full met the end, where the declared SHA-256 was checked
     media_type = detect_media_type(io.BytesIO(head)) if whole else detect_media_type_head(head)
-    uploaded_at = clock()
-    doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,
-                   filename=clean_filename(filename), media_type=media_type,
-                   size=reader.size if whole else 0, sha256=reader.sha256 if whole else (expected or ""),
-                   uploaded_at=uploaded_at, uploader=uploader, text_status="pending")
-    doc.object_key = object_key(case.id, doc.id)
-    completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
-    until = retain_until(uploaded_at, settings.years_for(case.procedure))
+    doc = _new_document(case, stage, form, filename, media_type, reader.size if whole else 0,
+                        reader.sha256 if whole else (expected or ""), clock(), uploader)
+    until = retain_until(doc.uploaded_at, settings.years_for(case.procedure))
     meta = object_metadata(case, doc, completed)
     if whole:
         put = store.put(doc.object_key, io.BytesIO(head), len(head), meta, media_type, until, sha256=doc.sha256)
@@ -226,7 +258,16 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
                            "size": doc.size}).encode()
         store.put(receipt_key(case.id, doc.id, put.version_id), io.BytesIO(body), len(body),
                   {"schema": METADATA_SCHEMA, "doc-id": doc.id}, "application/json", until)
-    return _catalogue(session, store, case, doc, put)
+    return _catalogue(session, store, case, doc, put, before_commit)
+
+
+def _new_document(case: Case, stage: str, form: str, filename: str | None, media_type: str, size: int,
+                  sha256: str, uploaded_at: dt.datetime, uploader: str | None) -> Document:
+    doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,
+                   filename=clean_filename(filename), media_type=media_type, size=size, sha256=sha256,
+                   uploaded_at=uploaded_at, uploader=uploader, text_status="pending")
+    doc.object_key = object_key(case.id, doc.id)
+    return doc
 
 
 def detect_media_type_head(head: bytes) -> str:
@@ -241,8 +282,10 @@ def detect_media_type_head(head: bytes) -> str:
     return detect_media_type(io.BytesIO(head))
 
 
-def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, put) -> Document:
-    """The row of a stored document, its hold and its extraction job, in one commit."""
+def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, put,
+               before_commit: Callable[[Session, Document], None] | None = None) -> Document:
+    """The row of a stored document, its hold, its extraction job and what ``before_commit``
+    adds (the upload's audit entry), in one commit."""
     doc.version_id = put.version_id
     uploaded_at = doc.uploaded_at
     from archive.db import lock_row
@@ -255,6 +298,8 @@ def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, 
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)
     enqueue(session, "extract", doc.id)  # any worker reads the text, then the index writer indexes it
+    if before_commit is not None:
+        before_commit(session, doc)
     try:
         session.commit()
     except Exception:

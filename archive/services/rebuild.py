@@ -135,9 +135,13 @@ def _document_versions(store: ObjectStore, key: str) -> list[tuple[str, dict]]:
     for k, version in store.keys(key):
         if k != key:
             continue
-        meta = store.stat(key, version).metadata
+        info = store.stat(key, version)
+        meta = info.metadata
         if meta.get("schema") == "case-archive/1" and meta.get("sha256-in") == "receipt":
             meta = _with_receipt(store, key, version, meta)
+        elif meta.get("schema") == "case-archive/1" and meta.get("sha256-in") == "checksum":
+            # sent while it arrived: its SHA-256 is the store's checksum of it (checked on the way)
+            meta = {**meta, "sha256": info.sha256} if info.sha256 else _hashed(store, key, version, meta)
         if meta.get("schema") == "case-archive/1" and meta.get("sha256"):
             out.append((version, meta))
     return sorted(out, key=lambda vm: int(vm[1].get("version-no") or 1))
@@ -153,12 +157,17 @@ def _with_receipt(store: ObjectStore, key: str, version: str, meta: dict) -> dic
         receipt = _read_json(store, receipt_key(meta["case-id"], meta["doc-id"], version))
         meta["sha256"], meta["size"] = receipt["sha256"], str(receipt["size"])
     except (ObjectNotFound, KeyError, ValueError):
-        digest, size = hashlib.sha256(), 0
-        for chunk in store.open(key, version):
-            digest.update(chunk)
-            size += len(chunk)
-        meta["sha256"], meta["size"] = digest.hexdigest(), str(size)
+        meta = _hashed(store, key, version, meta)
     return meta
+
+
+def _hashed(store: ObjectStore, key: str, version: str, meta: dict) -> dict:
+    """``meta`` with the SHA-256 and size of the version's bytes."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in store.open(key, version):
+        digest.update(chunk)
+        size += len(chunk)
+    return {**meta, "sha256": digest.hexdigest(), "size": str(size)}
 
 
 def restore_document(session: Session, store: ObjectStore, key: str, versions: list[tuple[str, dict]], *,

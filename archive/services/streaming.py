@@ -28,8 +28,13 @@ class UploadIncomplete(ClientDisconnected):
 class MultipartStream:
     """A ``multipart/form-data`` body read from ``stream`` as it arrives; one file part."""
 
-    def __init__(self, stream: IO[bytes], boundary: bytes, chunk: int = CHUNK) -> None:
+    def __init__(self, stream: IO[bytes], boundary: bytes, chunk: int = CHUNK,
+                 content_length: int | None = None) -> None:
         self.stream = stream
+        self.boundary = boundary
+        self.content_length = content_length
+        self.file_length_hint: int | None = None  # what the file's length must be if it is the last part
+        self._received = 0
         # (no max_form_memory_size: it would count the file's bytes too; fields are limited in _take)
         self.decoder = MultipartDecoder(boundary, max_parts=64)
         self.chunk = chunk
@@ -52,6 +57,7 @@ class MultipartStream:
             if self.decoder.complete:
                 raise UploadIncomplete("the upload ended before its last part")
             data = self.stream.read(self.chunk)
+            self._received += len(data)
             self.decoder.receive_data(data if data else None)
 
     def _take(self, event) -> bool:
@@ -65,6 +71,14 @@ class MultipartStream:
             if self.file_field is not None:
                 raise ValidationFailed("one file per upload", {"file": ["send one file per upload"]})
             self.file_field, self.filename, self._in_file = event.name, event.filename, True
+            if self.content_length is not None:
+                # The decoder's buffer holds the line break that ends the part's headers, then the
+                # file; if the file is the last part, only the closing delimiter (CRLF--boundary--
+                # CRLF) follows it. A guess, checked by whoever relies on it (``put_checked``
+                # refuses another length).
+                buffer = self.decoder.buffer
+                start = self._received - len(buffer) + (2 if buffer[:2] == b"\r\n" else 1)
+                self.file_length_hint = self.content_length - start - len(self.boundary) - 8
         elif isinstance(event, Data):
             if self._in_file:
                 if event.data:
@@ -170,6 +184,23 @@ class Prefixed:
                 out += self.source.read(n - len(out))
             return out
         return self.source.read(n)
+
+
+class Recorder:
+    """Reads from ``source`` and keeps what it gave (to store it again if a first try failed)."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.parts: list[bytes] = []
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.source.read(n)
+        if data:
+            self.parts.append(data)
+        return data
+
+    def data(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def read_full(source, n: int) -> bytes:

@@ -1,10 +1,10 @@
 """Object storage: the ``ObjectStore`` port and its adapters (S3 via minio, embedded SeaweedFS)."""
 from archive.storage.base import (
-    ObjectInfo, ObjectLocked, ObjectNotFound, ObjectStore, PutResult, StorageError,
+    LengthMismatch, ObjectInfo, ObjectLocked, ObjectNotFound, ObjectStore, PutResult, StorageError,
     StorageUnavailable, decode_metadata, encode_metadata,
 )
 
 __all__ = [
-    "ObjectInfo", "ObjectLocked", "ObjectNotFound", "ObjectStore", "PutResult", "StorageError",
+    "LengthMismatch", "ObjectInfo", "ObjectLocked", "ObjectNotFound", "ObjectStore", "PutResult", "StorageError",
     "StorageUnavailable", "decode_metadata", "encode_metadata",
 ]

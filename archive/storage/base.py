@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 from urllib.parse import quote, unquote
 
 
@@ -33,6 +33,10 @@ class ObjectLocked(StorageError):
     """The store refused to remove or overwrite a retained or held version."""
 
 
+class LengthMismatch(Exception):
+    """A stream gave more or fewer bytes than announced to ``put_checked``; nothing was stored."""
+
+
 @dataclass(frozen=True)
 class PutResult:
     """What the store says about a version it has just written."""
@@ -40,6 +44,7 @@ class PutResult:
     key: str
     version_id: str
     etag: str
+    sha256: str = ""  # of the bytes, when the store hashed them on the way (``put_checked``)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class ObjectInfo:
     retain_until: dt.datetime | None = None
     retention_mode: str | None = None
     legal_hold: bool = False
+    sha256: str | None = None  # the store's own checksum of the version, when it keeps one (hex)
 
 
 # S3 user metadata is ASCII only; every value is percent-encoded (UTF-8) on the way in.
@@ -96,6 +102,15 @@ class ObjectStore(Protocol):
             content_type: str, retain_until: dt.datetime, sha256: str | None = None) -> PutResult:
         """Store a new version of ``key`` read from ``stream`` (``length`` bytes; -1: to its
         end); ``sha256``, when the caller hashed the bytes already, spares hashing them again."""
+
+    def put_checked(self, key: str, stream: Any, length: int, metadata: Mapping[str, str],
+                    content_type: str, retain_until: dt.datetime,
+                    verify: Callable[[str], None] | None = None) -> PutResult:
+        """Store exactly ``length`` bytes read from ``stream`` (``read(n)``) with one request sent
+        while they are read; the store checks their SHA-256 (sent after the last byte) and keeps
+        it as the version's checksum. The last bytes are held back until ``stream`` has ended and
+        ``verify(sha256)`` has returned: more or fewer bytes (``LengthMismatch``), an error of
+        ``stream`` or of ``verify`` abort the request, and nothing is stored."""
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         """Describe one version (the newest when ``version_id`` is None)."""

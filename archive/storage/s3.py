@@ -1,23 +1,32 @@
 """``S3ObjectStore``: the object-store port on any S3 server with object lock, via ``minio``."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from typing import Any, BinaryIO, Iterator, Mapping, cast
+import hashlib
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, cast
+from urllib.parse import urlunsplit
 
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import S3Error
+from minio.helpers import genheaders
 from minio.retention import Retention
+from minio.signer import sign_v4_s3
+from minio.time import to_amz_date
+from urllib3._collections import HTTPHeaderDict
 
 from archive.storage.base import (
-    ByteStream, ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
+    ByteStream, LengthMismatch, ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
     decode_metadata, encode_metadata,
 )
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "NoSuchBucket"}
 _LOCKED = {"AccessDenied", "ObjectLocked", "InvalidRequest"}
 CHUNK = 256 * 1024
+FRAME = 256 * 1024  # the aws-chunked frame of ``put_checked``
+TRAILER = "x-amz-checksum-sha256"
 
 
 def _translate(exc: Exception) -> StorageError:
@@ -72,7 +81,7 @@ class S3ObjectStore:
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
                  secure: bool = False, retention_mode: str = "GOVERNANCE",
-                 part_size: int = 16 * 1024**2) -> None:
+                 part_size: int = 16 * 1024**2, stream_puts: bool = True) -> None:
         # Short connect timeout and few retries: an unreachable store must answer 503 quickly.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3, read=120),
@@ -85,6 +94,8 @@ class S3ObjectStore:
         self.bucket = bucket
         self.mode = COMPLIANCE if retention_mode.upper() == "COMPLIANCE" else GOVERNANCE
         self.part_size = max(part_size, 5 * 1024**2)
+        # put_checked needs trailing checksums (AWS S3, SeaweedFS, MinIO; Ceph RGW from 19)
+        self.stream_puts = stream_puts
 
     def ensure_bucket(self) -> None:
         """Create the bucket with versioning and object lock if it does not exist."""
@@ -122,21 +133,117 @@ class S3ObjectStore:
             raise StorageError("the store returned no version id: is versioning on?")
         return PutResult(key=key, version_id=res.version_id, etag=res.etag or "")
 
-    def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
-        """Describe one version, metadata decoded."""
+    def put_checked(self, key: str, stream: Any, length: int, metadata: Mapping[str, str],
+                    content_type: str, retain_until: dt.datetime,
+                    verify: Callable[[str], None] | None = None) -> PutResult:
+        """Store exactly ``length`` bytes read from ``stream`` with one PUT sent while they are
+        read (see ``ObjectStore.put_checked``): an aws-chunked body without a signed payload
+        (``STREAMING-UNSIGNED-PAYLOAD-TRAILER``) whose trailer carries the SHA-256 of the bytes;
+        the server refuses the object unless the bytes hash to it. The request is never retried
+        (its body is read once); the caller keeps what it read if it wants to try again."""
+        if length <= 0:
+            raise ValueError("put_checked needs the length of a non-empty body")
+        digest = hashlib.sha256()
+        failed: list[BaseException] = []
+        sizes = [FRAME] * (length // FRAME) + ([length % FRAME] if length % FRAME else [])
+        trailer_len = len(TRAILER) + 1 + 44  # name:base64 of 32 bytes
+        encoded = sum(len(f"{n:x}") + 4 + n for n in sizes) + len(b"0\r\n") + trailer_len + 4
+
+        def read_exactly(n: int) -> bytes:
+            parts, got = [], 0
+            while got < n:
+                data = stream.read(n - got)
+                if not data:
+                    break
+                parts.append(data)
+                got += len(data)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+        def body() -> Iterator[bytes]:
+            try:
+                held: list[bytes] = []
+                got = 0
+                for n in sizes:
+                    data = read_exactly(n)
+                    got += len(data)
+                    if len(data) < n:
+                        raise LengthMismatch(f"the stream ended after {got} of {length} bytes")
+                    digest.update(data)
+                    yield from held
+                    held = [f"{n:x}\r\n".encode(), data, b"\r\n"]
+                if stream.read(1):
+                    raise LengthMismatch(f"the stream has more than {length} bytes")
+                sha256 = digest.hexdigest()
+                if verify is not None:
+                    verify(sha256)
+                trailer = f"0\r\n{TRAILER}:{base64.b64encode(digest.digest()).decode()}\r\n\r\n".encode()
+                yield from held[:2]
+                yield held[2] + trailer
+            except Exception as exc:  # remembered: urllib3 may wrap it; the request is aborted
+                failed.append(exc)
+                raise
+
+        headers = genheaders({**encode_metadata(metadata), "Content-Type": content_type}, None, None,
+                             Retention(self.mode, retain_until.astimezone(dt.timezone.utc)), False)
+        headers.update({"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(length),
+                        "x-amz-trailer": TRAILER, "Content-Length": str(encoded)})
         try:
-            st = self.client.stat_object(self.bucket, key, version_id=version_id)
+            response = self._send_unsigned("PUT", key, headers, body())
+        except Exception as exc:
+            if failed:  # the caller's stream, verify or the length: not the store's fault
+                raise failed[0] from None
+            raise _translate(exc) from exc
+        if response.status != 200:
+            raise _translate(S3Error.fromxml(response) if response.data else
+                             StorageError(f"PUT answered {response.status}"))
+        version = response.headers.get("x-amz-version-id")
+        if not version:
+            raise StorageError("the store returned no version id: is versioning on?")
+        return PutResult(key=key, version_id=version, etag=(response.headers.get("etag") or "").strip('"'),
+                         sha256=digest.hexdigest())
+
+    def _send_unsigned(self, method: str, key: str, headers: dict, body: Iterator[bytes]):
+        """One signed request whose payload is not signed (``STREAMING-UNSIGNED-PAYLOAD-TRAILER``),
+        sent as ``body`` yields, never retried. Relies on minio's signer and URL builder."""
+        client = self.client
+        creds = client._provider.retrieve() if client._provider else None  # type: ignore[attr-defined]
+        region = client._get_region(self.bucket)  # type: ignore[attr-defined]
+        url = client._base_url.build(method=method, region=region, bucket_name=self.bucket,  # type: ignore[attr-defined]
+                                     object_name=key)
+        date = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        headers = {**headers, "Host": url.netloc, "x-amz-date": to_amz_date(date),
+                   "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
+        if creds is not None:
+            headers = sign_v4_s3(method=method, url=url, region=region, headers=headers, credentials=creds,
+                                 content_sha256=headers["x-amz-content-sha256"], date=date)
+        http_headers = HTTPHeaderDict()
+        for name, value in headers.items():  # (minio keeps some values as lists)
+            for one in value if isinstance(value, (list, tuple)) else [value]:
+                http_headers.add(name, one)
+        return client._http.urlopen(method, urlunsplit(url), body=body, headers=http_headers,  # type: ignore[attr-defined]
+                                    retries=False, chunked=False, preload_content=True)
+
+    def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        """Describe one version, metadata decoded, with the store's SHA-256 checksum if it has one."""
+        try:
+            st = self.client.stat_object(self.bucket, key, version_id=version_id,
+                                         extra_headers={"x-amz-checksum-mode": "ENABLED"})
         except Exception as exc:
             raise _translate(exc) from exc
         raw = dict(st.metadata or {})
         headers = {k.lower(): v for k, v in raw.items()}
         until = headers.get("x-amz-object-lock-retain-until-date")
+        try:
+            checksum = base64.b64decode(headers.get(TRAILER, ""), validate=True)
+        except ValueError:
+            checksum = b""
         return ObjectInfo(
             key=key, version_id=st.version_id or "", size=st.size or 0,
             metadata=decode_metadata(raw),
             retain_until=dt.datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
             retention_mode=headers.get("x-amz-object-lock-mode"),
             legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
+            sha256=checksum.hex() if len(checksum) == 32 else None,
         )
 
     def open(self, key: str, version_id: str | None = None, offset: int = 0,

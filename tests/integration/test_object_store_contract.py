@@ -99,3 +99,59 @@ def test_unreachable_store_raises_unavailable():
         dead.ping()
     with pytest.raises(StorageUnavailable):
         put(dead, "k", b"x")
+
+
+class Trickle:
+    """A stream that gives its bytes in small, uneven reads, as a request body arrives."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self.data, self.pos, self.fail_after = data, 0, fail_after
+
+    def read(self, n: int = -1) -> bytes:
+        if self.fail_after is not None and self.pos >= self.fail_after:
+            raise ConnectionResetError("the client went away")
+        n = min(n if n >= 0 else len(self.data), 70_001)
+        out = self.data[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
+
+
+def _versions(store, key):
+    return [v for k, v in store.keys(key) if k == key]
+
+
+def test_put_checked_stores_exactly_the_bytes_with_their_sha256_as_the_checksum(store):
+    data = os.urandom(600_000)  # three frames, the last one short
+    seen = []
+    res = store.put_checked("checked/ok", Trickle(data), len(data), META, "application/pdf", SOON, verify=seen.append)
+    digest = hashlib.sha256(data).hexdigest()
+    assert res.sha256 == digest and seen == [digest]
+    info = store.stat("checked/ok", res.version_id)
+    assert info.size == len(data) and info.sha256 == digest and info.retention_mode == "GOVERNANCE"
+    assert info.metadata["case-number"] == META["case-number"]
+    assert read(store, "checked/ok", res.version_id) == data
+    plain = put(store, "checked/plain", b"%PDF-1.7 x")
+    assert store.stat("checked/plain", plain.version_id).sha256 in (None, hashlib.sha256(b"%PDF-1.7 x").hexdigest())
+
+
+@pytest.mark.parametrize("case", ["more", "fewer", "verify refuses", "stream fails"])
+def test_put_checked_stores_nothing_unless_the_bytes_are_whole_and_accepted(store, case):
+    from archive.storage.base import LengthMismatch
+
+    data = os.urandom(700_000)
+    length, stream, verify, error = len(data), Trickle(data), None, LengthMismatch
+    if case == "more":
+        length -= 1
+    elif case == "fewer":
+        length += 1
+    elif case == "verify refuses":
+        def verify(sha256):
+            raise ValueError("not the declared SHA-256")
+        error = ValueError
+    else:
+        stream, error = Trickle(data, fail_after=400_000), ConnectionResetError
+    with pytest.raises(error):
+        store.put_checked(f"checked/{case}", stream, length, META, "application/pdf", SOON, verify=verify)
+    assert _versions(store, f"checked/{case}") == []
+    with pytest.raises(ObjectNotFound):
+        store.stat(f"checked/{case}")

@@ -45,6 +45,19 @@ def _body(data: bytes, *, sha256: str | None = None, fields_first: bool = True, 
     return {**fields, "file": (io.BytesIO(data), filename)} if fields_first else {"file": (io.BytesIO(data), filename), **fields}
 
 
+def _wire(data: bytes, *, sha256: str | None = None, epilogue: bytes = b"") -> dict:
+    """The upload as browsers, curl and urllib3 send it: the file last, then only the closing
+    delimiter, so that the server can tell the file's length from the request's. An
+    ``epilogue`` after the delimiter (allowed, rarely sent) makes that guess wrong."""
+    from urllib3 import encode_multipart_formdata
+
+    fields = {"stage": "investigation", "form": "inquiry_record", **({"sha256": sha256} if sha256 else {}),
+              "file": ("现场照片.jpg", data, "image/jpeg")}
+    body, content_type = encode_multipart_formdata(fields)
+    assert body.endswith(b"--\r\n")
+    return {"data": body + epilogue, "content_type": content_type}
+
+
 def _state(archive):
     with archive.sessions() as s:
         rows = s.scalar(select(func.count()).select_from(Document))
@@ -78,9 +91,9 @@ def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
     assert [e.result for e in events] == ["ok"]
 
 
-def test_a_small_file_is_one_request_with_its_full_metadata(app, archive, case):
+def test_a_small_file_of_unknown_length_is_one_request_with_its_full_metadata(app, archive, case):
     data = "询问笔录：当事人承认销售过期食品。".encode("utf-8") * 100
-    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data), content_type="multipart/form-data")
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data, epilogue=b"\r\nepilogue\r\n"))
     assert r.status_code == 201, r.get_json()
     doc = r.get_json()
     with archive.sessions() as s:
@@ -90,12 +103,71 @@ def test_a_small_file_is_one_request_with_its_full_metadata(app, archive, case):
     assert "sha256-in" not in meta and row.media_type == "text/plain"
 
 
-@pytest.mark.parametrize("size", [PART // 2, 2 * PART + 1])
-def test_a_wrong_declared_hash_leaves_nothing(app, archive, case, size):
+def test_a_file_within_one_part_goes_to_the_store_while_it_arrives(app, archive, case):
+    """Its length is known from the request's: one PUT sent as the bytes arrive, the SHA-256
+    after the last byte as the store's checksum, which the store checked; rebuild and fixity
+    read it from there."""
+    data = b"\xff\xd8\xff\xe0" + os.urandom(PART // 2)  # a JPEG's start
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data))
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()
+    digest = hashlib.sha256(data).hexdigest()
+    assert doc["sha256"] == digest and doc["size"] == len(data) and doc["media_type"] == "image/jpeg"
+    with archive.sessions() as s:
+        row = s.get(Document, doc["id"])
+        key, version = row.object_key, row.version_id
+    info = archive.store.stat(key, version)
+    assert info.metadata["sha256-in"] == "checksum" and not info.metadata.get("sha256")
+    assert info.metadata["size"] == str(len(data)) and info.sha256 == digest
+    assert hashlib.sha256(b"".join(archive.store.open(key, version))).hexdigest() == digest
+    from archive.services.rebuild import _document_versions
+    [(v, resolved)] = _document_versions(archive.store, key)
+    assert v == version and resolved["sha256"] == digest and resolved["size"] == str(len(data))
+    from archive.services.fixity import check_document
+
+    with archive.sessions() as s:
+        assert [e.result for e in check_document(s, archive.store, s.get(Document, doc["id"]), row.uploaded_at)] == ["ok"]
+
+
+def test_a_wrong_length_guess_or_a_store_failure_on_the_way_stores_the_file_from_memory(app, archive, case, monkeypatch):
+    """The file is not the guessed length (an epilogue follows the closing delimiter), or the
+    store's connection breaks mid-body: what was read is kept and stored in one request."""
+    import urllib3
+
+    data = os.urandom(PART // 3)
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data, epilogue=b"\r\n"))
+    assert r.status_code == 201 and r.get_json()["sha256"] == hashlib.sha256(data).hexdigest()
+    with archive.sessions() as s:
+        row = s.get(Document, r.get_json()["id"])
+    assert "sha256-in" not in archive.store.stat(row.object_key, row.version_id).metadata
+    real = archive.store._send_unsigned
+    broke = []
+
+    def breaks(method, key, headers, body):
+        next(body), next(body)  # some bytes went out, then the connection broke
+        broke.append(key)
+        raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+
+    monkeypatch.setattr(archive.store, "_send_unsigned", breaks)
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data))
+    assert r.status_code == 201 and broke, r.get_json()
+    doc = r.get_json()
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest()
+    with archive.sessions() as s:
+        row = s.get(Document, doc["id"])
+    meta = archive.store.stat(row.object_key, row.version_id).metadata
+    assert meta["sha256"] == doc["sha256"] and "sha256-in" not in meta
+    assert b"".join(archive.store.open(row.object_key, row.version_id)) == data
+    monkeypatch.setattr(archive.store, "_send_unsigned", real)
+
+
+@pytest.mark.parametrize("size, wire", [(PART // 2, False), (PART // 2, True), (2 * PART + 1, False)])
+def test_a_wrong_declared_hash_leaves_nothing(app, archive, case, size, wire):
     before = _state(archive)
     data = os.urandom(size)
-    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data, sha256="0" * 64),
-                         content_type="multipart/form-data")
+    body = _wire(data, sha256="0" * 64) if wire else {"data": _body(data, sha256="0" * 64),
+                                                       "content_type": "multipart/form-data"}
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **body)
     assert r.status_code == 422 and "sha256" in r.get_json()["errors"], r.get_json()
     assert _state(archive) == before  # no row, no object, no multipart upload left open
 
