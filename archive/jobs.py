@@ -20,6 +20,7 @@ hold        bring a case's legal holds in line with its complaints  any worker
 amend       store the new version of an approved amendment          any worker
 manifest    write the case manifest object (``cases/<id>/case.json``) any worker
 extract     read a new document's text, then queue ``upsert``       any worker
+verify      read a streamed version back, check it, write receipt   any worker
 upsert      (re)index a document; ``versions``: and its old ones    the elected writer
 delete      remove a document from the index                        the elected writer
 checks      the deadline scan and escalation (rescheduled)          any worker, one at once
@@ -49,9 +50,10 @@ log = logging.getLogger(__name__)
 
 INDEX_KINDS = ("upsert", "versions", "delete")
 SCHEDULED = ("checks", "fixity")  # at most one open job of each (a partial unique index)
-PRIORITY = {"hold": 10, "amend": 10, "manifest": 20, "extract": 30, "upsert": 40, "versions": 40,
+PRIORITY = {"hold": 10, "amend": 10, "manifest": 20, "extract": 30, "verify": 35, "upsert": 40, "versions": 40,
             "delete": 40, "checks": 50, "fixity": 60, "ocr": 70}  # lower runs first
-LEASE = {"ocr": dt.timedelta(minutes=30), "fixity": dt.timedelta(minutes=30), "checks": dt.timedelta(minutes=30)}
+LEASE = {"ocr": dt.timedelta(minutes=30), "fixity": dt.timedelta(minutes=30), "checks": dt.timedelta(minutes=30),
+         "verify": dt.timedelta(minutes=30)}  # (verify reads a file of up to MAX_UPLOAD_BYTES back)
 DEFAULT_LEASE = dt.timedelta(minutes=2)  # a job of a worker that died runs again after this
 MAX_ATTEMPTS = 5  # failures after which a job counts as failed (it is still retried)
 BASE_DELAY = 5  # seconds before the second try; doubles after each failure

@@ -53,7 +53,7 @@ class Context:
         """The general kinds this worker can run."""
         out = ["hold", "amend", "extract"]
         if self.settings is not None:
-            out.append("manifest")
+            out += ["manifest", "verify"]
         if scheduled:
             out.append("checks")
             if self.fixity_period_days:
@@ -110,6 +110,15 @@ def _manifest(ctx: Context, job: jobs.Claimed, holder: str) -> None:
         s.commit()
 
 
+def _verify(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """Read a streamed version back, compare its SHA-256 with its row's, write its receipt."""
+    from archive.services.ingest import verify_stored
+
+    assert ctx.settings is not None
+    with ctx.sessions() as s:
+        verify_stored(s, ctx.store, ctx.settings, job.subject, server_now())
+
+
 def _extract(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     extract_job(ctx.sessions, ctx.store, ctx.limits, job, holder)
 
@@ -143,7 +152,7 @@ def _fixity(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 
 
 HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
-    "hold": _hold, "amend": _amend, "manifest": _manifest, "extract": _extract,
+    "hold": _hold, "amend": _amend, "manifest": _manifest, "verify": _verify, "extract": _extract,
     "checks": _checks, "fixity": _fixity,
 }
 

@@ -198,17 +198,20 @@ def store_spool(case: Case, spool: HashingSpool, filename: str | None, *, stage:
 
 
 def audited(case: Case, **audit_detail):
-    """The upload's audit entry, added in the transaction that catalogues the document."""
+    """What is committed with the document's row: the upload's audit entry, and the case's
+    deadline check (a late upload's warning; a check that fails is undone alone)."""
+    from archive.deadlines.warnings import check_case_in
+
     def add(session, doc) -> None:
         audit_in(session, "document.upload", "document", doc.id, case_id=case.id, sha256=doc.sha256,
                  size=doc.size, filename=doc.filename, **audit_detail)
+        check_case_in(session, case.id)
     return add
 
 
 def _stored(case: Case, doc):
-    """After a document was stored (and audited with it): check the case's deadlines at once,
-    and carry the warnings the upload raised (a late upload) on the answer."""
-    check_case_now(get_archive().sessions, case.id)
+    """After a document was stored (audited and checked with it): carry the warnings the
+    upload raised (a late upload) on the answer."""
     doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
     return doc
 

@@ -41,8 +41,9 @@ class ScanReport:
 
 def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetime,
          case_ids: Iterable[str] | None = None, batch: int = 1000, incremental: bool = False,
-         id_range: tuple[str, str] | None = None) -> ScanReport:
-    """Evaluate cases and store new warning facts. Idempotent.
+         id_range: tuple[str, str] | None = None, commit: bool = True) -> ScanReport:
+    """Evaluate cases and store new warning facts. Idempotent. Each batch is committed, unless
+    ``commit`` is False (the caller's transaction; ``check_case_in``).
 
     ``incremental``: only the cases that changed since they were last checked, were never
     checked, or whose earliest pending deadline has passed. ``id_range``: only case ids in
@@ -97,7 +98,8 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
         for next_check, cids in marks.items():
             session.connection().execute(update(Case).where(Case.id.in_(cids))
                                          .values(checked_at=checked, next_check_at=next_check))
-        session.commit()
+        if commit:
+            session.commit()
     return report
 
 
@@ -294,6 +296,23 @@ def check_case_now(sessions, case_id: str) -> None:
         with sessions() as session:
             scan(session, load_rules(), load_calendar(session), server_now(), case_ids=[case_id])
     except Exception as exc:  # the scheduled scan will pick the case up again
+        logging.getLogger(__name__).warning("warning check of case %s failed: %s", case_id, exc)
+
+
+def check_case_in(session: Session, case_id: str) -> None:
+    """``check_case_now`` in the caller's transaction (an upload's: its late-upload warning is
+    committed with the document), inside a savepoint: a failure undoes the check alone, is
+    logged, and the scheduled scan picks the case up again."""
+    import logging
+
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+
+    try:
+        session.flush()  # the scan reads rows with plain statements: the new ones first
+        with session.begin_nested():
+            scan(session, load_rules(), load_calendar(session), server_now(), case_ids=[case_id], commit=False)
+    except Exception as exc:
         logging.getLogger(__name__).warning("warning check of case %s failed: %s", case_id, exc)
 
 

@@ -21,7 +21,7 @@ from archive.jobs import enqueue
 from archive.models import Case, Document, new_id
 from archive.services.cases import check_recorded
 from archive.services.clock import SHANGHAI, now as server_now
-from archive.storage.base import ObjectStore
+from archive.storage.base import ObjectStore, PutResult
 from forms import load_catalog
 
 log = logging.getLogger(__name__)
@@ -187,22 +187,24 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
 
     When ``source`` knows how long the file must be (``file_length_hint``: the file is the
     request's last part) and it fits in one part, the bytes go to the store while they arrive
-    (``put_checked``): one request, its SHA-256 sent after the last byte and checked by the
-    store, which keeps it as the version's checksum (metadata ``sha256-in: checksum``). If the
-    guess was wrong or the store failed on the way, what was read is kept and stored as below.
+    (``put_streamed``): one request, its last bytes held back until the file has ended and a
+    declared SHA-256 is met. If the guess was wrong or the store failed on the way, what was
+    read is kept and stored as below.
 
     Otherwise a file that fits in one part is read whole into memory, then stored with one
-    request and its full metadata. A larger one goes into a multipart upload part by part: its
-    metadata is sent with the first part, without the SHA-256 and the size (unless the client
-    declared the SHA-256), which are stored after the last part in a receipt object beside it.
+    request and its full metadata. A larger one goes into a multipart upload part by part.
+
+    A version sent before its SHA-256 was known (streamed, multipart) says ``sha256-in:
+    receipt`` in its metadata: the ``verify`` job committed with its row reads it back, checks
+    its SHA-256 against the row's (recorded as a fixity check) and writes the receipt object
+    beside it (``receipt_key``), from which a rebuild takes the SHA-256.
 
     Too large, a SHA-256 other than the declared one, or a client that goes away: the request
     or multipart upload is aborted, and no row and no visible object remain. The row is
     committed only after the object (and its receipt)."""
     import io
 
-    from archive.extraction.detect import SNIFF
-    from archive.services.streaming import HashingReader, Prefixed, Recorder, read_full
+    from archive.services.streaming import HashingReader, Prefixed, read_full
     from archive.storage.base import LengthMismatch, ObjectLocked, StorageError
 
     check_upload(case, stage, form)
@@ -210,36 +212,20 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     part = int(getattr(store, "part_size", 16 * 1024**2))
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     hint = getattr(source, "file_length_hint", None)
-    head = b""
-    if getattr(store, "stream_puts", False) and hint is not None and 0 < hint <= min(part, settings.max_bytes):
-        head = read_full(source, min(SNIFF, hint))
-        # a ZIP (a DOCX) is told apart by its directory at its end: it is read whole below
-        if head and not head.startswith(b"PK\x03\x04"):
-            media_type = detect_media_type(io.BytesIO(head))
-            doc = _new_document(case, stage, form, filename, media_type, hint, "", clock(), uploader)
-            meta = object_metadata(case, doc, completed)
-            meta["sha256-in"] = "checksum"
-            prefixed = Prefixed(head, source)
-            recorder = Recorder(prefixed)
-
-            def verify(sha256: str) -> None:
-                if expected is not None and expected != sha256:
-                    raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
-                                           {"sha256": [f"expected {expected}, received bytes hash to {sha256}"]})
-
-            try:
-                put = store.put_checked(doc.object_key, recorder, hint, meta, media_type,
-                                        retain_until(doc.uploaded_at, settings.years_for(case.procedure)),
-                                        verify=verify)
-            except (LengthMismatch, StorageError) as exc:
-                if isinstance(exc, ObjectLocked):
-                    raise
-                log.info("upload to %s not streamed (%s): stored from memory instead", doc.object_key, exc)
-                head = recorder.data() + bytes(prefixed.head)  # what was read, sent or not
-            else:
-                doc.sha256 = put.sha256
-                return _catalogue(session, store, case, doc, put, before_commit)
-    reader = HashingReader(Prefixed(head, source) if head else source, settings.max_bytes, expected)
+    if getattr(store, "stream_puts", False) and hint is not None and 0 < hint <= min(part, settings.max_bytes) \
+            and source.begin_raw():
+        try:
+            streamed = _put_streamed(store, settings, case, stage, form, filename, source, hint, expected,
+                                     completed, clock, uploader)
+        except (LengthMismatch, StorageError) as exc:
+            if isinstance(exc, ObjectLocked):
+                raise
+            log.info("upload to case %s not streamed (%s): read whole instead", case.id, exc)
+            streamed = None
+        if streamed is not None:
+            return _catalogue(session, store, case, *streamed, before_commit, verify=True)
+        source.rewind()  # from the file's first byte again, through the multipart decoder
+    reader = HashingReader(source, settings.max_bytes, expected)
     head = read_full(reader, part + 1)
     whole = len(head) <= part  # then read_full met the end, where the declared SHA-256 was checked
     media_type = detect_media_type(io.BytesIO(head)) if whole else detect_media_type_head(head)
@@ -254,11 +240,70 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
         meta["sha256-in"] = "receipt"
         put = store.put(doc.object_key, Prefixed(head, reader), -1, meta, media_type, until)  # type: ignore[arg-type]
         doc.size, doc.sha256 = reader.size, reader.sha256
-        body = json.dumps({"doc-id": doc.id, "version-id": put.version_id, "sha256": doc.sha256,
-                           "size": doc.size}).encode()
-        store.put(receipt_key(case.id, doc.id, put.version_id), io.BytesIO(body), len(body),
-                  {"schema": METADATA_SCHEMA, "doc-id": doc.id}, "application/json", until)
-    return _catalogue(session, store, case, doc, put, before_commit)
+    return _catalogue(session, store, case, doc, put, before_commit, verify=not whole)
+
+
+def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stage: str, form: str,
+                  filename: str | None, source: Any, length: int, expected: str | None,
+                  completed: dt.datetime | None, clock: Callable[[], dt.datetime],
+                  uploader: str | None) -> tuple[Document, PutResult] | None:
+    """The file sent to the store while it arrives (``ingest_stream``); None for a ZIP, which
+    is told apart by its directory at its end and so is read whole."""
+    import io
+
+    from archive.extraction.detect import SNIFF
+    from archive.services.streaming import Prefixed, read_full
+
+    head = read_full(source, min(SNIFF, length))
+    if not head or head.startswith(b"PK\x03\x04"):
+        return None
+    media_type = detect_media_type(io.BytesIO(head))
+    doc = _new_document(case, stage, form, filename, media_type, length, "", clock(), uploader)
+    meta = object_metadata(case, doc, completed)
+    meta["sha256-in"] = "receipt"
+
+    def verify(sha256: str) -> None:
+        if expected is not None and expected != sha256:
+            raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
+                                   {"sha256": [f"expected {expected}, received bytes hash to {sha256}"]})
+
+    put = store.put_streamed(doc.object_key, Prefixed(head, source), length, meta, media_type,
+                             retain_until(doc.uploaded_at, settings.years_for(case.procedure)), verify=verify)
+    doc.sha256 = put.sha256
+    return doc, put
+
+
+def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings, doc_id: str,
+                  now: dt.datetime) -> bool:
+    """The ``verify`` job of a version sent before its SHA-256 was known: read it back and
+    compare (a fixity check, recorded; a mismatch warns the district office as any damage
+    does), then write its receipt unless one is there. False when the version did not match."""
+    import io
+
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.services import fixity
+    from archive.storage.base import ObjectNotFound
+
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        return True
+    case_id, version, sha256, size = doc.case_id, doc.version_id, doc.sha256, doc.size
+    report = fixity.run(session, store, load_rules(), load_calendar(session), now, doc_ids=[doc_id])
+    if report.failures:
+        return False
+    key = receipt_key(case_id, doc_id, version)
+    try:
+        store.stat(key)
+        return True  # written by an earlier run of this job
+    except ObjectNotFound:
+        pass
+    case = session.get(Case, case_id)
+    years = settings.years_for(case.procedure if case else "general")
+    body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "size": size}).encode()
+    store.put(key, io.BytesIO(body), len(body), {"schema": METADATA_SCHEMA, "doc-id": doc_id},
+              "application/json", retain_until(doc.uploaded_at, years))
+    return True
 
 
 def _new_document(case: Case, stage: str, form: str, filename: str | None, media_type: str, size: int,
@@ -283,9 +328,10 @@ def detect_media_type_head(head: bytes) -> str:
 
 
 def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, put,
-               before_commit: Callable[[Session, Document], None] | None = None) -> Document:
-    """The row of a stored document, its hold, its extraction job and what ``before_commit``
-    adds (the upload's audit entry), in one commit."""
+               before_commit: Callable[[Session, Document], None] | None = None,
+               verify: bool = False) -> Document:
+    """The row of a stored document, its hold, its extraction job (and ``verify`` job) and what
+    ``before_commit`` adds (the upload's audit entry), in one commit."""
     doc.version_id = put.version_id
     uploaded_at = doc.uploaded_at
     from archive.db import lock_row
@@ -298,6 +344,8 @@ def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, 
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)
     enqueue(session, "extract", doc.id)  # any worker reads the text, then the index writer indexes it
+    if verify:
+        enqueue(session, "verify", doc.id)
     if before_commit is not None:
         before_commit(session, doc)
     try:

@@ -135,21 +135,18 @@ def _document_versions(store: ObjectStore, key: str) -> list[tuple[str, dict]]:
     for k, version in store.keys(key):
         if k != key:
             continue
-        info = store.stat(key, version)
-        meta = info.metadata
+        meta = store.stat(key, version).metadata
         if meta.get("schema") == "case-archive/1" and meta.get("sha256-in") == "receipt":
             meta = _with_receipt(store, key, version, meta)
-        elif meta.get("schema") == "case-archive/1" and meta.get("sha256-in") == "checksum":
-            # sent while it arrived: its SHA-256 is the store's checksum of it (checked on the way)
-            meta = {**meta, "sha256": info.sha256} if info.sha256 else _hashed(store, key, version, meta)
         if meta.get("schema") == "case-archive/1" and meta.get("sha256"):
             out.append((version, meta))
     return sorted(out, key=lambda vm: int(vm[1].get("version-no") or 1))
 
 
 def _with_receipt(store: ObjectStore, key: str, version: str, meta: dict) -> dict:
-    """A streamed version's metadata completed by its receipt (SHA-256 and size, stored after
-    its last byte); lacking the receipt (the process died between the two), from its bytes."""
+    """A streamed version's metadata completed by its receipt (SHA-256 and size, written by the
+    ``verify`` job once it read the version back); lacking the receipt (the database was lost
+    before the job ran), from its bytes."""
     from archive.services.ingest import receipt_key
 
     meta = dict(meta)

@@ -16,13 +16,18 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
+from archive.storage.base import LengthMismatch
 
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024  # a text field (stage, form, sha256) is short
 
 
 class UploadIncomplete(ClientDisconnected):
     """The body ended before the multipart message did (the client went away)."""
+
+
+class NotLastPart(LengthMismatch):
+    """Read raw, the file was not ``file_length_hint`` bytes followed by the closing delimiter."""
 
 
 class MultipartStream:
@@ -48,6 +53,7 @@ class MultipartStream:
         self._ended = False
         self._field: str | None = None
         self._value = bytearray()
+        self._raw: _RawFile | None = None
 
     def _event(self):
         while True:
@@ -101,8 +107,28 @@ class MultipartStream:
             self._take(self._event())
         return self.fields
 
+    def begin_raw(self) -> bool:
+        """From the start of the file, take its bytes straight from the body (no delimiter
+        search by the decoder: the slowest step of a large upload), assuming ``file_length_hint``.
+        After the last of them, ``read`` checks that only the closing delimiter follows, and
+        raises ``NotLastPart`` if not (nor if the delimiter appears sooner). ``rewind`` then
+        gives everything taken back to the decoder. False when no length was guessed."""
+        if self.file_length_hint is None or not self._in_file or self._pending or self._raw is not None:
+            return False
+        self._raw = _RawFile(self)
+        return True
+
+    def rewind(self) -> None:
+        """Back to the start of the file, read by the decoder from there (after ``begin_raw``)."""
+        if self._raw is not None:
+            self.decoder.buffer[:0] = b"".join(self._raw.taken)
+            self._raw = None
+            self._in_file, self._file_done, self._ended = True, False, False
+
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes of the file (all with -1); b"" at its end."""
+        if self._raw is not None:
+            return self._raw.read(n)
         while (n < 0 or self._npending < n) and not self._file_done and not self._ended:
             self._take(self._event())
         out = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
@@ -121,6 +147,62 @@ class MultipartStream:
         self._pending.clear()
         self._npending = 0
         return self.fields
+
+
+class _RawFile:
+    """The file's bytes taken from the body as they are (``MultipartStream.begin_raw``)."""
+
+    def __init__(self, parts: MultipartStream) -> None:
+        self.parts = parts
+        buffer = parts.decoder.buffer
+        self.taken: list[bytes] = [bytes(buffer)]  # all that left the decoder, for ``rewind``
+        del buffer[:]
+        skip = 2 if self.taken[0][:2] == b"\r\n" else 1  # the line break ending the part's headers
+        assert parts.file_length_hint is not None
+        self.left = parts.file_length_hint
+        self.ready = self.taken[0][skip:]  # taken, not yet given
+        self.delimiter = b"\r\n--" + parts.boundary
+        self.closing = self.delimiter + b"--\r\n"
+        self.window = b""  # the end of what was given: a delimiter may straddle two reads
+        self.done = False
+
+    def _take(self, n: int) -> bytes:
+        if self.ready:
+            out, self.ready = self.ready[:n], self.ready[n:]
+            return out
+        data = self.parts.stream.read(max(n, CHUNK))
+        if data:
+            self.taken.append(data)
+            out, self.ready = data[:n], data[n:]
+            return out
+        return b""
+
+    def read(self, n: int = -1) -> bytes:
+        if self.done:
+            return b""
+        if self.left > 0:
+            data = self._take(self.left if n < 0 else min(n, self.left))
+            if not data:
+                raise NotLastPart("the body ended before the file's guessed length")
+            self.left -= len(data)
+            keep = len(self.delimiter) - 1
+            if (self.window + data[:keep]).find(self.delimiter) != -1 or data.find(self.delimiter) != -1:
+                raise NotLastPart("a delimiter inside the file's guessed length")
+            self.window = (self.window + data[-keep:])[-keep:]
+            if self.left:
+                return data
+            tail = b""
+            while len(tail) <= len(self.closing):
+                more = self._take(len(self.closing) + 1 - len(tail))
+                if not more:
+                    break
+                tail += more
+            if tail != self.closing:
+                raise NotLastPart("the file is not followed by the closing delimiter alone")
+            return data
+        self.done = True
+        self.parts._in_file, self.parts._file_done, self.parts._ended = False, True, True
+        return b""
 
 
 def boundary_of(content_type: str) -> bytes | None:
@@ -184,23 +266,6 @@ class Prefixed:
                 out += self.source.read(n - len(out))
             return out
         return self.source.read(n)
-
-
-class Recorder:
-    """Reads from ``source`` and keeps what it gave (to store it again if a first try failed)."""
-
-    def __init__(self, source) -> None:
-        self.source = source
-        self.parts: list[bytes] = []
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.source.read(n)
-        if data:
-            self.parts.append(data)
-        return data
-
-    def data(self) -> bytes:
-        return b"".join(self.parts)
 
 
 def read_full(source, n: int) -> bytes:

@@ -34,7 +34,7 @@ class ObjectLocked(StorageError):
 
 
 class LengthMismatch(Exception):
-    """A stream gave more or fewer bytes than announced to ``put_checked``; nothing was stored."""
+    """A stream gave more or fewer bytes than announced to ``put_streamed``; nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class PutResult:
     key: str
     version_id: str
     etag: str
-    sha256: str = ""  # of the bytes, when the store hashed them on the way (``put_checked``)
+    sha256: str = ""  # of the bytes, when the store hashed them on the way (``put_streamed``)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,6 @@ class ObjectInfo:
     retain_until: dt.datetime | None = None
     retention_mode: str | None = None
     legal_hold: bool = False
-    sha256: str | None = None  # the store's own checksum of the version, when it keeps one (hex)
 
 
 # S3 user metadata is ASCII only; every value is percent-encoded (UTF-8) on the way in.
@@ -103,14 +102,14 @@ class ObjectStore(Protocol):
         """Store a new version of ``key`` read from ``stream`` (``length`` bytes; -1: to its
         end); ``sha256``, when the caller hashed the bytes already, spares hashing them again."""
 
-    def put_checked(self, key: str, stream: Any, length: int, metadata: Mapping[str, str],
-                    content_type: str, retain_until: dt.datetime,
-                    verify: Callable[[str], None] | None = None) -> PutResult:
+    def put_streamed(self, key: str, stream: Any, length: int, metadata: Mapping[str, str],
+                     content_type: str, retain_until: dt.datetime,
+                     verify: Callable[[str], None] | None = None) -> PutResult:
         """Store exactly ``length`` bytes read from ``stream`` (``read(n)``) with one request sent
-        while they are read; the store checks their SHA-256 (sent after the last byte) and keeps
-        it as the version's checksum. The last bytes are held back until ``stream`` has ended and
-        ``verify(sha256)`` has returned: more or fewer bytes (``LengthMismatch``), an error of
-        ``stream`` or of ``verify`` abort the request, and nothing is stored."""
+        while they are read, hashed on the way (``PutResult.sha256``). The last bytes are held
+        back until ``stream`` has ended and ``verify(sha256)`` has returned: more or fewer bytes
+        (``LengthMismatch``), an error of ``stream`` or of ``verify`` abort the request, and
+        nothing is stored."""
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         """Describe one version (the newest when ``version_id`` is None)."""

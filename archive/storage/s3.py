@@ -1,7 +1,6 @@
 """``S3ObjectStore``: the object-store port on any S3 server with object lock, via ``minio``."""
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 from typing import Any, BinaryIO, Callable, Iterator, Mapping, cast
@@ -25,8 +24,7 @@ from archive.storage.base import (
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "NoSuchBucket"}
 _LOCKED = {"AccessDenied", "ObjectLocked", "InvalidRequest"}
 CHUNK = 256 * 1024
-FRAME = 256 * 1024  # the aws-chunked frame of ``put_checked``
-TRAILER = "x-amz-checksum-sha256"
+SEND = 1024 * 1024  # what put_streamed reads and sends at a time
 
 
 def _translate(exc: Exception) -> StorageError:
@@ -94,7 +92,7 @@ class S3ObjectStore:
         self.bucket = bucket
         self.mode = COMPLIANCE if retention_mode.upper() == "COMPLIANCE" else GOVERNANCE
         self.part_size = max(part_size, 5 * 1024**2)
-        # put_checked needs trailing checksums (AWS S3, SeaweedFS, MinIO; Ceph RGW from 19)
+        # put_streamed needs a PUT with an unsigned payload over plain HTTP (SeaweedFS, AWS, MinIO)
         self.stream_puts = stream_puts
 
     def ensure_bucket(self) -> None:
@@ -133,60 +131,42 @@ class S3ObjectStore:
             raise StorageError("the store returned no version id: is versioning on?")
         return PutResult(key=key, version_id=res.version_id, etag=res.etag or "")
 
-    def put_checked(self, key: str, stream: Any, length: int, metadata: Mapping[str, str],
-                    content_type: str, retain_until: dt.datetime,
-                    verify: Callable[[str], None] | None = None) -> PutResult:
+    def put_streamed(self, key: str, stream: Any, length: int, metadata: Mapping[str, str],
+                     content_type: str, retain_until: dt.datetime,
+                     verify: Callable[[str], None] | None = None) -> PutResult:
         """Store exactly ``length`` bytes read from ``stream`` with one PUT sent while they are
-        read (see ``ObjectStore.put_checked``): an aws-chunked body without a signed payload
-        (``STREAMING-UNSIGNED-PAYLOAD-TRAILER``) whose trailer carries the SHA-256 of the bytes;
-        the server refuses the object unless the bytes hash to it. The request is never retried
-        (its body is read once); the caller keeps what it read if it wants to try again."""
+        read (see ``ObjectStore.put_streamed``). The payload is not signed (``UNSIGNED-PAYLOAD``,
+        as over HTTPS): its SHA-256 is known only at its end. The request is never retried (its
+        body is read once); the caller keeps what it read if it wants to try again."""
         if length <= 0:
-            raise ValueError("put_checked needs the length of a non-empty body")
+            raise ValueError("put_streamed needs the length of a non-empty body")
         digest = hashlib.sha256()
         failed: list[BaseException] = []
-        sizes = [FRAME] * (length // FRAME) + ([length % FRAME] if length % FRAME else [])
-        trailer_len = len(TRAILER) + 1 + 44  # name:base64 of 32 bytes
-        encoded = sum(len(f"{n:x}") + 4 + n for n in sizes) + len(b"0\r\n") + trailer_len + 4
-
-        def read_exactly(n: int) -> bytes:
-            parts, got = [], 0
-            while got < n:
-                data = stream.read(n - got)
-                if not data:
-                    break
-                parts.append(data)
-                got += len(data)
-            return parts[0] if len(parts) == 1 else b"".join(parts)
 
         def body() -> Iterator[bytes]:
             try:
-                held: list[bytes] = []
-                got = 0
-                for n in sizes:
-                    data = read_exactly(n)
-                    got += len(data)
-                    if len(data) < n:
+                held, got = b"", 0
+                while got < length:
+                    data = stream.read(min(SEND, length - got))
+                    if not data:
                         raise LengthMismatch(f"the stream ended after {got} of {length} bytes")
+                    got += len(data)
                     digest.update(data)
-                    yield from held
-                    held = [f"{n:x}\r\n".encode(), data, b"\r\n"]
+                    if held:
+                        yield held
+                    held = data
                 if stream.read(1):
                     raise LengthMismatch(f"the stream has more than {length} bytes")
-                sha256 = digest.hexdigest()
                 if verify is not None:
-                    verify(sha256)
-                trailer = f"0\r\n{TRAILER}:{base64.b64encode(digest.digest()).decode()}\r\n\r\n".encode()
-                yield from held[:2]
-                yield held[2] + trailer
+                    verify(digest.hexdigest())
+                yield held  # the last bytes: the version exists once they are sent
             except Exception as exc:  # remembered: urllib3 may wrap it; the request is aborted
                 failed.append(exc)
                 raise
 
         headers = genheaders({**encode_metadata(metadata), "Content-Type": content_type}, None, None,
                              Retention(self.mode, retain_until.astimezone(dt.timezone.utc)), False)
-        headers.update({"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(length),
-                        "x-amz-trailer": TRAILER, "Content-Length": str(encoded)})
+        headers["Content-Length"] = str(length)
         try:
             response = self._send_unsigned("PUT", key, headers, body())
         except Exception as exc:
@@ -203,8 +183,8 @@ class S3ObjectStore:
                          sha256=digest.hexdigest())
 
     def _send_unsigned(self, method: str, key: str, headers: dict, body: Iterator[bytes]):
-        """One signed request whose payload is not signed (``STREAMING-UNSIGNED-PAYLOAD-TRAILER``),
-        sent as ``body`` yields, never retried. Relies on minio's signer and URL builder."""
+        """One signed request whose payload is not signed, sent as ``body`` yields, never
+        retried. Relies on minio's signer and URL builder."""
         client = self.client
         creds = client._provider.retrieve() if client._provider else None  # type: ignore[attr-defined]
         region = client._get_region(self.bucket)  # type: ignore[attr-defined]
@@ -212,7 +192,7 @@ class S3ObjectStore:
                                      object_name=key)
         date = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         headers = {**headers, "Host": url.netloc, "x-amz-date": to_amz_date(date),
-                   "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
+                   "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
         if creds is not None:
             headers = sign_v4_s3(method=method, url=url, region=region, headers=headers, credentials=creds,
                                  content_sha256=headers["x-amz-content-sha256"], date=date)
@@ -224,26 +204,20 @@ class S3ObjectStore:
                                     retries=False, chunked=False, preload_content=True)
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
-        """Describe one version, metadata decoded, with the store's SHA-256 checksum if it has one."""
+        """Describe one version, metadata decoded."""
         try:
-            st = self.client.stat_object(self.bucket, key, version_id=version_id,
-                                         extra_headers={"x-amz-checksum-mode": "ENABLED"})
+            st = self.client.stat_object(self.bucket, key, version_id=version_id)
         except Exception as exc:
             raise _translate(exc) from exc
         raw = dict(st.metadata or {})
         headers = {k.lower(): v for k, v in raw.items()}
         until = headers.get("x-amz-object-lock-retain-until-date")
-        try:
-            checksum = base64.b64decode(headers.get(TRAILER, ""), validate=True)
-        except ValueError:
-            checksum = b""
         return ObjectInfo(
             key=key, version_id=st.version_id or "", size=st.size or 0,
             metadata=decode_metadata(raw),
             retain_until=dt.datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
             retention_mode=headers.get("x-amz-object-lock-mode"),
             legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
-            sha256=checksum.hex() if len(checksum) == 32 else None,
         )
 
     def open(self, key: str, version_id: str | None = None, offset: int = 0,

@@ -489,9 +489,10 @@ def test_index_jobs_wait_for_the_store_without_spending_attempts(app, archive, c
             s.execute(update(Job).values(next_attempt_at=None))  # time passes
             s.commit()
     with archive.sessions() as s:
-        job = s.scalars(select(Job).where(Job.subject == document["id"])).one()
+        job = s.scalars(select(Job).where(Job.subject == document["id"], Job.kind == "extract")).one()
         assert job.attempts == 0 and job.done_at is None and "unreachable" in job.last_error
-        assert jobs.queue_depth(s) == {"pending": 1, "failed": 0, "ocr_pending": 0}
+        # the upload's extract and verify jobs both wait
+        assert jobs.queue_depth(s) == {"pending": 2, "failed": 0, "ocr_pending": 0}
     monkeypatch.undo()
     assert drain(archive) == 1
     assert client.get("/api/search", query_string={"q": "伍万元"}).get_json()["total"] == 1
@@ -508,7 +509,7 @@ def test_failing_jobs_back_off_and_are_retried_after_failing(app, archive, docum
     for _ in range(jobs.MAX_ATTEMPTS + 1):
         run_round(Context.of(archive), "test")
         with archive.sessions() as s:
-            job = s.scalars(select(Job).where(Job.subject == document["id"])).one()
+            job = s.scalars(select(Job).where(Job.subject == document["id"], Job.kind == "extract")).one()
             assert job.next_attempt_at is not None
             waits.append((job.next_attempt_at - dt.datetime.now(dt.timezone.utc)).total_seconds())
             # nothing runs before its time

@@ -66,6 +66,16 @@ def _state(archive):
     return rows, objects, uploads
 
 
+def _verified(archive, doc_id: str):
+    """Run the upload's verify job (the worker's): the version read back, its receipt written."""
+    from archive.models import FixityEvent
+    from archive.worker import drain
+
+    drain(archive.sessions, archive.store, archive.index, settings=archive.ingest_settings)
+    with archive.sessions() as s:
+        return [e.result for e in s.scalars(select(FixityEvent).where(FixityEvent.document_id == doc_id))]
+
+
 def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
     data = os.urandom(2 * PART + 12345)  # three parts
     r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=_body(data), content_type="multipart/form-data")
@@ -76,8 +86,12 @@ def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
         row = s.get(Document, doc["id"])
         key, version = row.object_key, row.version_id
     meta = archive.store.stat(key, version).metadata
-    assert meta["sha256-in"] == "receipt" and meta["sha256"] == ""  # sent with the first part
+    assert meta["sha256-in"] == "receipt" and not meta.get("sha256")  # sent with the first part
     from archive.services.ingest import receipt_key
+    from archive.storage.base import ObjectNotFound
+    with pytest.raises(ObjectNotFound):  # written by the verify job, after the version was read back
+        archive.store.stat(receipt_key(case["id"], doc["id"], version))
+    assert _verified(archive, doc["id"]) == ["ok"]
     receipt = json.loads(b"".join(archive.store.open(receipt_key(case["id"], doc["id"], version))))
     assert receipt["sha256"] == doc["sha256"] and receipt["size"] == len(data)
     assert hashlib.sha256(b"".join(archive.store.open(key, version))).hexdigest() == doc["sha256"]
@@ -89,6 +103,8 @@ def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
     with archive.sessions() as s:  # the fixity round reads it like any other
         events = check_document(s, archive.store, s.get(Document, doc["id"]), row.uploaded_at)
     assert [e.result for e in events] == ["ok"]
+    assert _verified(archive, doc["id"]) == ["ok"]  # done once: no second receipt
+    assert len([v for k, v in archive.store.keys(receipt_key(case["id"], doc["id"], version))]) == 1
 
 
 def test_a_small_file_of_unknown_length_is_one_request_with_its_full_metadata(app, archive, case):
@@ -104,9 +120,9 @@ def test_a_small_file_of_unknown_length_is_one_request_with_its_full_metadata(ap
 
 
 def test_a_file_within_one_part_goes_to_the_store_while_it_arrives(app, archive, case):
-    """Its length is known from the request's: one PUT sent as the bytes arrive, the SHA-256
-    after the last byte as the store's checksum, which the store checked; rebuild and fixity
-    read it from there."""
+    """Its length is known from the request's: one PUT sent as the bytes arrive. Its SHA-256,
+    known after the last byte, is in the row; the verify job reads the version back, checks it
+    and writes the receipt that a rebuild reads."""
     data = b"\xff\xd8\xff\xe0" + os.urandom(PART // 2)  # a JPEG's start
     r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data))
     assert r.status_code == 201, r.get_json()
@@ -117,16 +133,44 @@ def test_a_file_within_one_part_goes_to_the_store_while_it_arrives(app, archive,
         row = s.get(Document, doc["id"])
         key, version = row.object_key, row.version_id
     info = archive.store.stat(key, version)
-    assert info.metadata["sha256-in"] == "checksum" and not info.metadata.get("sha256")
-    assert info.metadata["size"] == str(len(data)) and info.sha256 == digest
+    assert info.metadata["sha256-in"] == "receipt" and not info.metadata.get("sha256")
+    assert info.metadata["size"] == str(len(data))
     assert hashlib.sha256(b"".join(archive.store.open(key, version))).hexdigest() == digest
+    assert _verified(archive, doc["id"]) == ["ok"]
+    from archive.services.ingest import receipt_key
+    receipt = json.loads(b"".join(archive.store.open(receipt_key(case["id"], doc["id"], version))))
+    assert receipt == {"doc-id": doc["id"], "version-id": version, "sha256": digest, "size": len(data)}
     from archive.services.rebuild import _document_versions
     [(v, resolved)] = _document_versions(archive.store, key)
     assert v == version and resolved["sha256"] == digest and resolved["size"] == str(len(data))
-    from archive.services.fixity import check_document
 
+
+def test_a_version_that_does_not_read_back_as_received_is_reported_and_gets_no_receipt(app, archive, case, monkeypatch):
+    """Verify-after-write: bytes damaged between the archive and the store (here: the store
+    is given other bytes than were hashed) are found by the verify job, which records the damage
+    and warns the district office as the fixity round does, and writes no receipt."""
+    from archive.models import WarningRecord
+    from archive.services.ingest import receipt_key
+    from archive.storage.base import ObjectNotFound
+
+    real = archive.store._send_unsigned
+
+    def damaging(method, key, headers, body):
+        return real(method, key, headers, (bytes(b ^ 1 for b in chunk[:1]) + chunk[1:] for chunk in body))
+
+    monkeypatch.setattr(archive.store, "_send_unsigned", damaging)
+    data = b"\xff\xd8\xff\xe0" + os.urandom(300_000)
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data))
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest()  # what arrived
+    assert _verified(archive, doc["id"]) == ["damaged"]
     with archive.sessions() as s:
-        assert [e.result for e in check_document(s, archive.store, s.get(Document, doc["id"]), row.uploaded_at)] == ["ok"]
+        version = s.get(Document, doc["id"]).version_id
+        rules = s.scalars(select(WarningRecord.rule).where(WarningRecord.case_id == case["id"])).all()
+    assert "fixity_damaged" in rules
+    with pytest.raises(ObjectNotFound):
+        archive.store.stat(receipt_key(case["id"], doc["id"], version))
 
 
 def test_a_wrong_length_guess_or_a_store_failure_on_the_way_stores_the_file_from_memory(app, archive, case, monkeypatch):
@@ -221,3 +265,79 @@ def test_a_client_that_goes_away_mid_upload_leaves_nothing(app, archive, case):
         assert _state(archive) == before
     finally:
         server.shutdown()
+
+
+def _multipart(file: bytes, after: bytes = b"", epilogue: bytes = b"") -> tuple[bytes, bytes]:
+    boundary = b"rawboundary42"
+    body = (b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"stage\"\r\n\r\ninvestigation\r\n"
+            b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n" + file + b"\r\n" + after +
+            b"--" + boundary + b"--\r\n" + epilogue)
+    return body, boundary
+
+
+@pytest.mark.parametrize("shape", ["last part", "a field after it", "an epilogue", "a lookalike inside"])
+def test_the_file_read_raw_is_the_file_the_decoder_reads(shape):
+    """``begin_raw`` takes the file's bytes without the decoder; whenever the guessed length is
+    wrong it refuses (NotLastPart) before its last bytes, and ``rewind`` lets the decoder read
+    the very same file from its first byte."""
+    from archive.services.streaming import MultipartStream, NotLastPart, read_full
+
+    rng = __import__("random").Random(7)
+    data = rng.randbytes(3 * 1024**2 + 17)
+    after = b"--rawboundary42\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\nabc\r\n" \
+        if shape == "a field after it" else b""
+    if shape == "a lookalike inside":  # a near-delimiter straddling two reads must not stop it
+        data = data[:1024**2 - 5] + b"\r\n--rawboundary4" + data[1024**2 + 10:]
+    body, boundary = _multipart(data, after, b"\r\n" if shape == "an epilogue" else b"")
+    parts = MultipartStream(io.BytesIO(body), boundary, content_length=len(body))
+    assert parts.until_file() == {"stage": "investigation"}
+    assert parts.begin_raw()
+    if shape in ("last part", "a lookalike inside"):
+        assert read_full(parts, 10 * 1024**2) == data and parts.read(1) == b""
+        assert parts.rest() == {"stage": "investigation"}
+        return
+    got = []
+    with pytest.raises(NotLastPart):
+        while True:
+            chunk = parts.read(1024**2)
+            assert chunk, "ended without NotLastPart"
+            got.append(chunk)
+    assert sum(map(len, got)) < len(data) + 1  # its last bytes were never given
+    parts.rewind()
+    assert read_full(parts, 10 * 1024**2) == data
+    fields = parts.rest()
+    assert fields.get("sha256") == ("abc" if after else None)
+
+
+def test_a_field_after_the_file_sends_it_through_the_decoder(app, archive, case):
+    data = b"\xff\xd8\xff\xe0" + os.urandom(PART // 4)
+    body, boundary = _multipart(data, b"--rawboundary42\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\n"
+                                      b"inquiry_record\r\n")
+    body = body.replace(b"name=\"stage\"\r\n\r\ninvestigation\r\n", b"name=\"stage\"\r\n\r\ninvestigation\r\n"
+                        b"--rawboundary42\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\ninquiry_record\r\n")
+    r = _clerk(app).post(f"/api/cases/{case['id']}/documents", data=body,
+                         content_type="multipart/form-data; boundary=rawboundary42")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["sha256"] == hashlib.sha256(data).hexdigest() and r.get_json()["size"] == len(data)
+    with archive.sessions() as s:
+        row = s.get(Document, r.get_json()["id"])
+    assert b"".join(archive.store.open(row.object_key, row.version_id)) == data
+    assert "sha256-in" not in archive.store.stat(row.object_key, row.version_id).metadata
+
+
+def test_a_delimiter_split_between_two_reads_is_found():
+    from archive.services.streaming import MultipartStream, NotLastPart, read_full
+
+    data = bytes(range(256)) * 4
+    after = b"--rawboundary42\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\nabc\r\n"
+    body, boundary = _multipart(data, after)
+    for step in (3, 7, 11):  # reads of a few bytes: the delimiter falls across them somewhere
+        parts = MultipartStream(io.BytesIO(body), boundary, chunk=5, content_length=len(body))
+        parts.until_file()
+        assert parts.begin_raw()
+        with pytest.raises(NotLastPart):
+            while parts.read(step):
+                pass
+        parts.rewind()
+        assert read_full(parts, 4096) == data and parts.rest()["sha256"] == "abc"
