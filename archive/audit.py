@@ -44,9 +44,9 @@ def append(session: Session, action: str, *, actor: str | None = None, role: str
     """Add one entry in the caller's transaction (committed by the caller)."""
     # The UPDATE takes the head row's lock first (PostgreSQL row lock, SQLite write lock), so
     # the read of the previous hash below cannot race with another writer.
-    seq = session.execute(update(AuditHead).where(AuditHead.id == 1)
-                          .values(seq=AuditHead.seq + 1).returning(AuditHead.seq)).scalar_one()
-    prev_hash = session.scalar(select(AuditHead.hash).where(AuditHead.id == 1)) or GENESIS
+    seq, prev_hash = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+                                     .returning(AuditHead.seq, AuditHead.hash)).one()
+    prev_hash = prev_hash or GENESIS  # (the hash is not changed by this statement: the previous entry's)
     at = clock()
     detail_json = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)
     entry = AuditEntry(seq=seq, at=at, actor=actor, role=role, action=action, target_type=target_type,

@@ -1,11 +1,13 @@
 """Ingest benchmark: uploads through the HTTP API against puts straight into the same SeaweedFS.
 
-    python -m bench.ingest [--files 60] [--catchup-docs 100]
+    python -m bench.ingest [--files 60] [--catchup-docs 100] [--app archive|floor]
 
 Part 1 uploads the same files (20 KB – 5 MB) through the API (gunicorn, or waitress with
 ``--server waitress``, on 127.0.0.1)
 and directly with the ``minio`` client into the same bucket (same retention), and prints docs/s,
 MB/s and the ratio, overall and for files of 1 MB and more.
+``--app floor`` runs ``bench.floor`` instead of the archive (gunicorn only): a bare app that
+only streams the upload to S3, whose ratio is the ceiling of any upload endpoint here.
 Part 2 uploads small DOCX/PDF documents at a steady 20 docs/s while the index worker runs, and
 prints how long after the last upload the index has caught up.
 """
@@ -43,7 +45,11 @@ def main() -> None:
     p.add_argument("--server", choices=["gunicorn", "waitress"], default="gunicorn",
                    help="gunicorn (production: the body reaches the app as it arrives) or waitress "
                         "(archive serve: it reads the whole body first)")
+    p.add_argument("--app", choices=["archive", "floor"], default="archive",
+                   help="floor: the bare streaming app of bench.floor (no auth, database or audit), for the ceiling")
     args = p.parse_args()
+    if args.app == "floor":
+        args.server, args.catchup_docs = "gunicorn", 0
 
     from waitress import create_server
 
@@ -84,7 +90,8 @@ def main() -> None:
             env.update(ARCHIVE_DATA_DIR=str(work), ARCHIVE_S3_ENDPOINT=weed.endpoint, ARCHIVE_S3_ACCESS_KEY="bench",
                        ARCHIVE_S3_SECRET_KEY="bench-secret", ARCHIVE_DEMO="false")
             proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}",
-                                     "--workers", "1", "--threads", "4", "app:create_app()"], env=env,
+                                     "--workers", "1", "--threads", "4",
+                                     "app:create_app()" if args.app == "archive" else "bench.floor:app"], env=env,
                                     cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             close = proc.terminate
@@ -147,6 +154,9 @@ def main() -> None:
         per_file = [a / r for (_, a), (_, r) in zip(api_t, raw_t)]
         print(f"median per-file time ratio API/raw: {statistics.median(per_file):.2f}")
 
+        if not args.catchup_docs:
+            close()
+            return
         # Part 2: steady 20 docs/s with the worker running.
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits, poll=0.2,
                         settings=archive.ingest_settings)

@@ -38,8 +38,9 @@ def test_health_reports_components_and_queue(client, doc, archive):
     assert h["database"]["ok"] and h["object_store"]["ok"] and h["index"]["ok"]
     # every component up: ok, or degraded (still 200) while a needed holiday calendar is missing
     assert h["status"] == ("ok" if h["calendar"]["ok"] else "degraded")
-    # the upload's extraction and the case's two manifest writes (creation, the stage) wait
-    assert h["queue"] == {"pending": 3, "failed": 0, "ocr_pending": 0}
+    # the upload's extraction and verification, and the case's two manifest writes (creation,
+    # the stage) wait
+    assert h["queue"] == {"pending": 4, "failed": 0, "ocr_pending": 0}
     drain(archive)
     assert client.get("/api/health").get_json()["queue"] == {"pending": 0, "failed": 0, "ocr_pending": 0}
 
@@ -112,9 +113,18 @@ def test_no_route_changes_or_deletes_a_document(client, archive, doc, method):
 
 
 def test_object_metadata_alone_says_what_the_object_is(archive, doc):
+    """With its receipt: the file went to the store while it arrived, before its SHA-256 was
+    known; the verify job read it back and wrote the receipt beside it."""
+    import json
+
+    from archive.services.ingest import receipt_key
+
     info = archive.store.stat(f"cases/{doc['case']['id']}/documents/{doc['id']}", doc["version_id"])
     m = info.metadata
     assert m["filename"] == "行政处罚决定书.pdf" and m["case-number"] == "津武市监罚〔2026〕12号"
-    assert m["sha256"] == doc["sha256"] and m["stage"] == "decision" and m["form"] == "penalty_decision"
+    assert m["sha256-in"] == "receipt" and m["size"] == str(doc["size"])
+    drain(archive)
+    receipt = json.loads(b"".join(archive.store.open(receipt_key(doc["case"]["id"], doc["id"], doc["version_id"]))))
+    assert receipt["sha256"] == doc["sha256"] and m["stage"] == "decision" and m["form"] == "penalty_decision"
     assert m["uploaded-at"].endswith("+08:00") and m["party-name"] == "天津宏泰食品有限公司"
     assert info.retention_mode == "GOVERNANCE" and info.retain_until.year >= 2055
