@@ -341,3 +341,40 @@ def test_a_delimiter_split_between_two_reads_is_found():
                 pass
         parts.rewind()
         assert read_full(parts, 4096) == data and parts.rest()["sha256"] == "abc"
+
+
+def test_a_client_that_goes_away_while_its_file_streams_to_the_store_leaves_nothing(app, archive, case, monkeypatch):
+    """The PUT of a file sent while it arrives is aborted with the request: no version."""
+    from werkzeug.serving import make_server
+
+    real, started = archive.store.put_streamed, threading.Event()
+
+    def watched(*args, **kwargs):
+        started.set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(archive.store, "put_streamed", watched)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        before = _state(archive)
+        boundary = "streamtestboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"stage\"\r\n\r\ninvestigation\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\ninquiry_record\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode()
+        size = PART // 2
+        total = len(head) + size + len(f"\r\n--{boundary}--\r\n")
+        token = app.config["TEST_TOKENS"]["clerk_a"]
+        sock = socket.create_connection(("127.0.0.1", server.server_port))
+        sock.sendall((f"POST /api/cases/{case['id']}/documents HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+                      f"Content-Length: {total}\r\n\r\n").encode() + head + b"\xff\xd8\xff\xe0" + os.urandom(size // 2))
+        assert started.wait(30), "the file was not sent to the store while it arrived"
+        time.sleep(0.5)
+        sock.close()
+        time.sleep(2)  # the server notices, the PUT is cut short
+        assert _state(archive) == before
+        assert not [v for k, v in archive.store.keys("cases/") if k.startswith(f"cases/{case['id']}/documents/")]
+    finally:
+        server.shutdown()
