@@ -188,8 +188,9 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     When ``source`` knows how long the file must be (``file_length_hint``: the file is the
     request's last part) and it fits in one part, the bytes go to the store while they arrive
     (``put_streamed``): one request, its last bytes held back until the file has ended and a
-    declared SHA-256 is met. If the guess was wrong or the store failed on the way, what was
-    read is kept and stored as below.
+    declared SHA-256 is met. If the guess was wrong or the store failed on the way, the
+    multipart decoder reads the file again from its first byte (what was taken is kept), and
+    it is stored as below.
 
     Otherwise a file that fits in one part is read whole into memory, then stored with one
     request and its full metadata. A larger one goes into a multipart upload part by part.
@@ -201,7 +202,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
 
     Too large, a SHA-256 other than the declared one, or a client that goes away: the request
     or multipart upload is aborted, and no row and no visible object remain. The row is
-    committed only after the object (and its receipt)."""
+    committed only after the object."""
     import io
 
     from archive.services.streaming import HashingReader, Prefixed, read_full

@@ -80,8 +80,8 @@ class MultipartStream:
             if self.content_length is not None:
                 # The decoder's buffer holds the line break that ends the part's headers, then the
                 # file; if the file is the last part, only the closing delimiter (CRLF--boundary--
-                # CRLF) follows it. A guess, checked by whoever relies on it (``put_checked``
-                # refuses another length).
+                # CRLF) follows it. A guess, checked by whoever relies on it (``begin_raw``,
+                # ``put_streamed``: another length is refused).
                 buffer = self.decoder.buffer
                 start = self._received - len(buffer) + (2 if buffer[:2] == b"\r\n" else 1)
                 self.file_length_hint = self.content_length - start - len(self.boundary) - 8
