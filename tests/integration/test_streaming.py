@@ -232,6 +232,23 @@ def test_fields_after_the_file_still_work(app, archive, case):
     assert r.get_json()["sha256"] == hashlib.sha256(data).hexdigest()
 
 
+def _begin_upload(app, case, port: int, size: int) -> socket.socket:
+    """A connection that has sent an upload's headers and fields, announcing a file of ``size``
+    bytes as the last part; the caller sends some of it, then goes away."""
+    boundary = "streamtestboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"stage\"\r\n\r\ninvestigation\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\ninquiry_record\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode()
+    total = len(head) + size + len(f"\r\n--{boundary}--\r\n")
+    token = app.config["TEST_TOKENS"]["clerk_a"]
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall((f"POST /api/cases/{case['id']}/documents HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+                  f"Content-Length: {total}\r\n\r\n").encode() + head)
+    return sock
+
+
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(app, archive, case):
     from werkzeug.serving import make_server
 
@@ -239,17 +256,7 @@ def test_a_client_that_goes_away_mid_upload_leaves_nothing(app, archive, case):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         before = _state(archive)
-        boundary = "streamtestboundary"
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"stage\"\r\n\r\ninvestigation\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\ninquiry_record\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode()
-        total = len(head) + 3 * PART + 100
-        token = app.config["TEST_TOKENS"]["clerk_a"]
-        sock = socket.create_connection(("127.0.0.1", server.server_port))
-        sock.sendall((f"POST /api/cases/{case['id']}/documents HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-                      f"Content-Length: {total}\r\n\r\n").encode() + head)
+        sock = _begin_upload(app, case, server.server_port, 3 * PART + 100)
         sent = 0
         while sent < PART + PART // 2:  # the first part has gone to the store; then the client vanishes
             sock.sendall(os.urandom(256 * 1024))
@@ -358,18 +365,8 @@ def test_a_client_that_goes_away_while_its_file_streams_to_the_store_leaves_noth
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         before = _state(archive)
-        boundary = "streamtestboundary"
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"stage\"\r\n\r\ninvestigation\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"form\"\r\n\r\ninquiry_record\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
-                f"Content-Type: image/jpeg\r\n\r\n").encode()
-        size = PART // 2
-        total = len(head) + size + len(f"\r\n--{boundary}--\r\n")
-        token = app.config["TEST_TOKENS"]["clerk_a"]
-        sock = socket.create_connection(("127.0.0.1", server.server_port))
-        sock.sendall((f"POST /api/cases/{case['id']}/documents HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-                      f"Content-Length: {total}\r\n\r\n").encode() + head + b"\xff\xd8\xff\xe0" + os.urandom(size // 2))
+        sock = _begin_upload(app, case, server.server_port, PART // 2)
+        sock.sendall(b"\xff\xd8\xff\xe0" + os.urandom(PART // 4))
         assert started.wait(30), "the file was not sent to the store while it arrived"
         time.sleep(0.5)
         sock.close()
