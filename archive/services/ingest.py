@@ -206,7 +206,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     import io
 
     from archive.services.streaming import HashingReader, Prefixed, read_full
-    from archive.storage.base import LengthMismatch, ObjectLocked, StorageError
+    from archive.storage.base import LengthMismatch, StorageError
 
     check_upload(case, stage, form)
     expected = checked_sha256(expected_sha256)
@@ -218,9 +218,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
         try:
             streamed = _put_streamed(store, settings, case, stage, form, filename, source, hint, expected,
                                      completed, clock, uploader)
-        except (LengthMismatch, StorageError) as exc:
-            if isinstance(exc, ObjectLocked):
-                raise
+        except (LengthMismatch, StorageError) as exc:  # (a store that is down refuses the next try too)
             log.info("upload to case %s not streamed (%s): read whole instead", case.id, exc)
             streamed = None
         if streamed is not None:

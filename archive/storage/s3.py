@@ -173,9 +173,9 @@ class S3ObjectStore:
             if failed:  # the caller's stream, verify or the length: not the store's fault
                 raise failed[0] from None
             raise _translate(exc) from exc
-        if response.status != 200:
-            raise _translate(S3Error.fromxml(response) if response.data else
-                             StorageError(f"PUT answered {response.status}"))
+        if response.status != 200:  # (AWS S3 refuses an object-lock PUT without Content-MD5 or a checksum)
+            error = _translate(S3Error.fromxml(response)) if response.data else None
+            raise StorageError(f"the streamed PUT was refused: {error or response.status}")
         version = response.headers.get("x-amz-version-id")
         if not version:
             raise StorageError("the store returned no version id: is versioning on?")
