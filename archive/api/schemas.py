@@ -5,6 +5,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
 from archive.models import CASE_KINDS, PARTY_TYPES, PENALTY_TYPES, PROCEDURES, STAGES
+from archive.numbers import INT_MAX
 from archive.services.clock import local
 
 
@@ -18,7 +19,7 @@ class LocalDateTime(fields.DateTime):
 # Dates the archive accepts: wide enough for any real case file, narrow enough that converting
 # between offsets never overflows (0001-01-01T00:00+14:00 has no UTC equivalent).
 EARLIEST, LATEST = 1900, 2200
-MAX_ID = 2**31 - 1  # ids and counts fit a PostgreSQL integer
+MAX_ID = INT_MAX  # ids and counts fit a PostgreSQL integer
 
 
 def _check_year(value, name: str = "date"):

@@ -31,6 +31,7 @@ from archive.errors import Conflict, NotFound, ValidationFailed
 from archive.models import (
     POWER_CATEGORIES, BasicInfoChange, InspectionPlan, Officer, Organisation, Power, WarningRecord,
 )
+from archive.numbers import whole
 from archive.services.clock import SHANGHAI
 
 LATE_AFTER_DAYS = 15  # a change reported later than this after it took effect is late
@@ -172,9 +173,9 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
                 if row["valid_from"] and row["valid_until"] and row["valid_from"] > row["valid_until"]:
                     why.append("valid_from is after valid_until")
             elif kind == "plans":
-                if not row["year"].isdigit() or not 2000 <= int(row["year"]) <= 2100:
+                if whole(row["year"], 2000, 2100) is None:
                     why.append(f"year must be a year, not {row['year']!r}")
-                if row["planned"] and not row["planned"].isdigit():
+                if row["planned"] and whole(row["planned"]) is None:
                     why.append(f"planned must be a whole number, not {row['planned']!r}")
                 row["start_on"] = _date(row["start_on"], "start_on", why)
                 row["end_on"] = _date(row["end_on"], "end_on", why)

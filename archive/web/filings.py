@@ -8,6 +8,7 @@ from archive.api import filings as api
 from archive.auth.web import current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
+from archive.numbers import whole
 from archive.services import filings as service
 from archive.web import bp
 from archive.web.layout import org_names, zh
@@ -47,7 +48,7 @@ def filing_page(case_id: str):
         try:
             r = api.do_review(case, {"items": verdicts, "certificate": certificate,
                                      "note": request.form.get("note", "")[:5000],
-                                     "due_days": int(due) if due.isdigit() and 1 <= int(due) <= 60 else 10}, via="web")
+                                     "due_days": whole(due, 1, 60) or 10}, via="web")
         except ValidationFailed as exc:
             db().rollback()
             errors = {k: [zh(m) for m in v] for k, v in (exc.errors or {}).items()}

@@ -10,6 +10,7 @@ from archive.auth.web import current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.models import Complaint, Organisation
+from archive.numbers import whole
 from archive.services import tasks as service
 from archive.services.clock import now
 from archive.web import bp
@@ -71,8 +72,8 @@ def task_new():
     values = {"assignee": request.values.get("assignee", ""), "subject": "", "text": "", "due_days": "5",
               "cases": "", "complaint": request.values.get("complaint", "")}
     complaint = None
-    if values["complaint"].isdigit():
-        complaint = db().get(Complaint, int(values["complaint"]))
+    if (complaint_id := whole(values["complaint"], 1)) is not None:
+        complaint = db().get(Complaint, complaint_id)
         if complaint is not None and not values["subject"]:
             values["subject"] = "投诉举报核查"
             values["text"] = f"请核查投诉举报（{complaint.complainant}，{complaint.received_at:%Y-%m-%d} 收到）反映的问题：\n{complaint.text}"
@@ -80,11 +81,11 @@ def task_new():
     if request.method == "POST":
         values = {k: request.form.get(k, "").strip() for k in values}
         form: dict = {k: values[k] for k in ("assignee", "subject", "text", "cases")}
-        if not values["due_days"].isdigit():
+        if (due_days := whole(values["due_days"])) is None:
             errors["due_days"] = ["请填写工作日数。"]
         else:
-            form["due_days"] = int(values["due_days"])
-        form["complaint"] = int(values["complaint"]) if values["complaint"].isdigit() else None
+            form["due_days"] = due_days
+        form["complaint"] = whole(values["complaint"], 1)
         if not errors:
             try:
                 task = api.create_task(form, request.files.getlist("file"), via="web")

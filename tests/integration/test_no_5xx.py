@@ -55,6 +55,20 @@ def test_the_extreme_values_found_by_hand_answer_4xx(app, known):
         one_shape(r)
 
 
+def test_numbers_typed_into_pages_are_whole_numbers_the_database_holds(app, known):
+    """Found by the fuzzer: a 25-digit complaint id reached SQLite (OverflowError, 500), and
+    '²' passes ``str.isdigit`` but not ``int``."""
+    from archive.numbers import whole
+
+    assert [whole(t) for t in ("42", " 7 ", "²", "٣", "9" * 25, "-1", "", "1e3")] == [42, 7, None, None, None, None, None, None]
+    assert whole("2147483648") is None and whole("0", 1) is None and whole("61", 1, 60) is None
+    city = client_as(app, "city")
+    for complaint in ("9" * 25, "²", "2147483648"):
+        assert city.get("/tasks/new", query_string={"complaint": complaint}).status_code == 200
+        r = city.post("/tasks/new", data={"complaint": complaint, "due_days": "²", "subject": "核查", "text": "x"})
+        assert r.status_code == 422 and "请填写工作日数" in r.get_data(as_text=True)
+
+
 def test_a_missing_form_field_is_named_at_one_level(app, known):
     r = client_as(app, "clerk_a").post(f"/api/cases/{known['case_id']}/documents", data={
         "stage": "decision", "file": (__import__("io").BytesIO(b"x"), "a.pdf")}, content_type="multipart/form-data")
