@@ -108,12 +108,12 @@ def run(session: Session, store: ObjectStore, rules: Rules, calendar: WorkCalend
             else:
                 report.failures.append({"document_id": doc.id, "case_id": doc.case_id, "key": e.object_key,
                                         "version_id": e.version_id, "result": e.result, "detail": e.detail})
-                _warn(session, doc, e, rules, calendar, now)
+                warn(session, doc, e, rules, calendar, now)
         session.commit()
     return report
 
 
-def _warn(session: Session, doc: Document, e: FixityEvent, rules: Rules, calendar: WorkCalendar,
+def warn(session: Session, doc: Document, e: FixityEvent, rules: Rules, calendar: WorkCalendar,
           now: dt.datetime) -> None:
     from archive.deadlines.warnings import handling_due, insert_warnings
 
@@ -198,5 +198,5 @@ def record_finding(sessions, doc_id: str, key: str, version_id: str, result: str
         e = FixityEvent(document_id=doc_id, object_key=key, version_id=version_id, checked_at=now, result=result,
                         detail=detail[:500])
         session.add(e)
-        _warn(session, doc, e, load_rules(), load_calendar(session), now)
+        warn(session, doc, e, load_rules(), load_calendar(session), now)
         session.commit()

@@ -275,33 +275,42 @@ def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stag
 def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings, doc_id: str,
                   now: dt.datetime) -> bool:
     """The ``verify`` job of a version sent before its SHA-256 was known: read it back and
-    compare (a fixity check, recorded; a mismatch warns the district office as any damage
-    does), then write its receipt unless one is there. False when the version did not match."""
+    compare (a fixity check of that version, recorded; a mismatch warns the district office as
+    any damage does), then write its receipt unless one is there. False when it did not match."""
     import io
 
-    from archive.deadlines.rules import load_rules
-    from archive.deadlines.store import load_calendar
+    from archive.models import FixityEvent
     from archive.services import fixity
     from archive.storage.base import ObjectNotFound
 
     doc = session.get(Document, doc_id)
     if doc is None:
         return True
-    case_id, version, sha256, size = doc.case_id, doc.version_id, doc.sha256, doc.size
-    report = fixity.run(session, store, load_rules(), load_calendar(session), now, doc_ids=[doc_id])
-    if report.failures:
+    result, detail = fixity.check_version(store, doc.object_key, doc.version_id, doc.sha256)
+    event = FixityEvent(document_id=doc.id, object_key=doc.object_key, version_id=doc.version_id,
+                        checked_at=now, result=result, detail=detail)
+    session.add(event)
+    if result != "ok":
+        from archive.deadlines.rules import load_rules
+        from archive.deadlines.store import load_calendar
+
+        fixity.warn(session, doc, event, load_rules(), load_calendar(session), now)
+        session.commit()
         return False
+    doc.fixity_checked_at = now
+    case_id, version, sha256, size, uploaded_at = doc.case_id, doc.version_id, doc.sha256, doc.size, doc.uploaded_at
+    case = session.get(Case, case_id)
+    years = settings.years_for(case.procedure if case else "general")
+    session.commit()
     key = receipt_key(case_id, doc_id, version)
     try:
         store.stat(key)
         return True  # written by an earlier run of this job
     except ObjectNotFound:
         pass
-    case = session.get(Case, case_id)
-    years = settings.years_for(case.procedure if case else "general")
     body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "size": size}).encode()
     store.put(key, io.BytesIO(body), len(body), {"schema": METADATA_SCHEMA, "doc-id": doc_id},
-              "application/json", retain_until(doc.uploaded_at, years))
+              "application/json", retain_until(uploaded_at, years))
     return True
 
 
