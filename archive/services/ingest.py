@@ -14,13 +14,14 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
-from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
+from archive.errors import TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.extraction.detect import DOCX
 from archive.jobs import enqueue
 from archive.models import Case, Document, new_id
 from archive.services.cases import check_recorded
 from archive.services.clock import SHANGHAI, now as server_now
+from archive.services.streaming import declared_met
 from archive.storage.base import ObjectStore, PutResult
 from forms import load_catalog
 
@@ -136,11 +137,7 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
         raise ValidationFailed("empty file", {"file": ["the file is empty"]})
     if spool.size > settings.max_bytes:
         raise TooLarge(f"file larger than {settings.max_bytes} bytes")
-    expected = checked_sha256(expected_sha256)
-    if expected is not None:
-        if expected != spool.sha256:
-            raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
-                                   {"sha256": [f"expected {expected}, received bytes hash to {spool.sha256}"]})
+    declared_met(checked_sha256(expected_sha256), spool.sha256)
     spool.seek(0)
     media_type = detect_media_type(spool)
     spool.seek(0)
@@ -260,14 +257,9 @@ def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stag
     doc = _new_document(case, stage, form, filename, media_type, length, "", clock(), uploader)
     meta = object_metadata(case, doc, completed)
     meta["sha256-in"] = "receipt"
-
-    def verify(sha256: str) -> None:
-        if expected is not None and expected != sha256:
-            raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
-                                   {"sha256": [f"expected {expected}, received bytes hash to {sha256}"]})
-
     put = store.put_streamed(doc.object_key, Prefixed(head, source), length, meta, media_type,
-                             retain_until(doc.uploaded_at, settings.years_for(case.procedure)), verify=verify)
+                             retain_until(doc.uploaded_at, settings.years_for(case.procedure)),
+                             verify=lambda sha256: declared_met(expected, sha256))
     doc.sha256 = put.sha256
     return doc, put
 

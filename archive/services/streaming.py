@@ -214,6 +214,13 @@ def boundary_of(content_type: str) -> bytes | None:
     return options["boundary"].encode("latin-1")
 
 
+def declared_met(expected: str | None, sha256: str) -> None:
+    """Refuse a file whose SHA-256 is not the one its client declared (when it declared one)."""
+    if expected is not None and expected != sha256:
+        raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
+                               {"sha256": [f"expected {expected}, received bytes hash to {sha256}"]})
+
+
 class HashingReader:
     """Reads from ``source``, counting and hashing; over ``max_bytes`` it raises TooLarge, and at
     the end of a file whose SHA-256 is not ``expected`` it raises ChecksumMismatch."""
@@ -237,9 +244,7 @@ class HashingReader:
             self.at_end = True
             if self.size == 0:
                 raise ValidationFailed("empty file", {"file": ["the file is empty"]})
-            if self.expected is not None and self.expected != self.sha256:
-                raise ChecksumMismatch("SHA-256 mismatch: the file was damaged in transit; nothing was stored",
-                                       {"sha256": [f"expected {self.expected}, received bytes hash to {self.sha256}"]})
+            declared_met(self.expected, self.sha256)
         return data
 
     @property
