@@ -253,6 +253,54 @@ def upload(client, case_id, data: bytes, filename="决定书.pdf", stage="decisi
                        content_type="multipart/form-data", headers=headers or clerk_of(client, case_id))
 
 
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), the checksum SeaweedFS keeps after each needle's data."""
+    c = 0xFFFFFFFF
+    for byte in data:
+        c = _CRC32C[(c ^ byte) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def damage_on_volume(seaweed, marker: bytes, offset: int, *, keep_crc: bool = True) -> None:
+    """Flip one byte of a stored object in SeaweedFS's volume files, found by the ``marker`` its
+    data begins with. ``keep_crc``: the needle's CRC is written anew, as silent bit rot or an
+    intruder would leave it, and SeaweedFS serves the altered bytes at once (only the archive's
+    SHA-256 can tell); otherwise SeaweedFS notices and answers 500 after retrying for ~13 s."""
+    import struct
+    from pathlib import Path
+
+    damaged = 0
+    for dat in Path(seaweed.data_dir).rglob("*.dat"):
+        raw = bytearray(dat.read_bytes())
+        at = raw.find(marker)
+        if at < 0:
+            continue
+        size = struct.unpack(">I", raw[at - 4:at])[0]  # the needle's data size stands before its data
+        assert 0 < offset < size, (offset, size)
+        old = crc32c(bytes(raw[at:at + size]))
+        raw[at + offset] ^= 0xFF
+        if keep_crc:
+            where = raw.find(struct.pack(">I", old), at + size, at + size + 4096)
+            assert where >= 0, "the needle's checksum was not found after its data"
+            raw[where:where + 4] = struct.pack(">I", crc32c(bytes(raw[at:at + size])))
+        dat.write_bytes(bytes(raw))
+        damaged += 1
+    assert damaged, "the test could not find the object's bytes in the volume files"
+
+
 def concurrently(n: int, fn) -> list:
     """Run ``fn(i)`` in ``n`` threads released together; their results in order."""
     barrier = threading.Barrier(n)

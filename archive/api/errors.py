@@ -84,6 +84,16 @@ def register_error_handlers(app: Flask) -> None:
         log.error("object store unavailable: %s", exc)
         return error_response(503, "对象存储暂不可用，未保存任何内容 / object storage unavailable; nothing was stored")
 
+    from archive.casefile.fonts import FontMissing
+
+    @app.errorhandler(FontMissing)
+    def _no_font(exc: FontMissing):
+        # the machine lacks what the PDF or chart needs: the service, not the request, is at fault
+        log.error("no Chinese font: %s", exc)
+        return error_response(503, "服务器未安装中文字体，暂时无法生成 PDF 或图表；请管理员安装 fonts-noto-cjk"
+                                   "（或设置 ARCHIVE_CJK_FONT）/ no Chinese font installed",
+                              {"font": str(exc)})
+
     @app.errorhandler(StorageError)
     def _storage(exc: StorageError):
         log.error("object store error: %s", exc)

@@ -67,10 +67,16 @@ class Health(MethodView):
                                "missing": [f"calendar missing for {y}" for y in missing]}
         except Exception as exc:
             out["calendar"] = {"ok": False, "error": type(exc).__name__}
+        from archive.casefile import fonts
+
+        font = fonts.cjk_font()
+        # without it binders, briefings and charts answer 503; everything else works
+        out["font"] = {"ok": font is not None, "path": font} if font else {
+            "ok": False, "error": "中文字体缺失：请安装 fonts-noto-cjk（或设置 ARCHIVE_CJK_FONT）"}
         # A component down is an outage (503); a missing calendar year degrades the service
         # (deadlines that need it are undecided) without stopping it.
-        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar"))
-        ok = up and out["calendar"].get("ok") and not out["index"].get("stale")
+        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font"))
+        ok = up and out["calendar"].get("ok") and out["font"]["ok"] and not out["index"].get("stale")
         out["status"] = "ok" if ok else "degraded"
         ok = up
         return out, (200 if ok else 503)

@@ -2,12 +2,13 @@
 caller's scope; the pass mark of each year."""
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from archive import audit
@@ -19,7 +20,7 @@ from archive.models import Organisation
 from archive.services import briefing
 from archive.services import scores as scoring
 from archive.services import stats
-from archive.services.clock import SHANGHAI, now
+from archive.services.clock import FIRST_YEAR, LAST_YEAR, SHANGHAI, check_month, now
 
 blp = Blueprint("stats", __name__, url_prefix="/api/stats", description="统计 Statistics")
 reports_blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="简报 Reports")
@@ -81,9 +82,19 @@ class Performance(MethodView):
         return out
 
 
+def valid_month(value: str) -> None:
+    """A month the archive can count (a year outside its range answers 422, not 500)."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value or ""):
+        raise ValidationError("月份格式应为 YYYY-MM")
+    try:
+        check_month(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class ScoresQuerySchema(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM"),
-                          metadata={"description": "YYYY-MM"})
+    month = fields.String(required=True, validate=valid_month,
+                          metadata={"description": f"YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12"})
     district = fields.String(load_default=None, validate=validate.Length(max=64),
                              metadata={"description": "only the agencies of this district"})
 

@@ -25,10 +25,10 @@ def report_monthly(month: str, district: str | None, fmt: str, output: str | Non
     from archive.models import Organisation
     from archive.services import briefing
     from archive.services.clock import now
-    from archive.services.scores import month_bounds
+    from archive.services.clock import check_month
 
     try:
-        month_bounds(month)
+        check_month(month)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from None
     config = load_config()

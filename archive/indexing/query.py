@@ -5,6 +5,7 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from archive.indexing.analysis import ALNUM_CLASS, CJK_CLASS, RUN
 from archive.extraction.normalise import normalise
@@ -12,6 +13,11 @@ from archive.extraction.normalise import normalise
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 16
 MAX_MATCHES = 200  # matches per term looked at when highlighting one text
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The completed times a date filter can name: within tantivy's date range (1677-09-21 to
+# 2262-04-11), and wider than any act an archive holds
+EARLIEST = dt.datetime(1700, 1, 1, tzinfo=SHANGHAI)
+LATEST = dt.datetime(2260, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
 
 
 class QuerySyntaxError(ValueError):
@@ -43,6 +49,19 @@ class SearchQuery:
     scope: list[str] | None = None  # organisation codes the caller may see; None: everything
     case_scope: list[str] = field(default_factory=list)  # and these cases too (a reviewer's assigned files)
     versions: str = "current"  # "all": also earlier versions replaced by approved amendments
+
+    def completed_between(self) -> tuple[dt.datetime, dt.datetime] | None:
+        """The date filter as UTC bounds of the completed time (days in Beijing time), an open
+        end filled and both kept within what every engine stores (tantivy: 1677-2262); None
+        when the range holds no day an engine can store."""
+        start = dt.datetime.combine(self.date_from, dt.time.min, SHANGHAI) if self.date_from else None
+        end = dt.datetime.combine(self.date_to, dt.time.max, SHANGHAI) if self.date_to else None
+        # (combine with a zone cannot overflow; converting year 1 or 9999 to UTC can)
+        low = max(start, EARLIEST) if start else EARLIEST
+        high = min(end, LATEST) if end else LATEST
+        if low > high:
+            return None
+        return low.astimezone(dt.timezone.utc), high.astimezone(dt.timezone.utc)
 
 
 def parse_terms(q: str) -> list[Term]:

@@ -22,7 +22,6 @@ import os
 import multiprocessing
 from pathlib import Path
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 import tantivy
 
@@ -35,7 +34,6 @@ SEARCH_FIELDS = ("content", "filename", "meta")
 KEYWORDS = ("case_id", "agency", "district", "city", "kind", "stage", "form", "superseded")
 WRITE_HEAP = 64 * 1024 * 1024  # per batch of the worker
 BULK_HEAP = 64 * 1024 * 1024  # for a rebuild, split between the writer's threads; more buys no speed (bench.search) but memory
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tokens arrive analysed (lower-cased, short): split on spaces and nothing else, which spares
 # tantivy's "whitespace" analyzer its lower-casing of every token. Registered on every opening.
 TOKENIZER = "archive_slots"
@@ -259,11 +257,11 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
             if value:
                 filters.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, name, value)))
         if sq.date_from or sq.date_to:
-            start = dt.datetime.combine(sq.date_from, dt.time.min, SHANGHAI) if sq.date_from else None
-            end = dt.datetime.combine(sq.date_to, dt.time.max, SHANGHAI) if sq.date_to else None
+            between = sq.completed_between()
+            if between is None:
+                return None
             filters.append((tantivy.Occur.Must, tantivy.Query.range_query(
-                self.schema, "completed", tantivy.FieldType.Date,
-                _utc(start) or dt.datetime(1, 1, 2, tzinfo=UTC), _utc(end) or dt.datetime(9999, 12, 30, tzinfo=UTC))))
+                self.schema, "completed", tantivy.FieldType.Date, *between)))
         if filters:  # they restrict, they do not rank
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.boolean_query(filters), 0.0)))
         if sq.versions != "all":

@@ -250,9 +250,10 @@ class WhooshIndex(GenerationEngine[windex.Index]):
             if value:
                 filters.append(Q.Term(name, value))
         if sq.date_from or sq.date_to:
-            start = dt.datetime.combine(sq.date_from, dt.time.min) if sq.date_from else None
-            end = dt.datetime.combine(sq.date_to, dt.time.max) if sq.date_to else None
-            filters.append(Q.DateRange("completed", _shanghai_to_utc(start), _shanghai_to_utc(end)))
+            between = sq.completed_between()
+            if between is None:
+                return Q.NullQuery, None
+            filters.append(Q.DateRange("completed", *(b.replace(tzinfo=None) for b in between)))
         base: Q.Query = Q.And(required) if required else Q.Every()
         if excluded:
             base = Q.AndNot(base, Q.Or(excluded))
@@ -288,12 +289,3 @@ class WhooshIndex(GenerationEngine[windex.Index]):
         start = (sq.page - 1) * sq.per_page
         hits = [Hit(h["doc_id"], float(h.score or 0.0)) for h in results[start:start + sq.per_page]]
         return HitPage(total=total, hits=hits)
-
-
-
-def _shanghai_to_utc(value: dt.datetime | None) -> dt.datetime | None:
-    from zoneinfo import ZoneInfo
-
-    if value is None:
-        return None
-    return value.replace(tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(dt.timezone.utc).replace(tzinfo=None)

@@ -22,6 +22,22 @@ def as_aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
 
 
+# The months a person may ask statistics for (a month further out is refused, not computed:
+# looking back a year from year 1 overflowed Python's dates)
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+
+def check_month(month: str) -> str:
+    """``month`` when it is ``YYYY-MM`` within the archive's years; ValueError (Chinese) otherwise."""
+    try:
+        first = dt.datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise ValueError(f"“{month}”不是月份，格式应为 YYYY-MM（例如 2026-03）") from None
+    if not FIRST_YEAR <= first.year <= LAST_YEAR:
+        raise ValueError(f"月份应在 {FIRST_YEAR}-01 至 {LAST_YEAR}-12 之间") from None
+    return month
+
+
 def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     """First and last day of ``YYYY-MM`` (ValueError when it is not a month)."""
     try:

@@ -16,7 +16,7 @@ from archive.extension import db, get_archive
 from archive.models import Organisation
 from archive.services import briefing, stats
 from archive.services import scores as scoring
-from archive.services.clock import SHANGHAI, now
+from archive.services.clock import SHANGHAI, check_month, now
 from archive.services.powers import CATEGORY_NAMES
 from archive.web import bp
 
@@ -90,8 +90,7 @@ def _month_arg(today: dt.date) -> str:
     """?month=YYYY-MM, default the month before this one (the last whole month)."""
     month = request.args.get("month", "")
     try:
-        scoring.month_bounds(month)
-        return month
+        return check_month(month)
     except ValueError:
         last = today.replace(day=1) - dt.timedelta(days=1)
         return f"{last.year:04d}-{last.month:02d}"

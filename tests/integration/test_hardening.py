@@ -17,7 +17,7 @@ from archive import jobs
 from archive.demo.documents import make_pdf
 from archive.models import Amendment, Document, DocumentVersion, FixityEvent, Job, WarningRecord
 from archive.worker import Context, run_round
-from tests.conftest import client_as, concurrently, drain, new_case, record_stage, upload
+from tests.conftest import client_as, concurrently, damage_on_volume, drain, new_case, record_stage, upload
 from tests.integration.test_accounts_audit import PASSWORD, csrf_of, log_in, person  # noqa: F401
 from tests.integration.test_sampling import PLAN, cases_in_period, reviewers  # noqa: F401
 
@@ -368,23 +368,11 @@ def test_parallel_wrong_passwords_are_throttled_atomically(app, archive, person,
 
 # -- 9. reads that tell the truth ----------------------------------------------------------------------
 
-def _damage_on_volume(seaweed, marker: bytes, offset: int) -> None:
-    """Flip one byte of a stored object in SeaweedFS's volume files, as a disk fault would."""
-    from pathlib import Path
-
-    damaged = 0
-    for dat in Path(seaweed.data_dir).rglob("*.dat"):
-        raw = bytearray(dat.read_bytes())
-        at = raw.find(marker)
-        if at >= 0:
-            raw[at + offset] ^= 0xFF
-            dat.write_bytes(bytes(raw))
-            damaged += 1
-    assert damaged, "the test could not find the object's bytes in the volume files"
-
-
-@pytest.mark.parametrize("size", [40_000, 3 * 1024 * 1024])
-def test_tampered_bytes_are_never_served_as_genuine(make_app, size, seaweed):
+@pytest.mark.parametrize("size,keep_crc", [(40_000, True), (3 * 1024 * 1024, True), (40_000, False)])
+def test_tampered_bytes_are_never_served_as_genuine(make_app, size, keep_crc, seaweed):
+    """Bytes altered on the volume are refused (small files, hashed before the first byte) or
+    cut short (large ones, hashed while they stream): when SeaweedFS serves them unknowingly
+    (its checksum rewritten) and when it notices itself and answers 500."""
     app = make_app(VERIFY_BEFORE_SEND_BYTES=1024 * 1024)  # the larger file is checked while it streams
     from tests.conftest import authorize
 
@@ -397,7 +385,7 @@ def test_tampered_bytes_are_never_served_as_genuine(make_app, size, seaweed):
     data = marker + os.urandom(size)
     doc = upload(client, case["id"], data, filename="证据.bin", stage="decision").get_json()
     assert client.get(f"/api/documents/{doc['id']}/content").data == data
-    _damage_on_volume(seaweed, marker, size // 2)
+    damage_on_volume(seaweed, marker, size // 2, keep_crc=keep_crc)
     r = client.get(f"/api/documents/{doc['id']}/content")
     if size <= 1024 * 1024:
         assert r.status_code == 409 and "损坏" in r.get_json()["message"]

@@ -220,7 +220,7 @@ def test_the_upload_and_the_index_never_wait_for_ocr(make_app, tmp_path, monkeyp
         while time.monotonic() < deadline:
             with archive.sessions() as s:
                 job = s.scalars(select(Job).where(Job.kind == "ocr")).one()
-                if job.next_attempt_at is not None:
+                if job.lease_holder is not None:  # claimed (a claim sets no next attempt)
                     break
             time.sleep(0.1)
         began = time.monotonic()

@@ -21,7 +21,7 @@ from archive.cli import main
 from archive.demo.documents import make_pdf
 from archive.models import AuditEntry, Document, FixityEvent, WarningRecord
 from archive.storage.base import ObjectLocked
-from tests.conftest import ACCESS, SECRET, authorize, client_as, drain, new_case, record_stage, upload
+from tests.conftest import ACCESS, SECRET, authorize, client_as, damage_on_volume, drain, new_case, record_stage, upload
 
 ORIGINAL = make_pdf("行政处罚决定书", ["本机关决定：罚款人民币伍万元整，责令停产停业。"])
 CORRECTED = make_pdf("行政处罚决定书（更正）", ["本机关决定：罚款人民币叁万元整，责令改正。"])
@@ -122,16 +122,8 @@ def test_fixity_finds_altered_missing_and_damaged_objects(app, client, archive, 
     store.client.put_object(store.bucket, key["a"], io.BytesIO(b"forged"), 6)
     # b: the version removed with the administrator's governance bypass
     assert _bypass_delete(store, key["b"], docs["b"]["version_id"]) == []
-    # c: the volume damaged on disk
-    damaged = 0
-    for dat in Path(seaweed.data_dir).rglob("*.dat"):
-        raw = bytearray(dat.read_bytes())
-        at = raw.find(marker + b"c")
-        if at >= 0:
-            raw[at + 5000] ^= 0xFF
-            dat.write_bytes(bytes(raw))
-            damaged += 1
-    assert damaged, "the test could not find the object's bytes in the volume files"
+    # c: the volume damaged on disk, its checksum rewritten (bit rot only SHA-256 finds)
+    damage_on_volume(seaweed, marker + b"c", 5000)
     report = _fixity(archive)
     results = {(f["document_id"], f["result"]) for f in report.failures}
     assert (docs["a"]["id"], "altered") in results

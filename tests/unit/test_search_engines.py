@@ -398,3 +398,18 @@ def test_a_commit_by_another_writer_is_seen_by_the_next_search(engine, tmp_path)
         assert reader.search(SearchQuery(terms=parse_terms("停产停业"))).total == i + 1
     reader.close()
     writer.close()
+
+
+@pytest.mark.parametrize("date_from,date_to,expected", [
+    (dt.date(2026, 3, 20), None, {"d2", "d3"}),             # from without to
+    (None, dt.date(2026, 3, 15), {"d0", "d1"}),             # to without from
+    (dt.date(1, 1, 1), None, {"d0", "d1", "d2", "d3"}),     # the far past, as a form may send it
+    (None, dt.date(9999, 12, 31), {"d0", "d1", "d2", "d3"}),  # and the far future
+    (dt.date(1, 1, 1), dt.date(1, 12, 31), set()),
+])
+def test_open_and_extreme_date_ranges(new_index, date_from, date_to, expected):
+    """A date filter with one end open, or ends outside what an engine can store, answers what
+    it means on every engine (tantivy refused dates before 1677 and after 2262 with an error)."""
+    index = new_index()
+    index.upsert([item(f"d{i}", "责令停产停业", when=WHEN + dt.timedelta(days=i * 10)) for i in range(4)])
+    assert ids(index, "停产", date_from=date_from, date_to=date_to) == expected
