@@ -141,3 +141,27 @@ def test_each_role_sees_its_to_do_list(server, page, app, archive, client):
     todo = page.inner_text("section.todo")
     assert "一级预警" in todo and case["number"] in todo and "立案" not in page.inner_text("section.todo h2")
     assert not [m for m in page.console_messages if "Content Security Policy" in m]
+
+
+def test_a_preview_without_pdfjs_says_so_with_the_download_link(server, page, archive, tmp_path):
+    """An install whose static files lack pdf.js (a package built without bin/build-assets)
+    says so in Chinese next to the download link, instead of "loading" forever."""
+    from sqlalchemy import select
+
+    from archive.models import Document
+
+    with archive.sessions() as s:
+        doc_id = s.scalars(select(Document.id)).first()
+    _login(page, server, "zhao")
+    page.route("**/vendor/pdfjs/**", lambda route: route.fulfill(status=404, body="not here"))
+    page.goto(f"{server}/documents/{doc_id}")
+    page.wait_for_selector(".pdf-view[data-rendered=error]", timeout=30_000)
+    note = page.inner_text(".pdf-view .unavailable")
+    assert "未安装 PDF 预览组件" in note and "下载" in note
+    assert page.get_attribute(".pdf-view .unavailable a", "href").endswith(f"/documents/{doc_id}/content") or \
+        page.get_attribute(".pdf-view .unavailable a", "href") == page.get_attribute(".pdf-view", "data-src")
+    assert "正在加载" not in page.inner_text(".pdf-view")
+    page.screenshot(path=str(tmp_path / "no-pdfjs.png"), full_page=True)
+    page.unroute("**/vendor/pdfjs/**")
+    page.reload()
+    page.wait_for_selector(".pdf-view canvas.pdf-page", timeout=30_000)  # with it, the pages are drawn

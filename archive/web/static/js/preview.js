@@ -1,10 +1,34 @@
 // Inline PDF preview: pdf.js (from the npm package pdfjs-dist, shipped in static/vendor) draws
 // each page of every .pdf-view on the page into a canvas. No eval, same origin only (the CSP).
-import * as pdfjsLib from "../vendor/pdfjs/pdf.min.mjs";
+// Loaded when the page runs, not as a static import: an install without the built pdf.js says
+// so next to the download link instead of "loading" forever.
+let pdfjsLib = null;
+try {
+  pdfjsLib = await import("../vendor/pdfjs/pdf.min.mjs");
+} catch (err) {
+  pdfjsLib = null;
+}
 
 const MAX_PAGES = 50; // a long file: the first pages, then a link to the download
 
+function unavailable(view, why) {
+  const loading = view.querySelector(".loading");
+  const note = loading || document.createElement("p");
+  note.className = "loading unavailable";
+  note.textContent = why + "，请";
+  const link = document.createElement("a");
+  link.href = view.dataset.src;
+  link.textContent = "下载";
+  note.append(link, "查看。");
+  if (!loading) view.appendChild(note);
+  view.dataset.rendered = "error";
+}
+
 async function render(view) {
+  if (pdfjsLib === null) {
+    unavailable(view, "本系统未安装 PDF 预览组件（pdf.js），无法在页面上预览");
+    return;
+  }
   pdfjsLib.GlobalWorkerOptions.workerSrc = view.dataset.worker;
   const loading = view.querySelector(".loading");
   try {
@@ -38,8 +62,7 @@ async function render(view) {
     view.dataset.rendered = String(count);
     if (loading) loading.remove();
   } catch (err) {
-    if (loading) loading.textContent = "无法预览此 PDF（" + (err && err.message ? err.message : err) + "），请下载查看。";
-    view.dataset.rendered = "error";
+    unavailable(view, "无法预览此 PDF（" + (err && err.message ? err.message : err) + "）");
   }
 }
 
