@@ -228,8 +228,16 @@ def raised_by(session, case_id: str, doc_id: str) -> list[str]:
 
     from archive.models import WarningRecord
 
+    from archive.models import Document
+    from archive.services.clock import SHANGHAI
+
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        return []
+    day = doc.uploaded_at.astimezone(SHANGHAI).date().isoformat()
     return list(session.scalars(select(WarningRecord.message).where(
-        WarningRecord.case_id == case_id, WarningRecord.rule == "late_upload", WarningRecord.fact_key == f"doc:{doc_id}")))
+        WarningRecord.case_id == case_id, WarningRecord.rule == "late_upload",
+        WarningRecord.fact_key.in_([f"late:{doc.stage}:{day}", f"doc:{doc_id}"]))))
 
 
 class PeriodCreateSchema(Schema):

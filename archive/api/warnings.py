@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from archive.api.schemas import LocalDateTime
 from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
-from archive.deadlines.warnings import get_warning, handle, summary
-from archive.errors import Conflict
+from archive.deadlines.warnings import get_warning, handle, handle_together, summary
+from archive.errors import Conflict, Forbidden
 from archive.extension import db
 from archive.models import WarningRecord
 from archive.services import cases as case_service
@@ -56,6 +56,22 @@ class HandleSchema(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class HandleTogetherSchema(Schema):
+    ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1)), required=True,
+                      validate=validate.Length(min=1, max=200), metadata={"description": "warnings of one agency"})
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class SkippedSchema(Schema):
+    id = fields.Integer()
+    reason = fields.String()
+
+
+class HandledTogetherSchema(Schema):
+    handled = fields.List(fields.Nested(WarningSchema))
+    skipped = fields.List(fields.Nested(SkippedSchema), metadata={"description": "handled or resolved meanwhile"})
+
+
 class SummaryRowSchema(Schema):
     agency = fields.String()
     level_1 = fields.Integer()
@@ -92,6 +108,26 @@ class WarningSummary(MethodView):
     def get(self):
         """Open warnings counted by agency and level (in the caller's scope)."""
         return summary(db(), current().agencies)
+
+
+@blp.route("/handle")
+class HandleWarnings(MethodView):
+    @blp.arguments(HandleTogetherSchema)
+    @blp.response(200, HandledTogetherSchema)
+    def post(self, data):
+        """Handle several warnings of one agency with one note, each as its own handling (the
+        role of their level; all or none refused when one is outside the scope or the role)."""
+        p = current()
+        try:
+            handled, skipped = handle_together(db(), p, data["ids"], note=data["note"], now=now())
+        except Forbidden as exc:
+            audit_event("access.refused", "warning", ",".join(map(str, data["ids"]))[:120], method="POST",
+                        path="/api/warnings/handle", reason=str(exc.errors.get("ids")))
+            raise
+        for w in handled:
+            audit_event("warning.handle", "warning", str(w.id), level=w.level, rule=w.rule, note=w.handled_note,
+                        together=len(handled))
+        return {"handled": handled, "skipped": [{"id": i, "reason": r} for i, r in sorted(skipped.items())]}
 
 
 @blp.route("/<int:warning_id>/handle")

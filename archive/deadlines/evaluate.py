@@ -67,6 +67,9 @@ class WarningFact:
     opened_at: dt.datetime
     message: str
     due: dt.datetime | None = None
+    # the keys this fact was stored under before (one late-upload warning per file, until
+    # 2026-12): a fact whose every older key is stored is not stored again
+    covers: tuple[str, ...] = ()
 
 
 def upload_due(rules: Rules, calendar: WorkCalendar, kind: str, stage: str,
@@ -76,6 +79,23 @@ def upload_due(rules: Rules, calendar: WorkCalendar, kind: str, stage: str,
     if period is None:
         return None
     return deadline(calendar, completed_at, period.days, period.unit)
+
+
+def _late_uploads(stage: str, due: dt.datetime, late: list[DocFact]) -> list[WarningFact]:
+    """One late-upload fact per stage and upload day (Beijing time), naming the day's late files:
+    twenty files of one stage sent late together are one warning to handle, not twenty."""
+    by_day: dict[dt.date, list[DocFact]] = {}
+    for d in sorted(late, key=lambda d: (d.uploaded_at, d.doc_id)):
+        by_day.setdefault(d.uploaded_at.astimezone(SHANGHAI).date(), []).append(d)
+    out = []
+    for day, files in by_day.items():
+        names = "、".join(f"《{form_name(d.form)}》" for d in files)
+        count = f"{len(files)} 份文书" if len(files) > 1 else ""
+        out.append(WarningFact(
+            "late_upload", f"late:{stage}:{day.isoformat()}", stage, files[0].uploaded_at,
+            f"“{stage_name(stage)}”环节的{count}{names}逾期上传：应于 {due.astimezone(SHANGHAI):%Y-%m-%d} 前上传，"
+            f"实际 {day:%Y-%m-%d} 上传。", due, covers=tuple(f"doc:{d.doc_id}" for d in files)))
+    return out
 
 
 def _due(calendar: WorkCalendar, start: dt.datetime, period: Period) -> dt.datetime:
@@ -125,12 +145,7 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt
         if due is None:
             continue
         docs = [d for d in case.documents if d.stage == stage]
-        for d in docs:
-            if d.uploaded_at > due:
-                out.append(WarningFact("late_upload", f"doc:{d.doc_id}", stage, d.uploaded_at,
-                                       f"“{stage_name(stage)}”环节的《{form_name(d.form)}》逾期上传："
-                                       f"应于 {due.astimezone(SHANGHAI):%Y-%m-%d} 前上传，"
-                                       f"实际 {d.uploaded_at.astimezone(SHANGHAI):%Y-%m-%d} 上传。", due))
+        out.extend(_late_uploads(stage, due, [d for d in docs if d.uploaded_at > due]))
         if now > due:
             present = {d.form for d in docs}
             lacking = [sorted(alts)[0] if len(alts) == 1 else "|".join(sorted(alts))

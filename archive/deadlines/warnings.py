@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,12 +67,17 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
         facts_by_case = _load_facts(session, chunk, span)
         known: set[tuple[str, str, str]] = set()
         still_open: set[tuple[str, str, str]] = set()
-        for c, r, k, status in session.connection().execute(
-                select(WarningRecord.case_id, WarningRecord.rule, WarningRecord.fact_key, WarningRecord.status)
+        open_late: dict[tuple[str, str, str], str] = {}  # open late-upload warnings: their file lists
+        for c, r, k, status, message in session.connection().execute(
+                select(WarningRecord.case_id, WarningRecord.rule, WarningRecord.fact_key, WarningRecord.status,
+                       case((and_(WarningRecord.rule == "late_upload", WarningRecord.status == "open"),
+                             WarningRecord.message), else_=None))
                 .where(_in_chunk(WarningRecord.case_id, chunk, span))):
             known.add((c, r, k))
             if status == "open":
                 still_open.add((c, r, k))
+                if message is not None:
+                    open_late[(c, r, k)] = message
         rows = []
         resolved: list[tuple[str, str, str]] = []
         marks: dict[dt.datetime | None, list[str]] = {}
@@ -81,9 +86,16 @@ def scan(session: Session, rules: Rules, calendar: WorkCalendar, now: dt.datetim
             ev = evaluate_case(facts, rules, calendar, now)
             for f in ev.found:
                 if (facts.case_id, f.rule, f.key) in known:
+                    stored = open_late.get((facts.case_id, f.rule, f.key))
+                    if stored is not None and stored != f.message:  # another late file the same day
+                        session.connection().execute(update(WarningRecord).where(
+                            WarningRecord.case_id == facts.case_id, WarningRecord.rule == f.rule,
+                            WarningRecord.fact_key == f.key, WarningRecord.status == "open").values(message=f.message))
                     continue
+                if f.covers and all((facts.case_id, f.rule, k) in known for k in f.covers):
+                    continue  # stored under its older keys
                 known.add((facts.case_id, f.rule, f.key))
-                rows.append(_row(facts, f, calendar, rules, due_cache))
+                rows.append(_row(facts, f, calendar, rules, due_cache, now))
             resolved.extend(k for k in ((facts.case_id, r, key) for r, key in ev.cleared) if k in still_open)
             marks.setdefault(ev.next_check, []).append(facts.case_id)
         if rows:
@@ -186,11 +198,14 @@ def _period_fields(rows: list[tuple] | None) -> dict:
 
 
 def _row(case: CaseFacts, f: WarningFact, calendar: WorkCalendar, rules: Rules,
-         cache: dict[dt.date, dt.datetime | None]) -> dict:
-    day = f.opened_at.astimezone(SHANGHAI).date()
-    if day not in cache:  # the handling time depends only on the day the warning opened
+         cache: dict[dt.date, dt.datetime | None], now: dt.datetime) -> dict:
+    # The handling period runs from when the warning is raised, not from the fact it is about:
+    # a missing document found today about a deadline weeks ago is not born overdue.
+    raised = max(f.opened_at, now)
+    day = raised.astimezone(SHANGHAI).date()
+    if day not in cache:  # the handling time depends only on the day the warning was raised
         try:
-            cache[day] = handling_due(calendar, rules, 1, f.opened_at)
+            cache[day] = handling_due(calendar, rules, 1, raised)
         except CalendarMissing:
             cache[day] = None
     return dict(rule=f.rule, fact_key=f.key, case_id=case.case_id, agency_code=case.agency, stage=f.stage,
@@ -346,6 +361,57 @@ def handle(session: Session, warning: WarningRecord, *, by: str, note: str, now:
         raise Conflict("warning handled already, or it climbed a level meanwhile")
     session.refresh(warning)
     return warning
+
+
+MAX_TOGETHER = 200  # warnings handled with one note at once
+
+
+def handle_together(session: Session, p, ids: Iterable[int], *, note: str,
+                    now: dt.datetime) -> tuple[list[WarningRecord], dict[int, str]]:
+    """Handle several warnings of one agency with one note (each a compare-and-set, as
+    ``handle``): (the warnings handled, {id: why not} for those handled or resolved meanwhile).
+    Refuses the whole batch (nothing handled) when one is outside the caller's scope (NotFound),
+    one is at a level the caller's role does not handle (Forbidden), or they span agencies."""
+    from archive.auth import policy
+    from archive.errors import Forbidden, NotFound
+    from archive.labels import HANDLER_NAMES
+
+    wanted = sorted(set(ids))
+    if not wanted:
+        raise ValidationFailed("请选择要处理的预警 / choose the warnings to handle", {"ids": ["请至少选择一条预警"]})
+    if len(wanted) > MAX_TOGETHER:
+        raise ValidationFailed(f"一次最多处理 {MAX_TOGETHER} 条预警", {"ids": [f"一次最多处理 {MAX_TOGETHER} 条"]})
+    if not note.strip():
+        raise ValidationFailed("请写明处理情况 / say what was done", {"note": ["请写明处理情况"]})
+    found = {w.id: w for w in session.scalars(select(WarningRecord).where(WarningRecord.id.in_(wanted)))}
+    for wid in wanted:
+        w = found.get(wid)
+        if w is None or not policy.reads_agency(p, w.agency_code):
+            missing = NotFound("no such warning", {"ids": [f"找不到预警 {wid}"]})
+            missing.audit = ("warning", str(wid), "no such warning" if w is None else "outside your scope")
+            raise missing
+    if len({w.agency_code for w in found.values()}) > 1:
+        raise ValidationFailed("一次只能处理同一机关的预警", {"ids": ["所选预警属于不同的执法机关"]})
+    for w in found.values():
+        if w.status == "open" and not policy.handles_warning(p, w.level, w.agency_code):
+            raise Forbidden("无此操作权限 / not permitted for your role",
+                            {"ids": [f"预警 {w.id} 为{w.level}级，由{HANDLER_NAMES.get(w.level, '')}处理"]})
+    handled: list[WarningRecord] = []
+    skipped: dict[int, str] = {}
+    for wid in wanted:
+        w = found[wid]
+        if w.status != "open" or not compare_and_set(session, update(WarningRecord).where(
+                WarningRecord.id == w.id, WarningRecord.status == "open", WarningRecord.level == w.level)
+                .values(status="handled", handled_at=now, handled_by=p.username, handled_note=note.strip(),
+                        first_seen_at=func.coalesce(WarningRecord.first_seen_at, now),
+                        first_seen_by=func.coalesce(WarningRecord.first_seen_by, p.username))):
+            skipped[wid] = "已处理或已自动解除" if w.status != "open" else "已被他人处理，或已升级到上一级"
+            continue
+        handled.append(w)
+    session.commit()
+    for w in handled:
+        session.refresh(w)
+    return handled, skipped
 
 
 def get_warning(session: Session, warning_id: int) -> WarningRecord:

@@ -49,6 +49,8 @@ def warnings():
                            orgs=visible_orgs(p), names=names, rules=list(RULE_NAMES.items()),
                            statuses=list(WARNING_STATUS_NAMES.items()),
                            may_handle=lambda w: policy.handles_warning(p, w.level, w.agency_code),
+                           handles_any=any(w.status == "open" and policy.handles_warning(p, w.level, w.agency_code)
+                                           for w, _ in rows),
                            section="warnings", crumbs=[("预警", None)])
 
 
@@ -110,3 +112,38 @@ def warning_handle(warning_id: int):
     flash("预警已处理。", "ok")
     return redirect(url_for("web.warnings", status="open") if back else url_for("web.warning", warning_id=warning_id),
                     code=303)
+
+
+@bp.route("/warnings/handle", methods=["POST"])
+def warnings_handle_together():
+    """Handle the warnings ticked in the list with one note (one agency at a time)."""
+    from archive.deadlines.warnings import handle_together
+    from archive.errors import Forbidden, NotFound
+
+    p = current()
+    ids = [int(v) for v in request.form.getlist("ids") if v.isascii() and v.isdigit() and len(v) < 10]
+    note = request.form.get("note", "").strip()[:2000]
+    back = {k: v for k, v in (("status", request.form.get("status") or "open"),
+                              ("agency", request.form.get("agency"))) if v}
+    try:
+        handled, skipped = handle_together(db(), p, ids, note=note, now=now())
+    except (ValidationFailed, Forbidden, NotFound) as exc:
+        db().rollback()
+        if isinstance(exc, Forbidden):
+            audit_event("access.refused", "warning", ",".join(map(str, ids))[:120], method="POST",
+                        path=request.path, reason=str(exc.errors.get("ids")))
+        elif isinstance(exc, NotFound):
+            from archive.auth.web import audit_not_found
+
+            audit_not_found(exc)
+        first = next(iter(exc.errors.values()), [exc.message])[0] if exc.errors else zh(exc.message)
+        flash("未能批量处理：" + first, "error")
+        return redirect(url_for("web.warnings", **back), code=303)
+    for w in handled:
+        audit_event("warning.handle", "warning", str(w.id), level=w.level, rule=w.rule, note=note, via="web",
+                    together=len(handled))
+    message = f"已处理 {len(handled)} 条预警。"
+    if skipped:
+        message += f"另有 {len(skipped)} 条已被他人处理或已自动解除。"
+    flash(message, "ok")
+    return redirect(url_for("web.warnings", **back), code=303)

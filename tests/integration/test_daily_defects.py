@@ -1,12 +1,13 @@
 """Defects users met every day (issue 26), each with the test that failed before its fix."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 
 from archive.demo.documents import make_pdf
-from tests.conftest import client_as, drain, new_case, record_stage, upload
+from tests.conftest import client_as, concurrently, drain, new_case, record_stage, upload
 
 
 @pytest.fixture
@@ -78,3 +79,123 @@ def test_without_a_chinese_font_binders_and_charts_answer_503_and_health_says_wh
     health = client.get("/api/health").get_json()
     assert health["font"]["ok"] is False and "fonts-noto-cjk" in health["font"]["error"]
     assert health["status"] == "degraded"
+
+
+# -- 3. warnings a person can work through ------------------------------------------------------
+
+def test_late_files_of_one_stage_and_day_are_one_warning_that_names_each(app, archive, client, monkeypatch):
+    from sqlalchemy import select
+
+    from archive.models import WarningRecord
+
+    monkeypatch.setattr("archive.deadlines.warnings.server_now",
+                        lambda: dt.datetime(2026, 11, 10, 9, tzinfo=dt.timezone.utc))
+    case = new_case(client, number="津武市监罚〔2026〕410号")
+    assert record_stage(client, case["id"], "investigation", "2026-11-02T10:00:00+08:00").status_code == 201
+    answers = [upload(client, case["id"], b"%PDF-1.4 " + form.encode(), filename=f"{form}.pdf",
+                      stage="investigation", form=form, record=False).get_json()
+               for form in ("inquiry_record", "onsite_record", "evidence_extraction")]
+    with archive.sessions() as s:
+        late = s.scalars(select(WarningRecord).where(WarningRecord.case_id == case["id"],
+                                                     WarningRecord.rule == "late_upload")).all()
+    assert len(late) == 1, [w.message for w in late]
+    assert all(name in late[0].message for name in ("《询问笔录》", "《现场笔录》", "《证据提取单》")), late[0].message
+    assert "3 份文书" in late[0].message
+    # each uploader is told, the last one of the whole day's list
+    assert all(a["warnings"] for a in answers) and "3 份文书" in answers[-1]["warnings"][0]
+
+
+def test_a_warning_raised_today_about_an_old_fact_is_not_born_overdue(app, archive, client, monkeypatch):
+    from sqlalchemy import select
+
+    from archive.deadlines.rules import load_rules
+    from archive.deadlines.store import load_calendar
+    from archive.deadlines.warnings import escalate
+    from archive.models import WarningRecord
+
+    raised = dt.datetime(2026, 11, 24, 1, tzinfo=dt.timezone.utc)  # Tuesday 24 Nov, 09:00 in Beijing
+    monkeypatch.setattr("archive.deadlines.warnings.server_now", lambda: raised)
+    case = new_case(client, number="津武市监罚〔2026〕411号", opened_on="2026-10-08")
+    # the filing approval was due on 9 Oct: the missing-document fact is six weeks old when found
+    assert record_stage(client, case["id"], "filing", "2026-10-08T10:00:00+08:00").status_code == 201
+    with archive.sessions() as s:
+        w = s.scalars(select(WarningRecord).where(WarningRecord.case_id == case["id"])).one()
+        assert w.rule == "missing_documents" and w.opened_at < raised - dt.timedelta(days=40)
+        assert w.due_at > raised  # three working days from today, not from 9 Oct
+        assert escalate(s, load_rules(), load_calendar(s), raised + dt.timedelta(minutes=5)) == 0
+        s.refresh(w)
+        assert w.level == 1
+
+
+@pytest.fixture
+def open_warnings(app, archive, client):
+    """Three cases of agency A and one of B, each with an open missing-document warning."""
+    from sqlalchemy import select
+
+    from archive.models import WarningRecord
+
+    ids = {}
+    for i, agency in enumerate(("A-SJJ", "A-SJJ", "A-SJJ", "B-SJJ")):
+        case = new_case(client, number=f"津武市监罚〔2026〕{420 + i}号", agency=agency)
+        assert record_stage(client, case["id"], "filing", "2026-11-02T10:00:00+08:00").status_code == 201
+        with archive.sessions() as s:
+            ids.setdefault(agency, []).append(
+                s.scalars(select(WarningRecord.id).where(WarningRecord.case_id == case["id"])).one())
+    return ids
+
+
+def test_warnings_of_one_agency_are_handled_together_with_one_note(app, archive, open_warnings):
+    from archive.models import AuditEntry, WarningRecord
+    from sqlalchemy import func, select
+
+    legal = client_as(app, "legal_a")
+    a, b = open_warnings["A-SJJ"], open_warnings["B-SJJ"]
+    assert legal.post("/api/warnings/handle", json={"ids": a, "note": " "}).status_code == 422
+    assert legal.post("/api/warnings/handle", json={"ids": [], "note": "x"}).status_code == 422
+    assert legal.post("/api/warnings/handle", json={"ids": a + b, "note": "x"}).status_code == 404  # B: not in scope
+    assert client_as(app, "district_a").post("/api/warnings/handle", json={"ids": a, "note": "x"}).status_code == 403
+    assert client_as(app, "city").post("/api/warnings/handle", json={"ids": a + b, "note": "x"}).status_code == 422
+    with archive.sessions() as s:  # nothing was handled by the refusals
+        assert s.scalar(select(func.count()).select_from(WarningRecord).where(WarningRecord.status != "open")) == 0
+    legal.post(f"/api/warnings/{a[0]}/handle", json={"note": "先处理了一条"})
+    r = legal.post("/api/warnings/handle", json={"ids": a, "note": "已督促承办人补传立案审批表"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert sorted(w["id"] for w in body["handled"]) == a[1:]
+    assert body["skipped"] == [{"id": a[0], "reason": "已处理或已自动解除"}]
+    with archive.sessions() as s:
+        notes = s.scalars(select(WarningRecord.handled_note).where(WarningRecord.id.in_(a[1:]))).all()
+        assert notes == ["已督促承办人补传立案审批表"] * 2
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "warning.handle")) == 3
+
+
+def test_concurrent_batches_handle_each_warning_once(app, archive, open_warnings):
+    a = open_warnings["A-SJJ"]
+    legal = [client_as(app, "legal_a") for _ in range(6)]
+    out = concurrently(6, lambda i: legal[i].post("/api/warnings/handle", json={"ids": a, "note": f"批次 {i}"}))
+    assert all(r.status_code == 200 for r in out), [getattr(r, "status_code", r) for r in out]
+    handled = [w["id"] for r in out for w in r.get_json()["handled"]]
+    assert sorted(handled) == sorted(a)  # each exactly once across the batches
+
+
+def test_the_warnings_page_handles_the_ticked_ones(app, archive, open_warnings):
+    from sqlalchemy import select
+
+    from archive.models import WarningRecord
+    from tests.integration.test_accounts_audit import csrf_of
+
+    legal = client_as(app, "legal_a")
+    page = legal.get("/warnings", query_string={"status": "open"}).get_data(as_text=True)
+    a = open_warnings["A-SJJ"]
+    for wid in a:
+        assert f'name="ids" value="{wid}" form="batch"' in page
+    assert "处理所选预警" in page
+    r = legal.post("/warnings/handle", data={"ids": [str(x) for x in a[:2]], "note": "已统一督促补传",
+                                             "csrf_token": csrf_of(page.encode())}, follow_redirects=True)
+    assert r.status_code == 200 and "已处理 2 条预警" in r.get_data(as_text=True)
+    r = legal.post("/warnings/handle", data={"ids": [str(a[2])], "note": "",
+                                             "csrf_token": csrf_of(page.encode())}, follow_redirects=True)
+    assert "未能批量处理：请写明处理情况" in r.get_data(as_text=True)
+    with archive.sessions() as s:
+        assert s.scalars(select(WarningRecord.status).where(WarningRecord.id == a[2])).one() == "open"
+        assert set(s.scalars(select(WarningRecord.handled_note).where(WarningRecord.id.in_(a[:2])))) == {"已统一督促补传"}

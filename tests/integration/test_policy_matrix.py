@@ -284,6 +284,7 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("POST", "/api/warnings/<int:warning_id>/handle", {"wid": w["warning"], "json": {"note": "已整改"}}, 200,
          warning_handle),
         ("GET", "/api/warnings/summary", {}, 200, everyone),
+        ("POST", "/api/warnings/handle", {"json": {"ids": [w["warning"]], "note": "已整改"}}, 200, warning_handle),
     ]
 
 

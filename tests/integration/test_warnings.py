@@ -24,8 +24,10 @@ def at(s: str) -> dt.datetime:
 
 
 @pytest.fixture
-def late_case(client):
-    """A penalty case filed on Friday 6 Nov 2026 whose filing approval has not been uploaded."""
+def late_case(client, monkeypatch):
+    """A penalty case filed on Friday 6 Nov 2026 whose filing approval has not been uploaded,
+    recorded (and so first checked) on Tuesday 10 Nov at 08:00."""
+    monkeypatch.setattr("archive.deadlines.warnings.server_now", lambda: at("2026-11-10 08:00"))
     case = new_case(client)
     assert record_stage(client, case["id"], "filing", "2026-11-06T10:00:00+08:00").status_code == 201
     return case
@@ -70,8 +72,10 @@ def test_scan_stores_each_fact_once_and_handled_ones_never_return(app, archive, 
     assert sorted(x["rule"] for x in listed["warnings"]) == ["missing_documents"]
     w = next(x for x in listed["warnings"] if x["rule"] == "missing_documents")
     assert (w["rule"], w["level"], w["status"]) == ("missing_documents", 1, "open")
-    # opened at the end of Monday 9 Nov; three working days to handle it: Thursday 12 Nov
-    assert w["due_at"] == "2026-11-12T23:59:59.999999+08:00"
+    # due at the end of Monday 9 Nov, raised when the stage was recorded on Tuesday 10 Nov: three
+    # working days from then to handle it (not from the fact, or it would be born overdue): Friday 13 Nov
+    assert w["opened_at"].startswith("2026-11-09T23:59:59")
+    assert w["due_at"] == "2026-11-13T23:59:59.999999+08:00"
     # the clerk cannot handle it, the district cannot handle a level-1 warning, others do not see it
     assert client_as(app, "clerk_a").post(f"/api/warnings/{w['id']}/handle", json={"note": "x"}).status_code == 403
     assert client_as(app, "district_a").post(f"/api/warnings/{w['id']}/handle", json={"note": "x"}).status_code == 403
@@ -95,20 +99,20 @@ def test_escalation_replayed_across_days(app, archive, late_case, monkeypatch):
         monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
     run = lambda *a: CliRunner().invoke(main, ["warnings", *a])
     assert "0 new" in run("scan", "--now", "2026-11-10T09:00:00+08:00").output  # stored when recorded
-    assert "escalated 0" in run("escalate", "--now", "2026-11-12T20:00:00+08:00").output
-    assert "escalated 1" in run("escalate", "--now", "2026-11-13T08:00:00+08:00").output
+    assert "escalated 0" in run("escalate", "--now", "2026-11-13T20:00:00+08:00").output
+    assert "escalated 1" in run("escalate", "--now", "2026-11-14T08:00:00+08:00").output
     with archive.sessions() as s:
         w = s.scalars(select(WarningRecord)).one()
-        assert w.level == 2 and w.due_at == at("2026-11-17 23:59:59.999999")  # Fri 13, Mon 16, Tue 17
+        assert w.level == 2 and w.due_at == at("2026-11-18 23:59:59.999999")  # Mon 16, Tue 17, Wed 18
     summary = client_as(app, "district_a").get("/api/warnings/summary").get_json()
     assert summary == [{"agency": "A-SJJ", "level_1": 0, "level_2": 1, "level_3": 0}]
-    assert "escalated 0" in run("escalate", "--now", "2026-11-13T09:00:00+08:00").output
+    assert "escalated 0" in run("escalate", "--now", "2026-11-14T09:00:00+08:00").output
     assert "escalated 1" in run("escalate", "--now", "2026-12-01T09:00:00+08:00").output
     assert "escalated 0" in run("escalate", "--now", "2026-12-31T09:00:00+08:00").output  # 3 is the top
     with archive.sessions() as s:
         steps = s.scalars(select(WarningEscalation).order_by(WarningEscalation.level)).all()
-        assert [(e.level, e.at) for e in steps] == [(2, at("2026-11-12 23:59:59.999999")),
-                                                   (3, at("2026-11-17 23:59:59.999999"))]
+        assert [(e.level, e.at) for e in steps] == [(2, at("2026-11-13 23:59:59.999999")),
+                                                   (3, at("2026-11-18 23:59:59.999999"))]
     assert client_as(app, "district_a").post(f"/api/warnings/{w.id}/handle", json={"note": "x"}).status_code == 403
     assert client_as(app, "city").post(f"/api/warnings/{w.id}/handle", json={"note": "已责令区和执法机关处理"}).status_code == 200
 

@@ -30,8 +30,24 @@ def test_upload_on_the_last_allowed_day_is_on_time_and_the_day_after_is_late():
                       DocFact("d2", "decision", "service_receipt", at("2026-02-24 08:00"))])
     facts = evaluate(case, RULES, CAL, at("2026-02-24 09:00"))
     late = [f for f in facts if f.rule == "late_upload"]
-    assert [f.key for f in late] == ["doc:d2"]
-    assert late[0].due == at("2026-02-14 23:59:59.999999")
+    assert [f.key for f in late] == ["late:decision:2026-02-24"]
+    assert late[0].due == at("2026-02-14 23:59:59.999999") and late[0].covers == ("doc:d2",)
+
+
+def test_late_files_of_one_stage_and_day_are_one_warning_naming_them():
+    case = CaseFacts("c", "A", "penalty", {"filing": at("2026-03-02 10:00"), "investigation": at("2026-03-05 10:00")},
+                     [DocFact(f"i{n}", "investigation", form, at(f"2026-03-10 {9 + n:02d}:00"))
+                      for n, form in enumerate(("inquiry_record", "onsite_record", "evidence_extraction"))]
+                     + [DocFact("i9", "investigation", "inquiry_record", at("2026-03-11 09:00")),
+                        DocFact("f1", "filing", "filing_approval", at("2026-03-10 09:30"))])
+    late = sorted((f for f in evaluate(case, RULES, CAL, at("2026-03-12 09:00")) if f.rule == "late_upload"),
+                  key=lambda f: f.key)
+    assert [f.key for f in late] == ["late:filing:2026-03-10", "late:investigation:2026-03-10",
+                                     "late:investigation:2026-03-11"]
+    three = late[1]
+    assert three.covers == ("doc:i0", "doc:i1", "doc:i2") and three.opened_at == at("2026-03-10 09:00")
+    assert "3 份文书《询问笔录》、《现场笔录》、《证据提取单》逾期上传" in three.message, three.message
+    assert late[2].message.startswith("“调查取证”环节的《询问笔录》逾期上传") or "《询问笔录》逾期上传" in late[2].message
 
 
 def test_missing_required_documents_only_after_the_deadline():
@@ -118,7 +134,7 @@ def test_warning_texts_are_chinese_sentences_naming_forms_and_stages():
                      [DocFact("d2", "filing", "filing_approval", at("2026-03-12 10:00"))])
     ev = evaluate_case(late, RULES, CAL, at("2026-03-12 11:00"))
     assert ev.cleared == {("missing_documents", "missing:filing")}
-    assert rules_of(ev.found) == [("late_upload", "doc:d2")]
+    assert rules_of(ev.found) == [("late_upload", "late:filing:2026-03-12")]
 
 
 def _decided(**facts):
