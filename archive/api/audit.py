@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from archive.api.schemas import BoundedAwareDateTime, LocalDateTime
+from archive.api.schemas import BoundedAwareDateTime, LocalDateTime, OrderedRangeSchema
 from archive.auth import policy
 from archive.auth.web import audit_event, current, refuse
 from archive.extension import db
@@ -17,7 +17,8 @@ from archive.models import AuditEntry
 blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="审计 Audit trail (auditors)")
 
 
-class AuditQuerySchema(Schema):
+class AuditQuerySchema(OrderedRangeSchema):
+    RANGES = (("date_from", "date_to"),)
     actor = fields.String(validate=validate.Length(max=64))
     action = fields.String(validate=validate.Length(max=64))
     target_id = fields.String(validate=validate.Length(max=120))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from archive.models import CASE_KINDS, PARTY_TYPES, PENALTY_TYPES, PROCEDURES, STAGES
 from archive.numbers import INT_MAX
@@ -152,7 +152,21 @@ class CaseListSchema(Schema):
     cases = fields.List(fields.Nested(CaseSummarySchema))
 
 
-class CaseQuerySchema(Schema):
+class OrderedRangeSchema(Schema):
+    """A query with date ranges (attribute pairs in RANGES): a reversed one is a 422 naming its end."""
+
+    RANGES: tuple[tuple[str, str], ...] = ()
+
+    @validates_schema
+    def _ordered(self, data, **_kwargs):
+        for start, end in self.RANGES:
+            if data.get(start) and data.get(end) and data[start] > data[end]:
+                raise ValidationError("结束日期早于开始日期 / the range ends before it starts",
+                                      field_name=self.fields[end].data_key or end)
+
+
+class CaseQuerySchema(OrderedRangeSchema):
+    RANGES = (("opened_from", "opened_to"),)
     agency = fields.String()
     kind = fields.String(validate=validate.OneOf(CASE_KINDS))
     number = fields.String(validate=validate.Length(max=120))
@@ -186,7 +200,8 @@ class UploadFileSchema(Schema):
     file = Upload(required=True)
 
 
-class SearchQuerySchema(Schema):
+class SearchQuerySchema(OrderedRangeSchema):
+    RANGES = (("date_from", "date_to"),)
     q = fields.String(load_default="", validate=validate.Length(max=400))
     agency = fields.String(validate=validate.Length(max=64))
     kind = fields.String(validate=validate.OneOf(CASE_KINDS))

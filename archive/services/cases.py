@@ -13,15 +13,19 @@ from archive.db import compare_and_set
 from archive.errors import Conflict, NotFound, ValidationFailed
 from archive.jobs import enqueue
 from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage
-from archive.services.clock import as_aware, now as server_now
+from archive.services.clock import SHANGHAI, as_aware, now as server_now
 
 # Unified social credit code (统一社会信用代码, 18 characters) or resident ID number (18 or 15).
 PARTY_ID = re.compile(r"^(?:[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}|\d{17}[\dX]|\d{15})$")
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
-def create_case(session: Session, data: dict) -> Case:
-    """A new case; the number is unique and the agency must exist."""
+def create_case(session: Session, data: dict, clock: Callable[[], dt.datetime] | None = None) -> Case:
+    """A new case; the number is unique, the agency must exist, and it cannot open after today."""
+    today = (clock or server_now)().astimezone(SHANGHAI).date()
+    if data["opened_on"] > today:
+        raise ValidationFailed("立案日期不能晚于今天 / the case cannot open after today",
+                               {"opened_on": [f"立案日期不能晚于今天（{today:%Y-%m-%d}）"]})
     agency = session.get(Organisation, data["agency"])
     if agency is None or agency.level != "agency":
         raise ValidationFailed("unknown agency", {"agency": [f"no agency with code {data['agency']!r}"]})
@@ -115,7 +119,7 @@ def check_stage(case: Case, stage: str) -> None:
 
 
 def record_stage(session: Session, case: Case, stage: str, completed_at: dt.datetime,
-                 recorded_by: str | None = None, clock: Callable[[], dt.datetime] = server_now,
+                 recorded_by: str | None = None, clock: Callable[[], dt.datetime] | None = None,
                  penalty_types: list[str] | None = None, fine_amount: int | None = None) -> Stage:
     """Record that ``stage`` was completed at ``completed_at``; once only (write-once). The
     decision stage also records what was imposed (penalty types, fine)."""
@@ -129,9 +133,8 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
         case.penalty_types = json.dumps(sorted(set(penalty_types or [])))
         case.fine_amount = fine_amount
     completed_at = as_aware(completed_at)
-    recorded_at = clock()
-    if completed_at > recorded_at + CLOCK_SKEW:
-        raise ValidationFailed("completed_at is in the future", {"completed_at": ["in the future"]})
+    recorded_at = (clock or server_now)()
+    check_completed(case, stage, completed_at, recorded_at)
     if any(s.stage == stage for s in case.stages):
         raise Conflict(f"stage {stage} is recorded already; a correction needs an approved amendment")
     row = Stage(case_id=case.id, stage=stage, completed_at=completed_at, recorded_at=recorded_at,
@@ -146,6 +149,33 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
     case.stages.append(row)
     manifest_changed(session, case)
     return row
+
+
+def check_completed(case: Case, stage: str, completed_at: dt.datetime, now: dt.datetime) -> None:
+    """A stage cannot be completed in the future, before the case was opened, or out of the
+    order of the stages already recorded (a later stage before an earlier one); 422 naming
+    completed_at, in Chinese."""
+    from archive.labels import stage_name
+
+    def refuse(why: str) -> None:
+        raise ValidationFailed(why, {"completed_at": [why]})
+
+    when = completed_at.astimezone(SHANGHAI)
+    if completed_at > now + CLOCK_SKEW:
+        refuse("完成时间不能晚于现在")
+    if when.date() < case.opened_on:
+        refuse(f"完成时间不能早于立案日期（{case.opened_on:%Y-%m-%d}）")
+    order = STAGES_BY_KIND[case.kind]
+    mine = order.index(stage)
+    for other in case.stages:
+        if other.stage == stage or other.stage not in order:
+            continue
+        theirs = order.index(other.stage)
+        at = other.completed_at.astimezone(SHANGHAI)
+        if theirs < mine and other.completed_at > completed_at:
+            refuse(f"完成时间不能早于“{stage_name(other.stage)}”环节的完成时间（{at:%Y-%m-%d %H:%M}）")
+        if theirs > mine and other.completed_at < completed_at:
+            refuse(f"完成时间不能晚于“{stage_name(other.stage)}”环节的完成时间（{at:%Y-%m-%d %H:%M}）")
 
 
 LATE_RULES = ("late_upload", "decision_overdue", "major_not_filed")

@@ -24,7 +24,7 @@ from archive.models import STAGES_BY_KIND, Case, CasePeriod, Organisation, Warni
 from archive.services import cases as case_service
 from archive.services.clock import local, now
 from archive.web import bp
-from archive.web.layout import Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
+from archive.web.layout import REVERSED_RANGE, Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
 from forms import load_catalog
 
 
@@ -47,6 +47,8 @@ def cases():
         dates[name], error = date_arg(name)
         if error:
             errors[name] = [error]
+    if dates["opened_from"] and dates["opened_to"] and dates["opened_from"] > dates["opened_to"]:
+        errors["opened_to"] = [REVERSED_RANGE]
     agency = None
     if args.get("agency"):
         try:

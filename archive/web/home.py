@@ -13,7 +13,7 @@ from archive.labels import KIND_NAMES, STAGE_NAMES
 from archive.models import STAGES
 from archive.services.search import build_query, search as run_search
 from archive.web import bp
-from archive.web.layout import Pager, date_arg, org_names, page_arg, visible_orgs, zh
+from archive.web.layout import REVERSED_RANGE, Pager, date_arg, org_names, page_arg, visible_orgs, zh
 from forms import load_catalog
 
 
@@ -46,6 +46,8 @@ def search():
                "stage": args.get("stage") or None, "form": args.get("form") or None,
                "date_from": _date("from", errors), "date_to": _date("to", errors),
                "sort": args.get("sort") or "relevance"}
+    if filters["date_from"] and filters["date_to"] and filters["date_from"] > filters["date_to"]:
+        errors["to"] = REVERSED_RANGE
     if filters["kind"] and filters["kind"] not in KIND_NAMES:
         errors["kind"] = "请从列表中选择。"
     if filters["stage"] and filters["stage"] not in STAGES:

@@ -115,6 +115,9 @@ def date_arg(name: str) -> tuple[dt.date | None, str | None]:
     return value, None
 
 
+REVERSED_RANGE = "结束日期早于开始日期，请更正。"
+
+
 def page_arg(default: int = 1, maximum: int = 10000) -> int:
     try:
         return max(1, min(maximum, int(request.args.get("page", default))))

@@ -15,13 +15,15 @@ from archive.models import AuditEntry, Document
 from archive.services import fixity
 from archive.services.clock import SHANGHAI, now
 from archive.web import bp
-from archive.web.layout import Pager, date_arg, page_arg
+from archive.web.layout import REVERSED_RANGE, Pager, date_arg, page_arg
 
 PER_PAGE = 50
 
 
-def _day(name: str, end: bool = False) -> dt.datetime | None:
-    day, _error = date_arg(name)  # a bad date filters nothing
+def _day(name: str, errors: dict[str, list[str]], end: bool = False) -> dt.datetime | None:
+    day, error = date_arg(name)
+    if error:
+        errors[name] = [error]
     return dt.datetime.combine(day, dt.time.max if end else dt.time.min, SHANGHAI) if day else None
 
 
@@ -36,7 +38,12 @@ def audit_trail():
         value = request.args.get(name, "").strip()[:120]
         if value:
             q = q.where(getattr(AuditEntry, name) == value)
-    start, end = _day("from"), _day("to", end=True)
+    errors: dict[str, list[str]] = {}
+    start, end = _day("from", errors), _day("to", errors, end=True)
+    if start and end and start > end:
+        errors["to"] = [REVERSED_RANGE]
+    if errors:
+        q = q.where(AuditEntry.seq.is_(None))  # nothing listed until the filter is corrected
     if start:
         q = q.where(AuditEntry.at >= start)
     if end:
@@ -54,7 +61,8 @@ def audit_trail():
         audit_event("audit.verify", ok=chain.first_bad is None, entries=chain.entries, via="web")
     audit_event("audit.view", via="web", filters={k: v for k, v in request.args.items() if v})
     return render_template("audit.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE), args=request.args,
-                           chain=chain, why=why, checked_at=now(), section="audit", crumbs=[("审计", None)])
+                           chain=chain, why=why, checked_at=now(), errors=errors, section="audit",
+                           crumbs=[("审计", None)])
 
 
 @bp.route("/fixity")

@@ -199,3 +199,62 @@ def test_the_warnings_page_handles_the_ticked_ones(app, archive, open_warnings):
     with archive.sessions() as s:
         assert s.scalars(select(WarningRecord.status).where(WarningRecord.id == a[2])).one() == "open"
         assert set(s.scalars(select(WarningRecord.handled_note).where(WarningRecord.id.in_(a[:2])))) == {"已统一督促补传"}
+
+
+# -- 2. dates that cannot be --------------------------------------------------------------------
+
+def test_dates_that_cannot_be_are_refused_naming_the_field(app, client, tokens, monkeypatch):
+    from tests.conftest import _clerk_headers
+
+    clerk = _clerk_headers(client, "A-SJJ")
+    monkeypatch.setattr("archive.services.cases.server_now",
+                        lambda: dt.datetime(2026, 6, 30, 4, tzinfo=dt.timezone.utc))  # noon, 30 June 2026
+    body = {"number": "津武市监罚〔2026〕430号", "agency": "A-SJJ", "kind": "penalty", "power": "SJ-FOOD-124",
+            "party_name": "某公司", "summary": "x", "opened_on": "2026-07-01"}
+    r = client.post("/api/cases", json=body, headers=clerk)
+    assert r.status_code == 422 and "立案日期不能晚于今天" in r.get_json()["errors"]["opened_on"][0]
+    case = new_case(client, number="津武市监罚〔2026〕431号", opened_on="2026-06-01")
+    url = f"/api/cases/{case['id']}/stages"
+
+    def stage(name, at):
+        return client.post(url, json={"stage": name, "completed_at": at}, headers=clerk)
+
+    for name, at, why in (("filing", "2026-05-31T10:00:00+08:00", "不能早于立案日期（2026-06-01）"),
+                          ("filing", "2026-07-02T10:00:00+08:00", "不能晚于现在")):
+        r = stage(name, at)
+        assert r.status_code == 422 and why in r.get_json()["errors"]["completed_at"][0], r.get_json()
+    assert stage("filing", "2026-06-01T10:00:00+08:00").status_code == 201
+    assert stage("decision", "2026-06-20T10:00:00+08:00").status_code == 201
+    r = stage("investigation", "2026-06-25T10:00:00+08:00")  # after the decision already recorded
+    assert r.status_code == 422 and "不能晚于“处罚决定”环节的完成时间" in r.get_json()["errors"]["completed_at"][0]
+    r = stage("execution", "2026-06-19T10:00:00+08:00")  # before the decision
+    assert r.status_code == 422 and "不能早于“处罚决定”环节的完成时间" in r.get_json()["errors"]["completed_at"][0]
+    assert stage("investigation", "2026-06-10T10:00:00+08:00").status_code == 201
+    # the page shows the same next to the field, in Chinese
+    page = client_as(app, "clerk_a")
+    from tests.integration.test_accounts_audit import csrf_of
+
+    form = page.get(f"/cases/{case['id']}").data
+    r = page.post(f"/cases/{case['id']}/stages", data={"stage": "execution", "completed_at": "2026-06-19T10:00",
+                                                       "csrf_token": csrf_of(form)})
+    assert r.status_code == 422 and "不能早于“处罚决定”环节的完成时间" in r.get_data(as_text=True)
+
+
+def test_a_reversed_range_is_said_next_to_the_field_not_answered_with_nothing(app, client, tokens):
+    city, auditor = client_as(app, "city"), client_as(app, "auditor")
+    for c, path, params, field in ((city, "/api/search", {"q": "罚款", "from": "2026-05-01", "to": "2026-04-01"}, "to"),
+                                   (city, "/api/cases", {"opened_from": "2026-05-01", "opened_to": "2026-04-01"},
+                                    "opened_to"),
+                                   (auditor, "/api/audit", {"from": "2026-05-01T00:00:00+08:00",
+                                                            "to": "2026-04-01T00:00:00+08:00"}, "to")):
+        r = c.get(path, query_string=params)
+        assert r.status_code == 422, (path, r.status_code)
+        assert "结束日期早于开始日期" in str(r.get_json()["errors"]) and field in str(r.get_json()["errors"]), r.get_json()
+    for c, path, params, field in ((city, "/search", {"q": "罚款", "from": "2026-05-01", "to": "2026-04-01"}, "to"),
+                                   (city, "/cases", {"opened_from": "2026-05-01", "opened_to": "2026-04-01"},
+                                    "opened_to"),
+                                   (auditor, "/audit", {"from": "2026-05-01", "to": "2026-04-01"}, "to")):
+        html = c.get(path, query_string=params).get_data(as_text=True)
+        at = html.index(f'name="{field}"')
+        assert "结束日期早于开始日期" in html[at:at + 400], path
+        assert "共 <strong>0</strong>" not in html, path
