@@ -25,6 +25,14 @@ class Conflict(ArchiveError):
     """The record exists already and records are write-once."""
 
 
+class DuplicateFile(Conflict):
+    """The file is stored in the case already (same SHA-256); ``duplicate_of`` names it."""
+
+    def __init__(self, message: str, errors: dict | None = None, duplicate_of: dict | None = None) -> None:
+        super().__init__(message, errors)
+        self.duplicate_of = duplicate_of or {}
+
+
 class Forbidden(ArchiveError):
     """The caller may see the record but not do this to it."""
 

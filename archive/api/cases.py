@@ -109,6 +109,8 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
     "properties": {"stage": {"type": "string", "enum": list(STAGES)},
                    "form": {"type": "string", "maxLength": 64},
                    "sha256": {"type": "string", "description": "SHA-256 the client expects; a mismatch is refused"},
+                   "allow_duplicate": {"type": "boolean", "description": "store a file the case holds already "
+                                       "(same SHA-256); without it such a file answers 409 with duplicate_of"},
                    "file": {"type": "string", "format": "binary",
                             "description": "sent after the other fields, it is stored while it arrives"}}}}}}
 
@@ -142,7 +144,7 @@ def streamed_upload(case: Case):
         if bad is not None:
             raise BadQuery("请求中含有不允许的字符（NUL）/ NUL is not allowed in text", {bad: ["NUL (0x00) is not allowed"]})
         try:
-            return UploadFormSchema().load({k: v for k, v in values.items() if k in ("stage", "form", "sha256")})
+            return UploadFormSchema().load({k: v for k, v in values.items() if k in ("stage", "form", "sha256", "allow_duplicate")})
         except ValidationError as exc:
             raise ValidationFailed("the upload's fields are not valid", exc.messages) from None  # type: ignore[arg-type]
 
@@ -154,7 +156,8 @@ def streamed_upload(case: Case):
         form = checked(request.form.to_dict())
         if upload is None:
             raise ValidationFailed("no file", {"file": ["Missing data for required field."]})
-        return store_upload(case, upload, stage=form["stage"], form=form["form"], expected_sha256=form.get("sha256"))
+        return store_upload(case, upload, stage=form["stage"], form=form["form"], expected_sha256=form.get("sha256"),
+                            allow_duplicate=form["allow_duplicate"])
     parts = MultipartStream(request.stream, boundary, content_length=request.content_length)
     fields = parts.until_file()
 
@@ -168,32 +171,33 @@ def streamed_upload(case: Case):
         spool = HashingSpool.from_stream(parts, get_archive().ingest_settings.max_bytes)
         form = checked(parts.rest())
         return store_spool(case, spool, parts.filename, stage=form["stage"], form=form["form"],
-                           expected_sha256=form.get("sha256"))
+                           expected_sha256=form.get("sha256"), allow_duplicate=form["allow_duplicate"])
     form = checked(fields)
     archive = get_archive()
     doc = ingest_stream(db(), archive.store, archive.ingest_settings, case, stage=form["stage"], form=form["form"],
                         filename=parts.filename, source=parts, expected_sha256=form.get("sha256"),
-                        uploader=current().username, before_commit=audited(case))
+                        uploader=current().username, before_commit=audited(case),
+                        allow_duplicate=form["allow_duplicate"])
     parts.rest()  # the epilogue (fields after the file are ignored)
     return _stored(case, doc)
 
 
 def store_upload(case: Case, upload, *, stage: str, form: str, expected_sha256: str | None = None,
-                 **audit_detail):
+                 allow_duplicate: bool = False, **audit_detail):
     """Ingest one uploaded file into ``case`` (object first), audit it, check the case's
     deadlines at once; the document carries the warnings the upload raised (a late upload).
     The API route and the upload page both store files through here."""
     return store_spool(case, received_file(upload), upload.filename, stage=stage, form=form,
-                       expected_sha256=expected_sha256, **audit_detail)
+                       expected_sha256=expected_sha256, allow_duplicate=allow_duplicate, **audit_detail)
 
 
 def store_spool(case: Case, spool: HashingSpool, filename: str | None, *, stage: str, form: str,
-                expected_sha256: str | None = None, **audit_detail):
+                expected_sha256: str | None = None, allow_duplicate: bool = False, **audit_detail):
     """Ingest a file spooled already (``ingest``), then audit and check as every upload is."""
     archive = get_archive()
     doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form, filename=filename,
                  spool=spool, expected_sha256=expected_sha256, uploader=current().username,
-                 before_commit=audited(case, **audit_detail))
+                 before_commit=audited(case, **audit_detail), allow_duplicate=allow_duplicate)
     return _stored(case, doc)
 
 

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from flask import Flask, jsonify
 
 from archive.errors import (
-    ArchiveError, BadQuery, ChecksumMismatch, Conflict, Forbidden, NotFound, StoredFileDamaged, StoredFileMissing,
+    ArchiveError, BadQuery, ChecksumMismatch, Conflict, DuplicateFile, Forbidden, NotFound, StoredFileDamaged, StoredFileMissing,
     TooLarge, ValidationFailed,
 )
 from archive.storage.base import StorageError, StorageUnavailable
@@ -56,6 +56,11 @@ def register_error_handlers(app: Flask) -> None:
             from archive.auth.web import audit_not_found
 
             audit_not_found(exc)
+        if isinstance(exc, DuplicateFile) and not wants_page():
+            body, code = error_response(status, exc.message, exc.errors)
+            payload = body.get_json()
+            payload["duplicate_of"] = exc.duplicate_of
+            return jsonify(payload), code
         return error_response(status, exc.message, exc.errors)
 
     @app.errorhandler(500)

@@ -194,6 +194,8 @@ class UploadFormSchema(Schema):
     form = fields.String(required=True, validate=validate.Length(min=1, max=64))
     sha256 = fields.String(validate=validate.Length(max=128),
                            metadata={"description": "SHA-256 the client expects; a mismatch is refused"})
+    allow_duplicate = fields.Boolean(load_default=False, metadata={
+        "description": "store it even if the case holds the same file (SHA-256) already; else 409 with duplicate_of"})
 
 
 class UploadFileSchema(Schema):

@@ -15,7 +15,7 @@ from archive.errors import Forbidden, NotFound
 from archive.extension import db, get_archive
 from archive.models import Case
 
-PUBLIC_PATHS = {"/api/health", "/login"}
+PUBLIC_PATHS = {"/api/health", "/login", "/favicon.ico"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 csrf = CSRFProtect()
 

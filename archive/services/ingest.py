@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
-from archive.errors import TooLarge, ValidationFailed
+from archive.errors import DuplicateFile, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.extraction.detect import DOCX
 from archive.jobs import enqueue
@@ -129,15 +129,20 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
            stage: str, form: str, filename: str | None, spool: HashingSpool,
            expected_sha256: str | None = None, uploader: str | None = None,
            clock: Callable[[], dt.datetime] = server_now,
-           before_commit: Callable[[Session, Document], None] | None = None) -> Document:
+           before_commit: Callable[[Session, Document], None] | None = None,
+           allow_duplicate: bool = False) -> Document:
     """Store one document. Nothing is recorded unless the object was stored first; if the
-    database commit fails after that, the object stays and ``archive reconcile`` reports it."""
+    database commit fails after that, the object stays and ``archive reconcile`` reports it.
+    A file the case holds already is refused before a byte is stored (DuplicateFile) unless
+    ``allow_duplicate``."""
     check_upload(case, stage, form)
     if spool.size == 0:
         raise ValidationFailed("empty file", {"file": ["the file is empty"]})
     if spool.size > settings.max_bytes:
         raise TooLarge(f"file larger than {settings.max_bytes} bytes")
     declared_met(checked_sha256(expected_sha256), spool.sha256)
+    if not allow_duplicate:
+        refuse_duplicate(session, case, spool.sha256)
     spool.seek(0)
     media_type = detect_media_type(spool)
     spool.seek(0)
@@ -145,7 +150,29 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
                     media_type, retain_until(doc.uploaded_at, settings.years_for(case.procedure)))
-    return _catalogue(session, store, case, doc, put, before_commit)
+    return _catalogue(session, store, case, doc, put, before_commit, allow_duplicate=allow_duplicate)
+
+
+def refuse_duplicate(session: Session, case: Case, sha256: str) -> None:
+    """DuplicateFile when a document of ``case`` holds a file with this SHA-256 already (any of
+    its versions' current bytes): the same file is not stored twice unless the uploader says so."""
+    from sqlalchemy import select
+
+    from archive.labels import form_name
+
+    if not sha256:
+        return
+    found = session.scalars(select(Document).where(Document.case_id == case.id, Document.sha256 == sha256)
+                            .order_by(Document.uploaded_at).limit(1)).first()
+    if found is None:
+        return
+    when = found.uploaded_at.astimezone(SHANGHAI)
+    said = (f"此文件已于 {when:%Y-%m-%d %H:%M} 上传为《{form_name(found.form_code)}》（{found.filename}）；"
+            "如确需再次上传，请勾选“仍要上传”（API：allow_duplicate=true）")
+    raise DuplicateFile("the file is stored in this case already / " + said, {"file": [said]},
+                        duplicate_of={"id": found.id, "filename": found.filename, "form": found.form_code,
+                                      "form_name": form_name(found.form_code),
+                                      "stage": found.stage, "uploaded_at": when.isoformat(), "sha256": found.sha256})
 
 
 def check_upload(case: Case, stage: str, form: str) -> None:
@@ -179,7 +206,8 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
                   stage: str, form: str, filename: str | None, source: Any,
                   expected_sha256: str | None = None, uploader: str | None = None,
                   clock: Callable[[], dt.datetime] = server_now,
-                  before_commit: Callable[[Session, Document], None] | None = None) -> Document:
+                  before_commit: Callable[[Session, Document], None] | None = None,
+                  allow_duplicate: bool = False) -> Document:
     """Store one document read from ``source`` as it arrives (``source.read(n)``).
 
     When ``source`` knows how long the file must be (``file_length_hint``: the file is the
@@ -199,7 +227,13 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
 
     Too large, a SHA-256 other than the declared one, or a client that goes away: the request
     or multipart upload is aborted, and no row and no visible object remain. The row is
-    committed only after the object."""
+    committed only after the object.
+
+    A file the case holds already (DuplicateFile, unless ``allow_duplicate``) is refused before
+    it is stored when its SHA-256 is known in time: declared, read whole, or streamed (checked
+    before its last bytes leave). A larger one sent without its SHA-256 is refused at the
+    commit, under the case's lock; its stored version is then an orphan ``archive reconcile``
+    reports."""
     import io
 
     from archive.services.streaming import HashingReader, Prefixed, read_full
@@ -207,19 +241,27 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
 
     check_upload(case, stage, form)
     expected = checked_sha256(expected_sha256)
+    if expected and not allow_duplicate:
+        refuse_duplicate(session, case, expected)
+
+    def verify(sha256: str) -> None:  # before the last bytes of a streamed file leave
+        declared_met(expected, sha256)
+        if not allow_duplicate:
+            refuse_duplicate(session, case, sha256)
     part = int(getattr(store, "part_size", 16 * 1024**2))
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     hint = getattr(source, "file_length_hint", None)
     if getattr(store, "stream_puts", False) and hint is not None and 0 < hint <= min(part, settings.max_bytes) \
             and source.begin_raw():
         try:
-            streamed = _put_streamed(store, settings, case, stage, form, filename, source, hint, expected,
+            streamed = _put_streamed(store, settings, case, stage, form, filename, source, hint, verify,
                                      completed, clock, uploader)
         except (LengthMismatch, StorageError) as exc:  # (a store that is down refuses the next try too)
             log.info("upload to case %s not streamed (%s): read whole instead", case.id, exc)
             streamed = None
         if streamed is not None:
-            return _catalogue(session, store, case, *streamed, before_commit, verify=True)
+            return _catalogue(session, store, case, *streamed, before_commit, verify=True,
+                              allow_duplicate=allow_duplicate)
         source.rewind()  # from the file's first byte again, through the multipart decoder
     reader = HashingReader(source, settings.max_bytes, expected)
     head = read_full(reader, part + 1)
@@ -227,6 +269,8 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     media_type = detect_media_type(io.BytesIO(head)) if whole else detect_media_type_head(head)
     doc = _new_document(case, stage, form, filename, media_type, reader.size if whole else 0,
                         reader.sha256 if whole else (expected or ""), clock(), uploader)
+    if whole and not allow_duplicate:
+        refuse_duplicate(session, case, doc.sha256)
     until = retain_until(doc.uploaded_at, settings.years_for(case.procedure))
     meta = object_metadata(case, doc, completed)
     if whole:
@@ -236,11 +280,12 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
         meta["sha256-in"] = "receipt"
         put = store.put(doc.object_key, Prefixed(head, reader), -1, meta, media_type, until)  # type: ignore[arg-type]
         doc.size, doc.sha256 = reader.size, reader.sha256
-    return _catalogue(session, store, case, doc, put, before_commit, verify=not whole)
+    return _catalogue(session, store, case, doc, put, before_commit, verify=not whole,
+                      allow_duplicate=allow_duplicate)
 
 
 def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stage: str, form: str,
-                  filename: str | None, source: Any, length: int, expected: str | None,
+                  filename: str | None, source: Any, length: int, verify: Callable[[str], None],
                   completed: dt.datetime | None, clock: Callable[[], dt.datetime],
                   uploader: str | None) -> tuple[Document, PutResult] | None:
     """The file sent to the store while it arrives (``ingest_stream``); None for a ZIP, which
@@ -259,7 +304,7 @@ def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stag
     meta["sha256-in"] = "receipt"
     put = store.put_streamed(doc.object_key, Prefixed(head, source), length, meta, media_type,
                              retain_until(doc.uploaded_at, settings.years_for(case.procedure)),
-                             verify=lambda sha256: declared_met(expected, sha256))
+                             verify=verify)
     doc.sha256 = put.sha256
     return doc, put
 
@@ -329,7 +374,7 @@ def detect_media_type_head(head: bytes) -> str:
 
 def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, put,
                before_commit: Callable[[Session, Document], None] | None = None,
-               verify: bool = False) -> Document:
+               verify: bool = False, allow_duplicate: bool = False) -> Document:
     """The row of a stored document, its hold, its extraction job (and ``verify`` job) and what
     ``before_commit`` adds (the upload's audit entry), in one commit."""
     doc.version_id = put.version_id
@@ -340,6 +385,15 @@ def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, 
     # The case row is locked before the hold is decided, as a complaint link locks it before it
     # holds the case's versions: either the link sees this document or this upload sees the link.
     lock_row(session, Case, case.id)
+    if not allow_duplicate:
+        # under the case's lock: of two uploads of one file at once, the second sees the first
+        try:
+            refuse_duplicate(session, case, doc.sha256)
+        except DuplicateFile:
+            session.rollback()
+            log.warning("duplicate of a file in case %s refused after storing %s version %s: `archive "
+                        "reconcile` will report it as an orphan", case.id, doc.object_key, put.version_id)
+            raise
     hold_new(session, store, case.id, doc.object_key, put.version_id)
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)

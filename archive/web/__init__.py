@@ -68,6 +68,16 @@ def logout():
     return redirect(url_for("web.login"))
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """The icon browsers ask for at the root of every site (the pages name the SVG itself)."""
+    from flask import send_from_directory
+
+    response = send_from_directory(bp.static_folder or "static", "favicon.svg", mimetype="image/svg+xml",
+                                   max_age=86400)
+    return response
+
+
 @bp.app_context_processor
 def _layout() -> dict:
     """What the base layout shows: who is logged in, by Chinese names, and their navigation."""

@@ -55,11 +55,12 @@ def amendment(amendment_id: int):
     # the version the request corrects: the current one while pending, else the one it replaced
     old_version = (a.new_version_no - 1) if a.new_version_no else doc.version_no  # type: ignore[union-attr]
     old_src = f"/api/documents/{a.document_id}/content?version={old_version}"
-    old_media = doc.media_type if old_version == doc.version_no else next(  # type: ignore[union-attr]
-        (v["media_type"] for v in service.versions(session, doc) if v["version"] == old_version), doc.media_type)  # type: ignore[arg-type,union-attr]
+    old = next((v for v in service.versions(session, doc) if v["version"] == old_version),  # type: ignore[arg-type]
+               {"filename": doc.filename, "size": doc.size, "sha256": doc.sha256, "media_type": doc.media_type})  # type: ignore[union-attr]
+    old_media = old["media_type"]
     audit_event("amendment.view", "amendment", str(amendment_id), via="web")
     return render_template(
-        "amendment.html", a=a, doc=doc, case=case, may_decide=may_decide, old_version=old_version,
+        "amendment.html", a=a, doc=doc, case=case, may_decide=may_decide, old_version=old_version, old=old,
         old_src=old_src, old_kind=preview_kind(old_media), new_kind=preview_kind(a.media_type),
         new_src=url_for("amendments.AmendmentContent", amendment_id=a.id),
         old_text=doc.text_content[:20000] if preview_kind(old_media) == "text" and doc.text_content  # type: ignore[union-attr]

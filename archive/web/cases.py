@@ -289,7 +289,7 @@ def case_upload(case_id: str):
     for upload in files:
         try:
             doc = store_upload(c, upload, stage=request.form.get("stage", ""), form=request.form.get("form", ""),
-                               via="web")
+                               allow_duplicate=request.form.get("allow_duplicate") == "1", via="web")
         except ArchiveError as exc:
             db().rollback()
             answers.append((upload.filename, False, "；".join(m for ms in zh_errors(exc.errors).values() for m in ms)

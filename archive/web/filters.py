@@ -67,3 +67,18 @@ def fromjson(text: str | None):
     import json
 
     return json.loads(text) if text else None
+
+
+@bp.app_template_filter("penalties")
+def penalties(case) -> str:
+    """What a decision imposed, in Chinese: every penalty type, the fine with its amount
+    (责令停产停业、罚款 50,000 元); empty when nothing was recorded."""
+    import json
+
+    from archive.labels import PENALTY_NAMES
+
+    kinds = json.loads(case.penalty_types or "[]")
+    parts = [PENALTY_NAMES.get(k, k) for k in kinds if k != "fine"]
+    if case.fine_amount or "fine" in kinds:
+        parts.append(f"罚款 {case.fine_amount:,} 元" if case.fine_amount else "罚款")
+    return "、".join(parts)

@@ -117,14 +117,20 @@ def task_page(task_id: int):
         except ValidationFailed as exc:
             db().rollback()
             fields = set(exc.errors or {})
-            flash("请写明办理情况。" if "text" in fields else "退回时请写明理由。" if "reason" in fields
-                  else zh(exc.message), "error")
+            if "text" in fields or "reason" in fields:  # said next to the field, the form kept
+                errors = {"text": ["请写明办理情况。"]} if "text" in fields else {"reason": ["退回时请写明理由。"]}
+                return _task_view(p, task, errors, request.form), 422
+            flash(zh(exc.message), "error")
         except Conflict as exc:
             db().rollback()
             flash("未能处理：" + zh(exc.message), "error")
         return redirect(url_for("web.task_page", task_id=task_id), code=303)
+    return _task_view(p, task, {}, {})
+
+
+def _task_view(p, task, errors: dict, values):
     view = service.view(db(), task)
-    return render_template("task.html", t=view, task=task, names=org_names([task.assigner_org, task.assignee_org]),
+    return render_template("task.html", t=view, task=task, errors=errors, values=values, names=org_names([task.assigner_org, task.assignee_org]),
                            status_names=service.STATUS_NAMES, kind_names=service.KIND_NAMES,
                            action_names=service.ACTION_NAMES, may_answer=service.may_answer(p, task),
                            may_decide=service.may_decide(p, task), now=now(), section="tasks",

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -309,13 +311,17 @@ def test_serve_starts_everything_from_nothing(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={q}", timeout=10)
         assert refused.value.code == 401
-        issued = subprocess.run([sys.executable, "-m", "archive.cli", "tokens", "issue", "wq_fzb"], env=dict(
-            env, ARCHIVE_DATA_DIR=str(tmp_path / "d")), capture_output=True, text=True, check=True)
-        token = issued.stdout.strip().splitlines()[-1]
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/search?q={q}",
-                                     headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            assert json.load(r)["total"] > 0
+        # the README's first searches find what it promises, for the account it names
+        readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split("\n")[:40])
+        for account, term in (("wq_sjj", "保质期"), ("wq_fzb", "停产停业")):
+            assert re.search(rf"as `{account}`[^`]*search\s+for {term}", readme), (account, term)
+            issued = subprocess.run([sys.executable, "-m", "archive.cli", "tokens", "issue", account], env=dict(
+                env, ARCHIVE_DATA_DIR=str(tmp_path / "d")), capture_output=True, text=True, check=True)
+            token = issued.stdout.strip().splitlines()[-1]
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/search?q={urllib.parse.quote(term)}",
+                                         headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                assert json.load(r)["total"] > 0, (account, term)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

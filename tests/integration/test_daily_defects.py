@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -258,3 +259,112 @@ def test_a_reversed_range_is_said_next_to_the_field_not_answered_with_nothing(ap
         at = html.index(f'name="{field}"')
         assert "结束日期早于开始日期" in html[at:at + 400], path
         assert "共 <strong>0</strong>" not in html, path
+
+
+# -- 2. duplicate uploads --------------------------------------------------------------------------
+
+def _versions_under(archive, case_id) -> int:
+    store = archive.store
+    return sum(1 for _ in store.client.list_objects(store.bucket, prefix=f"cases/{case_id}/documents/",
+                                                     recursive=True, include_version=True))
+
+
+@pytest.mark.parametrize("size", [2_000, 3 * 1024 * 1024])
+def test_a_file_the_case_holds_already_is_not_stored_again_silently(app, archive, client, size):
+    import hashlib
+    import os
+
+    case = new_case(client, number=f"津武市监罚〔2026〕44{size % 7}号")
+    data = b"%PDF-1.4 " + os.urandom(size)
+    first = upload(client, case["id"], data, filename="决定书.pdf")
+    assert first.status_code == 201
+    stored = _versions_under(archive, case["id"])
+    again = upload(client, case["id"], data, filename="决定书（再次）.pdf")  # streamed, no declared SHA-256
+    assert again.status_code == 409, again.get_json()
+    body = again.get_json()
+    assert body["duplicate_of"]["id"] == first.get_json()["id"] and body["duplicate_of"]["form_name"] == "行政处罚决定书"
+    assert "此文件已于" in body["errors"]["file"][0] and "《行政处罚决定书》" in body["errors"]["file"][0]
+    declared = upload(client, case["id"], data, filename="x.pdf", sha256=hashlib.sha256(data).hexdigest())
+    assert declared.status_code == 409
+    assert _versions_under(archive, case["id"]) == stored  # refused before a byte was stored
+    forced = upload(client, case["id"], data, filename="决定书（副本）.pdf", allow_duplicate="true")
+    assert forced.status_code == 201, forced.get_json()
+    assert _versions_under(archive, case["id"]) == stored + 1
+    other = new_case(client, number=f"津武市监罚〔2026〕45{size % 7}号")  # another case may hold the same file
+    assert upload(client, other["id"], data).status_code == 201
+
+
+def test_two_uploads_of_one_file_at_once_store_it_once(app, archive, client):
+    import os
+
+    from sqlalchemy import func, select
+
+    from archive.models import Document
+
+    case = new_case(client, number="津武市监罚〔2026〕460号")
+    upload(client, case["id"], b"%PDF-1.4 first")  # records the stage
+    data = b"%PDF-1.4 " + os.urandom(50_000)
+    clients = [client.application.test_client() for _ in range(6)]
+    out = concurrently(6, lambda i: upload(clients[i], case["id"], data, filename=f"{i}.pdf", record=False))
+    codes = sorted(r.status_code for r in out)
+    assert codes == [201, 409, 409, 409, 409, 409], codes
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Document).where(Document.case_id == case["id"])) == 2
+
+
+def test_the_upload_form_without_javascript_names_the_duplicate_and_stores_it_when_asked(app, archive, client):
+    from tests.integration.test_accounts_audit import csrf_of
+
+    case = new_case(client, number="津武市监罚〔2026〕461号")
+    upload(client, case["id"], b"%PDF-1.4 the decision")
+    page = client_as(app, "clerk_a")
+    token = csrf_of(page.get(f"/cases/{case['id']}").data)
+    import io
+
+    def send(**extra):
+        return page.post(f"/cases/{case['id']}/upload", data={
+            "stage": "decision", "form": "penalty_decision", "csrf_token": token,
+            "file": (io.BytesIO(b"%PDF-1.4 the decision"), "决定书.pdf"), **extra},
+            content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+
+    html = send()
+    assert "此文件已于" in html and "《行政处罚决定书》" in html and "仍要上传" in html
+    assert "已保存" in send(allow_duplicate="1")
+
+
+# -- 7. small things seen ----------------------------------------------------------------------------
+
+def test_small_things_seen(app, archive, client, decided):
+    case, doc = decided
+    city = client_as(app, "city")
+    # /favicon.ico answers on every page, without a login
+    icon = app.test_client().get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    assert 'rel="icon"' in city.get("/").get_data(as_text=True)
+    # after an approved amendment the original version keeps its file name on the document page
+    r = client_as(app, "clerk_a").post(f"/api/documents/{doc['id']}/amendments", data={
+        "reason": "笔误", "file": (io.BytesIO(make_pdf("更正", ["更正后的决定"])), "更正决定书.pdf")},
+        content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    assert client_as(app, "district_a").post(f"/api/amendments/{r.get_json()['id']}/decision",
+                                             json={"approve": True, "note": "核实无误"}).status_code == 200
+    page = city.get(f"/amendments/{r.get_json()['id']}").get_data(as_text=True)
+    original = page[page.index("原文件（第 1 版）"):page.index("更正后的文件")]
+    assert "决定书.pdf · " in original and doc["sha256"][:16] in original, original
+    # lists keep case numbers and dates on one line
+    assert 'class="nw"' in city.get("/cases").get_data(as_text=True)
+
+
+def test_the_major_case_filing_summary_names_every_penalty(app, archive, client):
+    from sqlalchemy import update
+
+    from archive.models import Case
+
+    case = new_case(client, number="津武市监罚〔2026〕470号")
+    with archive.sessions() as s:
+        s.execute(update(Case).where(Case.id == case["id"]).values(
+            penalty_types='["fine", "suspend_business"]', fine_amount=50000))
+        s.commit()
+        from archive.web.filters import penalties
+
+        assert penalties(s.get(Case, case["id"])) == "责令停产停业、罚款 50,000 元"

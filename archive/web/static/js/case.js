@@ -7,6 +7,8 @@
   var uploadForm = document.getElementById("upload-form");
   var TEXT = uploadForm ? JSON.parse(uploadForm.getAttribute("data-text-labels") || "{}") : {};
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  // what only the plain form needs (the script asks about a duplicate file itself)
+  Array.prototype.forEach.call(document.querySelectorAll(".no-js-only"), function (e) { e.hidden = true; });
 
   var stageForm = document.getElementById("stage-form");
   if (stageForm) {
@@ -93,7 +95,7 @@
     poll();
   }
 
-  function send(file, item, stageValue, formValue) {
+  function send(file, item, stageValue, formValue, allowDuplicate) {
     var bar = item.querySelector("progress");
     var state = item.querySelector(".state");
     var answer = item.querySelector(".answer");
@@ -104,6 +106,7 @@
     var data = new FormData();
     data.append("stage", stageValue);
     data.append("form", formValue);
+    if (allowDuplicate) data.append("allow_duplicate", "true");
     data.append("file", file, file.name);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.dataset.api);
@@ -131,12 +134,34 @@
         answer.appendChild(text);
         (body.warnings || []).forEach(function (w) { answer.appendChild(el("span", "late", "预警：" + w)); });
         watchText(body.id, text);
+      } else if (xhr.status === 409 && body && body.duplicate_of && body.duplicate_of.id) {
+        // the case holds this very file already: ask before storing it a second time
+        var d = body.duplicate_of;
+        item.className = "duplicate";
+        bar.value = 0;
+        state.textContent = "此文件已于 " + String(d.uploaded_at).slice(0, 16).replace("T", " ") + " 上传为《" +
+          (d.form_name || d.form) + "》，仍要上传吗？";
+        var existing = el("a", null, "查看已上传的文件");
+        existing.href = "/documents/" + encodeURIComponent(d.id);
+        var again = el("button", "again", "仍要上传");
+        again.type = "button";
+        again.addEventListener("click", function () { send(file, item, stageValue, formValue, true); });
+        var skip = el("button", "skip", "不上传");
+        skip.type = "button";
+        skip.addEventListener("click", function () {
+          item.className = "skipped";
+          state.textContent = "未上传（重复文件）";
+          answer.textContent = "";
+        });
+        answer.appendChild(existing);
+        answer.appendChild(again);
+        answer.appendChild(skip);
       } else {
         item.className = "failed";
         state.textContent = "失败：" + message(body, xhr.status);
         var retry = el("button", "retry", "重试");
         retry.type = "button";
-        retry.addEventListener("click", function () { send(file, item, stageValue, formValue); });
+        retry.addEventListener("click", function () { send(file, item, stageValue, formValue, allowDuplicate); });
         answer.appendChild(retry);
       }
     };
