@@ -37,6 +37,7 @@ BULK_HEAP = 64 * 1024 * 1024  # for a rebuild, split between the writer's thread
 # Tokens arrive analysed (lower-cased, short): split on spaces and nothing else, which spares
 # tantivy's "whitespace" analyzer its lower-casing of every token. Registered on every opening.
 TOKENIZER = "archive_slots"
+GRAM_WEIGHT = 0.2  # the grams' BM25 beside the words' (see build_query)
 RANK_BY_WORDS_MAX = 20_000  # candidates up to which rjieba words rank (see build_query)
 
 
@@ -231,7 +232,10 @@ class TantivyIndex(GenerationEngine[tantivy.Index]):
         by_words = bool(required) and min(self._upper_bound(searcher, t) for t in required) <= RANK_BY_WORDS_MAX
         for t in required:
             match = self._match(t)
-            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(match, 0.0) if by_words else match))
+            # With words ranking, the grams' own BM25 still counts, weighted down: it ranks the
+            # hits the words give nothing for (a single character, part of a word or a code),
+            # by how often the term occurs and in how short a text, and breaks the words' ties.
+            clauses.append((tantivy.Occur.Must, tantivy.Query.boost_query(match, GRAM_WEIGHT) if by_words else match))
         if not required:
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0)))
         for t in sq.terms:

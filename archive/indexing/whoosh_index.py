@@ -14,6 +14,7 @@ from typing import Iterable
 
 from whoosh import index as windex
 from whoosh import query as Q
+from whoosh import scoring
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, TEXT, Schema
 from whoosh.writing import AsyncWriter
@@ -68,6 +69,35 @@ def _match_only(field: TEXT) -> TEXT:
     # spares Whoosh a per-posting field-length lookup at indexing and at search time.
     field.scorable = False
     return field
+
+
+class GramBM25F(scoring.BM25F):
+    """BM25F, with the bigram fields (match only, no lengths of their own) scored by BM25 over
+    the document's word count: a term that is no word of its own (a single character, part of
+    a word, a code) still ranks by how often it occurs and in how short a text."""
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        if searcher.schema[fieldname].scorable:
+            return super().scorer(searcher, fieldname, text, qf)
+        return _GramScorer(searcher, fieldname, text, self.B, self.K1)
+
+
+class _GramScorer(scoring.BaseScorer):
+    def __init__(self, searcher, fieldname: str, text, B: float, K1: float) -> None:
+        parent = searcher.get_parent()
+        self.idf = parent.idf(fieldname, text)
+        self.avgfl = parent.avg_field_length("words") or 1
+        self.searcher, self.B, self.K1 = searcher, B, K1
+
+    def supports_block_quality(self) -> bool:
+        return False
+
+    def max_quality(self) -> float:
+        return self.idf * (self.K1 + 1)  # BM25's bound as the term frequency grows
+
+    def score(self, matcher) -> float:
+        length = self.searcher.doc_field_length(matcher.id(), "words", 1) or 1
+        return scoring.bm25(self.idf, matcher.weight(), length, self.avgfl, self.B, self.K1)
 
 
 def make_schema() -> Schema:
@@ -197,13 +227,13 @@ class WhooshIndex(GenerationEngine[windex.Index]):
         if getattr(local, "ix", None) is not ix:
             if getattr(local, "searcher", None) is not None:
                 local.searcher.close()  # the generation was swapped out
-            local.ix, local.searcher = ix, ix.searcher()
+            local.ix, local.searcher = ix, ix.searcher(weighting=GramBM25F())
         elif not local.searcher.up_to_date():
             try:
                 local.searcher = local.searcher.refresh()
             except TypeError:  # Whoosh cannot reuse the reader of a then-empty index: open anew
                 local.searcher.close()
-                local.searcher = ix.searcher()
+                local.searcher = ix.searcher(weighting=GramBM25F())
         return local.searcher
 
     # -- the port ----------------------------------------------------------------------

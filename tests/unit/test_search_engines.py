@@ -413,3 +413,19 @@ def test_open_and_extreme_date_ranges(new_index, date_from, date_to, expected):
     index = new_index()
     index.upsert([item(f"d{i}", "责令停产停业", when=WHEN + dt.timedelta(days=i * 10)) for i in range(4)])
     assert ids(index, "停产", date_from=date_from, date_to=date_to) == expected
+
+
+def test_hits_of_part_of_a_word_rank_by_how_often_and_where_the_term_stands(new_index):
+    """A single character or a code fragment is no word of its own: the hits still rank, by the
+    grams' own BM25 (more occurrences, shorter text first), on every engine."""
+    index = new_index()
+    index.upsert([
+        item("once", "本案处以罚款。" + "其他与本案无关的内容。" * 20),
+        item("thrice", "罚款一千元；另罚没违法所得；再罚。"),
+        item("code-long", "统一社会信用代码 91120222MA05K3LX2Q。" + "无关内容。" * 30),
+        item("code-short", "代码 91120222MA05K3LX2Q"),
+    ])
+    hits = index.search(SearchQuery(terms=parse_terms("罚"))).hits
+    assert [h.doc_id for h in hits] == ["thrice", "once"] and hits[0].score > hits[1].score > 0
+    hits = index.search(SearchQuery(terms=parse_terms("MA05K3"))).hits
+    assert [h.doc_id for h in hits] == ["code-short", "code-long"] and hits[0].score > hits[1].score
