@@ -125,7 +125,7 @@ def test_the_briefing_page_printed_by_libreoffice_shows_chinese(app, archive, cl
                         str(SHOTS / f"briefing-page{page}-{archive.engine.dialect.name}")], check=True)
     assert (SHOTS / f"briefing-page1-{archive.engine.dialect.name}.png").stat().st_size > 10_000
     bad = CliRunner().invoke(main, ["report", "monthly", "--month", "2026-13"])
-    assert bad.exit_code != 0 and "is not a month" in bad.output
+    assert bad.exit_code != 0 and "不是月份" in bad.output
     bad = CliRunner().invoke(main, ["report", "monthly", "--month", "2026-10", "--district", "A-SJJ"])
     assert bad.exit_code != 0 and "no district A-SJJ" in bad.output
 

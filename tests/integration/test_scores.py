@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from archive.models import Document, PerformanceThreshold, Review, SamplingPlan, Stage, WarningRecord
+from archive.models import Case, Document, PerformanceThreshold, Review, SamplingPlan, Stage, WarningRecord
 from archive.services import scores as scoring
 from archive.services.clock import SHANGHAI
 from tests.conftest import authorize, client_as, concurrently, new_case
@@ -85,6 +85,11 @@ def seed_month(archive, client, monkeypatch, tmp_path) -> dict[str, str]:
             s.add(Review(plan_id=plan.id, case_id=case_id, case_number=number, agency_code="A-SJJ", reviewer=reviewer,
                          rank="x", due_on=dt.date(2026, 10, 31), status="submitted", submitted_at=when, score=score,
                          grade="合格"))
+        # the month is made by hand: a deadline scan (a live worker's first round) must not add to it
+        from sqlalchemy import update
+
+        s.execute(update(Case).where(Case.id.in_([a1, a2, b1])).values(
+            checked_at=dt.datetime.now(dt.timezone.utc), next_check_at=None))
         s.commit()
     return {"a1": a1, "a2": a2, "b1": b1}
 
