@@ -42,3 +42,53 @@ def form_name(code: str) -> str:
 
 def stage_name(code: str | None) -> str:
     return STAGE_NAMES.get(code or "", code or "")
+
+
+# Why a document's text was not (wholly) read, as the extractors and OCR record it in English
+# (technical, kept for administrators): the Chinese a clerk reads, and whether the English is
+# a technical detail worth folding away beside it.
+_TEXT_REASONS: list[tuple[str, str, bool]] = [
+    (r"^corrupt PDF: ", "PDF 文件已损坏，无法读取其中的文字", True),
+    (r"^encrypted PDF: ", "PDF 文件已加密，需要密码才能读取文字", True),
+    (r"^PDF has no text layer", "PDF 没有文字层（扫描件），文字由文字识别（OCR）读取", False),
+    (r"^corrupt DOCX: ", "DOCX 文件已损坏，无法读取其中的文字", True),
+    (r"^DOCX has no text", "DOCX 文件中没有文字", False),
+    (r"^zip bomb: ", "文件解压后异常巨大（疑似“压缩炸弹”），为安全起见未读取文字", True),
+    (r"^image: its text is read by OCR", "图片中的文字由文字识别（OCR）读取", False),
+    (r"^text cut at (\d+) characters", "全文过长，只检索前 \\1 字（存档文件完整无缺）", False),
+    (r"^[\w./+-]+: kept as evidence, no text extractor", "此类文件作为证据原样保存，不提取文字", True),
+    (r"^[A-Z]\w*(Error|Exception): ", "读取文字时出错", True),
+]
+
+
+def text_reason(reason: str | None, status: str | None = None) -> tuple[str, str]:
+    """(the Chinese a person reads, the technical detail or "") for a document's text_reason.
+    A reason that only repeats its status's name gives ("", "")."""
+    import re
+
+    if not reason:
+        return "", ""
+    if status is not None and reason.strip() == TEXT_STATUS_NAMES.get(status):
+        return "", ""
+    for pattern, chinese, technical in _TEXT_REASONS:
+        m = re.match(pattern, reason)
+        if m:
+            return m.expand(chinese) if m.groups() else chinese, (reason if technical else "")
+    if re.search(r"[\u4e00-\u9fff]", reason):  # written in Chinese already (OCR's reasons)
+        return reason, ""
+    return "文字未能读取", reason
+
+
+OCR_ENGINE_NAMES = {"rapidocr": "RapidOCR 中文文字识别（PP-OCRv4 模型）", "tesseract": "Tesseract 中文文字识别（chi_sim）"}
+
+
+def ocr_engine_name(engine: str | None) -> str:
+    """The OCR engine a document was read with, named in Chinese (the model in brackets)."""
+    if not engine:
+        return ""
+    low = engine.lower()
+    if "pp-ocr" in low or "rapidocr" in low:
+        return f"{OCR_ENGINE_NAMES['rapidocr']}（{engine}）"
+    if "chi_sim" in low or "tesseract" in low:
+        return f"{OCR_ENGINE_NAMES['tesseract']}（{engine}）"
+    return f"文字识别引擎（{engine}）"

@@ -82,12 +82,19 @@ class DocumentSchema(Schema):
     uploaded_at = LocalDateTime()
     uploader = fields.String(allow_none=True)
     text_status = fields.String()
-    text_reason = fields.String(allow_none=True)
+    text_reason = fields.String(allow_none=True, metadata={"description": "why, as recorded (technical)"})
+    text_note = fields.Method("_text_note", dump_only=True,
+                              metadata={"description": "why, in Chinese, for a person (empty: nothing to say)"})
     page_count = fields.Integer(allow_none=True)
     ocr_confidence = fields.Float(allow_none=True, metadata={"description": "text_status ocr: mean confidence per character, 0..1"})
     ocr_engine = fields.String(allow_none=True)
     warnings = fields.List(fields.String(), dump_only=True,
                            metadata={"description": "warnings this upload raised (a late upload), in an upload's answer"})
+
+    def _text_note(self, doc) -> str:
+        from archive.labels import text_reason
+
+        return text_reason(getattr(doc, "text_reason", None), getattr(doc, "text_status", None))[0]
 
 
 class StageSchema(Schema):

@@ -27,27 +27,39 @@ class PoolTooSmall(ValidationFailed):
     """The reviewer pool cannot meet the plan's constraints; ``errors`` by stratum."""
 
 
-def create_plan(session: Session, data: dict, by: str) -> SamplingPlan:
-    """A plan in draft; validated so that a draw can always be computed from it."""
+def plan_problems(session: Session, data: dict) -> dict[str, list[str]]:
+    """What is wrong with a plan across its fields, in Chinese and English ("中文 / English"),
+    from whatever fields are present (the page shows these beside a missing field's message on
+    the first submit)."""
     errors: dict[str, list[str]] = {}
-    kinds = list(dict.fromkeys(data.get("kinds") or []))
-    if not kinds or set(kinds) - set(KINDS):
-        errors["kinds"] = [f"one or more of {', '.join(KINDS)}"]
-    if data["period_end"] < data["period_start"]:
-        errors["period_end"] = ["the period ends before it starts"]
+    if "kinds" in data:
+        kinds = list(dict.fromkeys(data.get("kinds") or []))
+        if not kinds or set(kinds) - set(KINDS):
+            errors["kinds"] = ["请至少选择一类案卷 / one or more of " + ", ".join(KINDS)]
+    start, end, deadline = data.get("period_start"), data.get("period_end"), data.get("review_deadline")
+    if start and end and end < start:
+        errors["period_end"] = ["抽查期间的结束日期早于开始日期 / the period ends before it starts"]
     if (data.get("count") is None) == (data.get("rate") is None):
-        errors["count"] = ["give either a count or a rate per stratum"]
+        errors["count"] = ["每层抽取份数与抽取比例请填写其一 / give either a count or a rate per stratum"]
     if data.get("rate") is not None and not 0 < data["rate"] <= 1:
-        errors["rate"] = ["a rate is more than 0 and at most 1"]
+        errors["rate"] = ["比例应大于 0、不超过 100% / a rate is more than 0 and at most 1"]
     if data.get("max_per_stratum") is not None and data["max_per_stratum"] < data.get("min_per_stratum", 0):
-        errors["max_per_stratum"] = ["the maximum is below the minimum"]
-    if data["review_deadline"] < data["period_end"]:
-        errors["review_deadline"] = ["the review deadline is before the end of the period"]
+        errors["max_per_stratum"] = ["每层最多份数小于最少份数 / the maximum is below the minimum"]
+    if deadline and end and deadline < end:
+        errors["review_deadline"] = ["评查截止日期早于抽查期间的结束日期 / the review deadline is before the end of the period"]
     district = data.get("district")
     if district:
         org = session.get(Organisation, district)
         if org is None or org.level != "district":
-            errors["district"] = [f"{district} is not a district"]
+            errors["district"] = [f"没有这个区（{district}）/ {district} is not a district"]
+    return errors
+
+
+def create_plan(session: Session, data: dict, by: str) -> SamplingPlan:
+    """A plan in draft; validated so that a draw can always be computed from it."""
+    kinds = list(dict.fromkeys(data.get("kinds") or []))
+    district = data.get("district")
+    errors = plan_problems(session, {**data, "kinds": kinds})
     if errors:
         raise ValidationFailed("the sampling plan is not valid", errors)
     plan = SamplingPlan(

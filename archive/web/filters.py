@@ -82,3 +82,18 @@ def penalties(case) -> str:
     if case.fine_amount or "fine" in kinds:
         parts.append(f"罚款 {case.fine_amount:,} 元" if case.fine_amount else "罚款")
     return "、".join(parts)
+
+
+@bp.app_template_filter("text_reason")
+def text_reason_filter(reason: str | None, status: str | None = None) -> tuple[str, str]:
+    """(Chinese reason, folded technical detail) of a document's text status."""
+    from archive.labels import text_reason
+
+    return text_reason(reason, status)
+
+
+@bp.app_template_filter("ocr_engine")
+def ocr_engine_filter(engine: str | None) -> str:
+    from archive.labels import ocr_engine_name
+
+    return ocr_engine_name(engine)

@@ -77,7 +77,11 @@ def plan_new():
             plan = service.create_plan(session, loaded, p.username)
             session.commit()
         except ValidationError as exc:
-            errors, status = zh_errors(exc.messages), 422  # type: ignore[arg-type]
+            # every mistake at once: the fields that did load are checked against each other too
+            valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+            errors = {**zh_errors(service.plan_problems(db(), {**valid, "kinds": values["kinds"]})),
+                      **zh_errors(exc.messages)}  # type: ignore[arg-type]
+            status = 422
         except ValidationFailed as exc:
             db().rollback()
             errors, status = zh_errors(exc.errors), 422

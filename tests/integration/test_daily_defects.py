@@ -368,3 +368,36 @@ def test_the_major_case_filing_summary_names_every_penalty(app, archive, client)
         from archive.web.filters import penalties
 
         assert penalties(s.get(Case, case["id"])) == "责令停产停业、罚款 50,000 元"
+
+
+# -- 4. Chinese everywhere a user looks -----------------------------------------------------------
+
+def test_the_plan_forms_mistakes_are_chinese_and_all_shown_on_the_first_submit(app, tokens):
+    from tests.integration.test_accounts_audit import csrf_of
+
+    city = client_as(app, "city")
+    token = csrf_of(city.get("/sampling/new").data)
+    r = city.post("/sampling/new", data={"csrf_token": token, "name": "", "kinds": "penalty", "mode": "count",
+                                         "period_start": "2026-09-30", "period_end": "2026-07-01",
+                                         "review_deadline": "2026-06-01"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    for said in ("抽查期间的结束日期早于开始日期", "每层抽取份数与抽取比例请填写其一", "评查截止日期早于抽查期间的结束日期"):
+        assert said in html, said
+    assert "必填" in html  # the missing name, in the same answer
+    assert "the period ends before it starts" not in html and "give either a count" not in html
+    api = city.post("/api/sampling/plans", json={"name": "x", "kinds": ["penalty"], "period_start": "2026-09-30",
+                                                 "period_end": "2026-07-01", "review_deadline": "2026-10-31",
+                                                 "count": 3})
+    assert api.status_code == 422 and "抽查期间的结束日期早于开始日期" in api.get_json()["errors"]["period_end"][0]
+
+
+def test_a_failed_extraction_reads_in_chinese_with_the_detail_folded(app, archive, client):
+    case = new_case(client, number="津武市监罚〔2026〕480号")
+    doc = upload(client, case["id"], b"%PDF-1.4\n1 0 obj << /Length 99999 >> stream\nbroken", filename="坏.pdf").get_json()
+    drain(archive)
+    got = client.get(f"/api/documents/{doc['id']}").get_json()
+    assert got["text_status"] == "failed" and got["text_note"] == "PDF 文件已损坏，无法读取其中的文字", got
+    html = client.get(f"/documents/{doc['id']}").get_data(as_text=True)
+    line = html[html.index("<dt>全文</dt>"):html.index("</dd>", html.index("<dt>全文</dt>"))]
+    assert "提取失败（PDF 文件已损坏，无法读取其中的文字）" in line and "<summary>技术细节</summary>" in line

@@ -64,3 +64,20 @@ def test_config_layers_defaults_environment_and_overrides(tmp_path):
     assert cfg["DATABASE_URL"] == f"sqlite:///{tmp_path / 'archive.sqlite3'}"
     with pytest.raises(ValueError):
         load_config(environ={"ARCHIVE_RETENTION_MODE": "sometimes"})
+
+
+def test_text_reasons_are_chinese_with_the_detail_folded_away():
+    from archive.labels import ocr_engine_name, text_reason
+
+    said, detail = text_reason("corrupt PDF: PdfStreamError: Stream has ended unexpectedly", "failed")
+    assert said == "PDF 文件已损坏，无法读取其中的文字" and "PdfStreamError" in detail
+    assert text_reason("等待文字识别（OCR）", "ocr_pending") == ("", "")  # not said twice
+    assert text_reason("text cut at 1048576 characters (the stored document is whole)", "truncated")[0] \
+        == "全文过长，只检索前 1048576 字（存档文件完整无缺）"
+    assert text_reason("zip bomb: unpacks to more than 10 bytes", "failed")[0].startswith("文件解压后异常巨大")
+    assert text_reason("application/zip: kept as evidence, no text extractor", "not_extracted")[0] == \
+        "此类文件作为证据原样保存，不提取文字"
+    assert text_reason("ValueError: odd", "failed") == ("读取文字时出错", "ValueError: odd")
+    assert text_reason(None) == ("", "")
+    assert ocr_engine_name("PP-OCRv4 (rapidocr-onnxruntime 1.4.4)").startswith("RapidOCR 中文文字识别")
+    assert ocr_engine_name("chi_sim (5.3.0)").startswith("Tesseract 中文文字识别")

@@ -85,7 +85,7 @@
         .then(function (r) { return r.json(); })
         .then(function (d) {
           line.textContent = "文字：" + (TEXT[d.text_status] || d.text_status) +
-            (d.text_reason ? "（" + d.text_reason + "）" : "");
+            (d.text_note ? "（" + d.text_note + "）" : "");
           // extraction takes seconds; OCR of a scan takes a few seconds a page, after the others
           if (d.text_status === "pending" && ++tries < 30) setTimeout(poll, 1000);
           else if (d.text_status === "ocr_pending" && ++tries < 150) setTimeout(poll, 3000);
