@@ -57,7 +57,7 @@ def amendment(amendment_id: int):
     old_src = f"/api/documents/{a.document_id}/content?version={old_version}"
     old = next((v for v in service.versions(session, doc) if v["version"] == old_version),  # type: ignore[arg-type]
                {"filename": doc.filename, "size": doc.size, "sha256": doc.sha256, "media_type": doc.media_type})  # type: ignore[union-attr]
-    old_media = old["media_type"]
+    old_media = str(old["media_type"])
     audit_event("amendment.view", "amendment", str(amendment_id), via="web")
     return render_template(
         "amendment.html", a=a, doc=doc, case=case, may_decide=may_decide, old_version=old_version, old=old,
