@@ -92,3 +92,49 @@ def ocr_engine_name(engine: str | None) -> str:
     if "chi_sim" in low or "tesseract" in low:
         return f"{OCR_ENGINE_NAMES['tesseract']}（{engine}）"
     return f"文字识别引擎（{engine}）"
+
+
+AUDIT_ACTION_NAMES = {
+    "access.refused": "拒绝访问", "amendment.decide": "审批更正申请", "amendment.download": "下载更正文件",
+    "amendment.request": "申请更正", "amendment.view": "查看更正申请", "audit.verify": "校验审计哈希链",
+    "audit.view": "查看审计日志", "auth.login": "登录", "auth.login_failed": "登录失败", "auth.login_throttled": "登录受限（尝试过多）",
+    "auth.logout": "退出登录", "auth.token_refused": "令牌被拒", "basic_info.change_decision": "审批基础信息变更",
+    "basic_info.change_request": "申请基础信息变更", "basic_info.import": "导入基础信息", "calendar.load": "导入节假日安排",
+    "case.binder": "生成案卷 PDF", "case.bundle": "下载案卷包", "case.create": "新建案件", "case.period": "登记延长或中止",
+    "case.period_end": "结束中止", "case.view": "查看案件", "complaint.attach": "上传投诉附件",
+    "complaint.attachment": "下载投诉附件", "complaint.close": "办结投诉", "complaint.create": "登记投诉",
+    "complaint.link": "关联案件", "complaint.step": "记录办理情况", "complaint.view": "查看投诉",
+    "document.download": "下载文书", "document.upload": "上传文书", "document.versions": "查看版本记录",
+    "document.view": "查看文书", "filing.review": "备案审查", "fixity.mismatch": "存证校验不符",
+    "report.monthly": "下载月度简报", "review.access": "调阅评查案卷", "review.conflict": "声明回避",
+    "review.draft": "保存评查草稿", "review.submit": "提交评查", "sample.draw": "抽取样本",
+    "sample.draw_refused": "抽取被拒", "sample.freeze": "冻结抽查名单", "sample.plan": "新建抽查计划",
+    "sample.results": "查看评查结果", "sample.view": "查看抽查计划", "search": "检索", "stage.record": "登记环节",
+    "stats.threshold": "设定履职比例合格线", "task.accept": "办结任务", "task.answer": "答复任务",
+    "task.attachment": "下载任务附件", "task.create": "交办转办", "token.issue": "签发令牌", "token.revoke": "吊销令牌",
+    "user.create": "新建账号", "user.disable": "停用账号", "user.password": "设置密码", "warning.handle": "处理预警",
+    "task.decide": "审核任务", "task.send_back": "退回任务",
+}
+
+AUDIT_TARGET_NAMES = {
+    "case": "案件", "document": "文书", "warning": "预警", "amendment": "更正申请", "complaint": "投诉",
+    "task": "任务", "sampling_plan": "抽查计划", "review": "评查", "user": "账号", "calendar": "节假日安排",
+    "stats": "统计", "audit": "审计日志", "month": "月份", "filing": "备案", "basic_info": "基础信息",
+    "agency": "执法机关", "chart": "图表", "token": "令牌", "stage": "环节", "fixity": "存证检查",
+}
+
+AUDIT_DETAIL_NAMES = {
+    "case_id": "案件", "sha256": "SHA-256", "size": "大小（字节）", "filename": "文件名", "via": "途径",
+    "note": "说明", "level": "级别", "rule": "预警类别", "stage": "环节", "number": "案号", "reason": "原因",
+    "method": "请求方法", "path": "路径", "ip": "IP 地址", "format": "格式", "month": "月份", "pages": "页数",
+    "name": "名称", "q": "检索词", "total": "结果数", "filters": "筛选条件", "ok": "结果", "entries": "条数",
+    "together": "同批处理", "approve": "批准", "version": "版本", "district": "区", "kind": "类别",
+}
+
+
+def audit_action_name(code: str | None) -> str:
+    """An audit action in Chinese, its code beside it (``上传文书（document.upload）``)."""
+    if not code:
+        return ""
+    name = AUDIT_ACTION_NAMES.get(code)
+    return f"{name}（{code}）" if name else code

@@ -97,3 +97,10 @@ def ocr_engine_filter(engine: str | None) -> str:
     from archive.labels import ocr_engine_name
 
     return ocr_engine_name(engine)
+
+
+@bp.app_template_filter("audit_action")
+def audit_action_filter(code: str | None) -> str:
+    from archive.labels import audit_action_name
+
+    return audit_action_name(code)

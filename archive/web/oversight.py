@@ -27,6 +27,78 @@ def _day(name: str, errors: dict[str, list[str]], end: bool = False) -> dt.datet
     return dt.datetime.combine(day, dt.time.max if end else dt.time.min, SHANGHAI) if day else None
 
 
+_TARGET_PAGES = {"case": "web.case", "document": "web.document", "warning": "web.warning",
+                 "amendment": "web.amendment", "complaint": "web.complaint", "task": "web.task_page",
+                 "sampling_plan": "web.plan"}
+_TARGET_ARGS = {"case": "case_id", "document": "doc_id", "warning": "warning_id", "amendment": "amendment_id",
+                "complaint": "complaint_id", "task": "task_id", "sampling_plan": "plan_id"}
+_INT_TARGETS = {"warning", "amendment", "complaint", "task", "sampling_plan"}
+
+
+def _targets(session, rows) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(type, id) of each row's object → (its Chinese label with its name, its page or None)."""
+    from archive.labels import AUDIT_TARGET_NAMES
+    from archive.models import Case, User
+
+    wanted: dict[str, set[str]] = {}
+    for e in rows:
+        if e.target_type and e.target_id:
+            wanted.setdefault(e.target_type, set()).add(e.target_id)
+    names: dict[tuple[str, str], str] = {}
+    if wanted.get("case"):
+        for cid, number in session.execute(select(Case.id, Case.number).where(Case.id.in_(wanted["case"]))):
+            names[("case", cid)] = number
+    if wanted.get("document"):
+        for did, filename in session.execute(select(Document.id, Document.filename)
+                                             .where(Document.id.in_(wanted["document"]))):
+            names[("document", did)] = f"《{filename}》"
+    if wanted.get("user"):
+        for username, display in session.execute(select(User.username, User.display_name)
+                                                 .where(User.username.in_(wanted["user"]))):
+            if display:
+                names[("user", username)] = f"{display}（{username}）"
+    out = {}
+    for kind, ids in wanted.items():
+        for tid in ids:
+            label = AUDIT_TARGET_NAMES.get(kind, kind)
+            name = names.get((kind, tid)) or (f"第 {tid} 号" if kind in _INT_TARGETS else tid)
+            href = None
+            if kind in _TARGET_PAGES and (kind not in _INT_TARGETS or tid.isdigit()) and \
+                    (kind not in ("case", "document") or (kind, tid) in names):
+                value: str | int = int(tid) if kind in _INT_TARGETS else tid
+                href = url_for(_TARGET_PAGES[kind], **{_TARGET_ARGS[kind]: value})
+            out[(kind, tid)] = (f"{label} {name}", href)
+    return out
+
+
+def _detail_items(detail: str | None) -> list[tuple[str, str]]:
+    """An entry's details as (Chinese key, value) pairs a person can read."""
+    import json
+
+    from archive.labels import AUDIT_DETAIL_NAMES, ROLE_NAMES, STAGE_NAMES
+
+    try:
+        data = json.loads(detail or "{}")
+    except ValueError:
+        return [("详情", (detail or "")[:300])]
+    if not isinstance(data, dict):
+        return [("详情", str(data)[:300])]
+    out = []
+    for key, value in data.items():
+        if key == "stage" and value in STAGE_NAMES:
+            value = STAGE_NAMES[value]
+        elif key == "role" and value in ROLE_NAMES:
+            value = ROLE_NAMES[value]
+        elif key == "via":
+            value = {"web": "网页", "cli": "命令行"}.get(value, value)
+        elif isinstance(value, bool):
+            value = "是" if value else "否"
+        elif isinstance(value, (dict, list)):
+            value = "；".join(f"{k}：{v}" for k, v in value.items()) if isinstance(value, dict) else "、".join(map(str, value))
+        out.append((AUDIT_DETAIL_NAMES.get(key, key), str(value)[:200]))
+    return out
+
+
 @bp.route("/audit")
 def audit_trail():
     p = current()
@@ -60,8 +132,12 @@ def audit_trail():
                "内容与其哈希不符（被修改）" if "edited" in reason else reason)
         audit_event("audit.verify", ok=chain.first_bad is None, entries=chain.entries, via="web")
     audit_event("audit.view", via="web", filters={k: v for k, v in request.args.items() if v})
+    from archive.labels import AUDIT_ACTION_NAMES
+
     return render_template("audit.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE), args=request.args,
                            chain=chain, why=why, checked_at=now(), errors=errors, section="audit",
+                           targets=_targets(session, rows), details=_detail_items,
+                           actions=sorted(AUDIT_ACTION_NAMES.items(), key=lambda kv: kv[1]),
                            crumbs=[("审计", None)])
 
 

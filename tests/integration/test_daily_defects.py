@@ -401,3 +401,18 @@ def test_a_failed_extraction_reads_in_chinese_with_the_detail_folded(app, archiv
     html = client.get(f"/documents/{doc['id']}").get_data(as_text=True)
     line = html[html.index("<dt>全文</dt>"):html.index("</dd>", html.index("<dt>全文</dt>"))]
     assert "提取失败（PDF 文件已损坏，无法读取其中的文字）" in line and "<summary>技术细节</summary>" in line
+
+
+def test_the_audit_page_speaks_chinese_names_objects_and_details(app, archive, client, decided):
+    case, doc = decided
+    auditor = client_as(app, "auditor")
+    html = auditor.get("/audit").get_data(as_text=True)
+    table = html[html.index('<table class="list audit">'):]
+    assert "上传文书（document.upload）" in table and "新建案件（case.create）" in table
+    assert f'<a href="/cases/{case["id"]}">案件 津武市监罚〔2026〕12号</a>' in table
+    assert f'<a href="/documents/{doc["id"]}">文书 《决定书.pdf》</a>' in table
+    assert '<dt>文件名</dt><dd>决定书.pdf</dd>' in table and '{"' not in table  # no raw JSON
+    # the action filter is a list of Chinese names
+    assert '<option value="document.upload">上传文书</option>' in html
+    only = auditor.get("/audit", query_string={"action": "document.upload"}).get_data(as_text=True)
+    assert "新建案件（case.create）" not in only[only.index('<table class="list audit">'):]
