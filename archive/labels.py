@@ -129,6 +129,9 @@ AUDIT_DETAIL_NAMES = {
     "method": "请求方法", "path": "路径", "ip": "IP 地址", "format": "格式", "month": "月份", "pages": "页数",
     "name": "名称", "q": "检索词", "total": "结果数", "filters": "筛选条件", "ok": "结果", "entries": "条数",
     "together": "同批处理", "approve": "批准", "version": "版本", "district": "区", "kind": "类别",
+    "review": "评查", "grade": "等级", "score": "得分", "strata": "各层", "assignments": "分配", "sample": "样本",
+    "seed": "随机种子", "role": "角色", "agency": "执法机关", "outcome": "结果", "handling": "办理情况",
+    "complaint": "投诉", "amendment": "更正申请", "page": "页", "text": "内容", "count": "数量",
 }
 
 

@@ -104,3 +104,27 @@ def audit_action_filter(code: str | None) -> str:
     from archive.labels import audit_action_name
 
     return audit_action_name(code)
+
+
+@bp.app_template_filter("review_item")
+def review_item(code: str | None) -> str:
+    """An item of the scoring form by its code and its text (``F1 使用规范执法文书格式``)."""
+    from archive.sampling.scoring import load_form
+
+    form = load_form()
+    texts = {v["code"]: v["text"] for v in form.get("veto", [])}
+    for section in form.get("sections", []):
+        texts.update({i["code"]: i["text"] for i in section.get("items", [])})
+    return f"{code} {texts[code]}" if code in texts else (code or "")
+
+
+@bp.app_template_filter("vetoed_items")
+def vetoed_items(vetoed: str | None) -> list[str]:
+    """The veto items a review failed (stored as a JSON list of codes), each with its text."""
+    import json
+
+    try:
+        codes = json.loads(vetoed or "[]")
+    except ValueError:
+        return []
+    return [review_item(c) for c in codes if isinstance(c, str)]

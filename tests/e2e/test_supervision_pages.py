@@ -31,7 +31,7 @@ def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_sc
     city.page.click("button:has-text('冻结案卷名单')")
     city.page.wait_for_selector("table.strata")
     digests = city.page.input_value("#digests")
-    assert "A-SJJ/penalty 2 份" in digests
+    assert "武清区市场监督管理局（A-SJJ）·行政处罚 2 份" in digests and "/penalty" not in digests
     assert city.page.is_visible("#copy-digests")
     city.shot("city-11-plan-frozen")
     city.page.fill("input[name=seed]", SEED)
@@ -109,6 +109,7 @@ def test_a_plan_drawn_in_the_browser_can_be_recomputed_and_reviewers_score_on_sc
     city.page.click("a:has-text('评查结果')")
     files = city.page.inner_text("table.files")
     assert "不合格" in files and "优秀" in files and "缺少现场检查笔录" in files
+    assert "C2 " in files and "扣 5 分" in files and "F1 使用规范执法文书格式 扣 2 分" in files  # items by name
     city.shot("city-14-results")
 
     auditor = Person(browser, live, "auditor").login()

@@ -81,3 +81,13 @@ def test_text_reasons_are_chinese_with_the_detail_folded_away():
     assert text_reason(None) == ("", "")
     assert ocr_engine_name("PP-OCRv4 (rapidocr-onnxruntime 1.4.4)").startswith("RapidOCR 中文文字识别")
     assert ocr_engine_name("chi_sim (5.3.0)").startswith("Tesseract 中文文字识别")
+
+
+def test_scoring_form_items_are_shown_with_their_names():
+    from archive.web.filters import review_item, vetoed_items
+
+    assert review_item("F1") == "F1 使用规范执法文书格式"
+    assert review_item("V6") == "V6 执法人员少于两人"
+    assert review_item("ZZ") == "ZZ"
+    assert vetoed_items('["V5", "V6"]') == ["V5 执法人员无行政执法证件（执法资格）", "V6 执法人员少于两人"]
+    assert vetoed_items("not json") == []
