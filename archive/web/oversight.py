@@ -3,6 +3,7 @@ verification; the latest fixity checks and their findings."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import render_template, request, url_for
 from sqlalchemy import func, select
@@ -65,7 +66,7 @@ def _targets(session, rows) -> dict[tuple[str, str], tuple[str, str | None]]:
             href = None
             if kind in _TARGET_PAGES and (kind not in _INT_TARGETS or tid.isdigit()) and \
                     (kind not in ("case", "document") or (kind, tid) in names):
-                value: str | int = int(tid) if kind in _INT_TARGETS else tid
+                value: Any = int(tid) if kind in _INT_TARGETS else tid
                 href = url_for(_TARGET_PAGES[kind], **{_TARGET_ARGS[kind]: value})
             out[(kind, tid)] = (f"{label} {name}", href)
     return out
@@ -95,7 +96,7 @@ def _detail_items(detail: str | None) -> list[tuple[str, str]]:
             value = "是" if value else "否"
         elif isinstance(value, (dict, list)):
             value = "；".join(f"{k}：{v}" for k, v in value.items()) if isinstance(value, dict) else "、".join(map(str, value))
-        out.append((AUDIT_DETAIL_NAMES.get(key, key), str(value)[:200]))
+        out.append((AUDIT_DETAIL_NAMES.get(key) or str(key), str(value)[:200]))
     return out
 
 
