@@ -14,6 +14,8 @@ ROLE_NAMES = {
 STAGE_NAMES = {"inspection": "行政检查", "filing": "立案", "investigation": "调查取证", "review": "法制审核",
                "decision": "处罚决定", "execution": "执行", "closing": "结案"}
 KIND_NAMES = {"inspection": "行政检查", "penalty": "行政处罚"}
+POWER_CATEGORY_NAMES = {"penalty": "行政处罚", "inspection": "行政检查", "licensing": "行政许可", "coercion": "行政强制",
+                        "enforcement": "行政征收、给付等", "other": "其他"}
 PROCEDURE_NAMES = {"general": "普通程序", "summary": "简易程序"}
 PARTY_TYPE_NAMES = {"organisation": "法人或其他组织", "citizen": "公民"}
 PENALTY_NAMES = {"warning": "警告", "fine": "罚款", "confiscation": "没收违法所得、没收非法财物",

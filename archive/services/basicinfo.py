@@ -31,6 +31,7 @@ from archive.errors import Conflict, NotFound, ValidationFailed
 from archive.models import (
     POWER_CATEGORIES, BasicInfoChange, InspectionPlan, Officer, Organisation, Power, WarningRecord,
 )
+from archive.labels import POWER_CATEGORY_NAMES
 from archive.numbers import whole
 from archive.services.clock import SHANGHAI
 
@@ -39,6 +40,10 @@ KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查�
 ACTIONS = {"": "update", "update": "update", "add": "update", "新增": "update", "修改": "update", "变更": "update",
            "remove": "remove", "delete": "remove", "删除": "remove", "撤销": "remove", "取消": "remove"}
 LATE_RULE = "late_basic_info_change"
+
+
+# 行政处罚 → penalty: a category may be written in Chinese
+_CATEGORY_OF = {name: code for code, name in POWER_CATEGORY_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,28 @@ COLUMN_NAMES = {"agency": "执法机关编码", "code": "编码", "name": "名�
                 "certificate_no": "执法证号", "valid_from": "有效期起", "valid_until": "有效期至", "year": "年度",
                 "power_code": "职权编码", "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期",
                 "action": "操作"}
+
+
+# The header a person fills in, per kind, in Chinese (the templates use these; the English
+# column names are still accepted).
+HEADERS = {
+    "powers": {"agency": "执法机关编码", "code": "职权编码", "name": "职权名称", "category": "类别",
+               "legal_basis": "执法依据", "action": "操作"},
+    "officers": {"agency": "执法机关编码", "name": "姓名", "certificate_no": "执法证号", "valid_from": "有效期起",
+                 "valid_until": "有效期至", "action": "操作"},
+    "plans": {"agency": "执法机关编码", "code": "计划编码", "name": "计划名称", "year": "年度", "power_code": "职权编码",
+              "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期", "action": "操作"},
+}
+
+
+def _column(kind: str, cell: str) -> str:
+    """A header cell as the column it names: Chinese (this kind's or the general names) or English."""
+    cell = cell.strip()
+    for table in (HEADERS[kind], COLUMN_NAMES):
+        for column, chinese in table.items():
+            if cell == chinese:
+                return column
+    return cell.lower()
 
 
 def spec(kind: str) -> Spec:
@@ -91,11 +118,13 @@ def read_table(data: bytes, filename: str, kind: str) -> list[dict[str, str]]:
         values = [[v.strip() for v in row] for row in csv.reader(io.StringIO(text))]
     if not values:
         raise ValidationFailed("the file is empty")
-    header = [h.strip().lower() for h in values[0]]
+    header = [_column(kind, h) for h in values[0]]
     missing = [c for c in s.required if c not in header]
     if missing:
-        raise ValidationFailed(f"the header row lacks the column(s) {', '.join(missing)}; "
-                               f"expected {', '.join(s.columns)}")
+        names = HEADERS[kind]
+        raise ValidationFailed(f"表头缺少列：{'、'.join(names.get(c, c) for c in missing)}；应为 "
+                               f"{'、'.join(names.get(c, c) for c in s.columns)} / the header row lacks the column(s) "
+                               f"{', '.join(missing)}; expected {', '.join(s.columns)}")
     return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(header)} for row in values[1:] if any(row)]
 
 
@@ -164,7 +193,7 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
             if len(row.get("name", "")) > 200:
                 why.append("name is longer than 200 characters")
             if kind == "powers":
-                row["category"] = row["category"].lower()
+                row["category"] = _CATEGORY_OF.get(row["category"].strip(), row["category"].lower())
                 if row["category"] not in POWER_CATEGORIES:
                     why.append(f"category must be one of {', '.join(POWER_CATEGORIES)}, not {row['category']!r}")
             elif kind == "officers":
@@ -386,14 +415,14 @@ def template_csv(kind: str) -> bytes:
     """A CSV with the header row of ``kind`` and one example row, for agencies to fill in."""
     s = spec(kind)
     example = {
-        "powers": ["A-EXAMPLE", "SJ-001", "对销售过期食品的处罚", "penalty", "《食品安全法》第一百二十四条", ""],
+        "powers": ["A-EXAMPLE", "SJ-001", "对销售过期食品的处罚", "行政处罚", "《食品安全法》第一百二十四条", ""],
         "officers": ["A-EXAMPLE", "张某某", "12010000001", "2024-01-01", "2029-12-31", ""],
         "plans": ["A-EXAMPLE", "JH-2026-01", "2026年食品经营日常检查计划", "2026", "SJ-003", "120", "2026-01-01",
                   "2026-12-31", ""],
     }[kind]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(list(s.columns) + ["action"])
+    w.writerow([HEADERS[kind].get(c, c) for c in s.columns] + [HEADERS[kind]["action"]])
     w.writerow(example)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from archive.services import basicinfo
 
-CATEGORY_NAMES = {"penalty": "行政处罚", "inspection": "行政检查", "licensing": "行政许可", "coercion": "行政强制",
-                  "enforcement": "行政征收、给付等", "other": "其他"}
+from archive.labels import POWER_CATEGORY_NAMES as CATEGORY_NAMES  # noqa: E402  (the Chinese names live in labels)
 
 
 def import_powers(session: Session, rows: list[dict[str, str]]) -> int:

@@ -416,3 +416,30 @@ def test_the_audit_page_speaks_chinese_names_objects_and_details(app, archive, c
     assert '<option value="document.upload">上传文书</option>' in html
     only = auditor.get("/audit", query_string={"action": "document.upload"}).get_data(as_text=True)
     assert "新建案件（case.create）" not in only[only.index('<table class="list audit">'):]
+
+
+def test_basic_information_templates_have_chinese_headers_and_both_are_read(app, archive, tokens):
+    from archive.services import basicinfo
+
+    for kind in ("powers", "officers", "plans"):
+        header = basicinfo.template_csv(kind).decode("utf-8-sig").splitlines()[0]
+        assert header.split(",")[:2] == ["执法机关编码", {"powers": "职权编码", "officers": "姓名", "plans": "计划编码"}[kind]]
+        assert not any(c.isascii() and c.isalpha() for c in header), header
+    chinese = "执法机关编码,职权编码,职权名称,类别,执法依据\nA-SJJ,SJ-9,对无证经营的处罚,行政处罚,《食品安全法》\n"
+    english = "agency,code,name,category,legal_basis\nA-SJJ,SJ-10,对过期食品的处罚,penalty,《食品安全法》\n"
+    rows = basicinfo.read_table(chinese.encode(), "职权.csv", "powers") + \
+        basicinfo.read_table(english.encode(), "powers.csv", "powers")
+    with archive.sessions() as s:
+        assert basicinfo.import_rows(s, "powers", rows)
+        s.commit()
+    district = client_as(app, "district_a")
+    listed = district.get("/api/basic-info/powers").get_json()
+    got = {p["code"]: p["category"] for p in listed["entries"]}
+    assert got == {"SJ-9": "penalty", "SJ-10": "penalty"}, listed
+    bad = "执法机关编码,职权名称\nA-SJJ,x\n"
+    try:
+        basicinfo.read_table(bad.encode(), "x.csv", "powers")
+        raise AssertionError("a header without the code column was read")
+    except Exception as exc:
+        assert "表头缺少列：职权编码、类别" in str(exc), exc
+
