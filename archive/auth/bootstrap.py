@@ -10,6 +10,10 @@ from archive import audit
 from archive.auth.accounts import create_user
 from archive.models import Organisation, User
 
+# The people behind the demo accounts, as the pages name them
+DISPLAY_NAMES = {"admin": "系统管理员", "wq_sjj": "张丽", "wq_sjj_fz": "刘洋", "wq_fzb": "王建国", "wq_ts": "赵敏",
+                 "tj_fzb": "陈志强", "tj_sj": "孙静", "pc_01": "李明"}
+
 # (username, role, scope code) of the demo accounts; scopes are the demo organisations.
 DEMO_USERS = [
     ("wq_sjj", "agency_clerk", "120114-SJJ"),
@@ -34,7 +38,7 @@ def bootstrap_users(session: Session, demo: bool) -> tuple[list[tuple[str, str, 
         known = set(session.scalars(select(Organisation.code)).all())
         accounts += [a for a in DEMO_USERS if a[2] is None or a[2] in known]
     for username, role, scope in accounts:
-        create_user(session, username, role, scope, password=password)
+        create_user(session, username, role, scope, password=password, display_name=DISPLAY_NAMES.get(username, ""))
         audit.append(session, "user.create", actor="serve", target_type="user", target_id=username,
                      detail={"role": role, "scope": scope, "bootstrap": True})
     session.commit()

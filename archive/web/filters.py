@@ -128,3 +128,42 @@ def vetoed_items(vetoed: str | None) -> list[str]:
     except ValueError:
         return []
     return [review_item(c) for c in codes if isinstance(c, str)]
+
+
+@bp.app_template_filter("person")
+def person(username: str | None, with_login: bool = False) -> str:
+    """A person as people know them: display name and organisation (``张丽（武清区市场监督管理局）``);
+    the login name only where none is recorded, or beside it for auditors (``with_login``)."""
+    from flask import g
+    from sqlalchemy import select
+
+    from archive.extension import db
+    from archive.models import Organisation, User
+
+    if not username:
+        return "—"
+    people = g.get("_people")
+    if people is None:
+        orgs = dict(db().execute(select(Organisation.code, Organisation.name)).all())
+        people = {u: (d, orgs.get(s or "", "")) for u, d, s in db().execute(
+            select(User.username, User.display_name, User.scope_code)).all()}
+        g._people = people
+    if username not in people:
+        return username  # 系统, the command line, a name given as text (批准的负责人)
+    display, org = people[username]
+    name = display or username
+    if with_login and display:
+        name = f"{display}〔{username}〕"
+    return f"{name}（{org}）" if org else name
+
+
+@bp.app_template_filter("person_name")
+def person_name(username: str | None) -> str:
+    """The display name alone, where the organisation stands beside it already."""
+    from flask import g
+
+    shown = person(username)
+    people = g.get("_people") or {}
+    if username in people and people[username][1]:
+        return shown.rsplit("（", 1)[0]
+    return shown

@@ -443,3 +443,26 @@ def test_basic_information_templates_have_chinese_headers_and_both_are_read(app,
     except Exception as exc:
         assert "表头缺少列：职权编码、类别" in str(exc), exc
 
+
+
+def test_pages_name_people_by_their_display_names_and_organisations(app, archive, client, decided):
+    from sqlalchemy import update
+
+    from archive.auth.bootstrap import DEMO_USERS, DISPLAY_NAMES
+    from archive.models import User
+
+    assert all(DISPLAY_NAMES.get(u) for u, _, _ in DEMO_USERS) and DISPLAY_NAMES["admin"]
+    case, doc = decided
+    with archive.sessions() as s:
+        s.execute(update(User).where(User.username == "clerk_a").values(display_name="张丽"))
+        s.execute(update(User).where(User.username == "district_a").values(display_name="王建国"))
+        s.commit()
+    r = client_as(app, "clerk_a").post(f"/api/documents/{doc['id']}/amendments", data={
+        "reason": "笔误", "file": (io.BytesIO(make_pdf("更正", ["更正"])), "更正.pdf")}, content_type="multipart/form-data")
+    client_as(app, "district_a").post(f"/api/amendments/{r.get_json()['id']}/decision", json={"approve": True, "note": "同意"})
+    page = client_as(app, "city").get(f"/documents/{doc['id']}").get_data(as_text=True)
+    main = page[page.index("<main"):]
+    assert "张丽（武清区市场监督管理局）" in main and "王建国（武清区）" in main
+    assert "clerk_a" not in main and "district_a" not in main
+    audit = client_as(app, "auditor").get("/audit").get_data(as_text=True)
+    assert "张丽〔clerk_a〕（武清区市场监督管理局）" in audit  # auditors see the login beside the name

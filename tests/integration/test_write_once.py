@@ -185,7 +185,7 @@ def test_complaints_put_and_lift_legal_hold(app, client, archive, decided):
     # a held version cannot be deleted even with the administrator's governance bypass
     assert _bypass_delete(archive.store, key, doc["version_id"]) != []
     # a document uploaded while the case is held is held too
-    later = upload(client, case["id"], ORIGINAL, filename="送达回证.pdf", form="service_receipt").get_json()
+    later = upload(client, case["id"], ORIGINAL + b"\n% the receipt", filename="送达回证.pdf", form="service_receipt").get_json()
     later_key = f"cases/{case['id']}/documents/{later['id']}"
     assert _held(archive.store, later_key, later["version_id"])
     c2 = handler.post("/api/complaints", json={**body, "case_id": None, "agency": "A-SJJ"}).get_json()
