@@ -144,7 +144,7 @@ def person(username: str | None, with_login: bool = False) -> str:
         return "—"
     people = g.get("_people")
     if people is None:
-        orgs = dict(db().execute(select(Organisation.code, Organisation.name)).all())
+        orgs: dict[str, str] = {c: n for c, n in db().execute(select(Organisation.code, Organisation.name))}
         people = {u: (d, orgs.get(s or "", "")) for u, d, s in db().execute(
             select(User.username, User.display_name, User.scope_code)).all()}
         g._people = people
