@@ -72,6 +72,11 @@ def sets_thresholds(p: Principal) -> bool:
 
 # -- sampling and review ------------------------------------------------------------------------
 
+def loads_calendar(p: Principal) -> bool:
+    """The year's holidays and make-up working days (the State Council's notice) are the city's to load."""
+    return p.role == "city_office"
+
+
 def sets_plans(p: Principal) -> bool:
     return p.role == "city_office"
 

@@ -17,25 +17,17 @@ def calendar() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def calendar_load(file: str) -> None:
     """Load (or replace) one year from a JSON file {"year", "holidays": [...], "workdays": [...]}."""
-    from archive import audit
     from archive.deadlines.calendar import load_file
-    from archive.deadlines.store import save_year
     from archive.errors import ArchiveError
 
     try:
         cal = load_file(file)
     except ArchiveError as exc:
         raise failure(exc.message) from exc
+    from archive.deadlines.service import load_year
+
     with _sessions(load_config())() as session:
-        save_year(session, cal)
-        from sqlalchemy import update
-
-        from archive.models import Case
-
-        session.execute(update(Case).values(checked_at=None))  # deadlines may now be computable
-        audit.append(session, "calendar.load", actor="cli", target_type="calendar", target_id=str(cal.year),
-                     detail={"holidays": len(cal.holidays), "workdays": len(cal.workdays), "file": cal.source})
-        session.commit()
+        load_year(session, cal, by="cli", via="cli")
     click.echo(f"calendar {cal.year} loaded: {len(cal.holidays)} holidays, {len(cal.workdays)} make-up working days")
 
 

@@ -70,3 +70,24 @@ def missing_calendar_years(session: Session, today=None) -> list[int]:
     years = load_calendar(session).years
     this_year = (today or local(now()).date()).year  # type: ignore[union-attr]
     return [y for y in (this_year, this_year + 1) if y not in years]
+
+
+def load_year(session: Session, cal, *, by: str, via: str) -> None:
+    """Store (or replace) a year's calendar and have every case's deadlines looked at again:
+    cases are marked unchecked and the scheduled deadline round is brought forward to now.
+    Audited; committed here. (``archive calendar load`` and the calendar page.)"""
+    from sqlalchemy import update
+
+    from archive import audit
+    from archive.deadlines.store import save_year
+    from archive.models import Case, Job
+    from archive.services.clock import now
+
+    save_year(session, cal)
+    session.execute(update(Case).values(checked_at=None))  # deadlines may now be computable
+    session.execute(update(Job).where(Job.kind == "checks", Job.done_at.is_(None), Job.lease_holder.is_(None))
+                    .values(next_attempt_at=now()))
+    audit.append(session, "calendar.load", actor=by, target_type="calendar", target_id=str(cal.year),
+                 detail={"holidays": len(cal.holidays), "workdays": len(cal.workdays), "source": cal.source,
+                         "via": via})
+    session.commit()

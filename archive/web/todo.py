@@ -31,7 +31,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         if missing:
             out.append({"title": "系统提醒", "count": len(missing), "alert": True, "items": [
                 {"text": f"缺少 {y} 年节假日安排：需要这一年的期限显示为“期限待定”，预警无法计算。"
-                         f"请管理员导入（bin/archive calendar load 文件）。", "href": None, "meta": ""} for y in missing]})
+                         f"请在“节假日安排”页面导入。", "href": url_for("web.calendar_page"), "meta": ""} for y in missing]})
     if p.role == "reviewer":
         rows = session.execute(select(Review, Case.number).join(Case, Case.id == Review.case_id)
                                .where(Review.reviewer == p.username, Review.status == "assigned")

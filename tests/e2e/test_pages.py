@@ -781,3 +781,32 @@ def test_the_district_office_reviews_a_major_case_filing(live, browser, client, 
     assert f"重大案件备案审查问题整改：{late['number']}" in clerk.page.inner_text("main")
     for person in (district, clerk):
         person.no_script_errors()
+
+
+def test_the_city_office_loads_next_years_holidays_in_the_browser(live, browser, archive):
+    from archive.deadlines.service import missing_calendar_years
+
+    with archive.sessions() as s:
+        missing = missing_calendar_years(s)
+    year = missing[0] if missing else dt.date.today().year + 1
+    saturday = dt.date(year, 1, 4)
+    while saturday.weekday() != 5:
+        saturday += dt.timedelta(days=1)
+    city = Person(browser, live, "city").login()
+    city.page.click("nav.nav >> text=节假日安排")
+    city.wait("form.calendar-form")
+    city.page.fill("input[name=year]", str(year))
+    city.page.fill("textarea[name=holidays]", f"一、元旦：1月1日至3日放假调休，共3天。{saturday.month}月{saturday.day}日上班。\n"
+                                              "二、春节：2月10日至2月16日放假，共7天。\n三、国庆节：10月1日至7日放假。")
+    city.page.click("button[value=preview]")
+    city.wait(".calendar-preview")
+    assert "放假 17 天，调休上班 1 天" in city.page.inner_text(".calendar-preview h2")
+    assert city.page.locator(f"td.holiday[title='{year}-10-07']").count() == 1
+    assert city.page.locator(f"td.workday[title='{saturday.isoformat()}']").count() == 1
+    city.shot("city-20-calendar-preview")
+    city.page.click("button[value=save]")
+    city.wait(".flash")
+    assert f"{year} 年节假日安排已保存" in city.page.inner_text(".flash")
+    assert str(year) in city.page.inner_text("table.years")
+    city.shot("city-21-calendar-saved")
+    city.no_script_errors()

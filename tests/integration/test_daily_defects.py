@@ -466,3 +466,55 @@ def test_pages_name_people_by_their_display_names_and_organisations(app, archive
     assert "clerk_a" not in main and "district_a" not in main
     audit = client_as(app, "auditor").get("/audit").get_data(as_text=True)
     assert "张丽〔clerk_a〕（武清区市场监督管理局）" in audit  # auditors see the login beside the name
+
+
+# -- 5. the city office runs the system from the browser -------------------------------------------
+
+def _weekend_in_january(year: int) -> dt.date:
+    day = dt.date(year, 1, 4)
+    while day.weekday() != 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def test_the_city_office_loads_a_years_holidays_on_a_page(app, archive, client, tokens):
+    from sqlalchemy import func, select
+
+    from archive.deadlines.service import missing_calendar_years
+    from archive.models import AuditEntry, CalendarYear, Case
+    from tests.integration.test_accounts_audit import csrf_of
+
+    with archive.sessions() as s:
+        missing = missing_calendar_years(s)
+    year = missing[0] if missing else dt.date.today().year + 1
+    saturday = _weekend_in_january(year)
+    notice = (f"一、元旦：1月1日至3日放假调休，共3天。{saturday.month}月{saturday.day}日（周六）上班。\n"
+              "二、春节：2月10日至2月16日放假，共7天。")
+    assert client_as(app, "clerk_a").get("/calendar").status_code == 403
+    assert client_as(app, "district_a").get("/calendar").status_code == 403
+    case = new_case(client, number="津武市监罚〔2026〕490号")
+    record_stage(client, case["id"], "filing", "2026-03-02T10:00:00+08:00")
+    city = client_as(app, "city")
+    page = city.get("/calendar").get_data(as_text=True)
+    assert "节假日安排" in page and (not missing or f"缺少 {missing[0]}" in page)
+    token = csrf_of(page.encode())
+    bad = city.post("/calendar", data={"csrf_token": token, "year": str(year), "action": "preview",
+                                       "holidays": "1月1日放假", "workdays": f"{year}-01-05"})
+    body = bad.get_data(as_text=True)
+    if dt.date(year, 1, 5).weekday() < 5:
+        assert bad.status_code == 422 and f"调休上班日 {year}-01-05 不是周六或周日" in body
+    seen = city.post("/calendar", data={"csrf_token": token, "year": str(year), "action": "preview", "holidays": notice})
+    html = seen.get_data(as_text=True)
+    assert seen.status_code == 200 and f"放假 10 天，调休上班 1 天" in html and f"保存 {year} 年安排" in html
+    assert html.count('class="month"') == 12 and f'title="{year}-02-12"' in html
+    with archive.sessions() as s:
+        assert s.get(CalendarYear, year) is None  # a preview saves nothing
+    saved = city.post("/calendar", data={"csrf_token": token, "year": str(year), "action": "save", "holidays": notice},
+                      follow_redirects=True)
+    assert saved.status_code == 200 and f"{year} 年节假日安排已保存" in saved.get_data(as_text=True)
+    with archive.sessions() as s:
+        row = s.get(CalendarYear, year)
+        assert row is not None and f"{year}-02-16" in row.holidays and saturday.isoformat() in row.workdays
+        assert year not in missing_calendar_years(s)
+        assert s.get(Case, case["id"]).checked_at is None  # looked at again by the next round
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "calendar.load")) == 1

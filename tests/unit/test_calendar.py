@@ -104,3 +104,35 @@ def test_calendar_day_deadline_properties(start, n):
     due = CAL.add_calendar_days(start, n)
     assert due >= start + dt.timedelta(days=n) and CAL.is_working_day(due)
     assert CAL.add_calendar_days(start, n + 1) >= due
+
+
+NOTICE_2026 = """一、元旦：1月1日（周四）至3日（周六）放假调休，共3天。1月4日（周日）上班。
+二、春节：2月15日（农历腊月二十八、周日）至23日（农历正月初七、周一）放假调休，共9天。2月14日（周六）、2月28日（周六）上班。
+三、清明节：4月4日（周六）至6日（周一）放假，共3天。
+四、劳动节：5月1日（周五）至5日（周二）放假调休，共5天。5月9日（周六）上班。
+五、端午节：6月19日（周五）至21日（周日）放假，共3天。
+六、国庆节、中秋节：10月1日（周四）至7日（周三）放假调休，共7天。9月20日（周日）、10月10日（周六）上班。"""
+
+
+def test_a_pasted_state_council_notice_gives_the_years_holidays_and_make_up_days():
+    from archive.deadlines.notice import read_notice
+
+    read = read_notice(2026, NOTICE_2026)
+    assert read.problems == []
+    assert dt.date(2026, 2, 15) in read.holidays and dt.date(2026, 2, 23) in read.holidays
+    assert len(read.holidays) == 3 + 9 + 3 + 5 + 3 + 7
+    assert read.workdays == {dt.date(2026, 1, 4), dt.date(2026, 2, 14), dt.date(2026, 2, 28), dt.date(2026, 5, 9),
+                             dt.date(2026, 9, 20), dt.date(2026, 10, 10)}
+
+
+def test_dates_one_by_one_and_what_cannot_be_said_in_chinese():
+    from archive.deadlines.notice import read_notice
+
+    read = read_notice(2027, "2027-01-01\n2027-02-06至2027-02-12", "2027-02-14、2027-02-15")
+    assert dt.date(2027, 2, 9) in read.holidays and len(read.holidays) == 8
+    assert "调休上班日 2027-02-15 不是周六或周日" in read.problems
+    both = read_notice(2027, "2027-01-02", "2027-01-02")
+    assert "2027-01-02 既是放假日又是上班日" in both.problems
+    assert "2026-12-31 不在 2027 年" in read_notice(2027, "2026-12-31").problems
+    assert "没有这一天：2027年2月30日" in read_notice(2027, "2月30日放假").problems
+    assert read_notice(2027, "").problems == ["没有读到 2027 年的放假日期"]
