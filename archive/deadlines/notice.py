@@ -56,10 +56,10 @@ def _dates(text: str, year: int, problems: list[str]) -> set[dt.date]:
             out.add(day)
     rest = _ONE_ISO.sub(" ", rest)
     for m in _RANGE_MD.finditer(rest):
-        m1, d1, m2, d2 = m.group(1), m.group(2), m.group(3), m.group(4)
-        first = _day(year, int(m1), int(d1), problems)
-        last = _day(year, int(m2 or m1), int(d2), problems)
-        if first is not None and last is not None and last < first and not m2:  # 12月31日至1月2日 has its month
+        mon1, day1, mon2, day2 = m.group(1), m.group(2), m.group(3), m.group(4)
+        first = _day(year, int(mon1), int(day1), problems)
+        last = _day(year, int(mon2 or mon1), int(day2), problems)
+        if first is not None and last is not None and last < first and not mon2:  # 12月31日至1月2日 has its month
             last = None
             problems.append(f"日期范围不对：{text.strip()[:40]}")
         out |= _span(first, last, problems)
