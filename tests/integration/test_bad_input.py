@@ -179,13 +179,13 @@ def test_storage_down_answers_503_and_records_nothing(tmp_path, database_url):
         weed.stop()
         with archive.sessions() as s:
             before = s.scalar(select(func.count()).select_from(Document))
-        r = upload(client, case["id"], PDF, filename="second.pdf")
+        r = upload(client, case["id"], PDF + b"\n%second", filename="second.pdf")
         assert r.status_code == 503 and r.get_json()["code"] == 503
         with archive.sessions() as s:
             assert s.scalar(select(func.count()).select_from(Document)) == before
         assert client.get("/api/health").status_code == 503
         weed.start(timeout=90)
-        assert upload(client, case["id"], PDF, filename="third.pdf").status_code == 201
+        assert upload(client, case["id"], PDF + b"\n%third", filename="third.pdf").status_code == 201
         assert len([k for k, _ in archive.store.keys() if "/documents/" in k]) == 2
     finally:
         weed.stop()

@@ -199,15 +199,16 @@ def test_a_wrong_length_guess_or_a_store_failure_on_the_way_stores_the_file_from
     for failure in (breaks, refused):
         broke.clear()
         monkeypatch.setattr(archive.store, "_send_unsigned", failure)
-        r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(data))
+        sent = data + f"\n# {failure.__name__}".encode()  # (the same file twice would be a duplicate)
+        r = _clerk(app).post(f"/api/cases/{case['id']}/documents", **_wire(sent))
         assert r.status_code == 201 and broke, r.get_json()
         doc = r.get_json()
-        assert doc["sha256"] == hashlib.sha256(data).hexdigest()
+        assert doc["sha256"] == hashlib.sha256(sent).hexdigest()
         with archive.sessions() as s:
             row = s.get(Document, doc["id"])
         meta = archive.store.stat(row.object_key, row.version_id).metadata
         assert meta["sha256"] == doc["sha256"] and "sha256-in" not in meta
-        assert b"".join(archive.store.open(row.object_key, row.version_id)) == data
+        assert b"".join(archive.store.open(row.object_key, row.version_id)) == sent
         assert [v for k, v in archive.store.keys(row.object_key) if k == row.object_key] == [row.version_id]
     monkeypatch.setattr(archive.store, "_send_unsigned", real)
 
