@@ -72,6 +72,26 @@ def sets_thresholds(p: Principal) -> bool:
 
 # -- sampling and review ------------------------------------------------------------------------
 
+# Who manages whose accounts: the city office the city's and the districts' (and reviewers), a
+# district office the accounts of its own agencies.
+CITY_MANAGED_ROLES = frozenset({"city_office", "auditor", "district_office", "complaint_handler", "reviewer"})
+DISTRICT_MANAGED_ROLES = frozenset({"agency_clerk", "agency_legal"})
+
+
+def manages_accounts(p: Principal) -> bool:
+    return p.role in ("city_office", "district_office")
+
+
+def manages_account(p: Principal, role: str, scope_code: str | None, scope_parent: str | None) -> bool:
+    """The caller may create, disable, reset or end the sessions of an account of ``role`` at
+    ``scope_code`` (whose parent organisation is ``scope_parent``)."""
+    if p.role == "city_office":
+        return role in CITY_MANAGED_ROLES
+    if p.role == "district_office":
+        return role in DISTRICT_MANAGED_ROLES and scope_parent == p.scope_code
+    return False
+
+
 def loads_calendar(p: Principal) -> bool:
     """The year's holidays and make-up working days (the State Council's notice) are the city's to load."""
     return p.role == "city_office"

@@ -43,6 +43,20 @@ def users_add(username: str, role: str, scope: str | None, name: str, password_s
     click.echo(token.token)
 
 
+@users.command("list")
+def users_list() -> None:
+    """Every account: login, name, role, organisation, active or disabled."""
+    from sqlalchemy import select
+
+    from archive.models import Organisation, User
+
+    with _sessions(load_config())() as session:
+        names = dict(session.execute(select(Organisation.code, Organisation.name)).all())
+        for u in session.scalars(select(User).order_by(User.scope_code, User.username)):
+            click.echo("\t".join([u.username, u.display_name or "-", u.role, u.scope_code or "-",
+                                  names.get(u.scope_code or "", "-"), "active" if u.active else "disabled"]))
+
+
 @users.command("passwd")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, required=True, help="read the new password from standard input")

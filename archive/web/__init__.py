@@ -86,4 +86,4 @@ def _layout() -> dict:
     return layout_context(g.get("principal"))
 
 
-from archive.web import filters, home, calendar, cases, documents, warnings, amendments, reviews, sampling, oversight, complaints, stats, basicinfo, tasks, filings  # noqa: E402,F401,E501  (the pages)
+from archive.web import filters, home, accounts, calendar, cases, documents, warnings, amendments, reviews, sampling, oversight, complaints, stats, basicinfo, tasks, filings  # noqa: E402,F401,E501  (the pages)

@@ -44,6 +44,8 @@ def navigation(p: Principal) -> list[tuple[str, str, str]]:
         items.append(("存证检查", url_for("web.fixity_page"), "fixity"))
     if policy.reads_audit(p):
         items.append(("审计", url_for("web.audit_trail"), "audit"))
+    if policy.manages_accounts(p):
+        items.append(("账号", url_for("web.accounts_page"), "accounts"))
     if policy.loads_calendar(p):
         items.append(("节假日安排", url_for("web.calendar_page"), "calendar"))
     if policy.creates_cases(p):

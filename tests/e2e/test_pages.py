@@ -810,3 +810,35 @@ def test_the_city_office_loads_next_years_holidays_in_the_browser(live, browser,
     assert str(year) in city.page.inner_text("table.years")
     city.shot("city-21-calendar-saved")
     city.no_script_errors()
+
+
+def test_a_district_office_creates_resets_and_disables_an_agency_account(live, browser):
+    district = Person(browser, live, "district_a").login()
+    district.page.click("nav.nav >> text=账号")
+    district.wait("table.accounts")
+    district.page.fill("input[name=username]", "wq_sjj_li")
+    district.page.fill("input[name=display_name]", "李娜")
+    district.page.select_option("select[name=role]", "agency_clerk")
+    district.page.select_option("select[name=scope_code]", "A-SJJ")
+    district.page.click("button:has-text('创建账号')")
+    district.wait(".shown-password")
+    password = district.page.inner_text("code.password")
+    assert len(password) >= 12 and "wq_sjj_li" in district.page.inner_text("table.accounts")
+    district.shot("district-10-account-created")
+    newcomer = Person(district.page.context.browser, live, "wq_sjj_li")
+    newcomer.page.goto(live + "/login")
+    newcomer.page.fill("input[name=username]", "wq_sjj_li")
+    newcomer.page.fill("input[name=password]", password)
+    newcomer.page.click("button[type=submit]")
+    newcomer.page.wait_for_url(live + "/")
+    assert "李娜" in newcomer.page.inner_text("header")
+    row = "table.accounts tr:has-text('wq_sjj_li')"
+    district.page.reload()
+    assert district.page.inner_text(f"{row} >> td >> nth=5") == "1"  # one live session
+    district.page.click(f"{row} >> button:has-text('停用')")
+    district.wait(".flash")
+    assert "已停用" in district.page.inner_text(row)
+    district.shot("district-11-account-disabled")
+    newcomer.page.reload()
+    assert newcomer.page.url.startswith(live + "/login")  # the session ended with the account
+    district.no_script_errors()

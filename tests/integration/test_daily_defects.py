@@ -518,3 +518,88 @@ def test_the_city_office_loads_a_years_holidays_on_a_page(app, archive, client, 
         assert year not in missing_calendar_years(s)
         assert s.get(Case, case["id"]).checked_at is None  # looked at again by the next round
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "calendar.load")) == 1
+
+
+def test_offices_manage_the_accounts_below_them_from_a_page(app, archive, tokens):
+    from sqlalchemy import func, select
+
+    from archive.auth.accounts import login
+    from archive.models import AuditEntry, User
+    from tests.integration.test_accounts_audit import csrf_of
+
+    assert client_as(app, "clerk_a").get("/accounts").status_code == 403
+    assert client_as(app, "auditor").get("/accounts").status_code == 403
+    district = client_as(app, "district_a")
+    page = district.get("/accounts").get_data(as_text=True)
+    listed = page[page.index('<table class="list accounts">'):page.index("</table>")]
+    assert "clerk_a" in listed and "legal_a" in listed and "clerk_ay" in listed  # its agencies
+    assert "clerk_b" not in listed and "district_a" not in listed and "city" not in listed
+    token = csrf_of(page.encode())
+    # a district office creates a clerk of its own agency, and not a district office or another district's clerk
+    made = district.post("/accounts", data={"csrf_token": token, "username": "wq_sjj_zhao", "display_name": "赵强",
+                                            "role": "agency_clerk", "scope_code": "A-SJJ"})
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200 and "wq_sjj_zhao" in html
+    password = html.split('<code class="password">')[1].split("</code>")[0]
+    with archive.sessions() as s:
+        assert login(s, "wq_sjj_zhao", password, "127.0.0.1").display_name == "赵强"
+        s.commit()
+    again = district.post("/accounts", data={"csrf_token": token, "username": "wq_sjj_zhao", "display_name": "赵强",
+                                             "role": "agency_clerk", "scope_code": "A-SJJ"})
+    assert again.status_code == 409 and "登录名已存在" in again.get_data(as_text=True)
+    for role, scope in (("district_office", "120114"), ("agency_clerk", "B-SJJ")):
+        refused = district.post("/accounts", data={"csrf_token": token, "username": f"x_{role}", "display_name": "某",
+                                                   "role": role, "scope_code": scope})
+        assert refused.status_code in (403, 422), (role, refused.status_code)
+    missing = district.post("/accounts", data={"csrf_token": token, "username": "bad name", "display_name": "",
+                                               "role": "agency_clerk", "scope_code": "A-SJJ"})
+    body = missing.get_data(as_text=True)
+    assert missing.status_code == 422 and "登录名只能由字母" in body and "请填写姓名" in body
+    # reset (shown once, sessions end), end sessions, disable
+    reset = district.post("/accounts/wq_sjj_zhao/password", data={"csrf_token": token})
+    new = reset.get_data(as_text=True).split('<code class="password">')[1].split("</code>")[0]
+    assert new != password
+    assert district.post("/accounts/wq_sjj_zhao/sessions", data={"csrf_token": token}).status_code == 303
+    assert district.post("/accounts/wq_sjj_zhao/disable", data={"csrf_token": token}).status_code == 303
+    assert district.post("/accounts/clerk_b/disable", data={"csrf_token": token}).status_code == 404  # not theirs
+    with archive.sessions() as s:
+        user = s.scalar(select(User).where(User.username == "wq_sjj_zhao"))
+        assert user.active is False
+        assert s.scalar(select(User.active).where(User.username == "clerk_b")) is True
+        actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.target_id == "wq_sjj_zhao")))
+        assert {"user.create", "user.password", "user.sessions_end", "user.disable"} <= actions
+    # the city office manages the districts' accounts, not the agencies'
+    city = client_as(app, "city").get("/accounts").get_data(as_text=True)
+    listed = city[city.index('<table class="list accounts">'):city.index("</table>")]
+    assert "district_a" in listed and "complaints_a" in listed and "clerk_a" not in listed
+    from click.testing import CliRunner
+
+    from archive.cli import main
+    import os
+
+    env = {"ARCHIVE_DATA_DIR": archive.config["DATA_DIR"], "ARCHIVE_DATABASE_URL": archive.config["DATABASE_URL"]}
+    out = CliRunner().invoke(main, ["users", "list"], env={**os.environ, **env})
+    assert out.exit_code == 0 and "wq_sjj_zhao\t赵强\tagency_clerk\tA-SJJ" in out.output and "disabled" in out.output
+
+
+def test_one_login_created_at_once_twice_is_one_account(app, archive, tokens):
+    from sqlalchemy import func, select
+
+    from archive.auth.principal import Principal
+    from archive.errors import Conflict
+    from archive.models import User
+    from archive.services import users
+
+    district = Principal(user_id=0, username="district_a", role="district_office", scope_code="120114",
+                         agencies=frozenset({"A-SJJ", "A-YJJ"}), via="session")
+
+    def make(i):
+        with archive.sessions() as s:
+            return users.create(s, district, username="same_login", display_name=f"某{i}", role="agency_clerk",
+                                scope_code="A-SJJ")[0].username
+
+    out = concurrently(6, make)
+    assert sum(1 for r in out if r == "same_login") == 1, out
+    assert all(isinstance(r, Conflict) for r in out if r != "same_login"), out
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(User).where(User.username == "same_login")) == 1
