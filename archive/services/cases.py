@@ -51,6 +51,8 @@ def create_case(session: Session, data: dict, clock: Callable[[], dt.datetime] |
         raise ValidationFailed("unknown sector", {"sector": [f"one of: {', '.join(sorted(k for k in known if k))} "
                                                              "(or empty for the general table)"]})
     power = (data.get("power") or "").strip()
+    if not power:
+        raise ValidationFailed("请选择案件所依据的职权 / the power is required", {"power": ["请选择职权"]})
     listed = set(session.scalars(select(Power.code).where(Power.agency_code == agency.code)))
     if listed and power not in listed:  # an agency with basic information acts under its powers
         raise ValidationFailed("unknown power", {"power": [

@@ -80,8 +80,16 @@ def cases():
 
 def _case_form_options(p) -> dict:
     agencies = [o for o in visible_orgs(p) if o.level == "agency" and policy.writes_agency(p, o.code)]
-    sectors = sorted(s for s in load_rules().at(local(now()).date()).sectors if s)  # type: ignore[union-attr]
+    # "default" is the general table, the blank choice: not a sector of its own
+    sectors = sorted(s for s in load_rules().at(local(now()).date()).sectors if s and s != "default")  # type: ignore[union-attr]
+    from archive.models import Power
+
+    codes = [o.code for o in agencies]
+    powers = db().execute(select(Power.agency_code, Power.code, Power.name).where(Power.agency_code.in_(codes))
+                          .order_by(Power.agency_code, Power.code)).all() if codes else []
     return {"agencies": [(o.code, o.name) for o in agencies], "kinds": list(KIND_NAMES.items()),
+            "powers": [(a, c, n) for a, c, n in powers], "powers_missing": [o.name for o in agencies
+                                                                           if not any(a == o.code for a, _, _ in powers)],
             "procedures": list(PROCEDURE_NAMES.items()), "party_types": list(PARTY_TYPE_NAMES.items()),
             "sectors": [(s, SECTOR_NAMES.get(s, s)) for s in sectors]}
 

@@ -603,3 +603,29 @@ def test_one_login_created_at_once_twice_is_one_account(app, archive, tokens):
     assert all(isinstance(r, Conflict) for r in out if r != "same_login"), out
     with archive.sessions() as s:
         assert s.scalar(select(func.count()).select_from(User).where(User.username == "same_login")) == 1
+
+
+def test_the_new_case_form_offers_the_agencys_own_powers(app, archive, client, tokens, monkeypatch, tmp_path):
+    from archive.services import basicinfo
+    from tests.integration.test_accounts_audit import csrf_of
+
+    clerk = client_as(app, "clerk_a")
+    empty = clerk.get("/cases/new").get_data(as_text=True)
+    assert "尚未录入职权清单" in empty and "/basic-info?kind=powers" in empty
+    assert 'name="power" list="power-list"' in empty and "required" in empty.split('name="power"')[1][:120]
+    assert ">default<" not in empty  # every sector option has a Chinese name
+    rows = basicinfo.read_table("职权编码,职权名称,类别,执法机关编码\nSJ-1,对销售过期食品的处罚,行政处罚,A-SJJ\n"
+                                "SJ-2,对无证经营的处罚,行政处罚,A-SJJ\nYJ-1,安全生产处罚,行政处罚,A-YJJ\n".encode(), "x.csv", "powers")
+    with archive.sessions() as s:
+        basicinfo.import_rows(s, "powers", rows)
+        s.commit()
+    form = clerk.get("/cases/new").get_data(as_text=True)
+    assert '<option value="SJ-1" data-agency="A-SJJ">SJ-1 对销售过期食品的处罚</option>' in form
+    assert "YJ-1" not in form and "尚未录入职权清单" not in form
+    base = {"csrf_token": csrf_of(form.encode()), "number": "津武市监罚〔2026〕495号", "agency": "A-SJJ",
+            "kind": "penalty", "procedure": "general", "party_type": "organisation", "opened_on": "2026-03-02",
+            "party_name": "某公司"}
+    for power, said in (("", "请选择职权"), ("YJ-1", "不在本机关的职权清单中")):
+        r = clerk.post("/cases/new", data={**base, "power": power})
+        assert r.status_code == 422 and said in r.get_data(as_text=True), power
+    assert clerk.post("/cases/new", data={**base, "power": "SJ-2"}).status_code == 302
