@@ -235,10 +235,18 @@ def ensure_stage(client, case_id, stage) -> None:
 
     from archive.models import Stage
 
+    import datetime as dt
+
+    from archive.models import Case
+
     with client.application.extensions["archive"].sessions() as s:
         known = s.scalar(select(Stage.id).where(Stage.case_id == case_id, Stage.stage == stage))
+        opened = s.scalar(select(Case.opened_on).where(Case.id == case_id))
     if known is None and stage in STAGE_AT:
-        record_stage(client, case_id, stage, STAGE_AT[stage])
+        at = dt.datetime.fromisoformat(STAGE_AT[stage])
+        if opened is not None and at.date() < opened:  # a stage is never completed before its case opened
+            at = at + (dt.datetime.combine(opened, at.timetz()) - dt.datetime.combine(dt.date(2026, 3, 2), at.timetz()))
+        record_stage(client, case_id, stage, at.isoformat())
 
 
 def upload(client, case_id, data: bytes, filename="决定书.pdf", stage="decision",

@@ -163,7 +163,8 @@ def test_an_interrupted_reindex_leaves_the_live_index_answering(client, archive,
     from archive.indexing import queue
 
     case = new_case(client)
-    docs = [upload(client, case["id"], PDF, filename=f"决定书{i}.pdf").get_json() for i in range(3)]
+    docs = [upload(client, case["id"], PDF + f"\n%{i}".encode(), filename=f"决定书{i}.pdf").get_json()
+            for i in range(3)]
     drain(archive)
     live = archive.index.current_dir()
     real = queue.indexed_document
@@ -191,7 +192,7 @@ def test_searches_keep_answering_while_reindex_swaps_generations(client, archive
 
     case = new_case(client)
     for i in range(4):
-        upload(client, case["id"], PDF, filename=f"决定书{i}.pdf")
+        upload(client, case["id"], PDF + f"\n%{i}".encode(), filename=f"决定书{i}.pdf")
     drain(archive)
     totals, errors, stop = [], [], threading.Event()
 
