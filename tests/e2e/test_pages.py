@@ -199,6 +199,9 @@ def test_a_clerks_day(live, browser, tmp_path, archive):
     clerk.page.fill("input[name=party_name]", "天津宏泰食品有限公司")
     clerk.page.fill("input[name=party_id]", "91120222300417765H")
     clerk.page.fill("textarea[name=summary]", "销售超过保质期的食品")
+    clerk.page.fill("input[name=power]", "SJ-FOOD-124")
+    filed, working_today = _working_days_ago(3)
+    clerk.page.fill("input[name=opened_on]", filed.date().isoformat())  # opened the day it was filed
     clerk.page.click("button:has-text('创建案件')")
     clerk.page.wait_for_url(re.compile(r".*/cases/[0-9a-f]+$"))
     case_url = clerk.page.url
@@ -206,7 +209,6 @@ def test_a_clerks_day(live, browser, tmp_path, archive):
 
     # record the filing, three working days ago: due the working day after (one working day), so
     # today's uploads are late by the working days since: 2, or 1 on a day off
-    filed, working_today = _working_days_ago(3)
     late_days = 2 if working_today else 1
     clerk.page.select_option("#stage-form select[name=stage]", "filing")
     assert clerk.page.is_hidden("#stage-form .decision-only")
@@ -339,8 +341,13 @@ def test_legal_staff_and_the_district_office_handle_warnings_and_an_amendment(li
 
         w2 = s.scalars(select(WarningRecord).where(WarningRecord.case_id == two["id"],
                                                    WarningRecord.rule == "missing_documents")).one()
-        # escalation replayed at the moment its handling time ran out: one level up, nothing else
-        assert escalate(s, load_rules(), load_calendar(s), w2.due_at + dt.timedelta(minutes=1)) == 1
+        # raised a while ago and its handling time ran out an hour ago (a warning raised today has
+        # three working days): one level up, nothing else
+        from archive.services.clock import now as server_now
+
+        w2.due_at = server_now() - dt.timedelta(hours=1)
+        s.commit()
+        assert escalate(s, load_rules(), load_calendar(s), server_now()) == 1
 
     legal = Person(browser, live, "legal_a").login()
     todo = legal.page.inner_text("section.todo")
@@ -723,8 +730,8 @@ def test_a_task_assigned_answered_sent_back_and_accepted_in_the_browser(live, br
     assert "待审核的任务答复" in district.page.inner_text("main")
     district.page.goto(task_url)
     district.page.click("form[aria-label=审核] button[value=send_back]")
-    district.wait("p.flash.error")
-    assert "退回时请写明理由" in district.page.inner_text("p.flash.error")
+    district.wait("form.decision .field-error")  # next to the field, the form kept
+    assert "退回时请写明理由" in district.page.inner_text("form.decision .field-error")
     district.page.fill("form[aria-label=审核] textarea[name=reason]", "请附裁量基准的条款。")
     district.page.click("form[aria-label=审核] button[value=send_back]")
     district.wait("p.flash.ok")

@@ -33,7 +33,9 @@ def live(app, client):
     thread.join(10)
 
 
-@pytest.mark.parametrize("who", ["city", "district_a", "clerk_a"])
+# each role once, the databases taken in turn (a run costs about a minute)
+@pytest.mark.parametrize("who, database_url", [("city", "postgresql"), ("district_a", "sqlite"),
+                                               ("clerk_a", "postgresql")], indirect=["database_url"])
 def test_no_operation_answers_a_server_error(app, live, who, tmp_path):
     token = app.config["TEST_TOKENS"][who]
     examples = os.environ.get("ARCHIVE_SCHEMATHESIS_EXAMPLES", "5")
