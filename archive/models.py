@@ -524,6 +524,29 @@ class DocumentVersion(Base):
     amendment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class CaseCorrection(Base):
+    """A request to correct one fact of a case (立案日期, party name or ID, summary): asked by the
+    agency with a reason, decided by its supervising office; the case keeps every one."""
+
+    __tablename__ = "case_corrections"
+    # One pending correction per case and fact, enforced by the database (a partial unique index).
+    __table_args__ = (Index("uq_case_correction_pending", "case_id", "field", unique=True,
+                            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency_code: Mapped[str] = mapped_column(String(64), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|approved|rejected
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Amendment(Base):
     """An amendment request (更正申请): the corrected file waits in the store until decided."""
 

@@ -58,7 +58,8 @@ class CaseCreateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(CASE_KINDS))
     procedure = fields.String(load_default="general", validate=validate.OneOf(PROCEDURES))
     power = fields.String(load_default="", validate=validate.Length(max=64),
-                          metadata={"description": "enforcement power (职权) code"})
+                          metadata={"description": "enforcement power (职权) code, required: one of the agency's "
+                                                     "powers when its basic information lists them"})
     party_name = fields.String(load_default="", validate=validate.Length(max=200))
     party_id = fields.String(load_default="", validate=validate.Length(max=64),
                              metadata={"description": "unified social credit code or ID number"})

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from archive.api.amendments import _amendment, decide_amendment
 from archive.auth import policy
-from archive.auth.web import audit_event, current
+from archive.auth.web import audit_event, current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.labels import AMENDMENT_STATUS_NAMES
@@ -15,7 +15,7 @@ from archive.models import Amendment, Case, Document
 from archive.services import amendments as service
 from archive.web import bp
 from archive.web.documents import preview_kind
-from archive.web.layout import Pager, org_names, page_arg
+from archive.web.layout import Pager, org_names, page_arg, zh
 
 PER_PAGE = 30
 
@@ -37,10 +37,49 @@ def amendments():
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     page = page_arg()
     rows = session.execute(q.order_by(Amendment.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    from archive.models import CaseCorrection
+    from archive.services import corrections
+
+    cq = select(CaseCorrection, Case.number).join(Case, Case.id == CaseCorrection.case_id)
+    if status:
+        cq = cq.where(CaseCorrection.status == status)
+    if p.agencies is not None:
+        cq = cq.where(CaseCorrection.agency_code.in_(sorted(p.agencies)))
+    fixes = session.execute(cq.order_by(CaseCorrection.id.desc()).limit(100)).all()
+
+    def may_decide(k) -> bool:
+        role, _ = service.supervising_role(session, k.agency_code)
+        return k.status == "pending" and policy.decides_amendment(p, role, k.agency_code, k.requested_by)
+
     return render_template("amendments.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE),
                            status=status or "", statuses=list(AMENDMENT_STATUS_NAMES.items()),
-                           names=org_names(a.agency_code for a, _ in rows), section="amendments",
+                           names=org_names([a.agency_code for a, _ in rows] + [k.agency_code for k, _ in fixes]),
+                           fixes=fixes, fields=corrections.FIELDS, may_decide=may_decide, section="amendments",
                            crumbs=[("更正", None)])
+
+
+@bp.route("/case-corrections/<int:correction_id>/decision", methods=["POST"])
+def case_correction_decide(correction_id: int):
+    """批准 or 驳回 a case correction (the supervising office; a rejection says why)."""
+    from archive.errors import ArchiveError, Forbidden
+    from archive.services import corrections
+    from archive.services.clock import now
+
+    p = current()
+    session = db()
+    k = corrections.get(session, p, correction_id)
+    approve = request.form.get("decision") == "approve"
+    try:
+        corrections.decide(session, p, k, approve=approve, note=request.form.get("note", ""), now=now())
+    except Forbidden:
+        session.rollback()
+        refuse("case_correction", str(correction_id), visible=True, why="decided by the supervising office")
+    except ArchiveError as exc:
+        session.rollback()
+        flash("未能审批：" + (next(iter(exc.errors.values()))[0] if exc.errors else zh(exc.message)), "error")
+    else:
+        flash(f"案件信息更正已{'批准，案件已按新内容更新' if approve else '驳回'}。", "ok")
+    return redirect(url_for("web.amendments", status="pending") + "#case-corrections", code=303)
 
 
 @bp.route("/amendments/<int:amendment_id>")

@@ -24,6 +24,7 @@ from archive.models import STAGES_BY_KIND, Case, CasePeriod, Organisation, Warni
 from archive.services import cases as case_service
 from archive.services.clock import local, now
 from archive.web import bp
+from archive.services import corrections
 from archive.web.layout import REVERSED_RANGE, Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
 from forms import load_catalog
 
@@ -192,7 +193,8 @@ def case(case_id: str):
     recorded = [s.stage for s in c.stages]
     return render_template(
         "case.html", case=c, agency=session.get(Organisation, c.agency_code), stages=timeline(session, c),
-        warnings=warnings, periods=periods, writer=writer,
+        warnings=warnings, periods=periods, writer=writer, corrections=corrections.history(session, case_id),
+        correction_fields=list(corrections.FIELDS.items()),
         penalty_types=json.loads(c.penalty_types or "[]"), penalty_names=PENALTY_NAMES,
         unrecorded=[(code, STAGE_NAMES[code]) for code in STAGES_BY_KIND[c.kind] if code not in recorded],
         recorded=[(code, STAGE_NAMES[code]) for code in STAGES_BY_KIND[c.kind] if code in recorded],
@@ -309,3 +311,19 @@ def case_upload(case_id: str):
     for name, ok, text in answers:
         flash(f"{name}：{text}", "ok" if ok else "error")
     return redirect(url_for("web.case", case_id=case_id) + "#upload", code=303)
+
+
+@bp.route("/cases/<case_id>/corrections", methods=["POST"])
+def case_correction_request(case_id: str):
+    """更正案件信息: the agency asks to correct one fact, with a reason (decided by its office)."""
+    c = scoped_case(case_id, write=True)
+    form = {k: request.form.get(k, "") for k in ("field", "new_value", "reason")}
+    try:
+        corrections.request(db(), current(), c, field=form["field"], new_value=form["new_value"],
+                            reason=form["reason"], now=now())
+    except ArchiveError as exc:
+        db().rollback()
+        return _case_with_errors(case_id, "correction", zh_errors(exc.errors) or {"field": [zh(exc.message)]},
+                                 request.form, 409 if isinstance(exc, Conflict) else 422)
+    flash(f"更正申请已提交：{corrections.FIELDS[form['field']]}，等待上级法制部门审批。", "ok")
+    return redirect(url_for("web.case", case_id=case_id) + "#corrections", code=303)

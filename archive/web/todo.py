@@ -62,10 +62,20 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         decider: dict[str, str] = {}  # agency code -> the role that decides its amendments (asked once each)
         pending = [a for a in session.scalars(q.order_by(Amendment.requested_at, Amendment.id).limit(200))
                    if decider.setdefault(a.agency_code, supervising_role(session, a.agency_code)[0]) == p.role][:limit]
-        out.append({"title": "待审批的更正申请", "count": len(pending),
-                    "more": url_for("web.amendments", status="pending"), "items": [
-            {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
-             "meta": f"{a.requested_by} · {local(a.requested_at):%Y-%m-%d}"} for a in pending]})
+        from archive.models import CaseCorrection
+        from archive.services.corrections import FIELDS
+
+        fixes = [k for k in session.scalars(_in_scope(select(CaseCorrection).where(CaseCorrection.status == "pending"),
+                                                      CaseCorrection.agency_code, p)
+                                            .order_by(CaseCorrection.requested_at).limit(200))
+                 if decider.setdefault(k.agency_code, supervising_role(session, k.agency_code)[0]) == p.role][:limit]
+        items = [{"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
+                  "meta": f"{a.requested_by} · {local(a.requested_at):%Y-%m-%d}"} for a in pending]
+        items += [{"text": f"案件信息更正（{FIELDS.get(k.field, k.field)}）：{k.reason}",
+                   "href": url_for("web.amendments", status="pending") + "#case-corrections",
+                   "meta": f"{k.requested_by} · {local(k.requested_at):%Y-%m-%d}"} for k in fixes]
+        out.append({"title": "待审批的更正申请", "count": len(pending) + len(fixes),
+                    "more": url_for("web.amendments", status="pending"), "items": items[:limit]})
     if p.role == "district_office":
         from archive.web.layout import org_names
 

@@ -131,7 +131,8 @@ def test_case_creation_errors(client, orgs):
     clerk = {"headers": _clerk_headers(client, "A-SJJ")}
     r = client.post("/api/cases", json={"number": "X"}, **clerk)
     assert r.status_code == 422 and {"agency", "kind", "opened_on"} <= set(r.get_json()["errors"])
-    base = {"number": "津武市监罚〔2026〕99号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01"}
+    base = {"number": "津武市监罚〔2026〕99号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01",
+            "power": "SJ-FOOD-124"}
     # a district is not the clerk's agency
     assert client.post("/api/cases", json=base | {"agency": "120114"}, **clerk).status_code == 403
     assert client.post("/api/cases", json=base | {"party_id": "12345"}, **clerk).status_code == 422
@@ -203,7 +204,7 @@ def test_validation_says_what_is_wrong(app, client, archive, orgs):
     assert "先登记" in r.get_json()["errors"]["stage"][0]
     # a sector the rules do not know
     r = client.post("/api/cases", json={"number": "津武市监罚〔2026〕501号", "agency": "A-SJJ", "kind": "penalty",
-                                        "opened_on": "2026-03-01", "sector": "fishing"},
+                                        "opened_on": "2026-03-01", "sector": "fishing", "power": "SJ-FOOD-124"},
                     headers=clerk_of(client, case["id"]))
     assert r.status_code == 422 and "public_security" in r.get_json()["errors"]["sector"][0]
     # a case number against the agency's numbering, once one is configured
@@ -212,15 +213,15 @@ def test_validation_says_what_is_wrong(app, client, archive, orgs):
                          "case_number_pattern": "津武市监罚〔YYYY〕N号"}])
         s.commit()
     bad = client.post("/api/cases", json={"number": "武市监罚2026-5", "agency": "A-SJJ", "kind": "penalty",
-                                          "opened_on": "2026-03-01"}, headers=clerk_of(client, case["id"]))
+                                          "opened_on": "2026-03-01", "power": "SJ-FOOD-124"}, headers=clerk_of(client, case["id"]))
     assert bad.status_code == 422 and "津武市监罚〔YYYY〕N号" in bad.get_json()["errors"]["number"][0]
     good = client.post("/api/cases", json={"number": "津武市监罚〔2026〕502号", "agency": "A-SJJ", "kind": "penalty",
-                                           "opened_on": "2026-03-01", "sector": "public_security"},
+                                           "opened_on": "2026-03-01", "sector": "public_security", "power": "SJ-FOOD-124"},
                        headers=clerk_of(client, case["id"]))
     assert good.status_code == 201, good.get_json()
     # agencies without a pattern take any number
     other = client.post("/api/cases", json={"number": "任意编号-1", "agency": "A-YJJ", "kind": "penalty",
-                                            "opened_on": "2026-03-01"}, headers=_clerk_headers(client, "A-YJJ"))
+                                            "opened_on": "2026-03-01", "power": "YJ-1"}, headers=_clerk_headers(client, "A-YJJ"))
     assert other.status_code == 201
     # a missing form field is named at one level; an empty path segment is no route at all
     r = client.post(

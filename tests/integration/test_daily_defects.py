@@ -629,3 +629,94 @@ def test_the_new_case_form_offers_the_agencys_own_powers(app, archive, client, t
         r = clerk.post("/cases/new", data={**base, "power": power})
         assert r.status_code == 422 and said in r.get_data(as_text=True), power
     assert clerk.post("/cases/new", data={**base, "power": "SJ-2"}).status_code == 302
+
+
+# -- 2. correcting a case's facts --------------------------------------------------------------------
+
+def test_a_wrong_filing_date_is_corrected_by_request_and_approval_and_kept_in_the_history(app, archive, client):
+    from sqlalchemy import select
+
+    from archive.models import AuditEntry, Case
+
+    case = new_case(client, number="津武市监罚〔2026〕500号", opened_on="2026-03-05")
+    assert record_stage(client, case["id"], "filing", "2026-03-05T10:00:00+08:00").status_code == 201
+    clerk, district = client_as(app, "clerk_a"), client_as(app, "district_a")
+    url = f"/api/cases/{case['id']}/corrections"
+    assert district.post(url, json={"field": "opened_on", "new_value": "2026-03-02", "reason": "x"}).status_code == 403
+    assert client_as(app, "clerk_b").post(url, json={"field": "opened_on", "new_value": "2026-03-02",
+                                                     "reason": "x"}).status_code == 404
+    bad = clerk.post(url, json={"field": "opened_on", "new_value": "2026-03-09", "reason": "录入错误"})
+    assert bad.status_code == 422 and "不能晚于已登记环节的完成日期" in bad.get_json()["errors"]["new_value"][0]
+    assert clerk.post(url, json={"field": "party_id", "new_value": "12345", "reason": "x"}).status_code == 422
+    asked = clerk.post(url, json={"field": "opened_on", "new_value": "2026-03-02", "reason": "立案审批表载明 3 月 2 日立案"})
+    assert asked.status_code == 201, asked.get_json()
+    k = asked.get_json()
+    assert (k["old_value"], k["new_value"], k["status"]) == ("2026-03-05", "2026-03-02", "pending")
+    again = clerk.post(url, json={"field": "opened_on", "new_value": "2026-03-01", "reason": "再次"})
+    assert again.status_code == 409  # one pending request per fact
+    decide = f"/api/case-corrections/{k['id']}/decision"
+    assert clerk.post(decide, json={"approve": True}).status_code == 403  # the requester does not decide
+    assert client_as(app, "city").post(decide, json={"approve": True}).status_code == 403  # not the supervising level
+    assert client_as(app, "district_b").post(decide, json={"approve": True}).status_code == 404
+    assert district.post(decide, json={"approve": False}).status_code == 422  # a rejection says why
+    ok = district.post(decide, json={"approve": True, "note": "与立案审批表一致"})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "approved"
+    assert district.post(decide, json={"approve": False, "note": "x"}).status_code == 409
+    assert client.get(f"/api/cases/{case['id']}").get_json()["opened_on"] == "2026-03-02"
+    history = client.get(url).get_json()["corrections"]
+    assert [(h["field"], h["old_value"], h["new_value"], h["decided_by"]) for h in history] == [
+        ("opened_on", "2026-03-05", "2026-03-02", "district_a")]
+    with archive.sessions() as s:
+        actions = [a for a in s.scalars(select(AuditEntry.action).where(AuditEntry.target_id == case["id"]))]
+        assert "case.correction_request" in actions and "case.correction_decide" in actions
+        assert s.get(Case, case["id"]).changed_at is not None
+    page = client_as(app, "legal_a").get(f"/cases/{case['id']}").get_data(as_text=True)
+    section = page[page.index('id="corrections"'):]
+    assert "2026-03-05" in section and "2026-03-02" in section and "批准：与立案审批表一致" in section
+
+
+def test_concurrent_decisions_on_a_correction_decide_once(app, archive, client):
+    case = new_case(client, number="津武市监罚〔2026〕501号")
+    k = client_as(app, "clerk_a").post(f"/api/cases/{case['id']}/corrections", json={
+        "field": "party_name", "new_value": "天津宏泰食品股份有限公司", "reason": "名称变更"}).get_json()
+    clients = [client_as(app, "district_a") for _ in range(6)]
+    out = concurrently(6, lambda i: clients[i].post(f"/api/case-corrections/{k['id']}/decision",
+                                                     json={"approve": i % 2 == 0, "note": f"意见 {i}"}))
+    codes = sorted(r.status_code for r in out)
+    assert codes == [200, 409, 409, 409, 409, 409], codes
+    asks = [client_as(app, "clerk_a") for _ in range(6)]
+    out = concurrently(6, lambda i: asks[i].post(f"/api/cases/{case['id']}/corrections", json={
+        "field": "summary", "new_value": f"摘要 {i}", "reason": "补充"}))
+    assert sorted(r.status_code for r in out) == [201, 409, 409, 409, 409, 409]
+
+
+def test_the_pages_ask_for_and_decide_a_correction(app, archive, client):
+    from tests.integration.test_accounts_audit import csrf_of
+
+    case = new_case(client, number="津武市监罚〔2026〕502号")
+    clerk = client_as(app, "clerk_a")
+    token = csrf_of(clerk.get(f"/cases/{case['id']}").data)
+    refused = clerk.post(f"/cases/{case['id']}/corrections", data={"csrf_token": token, "field": "party_name",
+                                                                   "new_value": "", "reason": ""})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "请填写当事人名称" in html and "请写明更正理由" in html
+    r = clerk.post(f"/cases/{case['id']}/corrections", data={"csrf_token": token, "field": "party_name",
+                                                             "new_value": "天津宏泰食品股份有限公司", "reason": "营业执照已变更"},
+                   follow_redirects=True)
+    assert "更正申请已提交" in r.get_data(as_text=True)
+    district = client_as(app, "district_a")
+    home = district.get("/").get_data(as_text=True)
+    assert "案件信息更正（当事人）" in home
+    listing = district.get("/amendments").get_data(as_text=True)
+    assert "天津宏泰食品股份有限公司" in listing and 'value="approve"' in listing
+    from sqlalchemy import select
+
+    from archive.models import CaseCorrection
+
+    with archive.sessions() as s:
+        kid = s.scalars(select(CaseCorrection.id)).one()
+    done = district.post(f"/case-corrections/{kid}/decision", data={"csrf_token": csrf_of(listing.encode()),
+                                                                    "decision": "approve", "note": ""},
+                         follow_redirects=True)
+    assert "已批准" in done.get_data(as_text=True)
+    assert client.get(f"/api/cases/{case['id']}").get_json()["party_name"] == "天津宏泰食品股份有限公司"

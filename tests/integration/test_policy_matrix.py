@@ -137,6 +137,8 @@ def world(app, client, archive, tokens):
     doc2 = upload(client, a["id"], pdf + b"\n", stage="filing", form="filing_approval").get_json()
     amendment = client_as(app, "clerk_a").post(f"/api/documents/{doc1['id']}/amendments", data={
         "reason": "笔误", "file": (io.BytesIO(pdf + b"  "), "更正.pdf")}, content_type="multipart/form-data").get_json()
+    correction = client_as(app, "clerk_a").post(f"/api/cases/{a['id']}/corrections", json={
+        "field": "party_name", "new_value": "天津宏泰食品股份有限公司", "reason": "名称变更"}).get_json()
     period = client_as(app, "clerk_a").post(f"/api/cases/{a['id']}/periods", json={
         "kind": "suspension", "start_on": "2026-08-10", "approved_by": "局长", "reason": "等待鉴定"}).get_json()
     complaint = client_as(app, "complaints_a").post("/api/complaints", json={
@@ -171,6 +173,7 @@ def world(app, client, archive, tokens):
     draft = client.post("/api/sampling/plans", json=plan_body).get_json()
     empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
     return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
+            "correction": correction["id"],
             "period": period["id"], "complaint": complaint["id"], "attachment": attachment["id"], "warning": warning_id, "plan": drawn["id"],
             "draft": draft["id"], "empty": empty["id"], "review": review["review_id"], "change": change["id"],
             "task": task["id"], "task_file": task["steps"][0]["attachments"][0]["id"], "answered_task": answered["id"]}
@@ -189,7 +192,7 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/audit", {}, 200, only({"auditor"})),
         ("GET", "/api/cases", {}, 200, everyone),
         ("POST", "/api/cases", {"json": {"number": "津武市监罚〔2026〕901号", "agency": "A-SJJ", "kind": "penalty",
-                                         "opened_on": "2026-09-01"}}, 201, only(WRITERS_A)),
+                                         "opened_on": "2026-09-01", "power": "SJ-FOOD-124"}}, 201, only(WRITERS_A)),
         ("GET", "/api/cases/<case_id>", {}, 200, for_case_a()),
         ("GET", "/api/cases/<case_id>/binder.pdf", {}, 200, for_case_a()),
         ("GET", "/api/cases/<case_id>/bundle", {}, 200, for_case_a()),
@@ -285,6 +288,11 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
          warning_handle),
         ("GET", "/api/warnings/summary", {}, 200, everyone),
         ("POST", "/api/warnings/handle", {"json": {"ids": [w["warning"]], "note": "已整改"}}, 200, warning_handle),
+        ("GET", "/api/cases/<case_id>/corrections", {}, 200, for_case_a()),
+        ("POST", "/api/cases/<case_id>/corrections", {"json": {"field": "opened_on", "new_value": "2026-08-01",
+                                                               "reason": "录入错误"}}, 201, for_case_a(write=True)),
+        ("POST", "/api/case-corrections/<int:correction_id>/decision",
+         {"cc": w["correction"], "json": {"approve": False, "note": "不予更正"}}, 200, decision),
     ]
 
 
@@ -294,7 +302,8 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
            "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
            "<int:year>": kw.pop("year", None), "<any(powers, officers, plans):kind>": kw.pop("kind", None),
-           "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None)}
+           "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None),
+           "<int:correction_id>": kw.pop("cc", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))
