@@ -17,7 +17,7 @@ from sqlalchemy import select
 from archive.auth.accounts import set_password
 from archive.demo.documents import make_docx, make_pdf
 from archive.models import User
-from tests.conftest import drain
+from tests.conftest import drain, new_case
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -848,4 +848,39 @@ def test_a_district_office_creates_resets_and_disables_an_agency_account(live, b
     district.shot("district-11-account-disabled")
     newcomer.page.reload()
     assert newcomer.page.url.startswith(live + "/login")  # the session ended with the account
+    district.no_script_errors()
+
+
+def test_a_wrong_filing_date_corrected_by_request_and_approval_in_the_browser(live, browser, client):
+    case = new_case(client, number="津武市监罚〔2026〕520号", opened_on="2026-03-05")
+    clerk = Person(browser, live, "clerk_a").login()
+    clerk.go(f"/cases/{case['id']}")
+    clerk.wait("form.correction-form")
+    clerk.page.select_option("form.correction-form select[name=field]", "opened_on")
+    clerk.page.fill("form.correction-form input[name=new_value]", "2026-03-02")
+    clerk.page.click("form.correction-form button[type=submit]")  # no reason: said next to the field
+    clerk.wait("form.correction-form .field-error")
+    assert "请写明更正理由" in clerk.page.inner_text("form.correction-form")
+    clerk.page.fill("form.correction-form textarea[name=reason]", "立案审批表载明 3 月 2 日立案，录入有误")
+    clerk.page.click("form.correction-form button[type=submit]")
+    clerk.wait(".flash")
+    assert "更正申请已提交" in clerk.page.inner_text(".flash")
+    assert "待审批" in clerk.page.inner_text("#corrections")
+    clerk.shot("clerk-10-case-correction-requested")
+    district = Person(browser, live, "district_a").login()
+    assert "案件信息更正（立案/检查日期）" in district.page.inner_text("section.todo")
+    district.go("/amendments")
+    district.wait("table.case-corrections")
+    row = "table.case-corrections tr:has-text('津武市监罚〔2026〕520号')"
+    assert "2026-03-05 → 2026-03-02" in district.page.inner_text(row)
+    district.shot("district-12-case-correction-pending")
+    district.page.click(f"{row} >> button[value=approve]")
+    district.wait(".flash")
+    assert "已批准" in district.page.inner_text(".flash")
+    clerk.go(f"/cases/{case['id']}")
+    clerk.wait("#corrections")
+    assert "2026-03-02" in clerk.page.inner_text("dl.facts")
+    assert "批准" in clerk.page.inner_text("#corrections")
+    clerk.shot("clerk-11-case-corrected")
+    clerk.no_script_errors()
     district.no_script_errors()
