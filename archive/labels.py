@@ -115,7 +115,7 @@ AUDIT_ACTION_NAMES = {
     "stats.threshold": "设定履职比例合格线", "task.accept": "办结任务", "task.answer": "答复任务",
     "task.attachment": "下载任务附件", "task.create": "交办转办", "token.issue": "签发令牌", "token.revoke": "吊销令牌",
     "user.create": "新建账号", "user.disable": "停用账号", "user.password": "设置密码", "warning.handle": "处理预警",
-    "task.decide": "审核任务", "task.send_back": "退回任务", "user.sessions_end": "结束会话",
+    "task.decide": "审核任务", "task.send_back": "退回任务", "user.sessions_end": "结束会话", "sample.withdraw": "撤回抽查计划",
     "case.correction_request": "申请更正案件信息", "case.correction_decide": "审批案件信息更正",
 }
 

@@ -431,7 +431,10 @@ class SamplingPlan(Base):
     reviewers_per_file: Mapped[int] = mapped_column(Integer, default=2)
     max_load: Mapped[int] = mapped_column(Integer, default=10)
     review_deadline: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | frozen | drawn
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | frozen | drawn | withdrawn
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     frozen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -86,6 +86,9 @@ class PlanSummarySchema(Schema):
     seed = fields.String(allow_none=True)
     drawn_at = LocalDateTime(allow_none=True)
     drawn_by = fields.String(allow_none=True)
+    withdrawn_at = LocalDateTime(allow_none=True)
+    withdrawn_by = fields.String(allow_none=True)
+    withdraw_reason = fields.String(allow_none=True)
 
 
 class PlanSchema(PlanSummarySchema):
@@ -220,6 +223,25 @@ class PlanFreeze(MethodView):
         service.freeze(session, plan, by=current().username, role=current().role)
         session.commit()
         return service.plan_view(session, plan, agencies=policy.plan_agencies(current()))
+
+
+class WithdrawSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@blp.route("/plans/<int:plan_id>/withdraw")
+class PlanWithdraw(MethodView):
+    @blp.arguments(WithdrawSchema)
+    @blp.response(200, PlanSchema)
+    def post(self, data, plan_id):
+        """Withdraw a frozen plan not yet drawn (the city office), with a reason; it is kept."""
+        plan = _plan(plan_id)
+        p = current()
+        if not policy.sets_plans(p):
+            refuse("sampling_plan", str(plan.id), visible=True, why="the city office withdraws plans")
+        session = db()
+        service.withdraw(session, plan, by=p.username, role=p.role, reason=data["reason"])
+        return service.plan_view(session, plan, agencies=policy.plan_agencies(p))
 
 
 @blp.route("/plans/<int:plan_id>/draw")

@@ -117,6 +117,42 @@ def freeze(session: Session, plan: SamplingPlan, *, by: str, role: str | None = 
     return plan
 
 
+def withdraw(session: Session, plan: SamplingPlan, *, by: str, role: str | None, reason: str) -> SamplingPlan:
+    """Withdraw a frozen plan not yet drawn (the city office), with a reason: kept, never drawn,
+    audited. A compare-and-set on the frozen status: a draw and a withdrawal never both happen."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("请写明撤回理由 / a reason is required", {"reason": ["请写明撤回理由"]})
+    if plan.status != "frozen":
+        raise Conflict("只能撤回已冻结、尚未抽取的计划 / only a frozen plan not yet drawn is withdrawn")
+    now = server_now()
+    if not compare_and_set(session, update(SamplingPlan).where(SamplingPlan.id == plan.id, SamplingPlan.status == "frozen")
+                          .values(status="withdrawn", withdrawn_at=now, withdrawn_by=by, withdraw_reason=reason[:2000])):
+        session.rollback()
+        raise Conflict("只能撤回已冻结、尚未抽取的计划 / only a frozen plan not yet drawn is withdrawn")
+    audit.append(session, "sample.withdraw", actor=by, role=role, target_type="sampling_plan", target_id=str(plan.id),
+                 detail={"reason": reason})
+    session.commit()
+    session.refresh(plan)
+    return plan
+
+
+def eligible_reviewers(session: Session, agencies: list[str]) -> dict[str, int]:
+    """For each agency, how many active reviewers could review its files: not of the agency,
+    no conflict declared with it (the load limit is the draw's to apply)."""
+    pool = reviewer_pool(session)
+    return {a: sum(1 for r in pool if r.agency != a and a not in r.conflict_agencies) for a in agencies}
+
+
+def default_reviewers_per_file(session: Session) -> int:
+    """Two reviewers a file where the pool allows it for every agency, else what it allows (at least one)."""
+    from archive.models import Organisation
+
+    agencies = list(session.scalars(select(Organisation.code).where(Organisation.level == "agency")))
+    counts = eligible_reviewers(session, agencies).values()
+    return max(1, min([2, *counts]))
+
+
 def reviewer_pool(session: Session) -> list[Reviewer]:
     """Active reviewers with their home agency and declared conflicts, by username."""
     conflicts: dict[str, tuple[set[str], set[str]]] = {}
@@ -172,6 +208,8 @@ def draw(session: Session, plan: SamplingPlan, seed: str, *, by: str, role: str 
                                {"seed": ["required, at most 200 characters"]})
     if plan.status == "drawn":
         raise Conflict("the plan has been drawn already; a draw is never repeated")
+    if plan.status == "withdrawn":
+        raise Conflict("计划已撤回，不能抽取 / the plan was withdrawn")
     if plan.status == "draft":
         freeze(session, plan, by=by, role=role)
         session.commit()
@@ -256,7 +294,8 @@ def plan_view(session: Session, plan: SamplingPlan, *, detail: bool = True,
         "reviewers_per_file": plan.reviewers_per_file, "max_load": plan.max_load,
         "review_deadline": plan.review_deadline, "status": plan.status, "created_by": plan.created_by,
         "created_at": plan.created_at, "frozen_at": plan.frozen_at, "seed": plan.seed, "drawn_at": plan.drawn_at,
-        "drawn_by": plan.drawn_by,
+        "drawn_by": plan.drawn_by, "withdrawn_at": plan.withdrawn_at, "withdrawn_by": plan.withdrawn_by,
+        "withdraw_reason": plan.withdraw_reason,
     }
     if not detail:  # a list of plans reads neither populations nor reviews
         return view

@@ -21,7 +21,7 @@ from archive.sampling import service
 from archive.web import bp
 from archive.web.layout import org_names, zh, zh_errors
 
-STATUS_NAMES = {"draft": "草案", "frozen": "已冻结", "drawn": "已抽取"}
+STATUS_NAMES = {"draft": "草案", "frozen": "已冻结", "drawn": "已抽取", "withdrawn": "已撤回"}
 PLAN_FIELDS = ("name", "period_start", "period_end", "district", "count", "rate", "min_per_stratum",
                "max_per_stratum", "reviewers_per_file", "max_load", "review_deadline")
 
@@ -52,7 +52,8 @@ def plan_new():
     p = current()
     if not policy.sets_plans(p):
         refuse("sampling_plan", "new", visible=True, why="the city office sets sampling plans")
-    values: dict = {"kinds": ["penalty"], "reviewers_per_file": "2", "max_load": "10", "min_per_stratum": "0",
+    values: dict = {"kinds": ["penalty"], "reviewers_per_file": str(service.default_reviewers_per_file(db())),
+                    "max_load": "10", "min_per_stratum": "0",
                     "mode": "count"}
     errors: dict[str, list[str]] = {}
     status = 200
@@ -134,7 +135,13 @@ def _plan_page(pl: SamplingPlan, problems: dict | None = None, seed: str = ""):
     """The plan page; ``problems``: a refused draw's reasons by stratum, shown in its rows."""
     view = _view(pl)
     names = org_names([s["agency"] for s in view["strata"]] + ([pl.district_code] if pl.district_code else []))
-    return render_template("plan.html", plan=pl, view=view, names=names, statuses=STATUS_NAMES,
+    eligible = {}
+    if pl.status in ("draft", "frozen"):  # how many reviewers could review each agency's files
+        agencies = sorted({s["agency"] for s in view["strata"]}) or service.plan_agencies(db(), pl)
+        eligible = service.eligible_reviewers(db(), agencies)
+        names = names | org_names(agencies)
+    return render_template("plan.html", plan=pl, view=view, names=names, statuses=STATUS_NAMES, eligible=eligible,
+                           may_withdraw=pl.status == "frozen" and policy.sets_plans(current()),
                            may_draw=policy.draws_plan(current(), pl.district_code), problems=problems or {},
                            kinds=KIND_NAMES, seed=seed, section="sampling",
                            crumbs=[("抽查", url_for("web.plans")), (pl.name, None)])
@@ -155,6 +162,23 @@ def plan_freeze(plan_id: int):
     else:
         flash("各层案卷名单已冻结，摘要值已记入审计日志。请在抽取前公布摘要值。", "ok")
     return redirect(url_for("web.plan", plan_id=plan_id) + "#strata", code=303)
+
+
+@bp.route("/sampling/<int:plan_id>/withdraw", methods=["POST"])
+def plan_withdraw(plan_id: int):
+    """撤回 a frozen plan not yet drawn (the city office), with a reason; the plan is kept."""
+    p = current()
+    pl = _plan(plan_id)
+    if not policy.sets_plans(p):
+        refuse("sampling_plan", str(plan_id), visible=True, why="the city office withdraws plans")
+    try:
+        service.withdraw(db(), pl, by=p.username, role=p.role, reason=request.form.get("reason", ""))
+    except (Conflict, ValidationFailed) as exc:
+        db().rollback()
+        flash("未能撤回：" + (next(iter(exc.errors.values()))[0] if exc.errors else zh(exc.message)), "error")
+    else:
+        flash("抽查计划已撤回，计划和冻结名单仍保留可查。", "ok")
+    return redirect(url_for("web.plan", plan_id=plan_id), code=303)
 
 
 @bp.route("/sampling/<int:plan_id>/draw", methods=["POST"])

@@ -720,3 +720,40 @@ def test_the_pages_ask_for_and_decide_a_correction(app, archive, client):
                          follow_redirects=True)
     assert "已批准" in done.get_data(as_text=True)
     assert client.get(f"/api/cases/{case['id']}").get_json()["party_name"] == "天津宏泰食品股份有限公司"
+
+
+# -- 5. sampling plans ------------------------------------------------------------------------------
+
+def test_a_frozen_plan_not_yet_drawn_is_withdrawn_with_a_reason_and_kept(app, archive, client, tokens):
+    from tests.integration.test_accounts_audit import csrf_of
+
+    body = {"name": "2026 抽查", "period_start": "2026-01-01", "period_end": "2026-06-30", "kinds": ["penalty"],
+            "count": 1, "reviewers_per_file": 1, "max_load": 10, "review_deadline": "2099-12-31"}
+    city = client_as(app, "city")
+    plan = city.post("/api/sampling/plans", json=body).get_json()
+    url = f"/api/sampling/plans/{plan['id']}/withdraw"
+    assert city.post(url, json={"reason": "x"}).status_code == 409  # a draft is not frozen yet
+    assert city.post(f"/api/sampling/plans/{plan['id']}/freeze").status_code == 200
+    assert client_as(app, "district_a").post(url, json={"reason": "x"}).status_code == 403
+    assert city.post(url, json={"reason": ""}).status_code == 422
+    out = concurrently(4, lambda i: (city.post(url, json={"reason": "计划范围有误，重新制定"}) if i % 2 else
+                                     city.post(f"/api/sampling/plans/{plan['id']}/draw", json={"seed": f"s{i}"})))
+    codes = sorted(r.status_code for r in out)
+    assert codes.count(200) == 1, codes  # a draw and a withdrawal never both happen
+    got = city.get(f"/api/sampling/plans/{plan['id']}").get_json()
+    assert got["status"] in ("withdrawn", "drawn")
+    if got["status"] == "withdrawn":
+        assert got["withdraw_reason"] == "计划范围有误，重新制定" and got["withdrawn_by"] == "city"
+        page = city.get(f"/sampling/{plan['id']}").get_data(as_text=True)
+        assert "已撤回" in page and "计划范围有误，重新制定" in page and "抽取并分配评查人员" not in page
+    # the plan page shows each agency's eligible reviewers before the draw; the form's default fits the pool
+    other = city.post("/api/sampling/plans", json={**body, "name": "第二次"}).get_json()
+    page = city.get(f"/sampling/{other['id']}").get_data(as_text=True)
+    assert "可用评查人员" in page and "武清区市场监督管理局" in page[page.index('id="eligible"'):]
+    form = city.get("/sampling/new").get_data(as_text=True)
+    assert 'name="reviewers_per_file"' in form
+    from archive.sampling.service import default_reviewers_per_file
+
+    with archive.sessions() as s:
+        n = default_reviewers_per_file(s)
+    assert 1 <= n <= 2 and f'name="reviewers_per_file" type="number" value="{n}"' in form

@@ -281,6 +281,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("POST", "/api/sampling/plans/<int:plan_id>/draw", {"pl": w["empty"], "json": {"seed": "x"}}, 200,
          plan_draw),
         ("POST", "/api/sampling/plans/<int:plan_id>/freeze", {"pl": w["draft"]}, 200, plan_draw),
+        ("POST", "/api/sampling/plans/<int:plan_id>/withdraw", {"pl": w["draft"], "json": {"reason": "计划有误"}}, 200,
+         plan_draw),  # (frozen by the row before)
         ("GET", "/api/sampling/plans/<int:plan_id>/results", {"pl": w["plan"]}, 200, only(PLAN_READERS, 404)),
         ("GET", "/api/search", {"query_string": {"q": "立案"}}, 200, everyone),
         ("GET", "/api/warnings", {}, 200, everyone),
