@@ -369,3 +369,13 @@ def test_a_top_level_warning_says_it_climbs_no_further(app, archive, files):
     assert "最高级，不再升级" in city.get("/warnings", query_string={"level": "3"}).get_data(as_text=True)
     assert "最高级，不再升级" in city.get(f"/warnings/{wid}").get_data(as_text=True)
     assert "最高级，不再升级" in city.get("/").get_data(as_text=True)
+
+
+def test_the_reviewers_to_do_lines_start_with_the_case_not_a_stray_dot(app, archive, drawn_review):
+    """Found by hand: the binder and bundle links were joined by " · ", which began a line when
+    they wrapped under the case number."""
+    html = client_as(app, "reviewer").get("/").get_data(as_text=True)
+    card = html[html.index("评查任务"):]
+    item = card[card.index("<li"):card.index("</li>")]
+    assert "案卷 PDF" in item and "案卷包" in item and '<span class="extra">' in item
+    assert "·" not in item.split('<span class="meta">')[-1]
