@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from archive.api.amendments import DecisionSchema
 from archive.api.schemas import LocalDateTime
 from archive.auth.web import audit_event, case_for, current
 from archive.errors import Forbidden
@@ -21,11 +22,6 @@ class CorrectionRequestSchema(Schema):
                           metadata={"description": "opened_on, party_name, party_id or summary"})
     new_value = fields.String(required=True, validate=validate.Length(max=5000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-
-
-class CorrectionDecisionSchema(Schema):
-    approve = fields.Boolean(required=True)
-    note = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
 class CorrectionSchema(Schema):
@@ -74,7 +70,7 @@ class CaseCorrections(MethodView):
 
 @blp.route("/case-corrections/<int:correction_id>/decision")
 class CorrectionDecision(MethodView):
-    @blp.arguments(CorrectionDecisionSchema)
+    @blp.arguments(DecisionSchema)  # (the same decision as an amendment's)
     @blp.response(200, CorrectionSchema)
     def post(self, data, correction_id):
         """Approve (the case takes the new value) or reject with a reason; exactly once."""
