@@ -71,7 +71,7 @@ def test_route_role_scope_matrix(app, archive, world, who):
                 data={"stage": stage if who in WRITES_A else "filing", "form": form,
                       "file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf")})
     create = c.post("/api/cases", json={"number": f"津武市监罚〔2026〕{who}号", "agency": "A-SJJ",
-                                        "kind": "penalty", "opened_on": "2026-03-01"})
+                                        "kind": "penalty", "opened_on": "2026-03-01", "power": "SJ-FOOD-124"})
     if who in WRITES_A:
         assert (wrote.status_code, up.status_code, create.status_code) == (201, 201, 201)
     elif "A" in sees:

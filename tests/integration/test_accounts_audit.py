@@ -66,7 +66,8 @@ def test_web_login_session_cookie_and_csrf(app, person):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page = c.get("/", query_string={"q": "罚款"}, follow_redirects=True)  # the search page
     assert page.status_code == 200 and "zhang" in page.get_data(as_text=True)
-    body = {"number": "津武市监罚〔2026〕77号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01"}
+    body = {"number": "津武市监罚〔2026〕77号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-01",
+            "power": "SJ-FOOD-124"}
     refused = c.post("/api/cases", json=body)
     assert refused.status_code == 400 and "CSRF" in refused.get_json()["message"]
     token = csrf_of(page.data)

@@ -140,7 +140,8 @@ def test_concurrent_decisions_from_the_page_decide_once(app, archive, client, fi
 def test_forms_need_the_csrf_token_of_the_session(app, archive, person):  # noqa: F811
     c = app.test_client()
     assert log_in(c, person, PASSWORD).status_code == 302
-    body = {"number": "津武市监罚〔2026〕41号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-02"}
+    body = {"number": "津武市监罚〔2026〕41号", "agency": "A-SJJ", "kind": "penalty", "opened_on": "2026-03-02",
+            "power": "SJ-FOOD-124"}
     r = c.post("/cases/new", data=body)
     assert r.status_code == 400 and "页面已过期或请求无效" in r.get_data(as_text=True)
     token = csrf_of(c.get("/cases/new").data)
