@@ -104,8 +104,7 @@ def _handler() -> None:
 
 
 def _visible(c: Complaint) -> bool:
-    p = current()
-    return p.agencies is None or c.district_code == p.scope_code or (c.agency_code in p.agencies)
+    return policy.reads_complaint(current(), c.district_code, c.agency_code)
 
 
 def complaint_for(complaint_id: int, *, open_only: bool = True) -> Complaint:

@@ -92,6 +92,12 @@ def manages_account(p: Principal, role: str, scope_code: str | None, scope_paren
     return False
 
 
+def reads_complaint(p: Principal, district_code: str | None, agency_code: str | None) -> bool:
+    """A complaint is seen by the city, its district, and whoever sees the agency it names."""
+    return p.agencies is None or (district_code is not None and district_code == p.scope_code) or \
+        (agency_code is not None and agency_code in p.agencies)
+
+
 def loads_calendar(p: Principal) -> bool:
     """The year's holidays and make-up working days (the State Council's notice) are the city's to load."""
     return p.role == "city_office"

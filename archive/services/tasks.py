@@ -21,6 +21,7 @@ from sqlalchemy import String, cast, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from archive.auth import policy
 from archive.auth.principal import Principal
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import (
@@ -110,7 +111,7 @@ def create(session: Session, p: Principal, *, assignee: str, subject: str, text:
             errors["cases"] = [f"找不到或不属于交办对象的案件：{'、'.join(bad)} / not a case of the assignee: {', '.join(bad)}"]
     if complaint_id is not None:
         c = session.get(Complaint, complaint_id)
-        if c is None or (p.agencies is not None and c.district_code != p.scope_code):
+        if c is None or not policy.reads_complaint(p, c.district_code, c.agency_code):
             errors["complaint"] = ["没有这件投诉举报 / no such complaint in your scope"]
     if errors:
         raise ValidationFailed("交办内容有误 / the task is not complete", errors)

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from archive.api import tasks as api
+from archive.auth import policy
 from archive.auth.web import current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
@@ -74,6 +75,10 @@ def task_new():
     complaint = None
     if (complaint_id := whole(values["complaint"], 1)) is not None:
         complaint = db().get(Complaint, complaint_id)
+        if complaint is None or not policy.reads_complaint(p, complaint.district_code, complaint.agency_code):
+            # a complaint outside the caller's scope is not shown, not even its complainant: the
+            # 404 the API answers (it leaked through this page's prefill before)
+            refuse("complaint", str(complaint_id), visible=False, why="outside your scope")
         if complaint is not None and not values["subject"]:
             values["subject"] = "投诉举报核查"
             values["text"] = f"请核查投诉举报（{complaint.complainant}，{complaint.received_at:%Y-%m-%d} 收到）反映的问题：\n{complaint.text}"
