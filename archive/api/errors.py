@@ -35,7 +35,7 @@ def wants_page() -> bool:
     return has_request_context() and not request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str, errors: dict | None = None):
+def error_response(status: int, message: str, errors: dict | None = None, extra: dict | None = None):
     if wants_page():
         from archive.web.errors import error_page
 
@@ -43,6 +43,7 @@ def error_response(status: int, message: str, errors: dict | None = None):
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     if errors:
         body["errors"] = errors
+    body.update(extra or {})
     return jsonify(body), status
 
 
@@ -56,12 +57,8 @@ def register_error_handlers(app: Flask) -> None:
             from archive.auth.web import audit_not_found
 
             audit_not_found(exc)
-        if isinstance(exc, DuplicateFile) and not wants_page():
-            body, code = error_response(status, exc.message, exc.errors)
-            payload = body.get_json()
-            payload["duplicate_of"] = exc.duplicate_of
-            return jsonify(payload), code
-        return error_response(status, exc.message, exc.errors)
+        extra = {"duplicate_of": exc.duplicate_of} if isinstance(exc, DuplicateFile) else None
+        return error_response(status, exc.message, exc.errors, extra)
 
     @app.errorhandler(500)
     def _internal(exc):

@@ -55,8 +55,11 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
         if created:
             accounts, password = created
             click.echo("\nfirst start: these accounts were created; the password is shown only now:")
+            from archive.auth.bootstrap import DISPLAY_NAMES
+
             for username, role, scope in accounts:
-                click.echo(f"  {username:10} {role:18} {scope or ('(assigned files)' if role == 'reviewer' else '(whole city)')}")
+                click.echo(f"  {username:10} {role:18} {scope or ('(assigned files)' if role == 'reviewer' else '(whole city)'):12} "
+                           f"{DISPLAY_NAMES.get(username, '')}")
             click.echo(f"  password for all of them: {password}")
         click.echo("\n".join([
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",

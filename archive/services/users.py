@@ -95,16 +95,13 @@ def create(session: Session, p: Principal, *, username: str, display_name: str, 
         audit.append(session, "user.create", actor=p.username, role=p.role, target_type="user", target_id=username,
                      detail={"role": role, "scope": scope_code, "via": "web"})
         session.commit()
-    except IntegrityError:  # the same login created at the same moment: the unique constraint decides
+    except (IntegrityError, Conflict):  # taken before, or at the same moment (the unique constraint decides)
         session.rollback()
         raise Conflict("登录名已存在 / the username exists", {"username": ["登录名已存在"]}) from None
     except ValidationFailed as exc:
         session.rollback()
         raise ValidationFailed(exc.message, {"scope_code" if k == "scope" else k: ["请选择该角色所属的机关"]
                                              for k in exc.errors} or {"scope_code": [exc.message]}) from None
-    except Conflict:
-        session.rollback()
-        raise Conflict("登录名已存在 / the username exists", {"username": ["登录名已存在"]}) from None
     return user, password
 
 

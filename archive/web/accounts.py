@@ -7,7 +7,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from archive.auth import policy
 from archive.auth.web import current, refuse
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, Conflict, Forbidden, NotFound
 from archive.extension import db
 from archive.labels import ROLE_NAMES
 from archive.services import users
@@ -43,7 +43,7 @@ def accounts_page():
         except ArchiveError as exc:
             session.rollback()
             errors = zh_errors(exc.errors) or {"username": [zh(exc.message)]}
-            status = 409 if "已存在" in str(errors) else 403 if "不能为此角色" in str(errors) else 422
+            status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 422
         else:
             g.shown_password = (user.username, password)
             values = {"username": "", "display_name": "", "role": "", "scope_code": ""}
@@ -73,9 +73,9 @@ def account_action(username: str, action: str):
         else:
             ended = users.end_sessions(session, p, username)
             flash(f"已结束 {username} 的 {ended} 个登录会话。", "ok")
+    except NotFound:
+        raise  # another office's account: the 404 page, audited
     except ArchiveError as exc:
         session.rollback()
-        if exc.__class__.__name__ == "NotFound":
-            raise
         flash("未能完成：" + (next(iter(exc.errors.values()))[0] if exc.errors else zh(exc.message)), "error")
     return redirect(url_for("web.accounts_page"), code=303)

@@ -130,24 +130,30 @@ def vetoed_items(vetoed: str | None) -> list[str]:
     return [review_item(c) for c in codes if isinstance(c, str)]
 
 
-@bp.app_template_filter("person")
-def person(username: str | None, with_login: bool = False) -> str:
-    """A person as people know them: display name and organisation (``张丽（武清区市场监督管理局）``);
-    the login name only where none is recorded, or beside it for auditors (``with_login``)."""
+def _people() -> dict[str, tuple[str, str]]:
+    """username → (display name, organisation name), read once per request."""
     from flask import g
     from sqlalchemy import select
 
     from archive.extension import db
     from archive.models import Organisation, User
 
-    if not username:
-        return "—"
     people = g.get("_people")
     if people is None:
         orgs: dict[str, str] = {c: n for c, n in db().execute(select(Organisation.code, Organisation.name))}
         people = {u: (d, orgs.get(s or "", "")) for u, d, s in db().execute(
             select(User.username, User.display_name, User.scope_code)).all()}
         g._people = people
+    return people
+
+
+@bp.app_template_filter("person")
+def person(username: str | None, with_login: bool = False) -> str:
+    """A person as people know them: display name and organisation (``张丽（武清区市场监督管理局）``);
+    the login name only where none is recorded, or beside it for auditors (``with_login``)."""
+    if not username:
+        return "—"
+    people = _people()
     if username not in people:
         return username  # 系统, the command line, a name given as text (批准的负责人)
     display, org = people[username]
@@ -160,10 +166,7 @@ def person(username: str | None, with_login: bool = False) -> str:
 @bp.app_template_filter("person_name")
 def person_name(username: str | None) -> str:
     """The display name alone, where the organisation stands beside it already."""
-    from flask import g
-
-    shown = person(username)
-    people = g.get("_people") or {}
-    if username in people and people[username][1]:
-        return shown.rsplit("（", 1)[0]
-    return shown
+    if not username:
+        return "—"
+    display, _ = _people().get(username, ("", ""))
+    return display or username
