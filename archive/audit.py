@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.models import AuditEntry, AuditHead
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 
 GENESIS = "0" * 64
 

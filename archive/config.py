@@ -90,7 +90,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
         cfg["OCR_ENGINE"] = cfg["OCR_ENGINE"].lower()
     elif ":" not in cfg["OCR_ENGINE"]:
         raise ValueError("ARCHIVE_OCR_ENGINE must be rapidocr, tesseract or off")
-    from archive.services.scores import formula  # a bad formula stops the start, named
+    from archive.formula import formula  # a bad formula stops the start, named
 
     formula(cfg)
     cfg["ENV"] = cfg["ENV"].lower()

@@ -1,4 +1,4 @@
-"""Domain errors. They carry no HTTP codes: ``archive.api.errors`` maps them to responses."""
+"""Domain errors. They carry no HTTP codes: ``archive.edge.errors`` maps them to responses."""
 from __future__ import annotations
 
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from flask import Flask, Request
 from werkzeug.routing import IntegerConverter
 
-from archive.api.schemas import MAX_ID
+from archive.services.schemas import MAX_ID
 
 from archive.config import check_production, load_config, secret_key
 from archive.extension import Archive, build_archive, init_app
@@ -72,8 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None, archive: Archive | None 
         archive.index.read_only = True
     init_app(app, archive)
     from archive.api import init_api
-    from archive.auth.web import init_auth
-    from archive.web import bp as web_bp
+    from archive.edge.auth import init_auth
+    from archive.web.blueprint import bp as web_bp
 
     if cfg["PROXY_COUNT"] > 0:
         # Behind N trusted reverse proxies the client's address is the Nth from the right of

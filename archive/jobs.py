@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from archive.db import compare_and_set
 from archive.models import Job
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from archive.extraction.base import ExtractLimits
 from archive.indexing.base import SearchIndex
 from archive.indexing.queue import extract_job, process_index, rebuild_if_stale
 from archive.models import Job
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 from archive.services.ingest import IngestSettings
 from archive.storage.base import ObjectStore, StorageUnavailable
 
@@ -112,7 +112,7 @@ def _manifest(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 
 def _verify(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     """Read a streamed version back, compare its SHA-256 with its row's, write its receipt."""
-    from archive.services.ingest import verify_stored
+    from archive.services.fixity import verify_stored
 
     assert ctx.settings is not None
     with ctx.sessions() as s:
@@ -134,7 +134,7 @@ def _reschedule(ctx: Context, job: jobs.Claimed, holder: str, every: float) -> N
 def _checks(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     """The deadline scan and escalation (idempotent: a fact is stored once); then jobs finished
     long ago are removed."""
-    from archive.deadlines.warnings import run_checks
+    from archive.services.rounds import run_checks
 
     run_checks(ctx.sessions, server_now())
     with ctx.sessions() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from archive.api.errors import register_error_handlers
+from archive.edge.errors import error_page, register_error_handlers, wants_page
 
 _MESSAGES = {
     422: "请求参数有误 / invalid or missing fields",
@@ -19,11 +19,7 @@ class ArchiveApi(Api):
     """flask-smorest's Api whose HTTP errors always carry a ``message`` (one error shape)."""
 
     def handle_http_exception(self, error):
-        from archive.api.errors import wants_page
-
         if wants_page():  # a page the browser asked for: the Chinese error page
-            from archive.web.errors import error_page
-
             return error_page(error.code or 500, error.description or "")
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _MESSAGES.get(code) or error.description or error.name)

@@ -8,11 +8,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from archive.api.cases import received_file
-from archive.api.documents import scoped_document
-from archive.api.schemas import LocalDateTime, UploadFileSchema
-from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.services.documents import scoped_document
+from archive.edge.uploads import received_file
+from archive.api.fields import UploadFileSchema
+from archive.services.schemas import LocalDateTime
+from archive.edge.auth import audit_event, caller, current
 from archive.extension import db, get_archive
 from archive.models import Amendment
 from archive.services import amendments as service
@@ -83,25 +83,10 @@ class DocumentAmendments(MethodView):
     @blp.response(201, AmendmentSchema)
     def post(self, form, files, doc_id):
         """Ask for a correction (multipart: reason, file) — the agency that holds the document."""
-        a = request_amendment(scoped_document(doc_id), files["file"], form["reason"])
+        upload = files["file"]
+        a = service.ask(caller(), scoped_document(caller(), doc_id), upload.filename,
+                        received_file(upload, get_archive().ingest_settings.max_bytes), form["reason"])
         return service.view(a)
-
-
-def request_amendment(doc, upload, reason: str, **audit_detail) -> Amendment:
-    """The document's agency asks for a correction: the corrected file is stored (retained,
-    waiting for the decision) and the request committed; one pending request per document.
-    The API route and the document page both ask through here."""
-    p = current()
-    if not policy.writes_agency(p, doc.case.agency_code):
-        refuse("document", doc.id, visible=True, why="amendments are requested by the document's agency")
-    archive = get_archive()
-    session = db()
-    a = service.request(session, archive.store, archive.ingest_settings, doc, by=p.username, reason=reason,
-                        filename=upload.filename, spool=received_file(upload))
-    session.commit()
-    audit_event("amendment.request", "amendment", str(a.id), document_id=doc.id, sha256=a.sha256, reason=a.reason,
-                **audit_detail)
-    return a
 
 
 @blp.route("/documents/<doc_id>/versions")
@@ -109,7 +94,7 @@ class DocumentVersions(MethodView):
     @blp.response(200, VersionListSchema)
     def get(self, doc_id):
         """Every version of the document, oldest first; read one with ``/content?version=N``."""
-        doc = scoped_document(doc_id)
+        doc = scoped_document(caller(), doc_id)
         audit_event("document.versions", "document", doc_id)
         return {"document_id": doc.id, "versions": service.versions(db(), doc)}
 
@@ -135,7 +120,7 @@ class Amendments(MethodView):
 class AmendmentItem(MethodView):
     @blp.response(200, AmendmentSchema)
     def get(self, amendment_id):
-        a = _amendment(amendment_id)
+        a = service.scoped(caller(), amendment_id)
         return service.view(a)
 
 
@@ -151,7 +136,7 @@ class AmendmentContent(MethodView):
 
         from archive.api.documents import verified_read
 
-        a = _amendment(amendment_id)
+        a = service.scoped(caller(), amendment_id)
         audit_event("amendment.download", "amendment", str(amendment_id), document_id=a.document_id)
         headers = {"ETag": f'"{a.sha256}"', "Content-Length": str(a.size),
                    "Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}",
@@ -167,37 +152,5 @@ class AmendmentDecision(MethodView):
     def post(self, data, amendment_id):
         """Approve (adds a version) or reject (with the reason) — the supervising level only,
         never the requester."""
-        a = decide_amendment(_amendment(amendment_id), approve=data["approve"], note=data["note"])
+        a = service.decide_as(caller(), service.scoped(caller(), amendment_id), approve=data["approve"], note=data["note"])
         return service.view(a)
-
-
-def decide_amendment(a: Amendment, *, approve: bool, note: str, **audit_detail) -> Amendment:
-    """The supervising level decides (never the requester): the decision committed exactly once,
-    then an approval writes the new version (or the queued job does, if the store fails now).
-    The API route and the amendment page both decide through here."""
-    session, p = db(), current()
-    role, _ = service.supervising_role(session, a.agency_code)
-    if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
-        why = "the requester never decides their own amendment" if p.username == a.requested_by \
-            else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
-        refuse("amendment", str(a.id), visible=True, why=why)
-    service.decide(session, a, by=p.username, approve=approve, note=note)
-    session.commit()
-    if a.status == "approved":
-        # After the commit; if the store fails now, the queued job applies it later.
-        try:
-            service.apply_approved(session, get_archive().store, a.id)
-        except Exception as exc:  # noqa: BLE001 - the decision stands; the worker retries
-            session.rollback()
-            log.warning("amendment %s approved; its new version will be written by the worker: %s", a.id, exc)
-        session.refresh(a)
-    audit_event("amendment.decide", "amendment", str(a.id), document_id=a.document_id, status=a.status,
-                note=a.decision_note, version=a.new_version_no, **audit_detail)
-    return a
-
-
-def _amendment(amendment_id: int) -> Amendment:
-    a = service.get(db(), amendment_id)
-    if not policy.reads_agency(current(), a.agency_code):
-        refuse("amendment", str(amendment_id), visible=False, why="outside your scope")
-    return a

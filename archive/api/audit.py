@@ -8,9 +8,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from archive.api.schemas import BoundedAwareDateTime, LocalDateTime, OrderedRangeSchema
+from archive.services.schemas import BoundedAwareDateTime, LocalDateTime, OrderedRangeSchema
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, current, refuse
 from archive.extension import db
 from archive.models import AuditEntry
 

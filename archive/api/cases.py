@@ -3,44 +3,24 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from archive.api.schemas import (
+from archive.services.schemas import (
     BoundedDate,
     CaseCreateSchema, CaseListSchema, CaseQuerySchema, CaseSchema, DocumentSchema,
     StageCreateSchema, UploadFormSchema,
 )
-from archive.auth import policy
-from archive.deadlines.service import attach_deadlines
-from archive.deadlines.warnings import check_case_now
-from archive.auth.web import audit_event, audit_in, case_for, current, refuse
+from archive.edge.auth import caller, case_for, current
+from archive.edge.uploads import received_file
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import STAGES, Case
 from archive.services import cases as case_service
-from archive.services.ingest import HashingSpool, ingest
+from archive.services import uploads
+from archive.services.objects import HashingSpool
+from archive.services.schemas import PeriodCreateSchema
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="案卷 Cases, stages, uploads")
-
-
-def received_file(upload) -> HashingSpool:
-    """The uploaded part as a hashing spool (small parts may arrive in memory); it must be named."""
-    if not upload.filename:
-        raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
-    spool = upload.stream
-    if not isinstance(spool, HashingSpool):
-        spool = HashingSpool.from_stream(upload.stream, get_archive().ingest_settings.max_bytes)
-    return spool
-
-
-def scoped_case(case_id: str, *, write: bool = False) -> Case:
-    """The case if the caller may see it (write to it): else 404 (403 if visible)."""
-    session = db()
-    # The scope is decided on the case row alone, so a refused id and a missing one cost the
-    # same (one query, one audit entry); stages and documents are loaded only for the caller.
-    case_for(session.get(Case, case_id), case_id, write=write)
-    case = case_service.get_case(session, case_id)
-    return attach_deadlines(session, case)
 
 
 @blp.route("")
@@ -65,16 +45,7 @@ class Cases(MethodView):
     @blp.response(201, CaseSchema)
     def post(self, data):
         """Create a case (inspection record or penalty case) for the caller's own agency."""
-        p = current()
-        if not policy.creates_cases(p):
-            refuse("case", data["number"], visible=True, why=f"a {p.role} does not create cases")
-        if not policy.writes_agency(p, data["agency"]):
-            refuse("agency", data["agency"], visible=True, why="cases are created by their own agency")
-        session = db()
-        case = case_service.create_case(session, data)
-        session.commit()
-        audit_event("case.create", "case", case.id, number=case.number)
-        return case_service.get_case(session, case.id)
+        return case_service.open_case(caller(), data)
 
 
 @blp.route("/<case_id>")
@@ -82,9 +53,7 @@ class CaseItem(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, case_id):
         """A case with its stages and their documents."""
-        case = scoped_case(case_id)
-        audit_event("case.view", "case", case_id)
-        return case
+        return case_service.view_case(caller(), case_id)
 
 
 @blp.route("/<case_id>/stages")
@@ -93,15 +62,7 @@ class CaseStages(MethodView):
     @blp.response(201, CaseSchema)
     def post(self, data, case_id):
         """Record that a stage was completed, with when it happened."""
-        session = db()
-        case = scoped_case(case_id, write=True)
-        case_service.record_stage(session, case, data["stage"], data["completed_at"],
-                                  recorded_by=current().username, penalty_types=data.get("penalty_types"),
-                                  fine_amount=data.get("fine_amount"))
-        session.commit()
-        audit_event("stage.record", "case", case_id, stage=data["stage"])
-        case_changed(case_id)
-        return attach_deadlines(session, case_service.get_case(session, case_id))
+        return case_service.complete_stage(caller(), case_id, data)
 
 
 UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -136,7 +97,6 @@ def streamed_upload(case: Case):
     from marshmallow import ValidationError
 
     from archive.errors import BadQuery
-    from archive.services.ingest import ingest_stream
     from archive.services.streaming import MultipartStream, boundary_of
 
     def checked(values: dict) -> dict:
@@ -156,8 +116,9 @@ def streamed_upload(case: Case):
         form = checked(request.form.to_dict())
         if upload is None:
             raise ValidationFailed("no file", {"file": ["Missing data for required field."]})
-        return store_upload(case, upload, stage=form["stage"], form=form["form"], expected_sha256=form.get("sha256"),
-                            allow_duplicate=form["allow_duplicate"])
+        spool = received_file(upload, get_archive().ingest_settings.max_bytes)
+        return uploads.store_spool(caller(), case, spool, upload.filename, stage=form["stage"], form=form["form"],
+                                   expected_sha256=form.get("sha256"), allow_duplicate=form["allow_duplicate"])
     parts = MultipartStream(request.stream, boundary, content_length=request.content_length)
     fields = parts.until_file()
 
@@ -170,88 +131,13 @@ def streamed_upload(case: Case):
     if "stage" not in fields or "form" not in fields:  # sent after the file: spool it, then read them
         spool = HashingSpool.from_stream(parts, get_archive().ingest_settings.max_bytes)
         form = checked(parts.rest())
-        return store_spool(case, spool, parts.filename, stage=form["stage"], form=form["form"],
+        return uploads.store_spool(caller(), case, spool, parts.filename, stage=form["stage"], form=form["form"],
                            expected_sha256=form.get("sha256"), allow_duplicate=form["allow_duplicate"])
     form = checked(fields)
-    archive = get_archive()
-    doc = ingest_stream(db(), archive.store, archive.ingest_settings, case, stage=form["stage"], form=form["form"],
-                        filename=parts.filename, source=parts, expected_sha256=form.get("sha256"),
-                        uploader=current().username, before_commit=audited(case),
-                        allow_duplicate=form["allow_duplicate"])
+    doc = uploads.store_stream(caller(), case, parts, parts.filename, stage=form["stage"], form=form["form"],
+                               expected_sha256=form.get("sha256"), allow_duplicate=form["allow_duplicate"])
     parts.rest()  # the epilogue (fields after the file are ignored)
-    return _stored(case, doc)
-
-
-def store_upload(case: Case, upload, *, stage: str, form: str, expected_sha256: str | None = None,
-                 allow_duplicate: bool = False, **audit_detail):
-    """Ingest one uploaded file into ``case`` (object first), audit it, check the case's
-    deadlines at once; the document carries the warnings the upload raised (a late upload).
-    The API route and the upload page both store files through here."""
-    return store_spool(case, received_file(upload), upload.filename, stage=stage, form=form,
-                       expected_sha256=expected_sha256, allow_duplicate=allow_duplicate, **audit_detail)
-
-
-def store_spool(case: Case, spool: HashingSpool, filename: str | None, *, stage: str, form: str,
-                expected_sha256: str | None = None, allow_duplicate: bool = False, **audit_detail):
-    """Ingest a file spooled already (``ingest``), then audit and check as every upload is."""
-    archive = get_archive()
-    doc = ingest(db(), archive.store, archive.ingest_settings, case, stage=stage, form=form, filename=filename,
-                 spool=spool, expected_sha256=expected_sha256, uploader=current().username,
-                 before_commit=audited(case, **audit_detail), allow_duplicate=allow_duplicate)
-    return _stored(case, doc)
-
-
-def audited(case: Case, **audit_detail):
-    """What is committed with the document's row: the upload's audit entry, and the case's
-    deadline check (a late upload's warning; a check that fails is undone alone)."""
-    from archive.deadlines.warnings import check_case_in
-
-    def add(session, doc) -> None:
-        audit_in(session, "document.upload", "document", doc.id, case_id=case.id, sha256=doc.sha256,
-                 size=doc.size, filename=doc.filename, **audit_detail)
-        check_case_in(session, case.id)
-    return add
-
-
-def _stored(case: Case, doc):
-    """After a document was stored (audited and checked with it): carry the warnings the
-    upload raised (a late upload) on the answer."""
-    doc.warnings = raised_by(db(), doc.case_id, doc.id)  # type: ignore[attr-defined]
     return doc
-
-
-def case_changed(case_id: str) -> None:
-    """After a committed change to a case: check its deadlines at once (a secondary step that
-    never undoes the change; the manifest job was committed with the change)."""
-    check_case_now(get_archive().sessions, case_id)
-
-
-def raised_by(session, case_id: str, doc_id: str) -> list[str]:
-    """The warnings an upload raised (a late upload), as the uploader should read them."""
-    from sqlalchemy import select
-
-    from archive.models import WarningRecord
-
-    from archive.models import Document
-    from archive.services.clock import SHANGHAI
-
-    doc = session.get(Document, doc_id)
-    if doc is None:
-        return []
-    day = doc.uploaded_at.astimezone(SHANGHAI).date().isoformat()
-    return list(session.scalars(select(WarningRecord.message).where(
-        WarningRecord.case_id == case_id, WarningRecord.rule == "late_upload",
-        WarningRecord.fact_key.in_([f"late:{doc.stage}:{day}", f"doc:{doc_id}"]))))
-
-
-class PeriodCreateSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(["extension", "suspension"]))
-    days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=365), metadata={"description": "extension: days added (art. 60)"})
-    start_on = BoundedDate(load_default=None, metadata={"description": "suspension: first day"})
-    end_on = BoundedDate(load_default=None, metadata={"description": "suspension: the day it ended (may come later)"})
-    approved_by = fields.String(required=True, validate=validate.Length(min=1, max=120),
-                                metadata={"description": "who approved it (行政机关负责人)"})
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class PeriodEndSchema(Schema):
@@ -282,7 +168,7 @@ class CasePeriods(MethodView):
 
         from archive.models import CasePeriod
 
-        scoped_case(case_id)
+        case_service.scoped_case(caller(), case_id)
         return {"periods": db().scalars(select(CasePeriod).where(CasePeriod.case_id == case_id)
                                         .order_by(CasePeriod.id)).all()}
 
@@ -290,14 +176,7 @@ class CasePeriods(MethodView):
     @blp.response(201, PeriodSchema)
     def post(self, data, case_id):
         """Record an approved extension (``days``) or a suspension (``start_on``, ``end_on`` when known)."""
-        case = scoped_case(case_id, write=True)
-        session = db()
-        period = case_service.add_period(session, case, data, by=current().username)
-        session.commit()
-        audit_event("case.period", "case", case_id, kind=period.kind, days=period.days,
-                    start_on=str(period.start_on), end_on=str(period.end_on))
-        case_changed(case_id)
-        return period
+        return case_service.change_period(caller(), case_id, data)
 
 
 @blp.route("/<case_id>/periods/<int:period_id>/end")
@@ -306,10 +185,4 @@ class CasePeriodEnd(MethodView):
     @blp.response(200, PeriodSchema)
     def post(self, data, case_id, period_id):
         """End an open suspension: the decision period runs again, less the suspended days."""
-        case = scoped_case(case_id, write=True)
-        session = db()
-        period = case_service.end_suspension(session, case, period_id, data["end_on"])
-        session.commit()
-        audit_event("case.period_end", "case", case_id, period=period_id, end_on=str(period.end_on))
-        case_changed(case_id)
-        return period
+        return case_service.end_period(caller(), case_id, period_id, data["end_on"])

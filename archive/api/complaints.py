@@ -6,27 +6,16 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from archive.api.schemas import BoundedDate, BoundedDateTime, LocalDateTime, UploadFileSchema
-from archive.auth import policy
-from archive.auth.web import audit_event, case_for, current, refuse
-from archive.errors import Conflict
+from archive.api.fields import UploadFileSchema
+from archive.services.schemas import BoundedDate, ComplaintCreateSchema, LocalDateTime
+from archive.edge.auth import audit_event, caller, current
+from archive.edge.uploads import received_file
 from archive.extension import db, get_archive
 from archive.models import Case, Complaint
 from archive.services import complaints as service
-from archive.services.clock import as_aware
+from archive.clock import as_aware
 
 blp = Blueprint("complaints", __name__, url_prefix="/api/complaints", description="投诉举报 Complaints")
-
-
-class ComplaintCreateSchema(Schema):
-    received_at = BoundedDateTime(required=True, metadata={"description": "when it was received (ISO 8601)"})
-    complainant = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    contact = fields.String(load_default=None, validate=validate.Length(max=200),
-                            metadata={"description": "how to reach the complainant"})
-    agency = fields.String(load_default=None, validate=validate.Length(max=64))
-    case_id = fields.String(load_default=None, validate=validate.Length(max=32),
-                            metadata={"description": "a case it names: linked at once (legal hold)"})
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
 
 class StepCreateSchema(Schema):
@@ -97,57 +86,24 @@ class ComplaintListSchema(Schema):
     complaints = fields.List(fields.Nested(ComplaintSchema))
 
 
-def _handler() -> None:
-    p = current()
-    if not policy.handles_complaints(p):
-        refuse("complaint", "-", visible=True, why=f"a {p.role} does not handle complaints")
-
-
-def _visible(c: Complaint) -> bool:
-    return policy.reads_complaint(current(), c.district_code, c.agency_code)
-
-
-def complaint_for(complaint_id: int, *, open_only: bool = True) -> Complaint:
-    """The complaint if the caller handles complaints and may see it (else 403/404)."""
-    _handler()
-    c = service.get(db(), complaint_id)
-    if not _visible(c):
-        refuse("complaint", str(complaint_id), visible=False, why="outside your scope")
-    if open_only and c.status != "open":
-        raise Conflict("the complaint is closed")
-    return c
-
-
-def _scoped_case(case_id: str) -> Case:
-    return case_for(db().get(Case, case_id), case_id)
-
-
 @blp.route("")
 class Complaints(MethodView):
     @blp.arguments(ComplaintCreateSchema)
     @blp.response(201, ComplaintSchema)
     def post(self, data):
         """Record a complaint; a case it names is linked at once (its objects go on legal hold)."""
-        _handler()
-        p = current()
-        session, store = db(), get_archive().store
-        if data.get("agency") and not policy.reads_agency(p, data["agency"]):
-            refuse("agency", data["agency"], visible=False, why="outside your scope")
-        case = _scoped_case(data["case_id"]) if data.get("case_id") else None
+        c = caller()
+        service.ensure_handler(c)
+        case_id = data.pop("case_id", None)
+        cases = [c.case_for(db().get(Case, case_id), case_id)] if case_id else []
         data["received_at"] = as_aware(data["received_at"])
-        c = service.create(session, {**data, "agency": data.get("agency") or (case.agency_code if case else None)},
-                           by=p.username, default_district=p.scope_code if p.agencies is not None else None)
-        if case is not None:
-            service.link(session, store, c, case, by=p.username)
-        session.commit()
-        audit_event("complaint.create", "complaint", str(c.id), case_id=case.id if case else None)
-        return service.view(session, c)
+        return service.view(db(), service.record(c, data, cases))
 
     @blp.arguments(ComplaintQuerySchema, location="query")
     @blp.response(200, ComplaintListSchema)
     def get(self, args):
         """Complaints in the caller's scope, newest first."""
-        _handler()
+        service.ensure_handler(caller())
         p = current()
         q = select(Complaint).order_by(Complaint.id.desc())
         if args.get("status"):
@@ -162,9 +118,7 @@ class Complaints(MethodView):
 class ComplaintItem(MethodView):
     @blp.response(200, ComplaintSchema)
     def get(self, complaint_id):
-        c = complaint_for(complaint_id, open_only=False)
-        audit_event("complaint.view", "complaint", str(complaint_id))
-        return service.view(db(), c)
+        return service.view(db(), service.view_complaint(caller(), complaint_id))
 
 
 @blp.route("/<int:complaint_id>/links")
@@ -173,13 +127,8 @@ class ComplaintLinks(MethodView):
     @blp.response(201, ComplaintSchema)
     def post(self, data, complaint_id):
         """Link a case found while handling; its objects go on legal hold."""
-        c = complaint_for(complaint_id)
-        case = _scoped_case(data["case_id"])
-        session = db()
-        service.link(session, get_archive().store, c, case, by=current().username)
-        session.commit()
-        audit_event("complaint.link", "complaint", str(complaint_id), case_id=case.id)
-        return service.view(session, c)
+        c, _ = service.link_case(caller(), complaint_id, data["case_id"])
+        return service.view(db(), c)
 
 
 @blp.route("/<int:complaint_id>/steps")
@@ -188,12 +137,8 @@ class ComplaintSteps(MethodView):
     @blp.response(201, ComplaintSchema)
     def post(self, data, complaint_id):
         """Add a step to the handling log (办理记录): the day and what was done; appended only."""
-        c = complaint_for(complaint_id)
-        session = db()
-        step = service.add_step(session, c, by=current().username, done_on=data["done_on"], text=data["text"])
-        session.commit()
-        audit_event("complaint.step", "complaint", str(complaint_id), step=step.id, done_on=str(step.done_on))
-        return service.view(session, c)
+        c = service.log_step(caller(), complaint_id, data["done_on"], data["text"])
+        return service.view(db(), c)
 
 
 @blp.route("/<int:complaint_id>/attachments")
@@ -202,17 +147,10 @@ class ComplaintAttachments(MethodView):
     @blp.response(201, AttachmentSchema)
     def post(self, files, complaint_id):
         """Store a file that came with the complaint (multipart ``file``), write-once like a document."""
-        from archive.api.cases import received_file
-
-        c = complaint_for(complaint_id)
         upload = files["file"]
-        session, archive = db(), get_archive()
-        a = service.attach(session, archive.store, archive.ingest_settings, c, by=current().username,
-                           filename=upload.filename, spool=received_file(upload))
-        session.commit()
-        audit_event("complaint.attach", "complaint", str(complaint_id), attachment=a.id, sha256=a.sha256,
-                    filename=a.filename)
-        return a
+        service.scoped_complaint(caller(), complaint_id)  # refused before the file is read
+        return service.attach_file(caller(), complaint_id, upload.filename,
+                                   received_file(upload, get_archive().ingest_settings.max_bytes))
 
 
 @blp.route("/<int:complaint_id>/attachments/<attachment_id>")
@@ -224,7 +162,7 @@ class ComplaintAttachmentContent(MethodView):
         from archive.errors import NotFound
         from archive.models import ComplaintAttachment
 
-        c = complaint_for(complaint_id, open_only=False)
+        c = service.scoped_complaint(caller(), complaint_id, open_only=False)
         a = db().get(ComplaintAttachment, attachment_id)
         if a is None or a.complaint_id != c.id:
             raise NotFound("no such attachment")
@@ -238,10 +176,6 @@ class ComplaintClose(MethodView):
     @blp.response(200, ComplaintSchema)
     def post(self, data, complaint_id):
         """Close with the handling and the outcome; holds no other open complaint needs are lifted."""
-        c = complaint_for(complaint_id)
+        c, released = service.close_complaint(caller(), complaint_id, data["handling"], data["outcome"])
         session = db()
-        released = service.close(session, get_archive().store, c, by=current().username,
-                                 handling=data["handling"], outcome=data["outcome"])
-        session.commit()
-        audit_event("complaint.close", "complaint", str(complaint_id), released=released)
         return service.view(session, c)

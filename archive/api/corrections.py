@@ -6,13 +6,13 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from archive.api.amendments import DecisionSchema
-from archive.api.schemas import LocalDateTime
-from archive.auth.web import audit_event, case_for, current
+from archive.services.schemas import LocalDateTime
+from archive.edge.auth import audit_event, case_for, current
 from archive.errors import Forbidden
 from archive.extension import db
 from archive.models import Case
 from archive.services import corrections
-from archive.services.clock import now
+from archive.clock import now
 
 blp = Blueprint("corrections", __name__, url_prefix="/api", description="案件信息更正 Case corrections")
 

@@ -8,31 +8,20 @@ from urllib.parse import quote
 
 from flask import Response, request
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from archive.api.errors import error_response
-from archive.api.schemas import DocumentSchema
-from archive.auth.web import audit_event, may_read, refuse
+from archive.edge.errors import error_response
+from archive.services.schemas import DocumentSchema
+from archive.edge.auth import audit_event, caller
+from archive.services.documents import scoped_document
 from archive.errors import NotFound, StoredFileDamaged, StoredFileMissing, ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Document
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 from archive.storage.base import ObjectNotFound, StorageError
 
 blp = Blueprint("documents", __name__, url_prefix="/api/documents", description="文书与证据 Documents")
-
-
-def scoped_document(doc_id: str) -> Document:
-    """The document if its case is in the caller's scope; else 404 (refusal audited)."""
-    # one query for the document and its case, found or not (no timing difference)
-    doc = db().scalar(select(Document).where(Document.id == doc_id).options(joinedload(Document.case)))
-    if doc is None:
-        raise NotFound("no such document")
-    if not may_read(doc.case.agency_code, doc.case_id):
-        refuse("document", doc_id, visible=False, why="outside your scope")
-    return doc
 
 
 @blp.route("/<doc_id>")
@@ -40,7 +29,7 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, doc_id):
         """Metadata of one document."""
-        doc = scoped_document(doc_id)
+        doc = scoped_document(caller(), doc_id)
         audit_event("document.view", "document", doc_id)
         return doc
 
@@ -51,7 +40,7 @@ class DocumentContent(MethodView):
     def get(self, doc_id):
         """The stored bytes, streamed; ETag is the SHA-256; single byte ranges supported.
         ``?version=N`` reads an earlier version (see ``/versions``)."""
-        doc = scoped_document(doc_id)
+        doc = scoped_document(caller(), doc_id)
         src = _version(doc, request.args.get("version"))
         etag = src.sha256
         if request.if_none_match.contains(etag):

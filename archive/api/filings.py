@@ -5,12 +5,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from archive.api.schemas import LocalDateTime
-from archive.auth.web import audit_event, current, refuse
+from archive.services.schemas import LocalDateTime
+from archive.edge.auth import caller, current, refuse
 from archive.extension import db
-from archive.models import Case, FilingReview
 from archive.services import filings as service
-from archive.services.clock import now
 
 blp = Blueprint("filings", __name__, url_prefix="/api/filings", description="备案审查 Major-case filing review")
 
@@ -59,70 +57,6 @@ class FilingDetailSchema(FilingSchema):
     note = fields.String(allow_none=True)
 
 
-def _row(entry: dict) -> dict:
-    case, review = entry["case"], entry["review"]
-    return {"case_id": case.id, "number": case.number, "agency": case.agency_code, "filed_at": entry["filed_at"],
-            "decided_at": entry["decided_at"], "outcome": review.outcome if review else None,
-            "task_id": review.task_id if review else None}
-
-
-def scoped_case(case_id: str) -> Case:
-    p = current()
-    if not service.reads_filings(p):
-        refuse("filing", case_id, visible=True, why=f"a {p.role} does not review 备案")
-    case = db().get(Case, case_id)
-    if case is None or not p.sees_agency(case.agency_code):
-        refuse("filing", case_id, visible=False, why="no such case in scope")
-    assert case is not None
-    return case
-
-
-def filed_entry(case: Case) -> dict:
-    """The case's 备案 entry, or 404 when it is not a major case with a filed 备案."""
-    from archive.deadlines.rules import load_rules
-
-    entry = service.entry(db(), case, load_rules())
-    if entry is None:
-        refuse("filing", case.id, visible=False, why="not a major case with a filed 备案")
-    assert entry is not None
-    return entry
-
-
-def detail(case: Case, certificate: str = "", entry: dict | None = None) -> dict:
-    from archive.deadlines.rules import load_rules
-    from archive.deadlines.store import load_calendar
-
-    session = db()
-    rules = load_rules()
-    entry = entry or filed_entry(case)
-    review: FilingReview | None = entry["review"]
-    items = service.saved_items(review) if review else service.check(session, case, rules, load_calendar(session),
-                                                                       certificate)
-    return _row(entry) | {"checklist": items, "reviewed_by": review.reviewed_by if review else None,
-                          "reviewed_at": review.reviewed_at if review else None,
-                          "note": review.note if review else None, "certificate": review.certificate if review else certificate}
-
-
-def do_review(case: Case, args: dict, **audit_detail) -> FilingReview:
-    from archive.deadlines.rules import load_rules
-    from archive.deadlines.store import load_calendar
-
-    p = current()
-    if not service.reviews_filings(p, case.agency_code):
-        refuse("filing", case.id, visible=True, why="the agency's district office reviews its 备案")
-    filed_entry(case)  # a major case with a filed 备案, or 404
-    session = db()
-    r = service.review(session, p, case, load_rules(), load_calendar(session), verdicts=args["items"],
-                       certificate=args["certificate"], note=args["note"], due_days=args["due_days"], now=now())
-    session.commit()
-    audit_event("filing.review", "case", case.id, outcome=r.outcome, task=r.task_id,
-                problems=[i["code"] for i in service.saved_items(r) if not i["ok"]], **audit_detail)
-    if r.task_id:
-        audit_event("task.create", "task", str(r.task_id), kind="assign", assignee=case.agency_code,
-                    subject=f"重大案件备案审查问题整改：{case.number}", via="filing review")
-    return r
-
-
 @blp.route("")
 class Filings(MethodView):
     @blp.arguments(FilingQuerySchema, location="query")
@@ -135,7 +69,7 @@ class Filings(MethodView):
         p = current()
         if not service.reads_filings(p):
             refuse("filing", "list", visible=True, why=f"a {p.role} does not review 备案")
-        return {"filings": [_row(e) for e in service.queue(db(), p.agencies, load_rules(), args["status"])]}
+        return {"filings": [service.filing_row(e) for e in service.queue(db(), p.agencies, load_rules(), args["status"])]}
 
 
 @blp.route("/<case_id>")
@@ -145,7 +79,7 @@ class Filing(MethodView):
     def get(self, args, case_id):
         """The checklist of ``forms/filing_review.json`` with the archive's pre-check of each item
         (``certificate`` checks the legal reviewer against the officers); the review once made."""
-        return detail(scoped_case(case_id), args["certificate"])
+        return service.detail(caller(), service.scoped_case(caller(), case_id), args["certificate"])
 
 
 @blp.route("/<case_id>/review")
@@ -155,6 +89,6 @@ class FilingReviewRoute(MethodView):
     def post(self, args, case_id):
         """Record the review (the agency's district office, once per case: 409 after). Problems
         open a 交办 task on the agency with ``due_days`` working days."""
-        case = scoped_case(case_id)
-        do_review(case, args)
-        return detail(case)
+        case = service.scoped_case(caller(), case_id)
+        service.do_review(caller(), case, args)
+        return service.detail(caller(), case)

@@ -5,12 +5,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from archive.api.schemas import LocalDateTime
+from archive.services.schemas import LocalDateTime
 from archive.auth import policy
-from archive.auth.web import current, refuse
+from archive.edge.auth import current, refuse
 from archive.extension import db, get_archive
 from archive.services import fixity
-from archive.services.clock import now
+from archive.clock import now
 
 blp = Blueprint("fixity", __name__, url_prefix="/api/fixity", description="完整性 Fixity")
 

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
-from archive.api.schemas import FormSchema, OrganisationSchema
+from archive.services.schemas import FormSchema, OrganisationSchema
 from archive.extension import db, get_archive
 from archive.jobs import queue_depth
 from archive.services.orgs import org_tree

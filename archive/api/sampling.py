@@ -9,34 +9,20 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from archive.api.schemas import BoundedDate, Id, LocalDateTime
+from archive.services.schemas import Id, LocalDateTime
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, caller, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Organisation, Review
 from archive.sampling import report, service
+from archive.services import sampling as app
+from archive.services.cases import scoped_case
+from archive.services.schemas import PlanCreateSchema
 
 blp = Blueprint("sampling", __name__, url_prefix="/api/sampling", description="抽样 Sampling plans and draws")
 reviews_blp = Blueprint("reviews", __name__, url_prefix="/api/reviews", description="评查 Reviews")
 bundle_blp = Blueprint("bundles", __name__, url_prefix="/api/cases", description="案卷包 Case-file bundles")
-
-
-class PlanCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    period_start = BoundedDate(required=True)
-    period_end = BoundedDate(required=True)
-    kinds = fields.List(fields.String(validate=validate.OneOf(service.KINDS)), required=True,
-                        validate=validate.Length(min=1, max=2))
-    district = fields.String(load_default=None, validate=validate.Length(max=64),
-                             metadata={"description": "a district code; empty: the whole city"})
-    count = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
-    rate = fields.Float(load_default=None, validate=validate.Range(min=0, max=1), metadata={"description": "share of each stratum, 0 < rate ≤ 1"})
-    min_per_stratum = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
-    max_per_stratum = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
-    reviewers_per_file = fields.Integer(load_default=2, validate=validate.Range(min=1, max=20))
-    max_load = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10000))
-    review_deadline = BoundedDate(required=True)
 
 
 class DrawSchema(Schema):
@@ -161,31 +147,14 @@ class ConflictOutSchema(Schema):
 
 # -- who may do what ----------------------------------------------------------------------------
 
-def _plan_visible(plan) -> bool:
-    return policy.reads_plan(current(), plan.district_code)
-
-
-def _plan(plan_id: int):
-    plan = service.get_plan(db(), plan_id)
-    if not _plan_visible(plan):
-        refuse("sampling_plan", str(plan_id), visible=False, why="outside your scope")
-    return plan
-
-
 @blp.route("/plans")
 class Plans(MethodView):
     @blp.arguments(PlanCreateSchema)
     @blp.response(201, PlanSchema)
     def post(self, data):
         """Set a sampling plan (city office only)."""
-        p = current()
-        if not policy.sets_plans(p):
-            refuse("sampling_plan", "new", visible=True, why="the city office sets sampling plans")
-        session = db()
-        plan = service.create_plan(session, data, p.username)
-        session.commit()
-        audit_event("sample.plan", "sampling_plan", str(plan.id), name=plan.name)
-        return service.plan_view(session, plan)
+        plan = app.create_plan(caller(), data)
+        return service.plan_view(db(), plan)
 
     @blp.response(200, PlanListSchema)
     def get(self):
@@ -193,7 +162,8 @@ class Plans(MethodView):
         from archive.models import SamplingPlan
 
         plans = db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())).all()
-        return {"plans": [service.plan_view(db(), pl, detail=False) for pl in plans if _plan_visible(pl)]}
+        return {"plans": [service.plan_view(db(), pl, detail=False) for pl in plans
+                          if policy.reads_plan(current(), pl.district_code)]}
 
 
 @blp.route("/plans/<int:plan_id>")
@@ -201,15 +171,8 @@ class PlanItem(MethodView):
     @blp.response(200, PlanSchema)
     def get(self, plan_id):
         """A plan with its strata (frozen populations and digests), seed, sample and assignments."""
-        plan = _plan(plan_id)
-        audit_event("sample.view", "sampling_plan", str(plan_id))
+        plan = app.view_plan(caller(), plan_id)
         return service.plan_view(db(), plan, agencies=policy.plan_agencies(current()))
-
-
-def _may_draw(plan) -> None:
-    if not policy.draws_plan(current(), plan.district_code):
-        refuse("sampling_plan", str(plan.id), visible=True,
-               why="the city office, or the office of the plan's district, freezes and draws")
 
 
 @blp.route("/plans/<int:plan_id>/freeze")
@@ -217,12 +180,8 @@ class PlanFreeze(MethodView):
     @blp.response(200, PlanSchema)
     def post(self, plan_id):
         """Freeze the eligible populations and record their digests (before any seed is known)."""
-        plan = _plan(plan_id)
-        _may_draw(plan)
-        session = db()
-        service.freeze(session, plan, by=current().username, role=current().role)
-        session.commit()
-        return service.plan_view(session, plan, agencies=policy.plan_agencies(current()))
+        plan = app.freeze(caller(), plan_id)
+        return service.plan_view(db(), plan, agencies=policy.plan_agencies(current()))
 
 
 class WithdrawSchema(Schema):
@@ -235,13 +194,8 @@ class PlanWithdraw(MethodView):
     @blp.response(200, PlanSchema)
     def post(self, data, plan_id):
         """Withdraw a frozen plan not yet drawn (the city office), with a reason; it is kept."""
-        plan = _plan(plan_id)
-        p = current()
-        if not policy.sets_plans(p):
-            refuse("sampling_plan", str(plan.id), visible=True, why="the city office withdraws plans")
-        session = db()
-        service.withdraw(session, plan, by=p.username, role=p.role, reason=data["reason"])
-        return service.plan_view(session, plan, agencies=policy.plan_agencies(p))
+        plan = app.withdraw(caller(), plan_id, data["reason"])
+        return service.plan_view(db(), plan, agencies=policy.plan_agencies(current()))
 
 
 @blp.route("/plans/<int:plan_id>/draw")
@@ -251,12 +205,8 @@ class PlanDraw(MethodView):
     def post(self, data, plan_id):
         """Draw with the seed entered now; freezes first if needed. 422 names the strata whose
         constraints the reviewer pool cannot meet."""
-        plan = _plan(plan_id)
-        _may_draw(plan)
-        session = db()
-        service.draw(session, plan, data["seed"], by=current().username, role=current().role)
-        session.commit()
-        return service.plan_view(session, plan, agencies=policy.plan_agencies(current()))
+        plan = app.draw(caller(), plan_id, data["seed"])
+        return service.plan_view(db(), plan, agencies=policy.plan_agencies(current()))
 
 
 @blp.route("/plans/<int:plan_id>/results")
@@ -265,7 +215,7 @@ class PlanResults(MethodView):
     @blp.response(200, description="results per file, agency and district (JSON, CSV or DOCX)")
     def get(self, args, plan_id):
         """Scores per file, per agency and per district; ``format=csv`` or ``format=docx`` to export."""
-        plan = _plan(plan_id)
+        plan = app.scoped_plan(caller(), plan_id)
         # a district office sees its own agencies' results of a city-wide plan
         data = service.results(db(), plan, policy.plan_agencies(current()))
         audit_event("sample.results", "sampling_plan", str(plan_id), format=args["format"])
@@ -305,13 +255,13 @@ class ReviewItem(MethodView):
     @reviews_blp.response(200, ReviewSchema)
     def get(self, review_id):
         """One review (its reviewer, or an office whose scope covers the file)."""
-        return service.review_view(_review(review_id))
+        return service.review_view(app.scoped_review(caller(), review_id))
 
     @reviews_blp.arguments(ReviewSubmitSchema)
     @reviews_blp.response(200, ReviewSchema)
     def post(self, data, review_id):
         """Submit the score: failed veto items, deductions with reasons (once, before the deadline)."""
-        review = _review(review_id)
+        review = app.scoped_review(caller(), review_id)
         if not policy.scores_review(current(), review.reviewer):
             refuse("review", str(review_id), visible=True, why="only the assigned reviewer scores this file")
         session = db()
@@ -320,18 +270,6 @@ class ReviewItem(MethodView):
         session.commit()
         audit_event("review.submit", "review", str(review_id), score=review.score, grade=review.grade)
         return service.review_view(review)
-
-
-def _review(review_id: int) -> Review:
-    from archive.errors import NotFound
-
-    p = current()
-    review = db().get(Review, review_id)
-    if review is None:
-        raise NotFound("no such review")
-    if not policy.reads_review(p, review.reviewer, review.agency_code):
-        refuse("review", str(review_id), visible=False, why="not your review")
-    return review
 
 
 @reviews_blp.route("/conflicts")
@@ -356,9 +294,7 @@ class Conflicts(MethodView):
 # -- bundles --------------------------------------------------------------------------------------
 
 def _bundle_case(case_id: str):
-    from archive.api.cases import scoped_case
-
-    case = scoped_case(case_id)
+    case = scoped_case(caller(), case_id)
     org = db().get(Organisation, case.agency_code)
     return case, org.name if org else case.agency_code
 

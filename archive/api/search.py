@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from archive.api.schemas import SearchQuerySchema, SearchResultSchema
-from archive.auth.web import audit_event, scope_search
+from archive.services.schemas import SearchQuerySchema, SearchResultSchema
+from archive.edge.auth import audit_event, caller, scope_search
 from archive.extension import db, get_archive
 from archive.services.search import build_query, search
 
@@ -24,9 +24,9 @@ class Search(MethodView):
         q = args.pop("q")
         complaint = args.pop("complaint", None)
         if complaint is not None:
-            from archive.api.complaints import complaint_for
+            from archive.services.complaints import scoped_complaint
 
-            complaint_for(complaint)  # in scope and open, or 404/409
+            scoped_complaint(caller(), complaint)  # in scope and open, or 404/409
         sq = build_query(q, **args)
         scope_search(sq)  # inside the index query: no count or snippet leaks
         result = search(db(), get_archive().index, sq)

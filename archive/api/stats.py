@@ -9,18 +9,14 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import select
 
 from archive import audit
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, caller, current, refuse
 from archive.extension import db, get_archive
-from archive.errors import ValidationFailed
-from archive.models import Organisation
 from archive.services import briefing
-from archive.services import scores as scoring
-from archive.services import stats
-from archive.services.clock import FIRST_YEAR, LAST_YEAR, SHANGHAI, check_month, now
+from archive.services import reports, stats
+from archive.clock import FIRST_YEAR, LAST_YEAR, SHANGHAI, check_month, now
 
 blp = Blueprint("stats", __name__, url_prefix="/api/stats", description="统计 Statistics")
 reports_blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="简报 Reports")
@@ -67,7 +63,7 @@ class Performance(MethodView):
         opened in the year (this year: to date) ÷ all its powers; status against the threshold
         (``ARCHIVE_PERFORMANCE_THRESHOLD``). An agency sees itself, a district office its
         agencies, the city everything."""
-        p = stats_reader("performance")
+        p = reports.stats_reader(caller(), "performance")
         today = now().astimezone(SHANGHAI).date()
         year = args["year"] or today.year
         agency = args["agency"]
@@ -97,40 +93,6 @@ class ScoresQuerySchema(Schema):
                           metadata={"description": f"YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12"})
     district = fields.String(load_default=None, validate=validate.Length(max=64),
                              metadata={"description": "only the agencies of this district"})
-
-
-def stats_reader(what: str):
-    """The caller, if its role reads the statistics (else 403, audited)."""
-    p = current()
-    if not policy.reads_stats(p):
-        refuse("stats", what, visible=True, why=f"a {p.role} does not read the statistics")
-    return p
-
-
-def briefing_title(p, district: str | None) -> str:
-    """A briefing names the district asked for, else the caller's own organisation."""
-    return briefing.area_name(db(), district or p.scope_code) or "全市"
-
-
-def check_district(p, district: str | None) -> None:
-    """``district`` (when given) is a district with an agency the caller sees; else 404."""
-    if district is None:
-        return
-    org = db().get(Organisation, district)
-    if org is None or org.level != "district" or not any(
-            p.sees_agency(c) for c in db().scalars(select(Organisation.code).where(Organisation.parent_code == district))):
-        refuse("district", district, visible=False, why="no such district in the caller's scope")
-
-
-def month_scores(args) -> dict:
-    """The scores of ``args["month"]`` for the caller (shared by the API, the page and the briefing)."""
-    p = stats_reader("scores")
-    district = args.get("district")
-    check_district(p, district)
-    try:
-        return scoring.scores(db(), args["month"], p.agencies, get_archive().config, now(), district=district)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
 
 
 class ComponentSchema(Schema):
@@ -169,7 +131,7 @@ class Scores(MethodView):
         """月度考评: each agency's score of the month, ranked, with every component (rate,
         weight, points and the counts behind it). The formula is ``ARCHIVE_SCORE_WEIGHTS`` and
         ``ARCHIVE_SCORE_WARNING_CREDIT``; a component without data is left out of the weights."""
-        out = month_scores(args)
+        out = reports.month_scores(caller(), args)
         out["from_"] = out.pop("from")
         return out
 
@@ -197,7 +159,7 @@ class Thresholds(MethodView):
     @blp.response(200, ThresholdsSchema)
     def get(self):
         """The pass mark of the performance ratio: the default and each year's own."""
-        stats_reader("thresholds")
+        reports.stats_reader(caller(), "thresholds")
         return stats.thresholds(db(), get_archive().config)
 
 
@@ -223,19 +185,6 @@ class MonthlyReportQuerySchema(ScoresQuerySchema):
                            metadata={"description": "docx (with charts), csv or xlsx"})
 
 
-def briefing_data(args) -> dict:
-    """The month's briefing for the caller: its scope, titled with the district asked for or
-    the caller's own organisation."""
-    p = stats_reader("report")
-    district = args.get("district")
-    check_district(p, district)
-    try:
-        return briefing.monthly(db(), args["month"], p.agencies, get_archive().config, now(), district=district,
-                                title=briefing_title(p, district))
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
-
-
 @reports_blp.route("/monthly")
 class MonthlyReport(MethodView):
     @reports_blp.arguments(MonthlyReportQuerySchema, location="query")
@@ -245,7 +194,7 @@ class MonthlyReport(MethodView):
         """月度简报: the month's summary, the ranking with every component, the charts (DOCX)
         and the warnings that climbed to level 2 or 3; the same figures as CSV or XLSX. For the
         caller's scope (``district`` narrows it)."""
-        data = briefing_data(args)
+        data = reports.briefing_data(caller(), args)
         body = briefing.render(data, args["format"])
         audit_event("report.monthly", "month", args["month"], format=args["format"], district=args.get("district"))
         name = briefing.filename(data, args["format"])
@@ -279,20 +228,6 @@ class DailyUseSchema(Schema):
     organisations = fields.List(fields.Nested(DailyUseRowSchema))
 
 
-def daily_use_data(args) -> dict:
-    """The month's daily use for the caller (the API and the page)."""
-    from archive.deadlines.store import load_calendar
-    from archive.services import dailyuse
-
-    p = stats_reader("daily-use")
-    district = args.get("district")
-    check_district(p, district)
-    try:
-        return dailyuse.daily_use(db(), args["month"], p.agencies, load_calendar(db()), now(), district=district)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
-
-
 @blp.route("/daily-use")
 class DailyUse(MethodView):
     @blp.arguments(ScoresQuerySchema, location="query")
@@ -301,6 +236,6 @@ class DailyUse(MethodView):
         """日常使用情况: per organisation in scope, the working days of the month (to date) with a
         web login by one of its users, the days missed (holidays are not missed; make-up working
         days are), and how quickly the month's warnings on it were first looked at."""
-        out = daily_use_data(args)
+        out = reports.daily_use_data(caller(), args)
         out["from_"] = out.pop("from")
         return out

@@ -6,12 +6,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from archive.api.schemas import LocalDateTime
-from archive.auth.web import audit_event, current, refuse
+from archive.services.schemas import LocalDateTime
+from archive.edge.auth import audit_event, caller, current
+from archive.edge.uploads import received_files
 from archive.extension import db, get_archive
-from archive.models import SupervisionTask, TaskAttachment
+from archive.models import TaskAttachment
 from archive.services import tasks as service
-from archive.services.clock import now
+from archive.clock import now
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="交办转办 Supervision tasks")
 
@@ -70,71 +71,8 @@ class TaskListSchema(Schema):
     tasks = fields.List(fields.Nested(TaskSchema))
 
 
-def scoped_task(task_id: int) -> SupervisionTask:
-    task = db().get(SupervisionTask, task_id)
-    if task is None or not service.reads(current(), task):
-        refuse("task", str(task_id), visible=False, why="no such task for the caller")
-    assert task is not None
-    return task
-
-
-def _store_files(task: SupervisionTask, step, uploads) -> list[TaskAttachment]:
-    from archive.api.cases import received_file
-
-    archive = get_archive()
-    return [service.attach(db(), archive.store, archive.ingest_settings, task, step, by=current().username,
-                           filename=u.filename, spool=received_file(u)) for u in uploads if u.filename]
-
-
-def create_task(form: dict, uploads, **audit_detail) -> SupervisionTask:
-    p = current()
-    if service.assigning_kind(p) is None:
-        refuse("task", "new", visible=True, why="only the city office transfers and a district office assigns")
-    session = db()
-    task = service.create(session, p, assignee=form["assignee"], subject=form["subject"], text=form["text"],
-                          due_days=form["due_days"], cases=service.case_numbers(form.get("cases", "")),
-                          complaint_id=form.get("complaint"), now=now())
-    first = task_first_step(task)
-    files = _store_files(task, first, uploads)
-    session.commit()
-    audit_event("task.create", "task", str(task.id), kind=task.kind, assignee=task.assignee_org, subject=task.subject,
-                due_at=task.due_at.isoformat() if task.due_at else None, complaint=task.complaint_id,
-                files=[f.sha256 for f in files], **audit_detail)
-    return task
-
-
-def task_first_step(task: SupervisionTask):
-    from sqlalchemy import select
-
-    from archive.models import TaskStep
-
-    return db().scalars(select(TaskStep).where(TaskStep.task_id == task.id).order_by(TaskStep.id)).first()
-
-
-def answer_task(task_id: int, text: str, uploads, **audit_detail) -> SupervisionTask:
-    task = scoped_task(task_id)
-    p = current()
-    if not service.answers_for(p, task):
-        refuse("task", str(task_id), visible=True, why="only the assignee answers")
-    session = db()
-    step = service.answer(session, task, p, text, now())
-    files = _store_files(task, step, uploads)
-    session.commit()
-    audit_event("task.answer", "task", str(task_id), step=step.id, files=[f.sha256 for f in files], **audit_detail)
-    return task
-
-
-def decide_task(task_id: int, accept: bool, reason: str, **audit_detail) -> SupervisionTask:
-    task = scoped_task(task_id)
-    p = current()
-    if not service.decides_for(p, task):
-        refuse("task", str(task_id), visible=True, why="only the assigner accepts or sends back")
-    session = db()
-    step = service.decide(session, task, p, accept, reason, now())
-    session.commit()
-    audit_event("task.accept" if accept else "task.send_back", "task", str(task_id), step=step.id, reason=reason,
-                **audit_detail)
-    return task
+def _files():
+    return received_files(request.files.getlist("file"), get_archive().ingest_settings.max_bytes)
 
 
 @blp.route("")
@@ -154,7 +92,7 @@ class Tasks(MethodView):
         """转办 (city office → a district office) or 交办 (district office → one of its agencies):
         multipart ``assignee, subject, text, due_days, cases, complaint`` and any number of
         ``file`` parts, stored write-once."""
-        task = create_task(form, request.files.getlist("file"))
+        task = service.create_task(caller(), form, _files(), now())
         return service.view(db(), task)
 
 
@@ -163,7 +101,7 @@ class Task(MethodView):
     @blp.response(200, TaskSchema)
     def get(self, task_id):
         """A task with its cases, every step and the files of each step."""
-        return service.view(db(), scoped_task(task_id))
+        return service.view(db(), service.scoped_task(caller(), task_id))
 
 
 @blp.route("/<int:task_id>/answer")
@@ -173,7 +111,7 @@ class TaskAnswer(MethodView):
     def post(self, form, task_id):
         """The assignee answers (multipart ``text`` and ``file`` parts); once per round: a second
         answer before the assigner decides answers 409."""
-        return service.view(db(), answer_task(task_id, form["text"], request.files.getlist("file")))
+        return service.view(db(), service.answer_task(caller(), task_id, form["text"], _files(), now()))
 
 
 @blp.route("/<int:task_id>/decision")
@@ -182,7 +120,7 @@ class TaskDecision(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, args, task_id):
         """The assigner accepts the answer (办结) or sends it back with a reason; once (409 after)."""
-        return service.view(db(), decide_task(task_id, args["accept"], args["reason"]))
+        return service.view(db(), service.decide_task(caller(), task_id, args["accept"], args["reason"], now()))
 
 
 @blp.route("/<int:task_id>/attachments/<attachment_id>")
@@ -193,7 +131,7 @@ class TaskAttachmentContent(MethodView):
         from archive.api.documents import stored_file_response
         from archive.errors import NotFound
 
-        task = scoped_task(task_id)
+        task = service.scoped_task(caller(), task_id)
         a = db().get(TaskAttachment, attachment_id)
         if a is None or a.task_id != task.id:
             raise NotFound("no such attachment")

@@ -6,15 +6,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from archive.api.schemas import LocalDateTime
+from archive.services.schemas import LocalDateTime
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, current, refuse
 from archive.deadlines.warnings import get_warning, handle, handle_together, summary
 from archive.errors import Conflict, Forbidden
 from archive.extension import db
 from archive.models import WarningRecord
 from archive.services import cases as case_service
-from archive.services.clock import now
+from archive.clock import now
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/warnings", description="预警 Warnings")
 

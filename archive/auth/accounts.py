@@ -17,7 +17,7 @@ from archive.auth.principal import SCOPE_LEVEL
 from archive.db import changed_rows
 from archive.errors import ArchiveError, Conflict, NotFound, ValidationFailed
 from archive.models import ROLES, ApiToken, LoginThrottle, Organisation, User, WebSession
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the timing the same.

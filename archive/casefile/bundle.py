@@ -16,7 +16,7 @@ from typing import IO, Iterator
 
 from archive.labels import STAGE_NAMES
 from archive.models import STAGES, Case, Document
-from archive.services.clock import SHANGHAI, now as server_now
+from archive.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)

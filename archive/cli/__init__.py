@@ -11,7 +11,7 @@ def _register_commands() -> None:
     from archive.cli import accounts, deadlines, integrity, orgs, sampling, service  # noqa: F401  (they add to main)
     from archive.cli.basicinfo import basic_info, powers
     from archive.cli.reports import report
-    from archive.ocr.command import ocr
+    from archive.cli.ocr import ocr
 
     main.add_command(ocr)
     main.add_command(powers)

@@ -60,7 +60,7 @@ def warnings() -> None:
 def _now_option(now: str | None):
     import datetime as dt
 
-    from archive.services.clock import SHANGHAI, now as server_now
+    from archive.clock import SHANGHAI, now as server_now
 
     if not now:
         return server_now()

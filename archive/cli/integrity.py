@@ -73,7 +73,7 @@ def fixity(sample_n: int | None, check_all: bool, limit: int) -> None:
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
     from archive.services import fixity as service
-    from archive.services.clock import now
+    from archive.clock import now
 
     cfg = load_config()
     with running_store(cfg):

@@ -24,8 +24,8 @@ def report_monthly(month: str, district: str | None, fmt: str, output: str | Non
     from archive.db import make_engine, make_sessionmaker, upgrade
     from archive.models import Organisation
     from archive.services import briefing
-    from archive.services.clock import now
-    from archive.services.clock import check_month
+    from archive.clock import now
+    from archive.clock import check_month
 
     try:
         check_month(month)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from archive.errors import ArchiveError
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 
 
 class CalendarMissing(ArchiveError):

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from archive.deadlines.rules import Period, Rules
 from archive.labels import form_name, stage_name
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 
 
 @dataclass(frozen=True)

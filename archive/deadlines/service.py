@@ -8,7 +8,7 @@ from archive.deadlines.evaluate import upload_due
 from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
 from archive.models import Case
-from archive.services.clock import local
+from archive.clock import local
 
 
 def attach_deadlines(session: Session, case: Case) -> Case:
@@ -65,7 +65,7 @@ def missing_calendar_years(session: Session, today=None) -> list[int]:
     """Years the archive needs a holiday calendar for and lacks: this year and the next (a
     deadline late in a year runs into the next). One system alert to the city office, not a
     warning on every case; the deadlines that need such a year show as 期限待定."""
-    from archive.services.clock import now
+    from archive.clock import now
 
     years = load_calendar(session).years
     this_year = (today or local(now()).date()).year  # type: ignore[union-attr]
@@ -81,7 +81,7 @@ def load_year(session: Session, cal, *, by: str, via: str) -> None:
     from archive import audit
     from archive.deadlines.store import save_year
     from archive.models import Case, Job
-    from archive.services.clock import now
+    from archive.clock import now
 
     save_year(session, cal)
     session.execute(update(Case).values(checked_at=None))  # deadlines may now be computable

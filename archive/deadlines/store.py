@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import WorkCalendar, YearCalendar, from_chinesecalendar, parse_year
 from archive.models import CalendarYear
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 
 PACKAGE_YEARS = range(2004, 2100)
 

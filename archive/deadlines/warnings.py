@@ -15,7 +15,7 @@ from archive.deadlines.rules import Rules
 from archive.db import compare_and_set, get_or_404
 from archive.errors import Conflict, ValidationFailed
 from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
-from archive.services.clock import SHANGHAI, now as server_now
+from archive.clock import SHANGHAI, now as server_now
 
 # Which role handles a warning at each level (seed: agency legal unit, district, city).
 
@@ -329,21 +329,6 @@ def check_case_in(session: Session, case_id: str) -> None:
             scan(session, load_rules(), load_calendar(session), server_now(), case_ids=[case_id], commit=False)
     except Exception as exc:
         logging.getLogger(__name__).warning("warning check of case %s failed: %s", case_id, exc)
-
-
-def run_checks(sessions, now: dt.datetime) -> tuple[ScanReport, int]:
-    """One scheduled round: scan every case, then escalate (what the worker runs)."""
-    from archive.deadlines.rules import load_rules
-    from archive.deadlines.store import load_calendar
-
-    with sessions() as session:
-        calendar, rules = load_calendar(session), load_rules()
-        report = scan(session, rules, calendar, now, incremental=True)
-        from archive.services.tasks import warn_overdue
-
-        report.new += warn_overdue(session, rules, calendar, now)
-        moved = escalate(session, rules, calendar, now)
-    return report, moved
 
 
 def handle(session: Session, warning: WarningRecord, *, by: str, note: str, now: dt.datetime) -> WarningRecord:

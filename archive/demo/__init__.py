@@ -13,7 +13,7 @@ from archive.extension import Archive
 from archive.worker import drain
 from archive.services import basicinfo
 from archive.services import cases as case_service
-from archive.services.clock import SHANGHAI, now as server_now
+from archive.clock import SHANGHAI, now as server_now
 from archive.services.ingest import HashingSpool, ingest
 from archive.services.orgs import import_orgs
 

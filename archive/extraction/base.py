@@ -1,7 +1,7 @@
-"""The ``TextExtractor`` port and the registry that picks one by media type."""
+"""The ``TextExtractor`` port and the registry the extractors add themselves to."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from archive.storage.base import ByteStream
@@ -54,43 +54,8 @@ def register(extractor: TextExtractor) -> TextExtractor:
     return extractor
 
 
-def extractor_for(media_type: str) -> TextExtractor | None:
-    """The extractor registered for ``media_type``, or None for opaque evidence."""
-    _load_builtin()
-    return _REGISTRY.get(media_type)
-
-
-def extract(stream: ByteStream, media_type: str, limits: ExtractLimits | None = None) -> ExtractionResult:
-    """Extract with the registered extractor; unknown types are kept as opaque evidence."""
-    extractor = extractor_for(media_type)
-    if extractor is None:
-        return ExtractionResult("not_extracted", reason=f"{media_type}: kept as evidence, no text extractor")
-    try:
-        result = extractor.extract(stream, limits or ExtractLimits())
-    except Exception as exc:  # the contract says extractors don't raise; this guards the worker
-        return ExtractionResult("failed", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
-    limit = (limits or ExtractLimits()).max_text_chars
-    if len(result.text) > limit or result.status == "truncated":
-        result = replace(truncated(result.text, limit, result.pages), blank_pages=result.blank_pages)
-    if "\x00" in result.text:
-        # NUL is never text (some PDF encodings yield it between characters) and PostgreSQL
-        # cannot store it.
-        result = replace(result, text=result.text.replace("\x00", ""))
-    return result
-
-
 def truncated(text: str, limit: int, pages: int | None = None) -> ExtractionResult:
     """The first ``limit`` characters, marked: one huge text must not stall the index or make
     every search that finds it slow. The document itself is stored whole."""
     return ExtractionResult("truncated", text=text[:limit], pages=pages,
                             reason=f"text cut at {limit} characters (the stored document is whole)")
-
-
-_loaded = False
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from archive.extraction import docx, image, pdf, text  # noqa: F401  (they register themselves)

@@ -22,10 +22,9 @@ from archive import jobs
 from archive.extraction import extract, normalise
 from archive.extraction.base import ExtractLimits
 from archive.indexing.base import IndexedDocument, SearchIndex
-from archive.models import Case, Document, Job, Stage
+from archive.models import Case, Document, Job, Organisation, Stage
 from archive.ocr.jobs import enqueue_ocr, wants_ocr
-from archive.services.clock import now as server_now
-from archive.services.orgs import ancestry
+from archive.clock import now as server_now
 from archive.storage.base import ObjectStore, StorageUnavailable
 from forms import load_catalog
 
@@ -265,3 +264,13 @@ def rebuild_if_stale(sessions: sessionmaker[Session], store: ObjectStore, index,
     return n
 
 
+def ancestry(session: Session, code: str) -> dict[str, str]:
+    """{"agency": …, "district": …, "city": …} codes above and including ``code``."""
+    out: dict[str, str] = {}
+    seen = set()
+    current = session.get(Organisation, code)
+    while current is not None and current.code not in seen:
+        seen.add(current.code)
+        out.setdefault(current.level, current.code)
+        current = session.get(Organisation, current.parent_code) if current.parent_code else None
+    return out

@@ -18,7 +18,7 @@ from archive.sampling import scoring
 from archive.sampling.draw import (
     DrawError, Reviewer, SampledFile, assign, population_digest, sample_size, select as draw_select,
 )
-from archive.services.clock import SHANGHAI, now as server_now
+from archive.clock import SHANGHAI, now as server_now
 
 KINDS = ("penalty", "inspection")
 

@@ -16,9 +16,11 @@ from archive.errors import Conflict, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.jobs import enqueue
 from archive.models import Amendment, Case, Document, DocumentVersion, Organisation, new_id
-from archive.services.clock import now as server_now
-from archive.services.complaints import hold_new
-from archive.services.ingest import HashingSpool, IngestSettings, clean_filename, object_metadata, retain_until
+from archive.auth import policy
+from archive.clock import now as server_now
+from archive.services.caller import Caller
+from archive.services.holds import hold_new
+from archive.services.objects import HashingSpool, IngestSettings, clean_filename, object_metadata, retain_until
 from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -213,3 +215,56 @@ def view(a: Amendment) -> dict:
             "filename": a.filename, "media_type": a.media_type, "size": a.size, "sha256": a.sha256,
             "status": a.status, "decided_by": a.decided_by, "decided_at": a.decided_at,
             "decision_note": a.decision_note, "new_version_no": a.new_version_no}
+
+
+# -- use cases: the API and the pages call these with the request's Caller ----------------------
+
+def scoped(c: Caller, amendment_id: int) -> Amendment:
+    """The amendment if its agency is in the caller's scope; else the 404 a missing id gets."""
+    a = get(c.session, amendment_id)
+    if not policy.reads_agency(c.principal, a.agency_code):
+        c.refuse("amendment", str(amendment_id), visible=False, why="outside your scope")
+    return a
+
+
+def ask(c: Caller, doc: Document, filename: str | None, spool, reason: str) -> Amendment:
+    """The document's agency asks for a correction: the corrected file is stored (retained,
+    waiting for the decision) and the request committed; one pending request per document."""
+    if not policy.writes_agency(c.principal, doc.case.agency_code):
+        c.refuse("document", doc.id, visible=True, why="amendments are requested by the document's agency")
+    try:
+        a = request(c.session, c.store, c.settings, doc, by=c.username, reason=reason, filename=filename, spool=spool)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("amendment.request", "amendment", str(a.id), document_id=doc.id, sha256=a.sha256, reason=a.reason)
+    return a
+
+
+def decide_as(c: Caller, a: Amendment, *, approve: bool, note: str) -> Amendment:
+    """The supervising level decides (never the requester): the decision committed exactly once,
+    then an approval writes the new version (or the queued job does, if the store fails now)."""
+    session, p = c.session, c.principal
+    role, _ = supervising_role(session, a.agency_code)
+    if not policy.decides_amendment(p, role, a.agency_code, a.requested_by):
+        why = "the requester never decides their own amendment" if p.username == a.requested_by \
+            else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
+        c.refuse("amendment", str(a.id), visible=True, why=why)
+    try:
+        decide(session, a, by=p.username, approve=approve, note=note)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    if a.status == "approved":
+        # After the commit; if the store fails now, the queued job applies it later.
+        try:
+            apply_approved(session, c.store, a.id)
+        except Exception as exc:  # noqa: BLE001 - the decision stands; the worker retries
+            session.rollback()
+            log.warning("amendment %s approved; its new version will be written by the worker: %s", a.id, exc)
+        session.refresh(a)
+    c.audit("amendment.decide", "amendment", str(a.id), document_id=a.document_id, status=a.status,
+            note=a.decision_note, version=a.new_version_no)
+    return a

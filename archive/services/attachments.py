@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from archive.errors import TooLarge, ValidationFailed
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 
 
 def store_file(store, settings, row, *, key_prefix: str, metadata: dict[str, str], by: str,
@@ -14,7 +14,7 @@ def store_file(store, settings, row, *, key_prefix: str, metadata: dict[str, str
     """Fill ``row`` (a model with the attachment columns, its ``id`` set) from ``spool`` and
     store the bytes under ``<key_prefix>/<row.id>``; the caller adds the row."""
     from archive.extraction.detect import detect_media_type
-    from archive.services.ingest import clean_filename, retain_until
+    from archive.services.objects import clean_filename, retain_until
 
     if spool.size == 0:
         raise ValidationFailed("empty file", {"file": ["the file is empty"]})

@@ -33,7 +33,10 @@ from archive.models import (
 )
 from archive.labels import POWER_CATEGORY_NAMES
 from archive.numbers import whole
-from archive.services.clock import SHANGHAI
+from archive.auth import policy
+from archive.auth.principal import Principal
+from archive.clock import SHANGHAI, now as server_now
+from archive.services.caller import Caller
 
 LATE_AFTER_DAYS = 15  # a change reported later than this after it took effect is late
 KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查计划"}
@@ -442,3 +445,61 @@ def pending_changes(session: Session, agencies: frozenset[str] | None) -> int:
         q = q.where(BasicInfoChange.agency_code.in_(sorted(agencies)))
     return session.scalar(q) or 0
 
+
+# -- use cases: the API and the pages call these with the request's Caller ----------------------
+
+MAX_TABLE_BYTES = 10 * 1024 * 1024
+
+
+def table_rows(upload, kind: str) -> list[dict[str, str]]:
+    if not upload.filename:
+        raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
+    data = upload.read(MAX_TABLE_BYTES + 1)
+    if len(data) > MAX_TABLE_BYTES:
+        raise ValidationFailed("a table of basic information is at most 10 MB", {"file": ["too large"]})
+    return read_table(data, upload.filename, kind)
+
+
+def scoped_change(c: Caller, change_id: int) -> BasicInfoChange:
+    change = c.session.get(BasicInfoChange, change_id)
+    if change is None or not policy.reads_agency(c.principal, change.agency_code):
+        c.refuse("basic_info_change", str(change_id), visible=False, why="no such change request in scope")
+    assert change is not None
+    return change
+
+
+def reader(c: Caller) -> Principal:
+    p = c.principal
+    if not policy.reads_stats(p):
+        c.refuse("basic_info", "list", visible=True, why=f"a {p.role} does not read basic information")
+    return p
+
+
+def submit(c: Caller, kind: str, upload, effective_on: dt.date, reason: str) -> BasicInfoChange:
+    """The agency of the caller submits a change request (the API and the page ask through here)."""
+    p = c.principal
+    if not policy.requests_basic_info_change(p) or not p.scope_code:
+        c.refuse("basic_info_change", kind, visible=True, why="change requests come from an agency")
+    assert p.scope_code is not None
+    session = c.session
+    change = submit_change(session, p.scope_code, kind, table_rows(upload, kind), effective_on, reason,
+                                p.username, server_now(), filename=upload.filename or "")
+    session.commit()
+    c.audit("basic_info.change_request", "basic_info_change", str(change.id), kind=kind, late=change.late,
+                effective_on=effective_on.isoformat())
+    return change
+
+
+def decide(c: Caller, change_id: int, approve: bool, note: str) -> tuple[BasicInfoChange, dict | None]:
+    """The district office decides a pending request (exactly once)."""
+    p = c.principal
+    change = scoped_change(c, change_id)
+    if not policy.decides_basic_info_change(p, change.agency_code):
+        c.refuse("basic_info_change", str(change_id), visible=True, why="the agency's district office decides")
+    session = c.session
+    counts = decide_change(session, change, approve, p.username, note, server_now())
+    session.commit()
+    session.refresh(change)
+    c.audit("basic_info.change_decision", "basic_info_change", str(change.id), approve=approve, note=note,
+                **(counts or {}))
+    return change, counts

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from archive.models import Case, Organisation, WarningRecord
 from archive.services import charts, stats
 from archive.services import scores as scoring
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 
 TREND_MONTHS = 12
 NOTABLE_LIMIT = 20

@@ -10,10 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from archive.db import compare_and_set
+from archive.deadlines.service import attach_deadlines
+from archive.deadlines.warnings import check_case_now
 from archive.errors import Conflict, NotFound, ValidationFailed
 from archive.jobs import enqueue
 from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage
-from archive.services.clock import SHANGHAI, as_aware, now as server_now
+from archive.clock import SHANGHAI, as_aware, now as server_now
+from archive.services.caller import Caller
 
 # Unified social credit code (统一社会信用代码, 18 characters) or resident ID number (18 or 15).
 PARTY_ID = re.compile(r"^(?:[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}|\d{17}[\dX]|\d{15})$")
@@ -303,3 +306,89 @@ def manifest_changed(session: Session, case: Case) -> None:
     """Queue the rewrite of the case's manifest object in the transaction of the change (a
     worker writes it after the commit; a rolled-back change queues nothing)."""
     enqueue(session, "manifest", case.id)
+
+
+def scoped_case(c: Caller, case_id: str, *, write: bool = False) -> Case:
+    """The case if the caller may see it (write to it), with its stages, documents and
+    deadlines: else 404 (403 if visible). The scope is decided on the case row alone, so a
+    refused id and a missing one cost the same (one query, one audit entry)."""
+    c.case_for(c.session.get(Case, case_id), case_id, write=write)
+    return attach_deadlines(c.session, get_case(c.session, case_id))
+
+
+def case_changed(c: Caller, case_id: str) -> None:
+    """After a committed change to a case: check its deadlines at once (a secondary step that
+    never undoes the change; the manifest job was committed with the change)."""
+    check_case_now(c.sessions, case_id)
+
+
+# -- use cases: the API and the pages call these with the request's Caller ----------------------
+
+def open_case(c: Caller, data: dict) -> Case:
+    """Create a case (inspection record or penalty case) for the caller's own agency."""
+    from archive.auth import policy
+
+    p = c.principal
+    if not policy.creates_cases(p):
+        c.refuse("case", data.get("number") or "new", visible=True, why=f"a {p.role} does not create cases")
+    if not policy.writes_agency(p, data["agency"]):
+        c.refuse("agency", data["agency"], visible=True, why="cases are created by their own agency")
+    try:
+        case = create_case(c.session, data)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("case.create", "case", case.id, number=case.number)
+    return get_case(c.session, case.id)
+
+
+def view_case(c: Caller, case_id: str) -> Case:
+    """A case the caller may read, with its stages, documents and deadlines; the view is audited."""
+    case = scoped_case(c, case_id)
+    c.audit("case.view", "case", case_id)
+    return case
+
+
+def complete_stage(c: Caller, case_id: str, data: dict) -> Case:
+    """Record that a stage was completed, with when it happened (the decision with its penalties)."""
+    case = scoped_case(c, case_id, write=True)
+    try:
+        record_stage(c.session, case, data["stage"], data["completed_at"], recorded_by=c.username,
+                     penalty_types=data.get("penalty_types"), fine_amount=data.get("fine_amount"))
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("stage.record", "case", case_id, stage=data["stage"])
+    case_changed(c, case_id)
+    return attach_deadlines(c.session, get_case(c.session, case_id))
+
+
+def change_period(c: Caller, case_id: str, data: dict) -> CasePeriod:
+    """Record an approved extension (``days``) or a suspension (``start_on``, ``end_on`` when known)."""
+    case = scoped_case(c, case_id, write=True)
+    try:
+        period = add_period(c.session, case, data, by=c.username)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("case.period", "case", case_id, kind=period.kind, days=period.days,
+            start_on=str(period.start_on), end_on=str(period.end_on))
+    case_changed(c, case_id)
+    return period
+
+
+def end_period(c: Caller, case_id: str, period_id: int, end_on: dt.date) -> CasePeriod:
+    """End an open suspension: the decision period runs again, less the suspended days."""
+    case = scoped_case(c, case_id, write=True)
+    try:
+        period = end_suspension(c.session, case, period_id, end_on)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("case.period_end", "case", case_id, period=period_id, end_on=str(period.end_on))
+    case_changed(c, case_id)
+    return period

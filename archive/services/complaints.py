@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from archive.db import compare_and_set, get_or_404, lock_row
@@ -18,16 +18,13 @@ from archive.models import (
     Amendment, Case, Complaint, ComplaintAttachment, ComplaintLink, ComplaintStep, Document, DocumentVersion,
     Job, Organisation,
 )
-from archive.services.clock import SHANGHAI, now as server_now
+from archive.auth import policy
+from archive.clock import SHANGHAI, now as server_now
+from archive.services.caller import Caller
+from archive.services.holds import case_held, hold_new  # noqa: F401  (hold_new: callers know it here)
 from archive.storage.base import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
-
-
-def case_held(session: Session, case_id: str) -> bool:
-    """True while an open complaint links the case."""
-    return bool(session.scalar(select(exists().where(
-        ComplaintLink.case_id == case_id, ComplaintLink.complaint_id == Complaint.id, Complaint.status == "open"))))
 
 
 def case_objects(session: Session, case_id: str) -> list[tuple[str, str]]:
@@ -48,12 +45,6 @@ def sync_hold(session: Session, store: ObjectStore, case_id: str) -> bool:
     for key, version in case_objects(session, case_id):
         store.set_legal_hold(key, version, on)
     return on
-
-
-def hold_new(session: Session, store: ObjectStore, case_id: str, key: str, version_id: str) -> None:
-    """A version stored for a case under an open complaint is held like the others."""
-    if case_held(session, case_id):
-        store.set_legal_hold(key, version_id, True)
 
 
 def _district_of(session: Session, agency_code: str | None) -> str | None:
@@ -197,3 +188,94 @@ def view(session: Session, c: Complaint) -> dict:
             "closed_by": c.closed_by, "closed_at": c.closed_at,
             "cases": [{"case_id": ln.case_id, "case_number": number, "linked_by": ln.linked_by,
                        "linked_at": ln.linked_at, "held": case_held(session, ln.case_id)} for ln, number in links]}
+
+
+# -- use cases: the API and the pages call these with the request's Caller ----------------------
+
+def ensure_handler(c: Caller) -> None:
+    """Only the roles that handle complaints reach them (else 403, audited)."""
+    if not policy.handles_complaints(c.principal):
+        c.refuse("complaint", "-", visible=True, why=f"a {c.principal.role} does not handle complaints")
+
+
+def scoped_complaint(c: Caller, complaint_id: int, *, open_only: bool = True) -> Complaint:
+    """The complaint if the caller handles complaints and may see it (else 403/404); 409 when
+    ``open_only`` and it is closed."""
+    ensure_handler(c)
+    complaint = get(c.session, complaint_id)
+    if not policy.reads_complaint(c.principal, complaint.district_code, complaint.agency_code):
+        c.refuse("complaint", str(complaint_id), visible=False, why="outside your scope")
+    if open_only and complaint.status != "open":
+        raise Conflict("the complaint is closed")
+    return complaint
+
+
+def view_complaint(c: Caller, complaint_id: int) -> Complaint:
+    complaint = scoped_complaint(c, complaint_id, open_only=False)
+    c.audit("complaint.view", "complaint", str(complaint_id))
+    return complaint
+
+
+def _committed(c: Caller, work):
+    try:
+        out = work()
+        c.session.commit()
+        return out
+    except Exception:
+        c.session.rollback()
+        raise
+
+
+def record(c: Caller, data: dict, cases: list[Case]) -> Complaint:
+    """Record a complaint; the cases it names (each in the caller's scope) are linked at once
+    (their objects go on legal hold)."""
+    ensure_handler(c)
+    p = c.principal
+    if data.get("agency") and not policy.reads_agency(p, data["agency"]):
+        c.refuse("agency", data["agency"], visible=False, why="outside your scope")
+
+    def work() -> Complaint:
+        agency = data.get("agency") or (cases[0].agency_code if cases else None)
+        complaint = create(c.session, {**data, "agency": agency}, by=p.username,
+                           default_district=p.scope_code if p.agencies is not None else None)
+        for case in cases:
+            link(c.session, c.store, complaint, case, by=p.username)
+        return complaint
+    complaint = _committed(c, work)
+    c.audit("complaint.create", "complaint", str(complaint.id), cases=[x.id for x in cases])
+    return complaint
+
+
+def link_case(c: Caller, complaint_id: int, case_id: str) -> tuple[Complaint, Case]:
+    """Link a case found while handling; its objects go on legal hold."""
+    complaint = scoped_complaint(c, complaint_id)
+    case = c.case_for(c.session.get(Case, case_id), case_id)
+    _committed(c, lambda: link(c.session, c.store, complaint, case, by=c.username))
+    c.audit("complaint.link", "complaint", str(complaint_id), case_id=case.id)
+    return complaint, case
+
+
+def log_step(c: Caller, complaint_id: int, done_on: dt.date, text: str) -> Complaint:
+    """Add a step to the handling log (办理记录): the day and what was done; appended only."""
+    complaint = scoped_complaint(c, complaint_id)
+    step = _committed(c, lambda: add_step(c.session, complaint, by=c.username, done_on=done_on, text=text))
+    c.audit("complaint.step", "complaint", str(complaint_id), step=step.id, done_on=str(step.done_on))
+    return complaint
+
+
+def attach_file(c: Caller, complaint_id: int, filename: str, spool) -> ComplaintAttachment:
+    """Store a file that came with the complaint, write-once like a document."""
+    complaint = scoped_complaint(c, complaint_id)
+    a = _committed(c, lambda: attach(c.session, c.store, c.settings, complaint, by=c.username,
+                                     filename=filename, spool=spool))
+    c.audit("complaint.attach", "complaint", str(complaint_id), attachment=a.id, sha256=a.sha256, filename=a.filename)
+    return a
+
+
+def close_complaint(c: Caller, complaint_id: int, handling: str, outcome: str) -> tuple[Complaint, list[str]]:
+    """Close with the handling and the outcome; holds no other open complaint needs are lifted."""
+    complaint = scoped_complaint(c, complaint_id)
+    released = _committed(c, lambda: close(c.session, c.store, complaint, by=c.username, handling=handling,
+                                           outcome=outcome))
+    c.audit("complaint.close", "complaint", str(complaint_id), released=released)
+    return complaint, released

@@ -17,7 +17,7 @@ from archive.db import compare_and_set, get_or_404
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import Case, CaseCorrection
 from archive.services.amendments import supervising_role
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 
 FIELDS = {"opened_on": "立案/检查日期", "party_name": "当事人", "party_id": "统一社会信用代码/身份证号",
           "summary": "案情摘要"}

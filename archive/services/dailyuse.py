@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing
 from archive.models import AuditEntry, Organisation, User, WarningRecord
-from archive.services.clock import SHANGHAI, day_span, month_bounds
+from archive.clock import SHANGHAI, day_span, month_bounds
 
 USER_ROLES = {"agency": ("agency_clerk", "agency_legal"), "district": ("district_office",)}
 

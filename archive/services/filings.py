@@ -23,7 +23,10 @@ import forms
 from archive.auth.principal import Principal
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import Case, Document, FilingReview, Officer, Stage
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI, now as server_now
+from archive.deadlines.rules import load_rules
+from archive.deadlines.store import load_calendar
+from archive.services.caller import Caller
 
 CHECKLIST_FILE = Path(forms.__file__).with_name("filing_review.json")
 OUTCOME_NAMES = {"accepted": "审查通过", "problems": "发现问题，已交办整改"}
@@ -201,3 +204,63 @@ def saved_items(r: FilingReview) -> list[dict]:
 
 def when(value: dt.datetime | None) -> str | None:
     return value.astimezone(SHANGHAI).isoformat() if value else None
+
+
+# -- use cases: the API and the pages call these with the request's Caller ----------------------
+
+def filing_row(entry: dict) -> dict:
+    case, review = entry["case"], entry["review"]
+    return {"case_id": case.id, "number": case.number, "agency": case.agency_code, "filed_at": entry["filed_at"],
+            "decided_at": entry["decided_at"], "outcome": review.outcome if review else None,
+            "task_id": review.task_id if review else None}
+
+
+def scoped_case(c: Caller, case_id: str) -> Case:
+    """The case of a 备案 the caller reviews or reads (403 for other roles, 404 outside the scope)."""
+    p = c.principal
+    if not reads_filings(p):
+        c.refuse("filing", case_id, visible=True, why=f"a {p.role} does not review 备案")
+    case = c.session.get(Case, case_id)
+    if case is None or not p.sees_agency(case.agency_code):
+        c.refuse("filing", case_id, visible=False, why="no such case in scope")
+    assert case is not None
+    return case
+
+
+def filed_entry(c: Caller, case: Case) -> dict:
+    """The case's 备案 entry, or 404 when it is not a major case with a filed 备案."""
+    found = entry(c.session, case, load_rules())
+    if found is None:
+        c.refuse("filing", case.id, visible=False, why="not a major case with a filed 备案")
+    assert found is not None
+    return found
+
+
+def detail(c: Caller, case: Case, certificate: str = "", filed: dict | None = None) -> dict:
+    """The 备案 of a case with its checklist: the saved verdicts once reviewed, else the archive's pre-check."""
+    session = c.session
+    rules = load_rules()
+    filed = filed or filed_entry(c, case)
+    done: FilingReview | None = filed["review"]
+    items = saved_items(done) if done else check(session, case, rules, load_calendar(session), certificate)
+    return filing_row(filed) | {"checklist": items, "reviewed_by": done.reviewed_by if done else None,
+                                "reviewed_at": done.reviewed_at if done else None,
+                                "note": done.note if done else None,
+                                "certificate": done.certificate if done else certificate}
+
+
+def do_review(c: Caller, case: Case, args: dict) -> FilingReview:
+    p = c.principal
+    if not reviews_filings(p, case.agency_code):
+        c.refuse("filing", case.id, visible=True, why="the agency's district office reviews its 备案")
+    filed_entry(c, case)  # a major case with a filed 备案, or 404
+    session = c.session
+    r = review(session, p, case, load_rules(), load_calendar(session), verdicts=args["items"],
+                       certificate=args["certificate"], note=args["note"], due_days=args["due_days"], now=server_now())
+    session.commit()
+    c.audit("filing.review", "case", case.id, outcome=r.outcome, task=r.task_id,
+                problems=[i["code"] for i in saved_items(r) if not i["ok"]])
+    if r.task_id:
+        c.audit("task.create", "task", str(r.task_id), kind="assign", assignee=case.agency_code,
+                    subject=f"重大案件备案审查问题整改：{case.number}", via="filing review")
+    return r

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import math
 import random
@@ -17,6 +18,7 @@ from archive.deadlines.calendar import CalendarMissing, WorkCalendar
 from archive.deadlines.rules import Rules
 from archive.models import Case, Document, DocumentVersion, FixityEvent
 from archive.services import amendments
+from archive.services.objects import METADATA_SCHEMA, IngestSettings, receipt_key, retain_until
 from archive.storage.base import ObjectNotFound, ObjectStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -200,3 +202,42 @@ def record_finding(sessions, doc_id: str, key: str, version_id: str, result: str
         session.add(e)
         warn(session, doc, e, load_rules(), load_calendar(session), now)
         session.commit()
+
+
+def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings, doc_id: str,
+                  now: dt.datetime) -> bool:
+    """The ``verify`` job of a version sent before its SHA-256 was known: read it back and
+    compare (a fixity check of that version, recorded; a mismatch warns the district office as
+    any damage does), then write its receipt unless one is there. False when it did not match."""
+    import io
+
+
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        return True
+    result, detail = check_version(store, doc.object_key, doc.version_id, doc.sha256)
+    event = FixityEvent(document_id=doc.id, object_key=doc.object_key, version_id=doc.version_id,
+                        checked_at=now, result=result, detail=detail)
+    session.add(event)
+    if result != "ok":
+        from archive.deadlines.rules import load_rules
+        from archive.deadlines.store import load_calendar
+
+        warn(session, doc, event, load_rules(), load_calendar(session), now)
+        session.commit()
+        return False
+    doc.fixity_checked_at = now
+    case_id, version, sha256, size, uploaded_at = doc.case_id, doc.version_id, doc.sha256, doc.size, doc.uploaded_at
+    case = session.get(Case, case_id)
+    years = settings.years_for(case.procedure if case else "general")
+    session.commit()
+    key = receipt_key(case_id, doc_id, version)
+    try:
+        store.stat(key)
+        return True  # written by an earlier run of this job
+    except ObjectNotFound:
+        pass
+    body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "size": size}).encode()
+    store.put(key, io.BytesIO(body), len(body), {"schema": METADATA_SCHEMA, "doc-id": doc_id},
+              "application/json", retain_until(uploaded_at, years))
+    return True

@@ -2,14 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
-import os
 import re
-import tempfile
-import unicodedata
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy.orm import Session
@@ -20,111 +14,17 @@ from archive.extraction.detect import DOCX
 from archive.jobs import enqueue
 from archive.models import Case, Document, new_id
 from archive.services.cases import check_recorded
-from archive.services.clock import SHANGHAI, now as server_now
+from archive.clock import SHANGHAI, now as server_now
+from archive.services.objects import (  # noqa: F401  (the names ingest's callers know it by)
+    MAX_FILENAME, METADATA_SCHEMA, HashingSpool, IngestSettings, clean_filename, object_key, object_metadata,
+    receipt_key, retain_until,
+)
 from archive.services.streaming import declared_met
 from archive.storage.base import ObjectStore, PutResult
 from forms import load_catalog
 
 log = logging.getLogger(__name__)
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-MAX_FILENAME = 100  # characters; keeps the percent-encoded S3 metadata under 2 KB
-METADATA_SCHEMA = "case-archive/1"
-
-
-class HashingSpool:
-    """A temporary file that hashes and counts what is written to it (the upload is streamed to
-    disk by the multipart parser, never held whole in memory)."""
-
-    def __init__(self, max_bytes: int | None = None, spool_bytes: int = 1024 * 1024) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes)
-        self._sha = hashlib.sha256()
-        self.size = 0
-        self.max_bytes = max_bytes
-
-    def write(self, data: bytes) -> int:
-        self.size += len(data)
-        if self.max_bytes is not None and self.size > self.max_bytes:
-            raise TooLarge(f"file larger than {self.max_bytes} bytes")
-        self._sha.update(data)
-        return self._file.write(data)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._file, name)
-
-    def __iter__(self):
-        return iter(self._file)
-
-    @classmethod
-    def from_stream(cls, stream: Any, max_bytes: int | None = None, chunk: int = 1024 * 1024) -> "HashingSpool":
-        """Copy ``stream`` into a new spool (used by the CLI, the demo and tests)."""
-        spool = cls(max_bytes)
-        while True:
-            block = stream.read(chunk)
-            if not block:
-                break
-            spool.write(block)
-        spool.seek(0)
-        return spool
-
-
-def clean_filename(name: str | None) -> str:
-    """The name a person gave the file, without directories, control characters or excess length."""
-    name = unicodedata.normalize("NFC", name or "")
-    name = name.replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
-    if not name:
-        return "unnamed"
-    if len(name) > MAX_FILENAME:
-        stem, ext = os.path.splitext(name)
-        ext = ext[:16]
-        name = stem[: MAX_FILENAME - len(ext)] + ext
-    return name
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    """What ingest needs from the configuration."""
-
-    max_bytes: int
-    retention_years: int  # summary procedure (简易程序): 30 years
-    permanent_years: int = 100  # general procedure (普通程序): permanent, as a long retention
-
-    def years_for(self, procedure: str) -> int:
-        """Penalty files of the general procedure are kept permanently, summary ones 30 years."""
-        return self.retention_years if procedure == "summary" else self.permanent_years
-
-
-def object_key(case_id: str, doc_id: str) -> str:
-    """Object keys are made of ids only, never of user text."""
-    return f"cases/{case_id}/documents/{doc_id}"
-
-
-def object_metadata(case: Case, doc: Document, completed_at: dt.datetime | None) -> dict[str, str]:
-    """Everything needed to know what an object is from the object store alone."""
-    return {
-        "schema": METADATA_SCHEMA, "doc-id": doc.id, "case-id": case.id,
-        "case-number": case.number, "agency": case.agency_code, "kind": case.kind,
-        "procedure": case.procedure, "power": case.power_code, "party-name": case.party_name,
-        "party-id": case.party_id, "opened-on": case.opened_on.isoformat(), "stage": doc.stage,
-        "form": doc.form_code, "filename": doc.filename, "media-type": doc.media_type,
-        "size": str(doc.size), "sha256": doc.sha256,
-        "completed-at": completed_at.astimezone(SHANGHAI).isoformat() if completed_at else "",
-        "uploaded-at": doc.uploaded_at.astimezone(SHANGHAI).isoformat(), "uploader": doc.uploader or "",
-    }
-
-
-def retain_until(uploaded_at: dt.datetime, years: int) -> dt.datetime:
-    """Retention end: ``years`` after upload (29 Feb falls back to 28 Feb)."""
-    try:
-        return uploaded_at.replace(year=uploaded_at.year + years)
-    except ValueError:
-        return uploaded_at.replace(year=uploaded_at.year + years, day=28)
-
-
 def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case: Case, *,
            stage: str, form: str, filename: str | None, spool: HashingSpool,
            expected_sha256: str | None = None, uploader: str | None = None,
@@ -194,12 +94,6 @@ def checked_sha256(expected_sha256: str | None) -> str | None:
     if not SHA256_HEX.match(expected):
         raise ValidationFailed("sha256 must be 64 hexadecimal digits", {"sha256": ["not a SHA-256 hex digest"]})
     return expected
-
-
-def receipt_key(case_id: str, doc_id: str, version_id: str) -> str:
-    """Where the SHA-256 and size of a streamed version are kept (its metadata was sent before
-    its last byte arrived)."""
-    return f"cases/{case_id}/receipts/{doc_id}/{version_id}"
 
 
 def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings, case: Case, *,
@@ -309,48 +203,6 @@ def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stag
     return doc, put
 
 
-def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings, doc_id: str,
-                  now: dt.datetime) -> bool:
-    """The ``verify`` job of a version sent before its SHA-256 was known: read it back and
-    compare (a fixity check of that version, recorded; a mismatch warns the district office as
-    any damage does), then write its receipt unless one is there. False when it did not match."""
-    import io
-
-    from archive.models import FixityEvent
-    from archive.services import fixity
-    from archive.storage.base import ObjectNotFound
-
-    doc = session.get(Document, doc_id)
-    if doc is None:
-        return True
-    result, detail = fixity.check_version(store, doc.object_key, doc.version_id, doc.sha256)
-    event = FixityEvent(document_id=doc.id, object_key=doc.object_key, version_id=doc.version_id,
-                        checked_at=now, result=result, detail=detail)
-    session.add(event)
-    if result != "ok":
-        from archive.deadlines.rules import load_rules
-        from archive.deadlines.store import load_calendar
-
-        fixity.warn(session, doc, event, load_rules(), load_calendar(session), now)
-        session.commit()
-        return False
-    doc.fixity_checked_at = now
-    case_id, version, sha256, size, uploaded_at = doc.case_id, doc.version_id, doc.sha256, doc.size, doc.uploaded_at
-    case = session.get(Case, case_id)
-    years = settings.years_for(case.procedure if case else "general")
-    session.commit()
-    key = receipt_key(case_id, doc_id, version)
-    try:
-        store.stat(key)
-        return True  # written by an earlier run of this job
-    except ObjectNotFound:
-        pass
-    body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "size": size}).encode()
-    store.put(key, io.BytesIO(body), len(body), {"schema": METADATA_SCHEMA, "doc-id": doc_id},
-              "application/json", retain_until(uploaded_at, years))
-    return True
-
-
 def _new_document(case: Case, stage: str, form: str, filename: str | None, media_type: str, size: int,
                   sha256: str, uploaded_at: dt.datetime, uploader: str | None) -> Document:
     doc = Document(id=new_id(), case_id=case.id, stage=stage, form_code=form,
@@ -380,7 +232,7 @@ def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, 
     doc.version_id = put.version_id
     uploaded_at = doc.uploaded_at
     from archive.db import lock_row
-    from archive.services.complaints import hold_new
+    from archive.services.holds import hold_new
 
     # The case row is locked before the hold is decided, as a complaint link locks it before it
     # holds the case's versions: either the link sees this document or this upload sees the link.

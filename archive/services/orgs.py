@@ -91,15 +91,3 @@ def org_tree(session: Session) -> list[dict]:
     for o in orgs:
         (nodes[o.parent_code]["children"] if o.parent_code in nodes else roots).append(nodes[o.code])
     return roots
-
-
-def ancestry(session: Session, code: str) -> dict[str, str]:
-    """{"agency": …, "district": …, "city": …} codes above and including ``code``."""
-    out: dict[str, str] = {}
-    seen = set()
-    current = session.get(Organisation, code)
-    while current is not None and current.code not in seen:
-        seen.add(current.code)
-        out.setdefault(current.level, current.code)
-        current = session.get(Organisation, current.parent_code) if current.parent_code else None
-    return out

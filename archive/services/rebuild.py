@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from archive.jobs import enqueue as queue_job
 from archive.models import Case, CasePeriod, Document, DocumentVersion, Organisation, Stage
-from archive.services.clock import now as server_now
+from archive.clock import now as server_now
 from archive.services.ingest import IngestSettings, retain_until
 from archive.storage.base import ObjectNotFound, ObjectStore
 

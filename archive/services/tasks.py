@@ -27,7 +27,8 @@ from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import (
     Case, Complaint, Organisation, SupervisionTask, TaskAttachment, TaskCase, TaskStep, WarningRecord,
 )
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
+from archive.services.caller import Caller
 
 KIND_NAMES = {"transfer": "转办", "assign": "交办"}
 STATUS_NAMES = {"assigned": "待办理", "answered": "已答复，待审核", "sent_back": "已退回，待重新办理", "accepted": "已办结"}
@@ -266,3 +267,75 @@ def warn_overdue(session: Session, rules, calendar, now: dt.datetime) -> int:
     session.commit()
     return new
 
+
+
+# -- use cases: the API and the pages call these with the request's Caller ----------------------
+
+def scoped_task(c: Caller, task_id: int) -> SupervisionTask:
+    """The task if the caller may see it; else the 404 a missing id gets."""
+    task = c.session.get(SupervisionTask, task_id)
+    if task is None or not reads(c.principal, task):
+        c.refuse("task", str(task_id), visible=False, why="no such task for the caller")
+    assert task is not None
+    return task
+
+
+def _store_files(c: Caller, task: SupervisionTask, s: TaskStep, files) -> list[TaskAttachment]:
+    return [attach(c.session, c.store, c.settings, task, s, by=c.username, filename=name, spool=spool)
+            for name, spool in files]
+
+
+def first_step(session: Session, task: SupervisionTask) -> TaskStep | None:
+    return session.scalars(select(TaskStep).where(TaskStep.task_id == task.id).order_by(TaskStep.id)).first()
+
+
+def create_task(c: Caller, form: dict, files, now: dt.datetime) -> SupervisionTask:
+    """转办 or 交办 with its (filename, spool) files, stored write-once; audited."""
+    if assigning_kind(c.principal) is None:
+        c.refuse("task", "new", visible=True, why="only the city office transfers and a district office assigns")
+    try:
+        task = create(c.session, c.principal, assignee=form["assignee"], subject=form["subject"], text=form["text"],
+                      due_days=form["due_days"], cases=case_numbers(form.get("cases", "")),
+                      complaint_id=form.get("complaint"), now=now)
+        step0 = first_step(c.session, task)
+        assert step0 is not None
+        stored = _store_files(c, task, step0, files)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("task.create", "task", str(task.id), kind=task.kind, assignee=task.assignee_org, subject=task.subject,
+            due_at=task.due_at.isoformat() if task.due_at else None, complaint=task.complaint_id,
+            files=[f.sha256 for f in stored])
+    return task
+
+
+def answer_task(c: Caller, task_id: int, text: str, files, now: dt.datetime) -> SupervisionTask:
+    """The assignee answers, with files; once per round."""
+    task = scoped_task(c, task_id)
+    if not answers_for(c.principal, task):
+        c.refuse("task", str(task_id), visible=True, why="only the assignee answers")
+    try:
+        s = answer(c.session, task, c.principal, text, now)
+        stored = _store_files(c, task, s, files)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("task.answer", "task", str(task_id), step=s.id, files=[f.sha256 for f in stored])
+    return task
+
+
+def decide_task(c: Caller, task_id: int, accept: bool, reason: str, now: dt.datetime) -> SupervisionTask:
+    """The assigner accepts the answer (办结) or sends it back with a reason; once."""
+    task = scoped_task(c, task_id)
+    if not decides_for(c.principal, task):
+        c.refuse("task", str(task_id), visible=True, why="only the assigner accepts or sends back")
+    try:
+        s = decide(c.session, task, c.principal, accept, reason, now)
+        c.session.commit()
+    except Exception:
+        c.session.rollback()
+        raise
+    c.audit("task.accept" if accept else "task.send_back", "task", str(task_id), step=s.id, reason=reason)
+    return task

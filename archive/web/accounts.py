@@ -6,13 +6,13 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 
 from archive.auth import policy
-from archive.auth.web import current, refuse
+from archive.edge.auth import current, refuse
 from archive.errors import ArchiveError, Conflict, Forbidden, NotFound
 from archive.extension import db
 from archive.labels import ROLE_NAMES
 from archive.services import users
-from archive.services.clock import now
-from archive.web import bp
+from archive.clock import now
+from archive.web.blueprint import bp
 from archive.web.layout import zh, zh_errors
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api.amendments import _amendment, decide_amendment
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, caller, current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.labels import AMENDMENT_STATUS_NAMES
 from archive.models import Amendment, Case, Document
 from archive.services import amendments as service
-from archive.web import bp
+from archive.web.blueprint import bp
 from archive.web.documents import preview_kind
 from archive.web.layout import Pager, org_names, page_arg, zh
 
@@ -63,7 +62,7 @@ def case_correction_decide(correction_id: int):
     """批准 or 驳回 a case correction (the supervising office; a rejection says why)."""
     from archive.errors import ArchiveError, Forbidden
     from archive.services import corrections
-    from archive.services.clock import now
+    from archive.clock import now
 
     p = current()
     session = db()
@@ -86,7 +85,7 @@ def case_correction_decide(correction_id: int):
 def amendment(amendment_id: int):
     p = current()
     session = db()
-    a = _amendment(amendment_id)
+    a = service.scoped(caller(), amendment_id)
     doc = session.get(Document, a.document_id)
     case = session.get(Case, a.case_id)
     role, _ = service.supervising_role(session, a.agency_code)
@@ -114,11 +113,11 @@ def amendment(amendment_id: int):
 def amendment_decide(amendment_id: int):
     """Approve (adds a version; the old one stays readable) or reject with a reason."""
     session = db()
-    a = _amendment(amendment_id)
+    a = service.scoped(caller(), amendment_id)
     approve = request.form.get("decision") == "approve"
     note = request.form.get("note", "").strip()[:5000]
     try:
-        decide_amendment(a, approve=approve, note=note, via="web")
+        service.decide_as(caller("web"), a, approve=approve, note=note)
     except ValidationFailed:
         session.rollback()
         g.form_error, g.form_note = "驳回时请写明理由。", note

@@ -8,17 +8,16 @@ import re
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api import basicinfo as api
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import caller, audit_event, current, refuse
 from archive.errors import ArchiveError, Conflict, ValidationFailed
 from archive.extension import db
 from archive.labels import WARNING_STATUS_NAMES
 from archive.models import BasicInfoChange
 from archive.services import basicinfo
-from archive.services.clock import SHANGHAI, now
+from archive.clock import SHANGHAI, now
 from archive.services.powers import CATEGORY_NAMES
-from archive.web import bp
+from archive.web.blueprint import bp
 from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
 
 PER_PAGE = 50
@@ -86,7 +85,7 @@ def _kind_arg() -> str:
 
 @bp.route("/basic-info")
 def registry_page():
-    p = api.reader()
+    p = basicinfo.reader(caller())
     kind = _kind_arg()
     agency = request.args.get("agency") or None
     if agency is not None and not p.sees_agency(agency):
@@ -108,7 +107,7 @@ def registry_page():
 
 @bp.route("/basic-info/template/<any(powers, officers, plans):kind>.csv")
 def registry_template(kind: str):
-    api.reader()
+    basicinfo.reader(caller())
     return Response(basicinfo.template_csv(kind), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={kind}-template.csv"})
 
@@ -124,7 +123,7 @@ def registry_import():
     try:
         if upload is None or not upload.filename:
             raise ValidationFailed("missing filename", {"file": ["missing filename"]})
-        counts = basicinfo.import_rows(session, kind, api.table_rows(upload, kind), agencies=p.agencies)
+        counts = basicinfo.import_rows(session, kind, basicinfo.table_rows(upload, kind), agencies=p.agencies)
         session.commit()
     except (ValidationFailed, Conflict) as exc:
         session.rollback()
@@ -138,7 +137,7 @@ def registry_import():
 
 @bp.route("/basic-info/changes", methods=["GET", "POST"])
 def changes_page():
-    p = api.reader()
+    p = basicinfo.reader(caller())
     if request.method == "POST":
         kind = _kind_arg()
         try:
@@ -150,7 +149,7 @@ def changes_page():
         try:
             if upload is None or not upload.filename:
                 raise ValidationFailed("missing filename", {"file": ["missing filename"]})
-            c = api.submit(kind, upload, effective_on, request.form.get("reason", "")[:5000], via="web")
+            c = basicinfo.submit(caller("web"), kind, upload, effective_on, request.form.get("reason", "")[:5000])
         except ValidationFailed as exc:
             db().rollback()
             g.import_errors = [row_zh(exc.message)] + _row_errors(exc)
@@ -177,13 +176,13 @@ def changes_page():
 
 @bp.route("/basic-info/changes/<int:change_id>", methods=["GET", "POST"])
 def change_page(change_id: int):
-    p = api.reader()
-    c = api.scoped_change(change_id)
+    p = basicinfo.reader(caller())
+    c = basicinfo.scoped_change(caller(), change_id)
     if request.method == "POST":
         approve = request.form.get("decision") == "approve"
         note = request.form.get("note", "").strip()[:5000]
         try:
-            c, counts = api.decide(change_id, approve, note, via="web")
+            c, counts = basicinfo.decide(caller("web"), change_id, approve, note)
         except ValidationFailed:
             db().rollback()
             flash("退回时请写明理由。", "error")

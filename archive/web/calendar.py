@@ -9,15 +9,15 @@ import datetime as dt
 from flask import flash, redirect, render_template, request, url_for
 
 from archive.auth import policy
-from archive.auth.web import current, refuse
+from archive.edge.auth import current, refuse
 from archive.deadlines.calendar import CalendarFileError, YearCalendar
 from archive.deadlines.notice import month_grid, read_notice
 from archive.deadlines.service import load_year, missing_calendar_years
 from archive.deadlines.store import load_calendar
 from archive.extension import db
 from archive.models import CalendarYear
-from archive.services.clock import SHANGHAI, now
-from archive.web import bp
+from archive.clock import SHANGHAI, now
+from archive.web.blueprint import bp
 
 WEEKDAYS = "一二三四五六日"
 

@@ -9,10 +9,10 @@ from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from archive.api.cases import case_changed, scoped_case, store_upload
-from archive.api.schemas import CaseCreateSchema, StageCreateSchema
+from archive.services.schemas import CaseCreateSchema, PeriodCreateSchema, StageCreateSchema
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import caller, current, refuse
+from archive.edge.uploads import received_file
 from archive.deadlines.calendar import CalendarMissing
 from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
@@ -22,8 +22,9 @@ from archive.labels import (KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDU
                             form_name)
 from archive.models import STAGES_BY_KIND, Case, CasePeriod, Organisation, WarningRecord
 from archive.services import cases as case_service
-from archive.services.clock import local, now
-from archive.web import bp
+from archive.services import uploads
+from archive.clock import local, now
+from archive.web.blueprint import bp
 from archive.services import corrections
 from archive.web.layout import REVERSED_RANGE, Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
 from forms import load_catalog
@@ -118,19 +119,15 @@ def case_new():
             data = CaseCreateSchema().load({k: v for k, v in values.items() if v != ""})
             if not policy.writes_agency(p, data["agency"]):
                 raise ValidationFailed("not your agency", {"agency": ["只能为本机关创建案件。"]})
-            session = db()
-            case = case_service.create_case(session, data)
-            session.commit()
+            case = case_service.open_case(caller("web"), data)
         except ValidationError as exc:
             errors, status = zh_errors(exc.messages), 422  # type: ignore[arg-type]
             party_id = values.get("party_id", "").upper()
             if party_id and not case_service.PARTY_ID.match(party_id):  # every mistake at once, not one a time
                 errors["party_id"] = [zh("not a unified social credit code or ID number")]
         except (ValidationFailed, Conflict) as exc:
-            db().rollback()
             errors, status = zh_errors(exc.errors or {"number": [exc.message]}), 422 if isinstance(exc, ValidationFailed) else 409
         else:
-            audit_event("case.create", "case", case.id, number=case.number, via="web")
             flash(f"案件 {case.number} 已创建。请先登记已完成的环节，再上传该环节的文书。", "ok")
             return redirect(url_for("web.case", case_id=case.id))
     return render_template("case_new.html", values=values, errors=errors, section="case_new",
@@ -183,8 +180,7 @@ def case(case_id: str):
     """The case page: its facts, stage timeline, decision period, warnings; forms for its writers."""
     p = current()
     session = db()
-    c = scoped_case(case_id)
-    audit_event("case.view", "case", case_id, via="web")
+    c = case_service.view_case(caller("web"), case_id)
     warnings = session.scalars(select(WarningRecord).where(WarningRecord.case_id == case_id)
                                .order_by(WarningRecord.status.desc(), WarningRecord.level.desc(), WarningRecord.id)).all()
     periods = session.scalars(select(CasePeriod).where(CasePeriod.case_id == case_id).order_by(CasePeriod.id)).all()
@@ -208,8 +204,7 @@ def case(case_id: str):
 @bp.route("/cases/<case_id>/stages", methods=["POST"])
 def case_stage(case_id: str):
     """Record a completed stage from the case page (the decision with its penalties)."""
-    session = db()
-    c = scoped_case(case_id, write=True)
+    case_service.scoped_case(caller(), case_id, write=True)  # refused before the form is read
     form = request.form
     data: dict = {"stage": form.get("stage", ""), "completed_at": form.get("completed_at", "")}
     if data["stage"] == "decision":
@@ -217,18 +212,12 @@ def case_stage(case_id: str):
         if form.get("fine_amount", "").strip():
             data["fine_amount"] = form.get("fine_amount", "").strip()
     try:
-        loaded = StageCreateSchema().load(data)
-        case_service.record_stage(session, c, loaded["stage"], loaded["completed_at"], recorded_by=current().username,
-                                  penalty_types=loaded.get("penalty_types"), fine_amount=loaded.get("fine_amount"))
-        session.commit()
+        case_service.complete_stage(caller("web"), case_id, StageCreateSchema().load(data))
     except ValidationError as exc:
         return _case_with_errors(case_id, "stage", zh_errors(exc.messages), form, 422)  # type: ignore[arg-type]
     except (ValidationFailed, Conflict) as exc:
-        session.rollback()
         return _case_with_errors(case_id, "stage", zh_errors(exc.errors) or {"stage": [zh(exc.message)]}, form,
                                  422 if isinstance(exc, ValidationFailed) else 409)
-    audit_event("stage.record", "case", case_id, stage=data["stage"], via="web")
-    case_changed(case_id)
     flash(f"“{STAGE_NAMES.get(data['stage'], data['stage'])}”环节已登记。", "ok")
     return redirect(url_for("web.case", case_id=case_id) + "#stage-" + data["stage"])
 
@@ -244,45 +233,32 @@ def _case_with_errors(case_id: str, which: str, errors: dict, form, status: int)
 @bp.route("/cases/<case_id>/periods", methods=["POST"])
 def case_period(case_id: str):
     """Record an approved extension or a suspension of the decision period (art. 60)."""
-    from archive.api.cases import PeriodCreateSchema
-
-    session = db()
-    c = scoped_case(case_id, write=True)
+    case_service.scoped_case(caller(), case_id, write=True)
     form = request.form
     data = {k: form.get(k, "").strip() for k in ("kind", "days", "start_on", "end_on", "approved_by", "reason")}
     data = {k: v for k, v in data.items() if v != "" or k in ("kind", "approved_by", "reason")}
     try:
-        loaded = PeriodCreateSchema().load(data)
-        period = case_service.add_period(session, c, loaded, by=current().username)
-        session.commit()
+        period = case_service.change_period(caller("web"), case_id, PeriodCreateSchema().load(data))
     except ValidationError as exc:
         return _case_with_errors(case_id, "period", zh_errors(exc.messages), form, 422)  # type: ignore[arg-type]
     except ValidationFailed as exc:
-        session.rollback()
         return _case_with_errors(case_id, "period", zh_errors(exc.errors), form, 422)
-    audit_event("case.period", "case", case_id, kind=period.kind, days=period.days, via="web")
-    case_changed(case_id)
     flash("决定期限的延长已登记。" if period.kind == "extension" else "案件中止已登记。", "ok")
     return redirect(url_for("web.case", case_id=case_id) + "#period")
 
 
 @bp.route("/cases/<case_id>/periods/<int:period_id>/end", methods=["POST"])
 def case_period_end(case_id: str, period_id: int):
-    session = db()
-    c = scoped_case(case_id, write=True)
+    case_service.scoped_case(caller(), case_id, write=True)
     raw = request.form.get("end_on", "").strip()
     try:
         end_on = dt.date.fromisoformat(raw)
-        case_service.end_suspension(session, c, period_id, end_on)
-        session.commit()
+        case_service.end_period(caller("web"), case_id, period_id, end_on)
     except ValueError:
         return _case_with_errors(case_id, "end", {"end_on": ["日期格式应为 年-月-日。"]}, request.form, 422)
     except (ValidationFailed, Conflict) as exc:
-        session.rollback()
         return _case_with_errors(case_id, "end", zh_errors(exc.errors) or {"end_on": [zh(exc.message)]},
                                  request.form, 422)
-    audit_event("case.period_end", "case", case_id, period=period_id, end_on=raw, via="web")
-    case_changed(case_id)
     flash("案件中止已结束，决定期限恢复计算。", "ok")
     return redirect(url_for("web.case", case_id=case_id) + "#period")
 
@@ -291,20 +267,22 @@ def case_period_end(case_id: str, period_id: int):
 def case_upload(case_id: str):
     """The upload form without JavaScript: every chosen file is stored, one answer per file.
     (With JavaScript the page sends each file to the API itself, with a progress bar.)"""
-    c = scoped_case(case_id, write=True)
+    c = case_service.scoped_case(caller(), case_id, write=True)
     files = [f for f in request.files.getlist("file") if f.filename]
     if not files:
         return _case_with_errors(case_id, "upload", {"file": ["请选择要上传的文件。"]}, request.form, 422)
     answers = []
     for upload in files:
         try:
-            doc = store_upload(c, upload, stage=request.form.get("stage", ""), form=request.form.get("form", ""),
-                               allow_duplicate=request.form.get("allow_duplicate") == "1", via="web")
+            doc = uploads.store_spool(caller("web"), c, received_file(upload, get_archive().ingest_settings.max_bytes),
+                                      upload.filename, stage=request.form.get("stage", ""),
+                                      form=request.form.get("form", ""),
+                                      allow_duplicate=request.form.get("allow_duplicate") == "1")
         except ArchiveError as exc:
             db().rollback()
             answers.append((upload.filename, False, "；".join(m for ms in zh_errors(exc.errors).values() for m in ms)
                             or zh(exc.message)))
-            c = scoped_case(case_id, write=True)
+            c = case_service.scoped_case(caller(), case_id, write=True)
             continue
         late = doc.warnings  # type: ignore[attr-defined]
         answers.append((doc.filename, True, f"已保存，SHA-256 {doc.sha256}" + ("；" + "；".join(late) if late else "")))
@@ -316,7 +294,7 @@ def case_upload(case_id: str):
 @bp.route("/cases/<case_id>/corrections", methods=["POST"])
 def case_correction_request(case_id: str):
     """更正案件信息: the agency asks to correct one fact, with a reason (decided by its office)."""
-    c = scoped_case(case_id, write=True)
+    c = case_service.scoped_case(caller(), case_id, write=True)
     form = {k: request.form.get(k, "") for k in ("field", "new_value", "reason")}
     try:
         corrections.request(db(), current(), c, field=form["field"], new_value=form["new_value"],

@@ -11,15 +11,16 @@ from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 
-from archive.api.complaints import ComplaintCreateSchema, _handler, _scoped_case, complaint_for
 from archive.auth import policy
-from archive.auth.web import audit_event, current
+from archive.edge.auth import caller, current
+from archive.edge.uploads import received_file
 from archive.errors import ArchiveError, Conflict, NotFound, ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Case, Complaint
 from archive.services import complaints as service
-from archive.services.clock import as_aware, local, now
-from archive.web import bp
+from archive.services.schemas import ComplaintCreateSchema
+from archive.clock import as_aware, local, now
+from archive.web.blueprint import bp
 from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh, zh_errors
 
 PER_PAGE = 30
@@ -28,7 +29,7 @@ STATUS_NAMES = {"open": "办理中", "closed": "已办结"}
 
 @bp.route("/complaints")
 def complaints():
-    _handler()
+    service.ensure_handler(caller())
     p = current()
     q = select(Complaint)
     status = request.args.get("status")
@@ -56,7 +57,7 @@ def _case_numbers(text: str) -> list[str]:
 @bp.route("/complaints/new", methods=["GET", "POST"])
 def complaint_new():
     """登记: who complained, how to reach them, the agency and case numbers it concerns, the text."""
-    _handler()
+    service.ensure_handler(caller())
     p = current()
     agencies = [(o.code, o.name) for o in visible_orgs(p) if o.level == "agency"]
     values: dict = {"received_at": f"{local(now()):%Y-%m-%dT%H:%M}"}
@@ -85,20 +86,13 @@ def complaint_new():
         if not errors and data is not None:
             try:
                 data["received_at"] = as_aware(data["received_at"])
-                agency = data.get("agency") or (cases[0].agency_code if cases else None)
-                c = service.create(session, {**data, "agency": agency}, by=p.username,
-                                   default_district=p.scope_code if p.agencies is not None else None)
-                for case in cases:
-                    service.link(session, get_archive().store, c, case, by=p.username)
-                session.commit()
-                _, failed = _store_attachments(session, c, [f for f in request.files.getlist("file") if f.filename])
+                c = service.record(caller("web"), data, cases)
+                _, failed = _store_attachments(c, [f for f in request.files.getlist("file") if f.filename])
                 for text in failed:
                     flash(text, "error")
             except ValidationFailed as exc:
-                session.rollback()
                 errors = zh_errors(exc.errors)
             else:
-                audit_event("complaint.create", "complaint", str(c.id), cases=[x.id for x in cases], via="web")
                 flash("投诉举报已登记" + (f"，{len(cases)} 件案卷已关联并保全（不可删除）。" if cases else "。"), "ok")
                 return redirect(url_for("web.complaint", complaint_id=c.id), code=303)
         status = 422
@@ -109,8 +103,7 @@ def complaint_new():
 
 @bp.route("/complaints/<int:complaint_id>")
 def complaint(complaint_id: int):
-    c = complaint_for(complaint_id, open_only=False)
-    audit_event("complaint.view", "complaint", str(complaint_id), via="web")
+    c = service.view_complaint(caller("web"), complaint_id)
     view = service.view(db(), c)
     from archive.models import SupervisionTask
     from archive.services.tasks import STATUS_NAMES as TASK_STATUS
@@ -132,26 +125,21 @@ def _again(complaint_id: int, which: str, errors: dict, status: int = 422):
 
 @bp.route("/complaints/<int:complaint_id>/steps", methods=["POST"])
 def complaint_step(complaint_id: int):
-    c = complaint_for(complaint_id, open_only=False)
-    session = db()
+    service.scoped_complaint(caller(), complaint_id, open_only=False)
     raw = request.form.get("done_on", "").strip()
     try:
         done_on = dt.date.fromisoformat(raw)
     except ValueError:
         return _again(complaint_id, "step", {"done_on": ["日期格式应为 年-月-日。"]})
     try:
-        service.add_step(session, c, by=current().username, done_on=done_on, text=request.form.get("text", ""))
-        session.commit()
+        service.log_step(caller("web"), complaint_id, done_on, request.form.get("text", ""))
     except ValidationFailed as exc:
-        session.rollback()
         msgs = {"in the future": "不能晚于今天。", "before the complaint was received": "不能早于收到投诉的日期。",
                 "required": "请写明办理情况。"}
         return _again(complaint_id, "step", {k: [msgs.get(m, zh(m)) for m in v] for k, v in exc.errors.items()})
     except Conflict:
-        session.rollback()
         flash("投诉举报已办结，不能再添加办理记录。", "error")
         return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)
-    audit_event("complaint.step", "complaint", str(complaint_id), done_on=raw, via="web")
     flash("办理记录已添加。", "ok")
     return redirect(url_for("web.complaint", complaint_id=complaint_id) + "#steps", code=303)
 
@@ -159,7 +147,7 @@ def complaint_step(complaint_id: int):
 @bp.route("/complaints/<int:complaint_id>/links", methods=["POST"])
 def complaint_link(complaint_id: int):
     """Link a case (from the complaint page by number, or one click on a search hit)."""
-    c = complaint_for(complaint_id, open_only=False)  # a closed one: the service says so, as a message
+    service.scoped_complaint(caller(), complaint_id, open_only=False)  # a closed one: said below, as a message
     session = db()
     case_id = request.form.get("case_id", "").strip()[:32]
     number = request.form.get("case_number", "").strip()[:120]
@@ -169,19 +157,16 @@ def complaint_link(complaint_id: int):
             return _again(complaint_id, "link", {"case_number": [f"没有找到案号 {number}。"]})
         case_id = found
     try:
-        case = _scoped_case(case_id)
+        caller().case_for(session.get(Case, case_id), case_id)
     except NotFound:
         if number:
             return _again(complaint_id, "link", {"case_number": [f"没有找到案号 {number}（或不在您的办理范围）。"]})
         raise
     try:
-        service.link(session, get_archive().store, c, case, by=current().username)
-        session.commit()
+        _, case = service.link_case(caller("web"), complaint_id, case_id)
     except ArchiveError as exc:
-        session.rollback()
         flash("未能关联：" + ("投诉举报已办结。" if "closed" in exc.message else zh(exc.message)), "error")
         return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)
-    audit_event("complaint.link", "complaint", str(complaint_id), case_id=case.id, via="web")
     flash(f"案卷 {case.number} 已关联，其全部文书已保全（办结前不可删除）。", "ok")
     back = request.form.get("back")
     if back and back.startswith("/search?"):
@@ -189,38 +174,32 @@ def complaint_link(complaint_id: int):
     return redirect(url_for("web.complaint", complaint_id=complaint_id) + "#cases", code=303)
 
 
-def _store_attachments(session, c: Complaint, uploads) -> tuple[list[str], list[str]]:
+def _store_attachments(c: Complaint, uploads) -> tuple[list[str], list[str]]:
     """Store each file (write-once); (names stored, Chinese errors)."""
-    from archive.api.cases import received_file
-
-    archive = get_archive()
     stored, failed = [], []
     for upload in uploads:
         if not upload.filename:
             continue
         try:
-            a = service.attach(session, archive.store, archive.ingest_settings, c, by=current().username,
-                               filename=upload.filename, spool=received_file(upload))
-            session.commit()
+            a = service.attach_file(caller("web"), c.id, upload.filename,
+                                    received_file(upload, get_archive().ingest_settings.max_bytes))
         except ArchiveError as exc:
-            session.rollback()
             failed.append(f"{upload.filename}：" + ("文件是空的。" if "empty" in exc.message else zh(exc.message)))
             continue
-        audit_event("complaint.attach", "complaint", str(c.id), attachment=a.id, sha256=a.sha256, via="web")
         stored.append(a.filename)
     return stored, failed
 
 
 @bp.route("/complaints/<int:complaint_id>/attachments", methods=["POST"])
 def complaint_attach(complaint_id: int):
-    c = complaint_for(complaint_id, open_only=False)
+    c = service.scoped_complaint(caller(), complaint_id, open_only=False)
     if c.status != "open":
         flash("投诉举报已办结，不能再添加附件。", "error")
         return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)
     uploads = [f for f in request.files.getlist("file") if f.filename]
     if not uploads:
         return _again(complaint_id, "attach", {"file": ["请选择文件。"]})
-    stored, failed = _store_attachments(db(), c, uploads)
+    stored, failed = _store_attachments(c, uploads)
     if stored:
         flash(f"已保存附件：{'、'.join(stored)}（存档后不可修改或删除）。", "ok")
     for text in failed:
@@ -230,19 +209,15 @@ def complaint_attach(complaint_id: int):
 
 @bp.route("/complaints/<int:complaint_id>/close", methods=["POST"])
 def complaint_close(complaint_id: int):
-    c = complaint_for(complaint_id, open_only=False)
-    session = db()
+    service.scoped_complaint(caller(), complaint_id, open_only=False)
     handling, outcome = request.form.get("handling", "").strip(), request.form.get("outcome", "").strip()
     errors = {k: ["必填。"] for k, v in (("handling", handling), ("outcome", outcome)) if not v}
     if errors:
         return _again(complaint_id, "close", errors)
     try:
-        released = service.close(session, get_archive().store, c, by=current().username, handling=handling[:20000],
-                                 outcome=outcome[:5000])
+        _, released = service.close_complaint(caller("web"), complaint_id, handling[:20000], outcome[:5000])
     except Conflict:
-        session.rollback()
         flash("这件投诉举报已经办结。", "error")
         return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)
-    audit_event("complaint.close", "complaint", str(complaint_id), released=released, via="web")
     flash("已办结。" + (f"{len(released)} 件案卷不再被其他投诉关联，保全已解除。" if released else ""), "ok")
     return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)

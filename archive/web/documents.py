@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api.amendments import request_amendment
-from archive.api.documents import scoped_document
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, caller, current, refuse
+from archive.edge.uploads import received_file
 from archive.errors import ArchiveError
-from archive.extension import db
+from archive.extension import db, get_archive
 from archive.models import Amendment, Organisation, Stage
 from archive.services import amendments as amendment_service
-from archive.web import bp
+from archive.services.documents import scoped_document
+from archive.web.blueprint import bp
 from archive.web.layout import zh, zh_errors
 
 PREVIEW_TEXT_CHARS = 20_000  # a DOCX or text file is previewed by its first pages of text
@@ -32,7 +32,7 @@ def preview_kind(media_type: str) -> str:
 def document(doc_id: str):
     p = current()
     session = db()
-    doc = scoped_document(doc_id)
+    doc = scoped_document(caller(), doc_id)
     audit_event("document.view", "document", doc_id, via="web")
     case = doc.case
     stage = session.scalar(select(Stage).where(Stage.case_id == case.id, Stage.stage == doc.stage))
@@ -69,7 +69,7 @@ def document(doc_id: str):
 @bp.route("/documents/<doc_id>/amend", methods=["POST"])
 def document_amend(doc_id: str):
     """更正申请: the document's agency asks for a correction (reason + the corrected file)."""
-    doc = scoped_document(doc_id)
+    doc = scoped_document(caller(), doc_id)
     if not policy.writes_agency(current(), doc.case.agency_code):  # refused before the form is read
         refuse("document", doc_id, visible=True, why="amendments are requested by the document's agency")
     reason = request.form.get("reason", "").strip()
@@ -82,11 +82,11 @@ def document_amend(doc_id: str):
     if errors:
         g.form_errors, g.form_values = errors, request.form
         return document(doc_id), 422
-    session = db()
     try:
-        a = request_amendment(doc, upload, reason[:5000], via="web")
+        a = amendment_service.ask(caller("web"), doc, upload.filename,  # type: ignore[union-attr]
+                                  received_file(upload, get_archive().ingest_settings.max_bytes), reason[:5000])
     except ArchiveError as exc:
-        session.rollback()
+        db().rollback()
         g.form_errors = zh_errors(exc.errors) or {"file": [zh(exc.message)]}
         g.form_values = request.form
         return document(doc_id), 409 if "pending" in exc.message else 422

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from archive.api import filings as api
-from archive.auth.web import current, refuse
+from archive.edge.auth import caller, current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.numbers import whole
 from archive.services import filings as service
-from archive.web import bp
+from archive.web.blueprint import bp
 from archive.web.layout import org_names, zh
 
 AUTO_NAMES = {"pass": "符合", "fail": "不符合", "unknown": "待人工判断"}
@@ -35,7 +34,7 @@ def filings_page():
 @bp.route("/filings/<case_id>", methods=["GET", "POST"])
 def filing_page(case_id: str):
     p = current()
-    case = api.scoped_case(case_id)
+    case = service.scoped_case(caller(), case_id)
     errors: dict[str, list[str]] = {}
     certificate = request.values.get("certificate", "").strip()[:64]
     if request.method == "POST":
@@ -46,9 +45,9 @@ def filing_page(case_id: str):
                 verdicts[item["code"]] = {"ok": v == "1", "reason": request.form.get(f"reason_{item['code']}", "")[:2000]}
         due = request.form.get("due_days", "10")
         try:
-            r = api.do_review(case, {"items": verdicts, "certificate": certificate,
+            r = service.do_review(caller("web"), case, {"items": verdicts, "certificate": certificate,
                                      "note": request.form.get("note", "")[:5000],
-                                     "due_days": whole(due, 1, 60) or 10}, via="web")
+                                     "due_days": whole(due, 1, 60) or 10})
         except ValidationFailed as exc:
             db().rollback()
             errors = {k: [zh(m) for m in v] for k, v in (exc.errors or {}).items()}
@@ -59,7 +58,7 @@ def filing_page(case_id: str):
         else:
             flash("备案审查通过。" if r.outcome == "accepted" else "已记录审查发现的问题，并交办执法机关整改。", "ok")
             return redirect(url_for("web.filing_page", case_id=case_id), code=303)
-    view = api.detail(case, certificate)
+    view = service.detail(caller(), case, certificate)
     return render_template("filing.html", f=view, case=case, errors=errors, certificate=certificate,
                            may_review=view["outcome"] is None and service.reviews_filings(p, case.agency_code),
                            agency_name=org_names([case.agency_code]).get(case.agency_code, case.agency_code),

@@ -7,8 +7,8 @@ from archive.labels import (
     AMENDMENT_STATUS_NAMES, KIND_NAMES, LEVEL_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, ROLE_NAMES, RULE_NAMES,
     TEXT_STATUS_NAMES, WARNING_STATUS_NAMES, form_name, stage_name,
 )
-from archive.services.clock import local
-from archive.web import bp
+from archive.clock import local
+from archive.web.blueprint import bp
 
 
 @bp.app_template_filter("when")

@@ -6,13 +6,13 @@ import datetime as dt
 from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from archive.auth.web import audit_event, current, scope_search
+from archive.edge.auth import audit_event, caller, current, scope_search
 from archive.errors import BadQuery
 from archive.extension import db, get_archive
 from archive.labels import KIND_NAMES, STAGE_NAMES
 from archive.models import STAGES
 from archive.services.search import build_query, search as run_search
-from archive.web import bp
+from archive.web.blueprint import bp
 from archive.web.layout import REVERSED_RANGE, Pager, date_arg, org_names, page_arg, visible_orgs, zh
 from forms import load_catalog
 
@@ -54,9 +54,9 @@ def search():
         errors["stage"] = "请从列表中选择。"
     complaint = None
     if args.get("complaint", "").isdecimal() and len(args["complaint"]) < 10:
-        from archive.api.complaints import complaint_for
+        from archive.services.complaints import scoped_complaint
 
-        complaint = complaint_for(int(args["complaint"]))  # in scope and open, or the 404 page
+        complaint = scoped_complaint(caller(), int(args["complaint"]))  # in scope and open, or the 404 page
     result, error, pager = None, None, None
     searched = bool(q or any(v for k, v in filters.items() if k != "sort"))
     if searched and not errors:

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from archive import audit
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, current, refuse
 from archive.extension import db, get_archive
 from archive.models import AuditEntry, Document
 from archive.services import fixity
-from archive.services.clock import SHANGHAI, now
-from archive.web import bp
+from archive.clock import SHANGHAI, now
+from archive.web.blueprint import bp
 from archive.web.layout import REVERSED_RANGE, Pager, date_arg, page_arg
 
 PER_PAGE = 50

@@ -8,14 +8,14 @@ import json
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api.sampling import _review
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, caller, current, refuse
+from archive.services import sampling as app
 from archive.errors import Conflict, Forbidden, ValidationFailed
 from archive.extension import db
 from archive.models import Organisation, Review, SamplingPlan
 from archive.sampling import scoring, service
-from archive.web import bp
+from archive.web.blueprint import bp
 from archive.web.layout import org_names, zh
 
 
@@ -84,7 +84,7 @@ def _check(values: dict) -> tuple[list[dict], dict[str, str]]:
 def review(review_id: int):
     p = current()
     session = db()
-    r = _review(review_id)
+    r = app.scoped_review(caller(), review_id)
     mine = policy.scores_review(p, r.reviewer)
     errors: dict[str, str] = {}
     status = 200
@@ -137,7 +137,7 @@ def review_conflict():
     p = current()
     if not policy.declares_conflicts(p):
         refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
-    r = _review(int(request.form.get("review", "0") or 0)) if (request.form.get("review", "").isdecimal()
+    r = app.scoped_review(caller(), int(request.form.get("review", "0") or 0)) if (request.form.get("review", "").isdecimal()
                                                              and len(request.form["review"]) < 10) else None
     if r is None or r.reviewer != p.username:
         flash("请从评查任务页声明回避。", "error")

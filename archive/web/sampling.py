@@ -10,15 +10,16 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from archive.api.sampling import PlanCreateSchema, _may_draw, _plan, _plan_visible
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, caller, current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db, get_archive
 from archive.labels import KIND_NAMES
 from archive.models import Organisation, Review, SamplingPlan
 from archive.sampling import service
-from archive.web import bp
+from archive.services import sampling as app
+from archive.services.schemas import PlanCreateSchema
+from archive.web.blueprint import bp
 from archive.web.layout import org_names, zh, zh_errors
 
 STATUS_NAMES = {"draft": "草案", "frozen": "已冻结", "drawn": "已抽取", "withdrawn": "已撤回"}
@@ -35,7 +36,7 @@ def plans():
     p = current()
     if not _readable(p):
         refuse("sampling_plan", "-", visible=True, why=f"a {p.role} does not read sampling plans")
-    rows = [pl for pl in db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())) if _plan_visible(pl)]
+    rows = [pl for pl in db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())) if policy.reads_plan(current(), pl.district_code)]
     return render_template("plans.html", plans=rows, statuses=STATUS_NAMES, names=org_names(
         pl.district_code for pl in rows if pl.district_code), may_create=policy.sets_plans(p),
         section="sampling", crumbs=[("抽查", None)])
@@ -73,10 +74,7 @@ def plan_new():
         else:
             data.pop("rate", None)
         try:
-            loaded = PlanCreateSchema().load(data)
-            session = db()
-            plan = service.create_plan(session, loaded, p.username)
-            session.commit()
+            plan = app.create_plan(caller("web"), PlanCreateSchema().load(data))
         except ValidationError as exc:
             # every mistake at once: the fields that did load are checked against each other too
             valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
@@ -84,10 +82,8 @@ def plan_new():
                       **zh_errors(exc.messages)}  # type: ignore[arg-type]
             status = 422
         except ValidationFailed as exc:
-            db().rollback()
             errors, status = zh_errors(exc.errors), 422
         else:
-            audit_event("sample.plan", "sampling_plan", str(plan.id), name=plan.name, via="web")
             flash("抽查计划已创建。下一步：冻结各层案卷名单，公布摘要值，再在抽取时输入随机种子。", "ok")
             return redirect(url_for("web.plan", plan_id=plan.id), code=303)
     for key in ("rate",):
@@ -126,8 +122,7 @@ def _view(plan: SamplingPlan) -> dict:
 
 @bp.route("/sampling/<int:plan_id>")
 def plan(plan_id: int):
-    pl = _plan(plan_id)
-    audit_event("sample.view", "sampling_plan", str(plan_id), via="web")
+    pl = app.view_plan(caller("web"), plan_id)
     return _plan_page(pl)
 
 
@@ -149,15 +144,9 @@ def _plan_page(pl: SamplingPlan, problems: dict | None = None, seed: str = ""):
 
 @bp.route("/sampling/<int:plan_id>/freeze", methods=["POST"])
 def plan_freeze(plan_id: int):
-    p = current()
-    pl = _plan(plan_id)
-    _may_draw(pl)
-    session = db()
     try:
-        service.freeze(session, pl, by=p.username, role=p.role)
-        session.commit()
+        app.freeze(caller("web"), plan_id)
     except (Conflict, ValidationFailed) as exc:
-        session.rollback()
         flash("未能冻结：" + zh(exc.message), "error")
     else:
         flash("各层案卷名单已冻结，摘要值已记入审计日志。请在抽取前公布摘要值。", "ok")
@@ -167,14 +156,9 @@ def plan_freeze(plan_id: int):
 @bp.route("/sampling/<int:plan_id>/withdraw", methods=["POST"])
 def plan_withdraw(plan_id: int):
     """撤回 a frozen plan not yet drawn (the city office), with a reason; the plan is kept."""
-    p = current()
-    pl = _plan(plan_id)
-    if not policy.sets_plans(p):
-        refuse("sampling_plan", str(plan_id), visible=True, why="the city office withdraws plans")
     try:
-        service.withdraw(db(), pl, by=p.username, role=p.role, reason=request.form.get("reason", ""))
+        app.withdraw(caller("web"), plan_id, request.form.get("reason", ""))
     except (Conflict, ValidationFailed) as exc:
-        db().rollback()
         flash("未能撤回：" + (next(iter(exc.errors.values()))[0] if exc.errors else zh(exc.message)), "error")
     else:
         flash("抽查计划已撤回，计划和冻结名单仍保留可查。", "ok")
@@ -183,16 +167,13 @@ def plan_withdraw(plan_id: int):
 
 @bp.route("/sampling/<int:plan_id>/draw", methods=["POST"])
 def plan_draw(plan_id: int):
-    p = current()
-    pl = _plan(plan_id)
-    _may_draw(pl)
+    pl = app.scoped_plan(caller(), plan_id)
+    app.may_draw(caller(), pl)
     seed = request.form.get("seed", "").strip()
     session = db()
     try:
-        service.draw(session, pl, seed, by=p.username, role=p.role)
-        session.commit()
+        app.draw(caller("web"), plan_id, seed)
     except service.PoolTooSmall as exc:
-        session.rollback()
         flash("评查人员不足，未抽取（已记入审计日志）。各层的原因见下。", "error")
         detail = {stratum: [_problem_zh(t) for t in texts] for stratum, texts in exc.errors.items()}
         return _plan_page(pl, detail, seed), 422
@@ -212,7 +193,7 @@ def plan_draw(plan_id: int):
 def plan_verify(plan_id: int):
     """验证说明: the method in plain Chinese, the frozen populations, the seed and the result as
     files, and a short program that recomputes the selection."""
-    pl = _plan(plan_id)
+    pl = app.scoped_plan(caller(), plan_id)
     view = _view(pl)
     problems = service.verify(db(), pl) if pl.status == "drawn" else []
     return render_template("plan_verify.html", plan=pl, view=view, problems=problems, kinds=KIND_NAMES,
@@ -223,7 +204,7 @@ def plan_verify(plan_id: int):
 
 @bp.route("/sampling/<int:plan_id>/verify/<any(populations, result):what>.json")
 def plan_verify_file(plan_id: int, what: str):
-    pl = _plan(plan_id)
+    pl = app.scoped_plan(caller(), plan_id)
     view = _view(pl)
     if what == "populations":
         body = {"plan": pl.id, "strata": [{"agency": s["agency"], "kind": s["kind"], "digest": s["digest"],
@@ -239,7 +220,7 @@ def plan_verify_file(plan_id: int, what: str):
 def plan_results(plan_id: int):
     """评查结果 per file, agency and district; the files whose reviewers disagree by more than
     the configured margin opened side by side."""
-    pl = _plan(plan_id)
+    pl = app.scoped_plan(caller(), plan_id)
     data = service.results(db(), pl, policy.plan_agencies(current()))
     margin = get_archive().config["REVIEW_DISAGREEMENT_POINTS"]
     reviews: dict[str, list[Review]] = {}

@@ -8,24 +8,24 @@ import datetime as dt
 from flask import Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api.stats import briefing_title, check_district, daily_use_data, stats_reader
+from archive.services.reports import briefing_title, check_district, daily_use_data, stats_reader
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import caller, audit_event, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Organisation
 from archive.services import briefing, stats
 from archive.services import scores as scoring
-from archive.services.clock import SHANGHAI, check_month, now
+from archive.clock import SHANGHAI, check_month, now
 from archive.services.powers import CATEGORY_NAMES
-from archive.web import bp
+from archive.web.blueprint import bp
 
 STATUS_NAMES = {"pass": "达标", "fail": "未达标", "inaction": "零履职", "no_powers": "未录入职权"}
 
 
 @bp.route("/stats/performance")
 def performance_page():
-    p = stats_reader("performance")
+    p = stats_reader(caller(), "performance")
     today = now().astimezone(SHANGHAI).date()
     year = request.args.get("year", type=int) or today.year
     if not 2000 <= year <= 2100:
@@ -99,7 +99,7 @@ def _month_arg(today: dt.date) -> str:
 def _district_arg(p) -> str | None:
     """?district=CODE for the offices that see more than one district; others: None."""
     district = request.args.get("district") or None
-    check_district(p, district)
+    check_district(caller(), p, district)
     return district
 
 
@@ -116,13 +116,13 @@ def _month_figures(p) -> tuple[dt.date, str, str | None, dict]:
     month = _month_arg(today)
     district = _district_arg(p)
     data = briefing.monthly_cached(db(), month, p.agencies, get_archive().config, now(), district=district,
-                                   title=briefing_title(p, district))
+                                   title=briefing_title(caller(), p, district))
     return today, month, district, data
 
 
 @bp.route("/stats/scores")
 def scores_page():
-    p = stats_reader("scores")
+    p = stats_reader(caller(), "scores")
     today, month, district, data = _month_figures(p)
     return render_template("stats_scores.html", data=data, month=month, months=_month_choices(today),
                            district=district, districts=_districts(p), components=data["formula"]["weighted"],
@@ -134,7 +134,7 @@ def scores_page():
 @bp.route("/stats/charts/<name>.png")
 def chart_png(name: str):
     """One chart of the month's briefing for the caller's scope, as drawn into the DOCX."""
-    p = stats_reader("charts")
+    p = stats_reader(caller(), "charts")
     if name not in briefing.CHARTS:
         refuse("chart", name, visible=False, why="no such chart")
     _, _, _, data = _month_figures(p)
@@ -143,11 +143,11 @@ def chart_png(name: str):
 
 @bp.route("/stats/daily-use")
 def daily_use_page():
-    p = stats_reader("daily-use")
+    p = stats_reader(caller(), "daily-use")
     today = now().astimezone(SHANGHAI).date()
     month = _month_arg(today)
     district = request.args.get("district") or None
-    data = daily_use_data({"month": month, "district": district})
+    data = daily_use_data(caller(), {"month": month, "district": district})
     return render_template("stats_daily_use.html", data=data, month=month, months=_month_choices(today),
                            district=district, districts=_districts(p), tab="daily_use", section="stats",
                            crumbs=[("统计", url_for("web.scores_page")), ("日常使用", None)])

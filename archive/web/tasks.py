@@ -5,16 +5,17 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.api import tasks as api
 from archive.auth import policy
-from archive.auth.web import current, refuse
+from archive.edge.auth import caller, current, refuse
+from archive.edge.uploads import received_files
+from archive.extension import get_archive
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.models import Complaint, Organisation
 from archive.numbers import whole
 from archive.services import tasks as service
-from archive.services.clock import now
-from archive.web import bp
+from archive.clock import now
+from archive.web.blueprint import bp
 from archive.web.layout import org_names, zh, zh_errors
 
 TASK_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
@@ -93,7 +94,7 @@ def task_new():
         form["complaint"] = whole(values["complaint"], 1)
         if not errors:
             try:
-                task = api.create_task(form, request.files.getlist("file"), via="web")
+                task = service.create_task(caller("web"), form, _files(), now())
             except ValidationFailed as exc:
                 db().rollback()
                 errors = zh_errors(exc.errors)
@@ -109,15 +110,15 @@ def task_new():
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 def task_page(task_id: int):
     p = _user()
-    task = api.scoped_task(task_id)
+    task = service.scoped_task(caller(), task_id)
     if request.method == "POST":
         action = request.form.get("action")
         try:
             if action == "answer":
-                api.answer_task(task_id, request.form.get("text", "").strip(), request.files.getlist("file"), via="web")
+                service.answer_task(caller("web"), task_id, request.form.get("text", "").strip(), _files(), now())
                 flash("已答复，等待交办单位审核。", "ok")
             elif action in ("accept", "send_back"):
-                api.decide_task(task_id, action == "accept", request.form.get("reason", "").strip(), via="web")
+                service.decide_task(caller("web"), task_id, action == "accept", request.form.get("reason", "").strip(), now())
                 flash("已办结。" if action == "accept" else "已退回，等待承办单位重新办理。", "ok")
         except ValidationFailed as exc:
             db().rollback()
@@ -140,3 +141,7 @@ def _task_view(p, task, errors: dict, values):
                            action_names=service.ACTION_NAMES, may_answer=service.may_answer(p, task),
                            may_decide=service.may_decide(p, task), now=now(), section="tasks",
                            crumbs=[("交办转办", url_for("web.tasks_page")), (f"任务 {task.id}", None)])
+
+
+def _files():
+    return received_files(request.files.getlist("file"), get_archive().ingest_settings.max_bytes)

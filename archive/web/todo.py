@@ -12,7 +12,7 @@ from archive.auth.principal import Principal
 from archive.labels import LEVEL_NAMES
 from archive.models import Amendment, BasicInfoChange, Case, Complaint, Review, WarningRecord
 from archive.services.basicinfo import KIND_NAMES
-from archive.services.clock import local, now
+from archive.clock import local, now
 
 LEVEL_OF_ROLE = {"agency_legal": 1, "agency_clerk": 1, "district_office": 2, "city_office": 3}
 

@@ -6,15 +6,15 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from archive.auth import policy
-from archive.auth.web import audit_event, current, refuse
+from archive.edge.auth import audit_event, current, refuse
 from archive.deadlines.warnings import get_warning, handle
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.labels import HANDLER_NAMES, RULE_NAMES, WARNING_STATUS_NAMES
 from archive.models import Case, WarningEscalation, WarningRecord
 from archive.services import cases as case_service
-from archive.services.clock import now
-from archive.web import bp
+from archive.clock import now
+from archive.web.blueprint import bp
 from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
 
 PER_PAGE = 30
@@ -133,7 +133,7 @@ def warnings_handle_together():
             audit_event("access.refused", "warning", ",".join(map(str, ids))[:120], method="POST",
                         path=request.path, reason=str(exc.errors.get("ids")))
         elif isinstance(exc, NotFound):
-            from archive.auth.web import audit_not_found
+            from archive.edge.auth import audit_not_found
 
             audit_not_found(exc)
         first = next(iter(exc.errors.values()), [exc.message])[0] if exc.errors else zh(exc.message)

@@ -137,7 +137,7 @@ def _local_input(when: dt.datetime) -> str:
 def _working_days_ago(n: int) -> tuple[dt.datetime, bool]:
     """(10:00 Beijing time on the working day ``n`` working days before today, today is a working day)."""
     from archive.deadlines.store import load_calendar  # the package's calendar for the current year
-    from archive.services.clock import SHANGHAI
+    from archive.clock import SHANGHAI
 
     from archive.db import make_engine, make_sessionmaker
 
@@ -343,7 +343,7 @@ def test_legal_staff_and_the_district_office_handle_warnings_and_an_amendment(li
                                                    WarningRecord.rule == "missing_documents")).one()
         # raised a while ago and its handling time ran out an hour ago (a warning raised today has
         # three working days): one level up, nothing else
-        from archive.services.clock import now as server_now
+        from archive.clock import now as server_now
 
         w2.due_at = server_now() - dt.timedelta(hours=1)
         s.commit()
@@ -647,7 +647,7 @@ def test_basic_information_a_change_request_from_an_agency_approved_by_the_distr
                       "A-SJJ,SJ-2,对无证生产经营的处罚,penalty,《食品安全法》第一百二十二条,\n"
                       "A-SJJ,SJ-3,,,,删除\n", encoding="utf-8")
     clerk.page.set_input_files("details.import input[type=file]", str(change))
-    from archive.services.clock import SHANGHAI
+    from archive.clock import SHANGHAI
 
     twenty_days_ago = (dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=20)).isoformat()
     clerk.page.fill("details.import input[name=effective_on]", twenty_days_ago)

@@ -166,7 +166,7 @@ def test_a_complaint_handled_end_to_end(live, browser, client, archive):  # noqa
         assert archive.store.stat(d.object_key, d.version_id).legal_hold
     import datetime as dt
 
-    from archive.services.clock import SHANGHAI
+    from archive.clock import SHANGHAI
 
     today = dt.datetime.now(SHANGHAI).date().isoformat()
     handler.page.fill("#steps input[name=done_on]", "2026-01-01")  # before the complaint came in: refused

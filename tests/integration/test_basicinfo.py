@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from archive.cli import main
 from archive.models import BasicInfoChange, InspectionPlan, Officer, Power, WarningRecord
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 from tests.conftest import client_as, concurrently
 from tests.integration.test_stats import POWERS, load_powers
 

@@ -19,7 +19,7 @@ TODAY = dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.timezone.utc)  # health asks f
 
 
 def test_load_show_and_use_a_new_year(app, archive, client, monkeypatch, tmp_path):
-    monkeypatch.setattr("archive.services.clock.now", lambda: TODAY)  # the test must not expire in 2027
+    monkeypatch.setattr("archive.clock.now", lambda: TODAY)  # the test must not expire in 2027
     for key in ("DATA_DIR", "DATABASE_URL"):
         monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
     health = client.get("/api/health").get_json()["calendar"]

@@ -264,7 +264,7 @@ def test_demo_loader_makes_cases_documents_and_an_index(archive):
     with archive.sessions() as s:
         officers = s.scalars(select(Officer)).all()
         plans = s.scalars(select(InspectionPlan)).all()
-    from archive.services.clock import SHANGHAI
+    from archive.clock import SHANGHAI
 
     today = dt.datetime.now(SHANGHAI).date()
     assert len(officers) >= 10 and sum(o.valid_until < today for o in officers) == 1

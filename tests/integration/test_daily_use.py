@@ -8,7 +8,7 @@ import datetime as dt
 
 from archive import audit
 from archive.models import WarningRecord
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 from tests.conftest import client_as, new_case
 
 UTC = dt.timezone.utc

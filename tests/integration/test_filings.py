@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from archive.demo.documents import make_pdf
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 from tests.conftest import client_as, concurrently, new_case, record_stage, upload
 
 UTC = dt.timezone.utc

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from archive.demo.documents import make_pdf
 from archive.models import AuditEntry, WarningRecord
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, upload
 
 ROLES = [a[0] for a in ACCOUNTS]

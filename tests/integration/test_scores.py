@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from archive.models import Case, Document, PerformanceThreshold, Review, SamplingPlan, Stage, WarningRecord
 from archive.services import scores as scoring
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 from tests.conftest import authorize, client_as, concurrently, new_case
 from tests.integration.test_stats import HEADER, load_powers
 

@@ -110,7 +110,8 @@ def test_what_a_task_may_name(app, archive, client, orgs):
 def test_an_overdue_task_raises_a_warning_that_climbs(app, archive, client, orgs):
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
-    from archive.deadlines.warnings import escalate, run_checks
+    from archive.deadlines.warnings import escalate
+    from archive.services.rounds import run_checks
 
     agency_task = assign(app, due_days="1").get_json()
     district_task = assign(app, who="city", assignee="120114", due_days="1").get_json()
@@ -156,7 +157,7 @@ def test_two_decisions_at_once_leave_one(app, archive, orgs):
 
 
 def test_two_answers_at_once_leave_one_and_overdue_checks_at_once_one_warning(app, archive, orgs):
-    from archive.deadlines.warnings import run_checks
+    from archive.services.rounds import run_checks
 
     t = assign(app, due_days="1").get_json()
     statuses = [r.status_code for r in concurrently(4, lambda i: client_as(app, "clerk_a" if i % 2 else "legal_a").post(

@@ -15,7 +15,7 @@ from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
 from archive.deadlines.warnings import escalate, scan
 from archive.models import WarningEscalation, WarningRecord
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 from tests.conftest import client_as, new_case, record_stage, upload
 
 
@@ -159,7 +159,7 @@ def test_decision_records_penalties_and_the_case_shows_if_it_is_major(app, archi
 
 def test_incremental_scan_looks_only_at_changed_or_due_cases(archive, client):
     from archive.models import Case
-    from archive.services.clock import now as server_now
+    from archive.clock import now as server_now
 
     quiet = new_case(client, number="津武市监罚〔2026〕300号")
     record_stage(client, quiet["id"], "filing", "2026-03-02T10:00:00+08:00")

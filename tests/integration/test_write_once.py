@@ -102,7 +102,7 @@ def _fixity(archive, doc_ids=None):
     from archive.deadlines.rules import load_rules
     from archive.deadlines.store import load_calendar
     from archive.services import fixity
-    from archive.services.clock import now
+    from archive.clock import now
 
     with archive.sessions() as s:
         return fixity.run(s, archive.store, load_rules(), load_calendar(s), now(), doc_ids=doc_ids)
@@ -326,7 +326,7 @@ def test_reconcile_repairs_a_crash_between_object_write_and_commit(app, client, 
 
 def test_rolling_fixity_checks_the_least_recently_checked_first(app, client, archive):
     from archive.services.fixity import rolling_round
-    from archive.services.clock import now
+    from archive.clock import now
 
     case = new_case(client)
     ids = [upload(client, case["id"], make_pdf(f"证据{i}", [f"第{i}份"]), filename=f"{i}.pdf", stage="investigation",
@@ -344,7 +344,7 @@ def test_rolling_fixity_checks_the_least_recently_checked_first(app, client, arc
 
 def test_reconcile_rewrites_a_stale_case_manifest(app, client, archive, monkeypatch):
     from archive.models import Stage
-    from archive.services.clock import now
+    from archive.clock import now
     from archive.services.rebuild import manifest_key
 
     case = new_case(client)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from archive.deadlines.calendar import (
     CalendarFileError, CalendarMissing, WorkCalendar, deadline, from_chinesecalendar, load_file, parse_year,
 )
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 
 CAL = WorkCalendar(c for y in range(2024, 2027) if (c := from_chinesecalendar(y)))
 D = dt.date.fromisoformat

@@ -8,7 +8,7 @@ import pytest
 from archive.deadlines.calendar import WorkCalendar, from_chinesecalendar
 from archive.deadlines.evaluate import CaseFacts, DocFact, evaluate
 from archive.deadlines.rules import load_rules
-from archive.services.clock import SHANGHAI
+from archive.clock import SHANGHAI
 
 CAL = WorkCalendar(c for y in (2025, 2026) if (c := from_chinesecalendar(y)))
 RULES = load_rules()

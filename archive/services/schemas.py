@@ -1,12 +1,13 @@
-"""Marshmallow schemas of the HTTP API; the OpenAPI document is generated from them."""
+"""Marshmallow schemas of what the API and the pages accept and answer (plain data, no HTTP);
+the OpenAPI document is generated from them."""
 from __future__ import annotations
 
-from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from archive.models import CASE_KINDS, PARTY_TYPES, PENALTY_TYPES, PROCEDURES, STAGES
 from archive.numbers import INT_MAX
-from archive.services.clock import local
+from archive.sampling.service import KINDS as SAMPLING_KINDS
+from archive.clock import local
 
 
 class LocalDateTime(fields.DateTime):
@@ -206,10 +207,6 @@ class UploadFormSchema(Schema):
         "description": "store it even if the case holds the same file (SHA-256) already; else 409 with duplicate_of"})
 
 
-class UploadFileSchema(Schema):
-    file = Upload(required=True)
-
-
 class SearchQuerySchema(OrderedRangeSchema):
     RANGES = (("date_from", "date_to"),)
     q = fields.String(load_default="", validate=validate.Length(max=400))
@@ -262,3 +259,39 @@ class OrganisationSchema(Schema):
     name = fields.String()
     level = fields.String()
     children = fields.List(fields.Nested(lambda: OrganisationSchema()))
+class PeriodCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["extension", "suspension"]))
+    days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=365), metadata={"description": "extension: days added (art. 60)"})
+    start_on = BoundedDate(load_default=None, metadata={"description": "suspension: first day"})
+    end_on = BoundedDate(load_default=None, metadata={"description": "suspension: the day it ended (may come later)"})
+    approved_by = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                                metadata={"description": "who approved it (行政机关负责人)"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class PlanCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    period_start = BoundedDate(required=True)
+    period_end = BoundedDate(required=True)
+    kinds = fields.List(fields.String(validate=validate.OneOf(SAMPLING_KINDS)), required=True,
+                        validate=validate.Length(min=1, max=2))
+    district = fields.String(load_default=None, validate=validate.Length(max=64),
+                             metadata={"description": "a district code; empty: the whole city"})
+    count = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
+    rate = fields.Float(load_default=None, validate=validate.Range(min=0, max=1), metadata={"description": "share of each stratum, 0 < rate ≤ 1"})
+    min_per_stratum = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
+    max_per_stratum = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100000))
+    reviewers_per_file = fields.Integer(load_default=2, validate=validate.Range(min=1, max=20))
+    max_load = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10000))
+    review_deadline = BoundedDate(required=True)
+
+
+class ComplaintCreateSchema(Schema):
+    received_at = BoundedDateTime(required=True, metadata={"description": "when it was received (ISO 8601)"})
+    complainant = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    contact = fields.String(load_default=None, validate=validate.Length(max=200),
+                            metadata={"description": "how to reach the complainant"})
+    agency = fields.String(load_default=None, validate=validate.Length(max=64))
+    case_id = fields.String(load_default=None, validate=validate.Length(max=32),
+                            metadata={"description": "a case it names: linked at once (legal hold)"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))

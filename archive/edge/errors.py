@@ -1,18 +1,40 @@
-"""One table from domain errors to responses, all in one JSON shape {code, status, message, errors}."""
+"""One table from domain errors to responses: the API's one JSON shape {code, status, message, errors},
+the browser's friendly Chinese pages."""
 from __future__ import annotations
 
 import logging
 from http import HTTPStatus
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 
 from archive.errors import (
     ArchiveError, BadQuery, ChecksumMismatch, Conflict, DuplicateFile, Forbidden, NotFound, StoredFileDamaged, StoredFileMissing,
     TooLarge, ValidationFailed,
 )
+from archive.edge.auth import audit_event, audit_not_found
 from archive.storage.base import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
+
+TITLES = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "找不到这个页面", 405: "不允许的操作",
+          409: "操作冲突", 410: "文件已缺失", 413: "文件太大", 416: "范围无效", 422: "填写有误", 429: "操作过于频繁",
+          500: "服务器出错了", 502: "存储服务出错", 503: "服务暂不可用"}
+HINTS = {403: "您的角色不能进行这项操作。如需办理，请联系有权限的人员。",
+         404: "您要找的案件、文书或页面不存在，或不在您的查看范围内。",
+         405: "已归档的记录不可修改或删除；更正请通过更正申请。",
+         500: "服务器处理时出错，已记录。请稍后再试；问题持续时请联系管理员。",
+         503: "对象存储或数据库暂时不可用，没有保存任何内容。请稍后再试。"}
+
+
+def error_page(status: int, message: str = ""):
+    """(html, status) of the Chinese page for ``status``."""
+    detail = message.split(" / ")[0] if message else ""
+    if not any("\u4e00" <= ch <= "\u9fff" for ch in detail):
+        detail = ""  # an English-only message says nothing to a clerk: the hint does
+    return render_template("error.html", status=status, title=TITLES.get(status, "出错了"),
+                           hint=HINTS.get(status, ""), detail=detail), status
+
 
 STATUS_OF: list[tuple[type[Exception], int]] = [
     (ChecksumMismatch, 422),
@@ -30,15 +52,13 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 
 def wants_page() -> bool:
     """A browser page (not the API): errors are shown as a Chinese page, not JSON."""
-    from flask import has_request_context, request
+    from flask import has_request_context
 
     return has_request_context() and not request.path.startswith("/api/")
 
 
 def error_response(status: int, message: str, errors: dict | None = None, extra: dict | None = None):
     if wants_page():
-        from archive.web.errors import error_page
-
         return error_page(status, message)
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     if errors:
@@ -54,11 +74,18 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(exc: ArchiveError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
         if isinstance(exc, NotFound):
-            from archive.auth.web import audit_not_found
-
             audit_not_found(exc)
         extra = {"duplicate_of": exc.duplicate_of} if isinstance(exc, DuplicateFile) else None
         return error_response(status, exc.message, exc.errors, extra)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        audit_event("access.refused", method=request.method, path=request.path,
+                    reason="CSRF token missing or wrong")
+        if request.path.startswith("/api/"):
+            return jsonify({"code": 400, "status": "Bad Request",
+                            "message": "CSRF 校验失败 / CSRF token missing or wrong"}), 400
+        return error_page(400, "页面已过期或请求无效，请返回上一页刷新后重试。")
 
     @app.errorhandler(500)
     def _internal(exc):

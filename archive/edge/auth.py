@@ -2,18 +2,18 @@
 and the audit helper the handlers use."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, g, jsonify, redirect, request, session, url_for
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 
 from archive import audit
 from archive.auth.accounts import Unauthenticated, session_user, user_for_token
-from archive.auth import policy
 from archive.auth.principal import Principal, principal_for
-from archive.errors import Forbidden, NotFound
+from archive.errors import NotFound
 from archive.extension import db, get_archive
 from archive.models import Case
+from archive.services.caller import Caller
 
 PUBLIC_PATHS = {"/api/health", "/login", "/favicon.ico"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -55,19 +55,18 @@ def audit_in(session, action: str, target_type: str | None = None, target_id: st
                  detail=detail, ip=request.remote_addr)
 
 
-def refuse(target_type: str, target_id: str, *, visible: bool, why: str) -> None:
-    """Raise 404 when the caller may not know the record exists, else 403 (audited).
+def caller(via: str | None = None) -> Caller:
+    """The application layer's view of this request: who asks, its session, the store, where
+    the audit goes (``via="web"`` for the pages)."""
+    archive = get_archive()
+    return Caller(principal=current(), session=db(), sessions=archive.sessions, store=archive.store,
+                  settings=archive.ingest_settings, config=archive.config, ip=request.remote_addr, via=via,
+                  method=request.method, path=request.path)
 
-    A hidden refusal raises the very NotFound a missing id raises; the error handler audits
-    every 404 of an authenticated caller the same way, so the two are indistinguishable in
-    status, body and work done (one audit entry each)."""
-    if visible:
-        audit_event("access.refused", target_type, target_id, method=request.method, path=request.path,
-                    reason=why)
-        raise Forbidden("无此操作权限 / not permitted for your role", {"role": [why]})
-    exc = NotFound("no such " + target_type)
-    exc.audit = (target_type, target_id, why)
-    raise exc
+
+def refuse(target_type: str, target_id: str, *, visible: bool, why: str) -> NoReturn:
+    """Refuse the action (``Caller.refuse``): 403 audited when visible, else the 404 a missing id raises."""
+    caller().refuse(target_type, target_id, visible=visible, why=why)
 
 
 def audit_not_found(exc: NotFound) -> None:
@@ -81,19 +80,8 @@ def audit_not_found(exc: NotFound) -> None:
 
 
 def may_read(agency_code: str, case_id: str) -> bool:
-    """The caller's scope covers the case, or the caller is a reviewer the case is assigned to
-    and the review deadline has not passed (each such access is audited)."""
-    p = current()
-    if policy.reads_agency(p, agency_code):
-        return True
-    if p.role == "reviewer":
-        from archive.sampling.service import active_assignment
-
-        review = active_assignment(db(), p.username, case_id)
-        if review is not None:
-            audit_event("review.access", "case", case_id, review=review.id, method=request.method, path=request.path)
-            return True
-    return False
+    """``Caller.may_read`` for this request."""
+    return caller().may_read(agency_code, case_id)
 
 
 def scope_search(sq) -> None:
@@ -108,15 +96,8 @@ def scope_search(sq) -> None:
 
 
 def case_for(case: Case | None, case_id: str, *, write: bool = False) -> Case:
-    """``case`` if the caller may see it (and write to it when ``write``); refusals are audited."""
-    p = current()
-    if case is None:
-        raise NotFound("no such case")
-    if not may_read(case.agency_code, case_id):
-        refuse("case", case_id, visible=False, why="outside your scope")
-    if write and not policy.writes_agency(p, case.agency_code):
-        refuse("case", case_id, visible=True, why=f"a {p.role} does not change case files")
-    return case
+    """``Caller.case_for`` for this request: the case if the caller may see (write) it."""
+    return caller().case_for(case, case_id, write=write)
 
 
 def _unauthenticated(message: str):
@@ -215,13 +196,3 @@ def init_auth(app: Flask) -> None:
     app.before_request(refuse_nul)
     app.after_request(security_headers)
 
-    @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError):
-        audit_event("access.refused", method=request.method, path=request.path,
-                    reason="CSRF token missing or wrong")
-        if request.path.startswith("/api/"):
-            return jsonify({"code": 400, "status": "Bad Request",
-                            "message": "CSRF 校验失败 / CSRF token missing or wrong"}), 400
-        from archive.web.errors import error_page
-
-        return error_page(400, "页面已过期或请求无效，请返回上一页刷新后重试。")
