@@ -34,6 +34,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),
     "PART_SIZE": (16 * 1024**2, int, "Multipart part size for uploads to S3 (a streamed upload up to it is one request)"),
+    "S3_READ_TIMEOUT": (15.0, float, "Seconds the S3 client waits for the next bytes of an answer before it gives up (and retries once)"),
     "S3_STREAM_PUTS": (True, "bool", "A streamed upload up to PART_SIZE goes to S3 while it arrives, its SHA-256 in a trailing checksum (off for S3 servers without trailing checksums)"),
     "INDEX_DIR": ("", str, "Search index root (one folder per engine); empty means DATA_DIR/index"),
     "SEARCH_ENGINE": ("tantivy", str, "Full-text engine: tantivy (default, fast at scale) or whoosh (pure Python)"),

@@ -69,7 +69,7 @@ def build_archive(config: dict[str, Any]) -> Archive:
     store = S3ObjectStore(endpoint, config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
                           config["S3_BUCKET"], secure=config["S3_SECURE"],
                           retention_mode=config["RETENTION_MODE"], part_size=config["PART_SIZE"],
-                          stream_puts=config["S3_STREAM_PUTS"])
+                          stream_puts=config["S3_STREAM_PUTS"], read_timeout=config["S3_READ_TIMEOUT"])
     return Archive(config=config, engine=engine, sessions=make_sessionmaker(engine), store=store,
                    index=make_index(config["SEARCH_ENGINE"], config["INDEX_DIR"]))
 

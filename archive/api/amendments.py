@@ -12,6 +12,7 @@ from archive.services.documents import scoped_document
 from archive.edge.uploads import received_file
 from archive.api.fields import UploadFileSchema
 from archive.services.schemas import LocalDateTime
+from archive.auth import policy
 from archive.edge.auth import audit_event, caller, current
 from archive.extension import db, get_archive
 from archive.models import Amendment
@@ -111,8 +112,7 @@ class Amendments(MethodView):
             q = q.where(Amendment.status == args["status"])
         if args.get("document"):
             q = q.where(Amendment.document_id == args["document"])
-        if p.agencies is not None:
-            q = q.where(Amendment.agency_code.in_(sorted(p.agencies)))
+        q = policy.scoped(q, p, Amendment.agency_code)
         return {"amendments": [service.view(a) for a in db().scalars(q.limit(500))]}
 
 

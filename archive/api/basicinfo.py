@@ -138,8 +138,7 @@ class Changes(MethodView):
         q = select(BasicInfoChange).order_by(BasicInfoChange.id.desc()).limit(500)
         if args["status"]:
             q = q.where(BasicInfoChange.status == args["status"])
-        if p.agencies is not None:
-            q = q.where(BasicInfoChange.agency_code.in_(sorted(p.agencies)))
+        q = policy.scoped(q, p, BasicInfoChange.agency_code)
         return {"changes": [change_view(c) for c in db().scalars(q)]}
 
     @blp.arguments(ChangeFormSchema, location="form")

@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from archive.api.fields import UploadFileSchema
 from archive.services.schemas import BoundedDate, ComplaintCreateSchema, LocalDateTime
+from archive.auth import policy
 from archive.edge.auth import audit_event, caller, current
 from archive.edge.uploads import received_file
 from archive.extension import db, get_archive
@@ -108,8 +109,7 @@ class Complaints(MethodView):
         q = select(Complaint).order_by(Complaint.id.desc())
         if args.get("status"):
             q = q.where(Complaint.status == args["status"])
-        if p.agencies is not None:
-            q = q.where(or_(Complaint.district_code == p.scope_code, Complaint.agency_code.in_(sorted(p.agencies))))
+        q = policy.scoped(q, p, Complaint.agency_code, Complaint.district_code)
         session = db()
         return {"complaints": [service.view(session, c) for c in session.scalars(q.limit(500))]}
 

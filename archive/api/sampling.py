@@ -158,7 +158,10 @@ class Plans(MethodView):
 
     @blp.response(200, PlanListSchema)
     def get(self):
-        """The plans the caller may see."""
+        """The plans the caller may see (403 for roles that read no plans, as on the page)."""
+        p = current()
+        if not policy.reads_plans(p):
+            refuse("sampling_plan", "-", visible=True, why=f"a {p.role} does not read sampling plans")
         from archive.models import SamplingPlan
 
         plans = db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())).all()

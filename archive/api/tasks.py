@@ -7,7 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from archive.services.schemas import LocalDateTime
-from archive.edge.auth import audit_event, caller, current
+from archive.auth import policy
+from archive.edge.auth import audit_event, caller, current, refuse
 from archive.edge.uploads import received_files
 from archive.extension import db, get_archive
 from archive.models import TaskAttachment
@@ -82,6 +83,9 @@ class Tasks(MethodView):
     def get(self, args):
         """Tasks assigned to the caller's organisation (``role=mine``), assigned by it
         (``assigned``), or every task (``all``: city office and auditors)."""
+        p = current()
+        if not policy.works_tasks(p):  # as on the page
+            refuse("task", "list", visible=True, why=f"a {p.role} has no supervision tasks")
         session = db()
         return {"tasks": [service.view(session, t) for t in service.listing(session, current(), args["role"],
                                                                              args["status"], limit=200)]}

@@ -88,8 +88,7 @@ class Warnings(MethodView):
         p = current()
         session = db()
         q = select(WarningRecord)
-        if p.agencies is not None:
-            q = q.where(WarningRecord.agency_code.in_(sorted(p.agencies)))
+        q = policy.scoped(q, p, WarningRecord.agency_code)
         if args.get("agency"):
             q = q.where(WarningRecord.agency_code.in_(case_service.agencies_under(session, args["agency"])))
         for name in ("level", "status", "rule"):

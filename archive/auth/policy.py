@@ -161,3 +161,58 @@ def decides_amendment(p: Principal, supervising_role: str, agency_code: str, req
     """The supervising level of the agency decides; never the requester."""
     return p.role == supervising_role and p.sees_agency(agency_code) and p.username != requested_by
 
+
+# -- what a role works with (the pages' navigation and the API's lists agree on these) ----------
+PLAN_ROLES = frozenset({"city_office", "district_office", "auditor"})
+TASK_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
+WARNING_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
+AMENDMENT_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
+FILING_LIST_ROLES = frozenset({"district_office", "city_office", "auditor"})
+
+
+def reads_plans(p: Principal) -> bool:
+    """Sampling plans are read by the offices and the auditor (a clerk gets 403 on the page and the API alike)."""
+    return p.role in PLAN_ROLES
+
+
+def works_tasks(p: Principal) -> bool:
+    """Supervision tasks (交办转办) are worked by agencies and offices, read by the auditor."""
+    return p.role in TASK_ROLES
+
+
+def reads_warnings(p: Principal) -> bool:
+    return p.role in WARNING_ROLES
+
+
+def reads_amendments(p: Principal) -> bool:
+    return p.role in AMENDMENT_ROLES
+
+
+def lists_filings(p: Principal) -> bool:
+    return p.role in FILING_LIST_ROLES
+
+
+def works_from_assignments(p: Principal) -> bool:
+    """A reviewer works from its assignments, not from a list of cases."""
+    return p.role == "reviewer"
+
+
+def scope_filter(p: Principal, agency_column, district_column=None):
+    """The one WHERE clause that limits a list query to the caller's scope: None for city-wide
+    roles (no limit); else the caller's agencies (or, given ``district_column``, rows of its own
+    district too)."""
+    from sqlalchemy import false, or_
+
+    if p.agencies is None:
+        return None
+    agencies = sorted(p.agencies)
+    clause = agency_column.in_(agencies) if agencies else false()
+    if district_column is not None and p.scope_code:
+        clause = or_(district_column == p.scope_code, clause)
+    return clause
+
+
+def scoped(query, p: Principal, agency_column, district_column=None):
+    """``query`` limited to the caller's scope (``scope_filter``)."""
+    clause = scope_filter(p, agency_column, district_column)
+    return query if clause is None else query.where(clause)

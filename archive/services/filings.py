@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 import forms
+from archive.auth import policy
 from archive.auth.principal import Principal
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import Case, Document, FilingReview, Officer, Stage
@@ -42,7 +43,7 @@ def reviews_filings(p: Principal, agency_code: str) -> bool:
 
 
 def reads_filings(p: Principal) -> bool:
-    return p.role in ("district_office", "city_office", "auditor")
+    return policy.lists_filings(p)
 
 
 def _filed(session: Session, form: str):

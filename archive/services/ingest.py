@@ -142,10 +142,10 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
         declared_met(expected, sha256)
         if not allow_duplicate:
             refuse_duplicate(session, case, sha256)
-    part = int(getattr(store, "part_size", 16 * 1024**2))
+    part = store.part_size
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     hint = getattr(source, "file_length_hint", None)
-    if getattr(store, "stream_puts", False) and hint is not None and 0 < hint <= min(part, settings.max_bytes) \
+    if store.stream_puts and hint is not None and 0 < hint <= min(part, settings.max_bytes) \
             and source.begin_raw():
         try:
             streamed = _put_streamed(store, settings, case, stage, form, filename, source, hint, verify,

@@ -94,6 +94,9 @@ class ObjectStore(Protocol):
     - Unreachable servers raise ``StorageUnavailable``; absent objects ``ObjectNotFound``.
     """
 
+    part_size: int  # bytes of each part of a multipart upload (a streamed upload up to it is one request)
+    stream_puts: bool  # a small upload may go to the store while it arrives (``put_streamed``)
+
     def ensure_bucket(self) -> None:
         """Create the bucket with versioning and object lock if it does not exist."""
 

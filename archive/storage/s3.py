@@ -14,7 +14,7 @@ from minio.helpers import genheaders
 from minio.retention import Retention
 from minio.signer import sign_v4_s3
 from minio.time import to_amz_date
-from urllib3._collections import HTTPHeaderDict
+from urllib3 import HTTPHeaderDict
 
 from archive.storage.base import (
     ByteStream, LengthMismatch, ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
@@ -79,10 +79,12 @@ class S3ObjectStore:
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
                  secure: bool = False, retention_mode: str = "GOVERNANCE",
-                 part_size: int = 16 * 1024**2, stream_puts: bool = True) -> None:
-        # Short connect timeout and few retries: an unreachable store must answer 503 quickly.
+                 part_size: int = 16 * 1024**2, stream_puts: bool = True, read_timeout: float = 15) -> None:
+        # Short timeouts and few retries: an unreachable store must answer 503 quickly, and a
+        # volume that stops answering (a damaged needle) must not stall a download or the fixity
+        # round for minutes (ARCHIVE_S3_READ_TIMEOUT, seconds between bytes).
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=3, read=120),
+            timeout=urllib3.Timeout(connect=3, read=read_timeout),
             retries=urllib3.Retry(total=2, connect=1, read=1, backoff_factor=0.1,
                                   status_forcelist=[500, 502, 503, 504]),
             maxsize=16,

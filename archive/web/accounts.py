@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 
 from archive.auth import policy
-from archive.edge.auth import current, refuse
+from archive.edge.auth import audit_event, current, refuse
 from archive.errors import ArchiveError, Conflict, Forbidden, NotFound
 from archive.extension import db
 from archive.labels import ROLE_NAMES
@@ -44,6 +44,9 @@ def accounts_page():
             session.rollback()
             errors = zh_errors(exc.errors) or {"username": [zh(exc.message)]}
             status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 422
+            if status == 403:  # a role or organisation the caller does not manage: refused, audited
+                audit_event("access.refused", "account", values["username"] or "new", method="POST",
+                            path=request.path, reason=exc.message)
         else:
             g.shown_password = (user.username, password)
             values = {"username": "", "display_name": "", "role": "", "scope_code": ""}

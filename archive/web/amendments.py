@@ -29,8 +29,7 @@ def amendments():
     q = select(Amendment, Case.number).join(Case, Case.id == Amendment.case_id)
     if status:
         q = q.where(Amendment.status == status)
-    if p.agencies is not None:
-        q = q.where(Amendment.agency_code.in_(sorted(p.agencies)))
+    q = policy.scoped(q, p, Amendment.agency_code)
     from sqlalchemy import func
 
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
@@ -42,8 +41,7 @@ def amendments():
     cq = select(CaseCorrection, Case.number).join(Case, Case.id == CaseCorrection.case_id)
     if status:
         cq = cq.where(CaseCorrection.status == status)
-    if p.agencies is not None:
-        cq = cq.where(CaseCorrection.agency_code.in_(sorted(p.agencies)))
+    cq = policy.scoped(cq, p, CaseCorrection.agency_code)
     fixes = session.execute(cq.order_by(CaseCorrection.id.desc()).limit(100)).all()
 
     def may_decide(k) -> bool:

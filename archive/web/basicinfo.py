@@ -164,8 +164,7 @@ def changes_page():
     q = select(BasicInfoChange).order_by((BasicInfoChange.status == "pending").desc(), BasicInfoChange.id.desc())
     if status in CHANGE_STATUS_NAMES:
         q = q.where(BasicInfoChange.status == status)
-    if p.agencies is not None:
-        q = q.where(BasicInfoChange.agency_code.in_(sorted(p.agencies)))
+    q = policy.scoped(q, p, BasicInfoChange.agency_code)
     rows = list(db().scalars(q.limit(200)))
     return render_template("basic_info_changes.html", rows=rows, names=org_names(c.agency_code for c in rows),
                            kinds=basicinfo.KIND_NAMES, status_names=CHANGE_STATUS_NAMES, status=status,

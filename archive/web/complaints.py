@@ -9,7 +9,7 @@ import re
 
 from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from archive.auth import policy
 from archive.edge.auth import caller, current
@@ -35,8 +35,7 @@ def complaints():
     status = request.args.get("status")
     if status in STATUS_NAMES:
         q = q.where(Complaint.status == status)
-    if p.agencies is not None:
-        q = q.where(or_(Complaint.district_code == p.scope_code, Complaint.agency_code.in_(sorted(p.agencies))))
+    q = policy.scoped(q, p, Complaint.agency_code, Complaint.district_code)
     from sqlalchemy import func
 
     session = db()

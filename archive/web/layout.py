@@ -14,29 +14,26 @@ from archive.extension import db
 from archive.labels import ROLE_NAMES
 from archive.models import Organisation, User
 
-WARNING_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
-AMENDMENT_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
-
 
 def navigation(p: Principal) -> list[tuple[str, str, str]]:
     """(label, url, section) of the pages this role works in."""
     items = [("工作台", url_for("web.home"), "home")]
-    if p.role != "reviewer":
+    if not policy.works_from_assignments(p):
         items.append(("案件", url_for("web.cases"), "cases"))
     items.append(("检索", url_for("web.search"), "search"))
-    if p.role in WARNING_ROLES:
+    if policy.reads_warnings(p):
         items.append(("预警", url_for("web.warnings"), "warnings"))
-    if p.role in AMENDMENT_ROLES:
+    if policy.reads_amendments(p):
         items.append(("更正", url_for("web.amendments"), "amendments"))
-    if p.role == "reviewer":
+    if policy.works_from_assignments(p):
         items.append(("评查任务", url_for("web.reviews"), "reviews"))
     if policy.handles_complaints(p):
         items.append(("投诉举报", url_for("web.complaints"), "complaints"))
-    if p.role in ("city_office", "district_office", "auditor"):
+    if policy.reads_plans(p):
         items.append(("抽查", url_for("web.plans"), "sampling"))
-    if p.role in ("agency_clerk", "agency_legal", "district_office", "city_office", "auditor"):
+    if policy.works_tasks(p):
         items.append(("交办转办", url_for("web.tasks_page"), "tasks"))
-    if p.role in ("district_office", "city_office", "auditor"):
+    if policy.lists_filings(p):
         items.append(("备案审查", url_for("web.filings_page"), "filings"))
     if policy.reads_stats(p):
         items.append(("统计", url_for("web.performance_page"), "stats"))

@@ -27,14 +27,10 @@ PLAN_FIELDS = ("name", "period_start", "period_end", "district", "count", "rate"
                "max_per_stratum", "reviewers_per_file", "max_load", "review_deadline")
 
 
-def _readable(p) -> bool:
-    return p.role in ("city_office", "district_office", "auditor")
-
-
 @bp.route("/sampling")
 def plans():
     p = current()
-    if not _readable(p):
+    if not policy.reads_plans(p):
         refuse("sampling_plan", "-", visible=True, why=f"a {p.role} does not read sampling plans")
     rows = [pl for pl in db().scalars(select(SamplingPlan).order_by(SamplingPlan.id.desc())) if policy.reads_plan(current(), pl.district_code)]
     return render_template("plans.html", plans=rows, statuses=STATUS_NAMES, names=org_names(

@@ -18,12 +18,9 @@ from archive.clock import now
 from archive.web.blueprint import bp
 from archive.web.layout import org_names, zh, zh_errors
 
-TASK_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor"})
-
-
 def _user():
     p = current()
-    if p.role not in TASK_ROLES:
+    if not policy.works_tasks(p):
         refuse("task", "list", visible=True, why=f"a {p.role} has no supervision tasks")
     return p
 

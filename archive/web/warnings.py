@@ -26,8 +26,7 @@ def warnings():
     session = db()
     args = request.args
     q = select(WarningRecord, Case.number).outerjoin(Case, Case.id == WarningRecord.case_id)
-    if p.agencies is not None:
-        q = q.where(WarningRecord.agency_code.in_(sorted(p.agencies)))
+    q = policy.scoped(q, p, WarningRecord.agency_code)
     if args.get("agency"):
         try:
             q = q.where(WarningRecord.agency_code.in_(case_service.agencies_under(session, args["agency"])))
