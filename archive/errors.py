@@ -55,3 +55,12 @@ class StoredFileDamaged(ArchiveError):
 
 class StoredFileMissing(ArchiveError):
     """The object version a document names is gone from the store (a fixity finding)."""
+
+
+# Field messages the pages show beside a field: "中文 / English", the Chinese half for a clerk
+# (``web.layout.zh``), the whole for an API client.
+REQUIRED = "必填 / required"
+MISSING_FILENAME = "请选择文件 / missing filename"
+BEFORE_START = "不能早于开始日期 / before the start"
+SUSPENSION_OPEN = "还有未结束的中止，请先结束它 / a suspension is still open: end it first"
+NOT_PARTY_ID = "不是有效的统一社会信用代码或身份证号码 / not a unified social credit code or ID number"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archive.labels import SCORE_COMPONENT_NAMES as COMPONENT_NAMES  # noqa: F401  (the names its callers know)
+
 COMPONENTS = ("on_time", "completeness", "warnings", "reviews", "performance", "daily_use")
-COMPONENT_NAMES = {"on_time": "上传及时率", "completeness": "文书齐全率", "warnings": "预警处置及时率",
-                   "reviews": "案卷评查得分", "performance": "履职比例", "daily_use": "日常使用率"}
 ACTIVITY = ("on_time", "completeness", "reviews", "performance")
 LEVELS = (1, 2, 3)
 

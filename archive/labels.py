@@ -144,3 +144,31 @@ def audit_action_name(code: str | None) -> str:
         return ""
     name = AUDIT_ACTION_NAMES.get(code)
     return f"{name}（{code}）" if name else code
+
+
+def reviewer_shortfall(f: dict) -> str:
+    """Why a sampled file cannot get its reviewers (a refused draw's figures), in Chinese."""
+    return (f"{f['number']}：需要 {f['need']} 名评查人员，符合条件的只有 {f['eligible']} 名（共 {f['pool']} 名；"
+            f"排除：本机关 {f['own']} 名，声明回避 {f['conflict']} 名，已达 {f['limit']} 份上限 {f['busy']} 名）")
+
+
+# -- the names of statuses and kinds the pages, reports and exports show -------------------------
+BRIEFING_WARNING_STATUS_NAMES = {"open": "未处置", "handled": "已处置", "resolved": "已补正"}
+BASIC_INFO_KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查计划"}
+BASIC_INFO_COLUMN_NAMES = {"agency": "执法机关编码", "code": "编码", "name": "名称", "category": "类别", "legal_basis": "依据",
+                           "certificate_no": "执法证号", "valid_from": "有效期起", "valid_until": "有效期至", "year": "年度",
+                           "power_code": "职权编码", "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期",
+                           "action": "操作"}
+FILING_OUTCOME_NAMES = {"accepted": "审查通过", "problems": "发现问题，已交办整改"}
+TASK_KIND_NAMES = {"transfer": "转办", "assign": "交办"}
+TASK_STATUS_NAMES = {"assigned": "待办理", "answered": "已答复，待审核", "sent_back": "已退回，待重新办理", "accepted": "已办结"}
+TASK_ACTION_NAMES = {"assign": "交办", "answer": "答复", "send_back": "退回", "accept": "办结"}
+PLAN_STATUS_NAMES = {"draft": "草案", "frozen": "已冻结", "drawn": "已抽取", "withdrawn": "已撤回"}
+PERFORMANCE_STATUS_NAMES = {"pass": "达标", "fail": "未达标", "inaction": "零履职", "no_powers": "未录入职权"}
+COMPLAINT_STATUS_NAMES = {"open": "办理中", "closed": "已办结"}
+CHANGE_STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "已退回"}
+FILING_AUTO_NAMES = {"pass": "符合", "fail": "不符合", "unknown": "待人工判断"}
+SECTOR_NAMES = {"public_security": "公安", "market_regulation": "市场监管", "environment": "生态环境",
+                "transport": "交通运输", "emergency": "应急管理", "urban_management": "城市管理"}
+SCORE_COMPONENT_NAMES = {"on_time": "上传及时率", "completeness": "文书齐全率", "warnings": "预警处置及时率",
+                         "reviews": "案卷评查得分", "performance": "履职比例", "daily_use": "日常使用率"}

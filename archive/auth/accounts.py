@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from archive.auth.principal import SCOPE_LEVEL
 from archive.db import changed_rows
-from archive.errors import ArchiveError, Conflict, NotFound, ValidationFailed
+from archive.errors import ArchiveError, Conflict, NotFound, REQUIRED, ValidationFailed
 from archive.models import ROLES, ApiToken, LoginThrottle, Organisation, User, WebSession
 from archive.clock import now as server_now
 
@@ -61,7 +61,7 @@ def create_user(session: Session, username: str, role: str, scope_code: str | No
             raise ValidationFailed(f"a {role} acts for a {level}, and {scope_code} is a {org.level}",
                                    {"scope": [f"must be a {level}"]})
     elif level in ("agency", "district"):
-        raise ValidationFailed(f"a {role} needs a scope ({level} code)", {"scope": ["required"]})
+        raise ValidationFailed(f"a {role} needs a scope ({level} code)", {"scope": [REQUIRED]})
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user {username} exists already")
     user = User(username=username, role=role, scope_code=scope_code or None, display_name=display_name,

@@ -13,7 +13,7 @@ from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
 from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case, period_changes
 from archive.deadlines.rules import Rules
 from archive.db import compare_and_set, get_or_404
-from archive.errors import Conflict, ValidationFailed
+from archive.errors import Conflict, REQUIRED, ValidationFailed
 from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
 from archive.clock import SHANGHAI, now as server_now
 
@@ -336,7 +336,7 @@ def handle(session: Session, warning: WarningRecord, *, by: str, note: str, now:
     if warning.status != "open":
         raise Conflict("warning handled already" if warning.status == "handled" else "warning resolved already")
     if not note.strip():
-        raise ValidationFailed("say what was done", {"note": ["required"]})
+        raise ValidationFailed("say what was done", {"note": [REQUIRED]})
     # compare-and-set on status and level: of concurrent handlings one wins, and a warning that
     # climbed a level meanwhile belongs to the next level's handler
     if not compare_and_set(session, update(WarningRecord).where(

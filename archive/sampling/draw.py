@@ -23,10 +23,12 @@ from typing import Iterable, Sequence
 class DrawError(Exception):
     """The constraints cannot be met; ``details`` says where and why. Nothing is bent."""
 
-    def __init__(self, message: str, details: dict[str, list[str]]) -> None:
+    def __init__(self, message: str, details: dict[str, list[str]],
+                 shortfalls: dict[str, list[dict[str, int | str]]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.shortfalls = shortfalls or {}  # the same, as figures: each page says them in its language
 
 
 def population_digest(numbers: Iterable[str]) -> str:
@@ -92,6 +94,7 @@ def assign(seed: str, files: Sequence[SampledFile], pool: Sequence[Reviewer], pe
     get ``per_file`` eligible reviewers, and why."""
     out = AssignResult(load={r.username: 0 for r in pool})
     problems: dict[str, list[str]] = {}
+    shortfalls: dict[str, list[dict[str, int | str]]] = {}
     for f in files:
         own = conflict = busy = 0
         eligible = []
@@ -105,6 +108,9 @@ def assign(seed: str, files: Sequence[SampledFile], pool: Sequence[Reviewer], pe
             else:
                 eligible.append((rank(seed, f"{f.number}/{r.username}"), r.username))
         if len(eligible) < per_file:
+            shortfalls.setdefault(f.stratum, []).append({
+                "number": f.number, "need": per_file, "eligible": len(eligible), "pool": len(pool), "own": own,
+                "conflict": conflict, "limit": max_load, "busy": busy})
             problems.setdefault(f.stratum, []).append(
                 f"{f.number}: needs {per_file} reviewers, {len(eligible)} eligible of {len(pool)} "
                 f"(own agency {own}, declared conflict {conflict}, at the load limit {max_load}: {busy})")
@@ -113,5 +119,5 @@ def assign(seed: str, files: Sequence[SampledFile], pool: Sequence[Reviewer], pe
             out.assignments.append(Assignment(f.number, username, r_rank))
             out.load[username] += 1
     if problems:
-        raise DrawError("the reviewer pool cannot meet the plan's constraints / 评查人员不足", problems)
+        raise DrawError("the reviewer pool cannot meet the plan's constraints / 评查人员不足", problems, shortfalls)
     return out

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from archive import audit
 from archive.db import compare_and_set, get_or_404
-from archive.errors import Conflict, Forbidden, ValidationFailed
+from archive.errors import Conflict, Forbidden, REQUIRED, ValidationFailed
 from archive.models import (
     AuditEntry, Case, Organisation, ReviewConflict, Review, SampleStratum, SamplingPlan, User,
 )
@@ -24,7 +24,12 @@ KINDS = ("penalty", "inspection")
 
 
 class PoolTooSmall(ValidationFailed):
-    """The reviewer pool cannot meet the plan's constraints; ``errors`` by stratum."""
+    """The reviewer pool cannot meet the plan's constraints; ``errors`` by stratum, and
+    ``shortfalls`` the same as figures (``labels.reviewer_shortfall`` says them in Chinese)."""
+
+    def __init__(self, message: str, errors: dict, shortfalls: dict) -> None:
+        super().__init__(message, errors)
+        self.shortfalls = shortfalls
 
 
 def plan_problems(session: Session, data: dict) -> dict[str, list[str]]:
@@ -221,7 +226,7 @@ def draw(session: Session, plan: SamplingPlan, seed: str, *, by: str, role: str 
         audit.append(session, "sample.draw_refused", actor=by, role=role, target_type="sampling_plan",
                      target_id=str(plan.id), detail={"seed": seed, "problems": exc.details})
         session.commit()
-        raise PoolTooSmall(exc.message, exc.details) from None
+        raise PoolTooSmall(exc.message, exc.details, exc.shortfalls) from None
     # compare-and-set: of concurrent draws exactly one moves the plan from frozen to drawn
     if not compare_and_set(session, update(SamplingPlan).where(SamplingPlan.id == plan.id, SamplingPlan.status == "frozen")
                           .values(status="drawn", seed=seed, drawn_at=server_now(), drawn_by=by,
@@ -340,7 +345,7 @@ def declare_conflict(session: Session, username: str, *, agency: str | None, cas
                      reason: str) -> ReviewConflict:
     if not (agency or case_number) or not reason.strip():
         raise ValidationFailed("name the agency or the case, and the reason",
-                               {"reason": ["required"], "agency": ["agency or case_number required"]})
+                               {"reason": [REQUIRED], "agency": ["agency or case_number required"]})
     c = ReviewConflict(username=username, agency_code=agency or None, case_number=case_number or None,
                        reason=reason.strip(), declared_at=server_now())
     session.add(c)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.db import compare_and_set, get_or_404, lock_row
-from archive.errors import Conflict, TooLarge, ValidationFailed
+from archive.errors import Conflict, REQUIRED, TooLarge, ValidationFailed
 from archive.extraction import detect_media_type
 from archive.jobs import enqueue
 from archive.models import Amendment, Case, Document, DocumentVersion, Organisation, new_id
@@ -35,7 +35,7 @@ def request(session: Session, store: ObjectStore, settings: IngestSettings, doc:
     """File an amendment request; the corrected file is stored (retained) until it is decided."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("say why the document must be corrected", {"reason": ["required"]})
+        raise ValidationFailed("say why the document must be corrected", {"reason": [REQUIRED]})
     if spool.size == 0:
         raise ValidationFailed("empty file", {"file": ["the corrected file is empty"]})
     if spool.size > settings.max_bytes:
@@ -89,7 +89,7 @@ def decide(session: Session, a: Amendment, *, by: str, approve: bool, note: str)
         raise Conflict(f"the amendment was {a.status} already")
     note = (note or "").strip()
     if not approve and not note:
-        raise ValidationFailed("a rejection states its reason", {"note": ["required when rejecting"]})
+        raise ValidationFailed("a rejection states its reason", {"note": ["驳回时请写明理由 / required when rejecting"]})
     now = server_now()
     if not compare_and_set(session, update(Amendment).where(Amendment.id == a.id, Amendment.status == "pending")
         .values(status="approved" if approve else "rejected", decided_by=by, decided_at=now,

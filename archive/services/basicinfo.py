@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.errors import Conflict, MISSING_FILENAME, NotFound, REQUIRED, ValidationFailed
 from archive.models import (
     POWER_CATEGORIES, BasicInfoChange, InspectionPlan, Officer, Organisation, Power, WarningRecord,
 )
@@ -37,9 +37,9 @@ from archive.auth import policy
 from archive.auth.principal import Principal
 from archive.clock import SHANGHAI, now as server_now
 from archive.services.caller import Caller
+from archive.labels import BASIC_INFO_KIND_NAMES as KIND_NAMES, BASIC_INFO_COLUMN_NAMES as COLUMN_NAMES  # noqa: F401  (the names its callers know)
 
 LATE_AFTER_DAYS = 15  # a change reported later than this after it took effect is late
-KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查计划"}
 ACTIONS = {"": "update", "update": "update", "add": "update", "新增": "update", "修改": "update", "变更": "update",
            "remove": "remove", "delete": "remove", "删除": "remove", "撤销": "remove", "取消": "remove"}
 LATE_RULE = "late_basic_info_change"
@@ -67,10 +67,6 @@ SPECS = {
     "plans": Spec(InspectionPlan, ("agency", "code", "name", "year", "power_code", "planned", "start_on", "end_on"),
                   ("agency", "code", "name", "year", "start_on", "end_on"), ("agency", "code")),
 }
-COLUMN_NAMES = {"agency": "执法机关编码", "code": "编码", "name": "名称", "category": "类别", "legal_basis": "依据",
-                "certificate_no": "执法证号", "valid_from": "有效期起", "valid_until": "有效期至", "year": "年度",
-                "power_code": "职权编码", "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期",
-                "action": "操作"}
 
 
 # The header a person fills in, per kind, in Chinese (the templates use these; the English
@@ -112,15 +108,15 @@ def read_table(data: bytes, filename: str, kind: str) -> list[dict[str, str]]:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
             values = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-            raise ValidationFailed(f"not a readable XLSX file: {type(exc).__name__}: {exc}") from exc
+            raise ValidationFailed(f"无法读取这个 XLSX 文件 / not a readable XLSX file: {type(exc).__name__}: {exc}") from exc
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ValidationFailed("a CSV file must be UTF-8 (save it as “CSV UTF-8”)") from exc
+            raise ValidationFailed("CSV 文件须为 UTF-8 编码（在表格软件中另存为“CSV UTF-8”） / a CSV file must be UTF-8 (save it as “CSV UTF-8”)") from exc
         values = [[v.strip() for v in row] for row in csv.reader(io.StringIO(text))]
     if not values:
-        raise ValidationFailed("the file is empty")
+        raise ValidationFailed("文件为空 / the file is empty")
     header = [_column(kind, h) for h in values[0]]
     missing = [c for c in s.required if c not in header]
     if missing:
@@ -148,13 +144,23 @@ def _cell(v) -> str:
     return str(v).strip()
 
 
+def _both(zh: str, en: str) -> str:
+    """A row's problem as "中文 / English": the page shows the Chinese, the API and CLI both."""
+    return f"{zh} / {en}"
+
+
+def _col(name: str) -> str:
+    """A column by its Chinese name."""
+    return COLUMN_NAMES.get(name, name)
+
+
 def _date(value: str, what: str, why: list[str]) -> str | None:
     if not value:
         return None
     try:
         return dt.date.fromisoformat(value.replace("/", "-")).isoformat()
     except ValueError:
-        why.append(f"{what} must be a date YYYY-MM-DD, not {value!r}")
+        why.append(_both(f"{_col(what)}应为日期（年-月-日），不能是“{value}”", f"{what} must be a date YYYY-MM-DD, not {value!r}"))
         return None
 
 
@@ -178,53 +184,62 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
         row: dict[str, Any] = {c: (r.get(c) or "").strip() for c in s.columns}
         action = ACTIONS.get((r.get("action") or "").strip().lower())
         if action is None:
-            why.append(f"action must be update or remove, not {r.get('action')!r}")
+            why.append(_both(f"操作应为空（新增或修改）或“删除”，不能是“{r.get('action')}”",
+                              f"action must be update or remove, not {r.get('action')!r}"))
         agency = row["agency"]
         if agency not in known:
-            why.append(f"unknown agency {agency!r}" if agency else "agency is empty")
+            why.append(_both(f"没有编码为 {agency} 的执法机关", f"unknown agency {agency!r}") if agency
+                        else _both("执法机关编码为空", "agency is empty"))
         elif only_agency is not None and agency != only_agency:
-            why.append(f"a change request of {only_agency} may only name {only_agency}, not {agency!r}")
+            why.append(_both(f"本单位的变更申请只能填写本单位（{only_agency}），不能填写 {agency}",
+                              f"a change request of {only_agency} may only name {only_agency}, not {agency!r}"))
         elif agencies is not None and agency not in agencies:
-            why.append(f"agency {agency!r} is outside your scope")
+            why.append(_both(f"执法机关 {agency} 不在您的管辖范围内", f"agency {agency!r} is outside your scope"))
         for c in s.key:
             if not row[c] or len(row[c]) > 64:
-                why.append(f"{c} is empty or longer than 64 characters")
+                why.append(_both(f"{_col(c)}为空或超过 64 个字符", f"{c} is empty or longer than 64 characters"))
         if action == "update":
             for c in s.required:
                 if c not in s.key and c != "agency" and not row[c]:
-                    why.append(f"{c} is empty")
+                    why.append(_both(f"{_col(c)}为空", f"{c} is empty"))
             if len(row.get("name", "")) > 200:
-                why.append("name is longer than 200 characters")
+                why.append(_both("名称超过 200 个字符", "name is longer than 200 characters"))
             if kind == "powers":
                 row["category"] = _CATEGORY_OF.get(row["category"].strip(), row["category"].lower())
                 if row["category"] not in POWER_CATEGORIES:
-                    why.append(f"category must be one of {', '.join(POWER_CATEGORIES)}, not {row['category']!r}")
+                    why.append(_both(f"类别应为 {'、'.join(f'{k}（{v}）' for k, v in POWER_CATEGORY_NAMES.items())} 之一，"
+                                      f"不能是“{row['category']}”",
+                                      f"category must be one of {', '.join(POWER_CATEGORIES)}, not {row['category']!r}"))
             elif kind == "officers":
                 row["valid_from"] = _date(row["valid_from"], "valid_from", why)
                 row["valid_until"] = _date(row["valid_until"], "valid_until", why)
                 if row["valid_from"] and row["valid_until"] and row["valid_from"] > row["valid_until"]:
-                    why.append("valid_from is after valid_until")
+                    why.append(_both("有效期起晚于有效期至", "valid_from is after valid_until"))
             elif kind == "plans":
                 if whole(row["year"], 2000, 2100) is None:
-                    why.append(f"year must be a year, not {row['year']!r}")
+                    why.append(_both(f"年度应为四位年份，不能是“{row['year']}”", f"year must be a year, not {row['year']!r}"))
                 if row["planned"] and whole(row["planned"]) is None:
-                    why.append(f"planned must be a whole number, not {row['planned']!r}")
+                    why.append(_both(f"计划次数应为整数，不能是“{row['planned']}”",
+                                      f"planned must be a whole number, not {row['planned']!r}"))
                 row["start_on"] = _date(row["start_on"], "start_on", why)
                 row["end_on"] = _date(row["end_on"], "end_on", why)
                 if row["start_on"] and row["end_on"] and row["start_on"] > row["end_on"]:
-                    why.append("start_on is after end_on")
+                    why.append(_both("开始日期晚于结束日期", "start_on is after end_on"))
                 if row["power_code"] and agency in powers_of and row["power_code"] not in powers_of[agency]:
-                    why.append(f"power_code {row['power_code']!r} is not one of the agency's powers")
+                    why.append(_both(f"职权编码 {row['power_code']} 不在该单位的职权清单中",
+                                      f"power_code {row['power_code']!r} is not one of the agency's powers"))
         key = tuple(row[c] for c in s.key)
         if key in seen:
-            why.append(f"the same {' and '.join(s.key)} as row {seen[key]}")
+            why.append(_both(f"与第 {seen[key]} 行的{'、'.join(_col(c) for c in s.key)}重复",
+                              f"the same {' and '.join(s.key)} as row {seen[key]}"))
         seen.setdefault(key, i)
         if why:
             errors[f"row {i}"] = why
         else:
             clean.append(row | {"action": action})
     if errors:
-        raise ValidationFailed(f"{len(errors)} bad row(s); nothing was imported: " + "; ".join(
+        raise ValidationFailed(f"有 {len(errors)} 行不符合要求，整个文件未导入，请改正后重新提交 / "
+                               f"{len(errors)} bad row(s); nothing was imported: " + "; ".join(
             f"{row}: {', '.join(why)}" for row, why in errors.items()), errors)
     return clean
 
@@ -287,14 +302,14 @@ def submit_change(session: Session, agency: str, kind: str, rows: list[dict[str,
     """An agency's change request, checked now (a bad file is refused with its rows named) and
     applied when approved. Late (> 15 days after ``effective_on``): a warning on the agency."""
     if not reason.strip():
-        raise ValidationFailed("请写明变更事由 / a reason is required", {"reason": ["required"]})
+        raise ValidationFailed("请写明变更事由 / a reason is required", {"reason": [REQUIRED]})
     today = now.astimezone(SHANGHAI).date()
     if effective_on > today + dt.timedelta(days=366):
         raise ValidationFailed("生效日期不能晚于一年以后 / effective_on more than a year ahead",
                                {"effective_on": ["too far ahead"]})
     clean = check_rows(session, kind, rows, only_agency=agency)
     if not clean:
-        raise ValidationFailed("the file has no rows")
+        raise ValidationFailed("文件没有数据行 / the file has no rows")
     late = (today - effective_on).days > LATE_AFTER_DAYS
     change = BasicInfoChange(agency_code=agency, kind=kind, rows=json.dumps(clean, ensure_ascii=False),
                              filename=filename[:255], effective_on=effective_on, reason=reason.strip(),
@@ -331,7 +346,7 @@ def decide_change(session: Session, change: BasicInfoChange, approve: bool, by: 
     """Approve (apply the rows, checked again against today's data) or reject with a reason;
     exactly once: a decision taken already (by anyone) raises Conflict."""
     if not approve and not note.strip():
-        raise ValidationFailed("退回须写明理由 / a rejection needs a reason", {"note": ["required"]})
+        raise ValidationFailed("退回须写明理由 / a rejection needs a reason", {"note": [REQUIRED]})
     # The status moves first (a row lock on PostgreSQL, the write lock on SQLite): of two
     # decisions at once one wins, and the rows are applied in the winner's transaction only.
     done = session.connection().execute(update(BasicInfoChange).where(
@@ -453,10 +468,10 @@ MAX_TABLE_BYTES = 10 * 1024 * 1024
 
 def table_rows(upload, kind: str) -> list[dict[str, str]]:
     if not upload.filename:
-        raise ValidationFailed("file has no filename", {"file": ["missing filename"]})
+        raise ValidationFailed("file has no filename", {"file": [MISSING_FILENAME]})
     data = upload.read(MAX_TABLE_BYTES + 1)
     if len(data) > MAX_TABLE_BYTES:
-        raise ValidationFailed("a table of basic information is at most 10 MB", {"file": ["too large"]})
+        raise ValidationFailed("表格文件不能超过 10 MB / a table of basic information is at most 10 MB", {"file": ["too large"]})
     return read_table(data, upload.filename, kind)
 
 

@@ -19,15 +19,13 @@ from archive.models import Case, Organisation, WarningRecord
 from archive.services import charts, stats
 from archive.services import scores as scoring
 from archive.clock import SHANGHAI
+from archive.labels import LEVEL_NAMES, BRIEFING_WARNING_STATUS_NAMES as STATUS_NAMES, KIND_NAMES  # noqa: F401  (the names its callers know)
 
 TREND_MONTHS = 12
 NOTABLE_LIMIT = 20
 FORMATS = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
            "csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
-STATUS_NAMES = {"open": "未处置", "handled": "已处置", "resolved": "已补正"}
-KIND_NAMES = {"penalty": "行政处罚", "inspection": "行政检查"}
 
 
 def _month_back(month: str, n: int) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from archive.db import compare_and_set
 from archive.deadlines.service import attach_deadlines
 from archive.deadlines.warnings import check_case_now
-from archive.errors import Conflict, NotFound, ValidationFailed
+from archive.errors import BEFORE_START, Conflict, NOT_PARTY_ID, NotFound, REQUIRED, SUSPENSION_OPEN, ValidationFailed
 from archive.jobs import enqueue
 from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage
 from archive.clock import SHANGHAI, as_aware, now as server_now
@@ -31,17 +31,17 @@ def create_case(session: Session, data: dict, clock: Callable[[], dt.datetime] |
                                {"opened_on": [f"立案日期不能晚于今天（{today:%Y-%m-%d}）"]})
     agency = session.get(Organisation, data["agency"])
     if agency is None or agency.level != "agency":
-        raise ValidationFailed("unknown agency", {"agency": [f"no agency with code {data['agency']!r}"]})
+        raise ValidationFailed("unknown agency", {"agency": [f"没有这个执法机关 / no agency with code {data['agency']!r}"]})
     if data["kind"] not in CASE_KINDS:
-        raise ValidationFailed("unknown case kind", {"kind": [f"one of {', '.join(CASE_KINDS)}"]})
+        raise ValidationFailed("unknown case kind", {"kind": [f"请从列表中选择 / one of {', '.join(CASE_KINDS)}"]})
     if data.get("procedure", "general") not in PROCEDURES:
-        raise ValidationFailed("unknown procedure", {"procedure": [f"one of {', '.join(PROCEDURES)}"]})
+        raise ValidationFailed("unknown procedure", {"procedure": [f"请从列表中选择 / one of {', '.join(PROCEDURES)}"]})
     party_id = (data.get("party_id") or "").strip().upper()
     if party_id and not PARTY_ID.match(party_id):
-        raise ValidationFailed("invalid party ID", {"party_id": ["not a unified social credit code or ID number"]})
+        raise ValidationFailed("invalid party ID", {"party_id": [NOT_PARTY_ID]})
     number = data["number"].strip()
     if not number:
-        raise ValidationFailed("case number is empty", {"number": ["required"]})
+        raise ValidationFailed("case number is empty", {"number": [REQUIRED]})
     pattern = number_pattern(agency.case_number_pattern)
     if pattern is not None and not pattern.fullmatch(number):
         raise ValidationFailed("the case number does not follow the agency's numbering",
@@ -51,7 +51,7 @@ def create_case(session: Session, data: dict, clock: Callable[[], dt.datetime] |
     sector = (data.get("sector") or "").strip()
     known = load_rules().at(data["opened_on"]).sectors
     if sector not in known:
-        raise ValidationFailed("unknown sector", {"sector": [f"one of: {', '.join(sorted(k for k in known if k))} "
+        raise ValidationFailed("unknown sector", {"sector": [f"请从列表中选择 / one of: {', '.join(sorted(k for k in known if k))} "
                                                              "(or empty for the general table)"]})
     power = (data.get("power") or "").strip()
     if not power:
@@ -61,7 +61,7 @@ def create_case(session: Session, data: dict, clock: Callable[[], dt.datetime] |
         raise ValidationFailed("unknown power", {"power": [
             "不在本机关的职权清单中 / not in the agency's list of powers (basic information)"]})
     if session.scalar(select(func.count()).select_from(Case).where(Case.number == number)):
-        raise Conflict(f"case {number} exists already", {"number": ["already exists"]})
+        raise Conflict(f"case {number} exists already", {"number": ["已存在 / already exists"]})
     case = Case(number=number, agency_code=agency.code, kind=data["kind"],
                 procedure=data.get("procedure") or "general", power_code=power,
                 party_name=(data.get("party_name") or "").strip(), party_id=party_id,
@@ -72,7 +72,7 @@ def create_case(session: Session, data: dict, clock: Callable[[], dt.datetime] |
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict(f"case {number} exists already", {"number": ["already exists"]}) from exc
+        raise Conflict(f"case {number} exists already", {"number": ["已存在 / already exists"]}) from exc
     manifest_changed(session, case)
     return case
 
@@ -117,10 +117,10 @@ def check_recorded(case: Case, stage: str) -> None:
 def check_stage(case: Case, stage: str) -> None:
     """Refuse a stage that is unknown or not part of this kind of case."""
     if stage not in STAGES:
-        raise ValidationFailed("unknown stage", {"stage": [f"one of {', '.join(STAGES)}"]})
+        raise ValidationFailed("unknown stage", {"stage": [f"请从列表中选择 / one of {', '.join(STAGES)}"]})
     if stage not in STAGES_BY_KIND[case.kind]:
         raise ValidationFailed("stage not used for this kind of case",
-                               {"stage": [f"a {case.kind} case has stages {', '.join(STAGES_BY_KIND[case.kind])}"]})
+                               {"stage": [f"此类案件没有该环节 / a {case.kind} case has stages {', '.join(STAGES_BY_KIND[case.kind])}"]})
 
 
 def record_stage(session: Session, case: Case, stage: str, completed_at: dt.datetime,
@@ -131,7 +131,7 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
     check_stage(case, stage)
     if stage != "decision" and (penalty_types or fine_amount is not None):
         raise ValidationFailed("penalties are recorded with the decision stage",
-                               {"penalty_types": ["only with stage decision"]})
+                               {"penalty_types": ["只有“处罚决定”环节登记处罚种类和罚款 / only with stage decision"]})
     if stage == "decision":
         import json
 
@@ -242,27 +242,27 @@ def add_period(session: Session, case: Case, data: dict, *, by: str) -> CasePeri
     kind = data.get("kind")
     stages = {s.stage for s in case.stages}
     if case.kind != "penalty" or "filing" not in stages:
-        errors["kind"] = ["only a filed penalty case has a decision period"]
+        errors["kind"] = ["只有已立案的行政处罚案件有决定期限 / only a filed penalty case has a decision period"]
     elif "decision" in stages:
-        errors["kind"] = ["the decision has been made"]
+        errors["kind"] = ["已作出决定，不能再延长或中止 / the decision has been made"]
     if not (data.get("approved_by") or "").strip():
-        errors["approved_by"] = ["who approved it (负责人)"]
+        errors["approved_by"] = ["请填写批准的负责人 / who approved it (负责人)"]
     if not (data.get("reason") or "").strip():
-        errors["reason"] = ["required"]
+        errors["reason"] = [REQUIRED]
     if kind == "extension":
         if not data.get("days") or not 1 <= data["days"] <= 365:
-            errors["days"] = ["1 to 365 days"]
+            errors["days"] = ["1 到 365 天 / 1 to 365 days"]
     elif kind == "suspension":
         start, end = data.get("start_on"), data.get("end_on")
         if start is None:
-            errors["start_on"] = ["required"]
+            errors["start_on"] = [REQUIRED]
         elif end is not None and end < start:
-            errors["end_on"] = ["before the start"]
+            errors["end_on"] = [BEFORE_START]
         if session.scalar(select(func.count()).select_from(CasePeriod).where(
                 CasePeriod.case_id == case.id, CasePeriod.kind == "suspension", CasePeriod.end_on.is_(None))):
-            errors["start_on"] = ["a suspension is still open: end it first"]
+            errors["start_on"] = [SUSPENSION_OPEN]
     else:
-        errors["kind"] = ["extension or suspension"]
+        errors["kind"] = ["请选择延长或中止 / extension or suspension"]
     if errors:
         raise ValidationFailed("the change to the decision period is not valid", errors)
     now = server_now()
@@ -278,7 +278,7 @@ def add_period(session: Session, case: Case, data: dict, *, by: str) -> CasePeri
     except IntegrityError as exc:
         session.rollback()
         raise ValidationFailed("the change to the decision period is not valid",
-                               {"start_on": ["a suspension is still open: end it first"]}) from exc
+                               {"start_on": [SUSPENSION_OPEN]}) from exc
     manifest_changed(session, case)
     return p
 
@@ -290,7 +290,7 @@ def end_suspension(session: Session, case: Case, period_id: int, end_on: dt.date
     if p.kind != "suspension" or p.end_on is not None:
         raise Conflict("only an open suspension can be ended")
     if p.start_on is not None and end_on < p.start_on:
-        raise ValidationFailed("the suspension ends before it starts", {"end_on": ["before the start"]})
+        raise ValidationFailed("the suspension ends before it starts", {"end_on": [BEFORE_START]})
     # compare-and-set: of two concurrent ends, one wins
     if not compare_and_set(session, update(CasePeriod).where(CasePeriod.id == p.id, CasePeriod.end_on.is_(None))
                           .values(end_on=end_on)):

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from archive.db import compare_and_set, get_or_404, lock_row
-from archive.errors import Conflict, ValidationFailed
+from archive.errors import Conflict, REQUIRED, ValidationFailed
 from archive.jobs import enqueue
 from archive.models import (
     Amendment, Case, Complaint, ComplaintAttachment, ComplaintLink, ComplaintStep, Document, DocumentVersion,
@@ -59,10 +59,10 @@ def create(session: Session, data: dict, *, by: str, default_district: str | Non
     errors: dict[str, list[str]] = {}
     for f in ("complainant", "text"):
         if not (data.get(f) or "").strip():
-            errors[f] = ["required"]
+            errors[f] = [REQUIRED]
     received: dt.datetime = data["received_at"]
     if received > server_now() + dt.timedelta(minutes=5):
-        errors["received_at"] = ["a complaint cannot be received in the future"]
+        errors["received_at"] = ["不能晚于当前时间 / a complaint cannot be received in the future"]
     agency = data.get("agency")
     if agency and session.get(Organisation, agency) is None:
         errors["agency"] = [f"no organisation {agency}"]
@@ -103,7 +103,7 @@ def close(session: Session, store: ObjectStore, complaint: Complaint, *, by: str
     if complaint.status != "open":
         raise Conflict("the complaint is closed already")
     if not outcome.strip() or not handling.strip():
-        raise ValidationFailed("record the handling and the outcome", {"outcome": ["required"], "handling": ["required"]})
+        raise ValidationFailed("record the handling and the outcome", {"outcome": [REQUIRED], "handling": [REQUIRED]})
     now = server_now()
     if not compare_and_set(session, update(Complaint).where(Complaint.id == complaint.id, Complaint.status == "open")
                           .values(status="closed", closed_by=by, closed_at=now, handling=handling.strip(),
@@ -136,11 +136,11 @@ def add_step(session: Session, complaint: Complaint, *, by: str, done_on: dt.dat
         raise Conflict("the complaint is closed")
     errors: dict[str, list[str]] = {}
     if not (text or "").strip():
-        errors["text"] = ["required"]
+        errors["text"] = ["请写明办理情况 / required"]
     if done_on > server_now().astimezone(SHANGHAI).date():
-        errors["done_on"] = ["in the future"]
+        errors["done_on"] = ["不能晚于今天 / in the future"]
     elif done_on < complaint.received_at.astimezone(SHANGHAI).date():
-        errors["done_on"] = ["before the complaint was received"]
+        errors["done_on"] = ["不能早于收到投诉的日期 / before the complaint was received"]
     if errors:
         raise ValidationFailed("the handling step is not complete", errors)
     step = ComplaintStep(complaint_id=complaint.id, done_on=done_on, text=text.strip()[:5000], recorded_by=by,

@@ -28,9 +28,9 @@ from archive.clock import SHANGHAI, now as server_now
 from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
 from archive.services.caller import Caller
+from archive.labels import FILING_OUTCOME_NAMES as OUTCOME_NAMES  # noqa: F401  (the names its callers know)
 
 CHECKLIST_FILE = Path(forms.__file__).with_name("filing_review.json")
-OUTCOME_NAMES = {"accepted": "审查通过", "problems": "发现问题，已交办整改"}
 
 
 @lru_cache(maxsize=1)

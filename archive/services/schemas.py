@@ -25,7 +25,7 @@ MAX_ID = INT_MAX  # ids and counts fit a PostgreSQL integer
 
 def _check_year(value, name: str = "date"):
     if value is not None and not EARLIEST <= value.year <= LATEST:
-        raise ValidationError(f"{name} must lie between {EARLIEST} and {LATEST} / 日期超出范围")
+        raise ValidationError(f"日期应在 {EARLIEST} 年到 {LATEST} 年之间 / {name} must lie between {EARLIEST} and {LATEST}")
     return value
 
 

@@ -22,7 +22,7 @@ def build_query(q: str | None, **filters) -> SearchQuery:
         raise BadQuery(str(exc), {"q": [str(exc)]}) from exc
     sort = SORTS.get(filters.pop("sort", None) or "relevance")
     if sort is None:
-        raise BadQuery("unknown sort", {"sort": [f"one of {', '.join(SORTS)}"]})
+        raise BadQuery("unknown sort", {"sort": [f"请从列表中选择 / one of {', '.join(SORTS)}"]})
     return SearchQuery(terms=terms, sort=sort, **filters)
 
 

@@ -23,16 +23,14 @@ from sqlalchemy.orm import Session
 
 from archive.auth import policy
 from archive.auth.principal import Principal
-from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive.errors import Conflict, Forbidden, NotFound, REQUIRED, ValidationFailed
 from archive.models import (
     Case, Complaint, Organisation, SupervisionTask, TaskAttachment, TaskCase, TaskStep, WarningRecord,
 )
 from archive.clock import SHANGHAI
 from archive.services.caller import Caller
+from archive.labels import TASK_KIND_NAMES as KIND_NAMES, TASK_STATUS_NAMES as STATUS_NAMES, TASK_ACTION_NAMES as ACTION_NAMES  # noqa: F401  (the names its callers know)
 
-KIND_NAMES = {"transfer": "转办", "assign": "交办"}
-STATUS_NAMES = {"assigned": "待办理", "answered": "已答复，待审核", "sent_back": "已退回，待重新办理", "accepted": "已办结"}
-ACTION_NAMES = {"assign": "交办", "answer": "答复", "send_back": "退回", "accept": "办结"}
 OPEN = ("assigned", "sent_back")  # the assignee's turn
 OVERDUE_RULE = "task_overdue"
 MAX_DUE_DAYS = 60
@@ -92,9 +90,9 @@ def create(session: Session, p: Principal, *, assignee: str, subject: str, text:
         errors["assignee"] = [f"转办对象应为区司法局，交办对象应为本区执法机关 / must be a {wanted} "
                               f"{'of the city' if kind == 'transfer' else 'of your district'}"]
     if not subject.strip():
-        errors["subject"] = ["required"]
+        errors["subject"] = [REQUIRED]
     if not text.strip():
-        errors["text"] = ["required"]
+        errors["text"] = [REQUIRED]
     if not 1 <= due_days <= MAX_DUE_DAYS:
         errors["due_days"] = [f"1 到 {MAX_DUE_DAYS} 个工作日 / 1 to {MAX_DUE_DAYS} working days"]
     found: list[Case] = []
@@ -153,7 +151,7 @@ def answer(session: Session, task: SupervisionTask, p: Principal, text: str, now
     if not answers_for(p, task):
         raise Forbidden("只有承办单位可以答复 / only the assignee answers")
     if not text.strip():
-        raise ValidationFailed("请写明办理情况 / say what was done", {"text": ["required"]})
+        raise ValidationFailed("请写明办理情况 / say what was done", {"text": [REQUIRED]})
     _move(session, task, OPEN, "answered", answered_at=now)
     return step(session, task, p, "answer", text, now)
 
@@ -163,7 +161,7 @@ def decide(session: Session, task: SupervisionTask, p: Principal, accept: bool, 
     if not decides_for(p, task):
         raise Forbidden("只有交办单位可以审核 / only the assigner accepts or sends back")
     if not accept and not reason.strip():
-        raise ValidationFailed("退回须写明理由 / a reason is required to send it back", {"reason": ["required"]})
+        raise ValidationFailed("退回须写明理由 / a reason is required to send it back", {"reason": [REQUIRED]})
     if accept:
         _move(session, task, ("answered",), "accepted", closed_at=now)
     else:

@@ -3,14 +3,13 @@ tables directly, an agency submits change requests that its district office appr
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from archive.auth import policy
 from archive.edge.auth import caller, audit_event, current, refuse
-from archive.errors import ArchiveError, Conflict, ValidationFailed
+from archive.errors import ArchiveError, Conflict, MISSING_FILENAME, ValidationFailed
 from archive.extension import db
 from archive.labels import WARNING_STATUS_NAMES
 from archive.models import BasicInfoChange
@@ -19,9 +18,9 @@ from archive.clock import SHANGHAI, now
 from archive.services.powers import CATEGORY_NAMES
 from archive.web.blueprint import bp
 from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh
+from archive.labels import CHANGE_STATUS_NAMES  # noqa: F401  (the names its callers know)
 
 PER_PAGE = 50
-CHANGE_STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "已退回"}
 _COL = basicinfo.COLUMN_NAMES
 
 
@@ -29,43 +28,8 @@ def _col(name: str) -> str:
     return _COL.get(name, name)
 
 
-_ROW_ZH = [
-    (r"^unknown agency '(.*)'$", lambda m: f"没有编码为 {m[1]} 的执法机关"),
-    (r"^agency is empty$", lambda m: "执法机关编码为空"),
-    (r"^a change request of (\S+) may only name \S+, not '(.*)'$",
-     lambda m: f"本单位的变更申请只能填写本单位（{m[1]}），不能填写 {m[2]}"),
-    (r"^agency '(.*)' is outside your scope$", lambda m: f"执法机关 {m[1]} 不在您的管辖范围内"),
-    (r"^(\w+) is empty or longer than 64 characters$", lambda m: f"{_col(m[1])}为空或超过 64 个字符"),
-    (r"^(\w+) is empty$", lambda m: f"{_col(m[1])}为空"),
-    (r"^name is longer than 200 characters$", lambda m: "名称超过 200 个字符"),
-    (r"^category must be one of .*, not '(.*)'$",
-     lambda m: f"类别应为 {'、'.join(f'{k}（{v}）' for k, v in CATEGORY_NAMES.items())} 之一，不能是“{m[1]}”"),
-    (r"^(\w+) must be a date YYYY-MM-DD, not '(.*)'$", lambda m: f"{_col(m[1])}应为日期（年-月-日），不能是“{m[2]}”"),
-    (r"^valid_from is after valid_until$", lambda m: "有效期起晚于有效期至"),
-    (r"^start_on is after end_on$", lambda m: "开始日期晚于结束日期"),
-    (r"^year must be a year, not '(.*)'$", lambda m: f"年度应为四位年份，不能是“{m[1]}”"),
-    (r"^planned must be a whole number, not '(.*)'$", lambda m: f"计划次数应为整数，不能是“{m[1]}”"),
-    (r"^power_code '(.*)' is not one of the agency's powers$", lambda m: f"职权编码 {m[1]} 不在该单位的职权清单中"),
-    (r"^the same (.*) as row (\d+)$",
-     lambda m: f"与第 {m[2]} 行的{'、'.join(_col(c) for c in m[1].split(' and '))}重复"),
-    (r"^action must be update or remove, not '(.*)'$", lambda m: f"操作应为空（新增或修改）或“删除”，不能是“{m[1]}”"),
-    (r"^(\d+) bad row\(s\); nothing was imported.*", lambda m: f"有 {m[1]} 行不符合要求，整个文件未导入，请改正后重新提交"),
-    (r"^the header row lacks the column\(s\) (.*?); expected (.*)$",
-     lambda m: f"表头缺少列：{m[1]}（应有 {m[2]}，可下载模板）"),
-    (r"^a CSV file must be UTF-8.*", lambda m: "CSV 文件须为 UTF-8 编码（在表格软件中另存为“CSV UTF-8”）"),
-    (r"^not a readable XLSX file.*", lambda m: "无法读取这个 XLSX 文件"),
-    (r"^the file is empty$", lambda m: "文件为空"),
-    (r"^the file has no rows$", lambda m: "文件没有数据行"),
-    (r"^a table of basic information is at most 10 MB$", lambda m: "表格文件不能超过 10 MB"),
-]
-
-
 def row_zh(message: str) -> str:
-    """A row error (or a file's) of the basic-information checks in Chinese."""
-    for pattern, repl in _ROW_ZH:
-        m = re.match(pattern, message)
-        if m:
-            return repl(m)
+    """A row error (or a file's) of the basic-information checks in Chinese (said so at the source)."""
     return zh(message)
 
 
@@ -122,7 +86,7 @@ def registry_import():
     session = db()
     try:
         if upload is None or not upload.filename:
-            raise ValidationFailed("missing filename", {"file": ["missing filename"]})
+            raise ValidationFailed(MISSING_FILENAME, {"file": [MISSING_FILENAME]})
         counts = basicinfo.import_rows(session, kind, basicinfo.table_rows(upload, kind), agencies=p.agencies)
         session.commit()
     except (ValidationFailed, Conflict) as exc:
@@ -148,7 +112,7 @@ def changes_page():
         upload = request.files.get("file")
         try:
             if upload is None or not upload.filename:
-                raise ValidationFailed("missing filename", {"file": ["missing filename"]})
+                raise ValidationFailed(MISSING_FILENAME, {"file": [MISSING_FILENAME]})
             c = basicinfo.submit(caller("web"), kind, upload, effective_on, request.form.get("reason", "")[:5000])
         except ValidationFailed as exc:
             db().rollback()

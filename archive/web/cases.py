@@ -10,13 +10,14 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from archive.services.schemas import CaseCreateSchema, PeriodCreateSchema, StageCreateSchema
+from archive.services.zh_schema import in_chinese
 from archive.auth import policy
 from archive.edge.auth import caller, current, refuse
 from archive.edge.uploads import received_file
 from archive.deadlines.calendar import CalendarMissing
 from archive.deadlines.rules import load_rules
 from archive.deadlines.store import load_calendar
-from archive.errors import ArchiveError, Conflict, ValidationFailed
+from archive.errors import ArchiveError, Conflict, NOT_PARTY_ID, ValidationFailed
 from archive.extension import db, get_archive
 from archive.labels import (KIND_NAMES, PARTY_TYPE_NAMES, PENALTY_NAMES, PROCEDURE_NAMES, STAGE_NAMES, TEXT_STATUS_NAMES,
                             form_name)
@@ -27,6 +28,7 @@ from archive.clock import local, now
 from archive.web.blueprint import bp
 from archive.services import corrections
 from archive.web.layout import REVERSED_RANGE, Pager, date_arg, org_names, page_arg, visible_orgs, zh, zh_errors
+from archive.labels import SECTOR_NAMES  # noqa: F401  (the names its callers know)
 from forms import load_catalog
 
 
@@ -96,8 +98,6 @@ def _case_form_options(p) -> dict:
             "sectors": [(s, SECTOR_NAMES.get(s, s)) for s in sectors]}
 
 
-SECTOR_NAMES = {"public_security": "公安", "market_regulation": "市场监管", "environment": "生态环境",
-                "transport": "交通运输", "emergency": "应急管理", "urban_management": "城市管理"}
 CASE_FIELDS = ("number", "agency", "kind", "procedure", "power", "party_name", "party_type", "party_id",
                "opened_on", "sector", "summary")
 
@@ -116,7 +116,7 @@ def case_new():
     if request.method == "POST":
         values = {k: request.form.get(k, "").strip() for k in CASE_FIELDS}
         try:
-            data = CaseCreateSchema().load({k: v for k, v in values.items() if v != ""})
+            data = in_chinese(CaseCreateSchema()).load({k: v for k, v in values.items() if v != ""})
             if not policy.writes_agency(p, data["agency"]):
                 raise ValidationFailed("not your agency", {"agency": ["只能为本机关创建案件。"]})
             case = case_service.open_case(caller("web"), data)
@@ -124,7 +124,7 @@ def case_new():
             errors, status = zh_errors(exc.messages), 422  # type: ignore[arg-type]
             party_id = values.get("party_id", "").upper()
             if party_id and not case_service.PARTY_ID.match(party_id):  # every mistake at once, not one a time
-                errors["party_id"] = [zh("not a unified social credit code or ID number")]
+                errors["party_id"] = [zh(NOT_PARTY_ID)]
         except (ValidationFailed, Conflict) as exc:
             errors, status = zh_errors(exc.errors or {"number": [exc.message]}), 422 if isinstance(exc, ValidationFailed) else 409
         else:
@@ -212,7 +212,7 @@ def case_stage(case_id: str):
         if form.get("fine_amount", "").strip():
             data["fine_amount"] = form.get("fine_amount", "").strip()
     try:
-        case_service.complete_stage(caller("web"), case_id, StageCreateSchema().load(data))
+        case_service.complete_stage(caller("web"), case_id, in_chinese(StageCreateSchema()).load(data))
     except ValidationError as exc:
         return _case_with_errors(case_id, "stage", zh_errors(exc.messages), form, 422)  # type: ignore[arg-type]
     except (ValidationFailed, Conflict) as exc:
@@ -238,7 +238,7 @@ def case_period(case_id: str):
     data = {k: form.get(k, "").strip() for k in ("kind", "days", "start_on", "end_on", "approved_by", "reason")}
     data = {k: v for k, v in data.items() if v != "" or k in ("kind", "approved_by", "reason")}
     try:
-        period = case_service.change_period(caller("web"), case_id, PeriodCreateSchema().load(data))
+        period = case_service.change_period(caller("web"), case_id, in_chinese(PeriodCreateSchema()).load(data))
     except ValidationError as exc:
         return _case_with_errors(case_id, "period", zh_errors(exc.messages), form, 422)  # type: ignore[arg-type]
     except ValidationFailed as exc:

@@ -19,12 +19,13 @@ from archive.extension import db, get_archive
 from archive.models import Case, Complaint
 from archive.services import complaints as service
 from archive.services.schemas import ComplaintCreateSchema
+from archive.services.zh_schema import in_chinese
 from archive.clock import as_aware, local, now
 from archive.web.blueprint import bp
 from archive.web.layout import Pager, org_names, page_arg, visible_orgs, zh, zh_errors
+from archive.labels import COMPLAINT_STATUS_NAMES as STATUS_NAMES  # noqa: F401  (the names its callers know)
 
 PER_PAGE = 30
-STATUS_NAMES = {"open": "办理中", "closed": "已办结"}
 
 
 @bp.route("/complaints")
@@ -68,7 +69,7 @@ def complaint_new():
                                                         "case_numbers", "text")}
         session = db()
         try:
-            data = ComplaintCreateSchema().load({k: v for k, v in values.items()
+            data = in_chinese(ComplaintCreateSchema()).load({k: v for k, v in values.items()
                                                  if v and k in ("received_at", "complainant", "contact", "agency", "text")})
         except ValidationError as exc:
             errors = zh_errors(exc.messages)  # type: ignore[arg-type]
@@ -133,9 +134,7 @@ def complaint_step(complaint_id: int):
     try:
         service.log_step(caller("web"), complaint_id, done_on, request.form.get("text", ""))
     except ValidationFailed as exc:
-        msgs = {"in the future": "不能晚于今天。", "before the complaint was received": "不能早于收到投诉的日期。",
-                "required": "请写明办理情况。"}
-        return _again(complaint_id, "step", {k: [msgs.get(m, zh(m)) for m in v] for k, v in exc.errors.items()})
+        return _again(complaint_id, "step", zh_errors(exc.errors))
     except Conflict:
         flash("投诉举报已办结，不能再添加办理记录。", "error")
         return redirect(url_for("web.complaint", complaint_id=complaint_id), code=303)

@@ -126,47 +126,11 @@ def page_arg(default: int = 1, maximum: int = 10000) -> int:
         return default
 
 
-# English messages from marshmallow and the services, as a clerk should read them next to a field.
-_ZH = [
-    (r"^Missing data for required field\.?$", "必填。"),
-    (r"^Field may not be null\.?$", "必填。"),
-    (r"^required$", "必填。"),
-    (r"^Not a valid date\.?$", "日期格式不对（年-月-日）。"),
-    (r"^Not a valid datetime\.?$", "时间格式不对。"),
-    (r"^Not a valid integer\.?$", "请填写整数。"),
-    (r"^Not a valid boolean\.?$", "请选择是或否。"),
-    (r"^Must be one of: .*", "请从列表中选择。"),
-    (r"^Length must be between (\d+) and (\d+)\.?$", r"长度应在 \1 到 \2 个字符之间。"),
-    (r"^Shorter than minimum length (\d+)\.?$", "必填。"),
-    (r"^Longer than maximum length (\d+)\.?$", r"最多 \1 个字符。"),
-    (r"^Must be greater than or equal to (\d+) and less than or equal to (\d+)\.?$", r"应在 \1 到 \2 之间。"),
-    (r"^already exists$", "已存在。"),
-    (r"^no agency with code .*", "没有这个执法机关。"),
-    (r"^not a unified social credit code or ID number$", "不是有效的统一社会信用代码或身份证号码。"),
-    (r"^in the future$", "不能晚于当前时间。"),
-    (r"^before the start$", "不能早于开始日期。"),
-    (r"^a suspension is still open: end it first$", "还有未结束的中止，请先结束它。"),
-    (r"^only a filed penalty case has a decision period$", "只有已立案的行政处罚案件有决定期限。"),
-    (r"^the decision has been made$", "已作出决定，不能再延长或中止。"),
-    (r"^1 to 365 days$", "1 到 365 天。"),
-    (r"^who approved it \(负责人\)$", "请填写批准的负责人。"),
-    (r"^extension or suspension$", "请选择延长或中止。"),
-    (r"^required when rejecting$", "驳回时请写明理由。"),
-    (r"^only with stage decision$", "只有“处罚决定”环节登记处罚种类和罚款。"),
-    (r"^missing filename$", "请选择文件。"),
-    (r"^Unknown field\.?$", "无法识别的字段。"),
-    (r"^a .* case has stages .*", "此类案件没有该环节。"),
-    (r"^one of .*", "请从列表中选择。"),
-]
-
-
 def zh(message: str) -> str:
-    """A message in Chinese: the Chinese half of "中文 / English", or a known English one translated."""
+    """A message in Chinese: the Chinese half of "中文 / English" (the services say their field
+    messages so; the pages' schemas say theirs in Chinese, ``services.zh_schema``)."""
     if " / " in message and re.search(r"[\u4e00-\u9fff]", message.split(" / ")[0]):
         return message.split(" / ")[0]
-    for pattern, repl in _ZH:
-        if re.match(pattern, message):
-            return re.sub(pattern, repl, message)
     return message
 
 

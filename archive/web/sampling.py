@@ -4,7 +4,6 @@ the draw with a seed typed in, the sample with ranks and reviewers, refusals per
 from __future__ import annotations
 
 import json
-import re
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -14,15 +13,16 @@ from archive.auth import policy
 from archive.edge.auth import audit_event, caller, current, refuse
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db, get_archive
-from archive.labels import KIND_NAMES
+from archive.labels import KIND_NAMES, reviewer_shortfall
 from archive.models import Organisation, Review, SamplingPlan
 from archive.sampling import service
 from archive.services import sampling as app
 from archive.services.schemas import PlanCreateSchema
+from archive.services.zh_schema import in_chinese
 from archive.web.blueprint import bp
 from archive.web.layout import org_names, zh, zh_errors
+from archive.labels import PLAN_STATUS_NAMES as STATUS_NAMES  # noqa: F401  (the names its callers know)
 
-STATUS_NAMES = {"draft": "草案", "frozen": "已冻结", "drawn": "已抽取", "withdrawn": "已撤回"}
 PLAN_FIELDS = ("name", "period_start", "period_end", "district", "count", "rate", "min_per_stratum",
                "max_per_stratum", "reviewers_per_file", "max_load", "review_deadline")
 
@@ -70,7 +70,7 @@ def plan_new():
         else:
             data.pop("rate", None)
         try:
-            plan = app.create_plan(caller("web"), PlanCreateSchema().load(data))
+            plan = app.create_plan(caller("web"), in_chinese(PlanCreateSchema()).load(data))
         except ValidationError as exc:
             # every mistake at once: the fields that did load are checked against each other too
             valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
@@ -88,19 +88,6 @@ def plan_new():
     return render_template("plan_new.html", values=values, errors=errors, districts=_district_options(),
                            kinds=list(KIND_NAMES.items()), section="sampling",
                            crumbs=[("抽查", url_for("web.plans")), ("新建抽查计划", None)]), status
-
-
-_PROBLEM = re.compile(r"^(?P<number>.+): needs (?P<need>\d+) reviewers, (?P<ok>\d+) eligible of (?P<pool>\d+) "
-                      r"\(own agency (?P<own>\d+), declared conflict (?P<conflict>\d+), at the load limit "
-                      r"(?P<limit>\d+): (?P<busy>\d+)\)$")
-
-
-def _problem_zh(text: str) -> str:
-    m = _PROBLEM.match(text)
-    if not m:
-        return text
-    return (f"{m['number']}：需要 {m['need']} 名评查人员，符合条件的只有 {m['ok']} 名（共 {m['pool']} 名；"
-            f"排除：本机关 {m['own']} 名，声明回避 {m['conflict']} 名，已达 {m['limit']} 份上限 {m['busy']} 名）")
 
 
 def _view(plan: SamplingPlan) -> dict:
@@ -171,7 +158,7 @@ def plan_draw(plan_id: int):
         app.draw(caller("web"), plan_id, seed)
     except service.PoolTooSmall as exc:
         flash("评查人员不足，未抽取（已记入审计日志）。各层的原因见下。", "error")
-        detail = {stratum: [_problem_zh(t) for t in texts] for stratum, texts in exc.errors.items()}
+        detail = {stratum: [reviewer_shortfall(f) for f in figures] for stratum, figures in exc.shortfalls.items()}
         return _plan_page(pl, detail, seed), 422
     except ValidationFailed as exc:
         session.rollback()

@@ -19,8 +19,8 @@ from archive.services import scores as scoring
 from archive.clock import SHANGHAI, check_month, now
 from archive.services.powers import CATEGORY_NAMES
 from archive.web.blueprint import bp
+from archive.labels import PERFORMANCE_STATUS_NAMES as STATUS_NAMES  # noqa: F401  (the names its callers know)
 
-STATUS_NAMES = {"pass": "达标", "fail": "未达标", "inaction": "零履职", "no_powers": "未录入职权"}
 
 
 @bp.route("/stats/performance")

@@ -72,7 +72,8 @@ def test_officers_and_plans_imported_by_the_district_office(app, archive, orgs, 
     r = post_table(app, "district_a", "plans", "agency,code,name,year,power_code,start_on,end_on\n"
                                                "A-SJJ,JH-3,计划,2026,YJ-1,2026-07-01,2026-06-01\n")
     assert r.status_code == 422
-    assert {e.split(" is")[0] for e in r.get_json()["errors"]["row 2"]} == {"start_on", "power_code 'YJ-1'"}
+    assert {e.split(" / ")[1].split(" is")[0] for e in r.get_json()["errors"]["row 2"]} == {"start_on", "power_code 'YJ-1'"}
+    assert {e.split(" / ")[0] for e in r.get_json()["errors"]["row 2"]} == {"开始日期晚于结束日期", "职权编码 YJ-1 不在该单位的职权清单中"}
     # XLSX works the same, and the roles that may not import are refused
     from openpyxl import Workbook
 

@@ -155,6 +155,11 @@ def test_a_pool_that_cannot_meet_the_constraints_refuses_the_draw(app, client, r
     assert any("at the load limit 1" in p for p in problems)
     got = client.get(f"/api/sampling/plans/{plan['id']}").get_json()
     assert got["status"] == "frozen" and got["seed"] is None and got["assignments"] == []
+    # the page says the same figures in Chinese (from the refusal's figures, not its English text)
+    page = client_as(app, "city").post(f"/sampling/{plan['id']}/draw", data={"seed": "1"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "评查人员不足" in html
+    assert "需要 2 名评查人员" in html and "本机关 1 名，声明回避 1 名" in html and "needs" not in html
 
 
 def test_reviewer_sees_assigned_files_only_until_the_deadline(app, client, reviewers):

@@ -111,8 +111,10 @@ def test_a_file_with_bad_rows_is_refused_whole_with_row_numbers(app, archive, or
     r = load_powers(monkeypatch, archive, tmp_path, bad)
     assert r.exit_code == 1
     assert "4 bad row(s); nothing was imported" in r.output
-    for line in ("row 3: unknown agency 'X-NONE'", "row 4: category must be one of", "row 5: the same agency and code as row 2",
-                 "row 6: code is empty"):
+    # each row's problem in Chinese, then in English
+    for line in ("row 3: 没有编码为 X-NONE 的执法机关 / unknown agency 'X-NONE'", "row 4: 类别应为",
+                 "/ category must be one of", "row 5: 与第 2 行的执法机关编码、编码重复 / the same agency and code as row 2",
+                 "row 6: 编码为空或超过 64 个字符 / code is empty"):
         assert line in r.output, (line, r.output)
     assert "row 2:" not in r.output
     assert powers_in_db(archive) == 0  # nothing half-imported
