@@ -10,6 +10,7 @@ from archive.services.schemas import (
     CaseCreateSchema, CaseListSchema, CaseQuerySchema, CaseSchema, DocumentSchema,
     StageCreateSchema, UploadFormSchema,
 )
+from archive.auth import policy
 from archive.edge.auth import caller, case_for, current
 from archive.edge.uploads import received_file
 from archive.errors import ValidationFailed
@@ -32,8 +33,7 @@ class Cases(MethodView):
         session = db()
         p = current()
         agency = case_service.agencies_under(session, args["agency"]) if args.get("agency") else None
-        if p.agencies is not None:
-            agency = sorted(p.agencies if agency is None else set(agency) & p.agencies)
+        agency = policy.narrowed_agencies(p, agency)
         total, rows = case_service.list_cases(
             session, agency=agency, kind=args.get("kind"), number=args.get("number"), stage=args.get("stage"),
             opened_from=args.get("opened_from"), opened_to=args.get("opened_to"),

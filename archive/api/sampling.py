@@ -248,8 +248,8 @@ class Reviews(MethodView):
             q = q.where(Review.plan_id == args["plan"])
         if args["mine"] or p.role == "reviewer":
             q = q.where(Review.reviewer == p.username)
-        elif p.agencies is not None:
-            q = q.where(Review.agency_code.in_(sorted(p.agencies)))
+        else:
+            q = policy.scoped(q, p, Review.agency_code)
         return {"reviews": [service.review_view(r) for r in db().scalars(q)]}
 
 

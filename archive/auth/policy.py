@@ -216,3 +216,10 @@ def scoped(query, p: Principal, agency_column, district_column=None):
     """``query`` limited to the caller's scope (``scope_filter``)."""
     clause = scope_filter(p, agency_column, district_column)
     return query if clause is None else query.where(clause)
+
+
+def narrowed_agencies(p: Principal, requested: list[str] | None) -> list[str] | None:
+    """The agencies a list is limited to: those asked for (None: any) within the caller's scope."""
+    if p.agencies is None:
+        return requested
+    return sorted(p.agencies if requested is None else set(requested) & p.agencies)

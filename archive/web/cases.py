@@ -59,8 +59,7 @@ def cases():
             agency = case_service.agencies_under(session, args["agency"])
         except ValidationFailed:
             errors["agency"] = ["没有这个机关。"]
-    if p.agencies is not None:
-        agency = sorted(p.agencies if agency is None else set(agency) & p.agencies)
+    agency = policy.narrowed_agencies(p, agency)
     kind = args.get("kind") if args.get("kind") in KIND_NAMES else None
     stage = args.get("stage") if args.get("stage") in STAGE_NAMES else None
     page = page_arg()

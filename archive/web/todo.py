@@ -8,6 +8,7 @@ from flask import url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archive.auth import policy
 from archive.auth.principal import Principal
 from archive.labels import LEVEL_NAMES
 from archive.models import Amendment, BasicInfoChange, Case, Complaint, Review, WarningRecord
@@ -18,7 +19,7 @@ LEVEL_OF_ROLE = {"agency_legal": 1, "agency_clerk": 1, "district_office": 2, "ci
 
 
 def _in_scope(q, column, p: Principal):
-    return q if p.agencies is None else q.where(column.in_(sorted(p.agencies)))
+    return policy.scoped(q, p, column)
 
 
 def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
@@ -128,9 +129,9 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
              "meta": {"pending": "待审批", "approved": f"已批准（第 {a.new_version_no or '?'} 版）",
                       "rejected": f"已驳回：{a.decision_note or ''}"}[a.status]} for a in mine]})
     if p.role in ("complaint_handler", "district_office"):
-        q = select(Complaint).where(Complaint.status == "open")
-        if p.agencies is not None:
-            q = q.where(Complaint.district_code == p.scope_code)
+        # the same scope as the complaints list (its district's, and those naming its agencies)
+        q = policy.scoped(select(Complaint).where(Complaint.status == "open"), p, Complaint.agency_code,
+                          Complaint.district_code)
         complaints = session.scalars(q.order_by(Complaint.received_at).limit(limit)).all()
         out.append({"title": "办理中的投诉举报", "count": len(complaints), "more": url_for("web.complaints", status="open"),
                     "items": [
