@@ -246,7 +246,7 @@ class Reviews(MethodView):
         q = select(Review).order_by(Review.id)
         if args["plan"] is not None:
             q = q.where(Review.plan_id == args["plan"])
-        if args["mine"] or p.role == "reviewer":
+        if args["mine"] or policy.works_from_assignments(p):
             q = q.where(Review.reviewer == p.username)
         else:
             q = policy.scoped(q, p, Review.agency_code)

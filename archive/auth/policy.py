@@ -62,7 +62,12 @@ def requests_basic_info_change(p: Principal) -> bool:
 
 
 def decides_basic_info_change(p: Principal, agency_code: str) -> bool:
-    return p.role == "district_office" and p.sees_agency(agency_code)
+    return decides_basic_info_changes(p) and p.sees_agency(agency_code)
+
+
+def decides_basic_info_changes(p: Principal) -> bool:
+    """A district office decides its agencies' change requests."""
+    return p.role == "district_office"
 
 
 def sets_thresholds(p: Principal) -> bool:
@@ -223,3 +228,76 @@ def narrowed_agencies(p: Principal, requested: list[str] | None) -> list[str] | 
     if p.agencies is None:
         return requested
     return sorted(p.agencies if requested is None else set(requested) & p.agencies)
+
+
+# -- supervision tasks (交办转办) and 备案 reviews -----------------------------------------------------
+
+def assigning_kind(p: Principal) -> str | None:
+    """What the caller may create: the city office transfers (转办), a district office assigns (交办)."""
+    return {"city_office": "transfer", "district_office": "assign"}.get(p.role)
+
+
+def answers_task(p: Principal, kind: str, assignee_org: str) -> bool:
+    """The assignee answers: an agency's staff for a 交办, the district office for a 转办."""
+    if kind == "assign":
+        return p.role in WRITE_ROLES and p.scope_code == assignee_org
+    return p.role == "district_office" and p.scope_code == assignee_org
+
+
+def decides_task(p: Principal, kind: str, assigner_org: str) -> bool:
+    """The assigner accepts or sends back: the city office (转办) or the district office (交办)."""
+    return p.role == ("city_office" if kind == "transfer" else "district_office") and p.scope_code == assigner_org
+
+
+def reads_task(p: Principal, assigner_org: str, assignee_org: str) -> bool:
+    """The assigner's and the assignee's organisation, the city (it supervises all), auditors."""
+    if p.role in CITY_ROLES:
+        return True
+    if p.role == "district_office" and p.scope_code in (assigner_org, assignee_org):
+        return True
+    return p.role in WRITE_ROLES and p.scope_code == assignee_org
+
+
+def reviews_filing(p: Principal, agency_code: str) -> bool:
+    """A major case's 备案 is reviewed by the office of its agency's district."""
+    return p.role == "district_office" and p.sees_agency(agency_code)
+
+
+def reads_all_tasks(p: Principal) -> bool:
+    """The city office and auditors see every supervision task (``role=all``)."""
+    return p.role in CITY_ROLES
+
+
+def receives_tasks(p: Principal) -> bool:
+    """Agencies (交办) and district offices (转办) are assigned tasks to answer."""
+    return p.role in WRITE_ROLES or p.role == "district_office"
+
+
+def warning_level(p: Principal) -> int | None:
+    """The warning level the caller handles: 1 an agency, 2 a district office, 3 the city office."""
+    return {"agency_legal": 1, "agency_clerk": 1, "district_office": 2, "city_office": 3}.get(p.role)
+
+
+def reviews_major_filings(p: Principal) -> bool:
+    """A district office reviews its agencies' major-case 备案 (``reviews_filing`` for one case)."""
+    return p.role == "district_office"
+
+
+def requests_amendments(p: Principal) -> bool:
+    """Agencies' staff ask for amendments of their documents."""
+    return p.role in WRITE_ROLES
+
+
+def handles_district_complaints(p: Principal) -> bool:
+    """The complaint handlers and the office of a district work its open complaints."""
+    return p.role in ("complaint_handler", "district_office")
+
+
+def supervises(p: Principal) -> bool:
+    """The district and city offices decide what their agencies ask (amendments, corrections)."""
+    return p.role in OFFICE_ROLES
+
+
+def writes_cases(p: Principal) -> bool:
+    """Agencies' clerks and legal staff create cases and upload (in their own agency)."""
+    return p.role in WRITE_ROLES

@@ -8,6 +8,7 @@ from flask import Flask, g, jsonify, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from archive import audit
+from archive.auth import policy
 from archive.auth.accounts import Unauthenticated, session_user, user_for_token
 from archive.auth.principal import Principal, principal_for
 from archive.errors import NotFound
@@ -89,7 +90,7 @@ def scope_search(sq) -> None:
     reviewer, the files assigned to it whose review deadline has not passed."""
     p = current()
     sq.scope = p.index_scope
-    if p.role == "reviewer":
+    if policy.works_from_assignments(p):
         from archive.sampling.service import readable_cases
 
         sq.case_scope = readable_cases(db(), p.username)

@@ -76,7 +76,7 @@ class Caller:
         p = self.principal
         if policy.reads_agency(p, agency_code):
             return True
-        if p.role == "reviewer":
+        if policy.works_from_assignments(p):
             review = active_assignment(self.session, p.username, case_id)
             if review is not None:
                 self.audit("review.access", "case", case_id, review=review.id, method=self.method, path=self.path)

@@ -39,7 +39,7 @@ def checklist_items() -> tuple[dict, ...]:
 
 
 def reviews_filings(p: Principal, agency_code: str) -> bool:
-    return p.role == "district_office" and p.sees_agency(agency_code)
+    return policy.reviews_filing(p, agency_code)
 
 
 def reads_filings(p: Principal) -> bool:

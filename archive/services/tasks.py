@@ -36,29 +36,19 @@ OVERDUE_RULE = "task_overdue"
 MAX_DUE_DAYS = 60
 
 
-def assigning_kind(p: Principal) -> str | None:
-    """What the caller may create: the city office transfers, a district office assigns."""
-    return {"city_office": "transfer", "district_office": "assign"}.get(p.role)
+assigning_kind = policy.assigning_kind
 
 
 def answers_for(p: Principal, task: SupervisionTask) -> bool:
-    if task.kind == "assign":
-        return p.role in ("agency_clerk", "agency_legal") and p.scope_code == task.assignee_org
-    return p.role == "district_office" and p.scope_code == task.assignee_org
+    return policy.answers_task(p, task.kind, task.assignee_org)
 
 
 def decides_for(p: Principal, task: SupervisionTask) -> bool:
-    return p.role == ("city_office" if task.kind == "transfer" else "district_office") and \
-        p.scope_code == task.assigner_org
+    return policy.decides_task(p, task.kind, task.assigner_org)
 
 
 def reads(p: Principal, task: SupervisionTask) -> bool:
-    """The assigner's and the assignee's organisation, the city (it supervises all), auditors."""
-    if p.role in ("city_office", "auditor"):
-        return True
-    if p.role == "district_office" and p.scope_code in (task.assigner_org, task.assignee_org):
-        return True
-    return p.role in ("agency_clerk", "agency_legal") and p.scope_code == task.assignee_org
+    return policy.reads_task(p, task.assigner_org, task.assignee_org)
 
 
 def may_answer(p: Principal, task: SupervisionTask) -> bool:
@@ -195,7 +185,7 @@ def listing(session: Session, p: Principal, role: str, status: str | None, limit
     """``role=mine``: tasks assigned to the caller's organisation; ``assigned``: those it assigned.
     The city office and auditors see every task with ``role=all``."""
     q = select(SupervisionTask)
-    if role == "all" and p.role in ("city_office", "auditor"):
+    if role == "all" and policy.reads_all_tasks(p):
         pass
     elif role == "assigned":
         q = q.where(SupervisionTask.assigner_org == (p.scope_code or ""))
@@ -203,7 +193,7 @@ def listing(session: Session, p: Principal, role: str, status: str | None, limit
             q = q.where(SupervisionTask.id.is_(None))
     else:
         q = q.where(SupervisionTask.assignee_org == (p.scope_code or ""))
-        if p.role not in ("agency_clerk", "agency_legal", "district_office"):
+        if not policy.receives_tasks(p):
             q = q.where(SupervisionTask.id.is_(None))
     if status:
         q = q.where(SupervisionTask.status == status)

@@ -41,7 +41,7 @@ def _flag(name: str) -> bool | None:
 def cases():
     """The cases the caller may see, filtered, newest first, 20 to a page."""
     p = current()
-    if p.role == "reviewer":  # a reviewer works from its assignments on the 工作台
+    if policy.works_from_assignments(p):  # a reviewer works from its assignments on the 工作台
         return redirect(url_for("web.home"))
     session = db()
     args = request.args
@@ -196,7 +196,7 @@ def case(case_id: str):
         forms=[(f.code, f.name, " ".join(f.stages)) for f in catalog.values()],
         errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases", max_upload=get_archive().config["MAX_UPLOAD_BYTES"],
         text_labels=TEXT_STATUS_NAMES,
-        crumbs=[("案件", url_for("web.cases")) if p.role != "reviewer" else ("评查任务", url_for("web.home")),
+        crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (c.number, None)])
 
 

@@ -62,7 +62,7 @@ def document(doc_id: str):
         "document.html", doc=doc, case=case, stage=stage, agency=session.get(Organisation, case.agency_code),
         versions=versions, amendments=list(amendments.values()), pending=pending, shown_as=kind, text=text,
         ocr_text=ocr_text, writer=writer, errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases",
-        crumbs=[("案件", url_for("web.cases")) if p.role != "reviewer" else ("评查任务", url_for("web.home")),
+        crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (case.number, url_for("web.case", case_id=case.id)), (doc.filename, None)])
 
 

@@ -39,25 +39,24 @@ def _assignees(p) -> list[tuple[str, str]]:
 @bp.route("/tasks")
 def tasks_page():
     p = _user()
-    default = "all" if p.role in ("city_office", "auditor") else "mine"
-    if p.role == "city_office":
-        default = "assigned"
+    kind = policy.assigning_kind(p)
+    default = "assigned" if kind == "transfer" else "all" if policy.reads_all_tasks(p) else "mine"
     box = request.args.get("box", default)
     if box not in ("mine", "assigned", "all"):
         box = default
     status = request.args.get("status") or None
     rows = service.listing(db(), p, box, status if status in service.STATUS_NAMES else None, limit=300)
     boxes = []
-    if p.role in ("agency_clerk", "agency_legal", "district_office"):
+    if policy.receives_tasks(p):
         boxes.append(("mine", "收到的任务"))
-    if service.assigning_kind(p):
-        boxes.append(("assigned", "交办的任务" if p.role == "district_office" else "转办的任务"))
-    if p.role in ("city_office", "auditor"):
+    if kind:
+        boxes.append(("assigned", f"{service.KIND_NAMES[kind]}的任务"))
+    if policy.reads_all_tasks(p):
         boxes.append(("all", "全部任务"))
     return render_template("tasks.html", rows=rows, box=box, boxes=boxes, status=status,
                            names=org_names([t.assignee_org for t in rows] + [t.assigner_org for t in rows]),
                            status_names=service.STATUS_NAMES, kind_names=service.KIND_NAMES, now=now(),
-                           new_label="新建" + service.KIND_NAMES[kind] if (kind := service.assigning_kind(p)) else None,
+                           new_label="新建" + service.KIND_NAMES[kind] if kind else None,
                            section="tasks",
                            crumbs=[("交办转办", None)])
 

@@ -15,9 +15,6 @@ from archive.models import Amendment, BasicInfoChange, Case, Complaint, Review, 
 from archive.services.basicinfo import KIND_NAMES
 from archive.clock import local, now
 
-LEVEL_OF_ROLE = {"agency_legal": 1, "agency_clerk": 1, "district_office": 2, "city_office": 3}
-
-
 def _in_scope(q, column, p: Principal):
     return policy.scoped(q, p, column)
 
@@ -25,7 +22,7 @@ def _in_scope(q, column, p: Principal):
 def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
     """[{title, count, items: [{text, href, meta, extra}], more}] for the caller's role."""
     out = []
-    if p.role == "city_office":
+    if policy.loads_calendar(p):
         from archive.deadlines.service import missing_calendar_years
 
         missing = missing_calendar_years(session)
@@ -33,7 +30,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
             out.append({"title": "系统提醒", "count": len(missing), "alert": True, "items": [
                 {"text": f"缺少 {y} 年节假日安排：需要这一年的期限显示为“期限待定”，预警无法计算。"
                          f"请在“节假日安排”页面导入。", "href": url_for("web.calendar_page"), "meta": ""} for y in missing]})
-    if p.role == "reviewer":
+    if policy.works_from_assignments(p):
         rows = session.execute(select(Review, Case.number).join(Case, Case.id == Review.case_id)
                                .where(Review.reviewer == p.username, Review.status == "assigned")
                                .order_by(Review.due_on, Review.id).limit(limit)).all()
@@ -42,7 +39,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
              "extra": {"案卷 PDF": f"/api/cases/{r.case_id}/binder.pdf", "案卷包": f"/api/cases/{r.case_id}/bundle"}}
             for r, number in rows]})
         return out
-    level = LEVEL_OF_ROLE.get(p.role)
+    level = policy.warning_level(p)
     if level is not None:
         base = _in_scope(select(WarningRecord, Case.number).outerjoin(Case, Case.id == WarningRecord.case_id)
                          .where(WarningRecord.status == "open", WarningRecord.level == level),
@@ -56,7 +53,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
             {"text": f"{number or '基础信息'}：{w.message}", "href": url_for("web.warning", warning_id=w.id),
              "meta": f"处理期限 {local(w.due_at):%Y-%m-%d}" if w.due_at else ("最高级，不再升级" if level == 3 else "期限待定"),
              "urgent": w.due_at is not None and w.due_at < now() + dt.timedelta(days=1)} for w, number in rows]})
-    if p.role in ("district_office", "city_office"):
+    if policy.supervises(p):
         from archive.services.amendments import supervising_role
 
         q = _in_scope(select(Amendment).where(Amendment.status == "pending"), Amendment.agency_code, p)
@@ -77,7 +74,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
                    "meta": f"{k.requested_by} · {local(k.requested_at):%Y-%m-%d}"} for k in fixes]
         out.append({"title": "待审批的更正申请", "count": len(pending) + len(fixes),
                     "more": url_for("web.amendments", status="pending"), "items": items[:limit]})
-    if p.role == "district_office":
+    if policy.decides_basic_info_changes(p):
         from archive.web.layout import org_names
 
         base_q = _in_scope(select(BasicInfoChange).where(BasicInfoChange.status == "pending"),
@@ -91,7 +88,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
              "href": url_for("web.change_page", change_id=c.id),
              "meta": f"{c.submitted_by} · {local(c.submitted_at):%Y-%m-%d}" + (" · 迟报" if c.late else ""),
              "urgent": c.late} for c in changes]})
-    if p.role == "district_office":
+    if policy.reviews_major_filings(p):
         from archive.deadlines.rules import load_rules
         from archive.services import filings
 
@@ -99,14 +96,14 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
         out.append({"title": "待审查的重大案件备案", "count": len(queue), "more": url_for("web.filings_page"),
                     "items": [{"text": e["case"].number, "href": url_for("web.filing_page", case_id=e["case"].id),
                                "meta": f"报送 {local(e['filed_at']):%Y-%m-%d}"} for e in queue[:limit]]})
-    if p.role in ("agency_clerk", "agency_legal", "district_office", "city_office"):
+    if policy.receives_tasks(p) or policy.assigning_kind(p):
         from archive.services import tasks as task_service
 
-        inbox = task_service.listing(session, p, "mine", None, limit=200) if p.role != "city_office" else []
+        inbox = task_service.listing(session, p, "mine", None, limit=200) if policy.receives_tasks(p) else []
         waiting = [t for t in inbox if t.status in task_service.OPEN]
         to_check = [t for t in task_service.listing(session, p, "assigned", "answered", limit=200)] \
             if task_service.assigning_kind(p) else []
-        if waiting or p.role in ("agency_clerk", "agency_legal"):
+        if waiting or policy.writes_cases(p):
             out.append({"title": "待办理的交办任务", "count": len(waiting), "more": url_for("web.tasks_page", box="mine"),
                         "items": [{"text": t.subject, "href": url_for("web.task_page", task_id=t.id),
                                    "meta": (f"期限 {local(t.due_at):%Y-%m-%d}" if t.due_at else "期限待定")
@@ -119,7 +116,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
                         "items": [{"text": t.subject, "href": url_for("web.task_page", task_id=t.id),
                                    "meta": f"答复于 {local(t.answered_at):%Y-%m-%d}" if t.answered_at else ""}
                                   for t in to_check[:limit]]})
-    if p.role in ("agency_clerk", "agency_legal"):
+    if policy.requests_amendments(p):
         since = now() - dt.timedelta(days=30)
         mine = session.scalars(select(Amendment).where(Amendment.requested_by == p.username)
                                .where((Amendment.status == "pending") | (Amendment.decided_at >= since))
@@ -128,7 +125,7 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
             {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
              "meta": {"pending": "待审批", "approved": f"已批准（第 {a.new_version_no or '?'} 版）",
                       "rejected": f"已驳回：{a.decision_note or ''}"}[a.status]} for a in mine]})
-    if p.role in ("complaint_handler", "district_office"):
+    if policy.handles_district_complaints(p):
         # the same scope as the complaints list (its district's, and those naming its agencies)
         q = policy.scoped(select(Complaint).where(Complaint.status == "open"), p, Complaint.agency_code,
                           Complaint.district_code)
