@@ -8,13 +8,12 @@ from sqlalchemy import func, select
 
 from archive.services.schemas import LocalDateTime
 from archive.auth import policy
-from archive.edge.auth import audit_event, current, refuse
-from archive.deadlines.warnings import get_warning, handle, handle_together, summary
-from archive.errors import Conflict, Forbidden
+from archive.edge.auth import caller, current
+from archive.deadlines.warnings import summary
 from archive.extension import db
 from archive.models import WarningRecord
 from archive.services import cases as case_service
-from archive.clock import now
+from archive.services import warnings as service
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/warnings", description="预警 Warnings")
 
@@ -116,16 +115,7 @@ class HandleWarnings(MethodView):
     def post(self, data):
         """Handle several warnings of one agency with one note, each as its own handling (the
         role of their level; all or none refused when one is outside the scope or the role)."""
-        p = current()
-        try:
-            handled, skipped = handle_together(db(), p, data["ids"], note=data["note"], now=now())
-        except Forbidden as exc:
-            audit_event("access.refused", "warning", ",".join(map(str, data["ids"]))[:120], method="POST",
-                        path="/api/warnings/handle", reason=str(exc.errors.get("ids")))
-            raise
-        for w in handled:
-            audit_event("warning.handle", "warning", str(w.id), level=w.level, rule=w.rule, note=w.handled_note,
-                        together=len(handled))
+        handled, skipped = service.handle_many(caller(), data["ids"], data["note"])
         return {"handled": handled, "skipped": [{"id": i, "reason": r} for i, r in sorted(skipped.items())]}
 
 
@@ -136,20 +126,4 @@ class HandleWarning(MethodView):
     def post(self, data, warning_id):
         """Record how the warning was handled (level 1: the agency's legal unit; level 2: the
         district office; level 3: the city office). A handled warning never fires again."""
-        p = current()
-        session = db()
-        w = get_warning(session, warning_id)
-        if not policy.reads_agency(p, w.agency_code):
-            refuse("warning", str(warning_id), visible=False, why="outside your scope")
-        if w.status != "open":
-            raise Conflict(f"warning {w.status} already")
-        if not policy.handles_warning(p, w.level, w.agency_code):
-            refuse("warning", str(warning_id), visible=True,
-                   why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")
-        from archive.services.dailyuse import mark_seen
-
-        mark_seen(session, w, p.username, now())  # handled unseen (by the API): seen when handled
-        handle(session, w, by=p.username, note=data["note"], now=now())
-        session.commit()
-        audit_event("warning.handle", "warning", str(warning_id), level=w.level, rule=w.rule, note=data["note"])
-        return w
+        return service.handle_one(caller(), warning_id, data["note"])

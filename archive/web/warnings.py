@@ -6,8 +6,8 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from archive.auth import policy
-from archive.edge.auth import audit_event, current, refuse
-from archive.deadlines.warnings import get_warning, handle
+from archive.edge.auth import audit_not_found, caller, current
+from archive.services import warnings as service
 from archive.errors import Conflict, ValidationFailed
 from archive.extension import db
 from archive.labels import HANDLER_NAMES, RULE_NAMES, WARNING_STATUS_NAMES
@@ -53,18 +53,11 @@ def warnings():
                            section="warnings", crumbs=[("预警", None)])
 
 
-def _scoped_warning(warning_id: int) -> WarningRecord:
-    w = get_warning(db(), warning_id)
-    if not policy.reads_agency(current(), w.agency_code):
-        refuse("warning", str(warning_id), visible=False, why="outside your scope")
-    return w
-
-
 @bp.route("/warnings/<int:warning_id>")
 def warning(warning_id: int):
     p = current()
     session = db()
-    w = _scoped_warning(warning_id)
+    w = service.scoped_warning(caller(), warning_id)
     if w.status == "open" and policy.handles_warning(p, w.level, w.agency_code) and w.first_seen_at is None \
             and request.method == "GET":
         from archive.services.dailyuse import mark_seen
@@ -85,29 +78,22 @@ def warning(warning_id: int):
 @bp.route("/warnings/<int:warning_id>/handle", methods=["POST"])
 def warning_handle(warning_id: int):
     """Handle with a note: the agency's legal staff at level 1, the district at 2, the city at 3."""
-    p = current()
-    session = db()
-    w = _scoped_warning(warning_id)
+    c = caller("web")
+    w = service.scoped_warning(c, warning_id)
+    service.may_handle(c, w)  # refused before the note is read
     note = request.form.get("note", "").strip()[:2000]
     back = request.form.get("back") == "list"
-    if not policy.handles_warning(p, w.level, w.agency_code):
-        refuse("warning", str(warning_id), visible=True,
-               why=f"a level-{w.level} warning is handled by {policy.HANDLER_OF_LEVEL[w.level]}")
     if w.status != "open":
         flash("这条预警已处理或已自动解除。", "error")
         return redirect(url_for("web.warning", warning_id=warning_id), code=303)
     try:
-        handle(session, w, by=p.username, note=note, now=now())
-        session.commit()
+        service.handle_one(c, warning_id, note)
     except ValidationFailed:
-        session.rollback()
         g.form_error, g.form_note = "请写明处理情况。", note
         return warning(warning_id), 422
     except Conflict as exc:
-        session.rollback()
         flash("未能处理：" + ("这条预警已被他人处理，或已升级到上一级。" if "climbed" in exc.message else zh(exc.message)), "error")
         return redirect(url_for("web.warning", warning_id=warning_id), code=303)
-    audit_event("warning.handle", "warning", str(warning_id), level=w.level, rule=w.rule, note=note, via="web")
     flash("预警已处理。", "ok")
     return redirect(url_for("web.warnings", status="open") if back else url_for("web.warning", warning_id=warning_id),
                     code=303)
@@ -116,31 +102,20 @@ def warning_handle(warning_id: int):
 @bp.route("/warnings/handle", methods=["POST"])
 def warnings_handle_together():
     """Handle the warnings ticked in the list with one note (one agency at a time)."""
-    from archive.deadlines.warnings import handle_together
     from archive.errors import Forbidden, NotFound
 
-    p = current()
     ids = [int(v) for v in request.form.getlist("ids") if v.isascii() and v.isdigit() and len(v) < 10]
     note = request.form.get("note", "").strip()[:2000]
     back = {k: v for k, v in (("status", request.form.get("status") or "open"),
                               ("agency", request.form.get("agency"))) if v}
     try:
-        handled, skipped = handle_together(db(), p, ids, note=note, now=now())
+        handled, skipped = service.handle_many(caller("web"), ids, note)
     except (ValidationFailed, Forbidden, NotFound) as exc:
-        db().rollback()
-        if isinstance(exc, Forbidden):
-            audit_event("access.refused", "warning", ",".join(map(str, ids))[:120], method="POST",
-                        path=request.path, reason=str(exc.errors.get("ids")))
-        elif isinstance(exc, NotFound):
-            from archive.edge.auth import audit_not_found
-
+        if isinstance(exc, NotFound):
             audit_not_found(exc)
         first = next(iter(exc.errors.values()), [exc.message])[0] if exc.errors else zh(exc.message)
         flash("未能批量处理：" + first, "error")
         return redirect(url_for("web.warnings", **back), code=303)
-    for w in handled:
-        audit_event("warning.handle", "warning", str(w.id), level=w.level, rule=w.rule, note=note, via="web",
-                    together=len(handled))
     message = f"已处理 {len(handled)} 条预警。"
     if skipped:
         message += f"另有 {len(skipped)} 条已被他人处理或已自动解除。"
