@@ -12,7 +12,6 @@ from sqlalchemy import select
 from archive.services.schemas import Id, LocalDateTime
 from archive.auth import policy
 from archive.edge.auth import audit_event, caller, current, refuse
-from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Organisation, Review
 from archive.sampling import report, service
@@ -264,14 +263,8 @@ class ReviewItem(MethodView):
     @reviews_blp.response(200, ReviewSchema)
     def post(self, data, review_id):
         """Submit the score: failed veto items, deductions with reasons (once, before the deadline)."""
-        review = app.scoped_review(caller(), review_id)
-        if not policy.scores_review(current(), review.reviewer):
-            refuse("review", str(review_id), visible=True, why="only the assigned reviewer scores this file")
-        session = db()
-        service.submit(session, review, by=current().username, vetoed=data["vetoed"],
-                       deductions=data["deductions"], note=data["note"])
-        session.commit()
-        audit_event("review.submit", "review", str(review_id), score=review.score, grade=review.grade)
+        review = app.submit_review(caller(), review_id, vetoed=data["vetoed"], deductions=data["deductions"],
+                                   note=data["note"])
         return service.review_view(review)
 
 
@@ -281,17 +274,8 @@ class Conflicts(MethodView):
     @reviews_blp.response(201, ConflictOutSchema)
     def post(self, data):
         """A reviewer declares a conflict of interest with an agency or a case (回避)."""
-        p = current()
-        if not policy.declares_conflicts(p):
-            refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
-        session = db()
-        if data["agency"] and session.get(Organisation, data["agency"]) is None:
-            raise ValidationFailed("unknown agency", {"agency": ["no such organisation"]})
-        c = service.declare_conflict(session, p.username, agency=data["agency"], case_number=data["case_number"],
-                                     reason=data["reason"])
-        session.commit()
-        audit_event("review.conflict", "review_conflict", str(c.id), agency=c.agency_code, case=c.case_number)
-        return c
+        return app.declare_conflict(caller(), agency=data["agency"], case_number=data["case_number"],
+                                    reason=data["reason"])
 
 
 # -- bundles --------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ the commit and the audit entry."""
 from __future__ import annotations
 
 from archive.auth import policy
-from archive.errors import NotFound
-from archive.models import Review, SamplingPlan
+from archive.errors import NotFound, ValidationFailed
+from archive.models import Organisation, Review, SamplingPlan
 from archive.sampling import service
 from archive.services.caller import Caller
 
@@ -88,3 +88,41 @@ def scoped_review(c: Caller, review_id: int) -> Review:
     if not policy.reads_review(c.principal, review.reviewer, review.agency_code):
         c.refuse("review", str(review_id), visible=False, why="not your review")
     return review
+
+
+def _mine(c: Caller, review_id: int) -> Review:
+    review = scoped_review(c, review_id)
+    if not policy.scores_review(c.principal, review.reviewer):
+        c.refuse("review", str(review_id), visible=True, why="only the assigned reviewer scores this file")
+    return review
+
+
+def submit_review(c: Caller, review_id: int, *, vetoed: list[str], deductions: list[dict], note: str) -> Review:
+    """The assigned reviewer submits the score: failed veto items, deductions with reasons (once,
+    before the deadline)."""
+    review = _mine(c, review_id)
+    _committed(c, lambda: service.submit(c.session, review, by=c.username, vetoed=vetoed, deductions=deductions,
+                                         note=note))
+    c.audit("review.submit", "review", str(review_id), score=review.score, grade=review.grade)
+    return review
+
+
+def save_review_draft(c: Caller, review_id: int, draft: dict) -> Review:
+    """The reviewer's work in progress, kept until submitted."""
+    review = _mine(c, review_id)
+    _committed(c, lambda: service.save_draft(c.session, review, draft=draft))
+    c.audit("review.draft", "review", str(review_id))
+    return review
+
+
+def declare_conflict(c: Caller, *, agency: str | None, case_number: str | None, reason: str):
+    """A reviewer declares a conflict of interest with an agency or a case (回避)."""
+    if not policy.declares_conflicts(c.principal):
+        c.refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
+    if agency and c.session.get(Organisation, agency) is None:
+        raise ValidationFailed("unknown agency", {"agency": ["no such organisation"]})
+    conflict = _committed(c, lambda: service.declare_conflict(c.session, c.username, agency=agency,
+                                                              case_number=case_number, reason=reason))
+    c.audit("review.conflict", "review_conflict", str(conflict.id), agency=conflict.agency_code,
+            case=conflict.case_number)
+    return conflict

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from archive.auth import policy
-from archive.edge.auth import audit_event, caller, current, refuse
+from archive.edge.auth import caller, current, refuse
 from archive.services import sampling as app
 from archive.errors import Conflict, Forbidden, ValidationFailed
 from archive.extension import db
@@ -101,25 +101,20 @@ def review(review_id: int):
                 if values["vetoed"]:  # the reasons for failed veto items are part of the record
                     reasons = "；".join(f"{c}：{values['veto_reasons'][c]}" for c in values["vetoed"])
                     note = f"否决理由：{reasons}" + (f"\n{note}" if note else "")
-                service.submit(session, r, by=p.username, vetoed=values["vetoed"], deductions=deductions, note=note)
-                session.commit()
-                audit_event("review.submit", "review", str(review_id), score=r.score, grade=r.grade, via="web")
+                r = app.submit_review(caller("web"), review_id, vetoed=values["vetoed"], deductions=deductions,
+                                      note=note)
                 flash(f"评分已提交：{r.score:g} 分，{r.grade}。", "ok")
                 return redirect(url_for("web.review", review_id=review_id), code=303)
-            service.save_draft(session, r, draft=draft)
-            session.commit()
-            audit_event("review.draft", "review", str(review_id), via="web")
+            app.save_review_draft(caller("web"), review_id, draft)
             if submit:
                 status = 422
             else:
                 flash("草稿已保存。", "ok")
                 return redirect(url_for("web.review", review_id=review_id), code=303)
         except ValidationFailed as exc:
-            session.rollback()
             errors["form"] = "；".join(zh(m) for ms in exc.errors.values() for m in ms) or zh(exc.message)
             status = 422
         except (Conflict, Forbidden) as exc:
-            session.rollback()
             flash("未能保存：" + ("评分已提交，不能再修改。" if isinstance(exc, Conflict) else "评查期限已过。"), "error")
             return redirect(url_for("web.review", review_id=review_id), code=303)
     plan = session.get(SamplingPlan, r.plan_id)
@@ -135,7 +130,7 @@ def review(review_id: int):
 def review_conflict():
     """回避: the reviewer declares a conflict with this file's case or its whole agency."""
     p = current()
-    if not policy.declares_conflicts(p):
+    if not policy.declares_conflicts(p):  # refused before the form is read
         refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
     r = app.scoped_review(caller(), int(request.form.get("review", "0") or 0)) if (request.form.get("review", "").isdecimal()
                                                              and len(request.form["review"]) < 10) else None
@@ -147,11 +142,8 @@ def review_conflict():
         flash("声明回避须写明理由。", "error")
         return redirect(url_for("web.review", review_id=r.id) + "#conflict", code=303)
     whole_agency = request.form.get("scope") == "agency"
-    session = db()
-    c = service.declare_conflict(session, p.username, agency=r.agency_code if whole_agency else None,
-                                 case_number=None if whole_agency else r.case_number, reason=reason)
-    session.commit()
-    audit_event("review.conflict", "review_conflict", str(c.id), agency=c.agency_code, case=c.case_number, via="web")
+    app.declare_conflict(caller("web"), agency=r.agency_code if whole_agency else None,
+                         case_number=None if whole_agency else r.case_number, reason=reason)
     flash("回避声明已登记：今后的抽查不会再把" + ("该机关的案卷" if whole_agency else "该案卷") + "分配给您。"
           "已分配的本案卷请联系组织抽查的法制办另行安排。", "ok")
     return redirect(url_for("web.review", review_id=r.id), code=303)
