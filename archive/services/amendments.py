@@ -232,12 +232,8 @@ def ask(c: Caller, doc: Document, filename: str | None, spool, reason: str) -> A
     waiting for the decision) and the request committed; one pending request per document."""
     if not policy.writes_agency(c.principal, doc.case.agency_code):
         c.refuse("document", doc.id, visible=True, why="amendments are requested by the document's agency")
-    try:
+    with c.transaction():
         a = request(c.session, c.store, c.settings, doc, by=c.username, reason=reason, filename=filename, spool=spool)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("amendment.request", "amendment", str(a.id), document_id=doc.id, sha256=a.sha256, reason=a.reason)
     return a
 
@@ -251,12 +247,8 @@ def decide_as(c: Caller, a: Amendment, *, approve: bool, note: str) -> Amendment
         why = "the requester never decides their own amendment" if p.username == a.requested_by \
             else f"amendments of {a.agency_code} are decided by its {role}, not a {p.role}"
         c.refuse("amendment", str(a.id), visible=True, why=why)
-    try:
+    with c.transaction():
         decide(session, a, by=p.username, approve=approve, note=note)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     if a.status == "approved":
         # After the commit; if the store fails now, the queued job applies it later.
         try:

@@ -3,8 +3,9 @@ besides its plain arguments. The HTTP edge (``archive.edge.auth.caller``) makes 
 for the API and the pages alike; the CLI and tests can make their own. No Flask here."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, Iterator, NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +45,16 @@ class Caller:
         if self.via and "via" not in detail:
             detail = {**detail, "via": self.via}
         return detail
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """The use case's change: committed when the block ends, rolled back if it raises."""
+        try:
+            yield self.session
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
 
     def audit(self, action: str, target_type: str | None = None, target_id: str | None = None,
               **detail: Any) -> None:

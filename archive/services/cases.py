@@ -333,12 +333,8 @@ def open_case(c: Caller, data: dict) -> Case:
         c.refuse("case", data.get("number") or "new", visible=True, why=f"a {p.role} does not create cases")
     if not policy.writes_agency(p, data["agency"]):
         c.refuse("agency", data["agency"], visible=True, why="cases are created by their own agency")
-    try:
+    with c.transaction():
         case = create_case(c.session, data)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("case.create", "case", case.id, number=case.number)
     return get_case(c.session, case.id)
 
@@ -353,13 +349,9 @@ def view_case(c: Caller, case_id: str) -> Case:
 def complete_stage(c: Caller, case_id: str, data: dict) -> Case:
     """Record that a stage was completed, with when it happened (the decision with its penalties)."""
     case = scoped_case(c, case_id, write=True)
-    try:
+    with c.transaction():
         record_stage(c.session, case, data["stage"], data["completed_at"], recorded_by=c.username,
                      penalty_types=data.get("penalty_types"), fine_amount=data.get("fine_amount"))
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("stage.record", "case", case_id, stage=data["stage"])
     case_changed(c, case_id)
     return attach_deadlines(c.session, get_case(c.session, case_id))
@@ -368,12 +360,8 @@ def complete_stage(c: Caller, case_id: str, data: dict) -> Case:
 def change_period(c: Caller, case_id: str, data: dict) -> CasePeriod:
     """Record an approved extension (``days``) or a suspension (``start_on``, ``end_on`` when known)."""
     case = scoped_case(c, case_id, write=True)
-    try:
+    with c.transaction():
         period = add_period(c.session, case, data, by=c.username)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("case.period", "case", case_id, kind=period.kind, days=period.days,
             start_on=str(period.start_on), end_on=str(period.end_on))
     case_changed(c, case_id)
@@ -383,12 +371,8 @@ def change_period(c: Caller, case_id: str, data: dict) -> CasePeriod:
 def end_period(c: Caller, case_id: str, period_id: int, end_on: dt.date) -> CasePeriod:
     """End an open suspension: the decision period runs again, less the suspended days."""
     case = scoped_case(c, case_id, write=True)
-    try:
+    with c.transaction():
         period = end_suspension(c.session, case, period_id, end_on)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("case.period_end", "case", case_id, period=period_id, end_on=str(period.end_on))
     case_changed(c, case_id)
     return period

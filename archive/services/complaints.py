@@ -216,16 +216,6 @@ def view_complaint(c: Caller, complaint_id: int) -> Complaint:
     return complaint
 
 
-def _committed(c: Caller, work):
-    try:
-        out = work()
-        c.session.commit()
-        return out
-    except Exception:
-        c.session.rollback()
-        raise
-
-
 def record(c: Caller, data: dict, cases: list[Case]) -> Complaint:
     """Record a complaint; the cases it names (each in the caller's scope) are linked at once
     (their objects go on legal hold)."""
@@ -241,7 +231,7 @@ def record(c: Caller, data: dict, cases: list[Case]) -> Complaint:
         for case in cases:
             link(c.session, c.store, complaint, case, by=p.username)
         return complaint
-    complaint = _committed(c, work)
+    complaint = _in(c, work)
     c.audit("complaint.create", "complaint", str(complaint.id), cases=[x.id for x in cases])
     return complaint
 
@@ -250,7 +240,7 @@ def link_case(c: Caller, complaint_id: int, case_id: str) -> tuple[Complaint, Ca
     """Link a case found while handling; its objects go on legal hold."""
     complaint = scoped_complaint(c, complaint_id)
     case = c.case_for(c.session.get(Case, case_id), case_id)
-    _committed(c, lambda: link(c.session, c.store, complaint, case, by=c.username))
+    _in(c, lambda: link(c.session, c.store, complaint, case, by=c.username))
     c.audit("complaint.link", "complaint", str(complaint_id), case_id=case.id)
     return complaint, case
 
@@ -258,7 +248,7 @@ def link_case(c: Caller, complaint_id: int, case_id: str) -> tuple[Complaint, Ca
 def log_step(c: Caller, complaint_id: int, done_on: dt.date, text: str) -> Complaint:
     """Add a step to the handling log (办理记录): the day and what was done; appended only."""
     complaint = scoped_complaint(c, complaint_id)
-    step = _committed(c, lambda: add_step(c.session, complaint, by=c.username, done_on=done_on, text=text))
+    step = _in(c, lambda: add_step(c.session, complaint, by=c.username, done_on=done_on, text=text))
     c.audit("complaint.step", "complaint", str(complaint_id), step=step.id, done_on=str(step.done_on))
     return complaint
 
@@ -266,7 +256,7 @@ def log_step(c: Caller, complaint_id: int, done_on: dt.date, text: str) -> Compl
 def attach_file(c: Caller, complaint_id: int, filename: str, spool) -> ComplaintAttachment:
     """Store a file that came with the complaint, write-once like a document."""
     complaint = scoped_complaint(c, complaint_id)
-    a = _committed(c, lambda: attach(c.session, c.store, c.settings, complaint, by=c.username,
+    a = _in(c, lambda: attach(c.session, c.store, c.settings, complaint, by=c.username,
                                      filename=filename, spool=spool))
     c.audit("complaint.attach", "complaint", str(complaint_id), attachment=a.id, sha256=a.sha256, filename=a.filename)
     return a
@@ -275,7 +265,13 @@ def attach_file(c: Caller, complaint_id: int, filename: str, spool) -> Complaint
 def close_complaint(c: Caller, complaint_id: int, handling: str, outcome: str) -> tuple[Complaint, list[str]]:
     """Close with the handling and the outcome; holds no other open complaint needs are lifted."""
     complaint = scoped_complaint(c, complaint_id)
-    released = _committed(c, lambda: close(c.session, c.store, complaint, by=c.username, handling=handling,
+    released = _in(c, lambda: close(c.session, c.store, complaint, by=c.username, handling=handling,
                                            outcome=outcome))
     c.audit("complaint.close", "complaint", str(complaint_id), released=released)
     return complaint, released
+
+
+def _in(c: Caller, work):
+    """``work()`` in the caller's transaction; its result."""
+    with c.transaction():
+        return work()

@@ -31,21 +31,11 @@ def may_draw(c: Caller, plan: SamplingPlan) -> None:
                  why="the city office, or the office of the plan's district, freezes and draws")
 
 
-def _committed(c: Caller, work):
-    try:
-        out = work()
-        c.session.commit()
-        return out
-    except Exception:
-        c.session.rollback()
-        raise
-
-
 def create_plan(c: Caller, data: dict) -> SamplingPlan:
     """Set a sampling plan (city office only); audited."""
     if not policy.sets_plans(c.principal):
         c.refuse("sampling_plan", "new", visible=True, why="the city office sets sampling plans")
-    plan = _committed(c, lambda: service.create_plan(c.session, data, c.username))
+    plan = _in(c, lambda: service.create_plan(c.session, data, c.username))
     c.audit("sample.plan", "sampling_plan", str(plan.id), name=plan.name)
     return plan
 
@@ -54,7 +44,7 @@ def freeze(c: Caller, plan_id: int) -> SamplingPlan:
     """Freeze the eligible populations and record their digests (before any seed is known)."""
     plan = scoped_plan(c, plan_id)
     may_draw(c, plan)
-    _committed(c, lambda: service.freeze(c.session, plan, by=c.username, role=c.principal.role))
+    _in(c, lambda: service.freeze(c.session, plan, by=c.username, role=c.principal.role))
     return plan
 
 
@@ -76,7 +66,7 @@ def draw(c: Caller, plan_id: int, seed: str) -> SamplingPlan:
     strata whose constraints the reviewer pool cannot meet)."""
     plan = scoped_plan(c, plan_id)
     may_draw(c, plan)
-    _committed(c, lambda: service.draw(c.session, plan, seed, by=c.username, role=c.principal.role))
+    _in(c, lambda: service.draw(c.session, plan, seed, by=c.username, role=c.principal.role))
     return plan
 
 
@@ -101,7 +91,7 @@ def submit_review(c: Caller, review_id: int, *, vetoed: list[str], deductions: l
     """The assigned reviewer submits the score: failed veto items, deductions with reasons (once,
     before the deadline)."""
     review = _mine(c, review_id)
-    _committed(c, lambda: service.submit(c.session, review, by=c.username, vetoed=vetoed, deductions=deductions,
+    _in(c, lambda: service.submit(c.session, review, by=c.username, vetoed=vetoed, deductions=deductions,
                                          note=note))
     c.audit("review.submit", "review", str(review_id), score=review.score, grade=review.grade)
     return review
@@ -110,7 +100,7 @@ def submit_review(c: Caller, review_id: int, *, vetoed: list[str], deductions: l
 def save_review_draft(c: Caller, review_id: int, draft: dict) -> Review:
     """The reviewer's work in progress, kept until submitted."""
     review = _mine(c, review_id)
-    _committed(c, lambda: service.save_draft(c.session, review, draft=draft))
+    _in(c, lambda: service.save_draft(c.session, review, draft=draft))
     c.audit("review.draft", "review", str(review_id))
     return review
 
@@ -121,8 +111,14 @@ def declare_conflict(c: Caller, *, agency: str | None, case_number: str | None, 
         c.refuse("review_conflict", "new", visible=True, why="reviewers declare their own conflicts")
     if agency and c.session.get(Organisation, agency) is None:
         raise ValidationFailed("unknown agency", {"agency": ["no such organisation"]})
-    conflict = _committed(c, lambda: service.declare_conflict(c.session, c.username, agency=agency,
+    conflict = _in(c, lambda: service.declare_conflict(c.session, c.username, agency=agency,
                                                               case_number=case_number, reason=reason))
     c.audit("review.conflict", "review_conflict", str(conflict.id), agency=conflict.agency_code,
             case=conflict.case_number)
     return conflict
+
+
+def _in(c: Caller, work):
+    """``work()`` in the caller's transaction; its result."""
+    with c.transaction():
+        return work()

@@ -281,17 +281,13 @@ def create_task(c: Caller, form: dict, files, now: dt.datetime) -> SupervisionTa
     """转办 or 交办 with its (filename, spool) files, stored write-once; audited."""
     if assigning_kind(c.principal) is None:
         c.refuse("task", "new", visible=True, why="only the city office transfers and a district office assigns")
-    try:
+    with c.transaction():
         task = create(c.session, c.principal, assignee=form["assignee"], subject=form["subject"], text=form["text"],
                       due_days=form["due_days"], cases=case_numbers(form.get("cases", "")),
                       complaint_id=form.get("complaint"), now=now)
         step0 = first_step(c.session, task)
         assert step0 is not None
         stored = _store_files(c, task, step0, files)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("task.create", "task", str(task.id), kind=task.kind, assignee=task.assignee_org, subject=task.subject,
             due_at=task.due_at.isoformat() if task.due_at else None, complaint=task.complaint_id,
             files=[f.sha256 for f in stored])
@@ -303,13 +299,9 @@ def answer_task(c: Caller, task_id: int, text: str, files, now: dt.datetime) -> 
     task = scoped_task(c, task_id)
     if not answers_for(c.principal, task):
         c.refuse("task", str(task_id), visible=True, why="only the assignee answers")
-    try:
+    with c.transaction():
         s = answer(c.session, task, c.principal, text, now)
         stored = _store_files(c, task, s, files)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("task.answer", "task", str(task_id), step=s.id, files=[f.sha256 for f in stored])
     return task
 
@@ -319,11 +311,7 @@ def decide_task(c: Caller, task_id: int, accept: bool, reason: str, now: dt.date
     task = scoped_task(c, task_id)
     if not decides_for(c.principal, task):
         c.refuse("task", str(task_id), visible=True, why="only the assigner accepts or sends back")
-    try:
+    with c.transaction():
         s = decide(c.session, task, c.principal, accept, reason, now)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("task.accept" if accept else "task.send_back", "task", str(task_id), step=s.id, reason=reason)
     return task

@@ -35,13 +35,9 @@ def handle_one(c: Caller, warning_id: int, note: str) -> WarningRecord:
     if w.status != "open":
         raise Conflict(f"warning {w.status} already")
     at = now()
-    try:
+    with c.transaction():
         mark_seen(c.session, w, c.username, at)  # handled unseen (by the API): seen when handled
         handle(c.session, w, by=c.username, note=note, now=at)
-        c.session.commit()
-    except Exception:
-        c.session.rollback()
-        raise
     c.audit("warning.handle", "warning", str(warning_id), level=w.level, rule=w.rule, note=w.handled_note)
     return w
 

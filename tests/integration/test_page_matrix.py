@@ -15,6 +15,7 @@ from archive.demo.documents import make_pdf
 from archive.models import AuditEntry
 from archive.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as
+from tests.integration.test_policy_matrix import _path as api_path, for_case_a
 from tests.integration.test_policy_matrix import (  # noqa: F401,F811  (world: the API matrix's fixture)
     HANDLERS, OFFICER_A, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS, WRITERS_A, world,
 )
@@ -42,14 +43,10 @@ def of(allowed: set[str], ok: int, otherwise: int = 403, unseen: set[str] | None
 
 
 def case_a(ok: int, write: bool = False):
-    """A page of case A: its writers (or readers) get ``ok``; others who see A 403 on a write; the rest 404."""
-    def expect(who: str) -> int:
-        if who not in READS_A:
-            return 404
-        if write and who not in WRITERS_A:
-            return 403
-        return ok
-    return expect
+    """A page of case A, as the API's routes of case A: its writers (or readers) get ``ok``;
+    others who see A 403 on a write; the rest 404."""
+    expect = for_case_a(write)
+    return lambda who: expect(who, ok)
 
 
 def complaint_page(ok: int):
@@ -193,18 +190,12 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
 
 
 def _path(rule: str, w: dict, kw: dict) -> str:
-    ids = {"<case_id>": w["case"], "<doc_id>": kw.pop("doc", None), "<int:amendment_id>": kw.pop("a", None),
-           "<int:period_id>": kw.pop("p", None), "<int:complaint_id>": kw.pop("k", None),
-           "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
-           "<int:warning_id>": kw.pop("wid", None), "<int:year>": kw.pop("year", None),
-           "<any(powers, officers, plans):kind>": kw.pop("kind", None), "<int:change_id>": kw.pop("ch", None),
-           "<int:task_id>": kw.pop("t", None), "<int:correction_id>": kw.pop("cc", None),
-           "<username>": kw.pop("user", None), "<any(disable, password, sessions):action>": kw.pop("action", None),
-           "<any(populations, result):what>": kw.pop("what", None), "<name>": kw.pop("name", None)}
-    for placeholder, value in ids.items():
+    """The API matrix's ids, and the pages' own placeholders."""
+    for placeholder, key in (("<username>", "user"), ("<any(disable, password, sessions):action>", "action"),
+                             ("<any(populations, result):what>", "what"), ("<name>", "name")):
         if placeholder in rule:
-            rule = rule.replace(placeholder, str(value))
-    return rule
+            rule = rule.replace(placeholder, str(kw.pop(key)))
+    return api_path(rule, w, kw)
 
 
 def page_rules(app) -> set[tuple[str, str]]:
