@@ -11,7 +11,7 @@ from sqlalchemy import select
 from archive.api.fields import UploadFileSchema
 from archive.services.schemas import LocalDateTime
 from archive.auth import policy
-from archive.edge.auth import audit_event, caller, current, refuse
+from archive.edge.auth import caller, refuse
 from archive.extension import db
 from archive.models import BasicInfoChange
 from archive.services import basicinfo
@@ -118,14 +118,7 @@ class Import(MethodView):
     def post(self, files, kind):
         """Import a CSV or XLSX table directly (district office: its agencies; city office: all);
         all or nothing, every bad row named. A row with ``action`` remove deletes the entry."""
-        p = current()
-        if not policy.imports_basic_info(p):
-            refuse("basic_info", kind, visible=True, why="agencies ask for changes; the district office imports")
-        session = db()
-        counts = basicinfo.import_rows(session, kind, basicinfo.table_rows(files["file"], kind), agencies=p.agencies)
-        session.commit()
-        audit_event("basic_info.import", "basic_info", kind, filename=files["file"].filename, **counts)
-        return counts
+        return basicinfo.import_table(caller(), kind, files["file"])
 
 
 @blp.route("/changes")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from archive import audit
-from archive.auth import policy
-from archive.edge.auth import audit_event, caller, current, refuse
+from archive.edge.auth import audit_event, caller, refuse
 from archive.extension import db, get_archive
 from archive.services import briefing
 from archive.services import reports, stats
@@ -169,14 +167,7 @@ class YearThreshold(MethodView):
     @blp.response(200, ThresholdsSchema)
     def put(self, args, year):
         """Set the pass mark of ``year`` (city office). Recorded in the audit trail."""
-        p = current()
-        if not policy.sets_thresholds(p):
-            refuse("stats", "thresholds", visible=True, why="only the city office sets the pass mark")
-        stats.set_threshold(db(), year, args["threshold"], p.username, args["note"])
-        audit.append(db(), "stats.threshold", actor=p.username, role=p.role, target_type="year",
-                     target_id=str(year), detail={"threshold": args["threshold"], "note": args["note"]},
-                     ip=request.remote_addr)
-        db().commit()
+        reports.set_threshold(caller(), year, args["threshold"], args["note"])
         return stats.thresholds(db(), get_archive().config)
 
 

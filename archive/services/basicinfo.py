@@ -518,3 +518,17 @@ def decide(c: Caller, change_id: int, approve: bool, note: str) -> tuple[BasicIn
     c.audit("basic_info.change_decision", "basic_info_change", str(change.id), approve=approve, note=note,
                 **(counts or {}))
     return change, counts
+
+
+def import_table(c: Caller, kind: str, upload) -> dict:
+    """The district office (its agencies) or the city office (all) imports a table directly: all
+    or nothing, every bad row named; audited."""
+    p = c.principal
+    if not policy.imports_basic_info(p):
+        c.refuse("basic_info", kind, visible=True, why="agencies ask for changes; the district office imports")
+    if upload is None or not upload.filename:
+        raise ValidationFailed(MISSING_FILENAME, {"file": [MISSING_FILENAME]})
+    with c.transaction():
+        counts = import_rows(c.session, kind, table_rows(upload, kind), agencies=p.agencies)
+    c.audit("basic_info.import", "basic_info", kind, filename=upload.filename, **counts)
+    return counts

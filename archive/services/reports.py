@@ -11,7 +11,7 @@ from archive.clock import now
 from archive.deadlines.store import load_calendar
 from archive.errors import ValidationFailed
 from archive.models import Organisation
-from archive.services import briefing, dailyuse
+from archive.services import briefing, dailyuse, stats
 from archive.services import scores as scoring
 from archive.services.caller import Caller
 
@@ -72,3 +72,12 @@ def daily_use_data(c: Caller, args) -> dict:
         return dailyuse.daily_use(c.session, args["month"], p.agencies, load_calendar(c.session), now(), district=district)
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
+
+
+def set_threshold(c: Caller, year: int, value: float, note: str) -> None:
+    """The city office sets the year's pass mark; recorded in the audit trail with the change."""
+    if not policy.sets_thresholds(c.principal):
+        c.refuse("stats", "thresholds", visible=True, why="only the city office sets the pass mark")
+    with c.transaction():
+        stats.set_threshold(c.session, year, value, c.username, note)
+        c.audit_in(c.session, "stats.threshold", "year", str(year), threshold=value, note=note)

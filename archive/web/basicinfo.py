@@ -8,7 +8,7 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from sqlalchemy import select
 
 from archive.auth import policy
-from archive.edge.auth import caller, audit_event, current, refuse
+from archive.edge.auth import caller, current, refuse
 from archive.errors import ArchiveError, Conflict, MISSING_FILENAME, ValidationFailed
 from archive.extension import db
 from archive.labels import WARNING_STATUS_NAMES
@@ -82,18 +82,11 @@ def registry_import():
     kind = _kind_arg()
     if not policy.imports_basic_info(p):
         refuse("basic_info", kind, visible=True, why="agencies ask for changes; the district office imports")
-    upload = request.files.get("file")
-    session = db()
     try:
-        if upload is None or not upload.filename:
-            raise ValidationFailed(MISSING_FILENAME, {"file": [MISSING_FILENAME]})
-        counts = basicinfo.import_rows(session, kind, basicinfo.table_rows(upload, kind), agencies=p.agencies)
-        session.commit()
+        counts = basicinfo.import_table(caller("web"), kind, request.files.get("file"))
     except (ValidationFailed, Conflict) as exc:
-        session.rollback()
         g.import_errors = [row_zh(exc.message)] + _row_errors(exc)
         return registry_page(), 422
-    audit_event("basic_info.import", "basic_info", kind, filename=upload.filename, via="web", **counts)
     flash(f"已导入{basicinfo.KIND_NAMES[kind]}：新增 {counts['added']} 条，修改 {counts['updated']} 条，"
           f"删除 {counts['removed']} 条。", "ok")
     return redirect(url_for("web.registry_page", kind=kind), code=303)

@@ -8,9 +8,9 @@ import datetime as dt
 from flask import Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.services.reports import briefing_title, check_district, daily_use_data, stats_reader
+from archive.services.reports import briefing_title, check_district, daily_use_data, set_threshold, stats_reader
 from archive.auth import policy
-from archive.edge.auth import caller, audit_event, current, refuse
+from archive.edge.auth import caller, current, refuse
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Organisation
@@ -66,13 +66,10 @@ def threshold_set(year: int):
         flash("达标线应填写百分比数字，如 60。", "error")
         return redirect(back, code=303)
     try:
-        stats.set_threshold(db(), year, value, p.username, note)
+        set_threshold(caller("web"), year, value, note)
     except ValidationFailed as exc:
-        db().rollback()
         flash(exc.message.replace("0.01 至 1 之间，最多四位小数（如 0.6 即 60%）", "1% 至 100% 之间，最多两位小数"), "error")
         return redirect(back, code=303)
-    db().commit()
-    audit_event("stats.threshold", "year", str(year), threshold=value, note=note, via="web")
     flash(f"{year} 年履职比例达标线已设为 {value * 100:g}%。", "ok")
     return redirect(back, code=303)
 
