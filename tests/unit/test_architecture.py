@@ -87,3 +87,44 @@ def test_the_minio_internals_the_s3_adapter_relies_on_are_there():
     assert callable(client._get_region)
     assert "object_name" in inspect.signature(client._base_url.build).parameters
     assert hasattr(client._http, "urlopen") and client._base_url.is_https is False
+
+
+def test_a_store_that_stops_answering_is_given_up_after_the_read_timeout():
+    # a server that accepts the connection and never answers (a stalled volume): the client gives
+    # up after its read timeout (ARCHIVE_S3_READ_TIMEOUT; here 0.5 s, one retry) with the port's
+    # StorageUnavailable, instead of hanging for the old 120 s per attempt
+    import socket
+    import threading
+
+    import pytest
+
+    from archive.storage.base import StorageUnavailable
+    from archive.storage.s3 import S3ObjectStore
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        store = S3ObjectStore(f"127.0.0.1:{server.getsockname()[1]}", "a", "b", "bucket", read_timeout=0.5)
+        assert store.client._http.connection_pool_kw["timeout"].read_timeout == 0.5
+        with pytest.raises(StorageUnavailable):
+            store.stat("cases/x/documents/y")
+    finally:
+        stop.set()
+        thread.join()
+        for s in held:
+            s.close()
+        server.close()
