@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator,
+    BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator,
     UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -588,6 +588,30 @@ class FixityEvent(Base):
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     result: Mapped[str] = mapped_column(String(16))  # ok | damaged | missing | altered
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Rendition(Base):
+    """The fixed-layout copy (PDF/A-2b) of one version of an editable document (DOCX, DOC, ODT,
+    RTF, WPS), made by LibreOffice in the background and stored write-once beside the original
+    (``cases/<case>/renditions/<document>/<version>``). Derived data: it can be made again."""
+
+    __tablename__ = "renditions"
+    __table_args__ = (UniqueConstraint("document_id", "source_version_id", name="uq_rendition_source"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(32), index=True)
+    source_version_id: Mapped[str] = mapped_column(String(255))  # the original's version it was made from
+    status: Mapped[str] = mapped_column(String(16))  # done | failed
+    object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    version_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pages: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pdfa_valid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    pdfa_problems: Mapped[str] = mapped_column(Text, default="")  # one per line, "中文 / English"
+    text_equal: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # the original's text, normalised
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it failed, "中文 / English"
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Complaint(Base):

@@ -25,6 +25,7 @@ from archive.indexing.queue import extract_job, process_index, rebuild_if_stale
 from archive.models import Job
 from archive.clock import now as server_now
 from archive.services.ingest import IngestSettings
+from archive.services.renditions import RenderSettings
 from archive.storage.base import ObjectStore, StorageUnavailable
 
 log = logging.getLogger("archive.worker")
@@ -41,24 +42,38 @@ class Context:
     settings: IngestSettings | None = None  # None: manifest jobs are left to a worker that has it
     checks_every: float = 600.0
     fixity_period_days: int | None = None
+    render: RenderSettings | None = None  # None: no LibreOffice here; renditions are left to a worker that has it
 
     @classmethod
     def of(cls, archive) -> "Context":
         cfg = archive.config
         return cls(archive.sessions, archive.store, archive.index, archive.extract_limits,
                    archive.ingest_settings, float(cfg.get("CHECKS_EVERY_SECONDS", 600)),
-                   cfg.get("FIXITY_PERIOD_DAYS"))
+                   cfg.get("FIXITY_PERIOD_DAYS"), render_settings(cfg))
 
     def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
         """The general kinds this worker can run."""
         out = ["hold", "amend", "extract"]
         if self.settings is not None:
             out += ["manifest", "verify"]
+            if self.render is not None:
+                out.append("render")
         if scheduled:
             out.append("checks")
             if self.fixity_period_days:
                 out.append("fixity")
         return tuple(out)
+
+
+def render_settings(cfg: dict) -> RenderSettings | None:
+    """LibreOffice for renditions, from the configuration; None where it is not installed (or off)."""
+    from archive.casefile.bundle import find_soffice
+
+    soffice = find_soffice(cfg.get("LIBREOFFICE", ""))
+    if soffice is None:
+        return None
+    return RenderSettings(soffice, float(cfg.get("RENDITION_SECONDS", 180)),
+                          int(cfg.get("RENDITION_MEMORY_MB", 2048)) * 1024**2)
 
 
 # -- handlers: each idempotent (a job whose worker died runs again) ------------------------------
@@ -119,6 +134,15 @@ def _verify(ctx: Context, job: jobs.Claimed, holder: str) -> None:
         verify_stored(s, ctx.store, ctx.settings, job.subject, server_now())
 
 
+def _render(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """The PDF/A rendition of an editable document's current version (one conversion at a time:
+    a worker runs its jobs one after another)."""
+    from archive.services.renditions import render
+
+    assert ctx.settings is not None and ctx.render is not None
+    render(ctx.sessions, ctx.store, ctx.settings, ctx.render, job.subject)
+
+
 def _extract(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     extract_job(ctx.sessions, ctx.store, ctx.limits, job, holder)
 
@@ -153,7 +177,7 @@ def _fixity(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 
 HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
     "hold": _hold, "amend": _amend, "manifest": _manifest, "verify": _verify, "extract": _extract,
-    "checks": _checks, "fixity": _fixity,
+    "checks": _checks, "fixity": _fixity, "render": _render,
 }
 
 
@@ -198,11 +222,12 @@ def run_round(ctx: Context, holder: str, writer: bool = True, kinds: tuple[str, 
 
 
 def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
-          limits: ExtractLimits | None = None, settings: IngestSettings | None = None) -> int:
-    """Run every due job except the scheduled ones and OCR, this process acting as the index
-    writer, until none is left (tests, ``archive worker --once``, the end of a demo load);
-    returns how many index jobs were completed."""
-    ctx = Context(sessions, store, index, limits or ExtractLimits(), settings)
+          limits: ExtractLimits | None = None, settings: IngestSettings | None = None,
+          render: RenderSettings | None = None) -> int:
+    """Run every due job except the scheduled ones and OCR (and renditions unless ``render``),
+    this process acting as the index writer, until none is left (tests, ``archive worker
+    --once``, the end of a demo load); returns how many index jobs were completed."""
+    ctx = Context(sessions, store, index, limits or ExtractLimits(), settings, render=render)
     holder = jobs.holder_name("drain")
     indexed = 0
     while True:
@@ -219,11 +244,11 @@ class Worker(threading.Thread):
 
     def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0,
                  checks_every: float = 600.0, fixity_period_days: int | None = None,
-                 settings: IngestSettings | None = None) -> None:
+                 settings: IngestSettings | None = None, render: RenderSettings | None = None) -> None:
         from archive.indexing.writer import IndexWriterLease
 
         super().__init__(name="archive-worker", daemon=True)
-        self.ctx = Context(sessions, store, index, limits, settings, checks_every, fixity_period_days)
+        self.ctx = Context(sessions, store, index, limits, settings, checks_every, fixity_period_days, render)
         self.poll = poll
         self.stopping = threading.Event()
         self.lease = IndexWriterLease(sessions.kw["bind"], index.root)

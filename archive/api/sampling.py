@@ -314,10 +314,12 @@ class CaseBinder(MethodView):
     def get(self, case_id):
         """The case file as one PDF with a bookmark per stage and document."""
         from archive.casefile.bundle import build_binder, file_chunks, find_soffice
+        from archive.services.renditions import rendition_states
 
         case, agency_name = _bundle_case(case_id)
         archive = get_archive()
-        binder = build_binder(case, agency_name, archive.store, find_soffice(archive.config["LIBREOFFICE"]))
+        binder = build_binder(case, agency_name, archive.store, find_soffice(archive.config["LIBREOFFICE"]),
+                              renditions=rendition_states(db(), case))
         audit_event("case.binder", "case", case_id, pages=binder.pages)
         size = binder.file.seek(0, 2)
         binder.file.seek(0)

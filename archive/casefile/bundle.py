@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Iterator
 
 from archive.labels import STAGE_NAMES
+from archive.casefile.renditions import EDITABLE
 from archive.models import STAGES, Case, Document
 from archive.clock import SHANGHAI, now as server_now
 from archive.storage.base import ObjectStore
@@ -303,10 +304,14 @@ class Binder:
     parts: list[BinderPart]
 
 
-def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str | None = None) -> Binder:
+def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str | None = None,
+                 renditions: dict[str, tuple[str, str | None, str | None, str]] | None = None) -> Binder:
     """Cover, contents with page numbers, then every PDF document in filing order, with a
-    bookmark per stage and per document. DOCX are converted with LibreOffice (``soffice``) when
-    it is there; otherwise they, and other files, are listed as attachments."""
+    bookmark per stage and per document. An editable document (DOCX …) is shown by its stored
+    PDF/A rendition: ``renditions`` maps a document id to (status, key, version id, reason) of
+    its current version's rendition; one without a row is 转换中, a failed one says why. Without
+    ``renditions`` (None) a DOCX is converted now with LibreOffice (``soffice``) when it is there;
+    other files are listed as attachments."""
     import io
 
     from pypdf import PdfReader
@@ -325,6 +330,23 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
                 else:
                     f.close()
                     part.note = "PDF 已加密或损坏"
+            elif renditions is not None and d.media_type in EDITABLE:
+                status, key, version, reason = renditions.get(d.id, ("pending", None, None, ""))
+                if status == "done" and key and version:
+                    f = tempfile.TemporaryFile()
+                    for chunk in store.open(key, version):
+                        f.write(chunk)
+                    f.seek(0)
+                    pages = _pdf_pages(f)
+                    if pages:
+                        part.pages, part.file = pages, f
+                    else:
+                        f.close()
+                        part.note = "转换件已损坏"
+                elif status == "failed":
+                    part.note = "转换失败：" + (reason.split(" / ")[0] if reason else "原因未记录")
+                else:
+                    part.note = "转换中"
             elif d.media_type.endswith("wordprocessingml.document"):
                 converted = None
                 if soffice:

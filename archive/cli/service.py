@@ -30,7 +30,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
 
     from archive.db import is_empty
     from archive.factory import create_app
-    from archive.worker import Worker
+    from archive.worker import Worker, render_settings
 
     with running_store(cfg):
         archive = _archive(cfg)
@@ -46,7 +46,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                         cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
-                        archive.ingest_settings)
+                        archive.ingest_settings, render_settings(cfg))
         worker.start()
         ocr_worker = _ocr_worker(archive)
         app = create_app(cfg, archive=archive)
@@ -113,7 +113,7 @@ def _interrupt(*_args) -> None:
 def worker(once: bool, status: bool) -> None:
     """Drain the index queue (the one index writer), forever or --once."""
     cfg = load_config()
-    from archive.worker import drain
+    from archive.worker import drain, render_settings
 
     if status:
         from archive.jobs import job_status
@@ -133,7 +133,8 @@ def worker(once: bool, status: bool) -> None:
     with running_store(cfg):
         archive = _archive(cfg)
         if once:
-            n = drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings)
+            n = drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings,
+                      render_settings(cfg))
             if cfg["OCR_ENGINE"] != "off":
                 from archive.ocr.jobs import drain_ocr
 
@@ -151,7 +152,7 @@ def worker(once: bool, status: bool) -> None:
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                       cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
-                      archive.ingest_settings)
+                      archive.ingest_settings, render_settings(cfg))
         ocr_worker = _ocr_worker(archive)  # OCR jobs in a thread of their own beside the index queue
         try:
             loop.run()  # in this thread: the index queue, and deadline checks on a schedule

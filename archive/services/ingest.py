@@ -19,6 +19,7 @@ from archive.services.objects import (  # noqa: F401  (the names ingest's caller
     MAX_FILENAME, METADATA_SCHEMA, HashingSpool, IngestSettings, clean_filename, object_key, object_metadata,
     receipt_key, retain_until,
 )
+from archive.services.renditions import enqueue_for
 from archive.services.streaming import declared_met
 from archive.storage.base import ObjectStore, PutResult
 from forms import load_catalog
@@ -250,6 +251,7 @@ def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, 
     case.changed_at = uploaded_at  # the next incremental warning scan looks at it again
     session.add(doc)
     enqueue(session, "extract", doc.id)  # any worker reads the text, then the index writer indexes it
+    enqueue_for(session, doc)  # an editable document: its PDF/A rendition, made in the background
     if verify:
         enqueue(session, "verify", doc.id)
     if before_commit is not None:

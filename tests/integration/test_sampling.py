@@ -264,6 +264,9 @@ def test_binder_converts_docx_with_libreoffice(app, client, archive, tmp_path):
 
     assert find_soffice(archive.config["LIBREOFFICE"]), "LibreOffice is required here (bin/setup test installs it)"
     case, parts = _case_with_documents(client)
+    from tests.conftest import drain
+
+    drain(archive, renditions=True)  # the DOCX's PDF/A rendition, made in the background
     reader = PdfReader(io.BytesIO(client.get(f"/api/cases/{case['id']}/binder.pdf").data))
     pdf_pages = sum(len(PdfReader(io.BytesIO(p[3])).pages) for p in parts if p[2].endswith(".pdf"))
     docs = {t: page for d, t, page in _outline(reader) if d == 1}

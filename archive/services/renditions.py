@@ -1,0 +1,172 @@
+"""Renditions (PDF/A-2b copies of editable documents) as the archive keeps them: made in the
+background by the ``render`` job for each version of a DOCX, DOC, ODT, RTF or WPS document,
+stored write-once beside the original with the original's retention, recorded with their SHA-256,
+size, the PDF/A checks and whether their text equals the original's. The original never changes."""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.casefile.renditions import EDITABLE, pdfa_problems, rendition_key, to_pdfa
+from archive.clock import now as server_now
+from archive.extraction import extract, normalise
+from archive.jobs import enqueue
+from archive.models import Case, Document, Rendition
+from archive.services.objects import IngestSettings, retain_until
+from archive.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+PDF = "application/pdf"
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Where LibreOffice is and how far it may go (``ARCHIVE_LIBREOFFICE``, ``ARCHIVE_RENDITION_*``)."""
+
+    soffice: str
+    timeout: float = 180
+    memory_bytes: int = 2 * 1024**3
+
+
+def wants_rendition(media_type: str) -> bool:
+    return media_type in EDITABLE
+
+
+def enqueue_for(session: Session, doc: Document) -> None:
+    """Queue the rendition of the document's current version (in the caller's transaction)."""
+    if wants_rendition(doc.media_type):
+        enqueue(session, "render", doc.id)
+
+
+def current(session: Session, doc: Document) -> Rendition | None:
+    """The rendition of the document's current version, if one was made (or failed)."""
+    return session.scalar(select(Rendition).where(Rendition.document_id == doc.id,
+                                                  Rendition.source_version_id == doc.version_id))
+
+
+def state(session: Session, doc: Document) -> str:
+    """none (not an editable document) | pending | done | failed."""
+    if not wants_rendition(doc.media_type):
+        return "none"
+    r = current(session, doc)
+    return "pending" if r is None else r.status
+
+
+def comparable(text: str) -> str:
+    """Text as compared between an original and its rendition: normalised, without any spaces."""
+    return _SPACE.sub("", normalise(text or ""))
+
+
+def render(sessions: sessionmaker[Session], store: ObjectStore, settings: IngestSettings, rs: RenderSettings,
+           doc_id: str) -> Rendition | None:
+    """Make, check, store and record the rendition of the document's current version; once per
+    version (a second run finds the row). A document LibreOffice cannot convert is recorded as
+    failed, with the reason; a store that fails raises (the job is retried)."""
+    with sessions() as s:
+        doc = s.get(Document, doc_id)
+        if doc is None or not wants_rendition(doc.media_type):
+            return None
+        done = current(s, doc)
+        if done is not None:
+            return done
+        case = s.get(Case, doc.case_id)
+        assert case is not None
+        key_of = (doc.case_id, doc.id, doc.version_id)
+        media_type, years = doc.media_type, settings.years_for(case.procedure)
+        uploaded_at = doc.uploaded_at
+        original = tempfile.TemporaryFile()
+        for chunk in store.open(doc.object_key, doc.version_id):
+            original.write(chunk)
+        original.seek(0)
+    started = time.monotonic()
+    row = Rendition(document_id=doc_id, source_version_id=key_of[2], made_at=server_now(), pdfa_problems="", reason="")
+    with original:
+        converted = to_pdfa(original, EDITABLE[media_type], rs.soffice, timeout=rs.timeout,
+                            memory_bytes=rs.memory_bytes)
+        row.seconds = round(time.monotonic() - started, 3)
+        if converted.file is None:
+            row.status, row.reason = "failed", converted.reason
+        else:
+            with converted.file as pdf:
+                problems = pdfa_problems(pdf)
+                original.seek(0)
+                source_text = extract(original, media_type).text
+                result = extract(pdf, PDF)
+                pdf.seek(0)
+                body = pdf.read()
+            row.status = "done"
+            row.pages = result.pages
+            row.pdfa_valid, row.pdfa_problems = not problems, "\n".join(problems)
+            row.text_equal = comparable(source_text) == comparable(result.text)
+            row.sha256, row.size = hashlib.sha256(body).hexdigest(), len(body)
+            row.object_key = rendition_key(*key_of)
+            put = store.put(row.object_key, io.BytesIO(body), len(body),
+                            {"schema": "case-archive/1", "doc-id": doc_id, "case-id": key_of[0],
+                             "source-version": key_of[2], "kind": "rendition", "sha256": row.sha256},
+                            PDF, retain_until(uploaded_at, years))
+            row.version_id = put.version_id
+    with sessions() as s:
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:  # another worker recorded it meanwhile: its row stands
+            s.rollback()
+            return current(s, s.get(Document, doc_id))  # type: ignore[arg-type]
+        s.refresh(row)
+        log.info("rendition of %s: %s in %.1f s", doc_id, row.status, row.seconds or 0)
+        return row
+
+
+def queue(session: Session, which: str, doc_id: str | None = None) -> int:
+    """``archive renditions``: queue the rendition of one document, of those without one
+    (``missing``), or of every editable document again (``all``: failed ones are tried again; a
+    made rendition is never replaced)."""
+    q = select(Document).where(Document.media_type.in_(sorted(EDITABLE)))
+    if doc_id is not None:
+        q = q.where(Document.id == doc_id)
+    n = 0
+    for doc in session.scalars(q):
+        r = current(session, doc)
+        if r is not None and r.status == "done":
+            continue
+        if r is not None and which in ("all", "document"):
+            session.delete(r)  # a failed attempt is made again
+        if r is None or which in ("all", "document"):
+            enqueue(session, "render", doc.id)
+            n += 1
+    session.commit()
+    return n
+
+
+def summary(session: Session) -> dict[str, int]:
+    """How many editable documents' current versions have a rendition: done, failed, pending."""
+    from sqlalchemy import func
+
+    total = session.scalar(select(func.count()).select_from(Document).where(Document.media_type.in_(sorted(EDITABLE)))) or 0
+    rows: dict[str, int] = {status: n for status, n in session.execute(select(Rendition.status, func.count()).join(
+        Document, (Document.id == Rendition.document_id) & (Document.version_id == Rendition.source_version_id))
+        .group_by(Rendition.status)).all()}
+    done, failed = rows.get("done", 0), rows.get("failed", 0)
+    return {"done": done, "failed": failed, "pending": max(total - done - failed, 0)}
+
+
+def rendition_states(session: Session, case: Case) -> dict[str, tuple[str, str | None, str | None, str]]:
+    """{document id: (status, key, version id, reason)} of the current versions' renditions of the
+    case's editable documents (those without a row are pending)."""
+    out: dict[str, tuple[str, str | None, str | None, str]] = {}
+    rows = session.execute(select(Document.id, Rendition).join(
+        Rendition, (Rendition.document_id == Document.id) & (Rendition.source_version_id == Document.version_id))
+        .where(Document.case_id == case.id)).all()
+    for doc_id, r in rows:
+        out[doc_id] = (r.status, r.object_key, r.version_id, r.reason)
+    return out

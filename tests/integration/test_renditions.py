@@ -1,0 +1,79 @@
+"""PDF/A renditions of editable documents, made by real LibreOffice in the background: stored
+write-once beside the original with its retention, recorded (SHA-256, size, PDF/A checks, the
+original's text), once per version; the binder shows them, 转换中 before and why after a failure."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from archive.demo.documents import make_docx
+from archive.models import Document, Rendition
+from archive.services import renditions as service
+from tests.conftest import drain, new_case, upload
+
+WORDS = "当事人天津宏泰食品有限公司销售超过保质期的食品"
+
+
+def binder_text(client, case_id: str) -> str:
+    reader = PdfReader(io.BytesIO(client.get(f"/api/cases/{case_id}/binder.pdf").data))
+    return "".join(p.extract_text() or "" for p in reader.pages).replace("\x00", "")
+
+
+def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, archive):
+    case = new_case(client, opened_on="2026-08-03")
+    r = upload(client, case["id"], make_docx("询问笔录", ["问：你叫什么名字？", WORDS]), filename="询问笔录.docx",
+               stage="filing", form="filing_approval")
+    assert r.status_code == 201
+    doc_id = r.get_json()["id"]
+    drain(archive)  # the text and the index; no rendition yet
+    with archive.sessions() as s:
+        doc = s.get(Document, doc_id)
+        assert service.state(s, doc) == "pending"
+    assert "转换中" in binder_text(client, case["id"])
+
+    drain(archive, renditions=True)
+    drain(archive, renditions=True)  # a second round makes nothing again
+    with archive.sessions() as s:
+        doc = s.get(Document, doc_id)
+        rows = s.scalars(select(Rendition).where(Rendition.document_id == doc_id)).all()
+        assert len(rows) == 1
+        row = rows[0]
+        assert row.status == "done" and row.source_version_id == doc.version_id
+        assert row.pdfa_valid is True and row.pdfa_problems == "", row.pdfa_problems
+        assert row.text_equal is True and row.pages == 1
+        assert row.object_key == f"cases/{case['id']}/renditions/{doc_id}/{doc.version_id}"
+        original = archive.store.stat(doc.object_key, doc.version_id)
+    body = b"".join(archive.store.open(row.object_key, row.version_id))
+    assert hashlib.sha256(body).hexdigest() == row.sha256 and len(body) == row.size
+    assert body.startswith(b"%PDF") and b"pdfaid:part" in body
+    stored = archive.store.stat(row.object_key, row.version_id)
+    assert stored.retain_until is not None and stored.retain_until == original.retain_until  # kept as long
+    text = binder_text(client, case["id"])
+    assert "转换中" not in text and "你叫什么名字" in text and WORDS in text.replace("\n", "")
+
+
+def test_a_conversion_that_fails_is_recorded_with_its_reason_and_shown(app, client, archive):
+    case = new_case(client, opened_on="2026-08-03")
+    doc_id = upload(client, case["id"], make_docx("询问笔录", [WORDS]), filename="询问笔录.docx", stage="filing",
+                    form="filing_approval").get_json()["id"]
+    from archive.services.renditions import RenderSettings
+    from archive.worker import drain as do_drain
+
+    broken = RenderSettings("/bin/false")  # a LibreOffice that fails
+    do_drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings, broken)
+    with archive.sessions() as s:
+        row = s.scalar(select(Rendition).where(Rendition.document_id == doc_id))
+        assert row.status == "failed" and "LibreOffice" in row.reason and row.object_key is None
+        assert service.summary(s) == {"done": 0, "failed": 1, "pending": 0}
+    assert "转换失败" in binder_text(client, case["id"])
+    # `archive renditions --document` tries a failed one again; the real LibreOffice makes it
+    with archive.sessions() as s:
+        assert service.queue(s, "document", doc_id) == 1
+    drain(archive, renditions=True)
+    with archive.sessions() as s:
+        assert s.scalar(select(Rendition.status).where(Rendition.document_id == doc_id)) == "done"
+        assert s.scalar(select(func.count()).select_from(Rendition)) == 1
+        assert service.summary(s) == {"done": 1, "failed": 0, "pending": 0}
