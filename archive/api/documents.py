@@ -29,9 +29,33 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, doc_id):
         """Metadata of one document."""
+        from archive.services import renditions
+
         doc = scoped_document(caller(), doc_id)
         audit_event("document.view", "document", doc_id)
+        doc.rendition = renditions.view(db(), doc)  # type: ignore[attr-defined]
         return doc
+
+
+@blp.route("/<doc_id>/rendition")
+class DocumentRendition(MethodView):
+    @blp.response(200, description="application/pdf: the PDF/A rendition of the current version")
+    def get(self, doc_id):
+        """The PDF/A-2b rendition of an editable document's current version, verified against its
+        SHA-256 while it streams; 404 while it is pending or when it failed (see the document's
+        ``rendition``)."""
+        from archive.services import renditions
+
+        doc = scoped_document(caller(), doc_id)
+        r = renditions.stored(db(), doc)
+        if request.if_none_match.contains(r.sha256):
+            return Response(status=304, headers={"ETag": f'"{r.sha256}"'})
+        audit_event("document.rendition", "document", doc_id, version=r.source_version_id)
+        headers = {"ETag": f'"{r.sha256}"', "Content-Length": str(r.size), "X-Content-Type-Options": "nosniff",
+                   "Content-Disposition": f"inline; filename*=UTF-8''{quote(doc.filename)}.pdf",
+                   "Cache-Control": "private, no-store"}
+        return Response(verified_read(doc.id, r, 0, r.size or 0), headers=headers, mimetype="application/pdf",
+                        direct_passthrough=True)
 
 
 @blp.route("/<doc_id>/content")

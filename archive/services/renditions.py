@@ -170,3 +170,26 @@ def rendition_states(session: Session, case: Case) -> dict[str, tuple[str, str |
     for doc_id, r in rows:
         out[doc_id] = (r.status, r.object_key, r.version_id, r.reason)
     return out
+
+
+def view(session: Session, doc: Document) -> dict | None:
+    """The rendition of the document's current version as the API and the page show it (None: the
+    document is not editable)."""
+    if not wants_rendition(doc.media_type):
+        return None
+    r = current(session, doc)
+    if r is None:
+        return {"status": "pending"}
+    return {"status": r.status, "pdfa_valid": r.pdfa_valid,
+            "pdfa_problems": [p for p in r.pdfa_problems.split("\n") if p], "text_equal": r.text_equal,
+            "sha256": r.sha256, "size": r.size, "pages": r.pages, "reason": r.reason, "made_at": r.made_at.isoformat()}
+
+
+def stored(c_session: Session, doc: Document) -> Rendition:
+    """The made rendition of the document's current version (404 while pending or failed)."""
+    from archive.errors import NotFound
+
+    r = current(c_session, doc)
+    if r is None or r.status != "done":
+        raise NotFound("该文书没有可用的转换件（转换中或转换失败）/ no rendition of this version (pending or failed)")
+    return r

@@ -92,6 +92,9 @@ class DocumentSchema(Schema):
     ocr_engine = fields.String(allow_none=True)
     warnings = fields.List(fields.String(), dump_only=True,
                            metadata={"description": "warnings this upload raised (a late upload), in an upload's answer"})
+    rendition = fields.Dict(dump_only=True, allow_none=True, metadata={
+        "description": "GET of one document, an editable one (DOCX …): its PDF/A rendition's status (pending, done, "
+                       "failed), pdfa_valid, pdfa_problems, text_equal, sha256, size, reason; the PDF at …/rendition"})
 
     def _text_note(self, doc) -> str:
         from archive.labels import text_reason

@@ -12,6 +12,7 @@ from archive.errors import ArchiveError
 from archive.extension import db, get_archive
 from archive.models import Amendment, Organisation, Stage
 from archive.services import amendments as amendment_service
+from archive.services import renditions
 from archive.services.documents import scoped_document
 from archive.web.blueprint import bp
 from archive.web.layout import zh, zh_errors
@@ -46,6 +47,10 @@ def document(doc_id: str):
     pending = next((a for a in amendments.values() if a.status == "pending"), None)
     text = ocr_text = None
     kind = preview_kind(doc.media_type)
+    rendition = renditions.view(session, doc)
+    src = f"/api/documents/{doc.id}/content"
+    if rendition is not None and rendition["status"] == "done":  # an editable document: its PDF/A copy
+        kind, src = "pdf", f"/api/documents/{doc.id}/rendition"
     if kind == "text" or doc.text_status == "ocr":
         from sqlalchemy import func
 
@@ -61,6 +66,7 @@ def document(doc_id: str):
     return render_template(
         "document.html", doc=doc, case=case, stage=stage, agency=session.get(Organisation, case.agency_code),
         versions=versions, amendments=list(amendments.values()), pending=pending, shown_as=kind, text=text,
+        rendition=rendition, preview_src=src,
         ocr_text=ocr_text, writer=writer, errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases",
         crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (case.number, url_for("web.case", case_id=case.id)), (doc.filename, None)])

@@ -170,3 +170,11 @@ def person_name(username: str | None) -> str:
         return "—"
     display, _ = _people().get(username, ("", ""))
     return display or username
+
+
+@bp.app_template_filter("zh_half")
+def zh_half(message: str | None) -> str:
+    """The Chinese half of a "中文 / English" message."""
+    from archive.web.layout import zh
+
+    return zh(message or "")

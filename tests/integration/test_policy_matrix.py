@@ -227,6 +227,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("POST", "/api/documents/<doc_id>/amendments", {"doc": d2, "data": {
             "reason": "笔误", "file": (io.BytesIO(pdf), "更正.pdf")}}, 201, for_case_a(write=True)),
         ("GET", "/api/documents/<doc_id>/content", {"doc": d1}, 200, for_case_a()),
+        # a PDF has no rendition: the same 404 for its readers as for those who cannot see it
+        ("GET", "/api/documents/<doc_id>/rendition", {"doc": d1}, 404, for_case_a()),
         ("GET", "/api/documents/<doc_id>/versions", {"doc": d1}, 200, for_case_a()),
         ("GET", "/api/fixity/report", {}, 200, only({"legal_a", "district_a", "district_b", "city", "auditor"})),
         ("GET", "/api/stats/performance", {}, 200,

@@ -33,6 +33,8 @@ def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, ar
         doc = s.get(Document, doc_id)
         assert service.state(s, doc) == "pending"
     assert "转换中" in binder_text(client, case["id"])
+    assert "转换中" in client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert client.get(f"/api/documents/{doc_id}").get_json()["rendition"] == {"status": "pending"}
 
     drain(archive, renditions=True)
     drain(archive, renditions=True)  # a second round makes nothing again
@@ -53,6 +55,13 @@ def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, ar
     assert stored.retain_until is not None and stored.retain_until == original.retain_until  # kept as long
     text = binder_text(client, case["id"])
     assert "转换中" not in text and "你叫什么名字" in text and WORDS in text.replace("\n", "")
+    # the API says so and serves it, verified; the document page previews it instead of the text
+    got = client.get(f"/api/documents/{doc_id}").get_json()["rendition"]
+    assert got["status"] == "done" and got["pdfa_valid"] is True and got["text_equal"] is True
+    pdf = client.get(f"/api/documents/{doc_id}/rendition")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data == body
+    page = client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert f'data-src="/api/documents/{doc_id}/rendition"' in page and "PDF/A 转换件" in page
 
 
 def test_a_conversion_that_fails_is_recorded_with_its_reason_and_shown(app, client, archive):
@@ -69,6 +78,9 @@ def test_a_conversion_that_fails_is_recorded_with_its_reason_and_shown(app, clie
         assert row.status == "failed" and "LibreOffice" in row.reason and row.object_key is None
         assert service.summary(s) == {"done": 0, "failed": 1, "pending": 0}
     assert "转换失败" in binder_text(client, case["id"])
+    page = client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert "转换失败：LibreOffice 转换失败" in page and WORDS in page  # why, and the original's text
+    assert client.get(f"/api/documents/{doc_id}/rendition").status_code == 404
     # `archive renditions --document` tries a failed one again; the real LibreOffice makes it
     with archive.sessions() as s:
         assert service.queue(s, "document", doc_id) == 1
