@@ -303,7 +303,10 @@ class CaseBundle(MethodView):
             audit.record(sessions, "fixity.mismatch", target_type="document", target_id=doc.id,
                          detail={"where": "bundle"})
 
-        return Response(bag_zip(case, agency_name, get_archive().store, mismatch), mimetype="application/zip",
+        from archive.services.renditions import made
+
+        return Response(bag_zip(case, agency_name, get_archive().store, mismatch, made(db(), case)),
+                        mimetype="application/zip",
                         headers={"Content-Disposition": f"attachment; filename=case-{case.id}.zip",
                                  "Cache-Control": "private, no-store"})
 

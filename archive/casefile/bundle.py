@@ -40,12 +40,34 @@ def _safe_name(name: str) -> str:
 class Entry:
     path: str  # inside data/
     doc: Document
+    rendition: tuple[str, str, str, int] | None = None  # (key, version id, SHA-256, size) of a rendition entry
+
+    @property
+    def key(self) -> str:
+        return self.rendition[0] if self.rendition else self.doc.object_key
+
+    @property
+    def version_id(self) -> str:
+        return self.rendition[1] if self.rendition else self.doc.version_id
+
+    @property
+    def sha256(self) -> str:
+        return self.rendition[2] if self.rendition else self.doc.sha256
+
+    @property
+    def size(self) -> int:
+        return self.rendition[3] if self.rendition else self.doc.size
 
 
-def payload(documents: list[Document]) -> list[Entry]:
+def payload(documents: list[Document], renditions: dict[str, tuple[str, str, str, int]] | None = None) -> list[Entry]:
+    """The bag's files in filing order; each original followed by its PDF/A rendition (when made)
+    as ``….pdfa.pdf``."""
     out, dirs = [], {s: f"{i + 1:02d}-{s}" for i, s in enumerate(STAGES)}
     for n, d in enumerate(filing_order(documents), 1):
-        out.append(Entry(f"{dirs.get(d.stage, '99-other')}/{n:03d}-{d.form_code}-{_safe_name(d.filename)}", d))
+        path = f"{dirs.get(d.stage, '99-other')}/{n:03d}-{d.form_code}-{_safe_name(d.filename)}"
+        out.append(Entry(path, d))
+        if renditions and d.id in renditions:
+            out.append(Entry(path + ".pdfa.pdf", d, renditions[d.id]))
     return out
 
 
@@ -54,7 +76,7 @@ def _info_value(value: object) -> str:
 
 
 def bag_info(case: Case, agency_name: str, entries: list[Entry]) -> str:
-    octets = sum(e.doc.size for e in entries)
+    octets = sum(e.size for e in entries)
     stages = "; ".join(f"{s.stage} {s.completed_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
                        for s in sorted(case.stages, key=lambda s: STAGES.index(s.stage) if s.stage in STAGES else 99))
     fields = [
@@ -93,11 +115,13 @@ def _manifest_path(path: str) -> str:
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None) -> Iterator[bytes]:
-    """The case's BagIt bag as ZIP bytes, produced while they are read. The manifest carries the
-    checksums recorded at upload; a document whose bytes differ is reported to ``on_mismatch``
-    (the bag then fails validation, which is the truth)."""
-    entries = payload(list(case.documents))
+def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None,
+            renditions: dict[str, tuple[str, str, str, int]] | None = None) -> Iterator[bytes]:
+    """The case's BagIt bag as ZIP bytes, produced while they are read: the originals and their
+    PDF/A renditions (``renditions``: document id → key, version, SHA-256, size). The manifest
+    carries the checksums recorded when they were stored; a file whose bytes differ is reported to
+    ``on_mismatch`` (the bag then fails validation, which is the truth)."""
+    entries = payload(list(case.documents), renditions)
     root = f"case-{case.id}"
     sink = _Sink()
     stamp = server_now().astimezone(SHANGHAI).timetuple()[:6]
@@ -111,7 +135,7 @@ def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None) 
     tags: dict[str, bytes] = {
         "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
         "bag-info.txt": bag_info(case, agency_name, entries).encode("utf-8"),
-        "manifest-sha256.txt": "".join(f"{e.doc.sha256}  data/{_manifest_path(e.path)}\n"
+        "manifest-sha256.txt": "".join(f"{e.sha256}  data/{_manifest_path(e.path)}\n"
                                        for e in entries).encode("utf-8"),
     }
     tags["tagmanifest-sha256.txt"] = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n"
@@ -122,15 +146,16 @@ def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None) 
             yield sink.take()
         for e in entries:
             digest = hashlib.sha256()
-            with zf.open(info(f"data/{e.path}", zipfile.ZIP_DEFLATED), "w", force_zip64=e.doc.size > 2**31) as w:
-                for chunk in store.open(e.doc.object_key, e.doc.version_id):
+            with zf.open(info(f"data/{e.path}", zipfile.ZIP_DEFLATED), "w", force_zip64=e.size > 2**31) as w:
+                for chunk in store.open(e.key, e.version_id):
                     digest.update(chunk)
                     w.write(chunk)
                     out = sink.take()
                     if out:
                         yield out
-            if digest.hexdigest() != e.doc.sha256:
-                log.error("document %s: stored bytes differ from the recorded SHA-256", e.doc.id)
+            if digest.hexdigest() != e.sha256:
+                log.error("document %s%s: stored bytes differ from the recorded SHA-256", e.doc.id,
+                          " (its rendition)" if e.rendition else "")
                 if on_mismatch:
                     on_mismatch(e.doc)
             yield sink.take()

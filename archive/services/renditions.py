@@ -193,3 +193,11 @@ def stored(c_session: Session, doc: Document) -> Rendition:
     if r is None or r.status != "done":
         raise NotFound("该文书没有可用的转换件（转换中或转换失败）/ no rendition of this version (pending or failed)")
     return r
+
+
+def made(session: Session, case: Case) -> dict[str, tuple[str, str, str, int]]:
+    """{document id: (key, version id, SHA-256, size)} of the made renditions of the case's documents' current versions."""
+    rows = session.execute(select(Document.id, Rendition).join(
+        Rendition, (Rendition.document_id == Document.id) & (Rendition.source_version_id == Document.version_id))
+        .where(Document.case_id == case.id, Rendition.status == "done")).all()
+    return {doc_id: (r.object_key, r.version_id, r.sha256, r.size) for doc_id, r in rows}

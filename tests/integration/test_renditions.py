@@ -22,7 +22,7 @@ def binder_text(client, case_id: str) -> str:
     return "".join(p.extract_text() or "" for p in reader.pages).replace("\x00", "")
 
 
-def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, archive):
+def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, archive, tmp_path):
     case = new_case(client, opened_on="2026-08-03")
     r = upload(client, case["id"], make_docx("询问笔录", ["问：你叫什么名字？", WORDS]), filename="询问笔录.docx",
                stage="filing", form="filing_approval")
@@ -62,6 +62,19 @@ def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, ar
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data == body
     page = client.get(f"/documents/{doc_id}").get_data(as_text=True)
     assert f'data-src="/api/documents/{doc_id}/rendition"' in page and "PDF/A 转换件" in page
+    # the bundle carries the original and its rendition, both in the manifest; the bag validates
+    import zipfile
+
+    import bagit
+
+    with zipfile.ZipFile(io.BytesIO(client.get(f"/api/cases/{case['id']}/bundle").data)) as z:
+        names = z.namelist()
+        z.extractall(tmp_path)
+        manifest = z.read(f"case-{case['id']}/manifest-sha256.txt").decode()
+    files = [n for n in names if "/data/" in n]
+    assert len(files) == 2 and files[1] == files[0] + ".pdfa.pdf", files
+    assert f"{row.sha256}  data/" in manifest and manifest.count("\n") == 2
+    bagit.Bag(str(tmp_path / f"case-{case['id']}")).validate()
 
 
 def test_a_conversion_that_fails_is_recorded_with_its_reason_and_shown(app, client, archive):
