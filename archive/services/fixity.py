@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar
 from archive.deadlines.rules import Rules
-from archive.models import Case, Document, DocumentVersion, FixityEvent
+from archive.models import Case, Document, DocumentVersion, FixityEvent, Rendition
 from archive.services import amendments
 from archive.services.objects import METADATA_SCHEMA, IngestSettings, receipt_key, retain_until
 from archive.storage.base import ObjectNotFound, ObjectStore, StorageUnavailable
@@ -73,6 +73,12 @@ def check_document(session: Session, store: ObjectStore, doc: Document, now: dt.
         result, detail = check_version(store, doc.object_key, version_id, sha)
         events.append(FixityEvent(document_id=doc.id, object_key=doc.object_key, version_id=version_id,
                                   checked_at=now, result=result, detail=detail))
+    # the PDF/A renditions made of it: derived, but kept and served like the original
+    for r in session.scalars(select(Rendition).where(Rendition.document_id == doc.id, Rendition.status == "done")):
+        if r.object_key and r.version_id and r.sha256:
+            result, detail = check_version(store, r.object_key, r.version_id, r.sha256)
+            events.append(FixityEvent(document_id=doc.id, object_key=r.object_key, version_id=r.version_id,
+                                      checked_at=now, result=result, detail=detail))
     # a version of the key that the catalog does not know was written behind the archive's back
     for key, version_id in store.keys(doc.object_key):
         if key == doc.object_key and version_id not in {v for v, _ in known} and \

@@ -102,3 +102,27 @@ def test_a_conversion_that_fails_is_recorded_with_its_reason_and_shown(app, clie
         assert s.scalar(select(Rendition.status).where(Rendition.document_id == doc_id)) == "done"
         assert s.scalar(select(func.count()).select_from(Rendition)) == 1
         assert service.summary(s) == {"done": 1, "failed": 0, "pending": 0}
+
+
+def test_fixity_checks_the_renditions_too(app, client, archive):
+    import datetime as dt
+
+    from archive.models import FixityEvent
+    from archive.services import fixity
+
+    case = new_case(client, opened_on="2026-08-03")
+    doc_id = upload(client, case["id"], make_docx("询问笔录", [WORDS]), filename="询问笔录.docx", stage="filing",
+                    form="filing_approval").get_json()["id"]
+    drain(archive, renditions=True)
+    at = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
+    with archive.sessions() as s:
+        doc = s.get(Document, doc_id)
+        row = s.scalar(select(Rendition).where(Rendition.document_id == doc_id))
+        events = {e.object_key: e.result for e in fixity.check_document(s, archive.store, doc, at)}
+        assert events == {doc.object_key: "ok", row.object_key: "ok"}
+        row.sha256 = "0" * 64  # as if the stored bytes had changed since the rendition was recorded
+        s.flush()
+        events = {e.object_key: (e.result, e.detail) for e in fixity.check_document(s, archive.store, doc, at)}
+        assert events[doc.object_key][0] == "ok" and events[row.object_key][0] == "damaged", events
+        s.rollback()
+        assert s.scalar(select(func.count()).select_from(FixityEvent)) == 0  # (nothing recorded by this test)
