@@ -67,6 +67,16 @@ class Health(MethodView):
                                "missing": [f"calendar missing for {y}" for y in missing]}
         except Exception as exc:
             out["calendar"] = {"ok": False, "error": type(exc).__name__}
+        try:
+            from archive.casefile.bundle import find_soffice
+            from archive.services.renditions import summary as rendition_summary
+
+            # PDF/A renditions of editable documents: made, failed (with their reasons on the
+            # document), pending; and whether this machine has LibreOffice to make them
+            out["renditions"] = rendition_summary(db()) | {
+                "libreoffice": find_soffice(archive.config["LIBREOFFICE"]) is not None}
+        except Exception as exc:
+            out["renditions"] = {"error": type(exc).__name__}
         from archive.casefile import fonts
 
         font = fonts.cjk_font()
@@ -75,7 +85,7 @@ class Health(MethodView):
             "ok": False, "error": "中文字体缺失：请安装 fonts-noto-cjk（或设置 ARCHIVE_CJK_FONT）"}
         # A component down is an outage (503); a missing calendar year degrades the service
         # (deadlines that need it are undecided) without stopping it.
-        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font"))
+        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font", "renditions"))
         ok = up and out["calendar"].get("ok") and out["font"]["ok"] and not out["index"].get("stale")
         out["status"] = "ok" if ok else "degraded"
         ok = up

@@ -102,6 +102,8 @@ def test_a_conversion_that_fails_is_recorded_with_its_reason_and_shown(app, clie
         assert s.scalar(select(Rendition.status).where(Rendition.document_id == doc_id)) == "done"
         assert s.scalar(select(func.count()).select_from(Rendition)) == 1
         assert service.summary(s) == {"done": 1, "failed": 0, "pending": 0}
+    health = client.get("/api/health").get_json()
+    assert health["renditions"] == {"done": 1, "failed": 0, "pending": 0, "libreoffice": True}
 
 
 def test_fixity_checks_the_renditions_too(app, client, archive):
