@@ -54,7 +54,8 @@ def rebuild(from_storage: bool) -> None:
                 report = do_rebuild(session, archive.store)
             except RuntimeError as exc:
                 raise click.ClickException(str(exc)) from exc
-        click.echo(f"rebuilt {report.cases} cases, {report.documents} documents ({report.versions} versions)")
+        click.echo(f"rebuilt {report.cases} cases, {report.documents} documents ({report.versions} versions), "
+                   f"{report.renditions} renditions")
         for p in report.problems:
             click.echo(f"problem: {p}", err=True)
         n = reindex(archive.sessions, archive.store, archive.index, re_extract=True, limits=archive.extract_limits,

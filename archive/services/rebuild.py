@@ -197,6 +197,7 @@ class RebuildReport:
     cases: int = 0
     documents: int = 0
     versions: int = 0
+    renditions: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -206,13 +207,16 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
         raise RuntimeError("the database holds cases already: rebuild fills an empty one")
     report = RebuildReport()
     doc_keys: dict[str, set[str]] = {}
+    rendition_keys: dict[str, list[tuple[str, str]]] = {}
     case_ids: set[str] = set()
-    for key, _version in store.keys("cases/"):
+    for key, version in store.keys("cases/"):
         parts = key.split("/")
         if len(parts) >= 3:
             case_ids.add(parts[1])
         if len(parts) == 4 and parts[2] == "documents":
             doc_keys.setdefault(parts[1], set()).add(key)
+        if len(parts) == 5 and parts[2] == "renditions":
+            rendition_keys.setdefault(parts[1], []).append((key, version))
     for case_id in sorted(case_ids):
         keys = sorted(doc_keys.get(case_id, ()))
         versions = {k: _document_versions(store, k) for k in keys}
@@ -239,5 +243,28 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
             restore_document(session, store, key, v, enqueue=False)  # the reindex that follows covers it
             report.documents += 1
             report.versions += len(v)
+        report.renditions += _restore_renditions(session, store, rendition_keys.get(case_id, []))
         session.commit()
     return report
+
+
+def _restore_renditions(session: Session, store: ObjectStore, objects: list[tuple[str, str]]) -> int:
+    """The rendition rows, from their objects' metadata (the checks are made again by
+    ``archive renditions``: derived data; a rendition whose document is gone is left alone)."""
+    from archive.models import Document, Rendition
+
+    n = 0
+    for key, version in objects:
+        info = store.stat(key, version)
+        meta = info.metadata
+        if meta.get("kind") != "rendition" or session.get(Document, meta.get("doc-id", "")) is None:
+            continue
+        if session.scalar(select(Rendition.id).where(Rendition.document_id == meta["doc-id"],
+                                                     Rendition.source_version_id == meta.get("source-version"))):
+            continue
+        session.add(Rendition(document_id=meta["doc-id"], source_version_id=meta.get("source-version", ""),
+                              status="done", object_key=key, version_id=version, sha256=meta.get("sha256"),
+                              size=info.size, pdfa_problems="", reason="", made_at=server_now()))
+        session.flush()
+        n += 1
+    return n

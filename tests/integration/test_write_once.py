@@ -239,6 +239,14 @@ def point_cli_at_rebuild(monkeypatch, archive, database_url: str, index_dir) -> 
 QUERIES = ["罚款", "叁万元", "天津宏泰食品有限公司", "询问笔录", "-罚款 笔录"]
 
 
+def renditions_of(archive) -> list[tuple]:
+    from archive.models import Rendition
+
+    with archive.sessions() as s:
+        return sorted((r.document_id, r.source_version_id, r.status, r.object_key, r.version_id, r.sha256, r.size)
+                      for r in s.scalars(sa.select(Rendition)))
+
+
 def snapshot(client, case_ids):
     out = {"cases": {}, "search": {}}
     for cid in case_ids:
@@ -273,19 +281,22 @@ def test_rebuild_from_storage_gives_the_same_catalog_and_search(app, client, arc
         content_type="multipart/form-data").get_json()
     assert client_as(app, "district_a").post(f"/api/amendments/{a['id']}/decision",
                                              json={"approve": True}).status_code == 200
-    drain(archive)
+    drain(archive, renditions=True)
     before = snapshot(client, [case["id"], other["id"]])
+    before["renditions"] = renditions_of(archive)
+    assert len(before["renditions"]) == 1  # the DOCX's
     assert before["search"]["叁万元/current"] and before["search"]["罚款/all"] != before["search"]["罚款/current"]
     with second_database(database_url, tmp_path) as url:
         point_cli_at_rebuild(monkeypatch, archive, url, tmp_path / "rebuilt-index")
         r = CliRunner().invoke(main, ["rebuild", "--from-storage"])
-        assert r.exit_code == 0 and "rebuilt 2 cases, 5 documents (6 versions)" in r.output, r.output
+        assert r.exit_code == 0 and "rebuilt 2 cases, 5 documents (6 versions), 1 renditions" in r.output, r.output
         again = CliRunner().invoke(main, ["rebuild", "--from-storage"])
         assert again.exit_code != 0 and "empty" in again.output
         rebuilt = make_app(DATABASE_URL=url, S3_BUCKET=archive.config["S3_BUCKET"],
                            INDEX_DIR=str(tmp_path / "rebuilt-index"))
         authorize(rebuilt)
         after = snapshot(client_as(rebuilt, "city"), [case["id"], other["id"]])
+        after["renditions"] = renditions_of(rebuilt.extensions["archive"])
         rebuilt.extensions["archive"].engine.dispose()
     assert after == before
 
