@@ -59,7 +59,6 @@ def main() -> None:
     from archive.demo.documents import make_docx, make_pdf
     from archive.extension import build_archive
     from archive.factory import create_app
-    from archive.jobs import queue_depth
     from archive.worker import Worker
     from archive.services.ingest import retain_until
     from archive.services.orgs import import_orgs
@@ -110,6 +109,7 @@ def main() -> None:
             return r.json()
 
         case = post_json("/api/cases", {"number": "津武市监罚〔2026〕1号", "agency": "120114-SJJ", "kind": "penalty",
+                                        "power": "SJ-FOOD-124",
                                         "opened_on": "2026-01-05"})
         for stage, at in (("investigation", "2026-01-10T10:00:00+08:00"), ("decision", "2026-01-20T10:00:00+08:00")):
             post_json(f"/api/cases/{case['id']}/stages", {"stage": stage, "completed_at": at})  # uploads need it
@@ -118,7 +118,8 @@ def main() -> None:
 
         def upload(data: bytes, name: str, stage="investigation", form="other_evidence"):
             r = http.request("POST", f"{base}/api/cases/{case['id']}/documents",
-                             fields={"stage": stage, "form": form, "file": (name, data, "application/octet-stream")},
+                             fields={"stage": stage, "form": form, "allow_duplicate": "true",  # (the same files again)
+                                     "file": (name, data, "application/octet-stream")},
                              headers=auth)
             assert r.status == 201, r.data
 
@@ -176,9 +177,14 @@ def main() -> None:
             upload(data, name)
         last = time.perf_counter()
         rate = len(docs) / (last - start)
-        while True:
+        from sqlalchemy import func, select
+
+        from archive.models import Job
+
+        while True:  # the text and the index; renditions (LibreOffice) are made by other workers, later
             with archive.sessions() as s:
-                if queue_depth(s)["pending"] == 0:
+                if not s.scalar(select(func.count()).select_from(Job).where(
+                        Job.done_at.is_(None), Job.kind.not_in(("render", "ocr", "checks", "fixity")))):
                     break
             time.sleep(0.05)
         caught = time.perf_counter() - last

@@ -165,3 +165,25 @@ def test_a_preview_without_pdfjs_says_so_with_the_download_link(server, page, ar
     page.unroute("**/vendor/pdfjs/**")
     page.reload()
     page.wait_for_selector(".pdf-view canvas.pdf-page", timeout=30_000)  # with it, the pages are drawn
+
+
+def test_a_docx_is_previewed_by_its_pdfa_rendition(server, page, app, archive, client):
+    """A DOCX shows 转换中 until its PDF/A rendition is made; then pdf.js draws the rendition's
+    pages, with a note that it is the long-term copy and the original stays as it was."""
+    from archive.demo.documents import make_docx
+    from tests.e2e.test_pages import SHOTS
+
+    case = new_case(client, number="津武市监罚〔2026〕88号")
+    doc_id = upload(client, case["id"], make_docx("询问笔录", ["问：你叫什么名字？", "答：我叫王某。"]),
+                    filename="询问笔录.docx", stage="filing", form="filing_approval").get_json()["id"]
+    drain(archive)
+    _login(page, server, "zhao")
+    page.goto(f"{server}/documents/{doc_id}")
+    assert "转换中" in page.inner_text(".doc-preview") and "你叫什么名字" in page.inner_text(".doc-preview")
+    drain(archive, renditions=True)
+    page.reload()
+    page.wait_for_selector(".pdf-view canvas.pdf-page", timeout=30_000)
+    assert page.get_attribute(".pdf-view", "data-src") == f"/api/documents/{doc_id}/rendition"
+    assert "PDF/A 转换件" in page.inner_text(".doc-preview") and "文字与原件一致" in page.inner_text(".doc-preview")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "document-docx-rendition.png"), full_page=True)

@@ -62,6 +62,7 @@ def test_a_docx_gets_a_checked_pdfa_rendition_used_by_the_binder(app, client, ar
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data == body
     page = client.get(f"/documents/{doc_id}").get_data(as_text=True)
     assert f'data-src="/api/documents/{doc_id}/rendition"' in page and "PDF/A 转换件" in page
+    assert f'href="/api/documents/{doc_id}/rendition">下载 PDF/A 转换件' in page
     # the bundle carries the original and its rendition, both in the manifest; the bag validates
     import zipfile
 
