@@ -51,13 +51,15 @@ class Context:
                    archive.ingest_settings, float(cfg.get("CHECKS_EVERY_SECONDS", 600)),
                    cfg.get("FIXITY_PERIOD_DAYS"), render_settings(cfg))
 
+    def slow_kinds(self) -> tuple[str, ...]:
+        """Kinds that take seconds each (a LibreOffice conversion): one per round, after the index."""
+        return ("render",) if self.render is not None and self.settings is not None else ()
+
     def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
         """The general kinds this worker can run."""
         out = ["hold", "amend", "extract"]
         if self.settings is not None:
             out += ["manifest", "verify"]
-            if self.render is not None:
-                out.append("render")
         if scheduled:
             out.append("checks")
             if self.fixity_period_days:
@@ -218,6 +220,8 @@ def run_round(ctx: Context, holder: str, writer: bool = True, kinds: tuple[str, 
     done = run_jobs(ctx, holder, kinds)
     if writer:
         done += process_index(ctx.sessions, ctx.store, ctx.index, ctx.limits, holder=holder)
+    if kinds is None and ctx.slow_kinds():
+        done += run_jobs(ctx, holder, ctx.slow_kinds(), batch=1)
     return done
 
 
@@ -231,7 +235,7 @@ def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchInde
     holder = jobs.holder_name("drain")
     indexed = 0
     while True:
-        n = run_jobs(ctx, holder, ctx.kinds(scheduled=False), batch=200)
+        n = run_jobs(ctx, holder, ctx.kinds(scheduled=False) + ctx.slow_kinds(), batch=200)
         m = process_index(sessions, store, index, ctx.limits, holder=holder)
         indexed += m
         if n == 0 and m == 0:
@@ -303,6 +307,8 @@ class Worker(threading.Thread):
                                       holder=self.holder)
                     self.jobs_done += n
                     done += n
+                if self.ctx.slow_kinds():  # one conversion, then the index and the others again
+                    done += run_jobs(self.ctx, self.holder, self.ctx.slow_kinds(), batch=1)
                 if done == 0:
                     self.stopping.wait(self.poll)
             except Exception as exc:  # storage, index or database down: keep the jobs, try later
