@@ -160,18 +160,6 @@ def summary(session: Session) -> dict[str, int]:
     return {"done": done, "failed": failed, "pending": max(total - done - failed, 0)}
 
 
-def rendition_states(session: Session, case: Case) -> dict[str, tuple[str, str | None, str | None, str]]:
-    """{document id: (status, key, version id, reason)} of the current versions' renditions of the
-    case's editable documents (those without a row are pending)."""
-    out: dict[str, tuple[str, str | None, str | None, str]] = {}
-    rows = session.execute(select(Document.id, Rendition).join(
-        Rendition, (Rendition.document_id == Document.id) & (Rendition.source_version_id == Document.version_id))
-        .where(Document.case_id == case.id)).all()
-    for doc_id, r in rows:
-        out[doc_id] = (r.status, r.object_key, r.version_id, r.reason)
-    return out
-
-
 def view(session: Session, doc: Document) -> dict | None:
     """The rendition of the document's current version as the API and the page show it (None: the
     document is not editable)."""
@@ -195,9 +183,19 @@ def stored(c_session: Session, doc: Document) -> Rendition:
     return r
 
 
-def made(session: Session, case: Case) -> dict[str, tuple[str, str, str, int]]:
-    """{document id: (key, version id, SHA-256, size)} of the made renditions of the case's documents' current versions."""
-    rows = session.execute(select(Document.id, Rendition).join(
+def _of_case(session: Session, case: Case) -> list[tuple[str, Rendition]]:
+    """(document id, rendition) of the current versions of the case's documents."""
+    return [(d, r) for d, r in session.execute(select(Document.id, Rendition).join(
         Rendition, (Rendition.document_id == Document.id) & (Rendition.source_version_id == Document.version_id))
-        .where(Document.case_id == case.id, Rendition.status == "done")).all()
-    return {doc_id: (r.object_key, r.version_id, r.sha256, r.size) for doc_id, r in rows}
+        .where(Document.case_id == case.id)).all()]
+
+
+def rendition_states(session: Session, case: Case) -> dict[str, tuple[str, str | None, str | None, str]]:
+    """{document id: (status, key, version id, reason)} of the case's renditions (none: pending)."""
+    return {d: (r.status, r.object_key, r.version_id, r.reason) for d, r in _of_case(session, case)}
+
+
+def made(session: Session, case: Case) -> dict[str, tuple[str, str, str, int]]:
+    """{document id: (key, version id, SHA-256, size)} of the case's made renditions."""
+    return {d: (r.object_key or "", r.version_id or "", r.sha256 or "", r.size or 0)
+            for d, r in _of_case(session, case) if r.status == "done"}
