@@ -17,6 +17,7 @@ from whoosh import query as Q
 from whoosh import scoring
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, TEXT, Schema
+from whoosh.reading import ReaderClosed
 from whoosh.writing import AsyncWriter
 
 from archive.indexing.analysis import query_tokens, slot_positions, words
@@ -218,16 +219,26 @@ class WhooshIndex(GenerationEngine[windex.Index]):
                 if attempt == 2:
                     raise
                 self._forget()
-                self._local.ix = None
+                self._drop_searcher()
         raise AssertionError("unreachable")
+
+    def _drop_searcher(self) -> None:
+        """Close this thread's searcher, once: a searcher closed before opening its successor
+        failed is never closed again (Whoosh raises ReaderClosed on a second close)."""
+        searcher, self._local.searcher, self._local.ix = getattr(self._local, "searcher", None), None, None
+        if searcher is not None and not searcher.is_closed:
+            try:
+                searcher.close()
+            except ReaderClosed:
+                pass
 
     def _searcher_once(self):
         ix = self._index()
         local = self._local
         if getattr(local, "ix", None) is not ix:
-            if getattr(local, "searcher", None) is not None:
-                local.searcher.close()  # the generation was swapped out
-            local.ix, local.searcher = ix, ix.searcher(weighting=GramBM25F())
+            self._drop_searcher()  # the generation was swapped out
+            local.searcher = ix.searcher(weighting=GramBM25F())
+            local.ix = ix
         elif not local.searcher.up_to_date():
             try:
                 local.searcher = local.searcher.refresh()
@@ -303,6 +314,17 @@ class WhooshIndex(GenerationEngine[windex.Index]):
             query = Q.And([query, Q.ConstantScoreQuery(flt, 0.0)])
         if sq.versions != "all":
             query = Q.AndNot(query, Q.Term("superseded", "1"))
+        for attempt in range(3):
+            try:
+                return self._search_once(sq, query)
+            except (ReaderClosed, OSError):  # the generation went away under the read: read the new one
+                if attempt == 2:
+                    raise
+                self._forget()
+                self._drop_searcher()
+        raise AssertionError("unreachable")
+
+    def _search_once(self, sq: SearchQuery, query) -> HitPage:
         searcher = self._current_searcher()
         kwargs: dict = {"limit": sq.page * sq.per_page}
         if sq.sort in ("date_desc", "date_asc") or not any(not t.exclude for t in sq.terms):

@@ -388,6 +388,32 @@ def test_readers_never_lose_the_live_generation_while_it_is_swapped(new_index):
     assert [p.name for p in index.current_dir().parent.glob("gen-*")] == [index.current_dir().name]
 
 
+def test_a_whoosh_reader_that_fails_to_open_the_swapped_in_generation_tries_again(tmp_path, monkeypatch):
+    """The searcher of the old generation is closed before the new one opens; when that open
+    fails (the new generation was swapped out in turn), the next try does not close the old
+    searcher a second time (Whoosh raised ReaderClosed: the flaky reader of the test above)."""
+    from whoosh.index import FileIndex
+
+    index = make_index("whoosh", tmp_path)
+    docs = [item(f"d{i}", "责令停产停业") for i in range(3)]
+    index.upsert(docs)
+    assert index.search(SearchQuery(terms=parse_terms("停产"))).total == 3
+    gen = index.new_generation()
+    index.bulk_load(iter(docs), gen)
+    index.swap_to(gen)
+    opened, failures = FileIndex.searcher, []
+
+    def failing_once(self, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise FileNotFoundError("the generation went away")
+        return opened(self, **kwargs)
+
+    monkeypatch.setattr(FileIndex, "searcher", failing_once)
+    assert index.search(SearchQuery(terms=parse_terms("停产"))).total == 3 and failures == [1]
+    index.close()
+
+
 def test_a_commit_by_another_writer_is_seen_by_the_next_search(engine, tmp_path):
     """The worker writes through its own index object (another process in production): the
     web side's next search sees the commit, without waiting for a reload timer."""
