@@ -26,6 +26,8 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "RENDITION_SECONDS": (180.0, float, "The longest one LibreOffice conversion of a rendition may take"),
     "RENDITION_MEMORY_MB": (2048, int, "The address space one LibreOffice conversion may use (MiB)"),
     "LIBREOFFICE": ("", str, "LibreOffice program for the PDF/A renditions of DOCX, DOC, ODT, RTF and WPS documents; empty: soffice on PATH; off: never"),
+    "TRUST_ROOTS": ("", str, "Directory of CA certificates (PEM or DER) that PDF signatures are validated against; empty: none, no signature is called trusted"),
+    "FORMAT_POLICY": ("", str, "Format policy file (JSON, like forms/formats.json); empty: the bundled one"),
     "FIXITY_PERIOD_DAYS": (90, int, "The worker's rolling fixity check reaches every object within this many days"),
     "PERFORMANCE_THRESHOLD": (0.6, float, "履职比例 below this share of an agency's powers fails the yearly assessment"),
     "SCORE_WEIGHTS": ("on_time=25,completeness=20,warnings=20,reviews=20,performance=15", str,

@@ -614,6 +614,30 @@ class Rendition(Base):
     made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class Examination(Base):
+    """What one stored version of a document is (format identification, encryption, its place in
+    the format policy) and the signatures and seals inside it, verified; made in the background
+    by the ``examine`` job after the upload's answer. Derived data: ``archive examine`` makes it again."""
+
+    __tablename__ = "examinations"
+    __table_args__ = (UniqueConstraint("document_id", "version_id", name="uq_examination_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(32), index=True)
+    version_id: Mapped[str] = mapped_column(String(255))
+    puid: Mapped[str] = mapped_column(String(32))  # PRONOM identifier, local/ofd, or UNKNOWN
+    format_name: Mapped[str] = mapped_column(String(255))
+    format_version: Mapped[str] = mapped_column(String(64), default="")
+    format_mime: Mapped[str] = mapped_column(String(120))
+    format_basis: Mapped[str] = mapped_column(String(500), default="")
+    format_class: Mapped[str] = mapped_column(String(16))  # fixed | editable | image | audio_video | text | other
+    policy: Mapped[str] = mapped_column(String(16), index=True)  # master | evidence | outside
+    policy_reason: Mapped[str] = mapped_column(Text, default="")
+    protection: Mapped[str] = mapped_column(String(16), default="")  # "" | encrypted | password
+    signatures: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of Signature.view()
+    signatures_failed: Mapped[int] = mapped_column(Integer, default=0)  # not 验证通过 (changed, or not verifiable)
+    examined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class Complaint(Base):
     """A complaint or report (投诉举报) and how it was handled."""
 

@@ -25,6 +25,7 @@ from archive.indexing.queue import extract_job, process_index, rebuild_if_stale
 from archive.models import Job
 from archive.clock import now as server_now
 from archive.services.ingest import IngestSettings
+from archive.services.examinations import ExamineSettings, settings_of as examine_settings
 from archive.services.renditions import RenderSettings
 from archive.storage.base import ObjectStore, StorageUnavailable
 
@@ -43,13 +44,14 @@ class Context:
     checks_every: float = 600.0
     fixity_period_days: int | None = None
     render: RenderSettings | None = None  # None: no LibreOffice here; renditions are left to a worker that has it
+    examine: ExamineSettings = ExamineSettings()
 
     @classmethod
     def of(cls, archive) -> "Context":
         cfg = archive.config
         return cls(archive.sessions, archive.store, archive.index, archive.extract_limits,
                    archive.ingest_settings, float(cfg.get("CHECKS_EVERY_SECONDS", 600)),
-                   cfg.get("FIXITY_PERIOD_DAYS"), render_settings(cfg))
+                   cfg.get("FIXITY_PERIOD_DAYS"), render_settings(cfg), examine_settings(cfg))
 
     def slow_kinds(self) -> tuple[str, ...]:
         """Kinds that take seconds each (a LibreOffice conversion): one per round, after the index."""
@@ -57,7 +59,7 @@ class Context:
 
     def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
         """The general kinds this worker can run."""
-        out = ["hold", "amend", "extract"]
+        out = ["hold", "amend", "extract", "examine"]
         if self.settings is not None:
             out += ["manifest", "verify"]
         if scheduled:
@@ -145,6 +147,13 @@ def _render(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     render(ctx.sessions, ctx.store, ctx.settings, ctx.render, job.subject)
 
 
+def _examine(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """Format, encryption, format policy and signatures of one stored version."""
+    from archive.services.examinations import examine
+
+    examine(ctx.sessions, ctx.store, ctx.examine, job.subject, (job.payload or {}).get("version_id"))
+
+
 def _extract(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     extract_job(ctx.sessions, ctx.store, ctx.limits, job, holder)
 
@@ -180,6 +189,7 @@ def _fixity(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
     "hold": _hold, "amend": _amend, "manifest": _manifest, "verify": _verify, "extract": _extract,
     "checks": _checks, "fixity": _fixity, "render": _render,
+    "examine": _examine,
 }
 
 
@@ -227,11 +237,12 @@ def run_round(ctx: Context, holder: str, writer: bool = True, kinds: tuple[str, 
 
 def drain(sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
           limits: ExtractLimits | None = None, settings: IngestSettings | None = None,
-          render: RenderSettings | None = None) -> int:
+          render: RenderSettings | None = None, examine: ExamineSettings | None = None) -> int:
     """Run every due job except the scheduled ones and OCR (and renditions unless ``render``),
     this process acting as the index writer, until none is left (tests, ``archive worker
     --once``, the end of a demo load); returns how many index jobs were completed."""
-    ctx = Context(sessions, store, index, limits or ExtractLimits(), settings, render=render)
+    ctx = Context(sessions, store, index, limits or ExtractLimits(), settings, render=render,
+                  examine=examine or ExamineSettings())
     holder = jobs.holder_name("drain")
     indexed = 0
     while True:
@@ -248,11 +259,13 @@ class Worker(threading.Thread):
 
     def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0,
                  checks_every: float = 600.0, fixity_period_days: int | None = None,
-                 settings: IngestSettings | None = None, render: RenderSettings | None = None) -> None:
+                 settings: IngestSettings | None = None, render: RenderSettings | None = None,
+                 examine: ExamineSettings | None = None) -> None:
         from archive.indexing.writer import IndexWriterLease
 
         super().__init__(name="archive-worker", daemon=True)
-        self.ctx = Context(sessions, store, index, limits, settings, checks_every, fixity_period_days, render)
+        self.ctx = Context(sessions, store, index, limits, settings, checks_every, fixity_period_days, render,
+                           examine or ExamineSettings())
         self.poll = poll
         self.stopping = threading.Event()
         self.lease = IndexWriterLease(sessions.kw["bind"], index.root)

@@ -331,12 +331,12 @@ def concurrently(n: int, fn) -> list:
 
 def drain(archive, renditions: bool = False) -> int:
     """Run the queued jobs (the renditions too, with LibreOffice, when ``renditions``)."""
-    from archive.worker import drain as do_drain, render_settings
+    from archive.worker import drain as do_drain, examine_settings, render_settings
 
     render = render_settings(archive.config) if renditions else None
     assert render is not None or not renditions, "LibreOffice is required here (bin/setup test installs it)"
     return do_drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings,
-                    render)
+                    render, examine_settings(archive.config))
 
 
 # A skipped test is a failing test: nothing in this suite may skip silently.

@@ -29,11 +29,13 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
     def get(self, doc_id):
         """Metadata of one document."""
-        from archive.services import renditions
+        from archive.services import examinations, renditions
 
         doc = scoped_document(caller(), doc_id)
         audit_event("document.view", "document", doc_id)
         doc.rendition = renditions.view(db(), doc)  # type: ignore[attr-defined]
+        exam = examinations.current_view(db(), doc)
+        doc.examination, doc.format, doc.signatures = exam, exam["format"], exam["signatures"]  # type: ignore[attr-defined]
         return doc
 
 

@@ -77,6 +77,13 @@ class Health(MethodView):
                 "libreoffice": find_soffice(archive.config["LIBREOFFICE"]) is not None}
         except Exception as exc:
             out["renditions"] = {"error": type(exc).__name__}
+        try:
+            from archive.services.examinations import summary as examination_summary
+
+            # format identification, the format policy, encryption and signatures (usability counts)
+            out["formats"] = examination_summary(db())
+        except Exception as exc:
+            out["formats"] = {"error": type(exc).__name__}
         from archive.casefile import fonts
 
         font = fonts.cjk_font()
@@ -85,7 +92,7 @@ class Health(MethodView):
             "ok": False, "error": "中文字体缺失：请安装 fonts-noto-cjk（或设置 ARCHIVE_CJK_FONT）"}
         # A component down is an outage (503); a missing calendar year degrades the service
         # (deadlines that need it are undecided) without stopping it.
-        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font", "renditions"))
+        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font", "renditions", "formats"))
         ok = up and out["calendar"].get("ok") and out["font"]["ok"] and not out["index"].get("stale")
         out["status"] = "ok" if ok else "degraded"
         ok = up

@@ -303,9 +303,11 @@ class CaseBundle(MethodView):
             audit.record(sessions, "fixity.mismatch", target_type="document", target_id=doc.id,
                          detail={"where": "bundle"})
 
+        from archive.services.examinations import formats_of
         from archive.services.renditions import made
 
-        return Response(bag_zip(case, agency_name, get_archive().store, mismatch, made(db(), case)),
+        return Response(bag_zip(case, agency_name, get_archive().store, mismatch, made(db(), case),
+                                formats_of(db(), list(case.documents))),
                         mimetype="application/zip",
                         headers={"Content-Disposition": f"attachment; filename=case-{case.id}.zip",
                                  "Cache-Control": "private, no-store"})

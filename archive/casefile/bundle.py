@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Iterator
 
 from archive.labels import STAGE_NAMES
+from archive.casefile.formats import OFD_MIME
 from archive.casefile.renditions import EDITABLE
 from archive.models import STAGES, Case, Document
 from archive.clock import SHANGHAI, now as server_now
@@ -115,12 +116,27 @@ def _manifest_path(path: str) -> str:
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+RENDITION_FORMAT = ("fmt/477", "Acrobat PDF/A - Portable Document Format", "2b")
+
+
+def formats_tsv(entries: list[Entry], formats: dict[str, tuple[str, str, str]]) -> str:
+    """The tag file ``formats.tsv``: each payload file's format (PRONOM identifier, name, version)
+    as the archive identified it; a rendition is the PDF/A-2b the archive made."""
+    rows = ["path\tpuid\tformat\tversion"]
+    for e in entries:
+        puid, name, version = RENDITION_FORMAT if e.rendition else formats.get(e.doc.id, ("UNKNOWN", "未识别", ""))
+        rows.append("\t".join([f"data/{_manifest_path(e.path)}", puid, _info_value(name), _info_value(version)]))
+    return "\n".join(rows) + "\n"
+
+
 def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None,
-            renditions: dict[str, tuple[str, str, str, int]] | None = None) -> Iterator[bytes]:
+            renditions: dict[str, tuple[str, str, str, int]] | None = None,
+            formats: dict[str, tuple[str, str, str]] | None = None) -> Iterator[bytes]:
     """The case's BagIt bag as ZIP bytes, produced while they are read: the originals and their
     PDF/A renditions (``renditions``: document id → key, version, SHA-256, size). The manifest
     carries the checksums recorded when they were stored; a file whose bytes differ is reported to
-    ``on_mismatch`` (the bag then fails validation, which is the truth)."""
+    ``on_mismatch`` (the bag then fails validation, which is the truth). ``formats`` (document id →
+    PUID, name, version of its current version) gives the tag file ``formats.tsv``."""
     entries = payload(list(case.documents), renditions)
     root = f"case-{case.id}"
     sink = _Sink()
@@ -138,6 +154,8 @@ def bag_zip(case: Case, agency_name: str, store: ObjectStore, on_mismatch=None,
         "manifest-sha256.txt": "".join(f"{e.sha256}  data/{_manifest_path(e.path)}\n"
                                        for e in entries).encode("utf-8"),
     }
+    if formats is not None:
+        tags["formats.tsv"] = formats_tsv(entries, formats).encode("utf-8")
     tags["tagmanifest-sha256.txt"] = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n"
                                              for name, body in tags.items()).encode("utf-8")
     with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:  # type: ignore[call-overload]
@@ -322,6 +340,40 @@ def _front_matter(case: Case, agency_name: str, parts: list[BinderPart]) -> tupl
     return bytes(pdf.output()), toc_pages
 
 
+IMAGE_PAGES = {"image/jpeg", "image/png", "image/tiff", "image/bmp", "image/gif", "image/webp"}
+A4 = (595.28, 841.89)  # points
+
+
+def image_pages(f: IO[bytes]) -> IO[bytes] | None:
+    """An image (every frame of a TIFF) as A4 pages of a PDF, the image fitted within a margin:
+    JPEG bytes are embedded as they are (img2pdf), other images as lossless PNG-coded pixels;
+    an image Pillow refuses (a decompression bomb, a damaged file) gives None."""
+    import img2pdf
+    from PIL import Image, ImageSequence
+
+    try:
+        with Image.open(f) as img:
+            if img.format == "JPEG" and img.mode in ("RGB", "L", "CMYK"):
+                f.seek(0)
+                sources = [f.read()]
+            else:
+                sources = []
+                for frame in ImageSequence.Iterator(img):
+                    buf = tempfile.SpooledTemporaryFile(8 * 1024 * 1024)
+                    frame.convert("RGB" if frame.mode not in ("L", "1") else frame.mode).save(buf, "PNG")
+                    buf.seek(0)
+                    sources.append(buf.read())
+        margin = img2pdf.mm_to_pt(10)
+        layout = img2pdf.get_layout_fun(A4, None, (margin, margin), fit=img2pdf.FitMode.into)
+        out = tempfile.TemporaryFile()
+        out.write(img2pdf.convert(sources, layout_fun=layout))
+        out.seek(0)
+        return out
+    except Exception as exc:  # Pillow and img2pdf raise many types for what they cannot read
+        log.info("image not made into a page: %s", exc)
+        return None
+
+
 @dataclass
 class Binder:
     file: IO[bytes]
@@ -355,7 +407,7 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
                 else:
                     f.close()
                     part.note = "PDF 已加密或损坏"
-            elif renditions is not None and d.media_type in EDITABLE:
+            elif renditions is not None and (d.media_type in EDITABLE or d.media_type == OFD_MIME):
                 status, key, version, reason = renditions.get(d.id, ("pending", None, None, ""))
                 if status == "done" and key and version:
                     f = tempfile.TemporaryFile()
@@ -384,6 +436,16 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
                     if converted is not None:
                         converted.close()
                     part.note = "DOCX，LibreOffice 转换失败" if soffice else "DOCX，未安装 LibreOffice 无法转换"
+            elif d.media_type in IMAGE_PAGES:
+                with _spool(store, d) as f:
+                    converted = image_pages(f)
+                pages = _pdf_pages(converted) if converted is not None else None
+                if converted is not None and pages:
+                    part.pages, part.file = pages, converted
+                else:
+                    if converted is not None:
+                        converted.close()
+                    part.note = "图像无法读取"
             else:
                 part.note = d.media_type
             parts.append(part)

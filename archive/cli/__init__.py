@@ -12,10 +12,12 @@ def _register_commands() -> None:
     from archive.cli.basicinfo import basic_info, powers
     from archive.cli.reports import report
     from archive.cli.ocr import ocr
+    from archive.cli.examine import examine
     from archive.cli.renditions import renditions
 
     main.add_command(ocr)
     main.add_command(renditions)
+    main.add_command(examine)
     main.add_command(powers)
     main.add_command(basic_info)
     main.add_command(report)

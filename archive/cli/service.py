@@ -30,7 +30,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
 
     from archive.db import is_empty
     from archive.factory import create_app
-    from archive.worker import Worker, render_settings
+    from archive.worker import Worker, examine_settings, render_settings
 
     with running_store(cfg):
         archive = _archive(cfg)
@@ -46,7 +46,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                         cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
-                        archive.ingest_settings, render_settings(cfg))
+                        archive.ingest_settings, render_settings(cfg), examine_settings(cfg))
         worker.start()
         ocr_worker = _ocr_worker(archive)
         app = create_app(cfg, archive=archive)
@@ -113,7 +113,7 @@ def _interrupt(*_args) -> None:
 def worker(once: bool, status: bool) -> None:
     """Drain the index queue (the one index writer), forever or --once."""
     cfg = load_config()
-    from archive.worker import drain, render_settings
+    from archive.worker import drain, examine_settings, render_settings
 
     if status:
         from archive.jobs import job_status
@@ -134,7 +134,7 @@ def worker(once: bool, status: bool) -> None:
         archive = _archive(cfg)
         if once:
             n = drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings,
-                      render_settings(cfg))
+                      render_settings(cfg), examine_settings(cfg))
             if cfg["OCR_ENGINE"] != "off":
                 from archive.ocr.jobs import drain_ocr
 
@@ -145,14 +145,14 @@ def worker(once: bool, status: bool) -> None:
                 if read:
                     click.echo(f"read {read} documents by OCR")
                     n += drain(archive.sessions, archive.store, archive.index, archive.extract_limits,
-                                   archive.ingest_settings)
+                               archive.ingest_settings, examine=examine_settings(cfg))
             click.echo(f"indexed {n} jobs")
             return
         from archive.worker import Worker
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                       cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
-                      archive.ingest_settings, render_settings(cfg))
+                      archive.ingest_settings, render_settings(cfg), examine_settings(cfg))
         ocr_worker = _ocr_worker(archive)  # OCR jobs in a thread of their own beside the index queue
         try:
             loop.run()  # in this thread: the index queue, and deadline checks on a schedule

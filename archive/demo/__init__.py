@@ -10,7 +10,7 @@ from archive.demo.documents import FontMissing, make_docx, make_pdf
 from archive.demo.scans import scanned_pdf
 from archive.services.powers import import_powers
 from archive.extension import Archive
-from archive.worker import drain
+from archive.worker import drain, examine_settings
 from archive.services import basicinfo
 from archive.services import cases as case_service
 from archive.clock import SHANGHAI, now as server_now
@@ -227,7 +227,8 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                 n_docs += 1
         demo_tasks(session, clock())
         session.commit()
-    drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings)
+    drain(archive.sessions, archive.store, archive.index, archive.extract_limits, archive.ingest_settings,
+          examine=examine_settings(archive.config))
     return n_docs
 
 

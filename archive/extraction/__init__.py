@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archive.extraction import docx, image, pdf, text  # noqa: F401  (they register themselves)
+from archive.extraction import docx, image, ofd, pdf, text  # noqa: F401  (they register themselves)
 from archive.extraction.base import (
     _REGISTRY, ExtractLimits, ExtractionResult, TextExtractor, truncated,
 )

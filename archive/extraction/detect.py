@@ -8,6 +8,7 @@ from archive.storage.base import ByteStream
 import filetype
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+OFD = "application/ofd"
 SNIFF = 8192
 
 
@@ -38,6 +39,8 @@ def detect_media_type(stream: ByteStream) -> str:
                 names = set(zf.namelist())
             if "word/document.xml" in names:
                 return DOCX
+            if "OFD.xml" in names:  # GB/T 33190 (the format examination checks its namespace)
+                return OFD
         except (zipfile.BadZipFile, OSError, ValueError):
             pass
         finally:

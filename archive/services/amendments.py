@@ -20,6 +20,7 @@ from archive.auth import policy
 from archive.clock import now as server_now
 from archive.services.caller import Caller
 from archive.services.holds import hold_new
+from archive.services import examinations
 from archive.services.renditions import enqueue_for
 from archive.services.objects import HashingSpool, IngestSettings, clean_filename, object_metadata, retain_until
 from archive.storage.base import ObjectStore
@@ -172,6 +173,7 @@ def apply_approved(session: Session, store: ObjectStore, amendment_id: int) -> b
     case.changed_at = now
     enqueue(session, "versions", doc.id)
     enqueue_for(session, doc)  # the new version's rendition
+    examinations.enqueue_for(session, doc)  # and its examination
     session.commit()
     return True
 

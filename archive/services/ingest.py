@@ -19,6 +19,7 @@ from archive.services.objects import (  # noqa: F401  (the names ingest's caller
     MAX_FILENAME, METADATA_SCHEMA, HashingSpool, IngestSettings, clean_filename, object_key, object_metadata,
     receipt_key, retain_until,
 )
+from archive.services import examinations
 from archive.services.renditions import enqueue_for
 from archive.services.streaming import declared_met
 from archive.storage.base import ObjectStore, PutResult
@@ -252,6 +253,7 @@ def _catalogue(session: Session, store: ObjectStore, case: Case, doc: Document, 
     session.add(doc)
     enqueue(session, "extract", doc.id)  # any worker reads the text, then the index writer indexes it
     enqueue_for(session, doc)  # an editable document: its PDF/A rendition, made in the background
+    examinations.enqueue_for(session, doc)  # format, encryption, policy and signatures, after the answer
     if verify:
         enqueue(session, "verify", doc.id)
     if before_commit is not None:

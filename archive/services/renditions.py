@@ -38,8 +38,12 @@ class RenderSettings:
     memory_bytes: int = 2 * 1024**3
 
 
+OFD = "application/ofd"
+
+
 def wants_rendition(media_type: str) -> bool:
-    return media_type in EDITABLE
+    """Editable documents (by LibreOffice) and OFD (drawn by the archive) get a PDF/A rendition."""
+    return media_type in EDITABLE or media_type == OFD
 
 
 def enqueue_for(session: Session, doc: Document) -> None:
@@ -67,6 +71,41 @@ def comparable(text: str) -> str:
     return _SPACE.sub("", normalise(text or ""))
 
 
+def same_text(source: str, rendition: str, media_type: str) -> bool:
+    """Whether the rendition carries the original's text. An OFD's text objects are placed
+    anywhere on the page, so the PDF's reading order may differ from OFD's: the same characters
+    (as a multiset) count as equal there."""
+    a, b = comparable(source), comparable(rendition)
+    return a == b or (media_type == OFD and sorted(a) == sorted(b))
+
+
+def _convert(original, media_type: str, rs: RenderSettings):
+    """The PDF/A (a temporary file) or why there is none."""
+    from archive.casefile.renditions import Converted
+
+    if media_type != OFD:
+        return to_pdfa(original, EDITABLE[media_type], rs.soffice, timeout=rs.timeout, memory_bytes=rs.memory_bytes)
+    from archive.casefile.fonts import cjk_font
+    from archive.casefile.ofdrender import as_pdfa, render_ofd
+    from archive.extraction.base import ExtractLimits
+    from archive.extraction.docx import check_zip
+
+    refusal = check_zip(original, ExtractLimits())
+    font = cjk_font()
+    if refusal is not None or font is None:
+        return Converted(None, f"OFD 无法转换 / not converted: {refusal or 'no Chinese font (fonts-noto-cjk)'}")
+    original.seek(0)
+    try:
+        body = as_pdfa(render_ofd(original.read(), font).pdf)
+    except Exception as exc:  # ofdkit, fpdf2 and pikepdf raise many types for a broken package
+        log.warning("OFD rendition failed: %s", exc)
+        return Converted(None, f"OFD 文件无法解析 / OFD not readable: {type(exc).__name__}")
+    out = tempfile.TemporaryFile()
+    out.write(body)
+    out.seek(0)
+    return Converted(out)
+
+
 def render(sessions: sessionmaker[Session], store: ObjectStore, settings: IngestSettings, rs: RenderSettings,
            doc_id: str) -> Rendition | None:
     """Make, check, store and record the rendition of the document's current version; once per
@@ -91,8 +130,7 @@ def render(sessions: sessionmaker[Session], store: ObjectStore, settings: Ingest
     started = time.monotonic()
     row = Rendition(document_id=doc_id, source_version_id=key_of[2], made_at=server_now(), pdfa_problems="", reason="")
     with original:
-        converted = to_pdfa(original, EDITABLE[media_type], rs.soffice, timeout=rs.timeout,
-                            memory_bytes=rs.memory_bytes)
+        converted = _convert(original, media_type, rs)
         row.seconds = round(time.monotonic() - started, 3)
         if converted.file is None:
             row.status, row.reason = "failed", converted.reason
@@ -107,7 +145,7 @@ def render(sessions: sessionmaker[Session], store: ObjectStore, settings: Ingest
             row.status = "done"
             row.pages = result.pages
             row.pdfa_valid, row.pdfa_problems = not problems, "\n".join(problems)
-            row.text_equal = comparable(source_text) == comparable(result.text)
+            row.text_equal = same_text(source_text, result.text, media_type)
             row.sha256, row.size = hashlib.sha256(body).hexdigest(), len(body)
             row.object_key = rendition_key(*key_of)
             put = store.put(row.object_key, io.BytesIO(body), len(body),
@@ -131,7 +169,7 @@ def queue(session: Session, which: str, doc_id: str | None = None) -> int:
     """``archive renditions``: queue the rendition of one document, of those without one
     (``missing``), or of every editable document again (``all``: failed ones are tried again; a
     made rendition is never replaced)."""
-    q = select(Document).where(Document.media_type.in_(sorted(EDITABLE)))
+    q = select(Document).where(Document.media_type.in_(sorted(EDITABLE) + [OFD]))
     if doc_id is not None:
         q = q.where(Document.id == doc_id)
     n = 0
@@ -152,7 +190,8 @@ def summary(session: Session) -> dict[str, int]:
     """How many editable documents' current versions have a rendition: done, failed, pending."""
     from sqlalchemy import func
 
-    total = session.scalar(select(func.count()).select_from(Document).where(Document.media_type.in_(sorted(EDITABLE)))) or 0
+    total = session.scalar(select(func.count()).select_from(Document).where(
+        Document.media_type.in_(sorted(EDITABLE) + [OFD]))) or 0
     rows: dict[str, int] = {status: n for status, n in session.execute(select(Rendition.status, func.count()).join(
         Document, (Document.id == Rendition.document_id) & (Document.version_id == Rendition.source_version_id))
         .group_by(Rendition.status)).all()}

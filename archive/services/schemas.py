@@ -96,6 +96,16 @@ class DocumentSchema(Schema):
         "description": "GET of one document, an editable one (DOCX …): its PDF/A rendition's status (pending, done, "
                        "failed), pdfa_valid, pdfa_problems, text_equal, sha256, size, reason; the PDF at …/rendition"})
 
+    format = fields.Dict(dump_only=True, allow_none=True, metadata={
+        "description": "GET of one document: the current version's format {puid, name, version, mime} (siegfried's "
+                       "PRONOM identifier; local/ofd for OFD); null until the background examination ran"})
+    signatures = fields.List(fields.Dict(), dump_only=True, metadata={
+        "description": "GET of one document: signatures and seals inside the file, verified offline: "
+                       "[{kind, signer, seal_name, signed_at, timestamp, intact, valid, trusted, coverage, result, reason}]"})
+    examination = fields.Dict(dump_only=True, allow_none=True, metadata={
+        "description": "GET of one document: status (pending, done), format_class, policy (master, evidence, outside), "
+                       "policy_reason, protection (encrypted, password or empty), examined_at"})
+
     def _text_note(self, doc) -> str:
         from archive.labels import text_reason
 

@@ -12,7 +12,7 @@ from archive.errors import ArchiveError
 from archive.extension import db, get_archive
 from archive.models import Amendment, Organisation, Stage
 from archive.services import amendments as amendment_service
-from archive.services import renditions
+from archive.services import examinations, renditions
 from archive.services.documents import scoped_document
 from archive.web.blueprint import bp
 from archive.web.layout import zh, zh_errors
@@ -48,6 +48,7 @@ def document(doc_id: str):
     text = ocr_text = None
     kind = preview_kind(doc.media_type)
     rendition = renditions.view(session, doc)
+    examination = examinations.current_view(session, doc)
     src = f"/api/documents/{doc.id}/content"
     if rendition is not None and rendition["status"] == "done":  # an editable document: its PDF/A copy
         kind, src = "pdf", f"/api/documents/{doc.id}/rendition"
@@ -66,7 +67,7 @@ def document(doc_id: str):
     return render_template(
         "document.html", doc=doc, case=case, stage=stage, agency=session.get(Organisation, case.agency_code),
         versions=versions, amendments=list(amendments.values()), pending=pending, shown_as=kind, text=text,
-        rendition=rendition, preview_src=src,
+        rendition=rendition, preview_src=src, examination=examination,
         ocr_text=ocr_text, writer=writer, errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases",
         crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (case.number, url_for("web.case", case_id=case.id)), (doc.filename, None)])

@@ -178,3 +178,25 @@ def zh_half(message: str | None) -> str:
     from archive.web.layout import zh
 
     return zh(message or "")
+
+
+@bp.app_template_filter("signed_at")
+def signed_at(value: str | None) -> str:
+    """A signature's time as it states it, in Beijing time when it is a full time stamp."""
+    if not value:
+        return "—"
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return when(t) if t.tzinfo is not None else f"{t:%Y-%m-%d %H:%M}"
+
+
+@bp.app_template_filter("signer")
+def signer(subject: str | None) -> str:
+    """A certificate subject ("Common Name: 张三, Organization: 某局, …") as 张三（某局）."""
+    parts = dict(p.split(": ", 1) for p in (subject or "").split(", ") if ": " in p)
+    name, org = parts.get("Common Name", ""), parts.get("Organization", "")
+    if not name:
+        return subject or "—"
+    return f"{name}（{org}）" if org else name

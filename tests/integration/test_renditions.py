@@ -4,6 +4,7 @@ original's text), once per version; the binder shows them, 转换中 before and 
 from __future__ import annotations
 
 import hashlib
+import re
 import io
 
 from pypdf import PdfReader
@@ -129,3 +130,45 @@ def test_fixity_checks_the_renditions_too(app, client, archive):
         assert events[doc.object_key][0] == "ok" and events[row.object_key][0] == "damaged", events
         s.rollback()
         assert s.scalar(select(func.count()).select_from(FixityEvent)) == 0  # (nothing recorded by this test)
+
+
+def test_the_binder_holds_every_kind_of_document_in_contents_order(app, client, archive):
+    """DOCX and OFD by their PDF/A renditions, PDFs as they are, images as pages: each one's
+    text (or image) is on the binder page the 卷内目录 gives it."""
+    from PIL import Image
+
+    from archive.demo.documents import make_pdf
+    from tests import ofd_samples as ofd
+
+    case = new_case(client, opened_on="2026-08-03")
+    photo = io.BytesIO()
+    Image.new("RGB", (300, 200), (30, 90, 160)).save(photo, "PNG")
+    docs = [  # in filing order: stage by stage
+        ("filing", "filing_approval", "立案审批表.docx", make_docx("立案审批表", ["立案理由：销售超过保质期的食品"]), "立案理由"),
+        ("investigation", "inquiry_record", "询问笔录.pdf", make_pdf("询问笔录", ["被询问人：张宏泰"]), "被询问人"),
+        ("investigation", "photo_evidence", "现场照片.png", photo.getvalue(), None),
+        ("decision", "penalty_decision", "决定书.ofd", ofd.sealed([["行政处罚决定书", "罚款人民币伍仟元整"]]), "伍仟元整"),
+    ]
+    for stage, form, name, data, _ in docs:
+        assert upload(client, case["id"], data, filename=name, stage=stage, form=form).status_code == 201
+    drain(archive, renditions=True)
+    with archive.sessions() as s:
+        ofd_doc = s.scalar(select(Document).where(Document.filename == "决定书.ofd"))
+        ofd_rendition = service.current(s, ofd_doc)
+        assert ofd_rendition.status == "done" and ofd_rendition.pdfa_valid and ofd_rendition.text_equal
+    reader = PdfReader(io.BytesIO(client.get(f"/api/cases/{case['id']}/binder.pdf").data))
+    pages = ["".join((p.extract_text() or "").replace("\x00", "").split()) for p in reader.pages]
+    contents = (reader.pages[1].extract_text() or "").replace("\x00", "")
+    starts = []
+    for _, _, name, _, _ in docs:  # each row: number, form：name, stage, upload time, first page
+        row = re.search(re.escape(name) + r".*?\d{4}-\d{2}-\d{2}\s*\d{2}:\d{2}\s*(\d+)\s*$", contents, re.M)
+        assert row, (name, contents)
+        starts.append(int(row.group(1)))
+    assert starts == sorted(starts) and len(set(starts)) == 4 and starts[-1] == len(reader.pages)
+    for (_, _, name, _, words), start in zip(docs, starts):
+        page = reader.pages[start - 1]
+        if words:
+            assert words in pages[start - 1], (name, pages[start - 1])
+        else:  # the image is drawn on its page
+            assert any(k for k in page["/Resources"].get("/XObject", {}).keys()), name
+    assert "转换中" not in contents and "附件" not in contents
