@@ -218,7 +218,7 @@ def _verify_one(pkg: _Package, kind: str, name: str) -> Signature:
         s.result = "无法验证（数字签名值不支持验证）"
     elif s.valid:
         s.result = PASSED
-        s.reason = "签章数据与签名值验证通过；未配置 SM2 信任根，证书链未验证 / seal verifies; chain not checked"
+        s.reason = "签章数据与签名值验证通过；未配置 SM2 信任根，证书链未验证，不据此认定可信 / seal verifies; chain not checked"
     return s
 
 

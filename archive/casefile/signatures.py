@@ -121,7 +121,7 @@ def pdf_signatures(path: Path, roots: list) -> list[Signature]:
 
 def _conclude(s: Signature, status) -> None:
     """The result in Chinese, the detail behind it, for a pyhanko status."""
-    notes = []
+    notes: list[tuple[str, str]] = []
     if not (s.intact and s.valid):
         s.result = MODIFIED if not s.intact else "无法验证（签名值不正确）"
         s.reason = ("签名所保护的内容已被改动 / the signed bytes were changed" if not s.intact
@@ -133,16 +133,16 @@ def _conclude(s: Signature, status) -> None:
             s.result = MODIFIED
             s.reason = f"签名覆盖文件的早期版本，签名后另有增量修改（{level}）/ signed an earlier revision; changed after signing"
             return
-        notes.append("签名后仅追加了验证信息 / only validation data added after signing")
+        notes.append(("签名后仅追加了验证信息", "only validation data added after signing"))
     elif s.coverage == "part":
         s.result = MODIFIED
         s.reason = "签名未覆盖整个文件 / the signature does not cover the whole file"
         return
     s.result = PASSED
     if s.trusted is None:
-        notes.append("未配置信任根，证书链未验证 / no trust roots configured: the chain was not checked")
+        notes.append(("未配置信任根，证书链未验证，不据此认定可信", "no trust roots configured: the chain was not checked"))
     elif not s.trusted:
-        notes.append("证书链不能验证至已配置的信任根 / the chain does not reach a configured root")
+        notes.append(("证书链不能验证至已配置的信任根", "the chain does not reach a configured root"))
     else:
-        notes.append("证书链可信 / the chain reaches a configured root")
-    s.reason = "；".join(notes)
+        notes.append(("证书链可信", "the chain reaches a configured root"))
+    s.reason = "；".join(zh for zh, _ in notes) + " / " + "; ".join(en for _, en in notes)

@@ -187,3 +187,33 @@ def test_a_docx_is_previewed_by_its_pdfa_rendition(server, page, app, archive, c
     assert "PDF/A 转换件" in page.inner_text(".doc-preview") and "文字与原件一致" in page.inner_text(".doc-preview")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "document-docx-rendition.png"), full_page=True)
+
+
+def test_an_ofd_is_previewed_and_its_seal_verified_on_its_page(server, page, app, archive, client):
+    """An OFD decision sealed with an electronic seal: the page names its format, shows the seal
+    验证通过 (chain not checked) and previews the archive's PDF/A rendition with pdf.js; the same
+    file changed by one byte after sealing says 签章后文件被修改."""
+    from tests import ofd_samples as ofd
+    from tests.e2e.test_pages import SHOTS
+
+    case = new_case(client, number="津武市监罚〔2026〕89号")
+    sealed = ofd.sealed([["行政处罚决定书", "当事人：天津宏泰食品有限公司", "罚款人民币伍仟元整"]])
+    ids = [upload(client, case["id"], data, filename=name, stage="decision", form="penalty_decision").get_json()["id"]
+           for name, data in (("决定书.ofd", sealed),
+                              ("决定书-改.ofd", ofd.changed(sealed, "Doc_0/Pages/Page_0/Content.xml",
+                                                          "伍仟".encode(), "陆仟".encode())))]
+    drain(archive, renditions=True)
+    _login(page, server, "zhao")
+    page.goto(f"{server}/documents/{ids[0]}")
+    page.wait_for_selector(".pdf-view canvas.pdf-page", timeout=30_000)
+    assert page.get_attribute(".pdf-view", "data-src") == f"/api/documents/{ids[0]}/rendition"
+    facts = page.inner_text(".doc-meta")
+    assert "OFD 版式文档" in facts and "符合格式策略" in facts
+    row = page.inner_text("table.signatures")
+    assert "电子印章（GB/T 38540）" in row and "测试区市场监督管理局行政执法专用章" in row and "验证通过" in row
+    assert "证书链未验证" in row
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "document-ofd-sealed.png"), full_page=True)
+    page.goto(f"{server}/documents/{ids[1]}")
+    assert "签章后文件被修改" in page.inner_text("table.signatures")
+    page.screenshot(path=str(SHOTS / "document-ofd-changed-after-sealing.png"), full_page=True)
