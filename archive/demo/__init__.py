@@ -6,6 +6,7 @@ import io
 import random
 from typing import Any, Callable
 
+from archive.demo import ofd
 from archive.demo.documents import FontMissing, make_docx, make_pdf
 from archive.demo.scans import scanned_pdf
 from archive.services.powers import import_powers
@@ -210,7 +211,9 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                     session.commit()
                 title, paras = texts[form]
                 data, filename = None, f"{title}.{fmt}"
-                if fmt == "pdf" and pdf_ok:
+                if form == "penalty_decision" and i % 3 == 1:  # a third of decisions: OFD with the agency's seal
+                    data, filename = ofd.sealed(ofd.paginate(title, paras), seal_name=f"{names[v['agency']]}行政执法专用章"), f"{title}.ofd"
+                elif fmt == "pdf" and pdf_ok:
                     try:
                         if form == "service_receipt":  # signed by the party: a scan, read by OCR
                             data, filename = scanned_pdf(title, paras), f"{title}（扫描件）.pdf"

@@ -193,7 +193,7 @@ def test_an_ofd_is_previewed_and_its_seal_verified_on_its_page(server, page, app
     """An OFD decision sealed with an electronic seal: the page names its format, shows the seal
     验证通过 (chain not checked) and previews the archive's PDF/A rendition with pdf.js; the same
     file changed by one byte after sealing says 签章后文件被修改."""
-    from tests import ofd_samples as ofd
+    from archive.demo import ofd
     from tests.e2e.test_pages import SHOTS
 
     case = new_case(client, number="津武市监罚〔2026〕89号")

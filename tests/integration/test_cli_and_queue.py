@@ -258,6 +258,20 @@ def test_demo_loader_makes_cases_documents_and_an_index(archive):
     assert n >= 6 and statuses == {"extracted"} and scans == {"ocr_pending"}
     assert archive.index.doc_count() == n
     assert archive.index.search(SearchQuery(terms=parse_terms("行政处罚"))).total > 0
+    # every stored version examined: the demo's files are all master copies in an accepted format,
+    # and a decision sealed as OFD (a third of them) carries a seal that verifies
+    import json
+
+    from archive.models import Document, Examination
+
+    with archive.sessions() as s:
+        exams = s.scalars(select(Examination)).all()
+        ofds = s.scalars(select(Document).where(Document.media_type == "application/ofd")).all()
+    assert len(exams) == n and {e.policy for e in exams} == {"master"} and not any(e.protection for e in exams)
+    for e in exams:
+        for sig in json.loads(e.signatures):
+            assert sig["result"] == "验证通过" and sig["seal_name"].endswith("行政执法专用章")
+    assert ofds and all(d.text_status == "extracted" for d in ofds)
     # the basic information the 基础信息 and 统计 pages show: officers (one certificate lapsed) and plans
     from archive.models import InspectionPlan, Officer
 

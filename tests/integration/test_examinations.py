@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from archive.demo.documents import make_docx, make_pdf
 from archive.models import Examination
 from archive.services import examinations as service
-from tests import ofd_samples as ofd
+from archive.demo import ofd
 from tests import signing
 from tests.conftest import client_as, concurrently, drain, new_case, upload
 

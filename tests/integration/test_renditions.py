@@ -138,7 +138,7 @@ def test_the_binder_holds_every_kind_of_document_in_contents_order(app, client, 
     from PIL import Image
 
     from archive.demo.documents import make_pdf
-    from tests import ofd_samples as ofd
+    from archive.demo import ofd
 
     case = new_case(client, opened_on="2026-08-03")
     photo = io.BytesIO()

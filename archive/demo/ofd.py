@@ -1,6 +1,6 @@
-"""OFD files made by the tests themselves (GB/T 33190): text pages, an image, and an electronic
-seal in the GB/T 38540 v4 form signed with SM2 (gmssl) by a certificate made here — and the same
-files changed by one byte after sealing."""
+"""OFD files made by the archive itself for the demo, the tests and the benchmarks (GB/T 33190):
+text pages, lines, and an electronic seal in the GB/T 38540 v4 form signed with SM2 (gmssl) by a
+certificate made here — and the same files changed by one byte after sealing."""
 from __future__ import annotations
 
 import base64
@@ -43,6 +43,15 @@ def png(width: int = 40, height: int = 40, color=(200, 20, 20)) -> bytes:
     out = io.BytesIO()
     img.save(out, "PNG")
     return out.getvalue()
+
+
+def paginate(title: str, paragraphs: list[str], width: int = 38, lines_per_page: int = 24) -> list[list[str]]:
+    """A title and paragraphs as pages of lines that fit the page (``width`` characters a line)."""
+    lines = [title, ""]
+    for p in paragraphs:
+        lines += [p[i:i + width] for i in range(0, len(p), width)] or [""]
+    lines = [ln for ln in lines if ln] or [title]
+    return [lines[i:i + lines_per_page] for i in range(0, len(lines), lines_per_page)]
 
 
 def parts(pages: list[list[str]], *, signed: bool = False, title: str = "行政处罚决定书") -> dict[str, bytes]:
