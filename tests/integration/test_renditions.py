@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from archive.demo.documents import make_docx
 from archive.models import Document, Rendition
 from archive.services import renditions as service
-from tests.conftest import drain, new_case, upload
+from tests.conftest import concurrently, drain, new_case, upload
 
 WORDS = "当事人天津宏泰食品有限公司销售超过保质期的食品"
 
@@ -172,3 +172,18 @@ def test_the_binder_holds_every_kind_of_document_in_contents_order(app, client, 
         else:  # the image is drawn on its page
             assert any(k for k in page["/Resources"].get("/XObject", {}).keys()), name
     assert "转换中" not in contents and "附件" not in contents
+
+
+def test_a_version_is_rendered_once_under_concurrent_workers(app, client, archive):
+    """Workers rendering the same version at once (the job's lease keeps this rare: a worker and
+    ``archive renditions`` together) record one rendition row — the unique constraint decides; a
+    loser's copy stays an unreferenced version of the same key, which retention keeps."""
+    from archive.demo import ofd
+
+    case = new_case(client)
+    doc_id = upload(client, case["id"], ofd.sealed([["行政处罚决定书", "罚款人民币伍仟元整"]]), filename="决定书.ofd").get_json()["id"]
+    rs = service.RenderSettings(soffice="unused-for-ofd")
+    rows = concurrently(3, lambda i: service.render(archive.sessions, archive.store, archive.ingest_settings, rs, doc_id))
+    assert len({r.id for r in rows}) == 1 and rows[0].status == "done" and rows[0].pdfa_valid
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Rendition).where(Rendition.document_id == doc_id)) == 1
