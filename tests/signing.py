@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
@@ -33,10 +33,15 @@ def make_ca(cn: str = "测试根证书") -> tuple[ec.EllipticCurvePrivateKey, x5
     return key, cert
 
 
-def make_signer_cert(ca_key, ca_cert, cn: str = "张执法") -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+def make_signer_cert(ca_key, ca_cert, cn: str = "张执法", tsa: bool = False) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A signer's certificate issued by the CA (``tsa``: a time-stamping authority's, with an RSA
+    key as pyHanko's own test authority wants)."""
+    key = rsa.generate_private_key(65537, 2048) if tsa else ec.generate_private_key(ec.SECP256R1())
+    builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER))
+    if tsa:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+    cert = (builder
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
@@ -51,8 +56,17 @@ def write_root(directory: Path, cert: x509.Certificate) -> Path:
     return p
 
 
-def sign_pdf(pdf: bytes, key, cert, ca_cert, field: str = "执法签章") -> bytes:
-    """``pdf`` signed (PAdES baseline, no timestamp) by ``cert``'s key, the chain embedded."""
+def _asn1(key, cert):
+    from asn1crypto import keys as akeys, x509 as ax509
+
+    return (ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+            akeys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption())))
+
+
+def sign_pdf(pdf: bytes, key, cert, ca_cert, field: str = "执法签章", tsa=None) -> bytes:
+    """``pdf`` signed (PAdES baseline) by ``cert``'s key, the chain embedded; with a signature
+    timestamp from ``tsa`` = (key, certificate) acting as its own time-stamping authority."""
     from asn1crypto import keys as akeys, x509 as ax509
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
@@ -66,7 +80,14 @@ def sign_pdf(pdf: bytes, key, cert, ca_cert, field: str = "执法签章") -> byt
         cert_registry=SimpleCertificateStore.from_certs(
             [ax509.Certificate.load(ca_cert.public_bytes(serialization.Encoding.DER))]))
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    out = signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name=field), signer=signer)
+    timestamper = None
+    if tsa is not None:
+        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+        tsa_cert, tsa_key = _asn1(*tsa)
+        timestamper = DummyTimeStamper(tsa_cert, tsa_key, certs_to_embed=SimpleCertificateStore.from_certs(
+            [ax509.Certificate.load(ca_cert.public_bytes(serialization.Encoding.DER))]))
+    out = signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name=field), signer=signer, timestamper=timestamper)
     return out.getvalue()
 
 

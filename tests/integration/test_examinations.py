@@ -132,13 +132,13 @@ def pki(tmp_path):
     key, cert = signing.make_signer_cert(ca_key, ca)
     roots = tmp_path / "roots"
     signing.write_root(roots, ca)
-    return ca, key, cert, roots
+    return ca, key, cert, roots, ca_key
 
 
 def test_pdf_signatures_are_validated_against_the_configured_roots(make_app, pki):
     from tests.conftest import authorize
 
-    ca, key, cert, roots = pki
+    ca, key, cert, roots, _ = pki
     app = make_app(TRUST_ROOTS=str(roots))
     authorize(app)
     client, archive = client_as(app, "city"), app.extensions["archive"]
@@ -161,8 +161,21 @@ def test_pdf_signatures_are_validated_against_the_configured_roots(make_app, pki
     assert "PDF 数字签名" in page and "张执法（测试市司法局）" in page and "证书链可信" in page
 
 
+def test_a_signature_timestamp_is_reported(client, archive, pki):
+    """A signature with an embedded RFC 3161 timestamp (a time-stamping authority of the tests' CA)."""
+    ca, key, cert, _, ca_key = pki
+    tsa_key, tsa_cert = signing.make_signer_cert(ca_key, ca, cn="测试时间戳", tsa=True)
+    case = new_case(client)
+    signed = signing.sign_pdf(make_pdf("决定书", DECISION), key, cert, ca, tsa=(tsa_key, tsa_cert))
+    doc_id = upload(client, case["id"], signed).get_json()["id"]
+    drain(archive)
+    [sig] = examined(client, doc_id)["signatures"]
+    assert sig["result"] == "验证通过" and sig["timestamp"] and sig["timestamp"][:4] >= "2026"
+    assert "时间戳" in client.get(f"/documents/{doc_id}").get_data(as_text=True)
+
+
 def test_without_roots_a_valid_pdf_signature_is_never_called_trusted(client, archive, pki):
-    ca, key, cert, _ = pki
+    ca, key, cert, _, _ = pki
     case = new_case(client)
     doc_id = upload(client, case["id"], signing.sign_pdf(make_pdf("决定书", DECISION), key, cert, ca)).get_json()["id"]
     drain(archive)
