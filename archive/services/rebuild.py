@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.jobs import enqueue as queue_job
+from archive.services import examinations
 from archive.models import Case, CasePeriod, Document, DocumentVersion, Organisation, Stage
 from archive.clock import now as server_now
 from archive.services.ingest import IngestSettings, retain_until
@@ -240,7 +241,8 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
                                       recorded_at=_dt(m["completed-at"])))
                     session.flush()
         for key, v in versions.items():
-            restore_document(session, store, key, v, enqueue=False)  # the reindex that follows covers it
+            doc = restore_document(session, store, key, v, enqueue=False)  # the reindex that follows covers it
+            examinations.enqueue_for(session, doc)  # derived: the worker identifies and verifies it again
             report.documents += 1
             report.versions += len(v)
         report.renditions += _restore_renditions(session, store, rendition_keys.get(case_id, []))

@@ -247,6 +247,16 @@ def renditions_of(archive) -> list[tuple]:
                       for r in s.scalars(sa.select(Rendition)))
 
 
+def formats_of(archive) -> list[tuple]:
+    """The examinations of the documents' current versions (derived: made again after a rebuild)."""
+    from archive.models import Document, Examination
+
+    with archive.sessions() as s:
+        return sorted(s.execute(sa.select(Examination.document_id, Examination.version_id, Examination.puid,
+                                          Examination.policy, Examination.signatures_failed).join(
+            Document, (Document.id == Examination.document_id) & (Document.version_id == Examination.version_id))).all())
+
+
 def snapshot(client, case_ids):
     out = {"cases": {}, "search": {}}
     for cid in case_ids:
@@ -284,7 +294,9 @@ def test_rebuild_from_storage_gives_the_same_catalog_and_search(app, client, arc
     drain(archive, renditions=True)
     before = snapshot(client, [case["id"], other["id"]])
     before["renditions"] = renditions_of(archive)
+    before["formats"] = formats_of(archive)
     assert len(before["renditions"]) == 1  # the DOCX's
+    assert len(before["formats"]) == 5
     assert before["search"]["叁万元/current"] and before["search"]["罚款/all"] != before["search"]["罚款/current"]
     with second_database(database_url, tmp_path) as url:
         point_cli_at_rebuild(monkeypatch, archive, url, tmp_path / "rebuilt-index")
@@ -295,8 +307,10 @@ def test_rebuild_from_storage_gives_the_same_catalog_and_search(app, client, arc
         rebuilt = make_app(DATABASE_URL=url, S3_BUCKET=archive.config["S3_BUCKET"],
                            INDEX_DIR=str(tmp_path / "rebuilt-index"))
         authorize(rebuilt)
+        drain(rebuilt.extensions["archive"])  # the examinations, queued by the rebuild, are made again
         after = snapshot(client_as(rebuilt, "city"), [case["id"], other["id"]])
         after["renditions"] = renditions_of(rebuilt.extensions["archive"])
+        after["formats"] = formats_of(rebuilt.extensions["archive"])
         rebuilt.extensions["archive"].engine.dispose()
     assert after == before
 
