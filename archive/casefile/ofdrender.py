@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree
 
 from archive.casefile.ofdsign import SESSignature, _Package, _resolve, signature_files
+from archive.casefile.renditions import tidy
 
 log = logging.getLogger(__name__)
 
@@ -291,4 +292,4 @@ def as_pdfa(pdf_bytes: bytes, title: str = "") -> bytes:
                 meta["dc:title"] = title
         out = io.BytesIO()
         pdf.save(out)
-    return out.getvalue()
+    return tidy(out.getvalue())

@@ -38,9 +38,11 @@ def test_health_reports_components_and_queue(client, doc, archive):
     assert h["database"]["ok"] and h["object_store"]["ok"] and h["index"]["ok"]
     # every component up: ok, or degraded (still 200) while a needed holiday calendar is missing
     assert h["status"] == ("ok" if h["calendar"]["ok"] else "degraded")
-    # the upload's extraction and verification, and the case's two manifest writes (creation,
-    # the stage) wait
-    assert h["queue"] == {"pending": 4, "failed": 0, "ocr_pending": 0}
+    # the upload's extraction, verification and examination, and the case's two manifest writes
+    # (creation, the stage) wait
+    assert h["queue"] == {"pending": 5, "failed": 0, "ocr_pending": 0}
+    assert h["formats"] == {"examined": 0, "pending": 1, "outside_policy": 0, "protected": 0,
+                            "signatures_not_verified": 0}
     drain(archive)
     assert client.get("/api/health").get_json()["queue"] == {"pending": 0, "failed": 0, "ocr_pending": 0}
 

@@ -147,7 +147,8 @@ def test_a_job_whose_worker_died_runs_again_and_its_effect_happens_once(app, arc
     assert drain(archive) == 1
     with archive.sessions() as s:
         kinds = Counter(s.scalars(select(Job.kind).where(Job.subject == doc["id"])).all())
-    assert kinds == {"extract": 1, "upsert": 1, "verify": 1}  # (verify: the version read back once)
+    # (verify: the version read back once; examine: its format and signatures)
+    assert kinds == {"extract": 1, "upsert": 1, "verify": 1, "examine": 1}
     hits = client.get("/api/search", query_string={"q": "过期食品"}).get_json()
     assert [h["document_id"] for h in hits["hits"]] == [doc["id"]]
 
