@@ -219,6 +219,7 @@ class Document(Base):
     media_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sm3: Mapped[str | None] = mapped_column(String(64), nullable=True)  # beside SHA-256 (none before it was kept)
     object_key: Mapped[str] = mapped_column(String(255))
     version_id: Mapped[str] = mapped_column(String(255))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -520,6 +521,7 @@ class DocumentVersion(Base):
     media_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    sm3: Mapped[str | None] = mapped_column(String(64), nullable=True)
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     uploader: Mapped[str | None] = mapped_column(String(120), nullable=True)
     text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -570,6 +572,7 @@ class Amendment(Base):
     media_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    sm3: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|approved|rejected
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -66,6 +66,7 @@ class VersionSchema(Schema):
     media_type = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
+    sm3 = fields.String(allow_none=True, metadata={"description": "SM3 of the version (null: stored before SM3 was kept)"})
     version_id = fields.String()
     stored_at = LocalDateTime()
     superseded_at = LocalDateTime(allow_none=True)

@@ -53,14 +53,14 @@ def request(session: Session, store: ObjectStore, settings: IngestSettings, doc:
     now = server_now()
     key = amendment_key(case.id, new_id())
     meta = {"schema": "case-archive/1", "object": "amendment", "doc-id": doc.id, "case-id": case.id,
-            "sha256": spool.sha256, "size": str(spool.size), "filename": clean_filename(filename),
+            "sha256": spool.sha256, "sm3": spool.sm3, "size": str(spool.size), "filename": clean_filename(filename),
             "requested-by": by, "requested-at": now.isoformat()}
     put = store.put(key, spool, spool.size, meta, media_type, retain_until(now, settings.years_for(case.procedure)))
     hold_new(session, store, case.id, key, put.version_id)
     a = Amendment(document_id=doc.id, case_id=case.id, agency_code=case.agency_code, reason=reason,
                   requested_by=by, requested_at=now, object_key=key, version_id=put.version_id,
                   filename=clean_filename(filename), media_type=media_type, size=spool.size,
-                  sha256=spool.sha256, status="pending")
+                  sha256=spool.sha256, sm3=spool.sm3, status="pending")
     session.add(a)
     try:
         session.flush()  # the partial unique index keeps one pending amendment per document
@@ -141,11 +141,11 @@ def apply_approved(session: Session, store: ObjectStore, amendment_id: int) -> b
     version_id = _stored_copy(store, doc.object_key, known, a.id)
     old = DocumentVersion(
         document_id=doc.id, version_no=doc.version_no, object_key=doc.object_key, version_id=doc.version_id,
-        filename=doc.filename, media_type=doc.media_type, size=doc.size, sha256=doc.sha256,
+        filename=doc.filename, media_type=doc.media_type, size=doc.size, sha256=doc.sha256, sm3=doc.sm3,
         uploaded_at=_version_time(session, doc), uploader=doc.uploader, text_content=doc.text_content,
         superseded_at=a.decided_at or now, amendment_id=a.id)
     new_no = doc.version_no + 1
-    doc.filename, doc.media_type, doc.size, doc.sha256 = a.filename, a.media_type, a.size, a.sha256
+    doc.filename, doc.media_type, doc.size, doc.sha256, doc.sm3 = a.filename, a.media_type, a.size, a.sha256, a.sm3
     doc.version_no = new_no
     if version_id is None:
         completed = next((s.completed_at for s in case.stages if s.stage == doc.stage), None)
@@ -199,12 +199,12 @@ def _version_time(session: Session, doc: Document) -> dt.datetime:
 def versions(session: Session, doc: Document) -> list[dict]:
     """Every version, oldest first, the current one last."""
     out = [{"version": v.version_no, "current": False, "filename": v.filename, "media_type": v.media_type,
-            "size": v.size, "sha256": v.sha256, "version_id": v.version_id, "stored_at": v.uploaded_at,
+            "size": v.size, "sha256": v.sha256, "sm3": v.sm3, "version_id": v.version_id, "stored_at": v.uploaded_at,
             "superseded_at": v.superseded_at, "amendment_id": v.amendment_id}
            for v in session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == doc.id)
                                     .order_by(DocumentVersion.version_no))]
     out.append({"version": doc.version_no, "current": True, "filename": doc.filename, "media_type": doc.media_type,
-                "size": doc.size, "sha256": doc.sha256, "version_id": doc.version_id,
+                "size": doc.size, "sha256": doc.sha256, "sm3": doc.sm3, "version_id": doc.version_id,
                 "stored_at": _version_time(session, doc), "superseded_at": None, "amendment_id": None})
     return out
 

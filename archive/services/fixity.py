@@ -4,7 +4,6 @@ level-2 warning (the district office's)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar
 from archive.deadlines.rules import Rules
+from archive.digests import Digests
 from archive.models import Case, Document, DocumentVersion, FixityEvent, Rendition
 from archive.services import amendments
 from archive.services.objects import METADATA_SCHEMA, IngestSettings, receipt_key, retain_until
@@ -31,14 +31,16 @@ class FixityReport:
     failures: list[dict] = field(default_factory=list)
 
 
-def check_version(store: ObjectStore, key: str, version_id: str, sha256: str) -> tuple[str, str]:
-    """(result, detail) for one object version: ok, missing or damaged. StorageUnavailable
-    propagates: an unreachable store says nothing about the objects."""
+def check_version(store: ObjectStore, key: str, version_id: str, sha256: str,
+                  sm3: str | None = None) -> tuple[str, str]:
+    """(result, detail) for one object version: ok, missing or damaged — by its SHA-256 and, when
+    the catalog has it, its SM3, both computed in one read. StorageUnavailable propagates: an
+    unreachable store says nothing about the objects."""
     try:
         info = store.stat(key, version_id)
     except ObjectNotFound:
         return "missing", "the version is not in the store"
-    digest, size = hashlib.sha256(), 0
+    digest, size = Digests(), 0
     try:
         for chunk in store.open(key, version_id):
             digest.update(chunk)
@@ -50,18 +52,23 @@ def check_version(store: ObjectStore, key: str, version_id: str, sha256: str) ->
         return "missing", "the version disappeared while it was read"
     except Exception as exc:  # the store could not give the bytes back: damage
         return "damaged", f"unreadable: {type(exc).__name__}: {exc}"[:500]
-    if digest.hexdigest() != sha256:
-        return "damaged", f"SHA-256 of the stored bytes is {digest.hexdigest()}, the catalog says {sha256}"
+    if digest.sha256 != sha256:
+        return "damaged", f"SHA-256 of the stored bytes is {digest.sha256}, the catalog says {sha256}"
+    if sm3 and digest.sm3 != sm3:
+        return "damaged", f"SM3 of the stored bytes is {digest.sm3}, the catalog says {sm3}"
     meta = info.metadata.get("sha256")
     if meta and meta != sha256:
         return "damaged", f"the object's metadata says SHA-256 {meta}, the catalog says {sha256}"
-    return "ok", f"{size} bytes"
+    meta_sm3 = info.metadata.get("sm3")
+    if meta_sm3 and sm3 and meta_sm3 != sm3:
+        return "damaged", f"the object's metadata says SM3 {meta_sm3}, the catalog says {sm3}"
+    return "ok", f"{size} bytes" + (", SHA-256 and SM3" if sm3 else "")
 
 
-def _versions(session: Session, doc: Document) -> list[tuple[str, str]]:
-    """(version id, sha256) of every version the catalog knows for the document's key."""
-    out = [(doc.version_id, doc.sha256)]
-    out += [(v.version_id, v.sha256) for v in session.scalars(
+def _versions(session: Session, doc: Document) -> list[tuple[str, str, str | None]]:
+    """(version id, SHA-256, SM3) of every version the catalog knows for the document's key."""
+    out = [(doc.version_id, doc.sha256, doc.sm3)]
+    out += [(v.version_id, v.sha256, v.sm3) for v in session.scalars(
         select(DocumentVersion).where(DocumentVersion.document_id == doc.id))]
     return out
 
@@ -69,8 +76,8 @@ def _versions(session: Session, doc: Document) -> list[tuple[str, str]]:
 def check_document(session: Session, store: ObjectStore, doc: Document, now: dt.datetime) -> list[FixityEvent]:
     events = []
     known = _versions(session, doc)
-    for version_id, sha in known:
-        result, detail = check_version(store, doc.object_key, version_id, sha)
+    for version_id, sha, sm3 in known:
+        result, detail = check_version(store, doc.object_key, version_id, sha, sm3)
         events.append(FixityEvent(document_id=doc.id, object_key=doc.object_key, version_id=version_id,
                                   checked_at=now, result=result, detail=detail))
     # the PDF/A renditions made of it: derived, but kept and served like the original
@@ -81,7 +88,7 @@ def check_document(session: Session, store: ObjectStore, doc: Document, now: dt.
                                       checked_at=now, result=result, detail=detail))
     # a version of the key that the catalog does not know was written behind the archive's back
     for key, version_id in store.keys(doc.object_key):
-        if key == doc.object_key and version_id not in {v for v, _ in known} and \
+        if key == doc.object_key and version_id not in {v for v, _, _ in known} and \
                 not amendments.pending_application(session, doc.id, store.stat(key, version_id).metadata):
             events.append(FixityEvent(document_id=doc.id, object_key=key, version_id=version_id, checked_at=now,
                                       result="altered", detail="a version written outside the archive"))
@@ -221,7 +228,7 @@ def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings
     doc = session.get(Document, doc_id)
     if doc is None:
         return True
-    result, detail = check_version(store, doc.object_key, doc.version_id, doc.sha256)
+    result, detail = check_version(store, doc.object_key, doc.version_id, doc.sha256, doc.sm3)
     event = FixityEvent(document_id=doc.id, object_key=doc.object_key, version_id=doc.version_id,
                         checked_at=now, result=result, detail=detail)
     session.add(event)
@@ -234,6 +241,7 @@ def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings
         return False
     doc.fixity_checked_at = now
     case_id, version, sha256, size, uploaded_at = doc.case_id, doc.version_id, doc.sha256, doc.size, doc.uploaded_at
+    sm3 = doc.sm3
     case = session.get(Case, case_id)
     years = settings.years_for(case.procedure if case else "general")
     session.commit()
@@ -243,7 +251,7 @@ def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings
         return True  # written by an earlier run of this job
     except ObjectNotFound:
         pass
-    body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "size": size}).encode()
+    body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "sm3": sm3, "size": size}).encode()
     store.put(key, io.BytesIO(body), len(body), {"schema": METADATA_SCHEMA, "doc-id": doc_id},
               "application/json", retain_until(uploaded_at, years))
     return True

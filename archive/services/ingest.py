@@ -49,6 +49,7 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     media_type = detect_media_type(spool)
     spool.seek(0)
     doc = _new_document(case, stage, form, filename, media_type, spool.size, spool.sha256, clock(), uploader)
+    doc.sm3 = spool.sm3
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
                     media_type, retain_until(doc.uploaded_at, settings.years_for(case.procedure)))
@@ -165,6 +166,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     media_type = detect_media_type(io.BytesIO(head)) if whole else detect_media_type_head(head)
     doc = _new_document(case, stage, form, filename, media_type, reader.size if whole else 0,
                         reader.sha256 if whole else (expected or ""), clock(), uploader)
+    doc.sm3 = reader.sm3 if whole else None
     if whole and not allow_duplicate:
         refuse_duplicate(session, case, doc.sha256)
     until = retain_until(doc.uploaded_at, settings.years_for(case.procedure))
@@ -175,7 +177,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
         meta["size"] = ""
         meta["sha256-in"] = "receipt"
         put = store.put(doc.object_key, Prefixed(head, reader), -1, meta, media_type, until)  # type: ignore[arg-type]
-        doc.size, doc.sha256 = reader.size, reader.sha256
+        doc.size, doc.sha256, doc.sm3 = reader.size, reader.sha256, reader.sm3
     return _catalogue(session, store, case, doc, put, before_commit, verify=not whole,
                       allow_duplicate=allow_duplicate)
 
@@ -201,7 +203,7 @@ def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stag
     put = store.put_streamed(doc.object_key, Prefixed(head, source), length, meta, media_type,
                              retain_until(doc.uploaded_at, settings.years_for(case.procedure)),
                              verify=verify)
-    doc.sha256 = put.sha256
+    doc.sha256, doc.sm3 = put.sha256, put.sm3 or None
     return doc, put
 
 

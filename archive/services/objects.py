@@ -4,7 +4,6 @@ the store alone, and retention. Below ingest, amendments, attachments and fixity
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import tempfile
 import unicodedata
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.clock import SHANGHAI
+from archive.digests import Digests
 from archive.errors import TooLarge
 from archive.models import Case, Document
 
@@ -25,7 +25,7 @@ class HashingSpool:
 
     def __init__(self, max_bytes: int | None = None, spool_bytes: int = 1024 * 1024) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes)
-        self._sha = hashlib.sha256()
+        self._digests = Digests()
         self.size = 0
         self.max_bytes = max_bytes
 
@@ -33,12 +33,16 @@ class HashingSpool:
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise TooLarge(f"file larger than {self.max_bytes} bytes")
-        self._sha.update(data)
+        self._digests.update(data)
         return self._file.write(data)
 
     @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return self._digests.sha256
+
+    @property
+    def sm3(self) -> str:
+        return self._digests.sm3
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
@@ -99,7 +103,7 @@ def object_metadata(case: Case, doc: Document, completed_at: dt.datetime | None)
         "procedure": case.procedure, "power": case.power_code, "party-name": case.party_name,
         "party-id": case.party_id, "opened-on": case.opened_on.isoformat(), "stage": doc.stage,
         "form": doc.form_code, "filename": doc.filename, "media-type": doc.media_type,
-        "size": str(doc.size), "sha256": doc.sha256,
+        "size": str(doc.size), "sha256": doc.sha256, **({"sm3": doc.sm3} if doc.sm3 else {}),
         "completed-at": completed_at.astimezone(SHANGHAI).isoformat() if completed_at else "",
         "uploaded-at": doc.uploaded_at.astimezone(SHANGHAI).isoformat(), "uploader": doc.uploader or "",
     }

@@ -10,7 +10,6 @@ requests, sampling and complaints (they live in the database and its backups onl
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archive.digests import Digests
 from archive.jobs import enqueue as queue_job
 from archive.services import examinations
 from archive.models import Case, CasePeriod, Document, DocumentVersion, Organisation, Stage
@@ -154,18 +154,20 @@ def _with_receipt(store: ObjectStore, key: str, version: str, meta: dict) -> dic
     try:
         receipt = _read_json(store, receipt_key(meta["case-id"], meta["doc-id"], version))
         meta["sha256"], meta["size"] = receipt["sha256"], str(receipt["size"])
+        if receipt.get("sm3"):
+            meta["sm3"] = receipt["sm3"]
     except (ObjectNotFound, KeyError, ValueError):
         meta = _hashed(store, key, version, meta)
     return meta
 
 
 def _hashed(store: ObjectStore, key: str, version: str, meta: dict) -> dict:
-    """``meta`` with the SHA-256 and size of the version's bytes."""
-    digest, size = hashlib.sha256(), 0
+    """``meta`` with the SHA-256, SM3 and size of the version's bytes."""
+    digest, size = Digests(), 0
     for chunk in store.open(key, version):
         digest.update(chunk)
         size += len(chunk)
-    return {**meta, "sha256": digest.hexdigest(), "size": str(size)}
+    return {**meta, "sha256": digest.sha256, "sm3": digest.sm3, "size": str(size)}
 
 
 def restore_document(session: Session, store: ObjectStore, key: str, versions: list[tuple[str, dict]], *,
@@ -176,7 +178,7 @@ def restore_document(session: Session, store: ObjectStore, key: str, versions: l
     first_meta = versions[0][1]
     doc = Document(id=meta["doc-id"], case_id=meta["case-id"], stage=meta["stage"], form_code=meta["form"],
                    filename=meta["filename"], media_type=meta["media-type"], size=int(meta["size"]),
-                   sha256=meta["sha256"], object_key=key, version_id=current_version,
+                   sha256=meta["sha256"], sm3=meta.get("sm3") or None, object_key=key, version_id=current_version,
                    uploaded_at=_dt(first_meta["uploaded-at"]), uploader=first_meta.get("uploader") or None,
                    text_status="pending", version_no=int(meta.get("version-no") or 1))
     session.add(doc)
@@ -184,7 +186,7 @@ def restore_document(session: Session, store: ObjectStore, key: str, versions: l
     for (version, m), (_, later) in zip(versions[:-1], versions[1:]):
         session.add(DocumentVersion(
             document_id=doc.id, version_no=int(m.get("version-no") or 1), object_key=key, version_id=version,
-            filename=m["filename"], media_type=m["media-type"], size=int(m["size"]), sha256=m["sha256"],
+            filename=m["filename"], media_type=m["media-type"], size=int(m["size"]), sha256=m["sha256"], sm3=m.get("sm3") or None,
             uploaded_at=_dt(m.get("amended-at") or m["uploaded-at"]), uploader=m.get("uploader") or None,
             superseded_at=_dt(later.get("amended-at")) or server_now(),
             amendment_id=int(later["amendment-id"]) if later.get("amendment-id") else None))

@@ -80,6 +80,9 @@ class DocumentSchema(Schema):
     media_type = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
+    sm3 = fields.String(allow_none=True, metadata={
+        "description": "SM3 (GB/T 32905) of the current version, computed in the same pass as its SHA-256; "
+                       "null for a version stored before SM3 was kept"})
     version_id = fields.String()
     uploaded_at = LocalDateTime()
     uploader = fields.String(allow_none=True)

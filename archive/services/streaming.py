@@ -9,12 +9,12 @@ when its last byte arrives, so the store's multipart upload is aborted and nothi
 """
 from __future__ import annotations
 
-import hashlib
 from typing import IO
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+from archive.digests import Digests
 from archive.errors import ChecksumMismatch, TooLarge, ValidationFailed
 from archive.storage.base import LengthMismatch
 
@@ -229,7 +229,7 @@ class HashingReader:
         self.source = source
         self.max_bytes = max_bytes
         self.expected = expected_sha256
-        self._sha = hashlib.sha256()
+        self._digests = Digests()
         self.size = 0
         self.at_end = False
 
@@ -239,7 +239,7 @@ class HashingReader:
             self.size += len(data)
             if self.size > self.max_bytes:
                 raise TooLarge(f"file larger than {self.max_bytes} bytes")
-            self._sha.update(data)
+            self._digests.update(data)
         elif n != 0 and not self.at_end:
             self.at_end = True
             if self.size == 0:
@@ -249,7 +249,11 @@ class HashingReader:
 
     @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return self._digests.sha256
+
+    @property
+    def sm3(self) -> str:
+        return self._digests.sm3
 
 
 class Prefixed:

@@ -45,6 +45,7 @@ class PutResult:
     version_id: str
     etag: str
     sha256: str = ""  # of the bytes, when the store hashed them on the way (``put_streamed``)
+    sm3: str = ""  # the same bytes' SM3, hashed in the same pass
 
 
 @dataclass(frozen=True)

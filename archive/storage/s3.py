@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any, BinaryIO, Callable, Iterator, Mapping, cast
 from urllib.parse import urlunsplit
 
@@ -16,6 +15,7 @@ from minio.signer import sign_v4_s3
 from minio.time import to_amz_date
 from urllib3 import HTTPHeaderDict
 
+from archive.digests import Digests
 from archive.storage.base import (
     ByteStream, LengthMismatch, ObjectInfo, ObjectLocked, ObjectNotFound, PutResult, StorageError, StorageUnavailable,
     decode_metadata, encode_metadata,
@@ -142,7 +142,7 @@ class S3ObjectStore:
         body is read once); the caller keeps what it read if it wants to try again."""
         if length <= 0:
             raise ValueError("put_streamed needs the length of a non-empty body")
-        digest = hashlib.sha256()
+        digest = Digests()
         failed: list[BaseException] = []
 
         def body() -> Iterator[bytes]:
@@ -160,7 +160,7 @@ class S3ObjectStore:
                 if stream.read(1):
                     raise LengthMismatch(f"the stream has more than {length} bytes")
                 if verify is not None:
-                    verify(digest.hexdigest())
+                    verify(digest.sha256)
                 yield held  # the last bytes: the version exists once they are sent
             except Exception as exc:  # remembered: urllib3 may wrap it; the request is aborted
                 failed.append(exc)
@@ -182,7 +182,7 @@ class S3ObjectStore:
         if not version:
             raise StorageError("the store returned no version id: is versioning on?")
         return PutResult(key=key, version_id=version, etag=(response.headers.get("etag") or "").strip('"'),
-                         sha256=digest.hexdigest())
+                         sha256=digest.sha256, sm3=digest.sm3)
 
     def _send_unsigned(self, method: str, key: str, headers: dict, body: Iterator[bytes]):
         """One signed request whose payload is not signed, sent as ``body`` yields, never

@@ -15,6 +15,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from archive.digests import sm3_hex
 from archive.models import Document
 from tests.conftest import client_as, new_case, record_stage
 
@@ -82,6 +83,7 @@ def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
     assert r.status_code == 201, r.get_json()
     doc = r.get_json()
     assert doc["sha256"] == hashlib.sha256(data).hexdigest() and doc["size"] == len(data)
+    assert doc["sm3"] == sm3_hex(data)  # beside SHA-256, in the same pass over the parts
     with archive.sessions() as s:
         row = s.get(Document, doc["id"])
         key, version = row.object_key, row.version_id
@@ -93,11 +95,12 @@ def test_a_large_file_is_a_multipart_upload_with_a_receipt(app, archive, case):
         archive.store.stat(receipt_key(case["id"], doc["id"], version))
     assert _verified(archive, doc["id"]) == ["ok"]
     receipt = json.loads(b"".join(archive.store.open(receipt_key(case["id"], doc["id"], version))))
-    assert receipt["sha256"] == doc["sha256"] and receipt["size"] == len(data)
+    assert receipt["sha256"] == doc["sha256"] and receipt["size"] == len(data) and receipt["sm3"] == doc["sm3"]
     assert hashlib.sha256(b"".join(archive.store.open(key, version))).hexdigest() == doc["sha256"]
     from archive.services.rebuild import _document_versions
     [(v, resolved)] = _document_versions(archive.store, key)  # rebuild reads the receipt
     assert v == version and resolved["sha256"] == doc["sha256"] and resolved["size"] == str(len(data))
+    assert resolved["sm3"] == doc["sm3"]
     from archive.services.fixity import check_document
 
     with archive.sessions() as s:  # the fixity round reads it like any other
@@ -116,6 +119,7 @@ def test_a_small_file_of_unknown_length_is_one_request_with_its_full_metadata(ap
         row = s.get(Document, doc["id"])
         meta = archive.store.stat(row.object_key, row.version_id).metadata
     assert meta["sha256"] == hashlib.sha256(data).hexdigest() and meta["size"] == str(len(data))
+    assert meta["sm3"] == row.sm3 == doc["sm3"] == sm3_hex(data)
     assert "sha256-in" not in meta and row.media_type == "text/plain"
 
 
@@ -129,6 +133,7 @@ def test_a_file_within_one_part_goes_to_the_store_while_it_arrives(app, archive,
     doc = r.get_json()
     digest = hashlib.sha256(data).hexdigest()
     assert doc["sha256"] == digest and doc["size"] == len(data) and doc["media_type"] == "image/jpeg"
+    assert doc["sm3"] == sm3_hex(data)  # hashed by the store's streaming PUT in the same pass
     with archive.sessions() as s:
         row = s.get(Document, doc["id"])
         key, version = row.object_key, row.version_id
@@ -139,10 +144,11 @@ def test_a_file_within_one_part_goes_to_the_store_while_it_arrives(app, archive,
     assert _verified(archive, doc["id"]) == ["ok"]
     from archive.services.ingest import receipt_key
     receipt = json.loads(b"".join(archive.store.open(receipt_key(case["id"], doc["id"], version))))
-    assert receipt == {"doc-id": doc["id"], "version-id": version, "sha256": digest, "size": len(data)}
+    assert receipt == {"doc-id": doc["id"], "version-id": version, "sha256": digest, "sm3": doc["sm3"], "size": len(data)}
     from archive.services.rebuild import _document_versions
     [(v, resolved)] = _document_versions(archive.store, key)
     assert v == version and resolved["sha256"] == digest and resolved["size"] == str(len(data))
+    assert resolved["sm3"] == doc["sm3"]
 
 
 def test_a_version_that_does_not_read_back_as_received_is_reported_and_gets_no_receipt(app, archive, case, monkeypatch):
