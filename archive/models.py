@@ -289,6 +289,26 @@ class User(Base):
     scope_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"), nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Password rules (等保 identification): when it was set, whether its owner must change it
+    # (set by an administrator, or printed by the first start), consecutive failures and the lock.
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The login notice: the last login, the one before it, and the failures since the last one.
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failures_since_login: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PasswordHistory(Base):
+    """The hashes of a user's earlier passwords (a new one may not repeat the last five)."""
+
+    __tablename__ = "password_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):

@@ -96,7 +96,10 @@ def database_url(request, tmp_path):
 def archive_config(tmp_path, database_url: str, endpoint: str, **extra) -> dict:
     cfg = {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
            "S3_ENDPOINT": endpoint, "S3_ACCESS_KEY": ACCESS, "S3_SECRET_KEY": SECRET,
-           "S3_BUCKET": new_bucket(), "DEMO": False}
+           "S3_BUCKET": new_bucket(), "DEMO": False,
+           # the tests' people log in with passwords the tests set for them; the forced change
+           # of a password set by someone else is tested on its own (test_password_rules)
+           "FORCE_PASSWORD_CHANGE": False}
     cfg.update(extra)
     return cfg
 

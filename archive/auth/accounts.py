@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive.auth.principal import SCOPE_LEVEL
 from archive.db import changed_rows
 from archive.errors import ArchiveError, Conflict, NotFound, REQUIRED, ValidationFailed
-from archive.models import ROLES, ApiToken, LoginThrottle, Organisation, User, WebSession
+from archive.models import ROLES, ApiToken, LoginThrottle, Organisation, PasswordHistory, User, WebSession
 from archive.clock import now as server_now
 
 _hasher = PasswordHasher()
@@ -38,9 +38,83 @@ class Unauthenticated(ArchiveError):
     """No valid credentials."""
 
 
-def hash_password(password: str) -> str:
+class AccountLocked(ArchiveError):
+    """Too many consecutive failures: the account is locked until ``until`` (or a security
+    administrator lifts the lock). ``now`` is True when this attempt locked it."""
+
+    def __init__(self, until: dt.datetime, now: bool = False) -> None:
+        super().__init__("账户因连续登录失败已锁定，请联系安全管理员解锁或稍后再试 / the account is locked after "
+                         "consecutive failed logins")
+        self.until, self.now = until, now
+
+
+@dataclass(frozen=True)
+class LoginNotice:
+    """What a user is told after logging in: the previous login and the failures since."""
+
+    previous_at: dt.datetime | None
+    previous_ip: str | None
+    failures: int
+
+
+@dataclass(frozen=True)
+class LockRule:
+    """``after`` consecutive failures lock an account for ``minutes`` (0: never)."""
+
+    after: int = 10
+    minutes: int = 30
+
+
+HISTORY = 5  # a new password may not be one of the last five
+
+
+def random_password() -> str:
+    """A password for someone else to use once (the first start, an administrator's reset): it
+    meets the rules, and its owner must change it at the first login."""
+    import string
+
+    while True:
+        pick = secrets.choice
+        chars = [pick(string.ascii_lowercase), pick(string.ascii_uppercase), pick(string.digits), pick("-_.")]
+        chars += [pick(string.ascii_letters + string.digits) for _ in range(10)]
+        secrets.SystemRandom().shuffle(chars)
+        password = "".join(chars)
+        if not password_problems(password):
+            return password
+
+
+def password_problems(password: str, username: str = "", earlier: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Why ``password`` may not be set ("中文 / English" each; empty: it may): at least ten
+    characters of three of the four classes (lower case, upper case, digits, other — a Chinese
+    character counts as other), not containing the login, not one of the ``earlier`` hashes."""
+    problems = []
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(f"password shorter than {MIN_PASSWORD} characters", {"password": ["too short"]})
+        problems.append(f"密码至少 {MIN_PASSWORD} 个字符 / at least {MIN_PASSWORD} characters")
+    classes = sum([any(c.islower() and c.isascii() for c in password), any(c.isupper() and c.isascii() for c in password),
+                   any(c.isdigit() and c.isascii() for c in password),
+                   any(not (c.isascii() and c.isalnum()) for c in password)])
+    if classes < 3:
+        problems.append("密码须包含小写字母、大写字母、数字、其他字符中的至少三类 / "
+                        "three of: lower case, upper case, digits, other characters")
+    if username and username.lower() in password.lower():
+        problems.append("密码不能包含用户名 / must not contain the login")
+    for old in earlier:
+        try:
+            if _hasher.verify(old, password):
+                problems.append(f"不能与最近 {HISTORY} 次使用过的密码相同 / must differ from the last {HISTORY}")
+                break
+        except (VerificationError, InvalidHashError):
+            continue
+    return problems
+
+
+def hash_password(password: str, username: str = "", earlier: list[str] | tuple[str, ...] = ()) -> str:
+    """The Argon2 hash of a password that meets the rules (ValidationFailed with the reasons otherwise)."""
+    problems = password_problems(password, username, earlier)
+    if problems:
+        raise ValidationFailed("密码不符合规则：" + "；".join(p.split(" / ")[0] for p in problems) +
+                               " / the password does not meet the rules: " + "; ".join(p.split(" / ")[-1] for p in problems),
+                               {"password": problems})
     return _hasher.hash(password)
 
 
@@ -64,10 +138,16 @@ def create_user(session: Session, username: str, role: str, scope_code: str | No
         raise ValidationFailed(f"a {role} needs a scope ({level} code)", {"scope": [REQUIRED]})
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user {username} exists already")
+    now = server_now()
+    # a password given at creation was chosen by someone else (an administrator, the first
+    # start): its owner changes it at the first login
     user = User(username=username, role=role, scope_code=scope_code or None, display_name=display_name,
-                password_hash=hash_password(password) if password else None, created_at=server_now())
+                password_hash=hash_password(password, username) if password else None, created_at=now,
+                password_changed_at=now if password else None, must_change_password=bool(password))
     session.add(user)
     session.flush()
+    if user.password_hash:
+        session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=now))
     return user
 
 
@@ -180,11 +260,13 @@ def _count_attempt(session: Session, key: str, now: dt.datetime) -> None:
 
 
 def login(session: Session, username: str, password: str, ip: str | None,
-          clock: Callable[[], dt.datetime] = server_now) -> User:
+          clock: Callable[[], dt.datetime] = server_now, lock: LockRule = LockRule()) -> tuple[User, LoginNotice]:
     """Check a password. Attempts are counted per username and per address *before* the check
     (and committed), so parallel guesses cannot all pass; past FREE_FAILURES each further
-    attempt waits longer (LoginThrottled with retry_after). A success resets both counters.
-    Commits the session."""
+    attempt waits longer (LoginThrottled with retry_after). ``lock.after`` consecutive failures
+    of an account lock it (AccountLocked) until ``lock.minutes`` have passed or a security
+    administrator unlocks it; a locked account is refused whatever the password. A success
+    resets the counters and returns the notice of the previous login. Commits the session."""
     now = clock()
     keys = [f"user:{username.lower()[:150]}", f"ip:{ip or '-'}"]
     try:
@@ -202,14 +284,42 @@ def login(session: Session, username: str, password: str, ip: str | None,
         ok = _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         ok = False
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        if not ok:
+            session.execute(update(User).where(User.id == user.id)
+                            .values(failures_since_login=User.failures_since_login + 1))
+            session.commit()
+        raise AccountLocked(user.locked_until)
     if ok and user is not None and user.active and user.password_hash:
         session.execute(update(LoginThrottle).where(LoginThrottle.key.in_(keys))
                         .values(failures=0, blocked_until=None))
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
+        notice = LoginNotice(user.last_login_at, user.last_login_ip, user.failures_since_login)
+        user.last_login_at, user.last_login_ip = now, (ip or "")[:64] or None
+        user.failures_since_login = user.failed_logins = 0
+        user.locked_until = None
         session.commit()
-        return user
+        return user, notice
+    if user is not None:  # one more consecutive failure, counted atomically; after an expired lock, the first
+        lapsed = User.locked_until.is_not(None) & (User.locked_until <= now)
+        failed = session.execute(update(User).where(User.id == user.id).values(
+            failed_logins=case((lapsed, 1), else_=User.failed_logins + 1),
+            locked_until=case((lapsed, None), else_=User.locked_until),
+            failures_since_login=User.failures_since_login + 1)
+            .returning(User.failed_logins)).scalar() or 0
+        if lock.after and failed == lock.after:  # exactly one failure reaches the count: it locks, once
+            until = now + dt.timedelta(minutes=lock.minutes)
+            session.execute(update(User).where(User.id == user.id).values(locked_until=until))
+            session.commit()
+            raise AccountLocked(until, now=True)
+        session.commit()
     raise Unauthenticated("用户名或密码错误 / wrong username or password")
+
+
+def unlock(session: Session, user: User) -> None:
+    """Lift a lock (the security administrator's act; audited by the caller)."""
+    user.locked_until, user.failed_logins = None, 0
 
 
 # -- web sessions (revocable on the server) ----------------------------------------------------
@@ -247,10 +357,25 @@ def end_all_sessions(session: Session, user: User, clock: Callable[[], dt.dateti
         WebSession.user_id == user.id, WebSession.revoked_at.is_(None)).values(revoked_at=clock()))
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    """A new password; every open web session of the user ends."""
-    user.password_hash = hash_password(password)
+def set_password(session: Session, user: User, password: str, *, by_owner: bool = False,
+                 clock: Callable[[], dt.datetime] = server_now) -> None:
+    """A new password that meets the rules and repeats none of the last five; every open web
+    session of the user ends. One set by someone else (``by_owner`` False: an administrator's
+    reset, the CLI) must be changed by its owner at the next login."""
+    earlier = session.scalars(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
+                              .order_by(PasswordHistory.id.desc()).limit(HISTORY)).all()
+    user.password_hash = hash_password(password, user.username, list(earlier))
+    now = clock()
+    user.password_changed_at, user.must_change_password = now, not by_owner
+    user.failed_logins, user.locked_until = 0, None
+    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=now))
     end_all_sessions(session, user)
+
+
+def password_expired(user: User, days: int, now: dt.datetime) -> bool:
+    """A password older than ``days`` (0: never) must be changed before anything else."""
+    return bool(days) and user.password_changed_at is not None and now - user.password_changed_at > dt.timedelta(days=days)
+
 
 
 def disable_user(session: Session, user: User, clock: Callable[[], dt.datetime] = server_now) -> None:

@@ -1,13 +1,11 @@
 """First start: an administrator (and, with demo data, one user per role), shown once."""
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive import audit
-from archive.auth.accounts import create_user
+from archive.auth.accounts import create_user, random_password
 from archive.models import Organisation, User
 
 # The people behind the demo accounts, as the pages name them
@@ -31,7 +29,7 @@ def bootstrap_users(session: Session, demo: bool) -> tuple[list[tuple[str, str, 
     accounts, all with one new random password. Returns (accounts, password) or None."""
     if session.scalar(select(func.count()).select_from(User)):
         return None
-    password = secrets.token_urlsafe(12)
+    password = random_password()
     cities = session.scalars(select(Organisation.code).where(Organisation.level == "city")).all()
     accounts: list[tuple[str, str, str | None]] = [("admin", "city_office", cities[0] if len(cities) == 1 else None)]
     if demo:

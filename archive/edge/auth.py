@@ -176,9 +176,35 @@ def authenticate():
             g.principal = principal_for(session_db, user, "session")
             if request.method not in SAFE_METHODS:
                 csrf.protect()  # cookies are sent by browsers on their own: forms need the token
-            return None
+            return _password_gate(user)
+        session.clear()
         session.clear()
     return _unauthenticated("请先登录 / authentication required")
+
+
+PASSWORD_PATHS = ("/password", "/logout")
+
+
+def _password_gate(user):
+    """A password set by someone else (ARCHIVE_FORCE_PASSWORD_CHANGE), or older than
+    ARCHIVE_PASSWORD_DAYS, is changed before anything else: pages lead to 修改密码, the API
+    answers 403 (tokens are not affected)."""
+    from flask import current_app
+
+    from archive.auth.accounts import password_expired
+    from archive.clock import now as server_now
+
+    cfg = current_app.config
+    forced = bool(cfg.get("FORCE_PASSWORD_CHANGE", True)) and user.must_change_password
+    expired = password_expired(user, int(cfg.get("PASSWORD_DAYS") or 0), server_now())
+    if not (forced or expired) or request.path in PASSWORD_PATHS:
+        return None
+    if request.path.startswith("/api/"):
+        resp = jsonify({"code": 403, "status": "Forbidden",
+                        "message": "请先修改密码（初始密码或密码已过期）/ change your password first"})
+        resp.status_code = 403
+        return resp
+    return redirect(url_for("web.password", next=request.full_path if request.query_string else request.path))
 
 
 def security_headers(response):

@@ -5,7 +5,6 @@ person's sessions; each audited. Usernames are unique by the database's constrai
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from archive import audit
 from archive.auth import policy
-from archive.auth.accounts import create_user, disable_user, end_all_sessions, set_password
+from archive.auth.accounts import create_user, disable_user, end_all_sessions, random_password, set_password
 from archive.auth.principal import Principal
 from archive.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive.models import Organisation, User, WebSession
@@ -35,8 +34,8 @@ class Account:
 
 
 def new_password() -> str:
-    """A password for a person to change: 16 characters, letters and digits."""
-    return secrets.token_urlsafe(12)
+    """A password for a person to change at the first login: 14 characters that meet the rules."""
+    return random_password()
 
 
 def _parents(session: Session) -> dict[str, tuple[str, str | None]]:

@@ -13,7 +13,7 @@ from tests.conftest import drain, new_case, upload
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
-PASSWORD = "浏览器测试密码-browser"
+PASSWORD = "浏览器测试密码-Browser1"
 
 
 @pytest.fixture
@@ -217,3 +217,36 @@ def test_an_ofd_is_previewed_and_its_seal_verified_on_its_page(server, page, app
     page.goto(f"{server}/documents/{ids[1]}")
     assert "签章后文件被修改" in page.inner_text("table.signatures")
     page.screenshot(path=str(SHOTS / "document-ofd-changed-after-sealing.png"), full_page=True)
+
+
+def test_a_password_set_by_the_office_is_changed_at_the_first_login_with_the_notice(server, page, app):
+    """With the forced change on (as in production): the clerk whose password the office set is
+    led to 修改密码 with the notice of the previous login, is told the rules in Chinese when the
+    new one is too weak, sets a good one and lands where they were going."""
+    from tests.e2e.test_pages import SHOTS
+
+    app.config["FORCE_PASSWORD_CHANGE"] = True
+    try:
+        page.goto(server + "/cases")
+        page.fill("input[name=username]", "zhao")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(server + "/password**")
+        # the notice of the previous login is on the first page after the login
+        assert "由管理员设置或系统生成" in page.inner_text("main") and "这是您的首次登录" in page.inner_text("main")
+        page.fill("input[name=current]", PASSWORD)
+        page.fill("input[name=new]", "weakpassword")
+        page.fill("input[name=again]", "weakpassword")
+        page.click("form.password-change button[type=submit]")
+        assert "至少三类" in page.inner_text("main")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "password-change-rules.png"), full_page=True)
+        page.fill("input[name=current]", PASSWORD)
+        page.fill("input[name=new]", "我的新密码-Wq2026x")
+        page.fill("input[name=again]", "我的新密码-Wq2026x")
+        page.click("form.password-change button[type=submit]")
+        page.wait_for_url(server + "/cases")
+        assert "密码已修改" in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "password-changed-notice.png"), full_page=True)
+    finally:
+        app.config["FORCE_PASSWORD_CHANGE"] = False

@@ -22,7 +22,7 @@ from tests.conftest import drain, new_case
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
-PASSWORD = "浏览器测试密码-browser"
+PASSWORD = "浏览器测试密码-Browser1"
 SHOTS = Path(os.environ.get("ARCHIVE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "test-screenshots")
 
 

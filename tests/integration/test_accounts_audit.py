@@ -16,7 +16,7 @@ from archive.config import InsecureConfiguration, load_config
 from archive.models import AuditEntry, AuditHead
 from tests.conftest import client_as, new_case
 
-PASSWORD = "正确的密码-correct-horse"
+PASSWORD = "正确的密码-Correct-horse9"
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def test_cli_users_add_and_tokens(app, archive, tokens, monkeypatch):
         monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
     runner = CliRunner()
     r = runner.invoke(main, ["users", "add", "li", "--role", "district_office", "--scope", "120114",
-                             "--password-stdin"], input="一个足够长的密码-long-enough\n")
+                             "--password-stdin"], input="一个足够长的密码-Long-enough1\n")
     assert r.exit_code == 0, r.output
     token = r.output.strip().splitlines()[-1]
     assert token.startswith("arc_") and "一个足够长的密码" not in r.output

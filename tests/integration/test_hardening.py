@@ -158,11 +158,11 @@ def test_password_change_and_disabling_end_sessions(app, archive, person):  # no
     assert log_in(first, person, PASSWORD).status_code == 302
     assert log_in(second, person, PASSWORD).status_code == 302
     with archive.sessions() as s:
-        set_password(s, find_user(s, person), "另一个足够长的密码-2")
+        set_password(s, find_user(s, person), "另一个足够长的密码-New2")
         s.commit()
     assert first.get("/api/forms").status_code == 401 and second.get("/api/forms").status_code == 401
     third = app.test_client()
-    assert log_in(third, person, "另一个足够长的密码-2").status_code == 302
+    assert log_in(third, person, "另一个足够长的密码-New2").status_code == 302
     assert third.get("/api/forms").status_code == 200
     with archive.sessions() as s:
         disable_user(s, find_user(s, person))
@@ -490,8 +490,8 @@ def test_index_jobs_wait_for_the_store_without_spending_attempts(app, archive, c
     with archive.sessions() as s:
         job = s.scalars(select(Job).where(Job.subject == document["id"], Job.kind == "extract")).one()
         assert job.attempts == 0 and job.done_at is None and "unreachable" in job.last_error
-        # the upload's extract and verify jobs both wait
-        assert jobs.queue_depth(s) == {"pending": 2, "failed": 0, "ocr_pending": 0}
+        # the upload's extract, verify and examine jobs all wait
+        assert jobs.queue_depth(s) == {"pending": 3, "failed": 0, "ocr_pending": 0}
     monkeypatch.undo()
     assert drain(archive) == 1
     assert client.get("/api/search", query_string={"q": "伍万元"}).get_json()["total"] == 1

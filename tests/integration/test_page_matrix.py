@@ -62,6 +62,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
         ("GET", "/login", {}, of(ALL, 200)),
         ("POST", "/login", {"data": {"username": "nobody", "password": "x"}}, of(ALL, 400)),  # no CSRF token
         ("POST", "/logout", {}, of(ALL, 302)),
+        ("GET", "/password", {}, of(ALL, 200)),  # 修改密码: everyone's own
+        ("POST", "/password", {"data": {"current": "wrong", "new": "x", "again": "x"}}, of(ALL, 400)),
         ("GET", "/favicon.ico", {}, of(ALL, 200)),
         ("GET", "/search", {"query_string": {"q": "立案"}}, of(ALL, 200)),
         ("GET", "/documents", {}, of(ALL, 302)),  # old addresses: to the case list
