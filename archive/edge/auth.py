@@ -209,8 +209,15 @@ def _password_gate(user):
 
 def security_headers(response):
     """after_request: the same protective headers on every response."""
+    from flask import current_app
+
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if (g.get("principal") is not None or request.path.startswith("/api/")) \
+            and "no-store" not in response.headers.get("Cache-Control", ""):
+        response.headers["Cache-Control"] = "private, no-store"  # nothing a person may read is kept by a cache
+    if current_app.config.get("ENV") == "production":  # behind TLS (the reverse proxy's job)
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 

@@ -135,7 +135,7 @@ def chart_png(name: str):
     if name not in briefing.CHARTS:
         refuse("chart", name, visible=False, why="no such chart")
     _, _, _, data = _month_figures(p)
-    return Response(briefing.chart(data, name), mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+    return Response(briefing.chart(data, name), mimetype="image/png", headers={"Cache-Control": "private, no-store"})
 
 
 @bp.route("/stats/daily-use")

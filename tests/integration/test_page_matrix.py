@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from archive.demo.documents import make_pdf
 from archive.models import AuditEntry
 from archive.clock import SHANGHAI
-from tests.conftest import ACCOUNTS, client_as
+from tests.conftest import ACCOUNTS, client_as, security_header_problems
 from tests.integration.test_policy_matrix import _path as api_path, for_case_a
 from tests.integration.test_policy_matrix import (  # noqa: F401,F811  (world: the API matrix's fixture)
     HANDLERS, OFFICER_A, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS, WRITERS_A, world,
@@ -225,6 +225,7 @@ def test_every_page_answers_each_role_as_promised(app, archive, world, who):
             before = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "access.refused"))
         r = c.open(path, method=method, **kw)
         wanted = expect(who)
+        wrong += security_header_problems(r, path)
         if r.status_code != wanted:
             wrong.append((method, rule, r.status_code, wanted))
             continue

@@ -166,3 +166,18 @@ def test_concurrent_failures_lock_exactly_once(make_app, database_url):
         assert user.locked_until is not None and user.failures_since_login == checked >= 5
         assert s.scalar(select(func.count()).select_from(User)) >= 1
     assert client_as(app, None).get("/api/health").status_code in (200, 503)
+
+
+def test_cookies_and_transport_headers_in_production(make_app):
+    """In production the session cookie is Secure, HttpOnly and SameSite, and every answer
+    carries HSTS (TLS itself, with SM2 certificates where required, ends at the reverse proxy)."""
+    app = make_app(ENV="production", SECRET_KEY="a-production-secret-of-enough-length-0123456789",
+                   FORCE_PASSWORD_CHANGE=False)
+    authorize(app)
+    _user(app)
+    c = app.test_client()
+    r = log_in(c, "zhang", GOOD)
+    cookie = r.headers.get("Set-Cookie", "")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert client_as(app, "city").get("/api/cases").headers["Strict-Transport-Security"]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from archive.demo.documents import make_pdf
 from archive.models import AuditEntry, WarningRecord
 from archive.clock import SHANGHAI
-from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, upload
+from tests.conftest import ACCOUNTS, client_as, new_case, record_stage, security_header_problems, upload
 
 ROLES = [a[0] for a in ACCOUNTS]
 OFFICER_A = "agency,name,certificate_no,valid_until\nA-SJJ,张明,12010001,2029-12-31\n".encode()
@@ -335,6 +335,7 @@ def test_every_route_answers_each_role_as_promised(app, archive, world, who):
         r = c.open(path, method=method, **kw)
         wanted = expect(who, ok)
         assert r.status_code == wanted, (who, method, rule, r.status_code, r.get_data(as_text=True)[:300])
+        assert not security_header_problems(r, path), security_header_problems(r, path)
         if wanted in (403, 404):
             body = r.get_json()
             assert body["code"] == wanted and body["message"], (who, rule)
