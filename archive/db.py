@@ -30,6 +30,22 @@ def changed_rows(session: Session, stmt: Any) -> int:
     return int(getattr(result, "rowcount", 0))
 
 
+def insert_once(sessions: sessionmaker[Session], row: Any, found: Any) -> Any:
+    """Insert ``row`` in a session of its own; when a unique constraint says another writer
+    recorded the same thing first, that one (``found(session)``) stands and is returned."""
+    from sqlalchemy.exc import IntegrityError
+
+    with sessions() as s:
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            return found(s)
+        s.refresh(row)
+        return row
+
+
 def compare_and_set(session: Session, stmt: Any) -> bool:
     """Run a guarded UPDATE (``… WHERE id = ? AND status = 'expected'``): True if it won.
 

@@ -340,6 +340,17 @@ def _front_matter(case: Case, agency_name: str, parts: list[BinderPart]) -> tupl
     return bytes(pdf.output()), toc_pages
 
 
+def _take(part: BinderPart, pdf: IO[bytes] | None, note: str) -> None:
+    """The part's pages from ``pdf`` (a temporary file it keeps), or ``note`` when there are none."""
+    pages = _pdf_pages(pdf) if pdf is not None else None
+    if pdf is not None and pages:
+        part.pages, part.file = pages, pdf
+    else:
+        if pdf is not None:
+            pdf.close()
+        part.note = note
+
+
 IMAGE_PAGES = {"image/jpeg", "image/png", "image/tiff", "image/bmp", "image/gif", "image/webp"}
 A4 = (595.28, 841.89)  # points
 
@@ -414,12 +425,7 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
                     for chunk in store.open(key, version):
                         f.write(chunk)
                     f.seek(0)
-                    pages = _pdf_pages(f)
-                    if pages:
-                        part.pages, part.file = pages, f
-                    else:
-                        f.close()
-                        part.note = "转换件已损坏"
+                    _take(part, f, "转换件已损坏")
                 elif status == "failed":
                     part.note = "转换失败：" + (reason.split(" / ")[0] if reason else "原因未记录")
                 else:
@@ -429,23 +435,10 @@ def build_binder(case: Case, agency_name: str, store: ObjectStore, soffice: str 
                 if soffice:
                     with _spool(store, d) as f:
                         converted = docx_to_pdf(f, soffice)
-                pages = _pdf_pages(converted) if converted is not None else None
-                if converted is not None and pages:
-                    part.pages, part.file = pages, converted
-                else:
-                    if converted is not None:
-                        converted.close()
-                    part.note = "DOCX，LibreOffice 转换失败" if soffice else "DOCX，未安装 LibreOffice 无法转换"
+                _take(part, converted, "DOCX，LibreOffice 转换失败" if soffice else "DOCX，未安装 LibreOffice 无法转换")
             elif d.media_type in IMAGE_PAGES:
                 with _spool(store, d) as f:
-                    converted = image_pages(f)
-                pages = _pdf_pages(converted) if converted is not None else None
-                if converted is not None and pages:
-                    part.pages, part.file = pages, converted
-                else:
-                    if converted is not None:
-                        converted.close()
-                    part.note = "图像无法读取"
+                    _take(part, image_pages(f), "图像无法读取")
             else:
                 part.note = d.media_type
             parts.append(part)

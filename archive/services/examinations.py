@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.casefile.formats import OFD_MIME, identify, judge, protection, suffix_for
 from archive.casefile.ofdsign import ofd_signatures
 from archive.casefile.signatures import PASSED, load_roots, pdf_signatures
 from archive.clock import now as server_now
+from archive.db import insert_once
 from archive.jobs import enqueue
 from archive.models import Document, DocumentVersion, Examination
 from archive.storage.base import ObjectStore
@@ -84,15 +84,8 @@ def examine(sessions: sessionmaker[Session], store: ObjectStore, es: ExamineSett
     finally:
         shutil.rmtree(work, ignore_errors=True)
     row.document_id, row.version_id = doc_id, version_id
-    with sessions() as s:
-        s.add(row)
-        try:
-            s.commit()
-        except IntegrityError:  # another worker recorded it meanwhile: its row stands
-            s.rollback()
-            return of_version(s, doc_id, version_id)
-        s.refresh(row)
-        return row
+    # another worker may have recorded it meanwhile: its row stands
+    return insert_once(sessions, row, lambda s: of_version(s, doc_id, version_id))
 
 
 def _examined(path: Path, form_code: str, es: ExamineSettings) -> Examination:

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.casefile.renditions import EDITABLE, pdfa_problems, rendition_key, to_pdfa
 from archive.clock import now as server_now
+from archive.db import insert_once
 from archive.extraction import extract, normalise
 from archive.jobs import enqueue
 from archive.models import Case, Document, Rendition
@@ -153,16 +153,10 @@ def render(sessions: sessionmaker[Session], store: ObjectStore, settings: Ingest
                              "source-version": key_of[2], "kind": "rendition", "sha256": row.sha256},
                             PDF, retain_until(uploaded_at, years))
             row.version_id = put.version_id
-    with sessions() as s:
-        s.add(row)
-        try:
-            s.commit()
-        except IntegrityError:  # another worker recorded it meanwhile: its row stands
-            s.rollback()
-            return current(s, s.get(Document, doc_id))  # type: ignore[arg-type]
-        s.refresh(row)
-        log.info("rendition of %s: %s in %.1f s", doc_id, row.status, row.seconds or 0)
-        return row
+    # another worker may have recorded it meanwhile: its row stands
+    kept = insert_once(sessions, row, lambda s: current(s, s.get(Document, doc_id)))
+    log.info("rendition of %s: %s in %.1f s", doc_id, kept.status, kept.seconds or 0)
+    return kept
 
 
 def queue(session: Session, which: str, doc_id: str | None = None) -> int:
