@@ -77,6 +77,27 @@ def users_passwd(username: str, password_stdin: bool) -> None:
     click.echo(f"password of {username} changed; its web sessions have ended")
 
 
+@users.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """Lift the lock that consecutive failed logins put on an account (audited)."""
+    from archive import audit
+    from archive.auth.accounts import find_user, unlock
+    from archive.errors import ArchiveError
+
+    with _sessions(load_config())() as session:
+        try:
+            user = find_user(session, username)
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+        was = user.locked_until
+        unlock(session, user)
+        audit.append(session, "user.unlock", actor="cli", target_type="user", target_id=username,
+                     detail={"locked_until": was.isoformat() if was else None})
+        session.commit()
+    click.echo(f"{username} unlocked" if was else f"{username} was not locked")
+
+
 @users.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:

@@ -542,7 +542,7 @@ def test_offices_manage_the_accounts_below_them_from_a_page(app, archive, tokens
     assert made.status_code == 200 and "wq_sjj_zhao" in html
     password = html.split('<code class="password">')[1].split("</code>")[0]
     with archive.sessions() as s:
-        assert login(s, "wq_sjj_zhao", password, "127.0.0.1").display_name == "赵强"
+        assert login(s, "wq_sjj_zhao", password, "127.0.0.1")[0].display_name == "赵强"
         s.commit()
     again = district.post("/accounts", data={"csrf_token": token, "username": "wq_sjj_zhao", "display_name": "赵强",
                                              "role": "agency_clerk", "scope_code": "A-SJJ"})

@@ -131,6 +131,8 @@ def test_consecutive_failures_lock_the_account_and_the_notice_tells_the_owner(st
         s.commit()
     fresh = strict.test_client()
     assert log_in(fresh, "zhang", GOOD).status_code == 302
+    with archive.sessions() as s:
+        assert s.scalar(select(User.locked_until).where(User.username == "zhang")) is None
     notice = fresh.get("/", follow_redirects=True).get_data(as_text=True)
     assert re.search(r"上次登录：\d{4}-\d{2}-\d{2} \d{2}:\d{2}，地址 127\.0\.0\.1。此后有 3 次失败的登录尝试", notice), notice
 
@@ -181,3 +183,22 @@ def test_cookies_and_transport_headers_in_production(make_app):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
     assert client_as(app, "city").get("/api/cases").headers["Strict-Transport-Security"]
+
+
+def test_the_operator_unlocks_an_account_from_the_command_line(strict, monkeypatch):
+    from archive.cli import main
+
+    _user(strict)
+    archive = strict.extensions["archive"]
+    with archive.sessions() as s:
+        s.execute(update(User).where(User.username == "zhang").values(
+            must_change_password=False, locked_until=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=30)))
+        s.commit()
+    assert log_in(strict.test_client(), "zhang", GOOD).status_code == 403
+    for key in ("DATA_DIR", "DATABASE_URL"):
+        monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
+    r = CliRunner().invoke(main, ["users", "unlock", "zhang"])
+    assert r.exit_code == 0 and "zhang unlocked" in r.output, r.output
+    assert log_in(strict.test_client(), "zhang", GOOD).status_code == 302
+    with archive.sessions() as s:
+        assert "user.unlock" in s.scalars(select(AuditEntry.action).where(AuditEntry.target_id == "zhang")).all()
