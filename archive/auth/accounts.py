@@ -317,6 +317,14 @@ def login(session: Session, username: str, password: str, ip: str | None,
     raise Unauthenticated("用户名或密码错误 / wrong username or password")
 
 
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's current one (no counting: the owner is logged in)."""
+    try:
+        return user.password_hash is not None and _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def unlock(session: Session, user: User) -> None:
     """Lift a lock (the security administrator's act; audited by the caller)."""
     user.locked_until, user.failed_logins = None, 0

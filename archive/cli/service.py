@@ -61,6 +61,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
                 click.echo(f"  {username:10} {role:18} {scope or ('(assigned files)' if role == 'reviewer' else '(whole city)'):12} "
                            f"{DISPLAY_NAMES.get(username, '')}")
             click.echo(f"  password for all of them: {password}")
+            click.echo("  (each account sets its own password at its first login: 首次登录需修改密码)")
         click.echo("\n".join([
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",
             f"  log in:         {url}/login",

@@ -8,7 +8,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from archive import audit
 from archive.auth.accounts import (
     AccountLocked, LockRule, LoginThrottled, Unauthenticated, end_session, login as check_login, password_expired,
-    set_password, start_session,
+    set_password, start_session, verify_password,
 )
 from archive.clock import local, now as server_now
 from archive.edge.auth import audit_event, csrf
@@ -100,16 +100,8 @@ def password():
               if password_expired(user, int(cfg.get("PASSWORD_DAYS") or 0), server_now()) else "")
     errors: list[str] = []
     if request.method == "POST":
-        from argon2 import PasswordHasher
-        from argon2.exceptions import InvalidHashError, VerificationError
-
-        current_pw = request.form.get("current", "")
         new, again = request.form.get("new", ""), request.form.get("again", "")
-        try:
-            ok = bool(user.password_hash) and PasswordHasher().verify(user.password_hash, current_pw)
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
+        if not verify_password(user, request.form.get("current", "")):
             errors.append("当前密码不正确。")
         elif new != again:
             errors.append("两次输入的新密码不一致。")
