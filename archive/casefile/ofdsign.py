@@ -210,7 +210,8 @@ def _verify_one(pkg: _Package, kind: str, name: str) -> Signature:
         s.reason = "数字签名（GB/T 35275）的签名值未验证，仅核对了受保护文件的摘要 / signature value not verified; digests checked"
     if changed:
         s.result = MODIFIED
-        s.reason = f"以下文件在签章后被修改 / changed after signing: {', '.join(changed[:5])}"
+        names = ", ".join(changed[:5])
+        s.reason = f"以下文件在签章后被修改：{names} / changed after signing: {names}"
         s.intact = False
     elif s.valid is False:
         s.result = s.result or "无法验证（签名值不正确）"
