@@ -30,6 +30,11 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "FORCE_PASSWORD_CHANGE": (True, "bool", "A password set by an administrator or printed by the first start must be changed at the first login"),
     "LOCK_AFTER_FAILURES": (10, int, "Consecutive failed logins that lock an account (0: never)"),
     "LOCK_MINUTES": (30, int, "How long a locked account stays locked unless a security administrator unlocks it"),
+    "MFA_ROLES": ("district_office,city_office,auditor,sys_admin,security_admin,audit_admin", str,
+                  "Roles that log in with a second factor (TOTP after the password), comma-separated; empty: none"),
+    "SESSION_IDLE_MINUTES": (30.0, float, "A web session without a request for this long ends (the page warns before)"),
+    "SESSION_WARN_SECONDS": (60, int, "How long before an idle session ends the page warns"),
+    "AUDIT_DIGEST": ("sha256", str, "Digest of the audit chain's links: sha256, or sm3 (a new segment continues from the SHA-256 head)"),
     "TRUST_ROOTS": ("", str, "Directory of CA certificates (PEM or DER) that PDF signatures are validated against; empty: none, no signature is called trusted"),
     "FORMAT_POLICY": ("", str, "Format policy file (JSON, like forms/formats.json); empty: the bundled one"),
     "FIXITY_PERIOD_DAYS": (90, int, "The worker's rolling fixity check reaches every object within this many days"),
@@ -63,7 +68,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "DEMO": (True, "bool", "archive serve loads demo data into an empty database"),
     "ENV": ("development", str, "development or production; production refuses default secrets"),
     "SECRET_KEY": ("", str, "Signs session cookies; empty in development means a random key kept in DATA_DIR/secret_key"),
-    "SESSION_HOURS": (12, int, "A web login lasts this long"),
+    "SESSION_HOURS": (12, int, "A web login lasts at most this long, however active (the absolute limit)"),
     "TOKEN_DAYS": (90, int, "Lifetime of API tokens issued by the CLI"),
 }
 
@@ -102,6 +107,9 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     from archive.formula import formula  # a bad formula stops the start, named
 
     formula(cfg)
+    cfg["AUDIT_DIGEST"] = cfg["AUDIT_DIGEST"].strip().lower()
+    if cfg["AUDIT_DIGEST"] not in {"sha256", "sm3"}:
+        raise ValueError("ARCHIVE_AUDIT_DIGEST must be sha256 or sm3")
     cfg["ENV"] = cfg["ENV"].lower()
     if cfg["ENV"] not in {"development", "production"}:
         raise ValueError("ARCHIVE_ENV must be development or production")

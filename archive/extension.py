@@ -59,6 +59,10 @@ class Archive:
     def prepare(self) -> None:
         """Migrate the database and create the bucket (versioning + object lock). Idempotent."""
         upgrade(self.engine)
+        from archive.audit import ensure_digest
+
+        with self.sessions() as session:
+            ensure_digest(session, self.config.get("AUDIT_DIGEST", "sha256"))
         self.store.ensure_bucket()
 
 

@@ -10,6 +10,7 @@ ROLE_NAMES = {
     "agency_clerk": "经办人员", "agency_legal": "法制审核人员", "district_office": "区司法局/区政府法制办",
     "city_office": "市级（市司法局/市政府法制办）", "reviewer": "评查人员", "complaint_handler": "投诉处理人员",
     "auditor": "审计人员",
+    "sys_admin": "系统管理员", "security_admin": "安全管理员", "audit_admin": "审计管理员",
 }
 STAGE_NAMES = {"inspection": "行政检查", "filing": "立案", "investigation": "调查取证", "review": "法制审核",
                "decision": "处罚决定", "execution": "执行", "closing": "结案"}
@@ -117,12 +118,18 @@ AUDIT_ACTION_NAMES = {
     "user.create": "新建账号", "user.disable": "停用账号", "user.password": "设置密码", "warning.handle": "处理预警",
     "task.decide": "审核任务", "task.send_back": "退回任务", "user.sessions_end": "结束会话", "sample.withdraw": "撤回抽查计划",
     "case.correction_request": "申请更正案件信息", "case.correction_decide": "审批案件信息更正",
+    # identification, sessions and the administrators (等保 level three)
+    "auth.password_ok": "密码验证通过（待动态口令）", "auth.mfa_failed": "动态口令错误", "auth.mfa_enrolled": "绑定动态口令",
+    "auth.recovery_code_used": "使用恢复码登录", "auth.locked": "账号被锁定", "auth.login_refused_locked": "锁定期间尝试登录",
+    "auth.password_changed": "修改密码", "user.unlock": "解除锁定", "user.mfa_reset": "重置动态口令",
+    "user.role": "调整角色", "user.sessions_end_others": "结束本人其他会话", "export": "导出文件",
+    "audit.digest": "审计链改用 SM3", "audit.chain_broken": "审计链断开告警", "alert.acknowledge": "记录告警核查情况",
 }
 
 AUDIT_TARGET_NAMES = {
     "case": "案件", "document": "文书", "warning": "预警", "amendment": "更正申请", "complaint": "投诉",
     "task": "任务", "sampling_plan": "抽查计划", "review": "评查", "user": "账号", "calendar": "节假日安排",
-    "stats": "统计", "audit": "审计日志", "month": "月份", "filing": "备案", "basic_info": "基础信息",
+    "stats": "统计", "audit": "审计日志", "path": "地址", "alert": "安全告警", "month": "月份", "filing": "备案", "basic_info": "基础信息",
     "agency": "执法机关", "chart": "图表", "token": "令牌", "stage": "环节", "fixity": "存证检查",
 }
 
@@ -135,6 +142,9 @@ AUDIT_DETAIL_NAMES = {
     "review": "评查", "grade": "等级", "score": "得分", "strata": "各层", "assignments": "分配", "sample": "样本",
     "seed": "随机种子", "role": "角色", "agency": "执法机关", "outcome": "结果", "handling": "办理情况",
     "complaint": "投诉", "amendment": "更正申请", "page": "页", "text": "内容", "count": "数量",
+    "from": "原", "to": "新", "from_scope": "原机关", "to_scope": "新机关", "file": "文件", "query": "查询参数",
+    "enrolled": "已绑定动态口令", "enrolling": "绑定中", "left": "剩余恢复码", "until": "锁定至", "factor": "鉴别方式",
+    "second_factor": "动态口令", "ended": "结束会话数", "first_bad": "断开位置", "sm3_entries": "SM3 条数",
 }
 
 

@@ -273,7 +273,9 @@ class Job(Base):
 
 
 ROLES = ("agency_clerk", "agency_legal", "district_office", "city_office", "reviewer",
-         "complaint_handler", "auditor")
+         "complaint_handler", "auditor", "sys_admin", "security_admin", "audit_admin")
+# The three administrators (三权分立): created by the first start or the CLI, never from a page.
+ADMIN_ROLES = ("sys_admin", "security_admin", "audit_admin")
 
 
 class User(Base):
@@ -299,6 +301,23 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failures_since_login: Mapped[int] = mapped_column(Integer, default=0)
+    # The second factor (TOTP, RFC 6238): the shared secret once enrolled, and the last time step
+    # accepted (a code is good once: a step not above it is refused).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RecoveryCode(Base):
+    """One of a user's ten one-time recovery codes (SHA-256 of the code; used once)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash", name="uq_recovery_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PasswordHistory(Base):
@@ -336,6 +355,10 @@ class WebSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Idle sessions end (ARCHIVE_SESSION_IDLE_MINUTES); the 安全 page lists where each is used.
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class LoginThrottle(Base):
@@ -364,6 +387,26 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The digest of this entry's link: sha256, or sm3 (ARCHIVE_AUDIT_DIGEST; a new segment
+    # continues from the last SHA-256 hash).
+    alg: Mapped[str] = mapped_column(String(8), default="sha256")
+
+
+class SecurityAlert(Base):
+    """An alert to the audit administrator (a broken audit chain is level 3); raised once per
+    fact (the unique constraint), acknowledged with a note."""
+
+    __tablename__ = "security_alerts"
+    __table_args__ = (UniqueConstraint("kind", "fact_key", name="uq_security_alert_fact"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    fact_key: Mapped[str] = mapped_column(String(120))
+    level: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AuditHead(Base):
@@ -373,6 +416,8 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    # the digest of the current segment: every process appends with it (ensure_digest moves it to sm3)
+    alg: Mapped[str] = mapped_column(String(8), default="sha256")
 
 
 class CalendarYear(Base):

@@ -174,7 +174,24 @@ def _checks(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     run_checks(ctx.sessions, server_now())
     with ctx.sessions() as s:
         jobs.prune(s, server_now() - jobs.KEEP_DONE)
+    _watch_audit_chain(ctx)
     _reschedule(ctx, job, holder, ctx.checks_every)
+
+
+AUDIT_WATCH_EVERY = dt.timedelta(days=1)
+_audit_watched: dict[int, dt.datetime] = {}  # by sessionmaker: when this process last verified the chain
+
+
+def _watch_audit_chain(ctx: Context) -> None:
+    """Once a day (and at a worker's first round), the whole audit chain is verified; a break is
+    a level-3 alert to the audit administrator (``audit.watch``)."""
+    from archive import audit
+
+    last = _audit_watched.get(id(ctx.sessions))
+    if last is not None and server_now() - last < AUDIT_WATCH_EVERY:
+        return
+    _audit_watched[id(ctx.sessions)] = server_now()
+    audit.watch(ctx.sessions)
 
 
 def _fixity(ctx: Context, job: jobs.Claimed, holder: str) -> None:

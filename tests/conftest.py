@@ -99,7 +99,9 @@ def archive_config(tmp_path, database_url: str, endpoint: str, **extra) -> dict:
            "S3_BUCKET": new_bucket(), "DEMO": False,
            # the tests' people log in with passwords the tests set for them; the forced change
            # of a password set by someone else is tested on its own (test_password_rules)
-           "FORCE_PASSWORD_CHANGE": False}
+           "FORCE_PASSWORD_CHANGE": False,
+           # likewise the second factor: its own tests (test_mfa, the browser's enrolment) name the roles
+           "MFA_ROLES": ""}
     cfg.update(extra)
     return cfg
 
@@ -154,6 +156,8 @@ ACCOUNTS = [
     ("district_a", "district_office", "120114"), ("district_b", "district_office", "120113"),
     ("city", "city_office", "120000"), ("reviewer", "reviewer", None),
     ("complaints_a", "complaint_handler", "120114"), ("auditor", "auditor", "120000"),
+    # the three administrators (三权分立)
+    ("sysadmin", "sys_admin", None), ("secadmin", "security_admin", None), ("auditadmin", "audit_admin", None),
 ]
 
 

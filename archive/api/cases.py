@@ -11,7 +11,7 @@ from archive.services.schemas import (
     StageCreateSchema, UploadFormSchema,
 )
 from archive.auth import policy
-from archive.edge.auth import caller, case_for, current
+from archive.edge.auth import caller, case_for, current, refuse
 from archive.edge.uploads import received_file
 from archive.errors import ValidationFailed
 from archive.extension import db, get_archive
@@ -32,6 +32,8 @@ class Cases(MethodView):
         """List the cases in the caller's scope (filters: agency or district code, kind, number)."""
         session = db()
         p = current()
+        if not policy.reads_cases(p):
+            refuse("cases", "list", visible=True, why="administrators read no case file")
         agency = case_service.agencies_under(session, args["agency"]) if args.get("agency") else None
         agency = policy.narrowed_agencies(p, agency)
         total, rows = case_service.list_cases(

@@ -5,7 +5,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from archive.services.schemas import SearchQuerySchema, SearchResultSchema
-from archive.edge.auth import audit_event, caller, scope_search
+from archive.auth import policy
+from archive.edge.auth import audit_event, caller, current, refuse, scope_search
 from archive.extension import db, get_archive
 from archive.services.search import build_query, search
 
@@ -21,6 +22,8 @@ class Search(MethodView):
         finds it) in the text, filename, case number, party name or party ID; "quotes" keep
         spaces inside a term; -term excludes. Filters: agency (or district) code, kind, stage,
         form, from/to (date the stage was completed). Sort: relevance, date, date_asc."""
+        if not policy.reads_cases(current()):
+            refuse("cases", "search", visible=True, why="administrators read no case file")
         q = args.pop("q")
         complaint = args.pop("complaint", None)
         if complaint is not None:

@@ -260,13 +260,17 @@ def _count_attempt(session: Session, key: str, now: dt.datetime) -> None:
 
 
 def login(session: Session, username: str, password: str, ip: str | None,
-          clock: Callable[[], dt.datetime] = server_now, lock: LockRule = LockRule()) -> tuple[User, LoginNotice]:
+          clock: Callable[[], dt.datetime] = server_now, lock: LockRule = LockRule(),
+          second_factor: Callable[[User], bool] = lambda user: False) -> tuple[User, LoginNotice | None]:
     """Check a password. Attempts are counted per username and per address *before* the check
     (and committed), so parallel guesses cannot all pass; past FREE_FAILURES each further
     attempt waits longer (LoginThrottled with retry_after). ``lock.after`` consecutive failures
     of an account lock it (AccountLocked) until ``lock.minutes`` have passed or a security
     administrator unlocks it; a locked account is refused whatever the password. A success
-    resets the counters and returns the notice of the previous login. Commits the session."""
+    resets the counters and returns the notice of the previous login — unless
+    ``second_factor(user)``: then the notice is None and the login completes only after the
+    second factor (``complete_login``; its failures count like a wrong password,
+    ``count_failure``). Commits the session."""
     now = clock()
     keys = [f"user:{username.lower()[:150]}", f"ip:{ip or '-'}"]
     try:
@@ -295,26 +299,42 @@ def login(session: Session, username: str, password: str, ip: str | None,
                         .values(failures=0, blocked_until=None))
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        notice = LoginNotice(user.last_login_at, user.last_login_ip, user.failures_since_login)
-        user.last_login_at, user.last_login_ip = now, (ip or "")[:64] or None
-        user.failures_since_login = user.failed_logins = 0
-        user.locked_until = None
-        session.commit()
-        return user, notice
-    if user is not None:  # one more consecutive failure, counted atomically; after an expired lock, the first
-        lapsed = User.locked_until.is_not(None) & (User.locked_until <= now)
-        failed = session.execute(update(User).where(User.id == user.id).values(
-            failed_logins=case((lapsed, 1), else_=User.failed_logins + 1),
-            locked_until=case((lapsed, None), else_=User.locked_until),
-            failures_since_login=User.failures_since_login + 1)
-            .returning(User.failed_logins)).scalar() or 0
-        if lock.after and failed == lock.after:  # exactly one failure reaches the count: it locks, once
-            until = now + dt.timedelta(minutes=lock.minutes)
-            session.execute(update(User).where(User.id == user.id).values(locked_until=until))
+        if second_factor(user):  # the consecutive failures stand until the second factor passes
             session.commit()
-            raise AccountLocked(until, now=True)
-        session.commit()
+            return user, None
+        return user, complete_login(session, user, ip, now)
+    if user is not None:
+        count_failure(session, user, now, lock)
     raise Unauthenticated("用户名或密码错误 / wrong username or password")
+
+
+def complete_login(session: Session, user: User, ip: str | None, now: dt.datetime) -> LoginNotice:
+    """Both factors passed: note this login and return the notice of the previous one (its
+    time, its address, the failures since). Commits."""
+    notice = LoginNotice(user.last_login_at, user.last_login_ip, user.failures_since_login)
+    user.last_login_at, user.last_login_ip = now, (ip or "")[:64] or None
+    user.failures_since_login = user.failed_logins = 0
+    user.locked_until = None
+    session.commit()
+    return notice
+
+
+def count_failure(session: Session, user: User, now: dt.datetime, lock: LockRule) -> None:
+    """One more consecutive failure of ``user`` (a wrong password or second factor), counted
+    atomically; the failure that reaches ``lock.after`` locks the account (AccountLocked, once).
+    Commits."""
+    lapsed = User.locked_until.is_not(None) & (User.locked_until <= now)  # after an expired lock, the first
+    failed = session.execute(update(User).where(User.id == user.id).values(
+        failed_logins=case((lapsed, 1), else_=User.failed_logins + 1),
+        locked_until=case((lapsed, None), else_=User.locked_until),
+        failures_since_login=User.failures_since_login + 1)
+        .returning(User.failed_logins)).scalar() or 0
+    if lock.after and failed == lock.after:  # exactly one failure reaches the count: it locks, once
+        until = now + dt.timedelta(minutes=lock.minutes)
+        session.execute(update(User).where(User.id == user.id).values(locked_until=until))
+        session.commit()
+        raise AccountLocked(until, now=True)
+    session.commit()
 
 
 def verify_password(user: User, password: str) -> bool:
@@ -332,24 +352,70 @@ def unlock(session: Session, user: User) -> None:
 
 # -- web sessions (revocable on the server) ----------------------------------------------------
 
-def start_session(session: Session, user: User, hours: float,
-                  clock: Callable[[], dt.datetime] = server_now) -> str:
+def start_session(session: Session, user: User, hours: float, clock: Callable[[], dt.datetime] = server_now,
+                  ip: str | None = None, user_agent: str = "") -> str:
     """A new server-side session for ``user``; the cookie carries only its random id."""
     sid = secrets.token_urlsafe(32)
     now = clock()
-    session.add(WebSession(id=sid, user_id=user.id, created_at=now, expires_at=now + dt.timedelta(hours=hours)))
+    session.add(WebSession(id=sid, user_id=user.id, created_at=now, expires_at=now + dt.timedelta(hours=hours),
+                           last_seen_at=now, ip=(ip or "")[:64] or None, user_agent=(user_agent or "")[:200] or None))
     return sid
 
 
-def session_user(session: Session, sid: str | None, clock: Callable[[], dt.datetime] = server_now) -> User | None:
-    """The active user of a live session, or None (unknown, ended, expired, user disabled)."""
+def session_user(session: Session, sid: str | None, clock: Callable[[], dt.datetime] = server_now,
+                 idle: dt.timedelta | None = None, touch: bool = True) -> User | None:
+    """The active user of a live session, or None (unknown, ended, past its absolute limit,
+    idle longer than ``idle``, user disabled). A request notes the session as used
+    (``touch``; written at most every few seconds, so readers do not queue for SQLite's lock);
+    an idle session is ended on the server."""
     if not sid or len(sid) > 64:
         return None
     ws = session.get(WebSession, sid)
-    if ws is None or ws.revoked_at is not None or ws.expires_at <= clock():
+    now = clock()
+    if ws is None or ws.revoked_at is not None or ws.expires_at <= now:
+        return None
+    seen = ws.last_seen_at or ws.created_at
+    if idle is not None and now - seen >= idle:
+        ws.revoked_at = now
+        session.commit()
         return None
     user = session.get(User, ws.user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if touch and now - seen >= min(dt.timedelta(seconds=30), (idle or dt.timedelta(hours=1)) / 20):
+        ws.last_seen_at = now
+        session.commit()
+    return user
+
+
+def session_remaining(session: Session, sid: str | None, idle: dt.timedelta,
+                      clock: Callable[[], dt.datetime] = server_now) -> float:
+    """Seconds until the session ends (idle or absolute), without counting this as use; 0 if ended."""
+    ws = session.get(WebSession, sid) if sid and len(sid) <= 64 else None
+    if ws is None or ws.revoked_at is not None:
+        return 0.0
+    now = clock()
+    end = min(ws.expires_at, (ws.last_seen_at or ws.created_at) + idle)
+    return max(0.0, (end - now).total_seconds())
+
+
+def live_sessions(session: Session, user: User, idle: dt.timedelta | None,
+                  clock: Callable[[], dt.datetime] = server_now) -> list[WebSession]:
+    """The user's sessions that are still open, newest use first (the 安全 page)."""
+    now = clock()
+    rows = session.scalars(select(WebSession).where(
+        WebSession.user_id == user.id, WebSession.revoked_at.is_(None), WebSession.expires_at > now)).all()
+    if idle is not None:
+        rows = [w for w in rows if now - (w.last_seen_at or w.created_at) < idle]
+    return sorted(rows, key=lambda w: w.last_seen_at or w.created_at, reverse=True)
+
+
+def end_other_sessions(session: Session, user: User, keep: str | None,
+                       clock: Callable[[], dt.datetime] = server_now) -> int:
+    """End every open session of ``user`` but ``keep`` (the 安全 page's 结束其他会话)."""
+    return changed_rows(session, update(WebSession).where(
+        WebSession.user_id == user.id, WebSession.revoked_at.is_(None), WebSession.id != (keep or ""))
+        .values(revoked_at=clock()))
 
 
 def end_session(session: Session, sid: str | None, clock: Callable[[], dt.datetime] = server_now) -> None:

@@ -7,7 +7,7 @@ sees the record but its role may not do this to it).
 """
 from __future__ import annotations
 
-from archive.auth.principal import AUDIT_ROLES, CITY_ROLES, WRITE_ROLES, Principal
+from archive.auth.principal import ADMIN_ROLES, AUDIT_ROLES, CITY_ROLES, WRITE_ROLES, Principal
 
 # Roles that supervise from above an agency: they read reviews and scores, decide amendments…
 OFFICE_ROLES = frozenset({"district_office", "city_office"})
@@ -31,7 +31,38 @@ def creates_cases(p: Principal) -> bool:
 
 
 def reads_audit(p: Principal) -> bool:
-    return p.role in AUDIT_ROLES
+    """The audit trail, everyone's (the administrators' too): the audit administrator and the
+    city's supervision (监察) auditors; both only read and verify it."""
+    return p.role in AUDIT_ROLES or p.role == "audit_admin"
+
+
+def reads_security_alerts(p: Principal) -> bool:
+    """Alerts about the archive's own integrity (a broken audit chain) go to the audit administrator."""
+    return p.role == "audit_admin"
+
+
+def reads_cases(p: Principal) -> bool:
+    """Lists and searches of case files: every business role within its scope; the three
+    administrators never (三权分立: they run the system, they do not read its files)."""
+    return p.role not in ADMIN_ROLES
+
+
+# -- the three administrators (三权分立) ------------------------------------------------------------
+
+def secures_accounts(p: Principal) -> bool:
+    """安全管理员: roles, unlocks, second-factor resets, the password policy; no accounts created."""
+    return p.role == "security_admin"
+
+
+def secures_account(p: Principal, role: str, username: str) -> bool:
+    """The security administrator acts on every account but its own."""
+    return p.role == "security_admin" and p.username != username
+
+
+def assigns_role(p: Principal, from_role: str, to_role: str) -> bool:
+    """Roles are the security administrator's to change, between business roles only: an
+    administrator's role is set by the operator (CLI), never from a page."""
+    return p.role == "security_admin" and from_role not in ADMIN_ROLES and to_role not in ADMIN_ROLES
 
 
 def handles_complaints(p: Principal) -> bool:
@@ -77,24 +108,20 @@ def sets_thresholds(p: Principal) -> bool:
 
 # -- sampling and review ------------------------------------------------------------------------
 
-# Who manages whose accounts: the city office the city's and the districts' (and reviewers), a
-# district office the accounts of its own agencies.
-CITY_MANAGED_ROLES = frozenset({"city_office", "auditor", "district_office", "complaint_handler", "reviewer"})
-DISTRICT_MANAGED_ROLES = frozenset({"agency_clerk", "agency_legal"})
+# Accounts are the system administrator's (三权分立): every business role's, anywhere; never an
+# administrator's (those are the operator's, from the command line).
+BUSINESS_ROLES = frozenset({"agency_clerk", "agency_legal", "district_office", "city_office", "auditor",
+                            "complaint_handler", "reviewer"})
 
 
 def manages_accounts(p: Principal) -> bool:
-    return p.role in ("city_office", "district_office")
+    return p.role == "sys_admin"
 
 
 def manages_account(p: Principal, role: str, scope_code: str | None, scope_parent: str | None) -> bool:
     """The caller may create, disable, reset or end the sessions of an account of ``role`` at
     ``scope_code`` (whose parent organisation is ``scope_parent``)."""
-    if p.role == "city_office":
-        return role in CITY_MANAGED_ROLES
-    if p.role == "district_office":
-        return role in DISTRICT_MANAGED_ROLES and scope_parent == p.scope_code
-    return False
+    return p.role == "sys_admin" and role in BUSINESS_ROLES
 
 
 def reads_complaint(p: Principal, district_code: str | None, agency_code: str | None) -> bool:
@@ -104,8 +131,9 @@ def reads_complaint(p: Principal, district_code: str | None, agency_code: str | 
 
 
 def loads_calendar(p: Principal) -> bool:
-    """The year's holidays and make-up working days (the State Council's notice) are the city's to load."""
-    return p.role == "city_office"
+    """The year's holidays and make-up working days (the State Council's notice): system
+    configuration, the system administrator's to load."""
+    return p.role == "sys_admin"
 
 
 def sets_plans(p: Principal) -> bool:

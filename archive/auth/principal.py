@@ -14,9 +14,12 @@ AGENCY_ROLES = frozenset({"agency_clerk", "agency_legal"})
 DISTRICT_ROLES = frozenset({"district_office", "complaint_handler"})
 CITY_ROLES = frozenset({"city_office", "auditor"})
 AUDIT_ROLES = frozenset({"auditor"})
+# The three administrators (三权分立): no organisation, no case file.
+ADMIN_ROLES = frozenset({"sys_admin", "security_admin", "audit_admin"})
 # The level a role's scope must be.
 SCOPE_LEVEL = {"agency_clerk": "agency", "agency_legal": "agency", "district_office": "district",
-               "complaint_handler": "district", "city_office": "city", "auditor": "city", "reviewer": None}
+               "complaint_handler": "district", "city_office": "city", "auditor": "city", "reviewer": None,
+               "sys_admin": None, "security_admin": None, "audit_admin": None}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ def visible_agencies(session: Session, role: str, scope_code: str | None) -> fro
     """Agency codes a role at ``scope_code`` may see; None for everything."""
     if role in CITY_ROLES:
         return None
+    if role in ADMIN_ROLES:
+        return frozenset()  # administrators read no case file, whatever their scope
     if role == "reviewer" or not scope_code:
         return frozenset()  # reviewers see assigned files only (issue 5)
     if role in AGENCY_ROLES:

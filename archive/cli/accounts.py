@@ -170,12 +170,15 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; name the first entry that was edited, deleted, inserted or moved."""
-    from archive.audit import verify_chain
+    from archive.audit import raise_chain_alert, verify_chain
 
-    with _sessions(load_config())() as session:
+    sessions = _sessions(load_config())
+    with sessions() as session:
         report = verify_chain(session)
     if report.first_bad is not None:
+        raise_chain_alert(sessions, report)  # the audit administrator's level-3 alert, once per break
         click.echo(f"audit trail BROKEN at entry {report.first_bad}: {report.reason} "
                    f"({report.entries} entries verified before it)")
         sys.exit(1)
-    click.echo(f"audit trail intact: {report.entries} entries")
+    segment = f" ({report.sm3_entries} of them linked with SM3)" if report.sm3_entries else ""
+    click.echo(f"audit trail intact: {report.entries} entries{segment}")

@@ -53,14 +53,15 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
         server = create_server(app, host=cfg["HOST"], port=cfg["PORT"], threads=threads)
         url = f"http://{cfg['HOST']}:{cfg['PORT']}"
         if created:
-            accounts, password = created
-            click.echo("\nfirst start: these accounts were created; the password is shown only now:")
+            accounts, passwords = created
+            click.echo("\nfirst start: these accounts were created; the passwords are shown only now:")
             from archive.auth.bootstrap import DISPLAY_NAMES
 
             for username, role, scope in accounts:
-                click.echo(f"  {username:10} {role:18} {scope or ('(assigned files)' if role == 'reviewer' else '(whole city)'):12} "
-                           f"{DISPLAY_NAMES.get(username, '')}")
-            click.echo(f"  password for all of them: {password}")
+                click.echo(f"  {username:10} {role:18} {scope or ('(assigned files)' if role == 'reviewer' else '(system)' if role.endswith('admin') else '(whole city)'):12} "
+                           f"{passwords[username]}  {DISPLAY_NAMES.get(username, '')}")
+            click.echo("  三权分立: 系统管理员 sysadmin (accounts, organisations, calendar), 安全管理员 secadmin (roles, "
+                       "unlocks, second factors), 审计管理员 auditadmin (reads and verifies the audit trail)")
             click.echo("  (each account sets its own password at its first login: 首次登录需修改密码)")
         click.echo("\n".join([
             "", "行政执法案卷归档 case-file archive is running", f"  data directory: {cfg['DATA_DIR']}",

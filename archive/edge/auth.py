@@ -16,7 +16,9 @@ from archive.extension import db, get_archive
 from archive.models import Case
 from archive.services.caller import Caller
 
-PUBLIC_PATHS = {"/api/health", "/login", "/favicon.ico"}
+PUBLIC_PATHS = {"/api/health", "/login", "/login/mfa", "/favicon.ico"}
+# asked by the page's timer: how long the session has left, without counting as use
+STATUS_PATH = "/session/status"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 csrf = CSRFProtect()
 
@@ -41,6 +43,7 @@ def audit_event(action: str, target_type: str | None = None, target_id: str | No
                 **detail: Any) -> None:
     """Record an event of this request in the audit trail (its own transaction)."""
     p = g.get("principal")
+    g.audited = True
     audit.record(get_archive().sessions, action, actor=p.username if p else detail.pop("actor", None),
                  role=p.role if p else None, target_type=target_type, target_id=target_id,
                  detail=detail, ip=request.remote_addr)
@@ -51,6 +54,7 @@ def audit_in(session, action: str, target_type: str | None = None, target_id: st
     """Add an event of this request to the audit trail in ``session``'s transaction: it is
     committed with the change it records, or not at all."""
     p = g.get("principal")
+    g.audited = True
     audit.append(session, action, actor=p.username if p else detail.pop("actor", None),
                  role=p.role if p else None, target_type=target_type, target_id=target_id,
                  detail=detail, ip=request.remote_addr)
@@ -101,13 +105,24 @@ def case_for(case: Case | None, case_id: str, *, write: bool = False) -> Case:
     return caller().case_for(case, case_id, write=write)
 
 
-def _unauthenticated(message: str):
-    if request.path.startswith("/api/"):
+def _unauthenticated(message: str, expired: bool = False):
+    if request.path.startswith("/api/") or request.path == STATUS_PATH:
         resp = jsonify({"code": 401, "status": "Unauthorized", "message": message})
         resp.status_code = 401
         resp.headers["WWW-Authenticate"] = 'Bearer realm="archive"'
         return resp
-    return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
+    target = request.full_path if request.query_string else request.path
+    if request.method not in SAFE_METHODS:
+        # a form sent after the session ended: back to the page it was on (whose script keeps
+        # what was typed), not to the address it posts to
+        from urllib.parse import urlparse
+
+        ref = urlparse(request.referrer or "")
+        target = ref.path + (f"?{ref.query}" if ref.query else "") \
+            if ref.netloc == request.host and ref.path.startswith("/") else "/"
+    if expired:
+        return redirect(url_for("web.login", next=target, expired=1))
+    return redirect(url_for("web.login", next=target))
 
 
 # Views that read their multipart body as it arrives (``archive.services.streaming``): the form
@@ -171,18 +186,23 @@ def authenticate():
         return None
     sid = session.get("sid")
     if sid is not None:
-        user = session_user(session_db, sid)  # ended on the server by logout, passwd, disable
+        import datetime as dt
+        from flask import current_app
+
+        idle = dt.timedelta(minutes=float(current_app.config.get("SESSION_IDLE_MINUTES") or 0)) or None
+        # ended on the server by logout, a password change, disabling, idleness or its age
+        user = session_user(session_db, sid, idle=idle, touch=request.path != STATUS_PATH)
         if user is not None:
             g.principal = principal_for(session_db, user, "session")
             if request.method not in SAFE_METHODS:
                 csrf.protect()  # cookies are sent by browsers on their own: forms need the token
             return _password_gate(user)
         session.clear()
-        session.clear()
+        return _unauthenticated("登录已失效，请重新登录 / the session has ended", expired=True)
     return _unauthenticated("请先登录 / authentication required")
 
 
-PASSWORD_PATHS = ("/password", "/logout")
+PASSWORD_PATHS = ("/password", "/logout", "/session/status", "/session/keepalive")
 
 
 def _password_gate(user):
@@ -221,6 +241,18 @@ def security_headers(response):
     return response
 
 
+def audit_exports(response):
+    """after_request: every file that leaves the archive as a download (an export as CSV, XLSX,
+    DOCX, PDF…) is in the audit trail; routes that audited their download themselves are not
+    written twice."""
+    disposition = response.headers.get("Content-Disposition", "")
+    if g.get("principal") is not None and response.status_code == 200 and disposition.startswith("attachment") \
+            and not g.get("audited"):
+        audit_event("export", "path", request.path[:120], file=disposition.split("filename", 1)[-1].lstrip("*=")[:200],
+                    query={k: v[:200] for k, v in request.args.items()})
+    return response
+
+
 def init_auth(app: Flask) -> None:
     """Register authentication, CSRF and security headers on ``app``."""
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
@@ -229,4 +261,5 @@ def init_auth(app: Flask) -> None:
     app.before_request(authenticate)
     app.before_request(refuse_nul)
     app.after_request(security_headers)
+    app.after_request(audit_exports)
 

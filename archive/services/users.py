@@ -1,5 +1,6 @@
-"""Accounts managed from the browser: the city office manages the city's and the districts'
-accounts (and reviewers), a district office those of its agencies (``policy.manages_account``).
+"""Accounts managed from the browser by the system administrator (every business role's;
+``policy.manages_account``), and the security administrator's acts on them (role, unlock,
+second-factor reset).
 Listing, creating, disabling, resetting a password (a new one, shown once) and ending a
 person's sessions; each audited. Usernames are unique by the database's constraint."""
 from __future__ import annotations
@@ -81,7 +82,7 @@ def create(session: Session, p: Principal, *, username: str, display_name: str, 
         errors["display_name"] = ["姓名最多 120 个字"]
     org = session.get(Organisation, scope_code) if scope_code else None
     parent = org.parent_code if org else None
-    if role not in policy.CITY_MANAGED_ROLES | policy.DISTRICT_MANAGED_ROLES:
+    if role not in policy.BUSINESS_ROLES:
         errors["role"] = ["请从列表中选择角色"]
     elif not policy.manages_account(p, role, scope_code, parent):
         raise Forbidden("无权为此角色或机关创建账号 / not yours to create",
@@ -139,6 +140,98 @@ def scope_choices(session: Session, p: Principal) -> list[tuple[str, str, str]]:
     """(code, name, level) of the organisations the caller may create accounts at."""
     rows = session.execute(select(Organisation.code, Organisation.name, Organisation.level, Organisation.parent_code)
                            .order_by(Organisation.level, Organisation.code)).all()
-    if p.role == "city_office":
-        return [(c, n, lv) for c, n, lv, _ in rows if lv in ("city", "district")]
-    return [(c, n, lv) for c, n, lv, parent in rows if lv == "agency" and parent == p.scope_code]
+    return [(c, n, lv) for c, n, lv, _ in rows] if policy.manages_accounts(p) else []
+
+
+# -- the security administrator (安全管理员): roles, locks, second factors --------------------------
+
+@dataclass(frozen=True)
+class SecuredAccount:
+    """One account as the security administrator's list shows it."""
+
+    username: str
+    display_name: str
+    role: str
+    scope_code: str | None
+    active: bool
+    locked_until: dt.datetime | None
+    failed_logins: int
+    mfa_enrolled: bool
+    last_login_at: dt.datetime | None
+    last_login_ip: str | None
+
+
+def secured_accounts(session: Session, p: Principal, now: dt.datetime) -> list[SecuredAccount]:
+    """Every account (the administrators' too), for the security administrator."""
+    if not policy.secures_accounts(p):
+        raise Forbidden("只有安全管理员管理角色、锁定和动态口令 / the security administrator's")
+    return [SecuredAccount(u.username, u.display_name, u.role, u.scope_code, u.active,
+                           u.locked_until if u.locked_until and u.locked_until > now else None, u.failed_logins,
+                           u.totp_secret is not None, u.last_login_at, u.last_login_ip)
+            for u in session.scalars(select(User).order_by(User.role, User.username))]
+
+
+def _secured(session: Session, p: Principal, username: str) -> User:
+    if not policy.secures_accounts(p):
+        raise Forbidden("只有安全管理员管理角色、锁定和动态口令 / the security administrator's")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("no such account", {"username": ["没有这个账号"]})
+    if not policy.secures_account(p, user.role, user.username):
+        raise Forbidden("不能对自己的账号执行此操作 / not on one's own account",
+                        {"username": ["不能对自己的账号执行此操作"]})
+    return user
+
+
+def unlock(session: Session, p: Principal, username: str, via: str = "web") -> User:
+    """Lift a lock after consecutive failures (audited)."""
+    from archive.auth.accounts import unlock as lift
+
+    user = _secured(session, p, username)
+    lift(session, user)
+    audit.append(session, "user.unlock", actor=p.username, role=p.role, target_type="user", target_id=username,
+                 detail={"via": via})
+    session.commit()
+    return user
+
+
+def reset_mfa(session: Session, p: Principal, username: str, via: str = "web") -> User:
+    """The second factor is forgotten (a lost phone): the next login enrols again; the account's
+    sessions end (whoever holds them passed the old factor)."""
+    from archive.auth import mfa
+
+    user = _secured(session, p, username)
+    mfa.reset(session, user)
+    end_all_sessions(session, user)
+    audit.append(session, "user.mfa_reset", actor=p.username, role=p.role, target_type="user", target_id=username,
+                 detail={"via": via})
+    session.commit()
+    return user
+
+
+def change_role(session: Session, p: Principal, username: str, role: str, scope_code: str | None,
+                via: str = "web") -> User:
+    """A permission change: a business account gets another business role (and the scope that
+    role acts at); its sessions and tokens keep working under the new role at their next request.
+    Audited with the role before and after."""
+    from archive.auth.principal import SCOPE_LEVEL
+
+    user = _secured(session, p, username)
+    if role not in policy.BUSINESS_ROLES:
+        raise ValidationFailed("请从列表中选择角色 / not a role an account may be given", {"role": ["请从列表中选择角色"]})
+    if not policy.assigns_role(p, user.role, role):
+        raise Forbidden("管理员的角色只能由运维人员在命令行设置 / an administrator's role is set from the command line",
+                        {"role": ["管理员的角色只能由运维人员在命令行设置"]})
+    level = SCOPE_LEVEL[role]
+    org = session.get(Organisation, scope_code) if scope_code else None
+    if level and (org is None or org.level != level):
+        raise ValidationFailed("所属机关与角色不符 / the organisation does not fit the role",
+                               {"scope_code": [f"该角色须属于一个{ {'agency': '执法机关', 'district': '区', 'city': '市'}[level] }"]})
+    if not level and role == "reviewer":
+        scope_code = None
+    before = (user.role, user.scope_code)
+    user.role, user.scope_code = role, scope_code
+    audit.append(session, "user.role", actor=p.username, role=p.role, target_type="user", target_id=username,
+                 detail={"from": before[0], "from_scope": before[1], "to": role, "to_scope": scope_code, "via": via})
+    session.commit()
+    return user

@@ -1,5 +1,5 @@
-"""账号管理: the city office manages the city's and the districts' accounts, a district office
-those of its agencies. List, create (the password shown once), disable, reset the password
+"""账号管理: the system administrator manages every business account (三权分立: roles, locks and
+second factors are the security administrator's, ``web/security.py``). List, create (the password shown once), disable, reset the password
 (shown once), end a person's sessions."""
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ from archive.web.layout import zh, zh_errors
 def _manager():
     p = current()
     if not policy.manages_accounts(p):
-        refuse("accounts", "page", visible=True, why="only the city and district offices manage accounts")
+        refuse("accounts", "page", visible=True, why="only the system administrator manages accounts")
     return p
 
 
 def _roles(p) -> list[tuple[str, str]]:
-    allowed = policy.CITY_MANAGED_ROLES if p.role == "city_office" else policy.DISTRICT_MANAGED_ROLES
-    return [(r, n) for r, n in ROLE_NAMES.items() if r in allowed]
+    return [(r, n) for r, n in ROLE_NAMES.items() if r in policy.BUSINESS_ROLES]
 
 
 @bp.route("/accounts", methods=["GET", "POST"])

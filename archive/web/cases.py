@@ -41,6 +41,8 @@ def _flag(name: str) -> bool | None:
 def cases():
     """The cases the caller may see, filtered, newest first, 20 to a page."""
     p = current()
+    if not policy.reads_cases(p):
+        refuse("cases", "list", visible=True, why="administrators read no case file")
     if policy.works_from_assignments(p):  # a reviewer works from its assignments on the 工作台
         return redirect(url_for("web.home"))
     session = db()

@@ -6,7 +6,8 @@ import datetime as dt
 from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from archive.edge.auth import audit_event, caller, current, scope_search
+from archive.auth import policy
+from archive.edge.auth import audit_event, caller, current, refuse, scope_search
 from archive.errors import BadQuery
 from archive.extension import db, get_archive
 from archive.labels import KIND_NAMES, STAGE_NAMES
@@ -39,6 +40,8 @@ def _date(name: str, errors: dict) -> dt.date | None:
 def search():
     """检索: one box, filters and sort; only what the caller may read is searched (counts too)."""
     p = current()
+    if not policy.reads_cases(p):
+        refuse("cases", "list", visible=True, why="administrators read no case file")
     args = request.args
     q = args.get("q", "").strip()
     errors: dict[str, str] = {}

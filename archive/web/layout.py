@@ -18,9 +18,10 @@ from archive.models import Organisation, User
 def navigation(p: Principal) -> list[tuple[str, str, str]]:
     """(label, url, section) of the pages this role works in."""
     items = [("工作台", url_for("web.home"), "home")]
-    if not policy.works_from_assignments(p):
-        items.append(("案件", url_for("web.cases"), "cases"))
-    items.append(("检索", url_for("web.search"), "search"))
+    if policy.reads_cases(p):
+        if not policy.works_from_assignments(p):
+            items.append(("案件", url_for("web.cases"), "cases"))
+        items.append(("检索", url_for("web.search"), "search"))
     if policy.reads_warnings(p):
         items.append(("预警", url_for("web.warnings"), "warnings"))
     if policy.reads_amendments(p):
@@ -43,6 +44,8 @@ def navigation(p: Principal) -> list[tuple[str, str, str]]:
         items.append(("审计", url_for("web.audit_trail"), "audit"))
     if policy.manages_accounts(p):
         items.append(("账号", url_for("web.accounts_page"), "accounts"))
+    if policy.secures_accounts(p):
+        items.append(("安全管理", url_for("web.security_accounts"), "security_admin"))
     if policy.loads_calendar(p):
         items.append(("节假日安排", url_for("web.calendar_page"), "calendar"))
     if policy.creates_cases(p):
@@ -62,7 +65,11 @@ def layout_context(p: Principal | None) -> dict:
                 "org_name": org.name if org else ""}
     from flask import current_app
 
-    return {"p": p, "me": g.me, "nav": navigation(p), "verify_bytes": current_app.config["VERIFY_BEFORE_SEND_BYTES"]}
+    cfg = current_app.config
+    idle = float(cfg.get("SESSION_IDLE_MINUTES") or 0) * 60 if p.via == "session" else 0
+    return {"p": p, "me": g.me, "nav": navigation(p), "verify_bytes": cfg["VERIFY_BEFORE_SEND_BYTES"],
+            "session_idle_seconds": int(idle), "session_warn_seconds": min(int(cfg.get("SESSION_WARN_SECONDS") or 60),
+                                                                          max(1, int(idle) // 2))}
 
 
 def org_names(codes) -> dict[str, str]:

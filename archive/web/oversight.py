@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from archive import audit
 from archive.auth import policy
-from archive.edge.auth import audit_event, current, refuse
+from archive.edge.auth import audit_event, audit_in, current, refuse
 from archive.extension import db, get_archive
 from archive.models import AuditEntry, Document
 from archive.services import fixity
@@ -131,15 +131,55 @@ def audit_trail():
         why = ("记录缺失（被删除或重新编号）" if "missing" in reason else
                "与前一条不衔接（有记录被插入、删除或移动）" if "does not follow" in reason else
                "内容与其哈希不符（被修改）" if "edited" in reason else reason)
-        audit_event("audit.verify", ok=chain.first_bad is None, entries=chain.entries, via="web")
+        audit_event("audit.verify", ok=chain.first_bad is None, entries=chain.entries, sm3_entries=chain.sm3_entries,
+                    via="web")
+        audit.raise_chain_alert(get_archive().sessions, chain)  # a break: the level-3 alert, once
     audit_event("audit.view", via="web", filters={k: v for k, v in request.args.items() if v})
     from archive.labels import AUDIT_ACTION_NAMES
 
+    from archive.models import SecurityAlert
+
+    alerts = session.scalars(select(SecurityAlert).order_by(SecurityAlert.acknowledged_at.is_not(None),
+                                                            SecurityAlert.raised_at.desc()).limit(20)).all() \
+        if policy.reads_security_alerts(p) else []
     return render_template("audit.html", rows=rows, total=total, pager=Pager(total, page, PER_PAGE), args=request.args,
+                           alerts=alerts,
                            chain=chain, why=why, checked_at=now(), errors=errors, section="audit",
                            targets=_targets(session, rows), details=_detail_items,
                            actions=sorted(AUDIT_ACTION_NAMES.items(), key=lambda kv: kv[1]),
                            crumbs=[("审计", None)])
+
+
+@bp.route("/audit/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+def acknowledge_alert(alert_id: int):
+    """The audit administrator notes that an alert was looked into (with what was found)."""
+    from flask import flash, redirect
+
+    from archive.db import compare_and_set
+    from archive.models import SecurityAlert
+    from sqlalchemy import update
+
+    p = current()
+    if not policy.reads_security_alerts(p):
+        refuse("alert", str(alert_id), visible=True, why="only the audit administrator handles security alerts")
+    session = db()
+    if session.get(SecurityAlert, alert_id) is None:
+        from archive.errors import NotFound
+
+        raise NotFound("no such alert")
+    note = request.form.get("note", "").strip()[:2000]
+    if not note:
+        flash("请填写核查情况。", "error")
+    elif compare_and_set(session, update(SecurityAlert).where(SecurityAlert.id == alert_id,
+                                                              SecurityAlert.acknowledged_at.is_(None))
+                         .values(acknowledged_at=now(), acknowledged_by=p.username, note=note)):
+        audit_in(session, "alert.acknowledge", "alert", str(alert_id), note=note)
+        session.commit()
+        flash("已记录核查情况。", "ok")
+    else:
+        session.rollback()
+        flash("该告警已由他人处理。", "error")
+    return redirect(url_for("web.audit_trail") + "#alerts", code=303)
 
 
 @bp.route("/fixity")

@@ -30,6 +30,23 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
             out.append({"title": "系统提醒", "count": len(missing), "alert": True, "items": [
                 {"text": f"缺少 {y} 年节假日安排：需要这一年的期限显示为“期限待定”，预警无法计算。"
                          f"请在“节假日安排”页面导入。", "href": url_for("web.calendar_page"), "meta": ""} for y in missing]})
+    if policy.secures_accounts(p):
+        from archive.models import User
+
+        locked = session.scalars(select(User).where(User.locked_until > now()).order_by(User.username)).all()
+        out.append({"title": "被锁定的账号", "count": len(locked), "more": url_for("web.security_accounts"), "items": [
+            {"text": f"{u.display_name or u.username}（{u.username}）连续登录失败 {u.failed_logins} 次",
+             "href": url_for("web.security_accounts") + f"#u-{u.username}",
+             "meta": f"锁定至 {local(u.locked_until):%m-%d %H:%M}", "urgent": True} for u in locked[:limit]]})
+    if policy.reads_security_alerts(p):
+        from archive.models import SecurityAlert
+
+        alerts = session.scalars(select(SecurityAlert).where(SecurityAlert.acknowledged_at.is_(None))
+                                 .order_by(SecurityAlert.raised_at.desc())).all()
+        out.append({"title": "安全告警（待核查）", "count": len(alerts), "alert": bool(alerts),
+                    "more": url_for("web.audit_trail") + "#alerts", "items": [
+            {"text": a.message, "href": url_for("web.audit_trail") + "#alerts",
+             "meta": f"{a.level} 级 · {local(a.raised_at):%Y-%m-%d %H:%M}", "urgent": True} for a in alerts[:limit]]})
     if policy.works_from_assignments(p):
         rows = session.execute(select(Review, Case.number).join(Case, Case.id == Review.case_id)
                                .where(Review.reviewer == p.username, Review.status == "assigned")

@@ -16,7 +16,10 @@ PDF_B = make_pdf("行政处罚决定书", ["北辰区案件：责令停产停业
 # Which of the two cases each account may see, and whether it may write to case A.
 SEES = {"clerk_a": {"A"}, "clerk_ay": set(), "clerk_b": {"B"}, "legal_a": {"A"},
         "district_a": {"A"}, "district_b": {"B"}, "city": {"A", "B"}, "reviewer": set(),
-        "complaints_a": {"A"}, "auditor": {"A", "B"}}
+        "complaints_a": {"A"}, "auditor": {"A", "B"},
+        # 三权分立: the administrators open no case file, and may not even search or list them
+        "sysadmin": set(), "secadmin": set(), "auditadmin": set()}
+ADMINS = {"sysadmin", "secadmin", "auditadmin"}
 WRITES_A = {"clerk_a": "filing", "legal_a": "investigation"}
 
 
@@ -52,6 +55,12 @@ def test_route_role_scope_matrix(app, archive, world, who):
             assert refusals(archive) == before + 3  # every refusal is in the audit trail
 
     # search: counts, hits and snippets only from what the caller may see
+    if who in ADMINS:
+        for path in ("/api/search?q=停产停业", "/api/cases"):
+            r = c.get(path)
+            assert r.status_code == 403 and "武清区案件" not in r.get_data(as_text=True), (who, path)
+        assert c.get("/api/audit").status_code == (200 if who == "auditadmin" else 403)
+        return
     r = c.get("/api/search", query_string={"q": "停产停业"}).get_json()
     assert r["total"] == len(sees), who
     assert {h["document_id"] for h in r["hits"]} == {world["docs"][k]["id"] for k in sees}

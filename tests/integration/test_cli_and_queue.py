@@ -316,7 +316,11 @@ def test_serve_starts_everything_from_nothing(tmp_path):
                 break
         out = "".join(lines)
         assert f"http://127.0.0.1:{port}/login" in out, out
-        assert "password for all of them:" in out and "wq_sjj" in out and "admin" in out
+        assert "the passwords are shown only now" in out and "wq_sjj" in out
+        # the three administrators (三权分立), each with a password of its own
+        shown = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(\w+)\s+\S+\s+\S+\s+(\S{14})\s", out, re.M)}
+        assert {"sysadmin", "secadmin", "auditadmin", "wq_sjj"} <= set(shown), out
+        assert len({shown["sysadmin"], shown["secadmin"], shown["auditadmin"], shown["wq_sjj"]}) == 4
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
             health = json.load(r)
         # a missing holiday calendar (next year's is published late in the year) degrades, not fails

@@ -451,7 +451,7 @@ def test_pages_name_people_by_their_display_names_and_organisations(app, archive
     from archive.auth.bootstrap import DEMO_USERS, DISPLAY_NAMES
     from archive.models import User
 
-    assert all(DISPLAY_NAMES.get(u) for u, _, _ in DEMO_USERS) and DISPLAY_NAMES["admin"]
+    assert all(DISPLAY_NAMES.get(u) for u, _, _ in DEMO_USERS) and DISPLAY_NAMES["sysadmin"]
     case, doc = decided
     with archive.sessions() as s:
         s.execute(update(User).where(User.username == "clerk_a").values(display_name="张丽"))
@@ -477,7 +477,7 @@ def _weekend_in_january(year: int) -> dt.date:
     return day
 
 
-def test_the_city_office_loads_a_years_holidays_on_a_page(app, archive, client, tokens):
+def test_the_system_administrator_loads_a_years_holidays_on_a_page(app, archive, client, tokens):
     from sqlalchemy import func, select
 
     from archive.deadlines.service import missing_calendar_years
@@ -492,9 +492,10 @@ def test_the_city_office_loads_a_years_holidays_on_a_page(app, archive, client, 
               "二、春节：2月10日至2月16日放假，共7天。")
     assert client_as(app, "clerk_a").get("/calendar").status_code == 403
     assert client_as(app, "district_a").get("/calendar").status_code == 403
+    assert client_as(app, "city").get("/calendar").status_code == 403  # configuration, not the city's business
     case = new_case(client, number="津武市监罚〔2026〕490号")
     record_stage(client, case["id"], "filing", "2026-03-02T10:00:00+08:00")
-    city = client_as(app, "city")
+    city = client_as(app, "sysadmin")
     page = city.get("/calendar").get_data(as_text=True)
     assert "节假日安排" in page and (not missing or f"缺少 {missing[0]}" in page)
     token = csrf_of(page.encode())
@@ -520,7 +521,7 @@ def test_the_city_office_loads_a_years_holidays_on_a_page(app, archive, client, 
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "calendar.load")) == 1
 
 
-def test_offices_manage_the_accounts_below_them_from_a_page(app, archive, tokens):
+def test_the_system_administrator_manages_accounts_from_a_page(app, archive, tokens):
     from sqlalchemy import func, select
 
     from archive.auth.accounts import login
@@ -528,14 +529,15 @@ def test_offices_manage_the_accounts_below_them_from_a_page(app, archive, tokens
     from tests.integration.test_accounts_audit import csrf_of
 
     assert client_as(app, "clerk_a").get("/accounts").status_code == 403
-    assert client_as(app, "auditor").get("/accounts").status_code == 403
-    district = client_as(app, "district_a")
+    for office in ("auditor", "district_a", "city", "secadmin", "auditadmin"):  # 三权分立: accounts are the 系统管理员's
+        assert client_as(app, office).get("/accounts").status_code == 403
+    district = client_as(app, "sysadmin")
     page = district.get("/accounts").get_data(as_text=True)
     listed = page[page.index('<table class="list accounts">'):page.index("</table>")]
-    assert "clerk_a" in listed and "legal_a" in listed and "clerk_ay" in listed  # its agencies
-    assert "clerk_b" not in listed and "district_a" not in listed and "city" not in listed
+    assert "clerk_a" in listed and "clerk_b" in listed and "district_a" in listed and "city" in listed
+    assert "secadmin" not in listed and "auditadmin" not in listed  # administrators are the operator's (CLI)
     token = csrf_of(page.encode())
-    # a district office creates a clerk of its own agency, and not a district office or another district's clerk
+    # the system administrator creates a clerk, and no administrator
     made = district.post("/accounts", data={"csrf_token": token, "username": "wq_sjj_zhao", "display_name": "赵强",
                                             "role": "agency_clerk", "scope_code": "A-SJJ"})
     html = made.get_data(as_text=True)
@@ -547,10 +549,10 @@ def test_offices_manage_the_accounts_below_them_from_a_page(app, archive, tokens
     again = district.post("/accounts", data={"csrf_token": token, "username": "wq_sjj_zhao", "display_name": "赵强",
                                              "role": "agency_clerk", "scope_code": "A-SJJ"})
     assert again.status_code == 409 and "登录名已存在" in again.get_data(as_text=True)
-    for role, scope in (("district_office", "120114"), ("agency_clerk", "B-SJJ")):
+    for role, scope in (("security_admin", ""), ("audit_admin", ""), ("sys_admin", "")):
         refused = district.post("/accounts", data={"csrf_token": token, "username": f"x_{role}", "display_name": "某",
                                                    "role": role, "scope_code": scope})
-        assert refused.status_code in (403, 422), (role, refused.status_code)
+        assert refused.status_code == 422 and "请从列表中选择角色" in refused.get_data(as_text=True), role
     missing = district.post("/accounts", data={"csrf_token": token, "username": "bad name", "display_name": "",
                                                "role": "agency_clerk", "scope_code": "A-SJJ"})
     body = missing.get_data(as_text=True)
@@ -561,17 +563,13 @@ def test_offices_manage_the_accounts_below_them_from_a_page(app, archive, tokens
     assert new != password
     assert district.post("/accounts/wq_sjj_zhao/sessions", data={"csrf_token": token}).status_code == 303
     assert district.post("/accounts/wq_sjj_zhao/disable", data={"csrf_token": token}).status_code == 303
-    assert district.post("/accounts/clerk_b/disable", data={"csrf_token": token}).status_code == 404  # not theirs
+    assert district.post("/accounts/secadmin/disable", data={"csrf_token": token}).status_code == 404  # not theirs
     with archive.sessions() as s:
         user = s.scalar(select(User).where(User.username == "wq_sjj_zhao"))
         assert user.active is False
-        assert s.scalar(select(User.active).where(User.username == "clerk_b")) is True
+        assert s.scalar(select(User.active).where(User.username == "secadmin")) is True
         actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.target_id == "wq_sjj_zhao")))
         assert {"user.create", "user.password", "user.sessions_end", "user.disable"} <= actions
-    # the city office manages the districts' accounts, not the agencies'
-    city = client_as(app, "city").get("/accounts").get_data(as_text=True)
-    listed = city[city.index('<table class="list accounts">'):city.index("</table>")]
-    assert "district_a" in listed and "complaints_a" in listed and "clerk_a" not in listed
     from click.testing import CliRunner
 
     from archive.cli import main
@@ -590,8 +588,8 @@ def test_one_login_created_at_once_twice_is_one_account(app, archive, tokens):
     from archive.models import User
     from archive.services import users
 
-    district = Principal(user_id=0, username="district_a", role="district_office", scope_code="120114",
-                         agencies=frozenset({"A-SJJ", "A-YJJ"}), via="session")
+    district = Principal(user_id=0, username="sysadmin", role="sys_admin", scope_code=None,
+                         agencies=frozenset(), via="session")
 
     def make(i):
         with archive.sessions() as s:

@@ -17,7 +17,8 @@ from archive.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as, security_header_problems
 from tests.integration.test_policy_matrix import _path as api_path, for_case_a
 from tests.integration.test_policy_matrix import (  # noqa: F401,F811  (world: the API matrix's fixture)
-    HANDLERS, OFFICER_A, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS, WRITERS_A, world,
+    ADMINS, AUDIT_READERS, HANDLERS, OFFICER_A, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS,
+    WRITERS_A, world,
 )
 
 ROLES = [a[0] for a in ACCOUNTS]
@@ -25,7 +26,6 @@ ROLES = [a[0] for a in ACCOUNTS]
 # does not manage) rather than as the 没有权限 page; audited all the same
 INLINE = {("POST", "/accounts")}
 ALL = set(ROLES)
-OFFICES = {"district_a", "district_b", "city"}
 FILING_READERS = {"district_a", "district_b", "city", "auditor"}
 WARNING_READERS = {"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"}
 TASK_ROLES = WARNING_READERS
@@ -64,12 +64,25 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
         ("POST", "/logout", {}, of(ALL, 302)),
         ("GET", "/password", {}, of(ALL, 200)),  # 修改密码: everyone's own
         ("POST", "/password", {"data": {"current": "wrong", "new": "x", "again": "x"}}, of(ALL, 400)),
+        # the second factor after a password: without a password just checked, back to the login
+        ("GET", "/login/mfa", {}, of(ALL, 302)),
+        ("POST", "/login/mfa", {"data": {"code": "123456"}}, of(ALL, 302)),
+        # the idle-session timer, 安全 (everyone's own), 安全管理 (the security administrator)
+        ("GET", "/session/status", {}, of(ALL, 200)),
+        ("POST", "/session/keepalive", {}, of(ALL, 200)),
+        ("GET", "/security", {}, of(ALL, 200)),
+        ("POST", "/security/sessions/end-others", {}, of(ALL, 303)),
+        ("GET", "/security/accounts", {}, of({"secadmin"}, 200)),
+        ("POST", "/security/accounts/<username>/<any(unlock, mfa, role):action>",
+         {"user": "clerk_b", "action": "unlock"}, of({"secadmin"}, 303)),
+        ("POST", "/audit/alerts/<int:alert_id>/acknowledge", {"alert": w["alert"], "data": {"note": "已核查"}},
+         of({"auditadmin"}, 303)),
         ("GET", "/favicon.ico", {}, of(ALL, 200)),
-        ("GET", "/search", {"query_string": {"q": "立案"}}, of(ALL, 200)),
+        ("GET", "/search", {"query_string": {"q": "立案"}}, of(ALL - ADMINS, 200)),
         ("GET", "/documents", {}, of(ALL, 302)),  # old addresses: to the case list
         ("GET", "/upload", {}, of(ALL, 302)),
         # cases
-        ("GET", "/cases", {}, table(reviewer=302, rest=200)),
+        ("GET", "/cases", {}, table(reviewer=302, sysadmin=403, secadmin=403, auditadmin=403, rest=200)),
         ("GET", "/cases/new", {}, of(WRITERS_A | {"clerk_ay", "clerk_b"}, 200)),
         ("POST", "/cases/new", {"data": {"number": "津武市监罚〔2026〕911号", "agency": "A-SJJ", "kind": "penalty",
                                          "procedure": "general", "power": "SJ-FOOD-124", "party_name": "某公司",
@@ -173,27 +186,28 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
                                                   "file": (io.BytesIO(OFFICER_A), "officers.csv")}},
          table(clerk_a=303, legal_a=303, clerk_ay=422, clerk_b=422, rest=403)),
         ("GET", "/basic-info/changes/<int:change_id>", {"ch": w["change"]},
-         lambda who: 403 if who in ("reviewer", "complaints_a") else 200 if who in SCOPE_A else 404),
+         lambda who: 403 if who in ("reviewer", "complaints_a") or who in ADMINS else 200 if who in SCOPE_A else 404),
         ("POST", "/basic-info/changes/<int:change_id>", {"ch": w["change"], "data": {"decision": "reject",
                                                                                        "note": "退回"}},
-         lambda who: 403 if who in ("reviewer", "complaints_a") else 303 if who == "district_a"
+         lambda who: 403 if who in ("reviewer", "complaints_a") or who in ADMINS else 303 if who == "district_a"
          else 403 if who in SCOPE_A else 404),
         ("GET", "/fixity", {}, of({"legal_a", "district_a", "district_b", "city", "auditor"}, 200)),
-        ("GET", "/audit", {}, of({"auditor"}, 200)),
-        ("GET", "/accounts", {}, of({"district_a", "district_b", "city"}, 200)),
+        ("GET", "/audit", {}, of(AUDIT_READERS, 200)),
+        ("GET", "/accounts", {}, of({"sysadmin"}, 200)),
         ("POST", "/accounts", {"data": {"username": "new_clerk", "display_name": "新科员", "role": "agency_clerk",
-                                        "scope_code": "A-SJJ"}}, table(district_a=200, rest=403)),
+                                        "scope_code": "A-SJJ"}}, table(sysadmin=200, rest=403)),
         ("POST", "/accounts/<username>/<any(disable, password, sessions):action>",
-         {"user": "clerk_a", "action": "sessions"},
-         lambda who: 303 if who == "district_a" else 404 if who in OFFICES else 403),
-        ("GET", "/calendar", {}, of({"city"}, 200)),
-        ("POST", "/calendar", {"data": {"year": "2031", "holidays": "2031-01-01", "workdays": ""}}, of({"city"}, 200)),
+         {"user": "clerk_a", "action": "sessions"}, of({"sysadmin"}, 303)),
+        ("GET", "/calendar", {}, of({"sysadmin"}, 200)),
+        ("POST", "/calendar", {"data": {"year": "2031", "holidays": "2031-01-01", "workdays": ""}},
+         of({"sysadmin"}, 200)),
     ]
 
 
 def _path(rule: str, w: dict, kw: dict) -> str:
     """The API matrix's ids, and the pages' own placeholders."""
     for placeholder, key in (("<username>", "user"), ("<any(disable, password, sessions):action>", "action"),
+                             ("<any(unlock, mfa, role):action>", "action"), ("<int:alert_id>", "alert"),
                              ("<any(populations, result):what>", "what"), ("<name>", "name")):
         if placeholder in rule:
             rule = rule.replace(placeholder, str(kw.pop(key)))

@@ -24,6 +24,13 @@ WRITERS_A = {"clerk_a", "legal_a"}
 HANDLERS = {"complaints_a", "district_a", "district_b", "city"}
 PLAN_READERS = {"district_a", "district_b", "city", "auditor"}
 REVIEW_READERS_A = {"reviewer", "district_a", "city", "auditor"}
+# 三权分立: the three administrators read no case file (403 on lists and search, 404 on a case)
+ADMINS = {"sysadmin", "secadmin", "auditadmin"}
+AUDIT_READERS = {"auditor", "auditadmin"}
+
+
+def not_admins(who: str, ok: int) -> int:
+    return 403 if who in ADMINS else ok
 
 
 def for_case_a(write: bool = False):
@@ -81,7 +88,7 @@ def change_submit(who: str, ok: int) -> int:
 
 
 def change_read(who: str, ok: int) -> int:
-    if who in ("reviewer", "complaints_a"):
+    if who in ("reviewer", "complaints_a") or who in ADMINS:
         return 403  # no statistics for their roles
     return ok if who in SCOPE_A else 404
 
@@ -172,11 +179,20 @@ def world(app, client, archive, tokens):
     assert review["reviewer"] == "reviewer"
     draft = client.post("/api/sampling/plans", json=plan_body).get_json()
     empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
+    from archive.models import SecurityAlert
+
+    with archive.sessions() as s:
+        alert = SecurityAlert(kind="audit_chain", fact_key="7", level=3, message="审计日志链在第 7 条断开",
+                              raised_at=dt.datetime.now(dt.timezone.utc))
+        s.add(alert)
+        s.commit()
+        alert_id = alert.id
     return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
             "correction": correction["id"],
             "period": period["id"], "complaint": complaint["id"], "attachment": attachment["id"], "warning": warning_id, "plan": drawn["id"],
             "draft": draft["id"], "empty": empty["id"], "review": review["review_id"], "change": change["id"],
-            "task": task["id"], "task_file": task["steps"][0]["attachments"][0]["id"], "answered_task": answered["id"]}
+            "task": task["id"], "task_file": task["steps"][0]["attachments"][0]["id"], "answered_task": answered["id"],
+            "alert": alert_id}
 
 
 def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
@@ -189,8 +205,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/amendments/<int:amendment_id>/content", {"a": w["amendment"]}, 200, only(SCOPE_A, 404)),
         ("POST", "/api/amendments/<int:amendment_id>/decision",
          {"a": w["amendment"], "json": {"approve": False, "note": "不予更正"}}, 200, decision),
-        ("GET", "/api/audit", {}, 200, only({"auditor"})),
-        ("GET", "/api/cases", {}, 200, everyone),
+        ("GET", "/api/audit", {}, 200, only(AUDIT_READERS)),
+        ("GET", "/api/cases", {}, 200, not_admins),
         ("POST", "/api/cases", {"json": {"number": "津武市监罚〔2026〕901号", "agency": "A-SJJ", "kind": "penalty",
                                          "opened_on": "2026-09-01", "power": "SJ-FOOD-124"}}, 201, only(WRITERS_A)),
         ("GET", "/api/cases/<case_id>", {}, 200, for_case_a()),
@@ -286,7 +302,7 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("POST", "/api/sampling/plans/<int:plan_id>/withdraw", {"pl": w["draft"], "json": {"reason": "计划有误"}}, 200,
          plan_draw),  # (frozen by the row before)
         ("GET", "/api/sampling/plans/<int:plan_id>/results", {"pl": w["plan"]}, 200, only(PLAN_READERS, 404)),
-        ("GET", "/api/search", {"query_string": {"q": "立案"}}, 200, everyone),
+        ("GET", "/api/search", {"query_string": {"q": "立案"}}, 200, not_admins),
         ("GET", "/api/warnings", {}, 200, everyone),
         ("POST", "/api/warnings/<int:warning_id>/handle", {"wid": w["warning"], "json": {"note": "已整改"}}, 200,
          warning_handle),
@@ -297,6 +313,16 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
                                                                "reason": "录入错误"}}, 201, for_case_a(write=True)),
         ("POST", "/api/case-corrections/<int:correction_id>/decision",
          {"cc": w["correction"], "json": {"approve": False, "note": "不予更正"}}, 200, decision),
+        # accounts (三权分立): the system administrator's business accounts; the security
+        # administrator's roles, locks and second factors
+        ("GET", "/api/users", {}, 200, only({"sysadmin", "secadmin"})),
+        ("POST", "/api/users", {"json": {"username": "new_clerk", "display_name": "新科员", "role": "agency_clerk",
+                                         "scope_code": "A-SJJ"}}, 201, only({"sysadmin"})),
+        ("POST", "/api/users/<username>/unlock", {"user": "clerk_b"}, 200, only({"secadmin"})),
+        ("POST", "/api/users/<username>/mfa-reset", {"user": "clerk_b"}, 200, only({"secadmin"})),
+        ("POST", "/api/users/<username>/role", {"user": "clerk_b", "json": {"role": "agency_legal",
+                                                                             "scope_code": "B-SJJ"}}, 200,
+         only({"secadmin"})),
     ]
 
 
@@ -307,7 +333,7 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
            "<int:year>": kw.pop("year", None), "<any(powers, officers, plans):kind>": kw.pop("kind", None),
            "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None),
-           "<int:correction_id>": kw.pop("cc", None)}
+           "<int:correction_id>": kw.pop("cc", None), "<username>": kw.pop("user", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))
