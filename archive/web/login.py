@@ -165,8 +165,12 @@ def login_second_factor():
             response = _start(user, notice, target)
             if codes is None:
                 return response
-            # the recovery codes, once: the page links on to where the login was going
-            return render_template("recovery_codes.html", codes=codes, target=response.location), 200
+            # the recovery codes, once: the page links on to where the login was going, where
+            # the login notice is shown (kept past this page)
+            pending_flashes = session.pop("_flashes", [])
+            page = render_template("recovery_codes.html", codes=codes, target=response.location)
+            session["_flashes"] = pending_flashes
+            return page, 200
         session_db.rollback()
         try:
             count_failure(session_db, user, now, _lock_rule())

@@ -106,7 +106,7 @@ def security_accounts():
                        .order_by(Organisation.level, Organisation.code)).all()
     return render_template("security_accounts.html", rows=rows, names=org_names(r.scope_code for r in rows if r.scope_code),
                            roles=[(r, n) for r, n in ROLE_NAMES.items() if r in policy.BUSINESS_ROLES],
-                           scopes=scopes, policy_rows=policy_rows, me=p.username, section="security_admin",
+                           scopes=scopes, policy_rows=policy_rows, myself=p.username, section="security_admin",
                            crumbs=[("安全管理", None)])
 
 
