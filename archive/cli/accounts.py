@@ -98,6 +98,31 @@ def users_unlock(username: str) -> None:
     click.echo(f"{username} unlocked" if was else f"{username} was not locked")
 
 
+@users.command("mfa-reset")
+@click.argument("username")
+def users_mfa_reset(username: str) -> None:
+    """Forget an account's second factor (the security administrator's own, when it lost its
+    phone): its sessions end and the next login enrols again (audited)."""
+    from archive import audit
+    from archive.auth import mfa
+    from archive.auth.accounts import end_all_sessions, find_user
+    from archive.errors import ArchiveError
+
+    with _sessions(load_config())() as session:
+        try:
+            user = find_user(session, username)
+        except ArchiveError as exc:
+            raise failure(exc.message) from exc
+        had = user.totp_secret is not None
+        mfa.reset(session, user)
+        end_all_sessions(session, user)
+        audit.append(session, "user.mfa_reset", actor="cli", target_type="user", target_id=username,
+                     detail={"via": "cli", "had": had})
+        session.commit()
+    click.echo(f"{username}: second factor reset; the next login enrols again" if had
+               else f"{username} had no second factor")
+
+
 @users.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:

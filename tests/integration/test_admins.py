@@ -184,3 +184,22 @@ def test_every_export_is_in_the_trail(app, archive, tokens):
     exports = _entries(archive, "export")
     assert len(exports) == before + 1 and exports[-1].actor == "city"
     assert "officers-template.csv" in json.loads(exports[-1].detail)["file"]
+
+
+def test_the_operator_resets_the_security_administrators_own_factor(app, archive, tokens, monkeypatch):
+    from click.testing import CliRunner
+
+    from archive.cli import main
+
+    with archive.sessions() as s:
+        sec = s.scalar(select(User).where(User.username == "secadmin"))
+        secret = mfa.new_secret()
+        mfa.enrol(s, sec, secret, __import__("pyotp").TOTP(secret).now(), dt.datetime.now(dt.timezone.utc))
+        s.commit()
+    for key in ("DATA_DIR", "DATABASE_URL"):
+        monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
+    r = CliRunner().invoke(main, ["users", "mfa-reset", "secadmin"])
+    assert r.exit_code == 0 and "second factor reset" in r.output, r.output
+    assert _user(archive, "secadmin").totp_secret is None
+    assert _entries(archive, "user.mfa_reset")[-1].actor == "cli"
+    assert CliRunner().invoke(main, ["users", "mfa-reset", "nobody"]).exit_code != 0
