@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 INDEX_KINDS = ("upsert", "versions", "delete")
 SCHEDULED = ("checks", "fixity")  # at most one open job of each (a partial unique index)
 PRIORITY = {"hold": 10, "amend": 10, "manifest": 20, "extract": 30, "verify": 35, "upsert": 40, "versions": 40,
-            "delete": 40, "checks": 50, "fixity": 60, "ocr": 70, "render": 45, "examine": 42}  # lower runs first
+            "delete": 40, "checks": 50, "fixity": 60, "ocr": 70, "render": 45, "examine": 42, "retain": 15}  # lower runs first
 LEASE = {"ocr": dt.timedelta(minutes=30), "fixity": dt.timedelta(minutes=30), "checks": dt.timedelta(minutes=30),
          "verify": dt.timedelta(minutes=30), "render": dt.timedelta(minutes=15)}  # (verify reads a file of up to MAX_UPLOAD_BYTES back)
 DEFAULT_LEASE = dt.timedelta(minutes=2)  # a job of a worker that died runs again after this

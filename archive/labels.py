@@ -123,6 +123,7 @@ AUDIT_ACTION_NAMES = {
     "auth.recovery_code_used": "使用恢复码登录", "auth.locked": "账号被锁定", "auth.login_refused_locked": "锁定期间尝试登录",
     "auth.password_changed": "修改密码", "user.unlock": "解除锁定", "user.mfa_reset": "重置动态口令",
     "user.role": "调整角色", "user.sessions_end_others": "结束本人其他会话", "export": "导出文件",
+    "case.archive": "归档", "archive.check": "四性检测",
     "audit.digest": "审计链改用 SM3", "audit.chain_broken": "审计链断开告警", "alert.acknowledge": "记录告警核查情况",
 }
 
@@ -144,7 +145,8 @@ AUDIT_DETAIL_NAMES = {
     "complaint": "投诉", "amendment": "更正申请", "page": "页", "text": "内容", "count": "数量",
     "from": "原", "to": "新", "from_scope": "原机关", "to_scope": "新机关", "file": "文件", "query": "查询参数",
     "enrolled": "已绑定动态口令", "enrolling": "绑定中", "left": "剩余恢复码", "until": "锁定至", "factor": "鉴别方式",
-    "second_factor": "动态口令", "ended": "结束会话数", "first_bad": "断开位置", "sm3_entries": "SM3 条数",
+    "second_factor": "动态口令", "archival_no": "档号", "retention": "保管期限", "retain_until": "保管至",
+    "check": "检测报告", "phase": "环节", "passed": "通过", "failed": "未通过项", "ended": "结束会话数", "first_bad": "断开位置", "sm3_entries": "SM3 条数",
 }
 
 

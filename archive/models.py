@@ -861,3 +861,49 @@ class FilingReview(Base):
     reviewed_by: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_tasks.id"), nullable=True)
+
+
+class ArchivalCounter(Base):
+    """The last 件号 given within an agency, year and retention period (归档): a number is taken
+    by incrementing this row under its lock, in the filing's transaction — never reused, never
+    skipped."""
+
+    __tablename__ = "archival_counters"
+    agency_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    retention: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ArchivalFile(Base):
+    """A closed case filed into the archive (归档): its 档号, 保管期限 and the GB/T 18894 metadata
+    of its documents as filed (JSON, by document id)."""
+
+    __tablename__ = "archival_files"
+    __table_args__ = (UniqueConstraint("agency_code", "year", "retention", "piece", name="uq_archival_piece"),)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    retention: Mapped[str] = mapped_column(String(8))  # Y | D30 | D10 (forms/archival.json)
+    piece: Mapped[int] = mapped_column(Integer)
+    archival_no: Mapped[str] = mapped_column(String(120), unique=True)
+    retain_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # None: 永久
+    status: Mapped[str] = mapped_column(String(16), default="filed")  # filed | transferred | disposed
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    filed_by: Mapped[str] = mapped_column(String(64))
+    metadata_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class ArchivalCheck(Base):
+    """One four-property check (四性检测) of a case, kept as run (write-once): the phase (归档,
+    移交, 长期保存), whether every item passed, the report (JSON) and its SHA-256."""
+
+    __tablename__ = "archival_checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(16))  # filing | transfer | keeping
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(64))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[str] = mapped_column(Text)
+    report_sha256: Mapped[str] = mapped_column(String(64))

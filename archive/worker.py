@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from sqlalchemy import update
@@ -45,13 +45,14 @@ class Context:
     fixity_period_days: int | None = None
     render: RenderSettings | None = None  # None: no LibreOffice here; renditions are left to a worker that has it
     examine: ExamineSettings = ExamineSettings()
+    config: dict = field(default_factory=dict)  # the instance's settings (the keeping check's rules and scanner)
 
     @classmethod
     def of(cls, archive) -> "Context":
         cfg = archive.config
         return cls(archive.sessions, archive.store, archive.index, archive.extract_limits,
                    archive.ingest_settings, float(cfg.get("CHECKS_EVERY_SECONDS", 600)),
-                   cfg.get("FIXITY_PERIOD_DAYS"), render_settings(cfg), examine_settings(cfg))
+                   cfg.get("FIXITY_PERIOD_DAYS"), render_settings(cfg), examine_settings(cfg), dict(cfg))
 
     def slow_kinds(self) -> tuple[str, ...]:
         """Kinds that take seconds each (a LibreOffice conversion): one per round, after the index."""
@@ -59,7 +60,7 @@ class Context:
 
     def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
         """The general kinds this worker can run."""
-        out = ["hold", "amend", "extract", "examine"]
+        out = ["hold", "amend", "extract", "examine", "retain"]
         if self.settings is not None:
             out += ["manifest", "verify"]
         if scheduled:
@@ -200,13 +201,24 @@ def _fixity(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 
     if ctx.fixity_period_days:
         rolling_round(ctx.sessions, ctx.store, server_now(), ctx.checks_every, ctx.fixity_period_days)
+        from archive.services.archival import keeping_round
+
+        keeping_round(ctx.sessions, ctx.store, ctx.config, server_now())  # 长期保存: one filed case a round
     _reschedule(ctx, job, holder, ctx.checks_every)
+
+
+def _retain(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """A filed case's stored versions retained to the end of its 保管期限 (retried until done)."""
+    from archive.services.archival import extend_case_retention
+
+    with ctx.sessions() as s:
+        extend_case_retention(s, ctx.store, job.subject)
 
 
 HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
     "hold": _hold, "amend": _amend, "manifest": _manifest, "verify": _verify, "extract": _extract,
     "checks": _checks, "fixity": _fixity, "render": _render,
-    "examine": _examine,
+    "examine": _examine, "retain": _retain,
 }
 
 
@@ -277,12 +289,12 @@ class Worker(threading.Thread):
     def __init__(self, sessions, store, index, limits: ExtractLimits, poll: float = 1.0,
                  checks_every: float = 600.0, fixity_period_days: int | None = None,
                  settings: IngestSettings | None = None, render: RenderSettings | None = None,
-                 examine: ExamineSettings | None = None) -> None:
+                 examine: ExamineSettings | None = None, config: dict | None = None) -> None:
         from archive.indexing.writer import IndexWriterLease
 
         super().__init__(name="archive-worker", daemon=True)
         self.ctx = Context(sessions, store, index, limits, settings, checks_every, fixity_period_days, render,
-                           examine or ExamineSettings())
+                           examine or ExamineSettings(), dict(config or {}))
         self.poll = poll
         self.stopping = threading.Event()
         self.lease = IndexWriterLease(sessions.kw["bind"], index.root)

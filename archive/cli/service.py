@@ -46,7 +46,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, threads: int
             created = bootstrap_users(session, demo=cfg["DEMO"])
         worker = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                         cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
-                        archive.ingest_settings, render_settings(cfg), examine_settings(cfg))
+                        archive.ingest_settings, render_settings(cfg), examine_settings(cfg), cfg)
         worker.start()
         ocr_worker = _ocr_worker(archive)
         app = create_app(cfg, archive=archive)
@@ -154,7 +154,7 @@ def worker(once: bool, status: bool) -> None:
 
         loop = Worker(archive.sessions, archive.store, archive.index, archive.extract_limits,
                       cfg["WORKER_POLL_SECONDS"], cfg["CHECKS_EVERY_SECONDS"], cfg["FIXITY_PERIOD_DAYS"],
-                      archive.ingest_settings, render_settings(cfg), examine_settings(cfg))
+                      archive.ingest_settings, render_settings(cfg), examine_settings(cfg), cfg)
         ocr_worker = _ocr_worker(archive)  # OCR jobs in a thread of their own beside the index queue
         try:
             loop.run()  # in this thread: the index queue, and deadline checks on a schedule

@@ -131,5 +131,9 @@ class ObjectStore(Protocol):
     def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
         """Put or lift a legal hold on one version."""
 
+    def extend_retention(self, key: str, version_id: str, until: dt.datetime) -> dt.datetime:
+        """Make one version retained until at least ``until`` (never shortened: a later date
+        already set stays); returns the date now in force."""
+
     def ping(self) -> None:
         """Raise StorageUnavailable unless the bucket answers."""

@@ -269,6 +269,19 @@ class S3ObjectStore:
         except Exception as exc:
             raise _translate(exc) from exc
 
+    def extend_retention(self, key: str, version_id: str, until: dt.datetime) -> dt.datetime:
+        """Lengthen one version's retention to ``until`` unless it already runs longer (object
+        lock only ever lengthens it in COMPLIANCE mode; the archive never asks to shorten)."""
+        current = self.stat(key, version_id).retain_until
+        if current is not None and current >= until:
+            return current
+        try:
+            self.client.set_object_retention(self.bucket, key, Retention(self.mode, until.astimezone(dt.timezone.utc)),
+                                             version_id=version_id)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        return until
+
     def ping(self) -> None:
         """Raise StorageUnavailable unless the bucket answers."""
         try:

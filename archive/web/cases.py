@@ -188,6 +188,14 @@ def case(case_id: str):
     catalog = load_catalog()
     writer = policy.writes_agency(p, c.agency_code)
     recorded = [s.stage for s in c.stages]
+    from archive.models import ArchivalCheck
+    from archive.services import archival
+
+    archival_file = session.get(archival.ArchivalFile, case_id)
+    checks = [{"id": r.id, "at": r.at, "passed": r.passed, "phase_name": json.loads(r.report).get("phase_name"),
+               "failed": [i["id"] for i in json.loads(r.report).get("items", []) if i["result"] == "不通过"]}
+              for r in session.scalars(select(ArchivalCheck).where(ArchivalCheck.case_id == case_id)
+                                       .order_by(ArchivalCheck.id.desc()).limit(10))]
     return render_template(
         "case.html", case=c, agency=session.get(Organisation, c.agency_code), stages=timeline(session, c),
         warnings=warnings, periods=periods, writer=writer, corrections=corrections.history(session, case_id),
@@ -197,7 +205,9 @@ def case(case_id: str):
         recorded=[(code, STAGE_NAMES[code]) for code in STAGES_BY_KIND[c.kind] if code in recorded],
         forms=[(f.code, f.name, " ".join(f.stages)) for f in catalog.values()],
         errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases", max_upload=get_archive().config["MAX_UPLOAD_BYTES"],
-        text_labels=TEXT_STATUS_NAMES,
+        text_labels=TEXT_STATUS_NAMES, archival_file=archival_file, checks=checks, closed="closing" in recorded,
+        may_file=writer and archival_file is None and "closing" in recorded,
+        retention_name=archival.load_rules().period_name(archival_file.retention) if archival_file else "",
         crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (c.number, None)])
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from archive import audit
 from archive.auth import mfa
 from archive.models import AuditEntry, AuditHead, RecoveryCode, SecurityAlert, User
 from tests.conftest import client_as, concurrently
-from tests.integration.test_accounts_audit import csrf_of
 
 
 def _entries(archive, action: str) -> list[AuditEntry]:

@@ -10,7 +10,7 @@ import re
 
 import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archive.auth import mfa
 from archive.auth.accounts import create_user

@@ -97,6 +97,9 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
          case_a(302, write=True)),
         ("POST", "/cases/<case_id>/upload", {"data": {"stage": "filing", "form": "filing_approval",
                                                       "file": (io.BytesIO(pdf), "a.pdf")}}, case_a(303, write=True)),
+        ("POST", "/cases/<case_id>/archive", {}, case_a(303, write=True)),  # not closed: the page says so
+        ("GET", "/cases/<case_id>/checks/<int:check_id>", {"check": w["check"]}, case_a(200)),
+        ("GET", "/cases/<case_id>/checks/<int:check_id>.pdf", {"check": w["check"]}, case_a(200)),
         ("POST", "/cases/<case_id>/corrections", {"data": {"field": "opened_on", "new_value": "2026-08-01",
                                                            "reason": "录入错误"}}, case_a(303, write=True)),
         ("POST", "/case-corrections/<int:correction_id>/decision", {"cc": w["correction"], "data": {
@@ -208,6 +211,7 @@ def _path(rule: str, w: dict, kw: dict) -> str:
     """The API matrix's ids, and the pages' own placeholders."""
     for placeholder, key in (("<username>", "user"), ("<any(disable, password, sessions):action>", "action"),
                              ("<any(unlock, mfa, role):action>", "action"), ("<int:alert_id>", "alert"),
+                             ("<int:check_id>", "check"),
                              ("<any(populations, result):what>", "what"), ("<name>", "name")):
         if placeholder in rule:
             rule = rule.replace(placeholder, str(kw.pop(key)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import pytest
 from sqlalchemy import func, select
@@ -179,20 +180,26 @@ def world(app, client, archive, tokens):
     assert review["reviewer"] == "reviewer"
     draft = client.post("/api/sampling/plans", json=plan_body).get_json()
     empty = client.post("/api/sampling/plans", json={**plan_body, "count": 0}).get_json()
-    from archive.models import SecurityAlert
+    from archive.models import ArchivalCheck, SecurityAlert
 
     with archive.sessions() as s:
+        check = ArchivalCheck(case_id=a["id"], phase="filing", at=dt.datetime.now(dt.timezone.utc), by="clerk_a",
+                              passed=False, report_sha256="0" * 64, report=json.dumps({
+                                  "phase_name": "归档", "archival_no": None, "items": [
+                                      {"id": "GD-2-1", "property": "完整性", "name": "各环节必需文书齐全性检测",
+                                       "result": "不通过", "reason": "未登记结案环节", "document": None}]}))
+        s.add(check)
         alert = SecurityAlert(kind="audit_chain", fact_key="7", level=3, message="审计日志链在第 7 条断开",
                               raised_at=dt.datetime.now(dt.timezone.utc))
         s.add(alert)
         s.commit()
-        alert_id = alert.id
+        alert_id, check_id = alert.id, check.id
     return {"case": a["id"], "doc1": doc1["id"], "doc2": doc2["id"], "amendment": amendment["id"],
             "correction": correction["id"],
             "period": period["id"], "complaint": complaint["id"], "attachment": attachment["id"], "warning": warning_id, "plan": drawn["id"],
             "draft": draft["id"], "empty": empty["id"], "review": review["review_id"], "change": change["id"],
             "task": task["id"], "task_file": task["steps"][0]["attachments"][0]["id"], "answered_task": answered["id"],
-            "alert": alert_id}
+            "alert": alert_id, "check": check_id}
 
 
 def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
@@ -313,6 +320,9 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
                                                                "reason": "录入错误"}}, 201, for_case_a(write=True)),
         ("POST", "/api/case-corrections/<int:correction_id>/decision",
          {"cc": w["correction"], "json": {"approve": False, "note": "不予更正"}}, 200, decision),
+        # 归档 and its four-property checks: case A is not closed, so its writers are told (422)
+        ("POST", "/api/cases/<case_id>/archive", {}, 422, for_case_a(write=True)),
+        ("GET", "/api/cases/<case_id>/checks", {}, 200, for_case_a()),
         # accounts (三权分立): the system administrator's business accounts; the security
         # administrator's roles, locks and second factors
         ("GET", "/api/users", {}, 200, only({"sysadmin", "secadmin"})),

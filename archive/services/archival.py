@@ -1,0 +1,318 @@
+"""归档: a closed case becomes an archival file (GB/T 18894-2016, DA/T 13, DA/T 70).
+
+A case whose 结案 stage is recorded and whose required documents are present is filed by its
+agency after the four-property check (``fourchecks``) passes at the 归档 phase: it gets a 档号
+from the agency's pattern, a 保管期限 from the rules (``forms/archival.json``), the object-lock
+retention of every stored version of it extended to cover that period (never shortened), and
+the GB/T 18894 metadata of each document, kept with the file. 件号 are continuous within an
+agency, year and retention period: the counter row is incremented under its lock in the same
+transaction as the filing, so a number is never reused (the unique constraints) and never
+skipped (a filing that fails takes its number back with its rollback).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import forms
+from archive.clock import SHANGHAI
+from archive.errors import Conflict, ValidationFailed
+from archive.models import ArchivalCounter, ArchivalFile, Case, Document, Examination
+
+RULES_FILE = Path(forms.__file__).with_name("archival.json")
+PERIOD_CODES = ("Y", "D30", "D10")
+
+
+@dataclass(frozen=True)
+class ArchivalRules:
+    """The rules of 归档, as data."""
+
+    category: str
+    pattern: str
+    fonds: dict[str, str]
+    periods: dict[str, tuple[str, int | None]]  # code -> (name, years; None: 永久)
+    rules: tuple[dict[str, Any], ...]
+    required_metadata: tuple[str, ...]
+
+    def period_name(self, code: str) -> str:
+        return self.periods[code][0]
+
+    def fonds_of(self, agency_code: str) -> str:
+        return self.fonds.get(agency_code, agency_code)
+
+    def number(self, agency_code: str, year: int, retention: str, piece: int) -> str:
+        """The 档号 of one file by the pattern (DA/T 13 style)."""
+        return self.pattern.format(**{"全宗号": self.fonds_of(agency_code), "门类": self.category, "年度": year,
+                                      "保管期限代码": retention, "件号": piece})
+
+    def number_regex(self) -> re.Pattern[str]:
+        """What a well-formed 档号 of this pattern looks like (the check's 档号规范性)."""
+        out, pos = "", 0
+        for m in re.finditer(r"\{([^{}:]+)(?::[^{}]*)?\}", self.pattern):
+            out += re.escape(self.pattern[pos:m.start()])
+            field = m.group(1)
+            out += {"全宗号": r"[0-9A-Za-z\-]+", "门类": re.escape(self.category), "年度": r"(?:19|20|21)\d\d",
+                    "保管期限代码": "(?:" + "|".join(map(re.escape, self.periods)) + ")",
+                    "件号": r"\d{4,}"}.get(field, ".+")
+            pos = m.end()
+        return re.compile(out + re.escape(self.pattern[pos:]) + r"\Z")
+
+
+@lru_cache(maxsize=8)
+def load_rules(path: str | None = None) -> ArchivalRules:
+    data = json.loads(Path(path or RULES_FILE).read_text(encoding="utf-8"))
+    periods = {code: (p["name"], p["years"]) for code, p in data["retention"]["periods"].items()}
+    return ArchivalRules(category=data["category"], pattern=data["pattern"], fonds=dict(data.get("fonds") or {}),
+                         periods=periods, rules=tuple(data["retention"]["rules"]),
+                         required_metadata=tuple(data["required_metadata"]))
+
+
+def closed_on(case: Case) -> dt.date | None:
+    """The day the case was closed (its 结案 stage), in Beijing time."""
+    closing = next((s for s in case.stages if s.stage == "closing"), None)
+    return closing.completed_at.astimezone(SHANGHAI).date() if closing else None
+
+
+def is_major(case: Case) -> bool:
+    from archive.deadlines.rules import load_rules as deadline_rules
+
+    day = closed_on(case) or case.opened_on
+    ruleset = deadline_rules().at(day)
+    return ruleset.is_major(json.loads(case.penalty_types or "[]"), case.fine_amount, case.party_type, case.sector)
+
+
+def retention_for(case: Case, rules: ArchivalRules) -> tuple[str, str]:
+    """(保管期限代码, why) by the first rule whose conditions all hold."""
+    facts = {"major": is_major(case), "kind": case.kind, "procedure": case.procedure}
+    for rule in rules.rules:
+        if all(facts.get(k) == v for k, v in rule["when"].items()):
+            return rule["period"], rule.get("why", "")
+    raise ValidationFailed("no retention rule fits the case", {"retention": ["保管期限规则未覆盖此案件"]})
+
+
+def retain_until(closed: dt.date, retention: str, rules: ArchivalRules, permanent_years: int) -> dt.date:
+    """The last day of the retention period, counted from the 1st of January after the year of
+    closing (as 保管期限 are counted); 永久 stands for ``permanent_years`` in object lock."""
+    years = rules.periods[retention][1] or permanent_years
+    return dt.date(closed.year + 1 + years, 1, 1) - dt.timedelta(days=1)
+
+
+def document_metadata(case: Case, doc: Document, exam: Examination | None, archival_no: str, seq: int,
+                      retention_name: str, agency_name: str, creator: str | None = None) -> dict[str, Any]:
+    """The GB/T 18894-2016 minimum metadata of one document, from what the archive knows."""
+    from archive.labels import form_name
+
+    stage = next((s for s in case.stages if s.stage == doc.stage), None)
+    when = (stage.completed_at if stage else doc.uploaded_at).astimezone(SHANGHAI).date()
+    fmt = (f"{exam.format_name} {exam.format_version}".strip() + (f"（{exam.puid}）" if exam.puid else "")) \
+        if exam is not None else doc.media_type
+    digests = f"SHA-256:{doc.sha256}" + (f"；SM3:{doc.sm3}" if doc.sm3 else "")
+    return {"题名": f"{form_name(doc.form_code)}（{case.party_name or case.number}）", "文件编号": case.number,
+            "责任者": agency_name, "日期": when.isoformat(), "保管期限": retention_name, "密级": "非密",
+            "档号": archival_no, "件内顺序号": seq, "格式信息": fmt, "计算机文件名": doc.filename,
+            "计算机文件大小": doc.size, "文档创建程序": creator or "未记录", "数字摘要": digests}
+
+
+def metadata_problems(meta: dict[str, Any], rules: ArchivalRules) -> list[str]:
+    """Required elements that are missing or empty."""
+    return [name for name in rules.required_metadata if meta.get(name) in (None, "")]
+
+
+def file_case(session: Session, case: Case, *, by: str, now: dt.datetime, rules: ArchivalRules,
+              permanent_years: int, metadata: dict[str, dict[str, Any]]) -> ArchivalFile:
+    """File ``case`` (the check has passed): 件号, 档号, the archival file row. The caller commits
+    (with the audit entry) and then extends the retention of the stored versions."""
+    if session.get(ArchivalFile, case.id) is not None:
+        raise Conflict("该案件已归档 / the case is already filed", {"case": ["该案件已归档"]})
+    closed = closed_on(case)
+    if closed is None:
+        raise ValidationFailed("结案环节尚未登记 / the case is not closed", {"stage": ["请先登记结案环节"]})
+    retention, _ = retention_for(case, rules)
+    piece = next_piece(session, case.agency_code, closed.year, retention)
+    number = rules.number(case.agency_code, closed.year, retention, piece)
+    row = ArchivalFile(case_id=case.id, agency_code=case.agency_code, year=closed.year, retention=retention,
+                       piece=piece, archival_no=number,
+                       retain_until=retain_until(closed, retention, rules, permanent_years),
+                       status="filed", filed_at=now, filed_by=by,
+                       metadata_json=json.dumps({d: {**m, "档号": number} for d, m in metadata.items()},
+                                                ensure_ascii=False, sort_keys=True))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def next_piece(session: Session, agency_code: str, year: int, retention: str) -> int:
+    """The next 件号 within (agency, year, retention), taken by incrementing the counter row
+    under its lock (``UPDATE … RETURNING``; the row is created first if missing, concurrent
+    creators colliding harmlessly): two filings at once get consecutive numbers; a filing rolled
+    back gives its number back with its transaction."""
+    dialect = session.get_bind().dialect.name
+    values = {"agency_code": agency_code, "year": year, "retention": retention, "last": 0}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(ArchivalCounter).values(**values).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(ArchivalCounter).values(**values).on_conflict_do_nothing())
+    return int(session.execute(update(ArchivalCounter).where(
+        ArchivalCounter.agency_code == agency_code, ArchivalCounter.year == year,
+        ArchivalCounter.retention == retention).values(last=ArchivalCounter.last + 1)
+        .returning(ArchivalCounter.last)).scalar_one())
+
+
+def filed(session: Session, case_id: str) -> ArchivalFile | None:
+    return session.get(ArchivalFile, case_id)
+
+
+def pieces(session: Session, agency_code: str, year: int, retention: str) -> list[int]:
+    return list(session.scalars(select(ArchivalFile.piece).where(
+        ArchivalFile.agency_code == agency_code, ArchivalFile.year == year,
+        ArchivalFile.retention == retention).order_by(ArchivalFile.piece)))
+
+
+# -- the use cases --------------------------------------------------------------------------------
+
+def _checker(c, phase: str, now: dt.datetime):
+    from archive.services.fourchecks import Checker, scan_settings
+
+    return Checker(c.session, c.store, load_rules(c.config.get("ARCHIVAL_RULES") or None), scan_settings(c.config),
+                   phase, now, int(c.config.get("RETENTION_PERMANENT_YEARS", 100)))
+
+
+def _keep(session: Session, case_id: str, report, by: str, now: dt.datetime):
+    """Store one check's report, write-once."""
+    from archive.models import ArchivalCheck
+    from archive.services.fourchecks import report_sha256
+
+    body = report.as_dict()
+    row = ArchivalCheck(case_id=case_id, phase=report.phase, at=now, by=by, passed=report.passed,
+                        report=json.dumps(body, ensure_ascii=False, sort_keys=True), report_sha256=report_sha256(body))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def archive_case(c, case_id: str):
+    """归档 (the agency): the four-property check at the 归档 phase; when every item passes, the
+    case is filed with its 档号 and 保管期限 in one transaction with the kept report and the
+    audit entry, and the retention of its stored versions is extended (a job, retried until done).
+    A failing check is kept too and answered with what to fix (422); nothing is filed."""
+    from archive import jobs
+    from archive.clock import now as server_now
+    from archive.services.cases import scoped_case
+    from archive.services.fourchecks import FAIL
+
+    case = scoped_case(c, case_id, write=True)
+    if filed(c.session, case_id) is not None:
+        raise Conflict("该案件已归档 / the case is already filed", {"case": ["该案件已归档"]})
+    if closed_on(case) is None:
+        raise ValidationFailed("请先登记结案环节 / record the closing stage first", {"stage": ["请先登记结案环节"]})
+    now = server_now()
+    checker = _checker(c, "filing", now)
+    report = checker.run(case, None)
+    if not report.passed:
+        with c.transaction():
+            check = _keep(c.session, case_id, report, c.username, now)
+            c.audit_in(c.session, "archive.check", "case", case_id, phase="filing", passed=False, check=check.id,
+                       failed=[i.id for i in report.failures])
+        err = ValidationFailed("四性检测未通过，未归档 / the four-property check failed; nothing was filed",
+                               {"check": [f"{i.id} {i.name}：{i.reason}" + (f"（{i.document}）" if i.document else "")
+                                          for i in report.failures]})
+        err.check_id = check.id  # type: ignore[attr-defined]
+        raise err
+    rules = checker.rules
+    with c.transaction():
+        row = file_case(c.session, case, by=c.username, now=now, rules=rules,
+                        permanent_years=int(c.config.get("RETENTION_PERMANENT_YEARS", 100)),
+                        metadata=checker.metadata)
+        # the items that need the number, now that it is taken (in this transaction)
+        numbered = checker.numbered_items(row)
+        report.archival_no = row.archival_no
+        report.items = [i for i in report.items if i.id not in {n.id for n in numbered}] + numbered
+        report.sort()
+        if any(i.result == FAIL for i in numbered):
+            raise ValidationFailed("档号或件号检测未通过 / the archival number failed its check",
+                                   {"check": [f"{i.id} {i.name}：{i.reason}" for i in numbered if i.result == FAIL]})
+        check = _keep(c.session, case_id, report, c.username, now)
+        jobs.enqueue(c.session, "retain", case_id)
+        c.audit_in(c.session, "case.archive", "case", case_id, archival_no=row.archival_no, retention=row.retention,
+                   retain_until=str(row.retain_until), check=check.id)
+    return row, check
+
+
+def extend_case_retention(session: Session, store, case_id: str) -> int:
+    """The ``retain`` job: every stored version of a filed case (originals, earlier versions,
+    renditions) retained at least until the end of its 保管期限. Returns the versions touched."""
+    from archive.models import DocumentVersion, Rendition
+
+    row = filed(session, case_id)
+    if row is None:
+        return 0
+    until_day = row.retain_until or dt.date(9999, 12, 30)
+    until = dt.datetime.combine(until_day + dt.timedelta(days=1), dt.time(), SHANGHAI)
+    case = session.get(Case, case_id)
+    assert case is not None
+    n = 0
+    for doc in case.documents:
+        targets = [(doc.object_key, doc.version_id)]
+        targets += [(v.object_key, v.version_id) for v in session.scalars(
+            select(DocumentVersion).where(DocumentVersion.document_id == doc.id))]
+        targets += [(r.object_key, r.version_id) for r in session.scalars(
+            select(Rendition).where(Rendition.document_id == doc.id, Rendition.status == "done"))
+            if r.object_key and r.version_id]
+        for key, version_id in targets:
+            store.extend_retention(key, version_id, until)
+            n += 1
+    return n
+
+
+def checks_of(c, case_id: str) -> list:
+    """The kept checks of a case the caller reads, newest first."""
+    from archive.models import ArchivalCheck
+    from archive.services.cases import scoped_case
+
+    scoped_case(c, case_id)
+    return list(c.session.scalars(select(ArchivalCheck).where(ArchivalCheck.case_id == case_id)
+                                  .order_by(ArchivalCheck.id.desc())))
+
+
+def keeping_round(sessions, store, config: dict, now: dt.datetime, limit: int = 1) -> list[tuple[str, bool]]:
+    """长期保存: the four-property check of the filed cases checked longest ago (or never since
+    filing), ``limit`` of them, each kept with an audit entry. Run with the fixity round."""
+    from sqlalchemy import func
+
+    from archive import audit
+    from archive.models import ArchivalCheck
+    from archive.services.fourchecks import Checker, scan_settings
+
+    out = []
+    with sessions() as session:
+        last = (select(ArchivalCheck.case_id, func.max(ArchivalCheck.at).label("at"))
+                .group_by(ArchivalCheck.case_id).subquery())
+        ids = session.scalars(select(ArchivalFile.case_id).outerjoin(last, last.c.case_id == ArchivalFile.case_id)
+                              .where(ArchivalFile.status == "filed")
+                              .order_by(last.c.at.is_not(None), last.c.at, ArchivalFile.case_id).limit(limit)).all()
+        for case_id in ids:
+            case = session.get(Case, case_id)
+            row = session.get(ArchivalFile, case_id)
+            assert case is not None and row is not None
+            checker = Checker(session, store, load_rules(config.get("ARCHIVAL_RULES") or None), scan_settings(config),
+                              "keeping", now, int(config.get("RETENTION_PERMANENT_YEARS", 100)))
+            report = checker.run(case, row)
+            check = _keep(session, case_id, report, "worker", now)
+            audit.append(session, "archive.check", actor="worker", target_type="case", target_id=case_id,
+                         detail={"phase": "keeping", "passed": report.passed, "check": check.id,
+                                 "failed": [i.id for i in report.failures]})
+            session.commit()
+            out.append((case_id, report.passed))
+    return out
