@@ -29,7 +29,7 @@ from archive.digests import Digests
 from archive.models import (
     ArchivalFile, AuditEntry, Case, Document, DocumentVersion, Examination, Organisation, Rendition,
 )
-from archive.services.archival import ArchivalRules, document_metadata, metadata_problems, retention_for
+from archive.services.archivalrules import ArchivalRules, document_metadata, metadata_problems, retention_for
 from archive.storage.base import ObjectNotFound, ObjectStore
 
 PHASES = {"filing": ("GD", "归档"), "transfer": ("YJ", "移交与接收"), "keeping": ("CB", "长期保存")}
