@@ -14,9 +14,11 @@ def _register_commands() -> None:
     from archive.cli.ocr import ocr
     from archive.cli.examine import examine
     from archive.cli.renditions import renditions
+    from archive.cli.transfer import transfer
 
     main.add_command(ocr)
     main.add_command(renditions)
+    main.add_command(transfer)
     main.add_command(examine)
     main.add_command(powers)
     main.add_command(basic_info)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive import audit
 from archive.auth import policy
 from archive.auth.principal import Principal
-from archive.errors import Forbidden, NotFound
+from archive.errors import Conflict, Forbidden, NotFound
 from archive.models import Case
 from archive.sampling.service import active_assignment
 from archive.services.objects import IngestSettings
@@ -102,4 +102,11 @@ class Caller:
             self.refuse("case", case_id, visible=False, why="outside your scope")
         if write and not policy.writes_agency(self.principal, case.agency_code):
             self.refuse("case", case_id, visible=True, why=f"a {self.principal.role} does not change case files")
+        if write:
+            from archive.models import ArchivalFile
+
+            filed = self.session.get(ArchivalFile, case_id)
+            if filed is not None:  # 归档 (and 已移交): the file is closed; it is kept as filed
+                raise Conflict("案卷已归档（档号 %s），不能再登记环节、上传或更正 / the case is filed" % filed.archival_no,
+                               {"case": ["案卷已归档，不能再修改"]})
         return case

@@ -188,3 +188,59 @@ def test_one_planted_defect_fails_exactly_its_item_while_kept(world, defect, ite
                           dt.datetime.now(dt.timezone.utc), 100)
         report = checker.run(case, s.get(ArchivalFile, second["id"]))
     assert sorted({i.id for i in report.failures}) == [f"CB-{item}"], [(i.id, i.reason) for i in report.failures]
+
+
+def test_a_transfer_package_is_verified_from_itself_alone_and_accepted(world, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from archive.cli import main
+    from archive.services.transfer import verify_package
+
+    app, archive, client = world
+    cases = [closed_case(client, f"津武市监罚〔2026〕{330 + i}号") for i in range(2)]
+    drain(archive)
+    for c in cases:
+        assert _file(app, c["id"]).status_code == 201
+    drain(archive)
+    for key in ("DATA_DIR", "DATABASE_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "CLAMAV_DB"):
+        monkeypatch.setenv("ARCHIVE_" + key, str(archive.config[key]))
+    out = tmp_path / "package"
+    r = CliRunner().invoke(main, ["transfer", "export", "--agency", "A-SJJ", "--year", "2026", "--out", str(out),
+                                  "--by", "wq_fzb"])
+    assert r.exit_code == 0 and "exported 2 cases, 14 files" in r.output, r.output
+    data = out / "data"
+    assert (out / "bagit.txt").is_file() and (out / "manifest-sha256.txt").is_file()
+    assert (data / "移交清单.xlsx").is_file() and (data / "移交清单.pdf").read_bytes()[:5] == b"%PDF-"
+    folder = data / "A-SJJ-ZF·2026-D30-0001"
+    xml = sorted((folder / "元数据").iterdir())[0].read_text(encoding="utf-8")
+    assert "<题名>" in xml and "<档号>A-SJJ-ZF·2026-D30-0001</档号>" in xml and '算法="SM3"' in xml
+    assert json.loads((folder / "四性检测.json").read_text(encoding="utf-8"))["phase"] == "transfer"
+    assert (data / "audit" / "entries.jsonl").read_text(encoding="utf-8").count("document.upload") == 14
+    # the archives verify it alone: everything passes
+    report = verify_package(out)
+    assert report.passed, report.items
+    assert {i for i, _, _ in report.items} == {"YJ-1-1", "YJ-1-2", "YJ-2-1", "YJ-2-3", "YJ-2-5", "YJ-4-1"}
+    r = CliRunner().invoke(main, ["transfer", "verify", str(out)])
+    assert r.exit_code == 0 and "package verified" in r.output
+    # a byte changed in the package is found
+    spoiled = tmp_path / "spoiled"
+    import shutil
+
+    shutil.copytree(out, spoiled)
+    original = sorted((spoiled / "data" / "A-SJJ-ZF·2026-D30-0002" / "原件").iterdir())[0]
+    body = bytearray(original.read_bytes())
+    body[-10] ^= 1
+    original.write_bytes(bytes(body))
+    bad = verify_package(spoiled)
+    assert not bad.passed and bad.items[0][0] == "YJ-1-1" and bad.items[0][1] == "不通过"
+    assert CliRunner().invoke(main, ["transfer", "verify", str(spoiled)]).exit_code == 1
+    # accepted: the cases are 已移交 and nothing more is written to them
+    r = CliRunner().invoke(main, ["transfer", "accept", str(out), "--by", "市档案馆"])
+    assert r.exit_code == 0 and "2 cases marked" in r.output, r.output
+    with archive.sessions() as s:
+        assert {f.status for f in s.scalars(select(ArchivalFile))} == {"transferred"}
+        actions = set(s.scalars(select(AuditEntry.action)))
+    assert {"archive.transfer_export", "archive.transfer_accept"} <= actions
+    refused = upload(client, cases[0]["id"], make_pdf("补充材料", ["补充"]), filename="补充.pdf", stage="closing",
+                     form="closing_report")
+    assert refused.status_code == 409 and "已归档" in refused.get_json()["message"]
