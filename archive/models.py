@@ -907,3 +907,17 @@ class ArchivalCheck(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     report: Mapped[str] = mapped_column(Text)
     report_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ArchivalMetadata(Base):
+    """A metadata element of a document as the agency set it before filing (the rest are filled
+    from what the archive knows)."""
+
+    __tablename__ = "archival_metadata"
+    __table_args__ = (UniqueConstraint("document_id", "name", name="uq_archival_metadata"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    name: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(500))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -54,7 +54,7 @@ def init_api(app: Flask) -> Api:
     for module in (cases, documents, search, meta, audit, warnings, stats, basicinfo, tasks, filings, corrections,
                    users, archival):
         api.register_blueprint(module.blp)
-    for bp in (sampling.blp, sampling.reviews_blp, sampling.bundle_blp, amendments.blp, complaints.blp, fixity.blp,
+    for bp in (archival.documents_blp, sampling.blp, sampling.reviews_blp, sampling.bundle_blp, amendments.blp, complaints.blp, fixity.blp,
                stats.reports_blp):
         api.register_blueprint(bp)
     register_error_handlers(app)

@@ -12,6 +12,8 @@ from archive.services import archival
 from archive.services.schemas import LocalDateTime
 
 blp = Blueprint("archival", __name__, url_prefix="/api/cases", description="归档 Archival filing")
+documents_blp = Blueprint("archival_metadata", __name__, url_prefix="/api/documents",
+                          description="归档元数据 Archival metadata")
 
 
 class CheckItemSchema(Schema):
@@ -82,3 +84,30 @@ class Checks(MethodView):
     def get(self, case_id):
         """The case's four-property checks, newest first, each with every item and its reason."""
         return {"checks": [check_view(r) for r in archival.checks_of(caller(), case_id)]}
+
+
+class MetadataSchema(Schema):
+    filed = fields.Boolean(metadata={"description": "as filed (no longer editable)"})
+    editable = fields.List(fields.String())
+    metadata = fields.Dict(keys=fields.String(), values=fields.Raw(),
+                           metadata={"description": "GB/T 18894 elements by their Chinese names"})
+
+
+class MetadataEditSchema(Schema):
+    class Meta:
+        unknown = "include"
+
+
+@documents_blp.route("/<doc_id>/metadata")
+class DocumentMetadata(MethodView):
+    @documents_blp.response(200, MetadataSchema)
+    def get(self, doc_id):
+        """A document's GB/T 18894 metadata: as filed, or as it would be filed now."""
+        return archival.metadata_of(caller(), doc_id)
+
+    @documents_blp.arguments(MetadataEditSchema)
+    @documents_blp.response(200, MetadataSchema)
+    def put(self, args, doc_id):
+        """Set 题名, 文件编号, 责任者 or 密级 before filing (the agency; an empty value restores the
+        archive's own); 409 once the case is filed."""
+        return archival.set_metadata(caller(), doc_id, {str(k): str(v) if v is not None else "" for k, v in args.items()})

@@ -213,3 +213,77 @@ def keeping_round(sessions, store, config: dict, now: dt.datetime, limit: int = 
             session.commit()
             out.append((case_id, report.passed))
     return out
+
+
+def metadata_of(c, doc_id: str) -> dict[str, Any]:
+    """A document's archival metadata as it stands: as filed, or as it would be filed now."""
+    from archive.models import ArchivalMetadata, Examination, Organisation
+    from archive.services.documents import scoped_document
+
+    doc = scoped_document(c, doc_id)
+    case = doc.case
+    row = filed(c.session, case.id)
+    if row is not None:
+        return {"filed": True, "editable": [], "metadata": json.loads(row.metadata_json).get(doc.id, {})}
+    rules = load_rules(c.config.get("ARCHIVAL_RULES") or None)
+    docs = sorted(case.documents, key=lambda d: (d.uploaded_at, d.id))
+    exam = c.session.scalar(select(Examination).where(Examination.document_id == doc.id,
+                                                      Examination.version_id == doc.version_id))
+    agency = c.session.get(Organisation, case.agency_code)
+    edited = {m.name: m.value for m in c.session.scalars(select(ArchivalMetadata).where(
+        ArchivalMetadata.document_id == doc.id))}
+    retention, _ = retention_for(case, rules)
+    from archive.services.archivalrules import EDITABLE, document_metadata
+
+    meta = document_metadata(case, doc, exam, "（归档时分配）", docs.index(doc) + 1, rules.period_name(retention),
+                             agency.name if agency else case.agency_code, None, edited)
+    return {"filed": False, "editable": list(EDITABLE), "metadata": meta}
+
+
+def set_metadata(c, doc_id: str, values: dict[str, str]) -> dict[str, Any]:
+    """The agency sets 题名, 文件编号, 责任者 or 密级 of a document before filing (audited); an
+    empty value returns an element to what the archive fills in."""
+    from archive.services.archivalrules import CLASSIFICATIONS, EDITABLE
+    from archive.services.cases import scoped_case
+    from archive.services.documents import scoped_document
+
+    doc = scoped_document(c, doc_id)
+    scoped_case(c, doc.case_id, write=True)  # the agency's own, and not filed (409)
+    errors = {}
+    for name, value in values.items():
+        if name not in EDITABLE:
+            errors[name] = [f"只能修改：{'、'.join(EDITABLE)}"]
+        elif len(value or "") > 500:
+            errors[name] = ["最多 500 个字"]
+        elif name == "密级" and value and value not in CLASSIFICATIONS:
+            errors[name] = [f"密级应为：{'、'.join(CLASSIFICATIONS)}"]
+    if errors:
+        raise ValidationFailed("元数据有误 / the metadata is not valid", errors)
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        _store_metadata(c, doc_id, values)
+    except IntegrityError:  # set at the same moment by someone else: the unique constraint decided; again, as an update
+        c.session.rollback()
+        _store_metadata(c, doc_id, values)
+    return metadata_of(c, doc_id)
+
+
+def _store_metadata(c, doc_id: str, values: dict[str, str]) -> None:
+    from archive.clock import now as server_now
+    from archive.models import ArchivalMetadata
+
+    with c.transaction():
+        for name, value in values.items():
+            row = c.session.scalar(select(ArchivalMetadata).where(ArchivalMetadata.document_id == doc_id,
+                                                                  ArchivalMetadata.name == name))
+            value = (value or "").strip()
+            if not value:
+                if row is not None:
+                    c.session.delete(row)
+            elif row is None:
+                c.session.add(ArchivalMetadata(document_id=doc_id, name=name, value=value, set_by=c.username,
+                                               set_at=server_now()))
+            else:
+                row.value, row.set_by, row.set_at = value, c.username, server_now()
+        c.audit_in(c.session, "archive.metadata", "document", doc_id, **{k: v for k, v in values.items()})

@@ -93,9 +93,15 @@ def retain_until(closed: dt.date, retention: str, rules: ArchivalRules, permanen
     return dt.date(closed.year + 1 + years, 1, 1) - dt.timedelta(days=1)
 
 
+EDITABLE = ("题名", "文件编号", "责任者", "密级")  # what the agency may set before filing
+CLASSIFICATIONS = ("非密", "秘密", "机密", "绝密")
+
+
 def document_metadata(case: Case, doc: Document, exam: Examination | None, archival_no: str, seq: int,
-                      retention_name: str, agency_name: str, creator: str | None = None) -> dict[str, Any]:
-    """The GB/T 18894-2016 minimum metadata of one document, from what the archive knows."""
+                      retention_name: str, agency_name: str, creator: str | None = None,
+                      edited: dict[str, str] | None = None) -> dict[str, Any]:
+    """The GB/T 18894-2016 minimum metadata of one document, from what the archive knows and
+    what the agency set before filing (``edited``: 题名, 文件编号, 责任者, 密级)."""
     from archive.labels import form_name
 
     stage = next((s for s in case.stages if s.stage == doc.stage), None)
@@ -106,7 +112,8 @@ def document_metadata(case: Case, doc: Document, exam: Examination | None, archi
     return {"题名": f"{form_name(doc.form_code)}（{case.party_name or case.number}）", "文件编号": case.number,
             "责任者": agency_name, "日期": when.isoformat(), "保管期限": retention_name, "密级": "非密",
             "档号": archival_no, "件内顺序号": seq, "格式信息": fmt, "计算机文件名": doc.filename,
-            "计算机文件大小": doc.size, "文档创建程序": creator or "未记录", "数字摘要": digests}
+            "计算机文件大小": doc.size, "文档创建程序": creator or "未记录", "数字摘要": digests,
+            **{k: v for k, v in (edited or {}).items() if k in EDITABLE}}
 
 
 def metadata_problems(meta: dict[str, Any], rules: ArchivalRules) -> list[str]:

@@ -29,7 +29,9 @@ from archive.digests import Digests
 from archive.models import (
     ArchivalFile, AuditEntry, Case, Document, DocumentVersion, Examination, Organisation, Rendition,
 )
-from archive.services.archivalrules import ArchivalRules, document_metadata, metadata_problems, retention_for
+from archive.services.archivalrules import (
+    CLASSIFICATIONS, ArchivalRules, document_metadata, metadata_problems, retention_for,
+)
 from archive.storage.base import ObjectNotFound, ObjectStore
 
 PHASES = {"filing": ("GD", "归档"), "transfer": ("YJ", "移交与接收"), "keeping": ("CB", "长期保存")}
@@ -122,6 +124,12 @@ class Checker:
         agency = self.session.get(Organisation, case.agency_code)
         retention, _ = retention_for(case, self.rules)
         stored_meta = json.loads(archival.metadata_json) if archival else {}
+        from archive.models import ArchivalMetadata
+
+        edited: dict[str, dict[str, str]] = {}
+        for m in self.session.scalars(select(ArchivalMetadata).where(
+                ArchivalMetadata.document_id.in_([d.id for d in docs]))) if docs else []:
+            edited.setdefault(m.document_id, {})[m.name] = m.value
         with tempfile.TemporaryDirectory(prefix="fourchecks-") as tmp:
             files: dict[str, Path] = {}
             for seq, doc in enumerate(docs, 1):
@@ -133,7 +141,7 @@ class Checker:
                 meta = stored_meta.get(doc.id) or document_metadata(
                     case, doc, exam, archival.archival_no if archival else "（归档时分配）", seq,
                     self.rules.period_name(retention), agency.name if agency else case.agency_code,
-                    creator_of(path, doc) if read else None)
+                    creator_of(path, doc) if read else None, edited.get(doc.id))
                 self.metadata[doc.id] = meta
                 self._authentic(doc, exam, meta, report)
                 self._usable(doc, exam, report)
@@ -247,7 +255,7 @@ class Checker:
                                  ("缺少：" + "、".join(missing)) if missing else
                                  f"{len(self.rules.required_metadata)} 项必填元数据齐全", doc.id, doc.filename))
         values = []
-        if meta.get("密级") not in ("非密", "秘密", "机密", "绝密", "公开", "内部"):
+        if meta.get("密级") not in CLASSIFICATIONS:
             values.append(f"密级“{meta.get('密级')}”不在值域内")
         try:
             day = dt.date.fromisoformat(str(meta.get("日期")))

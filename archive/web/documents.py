@@ -64,8 +64,12 @@ def document(doc_id: str):
         else:
             text = shown
     writer = policy.writes_agency(p, case.agency_code)
+    from archive.services import archival
+    from archive.services.archivalrules import CLASSIFICATIONS
+
+    archival_meta = archival.metadata_of(caller(), doc_id)
     return render_template(
-        "document.html", doc=doc, case=case, stage=stage, agency=session.get(Organisation, case.agency_code),
+        "document.html", archival_meta=archival_meta, classifications=CLASSIFICATIONS, doc=doc, case=case, stage=stage, agency=session.get(Organisation, case.agency_code),
         versions=versions, amendments=list(amendments.values()), pending=pending, shown_as=kind, text=text,
         rendition=rendition, preview_src=src, examination=examination,
         ocr_text=ocr_text, writer=writer, errors=g.get("form_errors", {}), values=g.get("form_values", {}), section="cases",
@@ -99,3 +103,26 @@ def document_amend(doc_id: str):
         return document(doc_id), 409 if "pending" in exc.message else 422
     flash("更正申请已提交，等待上级审批。审批结果会显示在您的工作台。", "ok")
     return redirect(url_for("web.amendment", amendment_id=a.id), code=303)
+
+
+@bp.route("/documents/<doc_id>/metadata", methods=["POST"])
+def document_metadata(doc_id: str):
+    """归档元数据: the agency sets 题名, 文件编号, 责任者 and 密级 before filing."""
+    from archive.errors import ValidationFailed
+    from archive.services import archival
+    from archive.services.archivalrules import EDITABLE
+
+    doc = scoped_document(caller(), doc_id)
+    if not policy.writes_agency(current(), doc.case.agency_code):
+        refuse("document", doc_id, visible=True, why="the archival metadata is set by the document's agency")
+    try:
+        archival.set_metadata(caller("web"), doc_id, {k: request.form.get(k, "") for k in EDITABLE})
+    except ValidationFailed as exc:
+        db().rollback()
+        flash("未保存：" + "；".join(f"{k}：{v[0]}" for k, v in exc.errors.items()), "error")
+    except ArchiveError as exc:
+        db().rollback()
+        flash("未保存：" + zh(exc.message), "error")
+    else:
+        flash("归档元数据已保存。", "ok")
+    return redirect(url_for("web.document", doc_id=doc_id) + "#archival-metadata", code=303)

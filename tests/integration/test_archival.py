@@ -244,3 +244,29 @@ def test_a_transfer_package_is_verified_from_itself_alone_and_accepted(world, tm
     refused = upload(client, cases[0]["id"], make_pdf("补充材料", ["补充"]), filename="补充.pdf", stage="closing",
                      form="closing_report")
     assert refused.status_code == 409 and "已归档" in refused.get_json()["message"]
+
+
+def test_the_agency_edits_the_metadata_before_filing_and_not_after(world):
+    app, archive, client = world
+    case = closed_case(client, "津武市监罚〔2026〕340号")
+    drain(archive)
+    with archive.sessions() as s:
+        doc_id = s.scalars(select(Document.id).where(Document.case_id == case["id"], Document.form_code ==
+                                                     "penalty_decision")).one()
+    clerk = client_as(app, "clerk_a")
+    meta = clerk.get(f"/api/documents/{doc_id}/metadata").get_json()
+    assert not meta["filed"] and meta["metadata"]["题名"].startswith("行政处罚决定书") and meta["metadata"]["密级"] == "非密"
+    bad = clerk.put(f"/api/documents/{doc_id}/metadata", json={"密级": "保密", "档号": "X"})
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"密级", "档号"}
+    assert client_as(app, "district_a").put(f"/api/documents/{doc_id}/metadata", json={"题名": "x"}).status_code == 403
+    # two clerks setting it at the same moment: one row, no error (the unique constraint decides)
+    results = concurrently(4, lambda i: client_as(app, "clerk_a").put(
+        f"/api/documents/{doc_id}/metadata", json={"题名": f"津武市监罚〔2026〕340号行政处罚决定书（{i}）"}).status_code)
+    assert results == [200] * 4, results
+    r = clerk.put(f"/api/documents/{doc_id}/metadata", json={"题名": "津武市监罚〔2026〕340号行政处罚决定书", "密级": "秘密"})
+    assert r.status_code == 200 and r.get_json()["metadata"]["密级"] == "秘密"
+    assert _file(app, case["id"]).status_code == 201
+    kept = clerk.get(f"/api/documents/{doc_id}/metadata").get_json()
+    assert kept["filed"] and kept["metadata"]["题名"] == "津武市监罚〔2026〕340号行政处罚决定书"
+    assert kept["metadata"]["密级"] == "秘密" and kept["metadata"]["档号"].startswith("A-SJJ-ZF·2026-")
+    assert clerk.put(f"/api/documents/{doc_id}/metadata", json={"题名": "改"}).status_code == 409

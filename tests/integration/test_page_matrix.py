@@ -107,6 +107,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
          lambda who: 303 if who == "district_a" else 403 if who in SCOPE_A else 404),
         # documents and amendments
         ("GET", "/documents/<doc_id>", {"doc": w["doc1"]}, case_a(200)),
+        ("POST", "/documents/<doc_id>/metadata", {"doc": w["doc1"], "data": {"题名": "立案审批表（更正题名）"}},
+         case_a(303, write=True)),
         ("POST", "/documents/<doc_id>/amend", {"doc": w["doc2"], "data": {
             "reason": "笔误", "file": (io.BytesIO(pdf), "更正.pdf")}}, case_a(303, write=True)),
         ("GET", "/amendments", {}, of(ALL, 200)),  # as GET /api/amendments: a list within the scope

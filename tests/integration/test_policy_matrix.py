@@ -323,6 +323,9 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         # 归档 and its four-property checks: case A is not closed, so its writers are told (422)
         ("POST", "/api/cases/<case_id>/archive", {}, 422, for_case_a(write=True)),
         ("GET", "/api/cases/<case_id>/checks", {}, 200, for_case_a()),
+        ("GET", "/api/documents/<doc_id>/metadata", {"doc": d1}, 200, for_case_a()),
+        ("PUT", "/api/documents/<doc_id>/metadata", {"doc": d1, "json": {"题名": "立案审批表（更正题名）"}}, 200,
+         for_case_a(write=True)),
         # accounts (三权分立): the system administrator's business accounts; the security
         # administrator's roles, locks and second factors
         ("GET", "/api/users", {}, 200, only({"sysadmin", "secadmin"})),
