@@ -6,7 +6,8 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator,
+    BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text,
+    TypeDecorator,
     UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -921,3 +922,18 @@ class ArchivalMetadata(Base):
     value: Mapped[str] = mapped_column(String(500))
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class TimestampToken(Base):
+    """An RFC 3161 token (the TSA's whole answer, DER) over the audit head (subject
+    ``seq:hash``) or a transfer package's tag manifest; kept write-once."""
+
+    __tablename__ = "timestamp_tokens"
+    __table_args__ = (Index("ix_timestamp_tokens_kind", "kind", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # audit_head | transfer
+    subject: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the message stamped
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    gen_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -176,6 +176,9 @@ def _checks(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     with ctx.sessions() as s:
         jobs.prune(s, server_now() - jobs.KEEP_DONE)
     _watch_audit_chain(ctx)
+    from archive.services.timestamps import stamp_audit_head, tsa_settings
+
+    stamp_audit_head(ctx.sessions, tsa_settings(ctx.config), server_now())  # daily; retried each round until it works
     _reschedule(ctx, job, holder, ctx.checks_every)
 
 

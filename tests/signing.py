@@ -112,3 +112,53 @@ def flipped(signed: bytes, marker: bytes = b"/MediaBox") -> bytes:
     b = bytearray(signed)
     b[i] = ord("7") if b[i] != ord("7") else ord("8")
     return bytes(b)
+
+
+class LoopbackTSA:
+    """A Time-Stamping Authority on 127.0.0.1 (RFC 3161 over HTTP), signing with its own CA's
+    TSA certificate through pyHanko's test time stamper; ``pem`` holds its chain for verifiers.
+    Use as a context manager; ``url`` is where it answers."""
+
+    def __init__(self, directory: Path) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from asn1crypto import tsp
+        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        ca_key, ca_cert = make_ca("测试时间戳根证书")
+        key, cert = make_signer_cert(ca_key, ca_cert, cn="测试时间戳服务", tsa=True)
+        tsa_cert, tsa_key = _asn1(key, cert)
+        stamper = DummyTimeStamper(tsa_cert, tsa_key, certs_to_embed=SimpleCertificateStore.from_certs([tsa_cert]))
+        directory.mkdir(parents=True, exist_ok=True)
+        self.pem = directory / "tsa-chain.pem"
+        self.pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM))
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.requests += 1
+                answer = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/timestamp-reply")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tsr"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LoopbackTSA":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -84,6 +84,14 @@ class Health(MethodView):
             out["formats"] = examination_summary(db())
         except Exception as exc:
             out["formats"] = {"error": type(exc).__name__}
+        try:
+            from archive.clock import now as server_now
+            from archive.services.timestamps import health as stamp_health, tsa_settings
+
+            # RFC 3161 timestamps of the audit head: degraded after a day without one
+            out["timestamps"] = stamp_health(db(), tsa_settings(archive.config), server_now())
+        except Exception as exc:
+            out["timestamps"] = {"ok": False, "error": type(exc).__name__}
         from archive.casefile import fonts
 
         font = fonts.cjk_font()
@@ -92,8 +100,10 @@ class Health(MethodView):
             "ok": False, "error": "中文字体缺失：请安装 fonts-noto-cjk（或设置 ARCHIVE_CJK_FONT）"}
         # A component down is an outage (503); a missing calendar year degrades the service
         # (deadlines that need it are undecided) without stopping it.
-        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font", "renditions", "formats"))
-        ok = up and out["calendar"].get("ok") and out["font"]["ok"] and not out["index"].get("stale")
+        up = all(v.get("ok") for k, v in out.items() if k not in ("queue", "calendar", "font", "renditions", "formats",
+                                                                  "timestamps"))
+        ok = up and out["calendar"].get("ok") and out["font"]["ok"] and not out["index"].get("stale") \
+            and out["timestamps"].get("ok")
         out["status"] = "ok" if ok else "degraded"
         ok = up
         return out, (200 if ok else 503)

@@ -192,12 +192,42 @@ def audit_group() -> None:
     """The audit trail."""
 
 
+@audit_group.command("timestamp")
+def audit_timestamp() -> None:
+    """Stamp the audit head now at the configured TSA (the worker does it daily)."""
+    from archive.clock import now
+    from archive.services.timestamps import stamp_audit_head, tsa_settings
+
+    cfg = load_config()
+    settings = tsa_settings(cfg)
+    if settings is None:
+        raise click.ClickException("ARCHIVE_TSA_URL is not set")
+    row = stamp_audit_head(_sessions(cfg), settings, now(), force=True)
+    if row is None:
+        raise click.ClickException(f"the TSA at {settings.url} did not give a token that verifies (see the log)")
+    click.echo(f"audit head {row.subject.split(':')[0]} stamped at {row.gen_time.isoformat()}")
+
+
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; name the first entry that was edited, deleted, inserted or moved."""
+@click.option("--timestamps", is_flag=True, help="also verify the RFC 3161 tokens of the audit head, offline")
+def audit_verify(timestamps: bool) -> None:
+    """Check the hash chain; name the first entry that was edited, deleted, inserted or moved.
+    With --timestamps, each kept token of the head is verified against the TSA's certificates
+    (ARCHIVE_TSA_CERTS) and the entry it stamped must still have the hash it had."""
     from archive.audit import raise_chain_alert, verify_chain
 
-    sessions = _sessions(load_config())
+    cfg = load_config()
+    sessions = _sessions(cfg)
+    if timestamps:
+        from archive.services.timestamps import verify_head_stamps
+
+        with sessions() as session:
+            stamps = verify_head_stamps(session, str(cfg.get("TSA_CERTS") or ""))
+        for problem in stamps.problems:
+            click.echo(f"timestamp BROKEN: {problem}")
+        click.echo(f"timestamps: {stamps.tokens} tokens, {len(stamps.problems)} failing")
+        if stamps.problems:
+            sys.exit(1)
     with sessions() as session:
         report = verify_chain(session)
     if report.first_bad is not None:

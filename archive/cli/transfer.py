@@ -35,6 +35,8 @@ def transfer_export(agency: str, year: int, out: Path, by: str) -> None:
             except ArchiveError as exc:
                 raise click.ClickException(exc.message + "".join(f"\n  {m}" for v in exc.errors.values() for m in v))
     click.echo(f"exported {len(result.cases)} cases, {result.files} files ({result.bytes} bytes) to {result.path}")
+    if result.timestamp:
+        click.echo(f"timestamp: {result.timestamp}")
     for line in result.failed_checks:
         click.echo(f"left out (four-property check failed): {line}")
 

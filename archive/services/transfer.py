@@ -94,6 +94,7 @@ class ExportResult:
     files: int
     bytes: int
     failed_checks: list[str] = field(default_factory=list)
+    timestamp: str | None = None  # the TSA's time over the tag manifest, or why there is none
 
 
 def filed_cases(session: Session, agency_code: str, year: int) -> list[ArchivalFile]:
@@ -181,10 +182,34 @@ def export_package(session: Session, store, config: dict, agency_code: str, year
     bagit.make_bag(str(out), {"Source-Organization": agency_name, "External-Description":
                               f"{agency_name} {year} 年度行政执法案卷移交包", "Bagging-Date": now.date().isoformat(),
                               "Bag-Software-Agent": "case-archive"}, checksums=["sha256", "sha512"])
+    stamped = _stamp(session, config, out, f"{agency_code}:{year}", now)
     audit.append(session, "archive.transfer_export", actor=by, target_type="agency", target_id=agency_code,
-                 detail={"year": year, "cases": len(case_ids), "files": total_files, "left_out": len(failed)})
+                 detail={"year": year, "cases": len(case_ids), "files": total_files, "left_out": len(failed),
+                         "tagmanifest_sha256": hashlib.sha256((out / "tagmanifest-sha256.txt").read_bytes()).hexdigest(),
+                         "timestamp": stamped})
     session.commit()
-    return ExportResult(out, case_ids, total_files, total_bytes, failed)
+    return ExportResult(out, case_ids, total_files, total_bytes, failed, stamped)
+
+
+def _stamp(session: Session, config: dict, out: Path, subject: str, now: dt.datetime) -> str | None:
+    """The tag manifest stamped by the TSA (RFC 3161), the token and the TSA's certificates beside
+    it in the package (``timestamp.tsr``, ``timestamp-tsa.pem``); the token kept in the archive too."""
+    import shutil
+
+    from archive.services.timestamps import TimestampFailed, keep, request_token, tsa_settings
+
+    settings = tsa_settings(config)
+    if settings is None:
+        return None
+    tag = (out / "tagmanifest-sha256.txt").read_bytes()
+    try:
+        tsr, gen = request_token(settings, tag)
+    except TimestampFailed as exc:
+        return f"未加盖时间戳：{exc}"
+    (out / "timestamp.tsr").write_bytes(tsr)
+    shutil.copyfile(settings.certs, out / "timestamp-tsa.pem")
+    keep(session, "transfer", f"{subject}:{hashlib.sha256(tag).hexdigest()}", tag, tsr, gen, now)
+    return gen.isoformat()
 
 
 def _closed(case: Case) -> dt.date | None:
@@ -274,6 +299,17 @@ def verify_package(path: Path) -> VerifyReport:
     except (bagit.BagError, bagit.BagValidationError) as exc:
         rep.add("YJ-1-1", False, f"BagIt 校验失败：{str(exc)[:500]}")
         return rep
+    if (path / "timestamp.tsr").is_file():
+        from archive.services.timestamps import TimestampFailed, verify_token
+
+        try:
+            gen = verify_token(str(path / "timestamp-tsa.pem"), (path / "timestamp.tsr").read_bytes(),
+                               (path / "tagmanifest-sha256.txt").read_bytes())
+            rep.add("YJ-1-3", True, f"标签清单的可信时间戳有效：{gen.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}（北京时间）")
+        except TimestampFailed as exc:
+            rep.add("YJ-1-3", False, f"可信时间戳无效：{exc}")
+    else:
+        rep.items.append(("YJ-1-3", "不适用", "包未加盖可信时间戳（未配置 ARCHIVE_TSA_URL）"))
     data = path / "data"
     body = json.loads((data / "transfer.json").read_text(encoding="utf-8"))
     periods = body["periods"]
