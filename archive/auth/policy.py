@@ -326,6 +326,11 @@ def supervises(p: Principal) -> bool:
     return p.role in OFFICE_ROLES
 
 
+def transfers_cases(p: Principal) -> bool:
+    """移交: the district office exports its agencies' filed cases for the archives."""
+    return p.role == "district_office"
+
+
 def writes_cases(p: Principal) -> bool:
     """Agencies' clerks and legal staff create cases and upload (in their own agency)."""
     return p.role in WRITE_ROLES

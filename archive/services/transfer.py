@@ -362,6 +362,7 @@ def verify_package(path: Path) -> VerifyReport:
     failed = [row["档号"] for row in body["register"]
               if not json.loads((data / _safe(row["档号"]) / "四性检测.json").read_text(encoding="utf-8"))["passed"]]
     rep.add("YJ-4-1", not failed, ("导出时四性检测未通过：" + "、".join(failed)) if failed else "导出时的四性检测均通过")
+    rep.items.sort(key=lambda i: tuple(int(x) for x in i[0].split("-")[1:]))
     return rep
 
 

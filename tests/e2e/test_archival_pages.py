@@ -36,3 +36,34 @@ def test_the_clerk_files_a_closed_case_and_opens_its_report(server, page, app, a
     pdf = got.value.path()
     with open(pdf, "rb") as fh:
         assert fh.read(5) == b"%PDF-"
+
+
+def test_the_district_office_exports_a_transfer_package_and_sees_it_verified(server, page, app, archive, client):
+    from tests.e2e.test_security_pages import _add
+    from tests.integration.test_archival import _file
+
+    case = closed_case(client, "津武市监罚〔2026〕503号")
+    drain(archive)
+    assert _file(app, case["id"]).status_code == 201
+    drain(archive)
+    _add(archive, "yizhi", "district_office", "120114")
+    _login(page, server, "yizhi")
+    page.click("nav.nav >> text=移交")
+    page.wait_for_selector("table.transfers")
+    assert "2026" in page.inner_text("table.transfers")
+    _shot(page, "transfer-list.png")
+    page.click("table.transfers button:has-text('导出移交包')")
+    page.wait_for_selector("#verdict")
+    assert "校验通过" in page.inner_text("#verdict")
+    assert "A-SJJ-ZF·2026-D30-0001" in page.inner_text("table.register")
+    _shot(page, "transfer-package-verified.png")
+    with page.expect_download() as got:
+        page.click("text=下载移交包（ZIP）")
+    import zipfile
+
+    with zipfile.ZipFile(got.value.path()) as z:
+        names = z.namelist()
+    assert any(n.endswith("bagit.txt") for n in names) and any("移交清单.xlsx" in n for n in names)
+    page.click("button:has-text('登记档案馆已接收')")
+    page.wait_for_selector(".flash.ok")
+    assert "1 件案卷标记为已移交" in page.inner_text(".flash.ok")

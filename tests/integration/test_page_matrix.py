@@ -196,6 +196,16 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
                                                                                        "note": "退回"}},
          lambda who: 403 if who in ("reviewer", "complaints_a") or who in ADMINS else 303 if who == "district_a"
          else 403 if who in SCOPE_A else 404),
+        # 移交: the district office's; a package that is not there is the 404 page, for its officers too
+        ("GET", "/transfers", {}, of({"district_a", "district_b"}, 200)),
+        ("POST", "/transfers/export", {"data": {"agency": "A-SJJ", "year": "2026"}},
+         table(district_a=303, district_b=404, rest=403)),  # nothing filed yet: the page says so
+        ("GET", "/transfers/<name>", {"name": "A-SJJ-2026-20260101T000000"},
+         of(set(), 200, unseen={"district_a", "district_b"})),
+        ("GET", "/transfers/<name>.zip", {"name": "A-SJJ-2026-20260101T000000"},
+         of(set(), 200, unseen={"district_a", "district_b"})),
+        ("POST", "/transfers/<name>/accept", {"name": "A-SJJ-2026-20260101T000000"},
+         of(set(), 303, unseen={"district_a", "district_b"})),
         ("GET", "/fixity", {}, of({"legal_a", "district_a", "district_b", "city", "auditor"}, 200)),
         ("GET", "/audit", {}, of(AUDIT_READERS, 200)),
         ("GET", "/accounts", {}, of({"sysadmin"}, 200)),
