@@ -43,15 +43,20 @@ class ArchivalRules:
 
     def number_regex(self) -> re.Pattern[str]:
         """What a well-formed 档号 of this pattern looks like (the check's 档号规范性)."""
-        out, pos = "", 0
-        for m in re.finditer(r"\{([^{}:]+)(?::[^{}]*)?\}", self.pattern):
-            out += re.escape(self.pattern[pos:m.start()])
-            field = m.group(1)
-            out += {"全宗号": r"[0-9A-Za-z\-]+", "门类": re.escape(self.category), "年度": r"(?:19|20|21)\d\d",
-                    "保管期限代码": "(?:" + "|".join(map(re.escape, self.periods)) + ")",
-                    "件号": r"\d{4,}"}.get(field, ".+")
-            pos = m.end()
-        return re.compile(out + re.escape(self.pattern[pos:]) + r"\Z")
+        return number_regex(self.pattern, self.category, list(self.periods))
+
+
+def number_regex(pattern: str, category: str | None, periods: list[str]) -> re.Pattern[str]:
+    """A 档号 pattern as a regular expression (``category`` None: any upper-case class code) —
+    also what a transfer package's receiver checks, from the pattern written in the package."""
+    out, pos = "", 0
+    for m in re.finditer(r"\{([^{}:]+)(?::[^{}]*)?\}", pattern):
+        out += re.escape(pattern[pos:m.start()])
+        out += {"全宗号": r"[0-9A-Za-z\-]+", "门类": re.escape(category) if category else r"[A-Z]+",
+                "年度": r"(?:19|20|21)\d\d", "保管期限代码": "(?:" + "|".join(map(re.escape, periods)) + ")",
+                "件号": r"\d{4,}"}.get(m.group(1), ".+")
+        pos = m.end()
+    return re.compile(out + re.escape(pattern[pos:]) + r"\Z")
 
 
 @lru_cache(maxsize=8)

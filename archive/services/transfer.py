@@ -112,7 +112,7 @@ def export_package(session: Session, store, config: dict, agency_code: str, year
 
     from archive import audit
     from archive.services.archival import _keep
-    from archive.services.archivalrules import load_rules
+    from archive.services.archivalrules import closed_on, load_rules
     from archive.services.fourchecks import Checker, scan_settings
 
     if out.exists() and any(out.iterdir()):
@@ -167,7 +167,7 @@ def export_package(session: Session, store, config: dict, agency_code: str, year
                                             encoding="utf-8")
         register.append({"档号": row.archival_no, "案号": case.number, "题名": f"{case.party_name}{case.kind == 'penalty' and '行政处罚案卷' or '行政检查案卷'}",
                          "年度": row.year, "保管期限": rules.period_name(row.retention), "件号": row.piece,
-                         "文件数": len(docs), "结案日期": str(_closed(case)), "case_id": case.id})
+                         "文件数": len(docs), "结案日期": str(closed_on(case)), "case_id": case.id})
         case_ids.append(case.id)
     if not register:
         raise ValidationFailed("no filed case passed the check for this agency and year",
@@ -210,11 +210,6 @@ def _stamp(session: Session, config: dict, out: Path, subject: str, now: dt.date
     shutil.copyfile(settings.certs, out / "timestamp-tsa.pem")
     keep(session, "transfer", f"{subject}:{hashlib.sha256(tag).hexdigest()}", tag, tsr, gen, now)
     return gen.isoformat()
-
-
-def _closed(case: Case) -> dt.date | None:
-    closing = next((s for s in case.stages if s.stage == "closing"), None)
-    return closing.completed_at.astimezone(SHANGHAI).date() if closing else None
 
 
 def _audit_files(session: Session, data: Path, case_ids: list[str]) -> None:
@@ -313,7 +308,9 @@ def verify_package(path: Path) -> VerifyReport:
     data = path / "data"
     body = json.loads((data / "transfer.json").read_text(encoding="utf-8"))
     periods = body["periods"]
-    number = re.compile(_pattern_regex(body["pattern"], periods))
+    from archive.services.archivalrules import number_regex
+
+    number = number_regex(body["pattern"], None, list(periods))
     problems, seen, meta_missing, register_bad = [], set(), [], []
     for row in body["register"]:
         no = row["档号"]
@@ -364,16 +361,6 @@ def verify_package(path: Path) -> VerifyReport:
     rep.add("YJ-4-1", not failed, ("导出时四性检测未通过：" + "、".join(failed)) if failed else "导出时的四性检测均通过")
     rep.items.sort(key=lambda i: tuple(int(x) for x in i[0].split("-")[1:]))
     return rep
-
-
-def _pattern_regex(pattern: str, periods: dict[str, str]) -> str:
-    out, pos = "", 0
-    for m in re.finditer(r"\{([^{}:]+)(?::[^{}]*)?\}", pattern):
-        out += re.escape(pattern[pos:m.start()])
-        out += {"全宗号": r"[0-9A-Za-z\-]+", "门类": r"[A-Z]+", "年度": r"(?:19|20|21)\d\d",
-                "保管期限代码": "(?:" + "|".join(map(re.escape, periods)) + ")", "件号": r"\d{4,}"}.get(m.group(1), ".+")
-        pos = m.end()
-    return out + re.escape(pattern[pos:]) + r"\Z"
 
 
 def accept(session: Session, path: Path, by: str) -> int:
