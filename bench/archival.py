@@ -82,7 +82,9 @@ def _caller(archive, cfg, username="bench"):
 
     session = archive.sessions()
     user = session.scalar(select(User).where(User.username == username))
-    return Caller(principal=principal_for(session, user, "token"), session=session, sessions=archive.sessions,
+    principal = principal_for(session, user, "token")
+    session.close()  # the connection back to the pool until the caller acts
+    return Caller(principal=principal, session=session, sessions=archive.sessions,
                   store=archive.store, settings=archive.ingest_settings, config=cfg)
 
 
@@ -134,9 +136,11 @@ def part_filers(filers: int, database_url: str | None) -> None:
         pieces: list[int] = []
         errors: list[str] = []
 
+        callers = {case_id: _caller(archive, cfg) for case_id in ids}
+
         def file(case_id: str) -> None:
-            c = _caller(archive, cfg)
-            barrier.wait()
+            c = callers[case_id]
+            barrier.wait(60)
             try:
                 row, _ = archival.archive_case(c, case_id)
                 pieces.append(row.piece)
