@@ -111,6 +111,32 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     return ChainReport(count, sm3_entries=sm3)
 
 
+def verify_entries(session: Session, seqs: Iterable[int]) -> list[str]:
+    """The local check of some entries (a case's): each one's hash recomputed from its content and
+    its link, and linked to both neighbours (the entry before has the hash it names; the entry
+    after names its hash). Problems, or []. O(entries given), for the four-property check; the
+    whole chain is verified by ``verify_chain`` (the daily watch)."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return []
+    around = set(wanted) | {s - 1 for s in wanted} | {s + 1 for s in wanted}
+    rows = {e.seq: e for e in session.scalars(select(AuditEntry).where(AuditEntry.seq.in_(sorted(around))))}
+    problems = []
+    for seq in wanted:
+        e = rows.get(seq)
+        if e is None:
+            problems.append(f"entry {seq} is missing")
+            continue
+        if e.alg not in ALGORITHMS or _hash_of(e, e.prev_hash) != e.hash:
+            problems.append(f"entry {seq}: its content does not match its hash")
+        before, after = rows.get(seq - 1), rows.get(seq + 1)
+        if (before.hash if before is not None else GENESIS if seq == 1 else None) != e.prev_hash:
+            problems.append(f"entry {seq} does not follow entry {seq - 1}")
+        if after is not None and after.prev_hash != e.hash:
+            problems.append(f"entry {seq + 1} does not follow entry {seq}")
+    return problems
+
+
 def ensure_digest(session: Session, alg: str, actor: str = "serve") -> bool:
     """Move the chain to ``alg`` (ARCHIVE_AUDIT_DIGEST) if it is SM3 and the chain is not yet:
     the entry that opens the SM3 segment continues from the last SHA-256 hash, and from it on

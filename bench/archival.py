@@ -51,6 +51,9 @@ def _setup(archive, cfg):
     return app, client
 
 
+_PDFS: dict[str, bytes] = {}
+
+
 def closed_case(client, number: str, docs: int = len(FORMS)) -> str:
     """A general-procedure penalty case from filing to closing with ``docs`` documents (the
     required forms first, then more inquiry records)."""
@@ -65,7 +68,9 @@ def closed_case(client, number: str, docs: int = len(FORMS)) -> str:
         assert client.post(f"/api/cases/{case_id}/stages", json={"stage": stage, "completed_at": at}).status_code == 201
     plan = list(FORMS) + [("investigation", "inquiry_record", f"询问笔录（{i}）") for i in range(max(0, docs - len(FORMS)))]
     for i, (stage, form, title) in enumerate(plan[:max(docs, len(FORMS))]):
-        data = make_pdf(title, [f"{number}：{title}。第 {i} 份。"] * 3)
+        if title not in _PDFS:  # made once (a CJK font subset takes a while); each copy differs by a comment
+            _PDFS[title] = make_pdf(title, [f"{title}。本机关依法作出处理。"] * 3)
+        data = _PDFS[title] + f"% {number} {i}\n".encode()
         r = client.post(f"/api/cases/{case_id}/documents", data={"stage": stage, "form": form,
                                                                   "file": (io.BytesIO(data), f"{title}.pdf")},
                         content_type="multipart/form-data")

@@ -393,15 +393,20 @@ class Checker:
                                  f"全部版本的对象锁定保留期覆盖保管期限（至 {archival.retain_until}）"))
 
     def _audit_chain(self, case: Case, docs: list[Document], report: Report) -> None:
+        """4-3: the case's audit entries intact and linked to their neighbours (each hash
+        recomputed); no open alert of a broken chain (the daily watch verifies all of it)."""
         from archive import audit
+        from archive.models import SecurityAlert
 
         ids = [case.id] + [d.id for d in docs]
-        last = self.session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.target_id.in_(ids))) or 0
-        chain = audit.verify_chain(self.session)
-        broken = chain.first_bad is not None and chain.first_bad <= last
-        report.items.append(Item(self._id(4, 3), "审计日志链完整性检测", FAIL if broken else PASS,
-                                 f"审计日志链在第 {chain.first_bad} 条断开，本案的记录在其后或受影响" if broken else
-                                 "本案的全部审计记录所在的哈希链完整"))
+        seqs = list(self.session.scalars(select(AuditEntry.seq).where(AuditEntry.target_id.in_(ids))))
+        problems = audit.verify_entries(self.session, seqs)
+        alert = self.session.scalar(select(SecurityAlert.message).where(SecurityAlert.kind == "audit_chain",
+                                                                        SecurityAlert.acknowledged_at.is_(None)))
+        if alert:
+            problems.append(f"审计日志链有未核查的断开告警：{alert}")
+        report.items.append(Item(self._id(4, 3), "审计日志链完整性检测", FAIL if problems else PASS,
+                                 "；".join(problems[:5]) or f"本案 {len(seqs)} 条审计记录的哈希及其前后链接完整"))
 
 
 def _extension_fits(ext: str, exam: Examination) -> bool:

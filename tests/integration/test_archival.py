@@ -132,7 +132,7 @@ def test_concurrent_filings_get_distinct_consecutive_numbers(make_app):
 
 
 @pytest.mark.parametrize("defect, item", [
-    ("changed_byte", "1-1"), ("missing_form", "2-1"), ("encrypted", "3-3"), ("virus", "4-1")])
+    ("changed_byte", "1-1"), ("missing_form", "2-1"), ("encrypted", "3-3"), ("virus", "4-1"), ("audit", "4-3")])
 def test_one_planted_defect_fails_exactly_its_item_at_filing(world, defect, item):
     from pypdf import PdfReader, PdfWriter
 
@@ -155,6 +155,12 @@ def test_one_planted_defect_fails_exactly_its_item_at_filing(world, defect, item
             doc = s.scalars(select(Document).where(Document.case_id == case["id"])).first()
             flipped = ("0" if doc.sha256[-1] != "0" else "1")
             s.execute(update(Document).where(Document.id == doc.id).values(sha256=doc.sha256[:-1] + flipped))
+            s.commit()
+    if defect == "audit":  # someone edits the audit entry of one upload of the case in the database
+        with archive.sessions() as s:
+            doc_id = s.scalars(select(Document.id).where(Document.case_id == case["id"])).first()
+            s.execute(update(AuditEntry).where(AuditEntry.action == "document.upload", AuditEntry.target_id == doc_id)
+                      .values(detail='{"filename": "改过.pdf"}'))
             s.commit()
     r = _file(app, case["id"])
     assert r.status_code == 422, r.get_json()
