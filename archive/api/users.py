@@ -52,10 +52,11 @@ class RoleSchema(Schema):
 
 
 def _row(u) -> dict:
+    """A User row (or the security administrator's SecuredAccount) as the API answers it."""
+    enrolled = u.mfa_enrolled if isinstance(u, users.SecuredAccount) else u.totp_secret is not None
     return {"username": u.username, "display_name": u.display_name, "role": u.role, "scope_code": u.scope_code,
             "active": u.active, "locked_until": u.locked_until, "failed_logins": u.failed_logins,
-            "mfa_enrolled": u.totp_secret is not None if hasattr(u, "totp_secret") else u.mfa_enrolled,
-            "last_login_at": u.last_login_at, "last_login_ip": u.last_login_ip}
+            "mfa_enrolled": enrolled, "last_login_at": u.last_login_at, "last_login_ip": u.last_login_ip}
 
 
 @blp.route("")

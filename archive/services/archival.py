@@ -150,7 +150,8 @@ def archive_case(c, case_id: str):
 def extend_case_retention(session: Session, store, case_id: str) -> int:
     """The ``retain`` job: every stored version of a filed case (originals, earlier versions,
     renditions) retained at least until the end of its 保管期限. Returns the versions touched."""
-    from archive.models import DocumentVersion, Rendition
+    from archive.models import Rendition
+    from archive.services.fixity import stored_versions
 
     row = filed(session, case_id)
     if row is None:
@@ -161,9 +162,7 @@ def extend_case_retention(session: Session, store, case_id: str) -> int:
     assert case is not None
     n = 0
     for doc in case.documents:
-        targets = [(doc.object_key, doc.version_id)]
-        targets += [(v.object_key, v.version_id) for v in session.scalars(
-            select(DocumentVersion).where(DocumentVersion.document_id == doc.id))]
+        targets = [(key, version_id) for key, version_id, _, _ in stored_versions(session, doc)]
         targets += [(r.object_key, r.version_id) for r in session.scalars(
             select(Rendition).where(Rendition.document_id == doc.id, Rendition.status == "done"))
             if r.object_key and r.version_id]

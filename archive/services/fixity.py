@@ -65,12 +65,18 @@ def check_version(store: ObjectStore, key: str, version_id: str, sha256: str,
     return "ok", f"{size} bytes" + (", SHA-256 and SM3" if sm3 else "")
 
 
-def _versions(session: Session, doc: Document) -> list[tuple[str, str, str | None]]:
-    """(version id, SHA-256, SM3) of every version the catalog knows for the document's key."""
-    out = [(doc.version_id, doc.sha256, doc.sm3)]
-    out += [(v.version_id, v.sha256, v.sm3) for v in session.scalars(
+def stored_versions(session: Session, doc: Document) -> list[tuple[str, str, str, str | None]]:
+    """(object key, version id, SHA-256, SM3) of every version the catalog knows of a document,
+    the current one first (fixity, the four-property check, retention)."""
+    out = [(doc.object_key, doc.version_id, doc.sha256, doc.sm3)]
+    out += [(v.object_key, v.version_id, v.sha256, v.sm3) for v in session.scalars(
         select(DocumentVersion).where(DocumentVersion.document_id == doc.id))]
     return out
+
+
+def _versions(session: Session, doc: Document) -> list[tuple[str, str, str | None]]:
+    """(version id, SHA-256, SM3) of every version the catalog knows for the document's key."""
+    return [(version_id, sha, sm3) for _, version_id, sha, sm3 in stored_versions(session, doc)]
 
 
 def check_document(session: Session, store: ObjectStore, doc: Document, now: dt.datetime) -> list[FixityEvent]:

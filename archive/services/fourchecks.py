@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from archive.clock import SHANGHAI
 from archive.digests import Digests
 from archive.models import (
-    ArchivalFile, AuditEntry, Case, Document, DocumentVersion, Examination, Organisation, Rendition,
+    ArchivalFile, AuditEntry, Case, Document, Examination, Organisation, Rendition,
 )
 from archive.services.archivalrules import (
     CLASSIFICATIONS, ArchivalRules, document_metadata, metadata_problems, retention_for,
@@ -158,11 +158,12 @@ class Checker:
     def _read(self, doc: Document, path: Path, report: Report) -> bool:
         """1-1 固化信息有效性: every stored version's SHA-256 (and SM3 where recorded) match;
         the current one is kept in ``path`` for the scan."""
-        versions = [(doc.object_key, doc.version_id, doc.sha256, doc.sm3, doc.size, True)] + [
-            (v.object_key, v.version_id, v.sha256, v.sm3, v.size, False) for v in self.session.scalars(
-                select(DocumentVersion).where(DocumentVersion.document_id == doc.id))]
+        from archive.services.fixity import stored_versions
+
+        versions = stored_versions(self.session, doc)
         problems, ok_current = [], False
-        for key, version_id, sha256, sm3, size, current in versions:
+        for n, (key, version_id, sha256, sm3) in enumerate(versions):
+            current = n == 0
             digests = Digests()
             try:
                 with open(path, "wb") if current else open(os.devnull, "wb") as out:
@@ -348,7 +349,7 @@ class Checker:
         except subprocess.TimeoutExpired:
             report.items.append(Item(self._id(4, 1), name, FAIL, "病毒扫描超时"))
             return
-        by_path = {str(p): d for d in docs for k, p in files.items() if k == d.id}
+        by_path = {str(files[d.id]): d for d in docs if d.id in files}
         found = {}
         for line in done.stdout.splitlines():
             if line.endswith(" FOUND") and ": " in line:
@@ -375,13 +376,12 @@ class Checker:
         if archival is None:
             report.items.append(Item(self._id(4, 2), name, NA, "归档时按保管期限延长存储保留期"))
             return
-        until = dt.datetime.combine(archival.retain_until or dt.date.max, dt.time(), SHANGHAI) \
-            if archival.retain_until else None
+        from archive.services.fixity import stored_versions
+
+        until = dt.datetime.combine(archival.retain_until, dt.time(), SHANGHAI) if archival.retain_until else None
         short = []
         for doc in docs:
-            versions = [(doc.object_key, doc.version_id)] + [(v.object_key, v.version_id) for v in self.session.scalars(
-                select(DocumentVersion).where(DocumentVersion.document_id == doc.id))]
-            for key, version_id in versions:
+            for key, version_id, _, _ in stored_versions(self.session, doc):
                 try:
                     kept = self.store.stat(key, version_id).retain_until
                 except ObjectNotFound:
