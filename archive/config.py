@@ -23,6 +23,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "S3_PORT": (8333, int, "S3 port of the embedded SeaweedFS"),
     "RETENTION_YEARS": (30, int, "Object-lock retention, in years, of the documents of summary-procedure cases"),
     "RETENTION_PERMANENT_YEARS": (100, int, "Retention, in years, standing for 永久 (general procedure and inspections)"),
+    "RETENTION_SECONDS": (0, int, "Trials and tests only: when above 0, every stored version is retained this many seconds instead of the years above (object lock still enforces it; never in production)"),
     "RENDITION_SECONDS": (180.0, float, "The longest one LibreOffice conversion of a rendition may take"),
     "RENDITION_MEMORY_MB": (2048, int, "The address space one LibreOffice conversion may use (MiB)"),
     "LIBREOFFICE": ("", str, "LibreOffice program for the PDF/A renditions of DOCX, DOC, ODT, RTF and WPS documents; empty: soffice on PATH; off: never"),

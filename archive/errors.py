@@ -57,6 +57,11 @@ class StoredFileMissing(ArchiveError):
     """The object version a document names is gone from the store (a fixity finding)."""
 
 
+class Disposed(ArchiveError):
+    """The document was destroyed (销毁) at the end of its retention period: its bytes are gone
+    on purpose; the 销毁清册 keeps its SHA-256 and size."""
+
+
 # Field messages the pages show beside a field: "中文 / English", the Chinese half for a clerk
 # (``web.layout.zh``), the whole for an API client.
 REQUIRED = "必填 / required"

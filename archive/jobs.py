@@ -28,6 +28,10 @@ fixity      a rolling fixity round (rescheduled)                    any worker, 
 ocr         recognise the text of a scan                            an OCR worker
 render      make, check and store the PDF/A rendition of an         a worker with LibreOffice,
             editable document's version                             one conversion at a time
+retain      extend a filed case's object lock to its 保管期限;       any worker
+            write its archival record (``archival/<id>.json``)
+dispose     an approved 销毁: when no version is retained or held,  any worker
+            tombstone, remove every version of the case, register
 ==========  =====================================================  ====================
 """
 from __future__ import annotations
@@ -53,9 +57,11 @@ log = logging.getLogger(__name__)
 INDEX_KINDS = ("upsert", "versions", "delete")
 SCHEDULED = ("checks", "fixity")  # at most one open job of each (a partial unique index)
 PRIORITY = {"hold": 10, "amend": 10, "manifest": 20, "extract": 30, "verify": 35, "upsert": 40, "versions": 40,
-            "delete": 40, "checks": 50, "fixity": 60, "ocr": 70, "render": 45, "examine": 42, "retain": 15}  # lower runs first
+            "delete": 40, "checks": 50, "fixity": 60, "ocr": 70, "render": 45, "examine": 42, "retain": 15,
+            "dispose": 65}  # lower runs first
 LEASE = {"ocr": dt.timedelta(minutes=30), "fixity": dt.timedelta(minutes=30), "checks": dt.timedelta(minutes=30),
-         "verify": dt.timedelta(minutes=30), "render": dt.timedelta(minutes=15)}  # (verify reads a file of up to MAX_UPLOAD_BYTES back)
+         "verify": dt.timedelta(minutes=30), "render": dt.timedelta(minutes=15),
+         "dispose": dt.timedelta(minutes=30)}  # (verify reads a file of up to MAX_UPLOAD_BYTES back)
 DEFAULT_LEASE = dt.timedelta(minutes=2)  # a job of a worker that died runs again after this
 MAX_ATTEMPTS = 5  # failures after which a job counts as failed (it is still retried)
 BASE_DELAY = 5  # seconds before the second try; doubles after each failure

@@ -32,7 +32,7 @@ AMENDMENT_STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "reje
 TEXT_STATUS_NAMES = {"pending": "等待提取", "extracted": "已提取全文", "truncated": "全文过长，已截取前部",
                      "no_text_layer": "无文字层（扫描件）", "not_extracted": "此类文件不提取文字",
                      "failed": "提取失败", "ocr_pending": "等待文字识别（OCR）", "ocr": "已识别文字（OCR）",
-                     "refused": "超出识别上限，未识别"}
+                     "refused": "超出识别上限，未识别", "disposed": "已销毁"}
 LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
 HANDLER_NAMES = {1: "执法机关法制审核人员", 2: "区司法局/区政府法制办", 3: "市级"}
 

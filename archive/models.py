@@ -237,6 +237,9 @@ class Document(Base):
     # The current version (1 at upload; an approved amendment adds one, see DocumentVersion).
     version_no: Mapped[int] = mapped_column(Integer, default=1)
     fixity_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # 销毁: removed from the store at the end of its retention period (the row stays, as in the
+    # 销毁清册: its SHA-256 and size; its text is cleared, its content answers 410)
+    disposed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="documents")
 
@@ -922,6 +925,43 @@ class ArchivalMetadata(Base):
     value: Mapped[str] = mapped_column(String(500))
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Appraisal(Base):
+    """鉴定 of a filed case whose retention period has ended: kept longer (``keep``, a new
+    period with its reason, done at once) or disposed of (``dispose``: proposed by one office,
+    approved by another office role, then carried out by the ``dispose`` job once every stored
+    version's retention has passed). A disposal's ``register`` is its 销毁清册 entry (JSON:
+    the case, 档号, each document with SHA-256 and size, who proposed and approved, when).
+    At most one disposal per case is open or done (a partial unique index)."""
+
+    __tablename__ = "appraisals"
+    __table_args__ = (
+        Index("ux_appraisals_open_disposal", "case_id", unique=True,
+              sqlite_where=text("kind = 'dispose' AND status IN ('proposed', 'approved', 'disposed')"),
+              postgresql_where=text("kind = 'dispose' AND status IN ('proposed', 'approved', 'disposed')")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # keep | dispose
+    status: Mapped[str] = mapped_column(String(16))  # keep: done; dispose: proposed | approved | rejected | disposed
+    archival_no: Mapped[str] = mapped_column(String(120))
+    retention_before: Mapped[str] = mapped_column(String(8))
+    until_before: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    retention_after: Mapped[str | None] = mapped_column(String(8), nullable=True)  # keep: the new period
+    until_after: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)  # 鉴定意见
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_role: Mapped[str] = mapped_column(String(32))
+    proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    disposed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    waiting: Mapped[str] = mapped_column(Text, default="", server_default="")  # why the job waits (retention, hold)
+    register: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    register_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class TimestampToken(Base):

@@ -22,7 +22,7 @@ from archive import jobs
 from archive.extraction.base import ExtractLimits
 from archive.indexing.base import SearchIndex
 from archive.indexing.queue import extract_job, process_index, rebuild_if_stale
-from archive.models import Job
+from archive.models import ArchivalFile, Case, Job
 from archive.clock import now as server_now
 from archive.services.ingest import IngestSettings
 from archive.services.examinations import ExamineSettings, settings_of as examine_settings
@@ -60,7 +60,7 @@ class Context:
 
     def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
         """The general kinds this worker can run."""
-        out = ["hold", "amend", "extract", "examine", "retain"]
+        out = ["hold", "amend", "extract", "examine", "retain", "dispose"]
         if self.settings is not None:
             out += ["manifest", "verify"]
         if scheduled:
@@ -214,14 +214,45 @@ def _retain(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     """A filed case's stored versions retained to the end of its 保管期限 (retried until done)."""
     from archive.services.archival import extend_case_retention
 
+    from archive.services import archivalrecord
+    from archive.services.rebuild import case_manifest
+
     with ctx.sessions() as s:
         extend_case_retention(s, ctx.store, job.subject)
+        case = s.get(Case, job.subject)
+        row = s.get(ArchivalFile, job.subject)
+        if case is not None and row is not None:  # the record rebuild restores the archival state from
+            manifest = case_manifest(s, case) if row.status in ("disposing", "disposed") else None
+            archivalrecord.write(s, ctx.store, ingest_settings(ctx), job.subject, manifest, server_now())
+
+
+def ingest_settings(ctx: Context) -> IngestSettings:
+    """The worker's ingest settings, or those of its configuration."""
+    if ctx.settings is not None:
+        return ctx.settings
+    cfg = ctx.config
+    return IngestSettings(max_bytes=int(cfg.get("MAX_UPLOAD_BYTES", 0)), retention_years=int(cfg.get("RETENTION_YEARS", 30)),
+                          permanent_years=int(cfg.get("RETENTION_PERMANENT_YEARS", 100)),
+                          retention_seconds=int(cfg.get("RETENTION_SECONDS", 0)))
+
+
+def _dispose(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """An approved disposal (销毁): waits, without spending an attempt, until every stored
+    version of the case is out of retention and hold; never bypasses object lock."""
+    from archive.services.disposal import DisposalWaits, dispose_case
+
+    try:
+        dispose_case(ctx.sessions, ctx.store, ingest_settings(ctx), job.subject)
+    except DisposalWaits as wait:
+        log.info("disposal of %s waits: %s", job.subject, wait.why)
+        with ctx.sessions() as s:
+            jobs.fail(s, job.id, holder, wait, spend=False, delay=max(dt.timedelta(seconds=1), wait.at - server_now()))
 
 
 HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
     "hold": _hold, "amend": _amend, "manifest": _manifest, "verify": _verify, "extract": _extract,
     "checks": _checks, "fixity": _fixity, "render": _render,
-    "examine": _examine, "retain": _retain,
+    "examine": _examine, "retain": _retain, "dispose": _dispose,
 }
 
 

@@ -47,12 +47,12 @@ def flatten_locations(errors: dict) -> dict:
 
 def init_api(app: Flask) -> Api:
     """Register the blueprints and the error table on ``app``."""
-    from archive.api import (amendments, archival, audit, basicinfo, cases, complaints, corrections, filings, fixity, documents,
+    from archive.api import (amendments, appraisal, archival, audit, basicinfo, cases, complaints, corrections, filings, fixity, documents,
                              meta, sampling, search, stats, tasks, users, warnings)
 
     api = ArchiveApi(app)
     for module in (cases, documents, search, meta, audit, warnings, stats, basicinfo, tasks, filings, corrections,
-                   users, archival):
+                   users, archival, appraisal):
         api.register_blueprint(module.blp)
     for bp in (archival.documents_blp, sampling.blp, sampling.reviews_blp, sampling.bundle_blp, amendments.blp, complaints.blp, fixity.blp,
                stats.reports_blp):

@@ -15,7 +15,7 @@ from archive.edge.errors import error_response
 from archive.services.schemas import DocumentSchema
 from archive.edge.auth import audit_event, caller
 from archive.services.documents import scoped_document
-from archive.errors import NotFound, StoredFileDamaged, StoredFileMissing, ValidationFailed
+from archive.errors import Disposed, NotFound, StoredFileDamaged, StoredFileMissing, ValidationFailed
 from archive.extension import db, get_archive
 from archive.models import Document
 from archive.clock import now as server_now
@@ -49,6 +49,7 @@ class DocumentRendition(MethodView):
         from archive.services import renditions
 
         doc = scoped_document(caller(), doc_id)
+        _version(doc, None)  # 410 once destroyed
         r = renditions.stored(db(), doc)
         if request.if_none_match.contains(r.sha256):
             return Response(status=304, headers={"ETag": f'"{r.sha256}"'})
@@ -105,7 +106,12 @@ def verified_read(doc_id: str, src, offset: int, length: int) -> Iterator[bytes]
     (A byte range of a large version is served without verification: only its part is read.)"""
     from archive.services.fixity import latest_finding, record_finding
 
+    from archive.services.disposal import disposed_document
+
     archive = get_archive()
+    if disposed_document(db(), doc_id):
+        raise Disposed("该文件已按保管期限鉴定销毁，见销毁清册 / destroyed at the end of its retention period",
+                       {"document": ["已销毁"]})
     finding = latest_finding(db(), src.object_key, src.version_id)
     if finding is not None:
         if finding.result == "missing":
@@ -214,7 +220,11 @@ def stored_file_response(a, target_type: str):
 
 
 def _version(doc: Document, wanted: str | None):
-    """The document itself, or the earlier version ``wanted`` (404 if there is none)."""
+    """The document itself, or the earlier version ``wanted`` (404 if there is none; 410 when
+    the document was destroyed at the end of its retention period)."""
+    if doc.disposed_at is not None:
+        raise Disposed("该文件已按保管期限鉴定销毁，见销毁清册 / destroyed at the end of its retention period",
+                       {"document": ["已销毁"]})
     if wanted is None or wanted == str(doc.version_no):
         return doc
     from archive.models import DocumentVersion

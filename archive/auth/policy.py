@@ -334,3 +334,15 @@ def transfers_cases(p: Principal) -> bool:
 def writes_cases(p: Principal) -> bool:
     """Agencies' clerks and legal staff create cases and upload (in their own agency)."""
     return p.role in WRITE_ROLES
+
+
+def appraises(p: Principal) -> bool:
+    """鉴定: the district and city offices appraise their agencies' filed cases whose retention
+    has ended (keep longer, propose disposal) and read the 销毁清册."""
+    return p.role in OFFICE_ROLES
+
+
+def approves_disposal(p: Principal, proposed_role: str, agency_code: str) -> bool:
+    """A disposal is approved by another office role than the one that proposed it (a district
+    office's proposal by the city office, and the other way round), within its scope."""
+    return p.role in OFFICE_ROLES and p.role != proposed_role and p.sees_agency(agency_code)

@@ -9,7 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from archive.errors import (
-    ArchiveError, BadQuery, ChecksumMismatch, Conflict, DuplicateFile, Forbidden, NotFound, StoredFileDamaged, StoredFileMissing,
+    ArchiveError, BadQuery, ChecksumMismatch, Conflict, DuplicateFile, Forbidden, NotFound, StoredFileDamaged, StoredFileMissing, Disposed,
     TooLarge, ValidationFailed,
 )
 from archive.edge.auth import audit_event, audit_not_found
@@ -46,6 +46,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (TooLarge, 413),
     (StoredFileDamaged, 409),
     (StoredFileMissing, 410),
+    (Disposed, 410),
     (StorageUnavailable, 503),
 ]
 

@@ -135,7 +135,7 @@ def process_index(sessions: sessionmaker[Session], store: ObjectStore, index: Se
         for n, job in enumerate(claimed):
             try:
                 doc = session.get(Document, job.subject)
-                if job.kind == "delete" or doc is None:
+                if job.kind == "delete" or doc is None or doc.disposed_at is not None:
                     deletes.add(job.subject)
                 else:
                     if doc.text_status == "pending":  # queued without extraction (reconcile, rebuild)
@@ -186,7 +186,8 @@ def reindex(sessions: sessionmaker[Session], store: ObjectStore, index, *, re_ex
     target = index.new_generation()
     try:
         with sessions() as session:
-            ids = session.scalars(select(Document.id).order_by(Document.uploaded_at)).all()
+            ids = session.scalars(select(Document.id).where(Document.disposed_at.is_(None))  # 销毁: not searchable
+                                  .order_by(Document.uploaded_at)).all()
             cache: dict = {}
             done = 0
             if progress:

@@ -22,7 +22,7 @@ from archive.services.caller import Caller
 from archive.services.holds import hold_new
 from archive.services import examinations
 from archive.services.renditions import enqueue_for
-from archive.services.objects import HashingSpool, IngestSettings, clean_filename, object_metadata, retain_until
+from archive.services.objects import HashingSpool, IngestSettings, clean_filename, object_metadata
 from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def request(session: Session, store: ObjectStore, settings: IngestSettings, doc:
     meta = {"schema": "case-archive/1", "object": "amendment", "doc-id": doc.id, "case-id": case.id,
             "sha256": spool.sha256, "sm3": spool.sm3, "size": str(spool.size), "filename": clean_filename(filename),
             "requested-by": by, "requested-at": now.isoformat()}
-    put = store.put(key, spool, spool.size, meta, media_type, retain_until(now, settings.years_for(case.procedure)))
+    put = store.put(key, spool, spool.size, meta, media_type, settings.until(now, case.procedure))
     hold_new(session, store, case.id, key, put.version_id)
     a = Amendment(document_id=doc.id, case_id=case.id, agency_code=case.agency_code, reason=reason,
                   requested_by=by, requested_at=now, object_key=key, version_id=put.version_id,

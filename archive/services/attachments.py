@@ -14,7 +14,7 @@ def store_file(store, settings, row, *, key_prefix: str, metadata: dict[str, str
     """Fill ``row`` (a model with the attachment columns, its ``id`` set) from ``spool`` and
     store the bytes under ``<key_prefix>/<row.id>``; the caller adds the row."""
     from archive.extraction.detect import detect_media_type
-    from archive.services.objects import clean_filename, retain_until
+    from archive.services.objects import clean_filename
 
     if spool.size == 0:
         raise ValidationFailed("empty file", {"file": ["the file is empty"]})
@@ -29,6 +29,6 @@ def store_file(store, settings, row, *, key_prefix: str, metadata: dict[str, str
     row.object_key = f"{key_prefix}/{row.id}"
     put = store.put(row.object_key, spool, spool.size, {
         **metadata, "filename": row.filename, "sha256": row.sha256, "uploaded-at": at.isoformat(), "uploaded-by": by},
-        media_type, retain_until(at, settings.permanent_years))
+        media_type, settings.until(at, None))
     row.version_id = put.version_id
     return row

@@ -18,7 +18,7 @@ from archive.deadlines.rules import Rules
 from archive.digests import Digests
 from archive.models import Case, Document, DocumentVersion, FixityEvent, Rendition
 from archive.services import amendments
-from archive.services.objects import METADATA_SCHEMA, IngestSettings, receipt_key, retain_until
+from archive.services.objects import METADATA_SCHEMA, IngestSettings, receipt_key
 from archive.storage.base import ObjectNotFound, ObjectStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -109,16 +109,16 @@ def run(session: Session, store: ObjectStore, rules: Rules, calendar: WorkCalend
     when nothing is given). Events are committed per document."""
     if doc_ids is None:
         if sample is not None:
-            ids = session.scalars(select(Document.id).order_by(Document.id)).all()
+            ids = session.scalars(select(Document.id).where(Document.disposed_at.is_(None)).order_by(Document.id)).all()
             doc_ids = sorted((rng or random.SystemRandom()).sample(list(ids), min(sample, len(ids))))
         else:
-            q = select(Document.id).order_by(Document.fixity_checked_at.is_not(None), Document.fixity_checked_at,
-                                             Document.id)
+            q = select(Document.id).where(Document.disposed_at.is_(None)).order_by(
+                Document.fixity_checked_at.is_not(None), Document.fixity_checked_at, Document.id)
             doc_ids = list(session.scalars(q.limit(limit) if limit else q).all())
     report = FixityReport()
     for doc_id in doc_ids:
         doc = session.get(Document, doc_id)
-        if doc is None:
+        if doc is None or doc.disposed_at is not None:  # 销毁: its bytes are gone on purpose
             continue
         events = check_document(session, store, doc, now)
         session.add_all(events)
@@ -163,7 +163,7 @@ def rolling_round(sessions, store: ObjectStore, now: dt.datetime, every_seconds:
     from archive.deadlines.store import load_calendar
 
     with sessions() as session:
-        total = session.scalar(select(func.count()).select_from(Document)) or 0
+        total = session.scalar(select(func.count()).select_from(Document).where(Document.disposed_at.is_(None))) or 0
         n = rolling_batch(total, every_seconds, period_days)
         if not n:
             return FixityReport()
@@ -173,7 +173,7 @@ def rolling_round(sessions, store: ObjectStore, now: dt.datetime, every_seconds:
 def report(session: Session, agencies: frozenset[str] | None, period_days: int, now: dt.datetime) -> dict:
     """Counts of the latest result per object version, documents never checked or overdue, and
     the failures, within the caller's scope."""
-    docs = select(Document.id).join(Case, Case.id == Document.case_id)
+    docs = select(Document.id).join(Case, Case.id == Document.case_id).where(Document.disposed_at.is_(None))
     if agencies is not None:
         docs = docs.where(Case.agency_code.in_(sorted(agencies)))
     doc_ids = docs.subquery()
@@ -184,7 +184,8 @@ def report(session: Session, agencies: frozenset[str] | None, period_days: int, 
     counts: dict[str, int] = {"ok": 0, "damaged": 0, "missing": 0, "altered": 0}
     for e in events:
         counts[e.result] = counts.get(e.result, 0) + 1
-    base = select(func.count()).select_from(Document).join(Case, Case.id == Document.case_id)
+    base = select(func.count()).select_from(Document).join(Case, Case.id == Document.case_id).where(
+        Document.disposed_at.is_(None))
     if agencies is not None:
         base = base.where(Case.agency_code.in_(sorted(agencies)))
     total = session.scalar(base) or 0
@@ -249,7 +250,7 @@ def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings
     case_id, version, sha256, size, uploaded_at = doc.case_id, doc.version_id, doc.sha256, doc.size, doc.uploaded_at
     sm3 = doc.sm3
     case = session.get(Case, case_id)
-    years = settings.years_for(case.procedure if case else "general")
+    until = settings.until(uploaded_at, case.procedure if case else "general")
     session.commit()
     key = receipt_key(case_id, doc_id, version)
     try:
@@ -259,5 +260,5 @@ def verify_stored(session: Session, store: ObjectStore, settings: IngestSettings
         pass
     body = json.dumps({"doc-id": doc_id, "version-id": version, "sha256": sha256, "sm3": sm3, "size": size}).encode()
     store.put(key, io.BytesIO(body), len(body), {"schema": METADATA_SCHEMA, "doc-id": doc_id},
-              "application/json", retain_until(uploaded_at, years))
+              "application/json", until)
     return True

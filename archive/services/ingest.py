@@ -52,7 +52,7 @@ def ingest(session: Session, store: ObjectStore, settings: IngestSettings, case:
     doc.sm3 = spool.sm3
     completed = next((s.completed_at for s in case.stages if s.stage == stage), None)
     put = store.put(doc.object_key, spool, spool.size, object_metadata(case, doc, completed),
-                    media_type, retain_until(doc.uploaded_at, settings.years_for(case.procedure)))
+                    media_type, settings.until(doc.uploaded_at, case.procedure))
     return _catalogue(session, store, case, doc, put, before_commit, allow_duplicate=allow_duplicate)
 
 
@@ -169,7 +169,7 @@ def ingest_stream(session: Session, store: ObjectStore, settings: IngestSettings
     doc.sm3 = reader.sm3 if whole else None
     if whole and not allow_duplicate:
         refuse_duplicate(session, case, doc.sha256)
-    until = retain_until(doc.uploaded_at, settings.years_for(case.procedure))
+    until = settings.until(doc.uploaded_at, case.procedure)
     meta = object_metadata(case, doc, completed)
     if whole:
         put = store.put(doc.object_key, io.BytesIO(head), len(head), meta, media_type, until, sha256=doc.sha256)
@@ -201,7 +201,7 @@ def _put_streamed(store: ObjectStore, settings: IngestSettings, case: Case, stag
     meta = object_metadata(case, doc, completed)
     meta["sha256-in"] = "receipt"
     put = store.put_streamed(doc.object_key, Prefixed(head, source), length, meta, media_type,
-                             retain_until(doc.uploaded_at, settings.years_for(case.procedure)),
+                             settings.until(doc.uploaded_at, case.procedure),
                              verify=verify)
     doc.sha256, doc.sm3 = put.sha256, put.sm3 or None
     return doc, put

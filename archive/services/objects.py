@@ -84,10 +84,19 @@ class IngestSettings:
     max_bytes: int
     retention_years: int  # summary procedure (简易程序): 30 years
     permanent_years: int = 100  # general procedure (普通程序): permanent, as a long retention
+    retention_seconds: int = 0  # trials and tests (ARCHIVE_RETENTION_SECONDS): seconds instead of years
 
     def years_for(self, procedure: str) -> int:
         """Penalty files of the general procedure are kept permanently, summary ones 30 years."""
         return self.retention_years if procedure == "summary" else self.permanent_years
+
+    def until(self, start: dt.datetime, procedure: str | None = "general") -> dt.datetime:
+        """The object-lock retention of a version stored for a case of ``procedure`` (None: a
+        record kept permanently), counted from ``start``; with ``retention_seconds`` (trials,
+        tests) that many seconds from now or ``start``, whichever is later."""
+        if self.retention_seconds > 0:
+            return max(start, dt.datetime.now(dt.timezone.utc)) + dt.timedelta(seconds=self.retention_seconds)
+        return retain_until(start, self.years_for(procedure) if procedure else self.permanent_years)
 
 
 def object_key(case_id: str, doc_id: str) -> str:

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from archive.digests import Digests
 from archive.jobs import enqueue as queue_job
-from archive.services import examinations
+from archive.services import archivalrecord, examinations
 from archive.models import Case, CasePeriod, Document, DocumentVersion, Organisation, Stage
 from archive.clock import now as server_now
-from archive.services.ingest import IngestSettings, retain_until
+from archive.services.ingest import IngestSettings
 from archive.storage.base import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def write_manifest(session: Session, store: ObjectStore, settings: IngestSetting
     stages = ",".join(s["stage"] for s in m["stages"]) + f";periods={len(m['periods'])}"
     put = store.put(manifest_key(case.id), io.BytesIO(body), len(body),
                     {"schema": MANIFEST_SCHEMA, "case-id": case.id, "stages": stages}, "application/json",
-                    retain_until(server_now(), settings.years_for(case.procedure)))
+                    settings.until(server_now(), case.procedure))
     return put.version_id
 
 
@@ -90,12 +90,16 @@ def _ensure_orgs(session: Session, chain: list[dict]) -> None:
             session.flush()
 
 
-def restore_case(session: Session, store: ObjectStore, case_id: str, doc_meta: dict | None = None) -> Case:
-    """The case from its manifest (or, lacking one, from a document's metadata)."""
-    try:
-        m = _read_json(store, manifest_key(case_id))
-    except ObjectNotFound:
-        m = None
+def restore_case(session: Session, store: ObjectStore, case_id: str, doc_meta: dict | None = None,
+                 manifest: dict | None = None) -> Case:
+    """The case from its manifest (given: from a disposed case's archival record), or, lacking
+    one, from a document's metadata."""
+    m = manifest
+    if m is None:
+        try:
+            m = _read_json(store, manifest_key(case_id))
+        except ObjectNotFound:
+            m = None
     if m is not None:
         _ensure_orgs(session, m["organisations"])
         case = Case(id=m["id"], number=m["number"], agency_code=m["agency"], kind=m["kind"], procedure=m["procedure"],
@@ -209,6 +213,8 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
     if session.scalar(select(func.count()).select_from(Case)):
         raise RuntimeError("the database holds cases already: rebuild fills an empty one")
     report = RebuildReport()
+    records = archivalrecord.all_records(store)
+    gone = {case_id for case_id, r in records.items() if r["file"]["status"] in ("disposing", "disposed")}
     doc_keys: dict[str, set[str]] = {}
     rendition_keys: dict[str, list[tuple[str, str]]] = {}
     case_ids: set[str] = set()
@@ -220,7 +226,10 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
             doc_keys.setdefault(parts[1], set()).add(key)
         if len(parts) == 5 and parts[2] == "renditions":
             rendition_keys.setdefault(parts[1], []).append((key, version))
-    for case_id in sorted(case_ids):
+    for case_id in sorted(gone):  # 销毁 (or under way): from the tombstone in the archival record
+        _restore_disposed(session, store, records[case_id], report)
+        session.commit()
+    for case_id in sorted(case_ids - gone):
         keys = sorted(doc_keys.get(case_id, ()))
         versions = {k: _document_versions(store, k) for k in keys}
         versions = {k: v for k, v in versions.items() if v}
@@ -248,8 +257,77 @@ def rebuild(session: Session, store: ObjectStore) -> RebuildReport:
             report.documents += 1
             report.versions += len(v)
         report.renditions += _restore_renditions(session, store, rendition_keys.get(case_id, []))
+        if case_id in records:
+            _restore_archival(session, records[case_id])
         session.commit()
+    _restore_counters(session)
+    session.commit()
     return report
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _restore_archival(session: Session, record: dict) -> None:
+    """归档 and 鉴定 of a case from its archival record."""
+    from archive.models import Appraisal, ArchivalFile
+
+    f = record["file"]
+    session.add(ArchivalFile(case_id=record["case_id"], agency_code=f["agency_code"], year=f["year"],
+                             retention=f["retention"], piece=f["piece"], archival_no=f["archival_no"],
+                             retain_until=_date(f["retain_until"]), status=f["status"], filed_at=_dt(f["filed_at"]),
+                             filed_by=f["filed_by"], metadata_json=json.dumps(f.get("metadata") or {},
+                                                                              ensure_ascii=False, sort_keys=True)))
+    for a in record.get("appraisals", []):
+        session.add(Appraisal(case_id=record["case_id"], kind=a["kind"], status=a["status"],
+                              archival_no=a["archival_no"], retention_before=a["retention_before"],
+                              until_before=_date(a["until_before"]), retention_after=a["retention_after"],
+                              until_after=_date(a["until_after"]), reason=a["reason"], proposed_by=a["proposed_by"],
+                              proposed_role=a["proposed_role"], proposed_at=_dt(a["proposed_at"]),
+                              decided_by=a["decided_by"], decided_role=a["decided_role"],
+                              decided_at=_dt(a["decided_at"]), decision_note=a["decision_note"] or "",
+                              disposed_at=_dt(a["disposed_at"]), register=json.dumps(a.get("register") or {},
+                                                                                    ensure_ascii=False),
+                              register_sha256=a.get("register_sha256") or ""))
+    session.flush()
+
+
+def _restore_disposed(session: Session, store: ObjectStore, record: dict, report: "RebuildReport") -> None:
+    """A destroyed case (or one whose disposal was under way): the case from the manifest in
+    its tombstone, its documents as the 销毁清册 lists them (destroyed: no bytes, no text; under
+    way: the ``dispose`` job is queued again and finishes the removal)."""
+    m = record.get("manifest")
+    case_id = record["case_id"]
+    if not m:
+        report.problems.append(f"case {case_id}: archival record without its manifest")
+        return
+    restore_case(session, store, case_id, manifest=m)
+    report.cases += 1
+    for d in record.get("documents", []):
+        disposed = _dt(d.get("disposed_at"))
+        session.add(Document(id=d["id"], case_id=case_id, stage=d["stage"], form_code=d["form_code"],
+                             filename=d["filename"], media_type=d["media_type"], size=d["size"], sha256=d["sha256"],
+                             sm3=d.get("sm3"), object_key=d["object_key"], version_id=d["version_id"],
+                             uploaded_at=_dt(d["uploaded_at"]), uploader=d.get("uploader"),
+                             version_no=d.get("version_no") or 1, disposed_at=disposed,
+                             text_status="disposed" if disposed else "pending"))
+        report.documents += 1
+    session.flush()
+    _restore_archival(session, record)
+    if record["file"]["status"] == "disposing":
+        queue_job(session, "dispose", case_id)
+
+
+def _restore_counters(session: Session) -> None:
+    """件号 go on from the highest restored within each agency, year and retention period."""
+    from archive.models import ArchivalCounter, ArchivalFile
+
+    for agency, year, retention, last in session.execute(
+            select(ArchivalFile.agency_code, ArchivalFile.year, ArchivalFile.retention, func.max(ArchivalFile.piece))
+            .group_by(ArchivalFile.agency_code, ArchivalFile.year, ArchivalFile.retention)):
+        session.add(ArchivalCounter(agency_code=agency, year=year, retention=retention, last=last))
+    session.flush()
 
 
 def _restore_renditions(session: Session, store: ObjectStore, objects: list[tuple[str, str]]) -> int:

@@ -25,10 +25,13 @@ class ReconcileReport:
 def reconcile(session: Session, store: ObjectStore) -> ReconcileReport:
     """Compare every stored document version with the catalog."""
     report = ReconcileReport()
-    known = {(d.object_key, d.version_id): d.id for d in session.scalars(select(Document))}
+    # a document destroyed at the end of its retention (销毁) is gone on purpose
+    known = {(d.object_key, d.version_id): d.id for d in session.scalars(
+        select(Document).where(Document.disposed_at.is_(None)))}
     # earlier versions that approved amendments superseded are catalogued too
     known |= {(k, v): doc_id for k, v, doc_id in session.execute(
-        select(DocumentVersion.object_key, DocumentVersion.version_id, DocumentVersion.document_id))}
+        select(DocumentVersion.object_key, DocumentVersion.version_id, DocumentVersion.document_id)
+        .join(Document, Document.id == DocumentVersion.document_id).where(Document.disposed_at.is_(None)))}
     report.checked_rows = len(known)
     seen = set()
     for key, version in store.keys("cases/"):

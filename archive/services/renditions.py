@@ -21,7 +21,7 @@ from archive.db import insert_once
 from archive.extraction import extract, normalise
 from archive.jobs import enqueue
 from archive.models import Case, Document, Rendition
-from archive.services.objects import IngestSettings, retain_until
+from archive.services.objects import IngestSettings
 from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def render(sessions: sessionmaker[Session], store: ObjectStore, settings: Ingest
         case = s.get(Case, doc.case_id)
         assert case is not None
         key_of = (doc.case_id, doc.id, doc.version_id)
-        media_type, years = doc.media_type, settings.years_for(case.procedure)
+        media_type, procedure = doc.media_type, case.procedure
         uploaded_at = doc.uploaded_at
         original = tempfile.TemporaryFile()
         for chunk in store.open(doc.object_key, doc.version_id):
@@ -151,7 +151,7 @@ def render(sessions: sessionmaker[Session], store: ObjectStore, settings: Ingest
             put = store.put(row.object_key, io.BytesIO(body), len(body),
                             {"schema": "case-archive/1", "doc-id": doc_id, "case-id": key_of[0],
                              "source-version": key_of[2], "kind": "rendition", "sha256": row.sha256},
-                            PDF, retain_until(uploaded_at, years))
+                            PDF, settings.until(uploaded_at, procedure))
             row.version_id = put.version_id
     # another worker may have recorded it meanwhile: its row stands
     kept = insert_once(sessions, row, lambda s: current(s, s.get(Document, doc_id)))

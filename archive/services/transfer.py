@@ -375,6 +375,10 @@ def accept(session: Session, path: Path, by: str) -> int:
 
     n = changed_rows(session, update(ArchivalFile).where(ArchivalFile.case_id.in_(ids), ArchivalFile.status == "filed")
                      .values(status="transferred"))
+    from archive import jobs
+
+    for case_id in ids:  # the archival record of each says 已移交 (rebuild restores it)
+        jobs.enqueue(session, "retain", case_id)
     digest = hashlib.sha256((path / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
     audit.append(session, "archive.transfer_accept", actor=by, target_type="agency", target_id=body["agency"],
                  detail={"year": body["year"], "cases": n, "tagmanifest_sha256": digest})
