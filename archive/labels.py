@@ -125,7 +125,8 @@ AUDIT_ACTION_NAMES = {
     "user.role": "调整角色", "user.sessions_end_others": "结束本人其他会话", "export": "导出文件",
     "case.archive": "归档", "archive.check": "四性检测", "archive.metadata": "修改归档元数据",
     "archive.transfer_export": "导出移交包", "archive.transfer_accept": "移交接收", "audit.timestamp": "审计链加盖时间戳",
-    "archive.transfer_download": "下载移交包",
+    "archive.transfer_download": "下载移交包", "archive.keep": "鉴定：延长保管", "archive.dispose_propose": "鉴定：提出销毁",
+    "archive.dispose_approve": "批准销毁", "archive.dispose_reject": "不批准销毁", "archive.dispose": "销毁（删除存储文件）",
     "audit.digest": "审计链改用 SM3", "audit.chain_broken": "审计链断开告警", "alert.acknowledge": "记录告警核查情况",
 }
 

@@ -51,9 +51,15 @@ class DisposalWaits(Exception):
         self.why, self.at = why, at
 
 
+def now() -> dt.datetime:
+    """The server clock as appraisal reads it (tests set it here: a frozen ``archive.clock.now``
+    would be bound for good by any module imported while it is frozen)."""
+    return clock.now()
+
+
 def today() -> dt.date:
-    """Today in Beijing, by the server clock (``archive.clock.now``)."""
-    return clock.now().astimezone(clock.SHANGHAI).date()
+    """Today in Beijing, by the server clock."""
+    return now().astimezone(clock.SHANGHAI).date()
 
 
 def _reason(text: str | None, field: str = "reason") -> str:
@@ -76,7 +82,7 @@ def _filed_case(c, case_id: str) -> tuple[Case, ArchivalFile]:
     case = c.case_for(c.session.get(Case, case_id), case_id)
     row = c.session.get(ArchivalFile, case_id)
     if row is None:
-        raise NotFound("no such archival file")
+        raise Conflict("案卷尚未归档，不能鉴定 / the case is not filed", {"case": ["案卷尚未归档"]})
     return case, row
 
 
@@ -178,7 +184,7 @@ def keep_longer(c, case_id: str, period: str, reason: str) -> Appraisal:
         new = dt.date(day.year + 1 + int(c.config.get("RETENTION_PERMANENT_YEARS", 100)), 1, 1) - dt.timedelta(days=1)
     else:
         new = _add_years(old, years)
-    now = clock.now()
+    at = now()
     with c.transaction():
         done = c.session.execute(update(ArchivalFile).where(
             ArchivalFile.case_id == case_id, ArchivalFile.status == "filed", ArchivalFile.retain_until == old)
@@ -187,7 +193,7 @@ def keep_longer(c, case_id: str, period: str, reason: str) -> Appraisal:
             raise Conflict("该案卷刚被他人鉴定，请刷新 / appraised at the same moment", {"case": ["刚被他人鉴定"]})
         a = Appraisal(case_id=case_id, kind="keep", status="done", archival_no=row.archival_no,
                       retention_before=row.retention, until_before=old, retention_after=period, until_after=new,
-                      reason=reason, proposed_by=c.username, proposed_role=c.principal.role, proposed_at=now)
+                      reason=reason, proposed_by=c.username, proposed_role=c.principal.role, proposed_at=at)
         c.session.add(a)
         c.session.flush()
         jobs.enqueue(c.session, "retain", case_id)
@@ -217,7 +223,7 @@ def propose(c, case_id: str, reason: str) -> Appraisal:
         raise Conflict(HELD + " / an open complaint holds the case", {"case": [HELD]})
     a = Appraisal(case_id=case_id, kind="dispose", status="proposed", archival_no=row.archival_no,
                   retention_before=row.retention, until_before=row.retain_until, reason=reason,
-                  proposed_by=c.username, proposed_role=c.principal.role, proposed_at=clock.now())
+                  proposed_by=c.username, proposed_role=c.principal.role, proposed_at=now())
     try:
         with c.transaction():
             c.session.add(a)
@@ -247,11 +253,11 @@ def decide(c, appraisal_id: int, approve: bool, note: str = "") -> Appraisal:
         raise Conflict("该销毁申请已处理 / already decided", {"appraisal": ["已处理"]})
     if approve and case_held(c.session, a.case_id):
         raise Conflict(HELD + " / an open complaint holds the case", {"case": [HELD]})
-    now = clock.now()
+    at = now()
     with c.transaction():
         done = c.session.execute(update(Appraisal).where(Appraisal.id == a.id, Appraisal.status == "proposed").values(
             status="approved" if approve else "rejected", decided_by=c.username, decided_role=c.principal.role,
-            decided_at=now, decision_note=note).execution_options(synchronize_session=False)).rowcount
+            decided_at=at, decision_note=note).execution_options(synchronize_session=False)).rowcount
         if done != 1:
             raise Conflict("该销毁申请已处理 / already decided", {"appraisal": ["已处理"]})
         if approve:
@@ -335,7 +341,7 @@ def dispose_case(sessions, store: ObjectStore, settings: IngestSettings, case_id
         case = session.get(Case, case_id)
         assert case is not None
         if a.status == "disposed":  # done; the record's last version may not have been written
-            archivalrecord.write(session, store, settings, case_id, case_manifest(session, case), clock.now())
+            archivalrecord.write(session, store, settings, case_id, case_manifest(session, case), now())
             return "disposed"
         if case_held(session, case_id):
             _waiting(session, a, HELD)
@@ -361,7 +367,7 @@ def dispose_case(sessions, store: ObjectStore, settings: IngestSettings, case_id
             raise DisposalWaits(why, later + dt.timedelta(seconds=1))
         manifest = case_manifest(session, case)
         # the tombstone first: a crash after any removal leaves what rebuild needs
-        archivalrecord.write(session, store, settings, case_id, manifest, clock.now())
+        archivalrecord.write(session, store, settings, case_id, manifest, now())
         for key, version in versions:
             try:
                 store.remove_version(key, version)
@@ -373,11 +379,11 @@ def dispose_case(sessions, store: ObjectStore, settings: IngestSettings, case_id
         left = [k for k, _ in store.keys(prefix)]
         if left:
             raise DisposalWaits(f"{len(left)} versions still stored", _store_now() + dt.timedelta(minutes=5))
-        now = clock.now()
+        at = now()
         docs = list(session.scalars(select(Document).where(Document.case_id == case_id)))
         index_ids = []
         for d in docs:
-            d.disposed_at, d.text_content, d.text_status = now, None, "disposed"
+            d.disposed_at, d.text_content, d.text_status = at, None, "disposed"
             index_ids.append(d.id)
             for v in session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == d.id)):
                 v.text_content = None
@@ -385,16 +391,16 @@ def dispose_case(sessions, store: ObjectStore, settings: IngestSettings, case_id
         row = session.get(ArchivalFile, case_id)
         assert row is not None
         row.status = "disposed"
-        a.status, a.disposed_at, a.waiting = "disposed", now, ""
+        a.status, a.disposed_at, a.waiting = "disposed", at, ""
         body = json.loads(a.register or "{}")
-        body["disposed_at"] = now.isoformat()
+        body["disposed_at"] = at.isoformat()
         a.register, a.register_sha256 = _dump(body), _sha(body)
         jobs.enqueue_index(session, index_ids, kind="delete")
         audit.append(session, "archive.dispose", actor="worker", target_type="case", target_id=case_id,
                      detail={"appraisal": a.id, "archival_no": a.archival_no, "versions": len(versions),
                              "documents": len(docs), "register_sha256": a.register_sha256})
         session.commit()
-        archivalrecord.write(session, store, settings, case_id, manifest, now)
+        archivalrecord.write(session, store, settings, case_id, manifest, at)
         return "disposed"
 
 

@@ -208,8 +208,17 @@ def case(case_id: str):
         text_labels=TEXT_STATUS_NAMES, archival_file=archival_file, checks=checks, closed="closing" in recorded,
         may_file=writer and archival_file is None and "closing" in recorded,
         retention_name=archival.load_rules().period_name(archival_file.retention) if archival_file else "",
+        appraisals=_appraisals(session, case_id) if archival_file else [], appraises=policy.appraises(p),
         crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (c.number, None)])
+
+
+def _appraisals(session, case_id: str) -> list:
+    """The case's 鉴定 (the case page's reader sees them as the case: its scope was checked)."""
+    from archive.models import Appraisal
+    from archive.services.disposal import view
+
+    return [view(a) for a in session.scalars(select(Appraisal).where(Appraisal.case_id == case_id).order_by(Appraisal.id))]
 
 
 @bp.route("/cases/<case_id>/stages", methods=["POST"])

@@ -38,8 +38,8 @@ def navigation(p: Principal) -> list[tuple[str, str, str]]:
         items.append(("备案审查", url_for("web.filings_page"), "filings"))
     if policy.reads_stats(p):
         items.append(("统计", url_for("web.performance_page"), "stats"))
-    if policy.transfers_cases(p):
-        items.append(("移交", url_for("web.transfers_page"), "transfers"))
+    if policy.appraises(p):  # 到期鉴定, 销毁清册 and (the district office) 移交
+        items.append(("档案", url_for("web.appraisal_page"), "archives"))
     if policy.reads_fixity(p) and p.role != "agency_legal":
         items.append(("存证检查", url_for("web.fixity_page"), "fixity"))
     if policy.reads_audit(p):

@@ -59,7 +59,8 @@ def transfers_page():
                 packages.append({"name": d.name, "agency": names.get(d.name.rsplit("-", 2)[0], ""),
                                  "year": d.name.rsplit("-", 2)[1], "stamped": (d / "timestamp.tsr").is_file()})
     return render_template("transfers.html", rows=sorted(rows.items()), names=names, packages=packages[:30],
-                           section="transfers", crumbs=[("移交", None)])
+                           section="archives", tab="transfers", transfers=True,
+                           crumbs=[("档案", url_for("web.appraisal_page")), ("移交", None)])
 
 
 @bp.route("/transfers/export", methods=["POST"])
@@ -96,8 +97,9 @@ def transfer_package(name: str):
     path = _package(name)
     report = verify_package(path)
     body = json.loads((path / "data" / "transfer.json").read_text(encoding="utf-8"))
-    return render_template("transfer.html", name=name, report=report, body=body, section="transfers",
-                           crumbs=[("移交", url_for("web.transfers_page")), (name, None)])
+    return render_template("transfer.html", name=name, report=report, body=body, section="archives",
+                           crumbs=[("档案", url_for("web.appraisal_page")), ("移交", url_for("web.transfers_page")),
+                                   (name, None)])
 
 
 @bp.route("/transfers/<name>.zip")

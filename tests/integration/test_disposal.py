@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import archive.clock
+from archive.services import disposal
 from archive.cli import main
 from archive.demo.documents import make_pdf
 from archive.models import Appraisal, ArchivalFile, AuditEntry, Document, Job
@@ -44,9 +44,9 @@ def world(make_app, tmp_path):
 
 @pytest.fixture
 def frozen(monkeypatch):
-    """The archive's clock (``archive.clock.now``), set by the test."""
+    """The clock appraisal reads (``disposal.now``), set by the test."""
     at = {"now": AFTER_END}
-    monkeypatch.setattr(archive.clock, "now", lambda: at["now"])
+    monkeypatch.setattr(disposal, "now", lambda: at["now"])
     return at
 
 
@@ -315,3 +315,31 @@ def test_rebuild_restores_the_filing_the_appraisals_and_the_tombstone(world, fro
             assert s.get(ArchivalFile, third["id"]).piece == max(p for *_, p in before.values()) + 1
         again.engine.dispose()
     assert after == before
+
+
+def test_the_pages_show_the_due_list_the_approval_and_the_register(world, frozen):
+    app, archive_, client = world
+    case = filed_2012_case(app, archive_, client, "津武市监罚〔2012〕15号")
+    district = client_as(app, "district_a")
+    page = district.get("/appraisal")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "到期鉴定" in html and case["number"] in html and "提出销毁" in html and "延长保管" in html
+    assert client_as(app, "clerk_a").get("/appraisal").status_code == 403
+    r = district.post(f"/appraisal/cases/{case['id']}/dispose", data={"reason": ""})
+    assert r.status_code == 303
+    with archive_.sessions() as s:
+        assert s.scalar(select(Appraisal.id)) is None  # an empty reason files nothing
+    district.post(f"/appraisal/cases/{case['id']}/dispose", data={"reason": "保管期满，无保存价值"})
+    a = client_as(app, "city").get("/api/appraisal/disposals").get_json()["appraisals"][0]
+    html = client_as(app, "city").get(f"/appraisal/disposals/{a['id']}").get_data(as_text=True)
+    assert "批准销毁" in html and case["documents"][0]["sha256"] in html  # what would be destroyed
+    assert "批准销毁" not in district.get(f"/appraisal/disposals/{a['id']}").get_data(as_text=True).split("</h1>")[1]
+    client_as(app, "city").post(f"/appraisal/disposals/{a['id']}/decision", data={"approve": "1", "note": "同意"})
+    dispose_until_done(archive_, case["id"])
+    html = district.get("/appraisal/register").get_data(as_text=True)
+    assert a["archival_no"] in html and "7 份" in html
+    html = client_as(app, "clerk_a").get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "已销毁" in html and "保管期满，无保存价值" in html
+    html = client_as(app, "clerk_a").get(f"/documents/{case['documents'][0]['id']}").get_data(as_text=True)
+    assert "经鉴定销毁" in html and "下载原件" not in html

@@ -17,7 +17,7 @@ from archive.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as, security_header_problems
 from tests.integration.test_policy_matrix import _path as api_path, for_case_a
 from tests.integration.test_policy_matrix import (  # noqa: F401,F811  (world: the API matrix's fixture)
-    ADMINS, AUDIT_READERS, HANDLERS, OFFICER_A, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS,
+    ADMINS, AUDIT_READERS, HANDLERS, OFFICER_A, OFFICES, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS,
     WRITERS_A, world,
 )
 
@@ -206,6 +206,16 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
          of(set(), 200, unseen={"district_a", "district_b"})),
         ("POST", "/transfers/<name>/accept", {"name": "A-SJJ-2026-20260101T000000"},
          of(set(), 303, unseen={"district_a", "district_b"})),
+        # 鉴定与销毁: the offices'; case A is not filed (the page says so: 303 back to the list)
+        ("GET", "/appraisal", {}, of(OFFICES, 200)),
+        ("GET", "/appraisal/register", {}, of(OFFICES, 200)),
+        ("POST", "/appraisal/cases/<case_id>/keep", {"data": {"period": "D10", "reason": "有保存价值"}},
+         table(district_a=303, city=303, district_b=404, rest=403)),
+        ("POST", "/appraisal/cases/<case_id>/dispose", {"data": {"reason": "保管期满"}},
+         table(district_a=303, city=303, district_b=404, rest=403)),
+        ("GET", "/appraisal/disposals/<int:appraisal_id>", {"ap": 999999}, of(set(), 200, unseen=OFFICES)),
+        ("POST", "/appraisal/disposals/<int:appraisal_id>/decision", {"ap": 999999, "data": {"approve": "1"}},
+         of(set(), 303, unseen=OFFICES)),
         ("GET", "/fixity", {}, of({"legal_a", "district_a", "district_b", "city", "auditor"}, 200)),
         ("GET", "/audit", {}, of(AUDIT_READERS, 200)),
         ("GET", "/accounts", {}, of({"sysadmin"}, 200)),

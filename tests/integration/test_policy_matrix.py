@@ -28,6 +28,7 @@ REVIEW_READERS_A = {"reviewer", "district_a", "city", "auditor"}
 # 三权分立: the three administrators read no case file (403 on lists and search, 404 on a case)
 ADMINS = {"sysadmin", "secadmin", "auditadmin"}
 AUDIT_READERS = {"auditor", "auditadmin"}
+OFFICES = {"district_a", "district_b", "city"}
 
 
 def not_admins(who: str, ok: int) -> int:
@@ -323,6 +324,17 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         # 归档 and its four-property checks: case A is not closed, so its writers are told (422)
         ("POST", "/api/cases/<case_id>/archive", {}, 422, for_case_a(write=True)),
         ("GET", "/api/cases/<case_id>/checks", {}, 200, for_case_a()),
+        # 鉴定与销毁: the offices'; case A is not filed (409 for the offices that see it)
+        ("GET", "/api/appraisal/due", {}, 200, only(OFFICES)),
+        ("GET", "/api/appraisal/disposals", {}, 200, only(OFFICES)),
+        ("GET", "/api/appraisal/cases/<case_id>", {}, 200, for_case_a()),
+        ("POST", "/api/appraisal/cases/<case_id>/keep", {"json": {"period": "D10", "reason": "有保存价值"}}, 409,
+         lambda who, ok: 403 if who not in OFFICES else 404 if who == "district_b" else ok),
+        ("POST", "/api/appraisal/cases/<case_id>/dispose", {"json": {"reason": "保管期满"}}, 409,
+         lambda who, ok: 403 if who not in OFFICES else 404 if who == "district_b" else ok),
+        ("GET", "/api/appraisal/disposals/<int:appraisal_id>", {"ap": 999999}, 404, only(OFFICES)),
+        ("POST", "/api/appraisal/disposals/<int:appraisal_id>/decision", {"ap": 999999, "json": {"approve": True}},
+         404, only(OFFICES)),
         ("GET", "/api/documents/<doc_id>/metadata", {"doc": d1}, 200, for_case_a()),
         ("PUT", "/api/documents/<doc_id>/metadata", {"doc": d1, "json": {"题名": "立案审批表（更正题名）"}}, 200,
          for_case_a(write=True)),
@@ -346,7 +358,8 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
            "<int:year>": kw.pop("year", None), "<any(powers, officers, plans):kind>": kw.pop("kind", None),
            "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None),
-           "<int:correction_id>": kw.pop("cc", None), "<username>": kw.pop("user", None)}
+           "<int:correction_id>": kw.pop("cc", None), "<username>": kw.pop("user", None),
+           "<int:appraisal_id>": kw.pop("ap", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))
