@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def case_objects(session: Session, case_id: str) -> list[tuple[str, str]]:
-    """Every (key, version id) stored for the case: documents, earlier versions, amendment files."""
+    """Every (key, version id) stored for the case: documents, earlier versions, amendment files
+    (none once the case was destroyed at the end of its retention: 销毁)."""
+    from archive.models import ArchivalFile
+
+    filed = session.get(ArchivalFile, case_id)
+    if filed is not None and filed.status == "disposed":
+        return []
     out = [(k, v) for k, v in session.execute(select(Document.object_key, Document.version_id)
                                               .where(Document.case_id == case_id))]
     out += [(k, v) for k, v in session.execute(

@@ -413,3 +413,23 @@ def disposed_document(session: Session, doc_id: str) -> bool:
     from archive.models import Document
 
     return bool(session.scalar(select(exists().where(Document.id == doc_id, Document.disposed_at.is_not(None)))))
+
+
+def waiting_on(session: Session, p, limit: int = 10) -> tuple[list[tuple[ArchivalFile, str]], list[Appraisal]]:
+    """The 工作台's 待办 of an office: due cases nobody has appraised yet (with their case
+    numbers) and the proposals it may approve."""
+    if not policy.appraises(p):
+        return [], []
+    proposed = (select(Appraisal.case_id).where(Appraisal.kind == "dispose", Appraisal.status.in_(OPEN_DISPOSAL)))
+    due_q = (select(ArchivalFile, Case.number).join(Case, Case.id == ArchivalFile.case_id)
+             .where(ArchivalFile.status == "filed", ArchivalFile.retention != "Y",
+                    ArchivalFile.retain_until.is_not(None), ArchivalFile.retain_until < today(),
+                    ArchivalFile.case_id.not_in(proposed))
+             .order_by(ArchivalFile.retain_until, ArchivalFile.archival_no))
+    due = [(row, number) for row, number in session.execute(policy.scoped(due_q, p, ArchivalFile.agency_code)
+                                                            .limit(limit))]
+    props_q = (select(Appraisal, ArchivalFile.agency_code).join(ArchivalFile, ArchivalFile.case_id == Appraisal.case_id)
+               .where(Appraisal.kind == "dispose", Appraisal.status == "proposed").order_by(Appraisal.id))
+    props = [a for a, agency in session.execute(policy.scoped(props_q, p, ArchivalFile.agency_code))
+             if policy.approves_disposal(p, a.proposed_role, agency)][:limit]
+    return due, props

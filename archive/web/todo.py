@@ -142,6 +142,18 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
             {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
              "meta": {"pending": "待审批", "approved": f"已批准（第 {a.new_version_no or '?'} 版）",
                       "rejected": f"已驳回：{a.decision_note or ''}"}[a.status]} for a in mine]})
+    if policy.appraises(p):
+        from archive.services.disposal import waiting_on
+
+        due, proposals = waiting_on(session, p, limit)
+        if due or proposals:
+            items = [{"text": f"审批销毁：{a.archival_no}（{a.reason[:40]}）",
+                      "href": url_for("web.appraisal_disposal", appraisal_id=a.id),
+                      "meta": f"{a.proposed_by} · {local(a.proposed_at):%Y-%m-%d}"} for a in proposals]
+            items += [{"text": f"保管期满待鉴定：{row.archival_no}（{number}）", "href": url_for("web.appraisal_page"),
+                       "meta": f"届满 {row.retain_until:%Y-%m-%d}"} for row, number in due]
+            out.append({"title": "档案鉴定", "count": len(proposals) + len(due), "more": url_for("web.appraisal_page"),
+                        "items": items[:limit]})
     if policy.handles_district_complaints(p):
         # the same scope as the complaints list (its district's, and those naming its agencies)
         q = policy.scoped(select(Complaint).where(Complaint.status == "open"), p, Complaint.agency_code,

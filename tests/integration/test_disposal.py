@@ -343,3 +343,17 @@ def test_the_pages_show_the_due_list_the_approval_and_the_register(world, frozen
     assert "已销毁" in html and "保管期满，无保存价值" in html
     html = client_as(app, "clerk_a").get(f"/documents/{case['documents'][0]['id']}").get_data(as_text=True)
     assert "经鉴定销毁" in html and "下载原件" not in html
+
+
+def test_the_offices_workbench_lists_what_waits_for_appraisal(world, frozen):
+    app, archive_, client = world
+    case = filed_2012_case(app, archive_, client, "津武市监罚〔2012〕16号")
+    html = client_as(app, "district_a").get("/").get_data(as_text=True)
+    assert "档案鉴定" in html and "保管期满待鉴定" in html and case["number"] in html
+    assert "保管期满待鉴定" not in client_as(app, "district_b").get("/").get_data(as_text=True)
+    client_as(app, "district_a").post(f"/api/appraisal/cases/{case['id']}/dispose", json={"reason": "保管期满"})
+    assert "保管期满待鉴定" not in client_as(app, "district_a").get("/").get_data(as_text=True)
+    city = client_as(app, "city").get("/").get_data(as_text=True)
+    assert "审批销毁" in city and "保管期满" in city
+    frozen["now"] = BEFORE_END
+    assert "审批销毁" in client_as(app, "city").get("/").get_data(as_text=True)  # a proposal waits whatever the day
