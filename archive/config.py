@@ -150,6 +150,8 @@ def check_production(cfg: dict[str, Any]) -> None:
         problems.append("ARCHIVE_S3_ACCESS_KEY and ARCHIVE_S3_SECRET_KEY must not be the default credentials")
     if not cfg["S3_ENDPOINT"]:
         problems.append("ARCHIVE_S3_ENDPOINT must name the production S3 server")
+    if int(cfg.get("RETENTION_SECONDS") or 0) > 0:
+        problems.append("ARCHIVE_RETENTION_SECONDS is for trials and tests: object lock is counted in years in production")
     if problems:
         raise InsecureConfiguration("refusing to start in production mode: " + "; ".join(problems))
 

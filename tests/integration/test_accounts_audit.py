@@ -130,6 +130,9 @@ def test_production_refuses_default_secrets(tmp_path):
     with pytest.raises(InsecureConfiguration) as exc:
         create_app(good | {"S3_SECRET_KEY": "archive-dev-secret"})
     assert "archive-dev-secret" not in str(exc.value)  # the message names, never shows, a secret
+    with pytest.raises(InsecureConfiguration) as exc:  # object lock of seconds is for trials and tests
+        create_app(good | {"RETENTION_SECONDS": 2})
+    assert "ARCHIVE_RETENTION_SECONDS" in str(exc.value)
 
 
 def test_development_secret_key_is_random_and_private(tmp_path):
