@@ -104,6 +104,40 @@ class Officer(Base):
     certificate_no: Mapped[str] = mapped_column(String(64), unique=True)
     valid_from: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     valid_until: Mapped[dt.date] = mapped_column(Date)
+    # 暂扣: the certificate suspended from … until … (an open end: until further notice)
+    suspended_from: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    suspended_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class TrainingRecord(Base):
+    """One course an officer attended (执法培训): organiser, dates and hours."""
+
+    __tablename__ = "training_records"
+    __table_args__ = (UniqueConstraint("certificate_no", "course", "start_on", name="uq_training_record"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    certificate_no: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    course: Mapped[str] = mapped_column(String(200))
+    organiser: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    end_on: Mapped[dt.date] = mapped_column(Date)
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+
+
+class CertificateExam(Base):
+    """An exam for the enforcement certificate (执法证件申领考试) and the application after it."""
+
+    __tablename__ = "certificate_exams"
+    __table_args__ = (UniqueConstraint("id_number", "exam_on", name="uq_certificate_exam"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(String(32))  # 身份证号: an applicant has no certificate yet
+    exam_on: Mapped[dt.date] = mapped_column(Date)
+    result: Mapped[str] = mapped_column(String(16))  # passed | failed | pending
+    application: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "" | applied | issued | refused
+    certificate_no: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class InspectionPlan(Base):
@@ -205,6 +239,20 @@ class Stage(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="stages")
+    officers: Mapped[list["StageOfficer"]] = relationship(order_by="StageOfficer.id", lazy="selectin")
+
+
+class StageOfficer(Base):
+    """An officer who performed a stage (执法人员), named by certificate number from the agency's
+    registry when the stage was recorded; the name as it was then."""
+
+    __tablename__ = "stage_officers"
+    __table_args__ = (UniqueConstraint("stage_id", "certificate_no", name="uq_stage_officer"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    certificate_no: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(100))
 
 
 class Document(Base):

@@ -22,6 +22,35 @@ class DocFact:
 
 
 @dataclass(frozen=True)
+class OfficerFact:
+    """An officer named on a stage, with the registry's certificate as it stands (``known``
+    False: the certificate number is no longer in the agency's registry)."""
+
+    certificate_no: str
+    name: str
+    known: bool = True
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    suspended_from: dt.date | None = None
+    suspended_until: dt.date | None = None
+
+
+def certificate_problem(o, day: dt.date) -> str | None:
+    """Why the certificate of ``o`` (an ``OfficerFact`` or a registry ``Officer``) did not let its
+    holder act on ``day``: not issued yet, lapsed, suspended, or not in the registry (None: valid)."""
+    if not getattr(o, "known", True) or o.valid_until is None:
+        return "不在本机关执法人员名录中"
+    if o.valid_from is not None and day < o.valid_from:
+        return f"执法证自 {o.valid_from:%Y-%m-%d} 起有效，当日尚未取得"
+    if day > o.valid_until:
+        return f"执法证已于 {o.valid_until:%Y-%m-%d} 到期"
+    if o.suspended_from is not None and o.suspended_from <= day and (
+            o.suspended_until is None or day <= o.suspended_until):
+        return "执法证当日处于暂扣期间" + (f"（至 {o.suspended_until:%Y-%m-%d}）" if o.suspended_until else "")
+    return None
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     """What the evaluator needs to know about one case."""
 
@@ -39,6 +68,8 @@ class CaseFacts:
     extension_days: int = 0
     suspended_days: int = 0
     suspended: bool = False
+    # the officers named on each recorded stage (执法人员)
+    officers: dict[str, tuple[OfficerFact, ...]] = field(default_factory=dict)
 
 
 def period_changes(rows) -> tuple[int, int, bool]:
@@ -95,6 +126,36 @@ def _late_uploads(stage: str, due: dt.datetime, late: list[DocFact]) -> list[War
             "late_upload", f"late:{stage}:{day.isoformat()}", stage, files[0].uploaded_at,
             f"“{stage_name(stage)}”环节的{count}{names}逾期上传：应于 {due.astimezone(SHANGHAI):%Y-%m-%d} 前上传，"
             f"实际 {day:%Y-%m-%d} 上传。", due, covers=tuple(f"doc:{d.doc_id}" for d in files)))
+    return out
+
+
+def _officer_facts(case: CaseFacts, stage: str, completed: dt.datetime, rules: Rules,
+                   cleared: set[tuple[str, str]]) -> list[WarningFact]:
+    """执法资格 and 两人执法: an officer named on the stage without a valid certificate on its
+    day, and fewer than two officers on a stage that needs two (acts from the rules' start)."""
+    day = completed.astimezone(SHANGHAI).date()
+    ruleset = rules.at(day)
+    start = ruleset.officers_checked_from
+    if start is None or day < start:
+        return []
+    out = []
+    named = case.officers.get(stage, ())
+    for o in named:
+        key = f"certificate:{stage}:{o.certificate_no}"
+        problem = certificate_problem(o, day)
+        if problem is None:
+            cleared.add(("officer_certificate", key))  # the registry was corrected since
+            continue
+        out.append(WarningFact("officer_certificate", key, stage, completed,
+                               f"“{stage_name(stage)}”环节的执法人员{o.name}（执法证号 {o.certificate_no}）"
+                               f"在 {day:%Y-%m-%d} 不具备执法资格：{problem}。"))
+    if ruleset.two_officers(stage):
+        if len(named) < 2:
+            out.append(WarningFact("too_few_officers", f"officers:{stage}", stage, completed,
+                                   f"“{stage_name(stage)}”环节登记的执法人员少于两人（{len(named)} 人）："
+                                   f"应由两名以上持证执法人员实施。"))
+        else:
+            cleared.add(("too_few_officers", f"officers:{stage}"))
     return out
 
 
@@ -162,6 +223,9 @@ def evaluate_case(case: CaseFacts, rules: Rules, calendar: WorkCalendar, now: dt
                 out.append(WarningFact("stage_out_of_order", f"order:{stage}:{pre}", stage, completed,
                                        f"“{stage_name(stage)}”环节已登记，但“{stage_name(pre)}”环节"
                                        f"{'尚未登记' if pre not in case.stages else '完成时间晚于它'}。"))
+
+    for stage, completed in case.stages.items():
+        out.extend(_officer_facts(case, stage, completed, rules, cleared))
 
     if case.kind == "penalty" and "filing" in case.stages:
         filed = case.stages["filing"]

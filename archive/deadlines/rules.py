@@ -41,6 +41,16 @@ class RuleSet:
         d = self.data["decision_within"]
         return d["after"], Period(d["days"], d["unit"])
 
+    def two_officers(self, stage: str) -> bool:
+        """The stage needs at least two officers (两人执法)."""
+        return stage in (self.data.get("officers") or {}).get("at_least_two", [])
+
+    @property
+    def officers_checked_from(self) -> dt.date | None:
+        """Acts from this day on are checked for their officers (None: never)."""
+        day = (self.data.get("officers") or {}).get("checked_from")
+        return dt.date.fromisoformat(day) if day else None
+
     def prerequisites(self, stage: str) -> list[str]:
         return list(self.data["stage_prerequisites"].get(stage, []))
 

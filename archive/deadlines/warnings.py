@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.deadlines.calendar import CalendarMissing, WorkCalendar, deadline
-from archive.deadlines.evaluate import CaseFacts, DocFact, WarningFact, evaluate_case, period_changes
+from archive.deadlines.evaluate import CaseFacts, DocFact, OfficerFact, WarningFact, evaluate_case, period_changes
 from archive.deadlines.rules import Rules
 from archive.db import compare_and_set, get_or_404
 from archive.errors import Conflict, REQUIRED, ValidationFailed
-from archive.models import Case, CasePeriod, Document, Stage, WarningEscalation, WarningRecord
+from archive.models import Case, CasePeriod, Document, Officer, Stage, StageOfficer, WarningEscalation, WarningRecord
 from archive.clock import SHANGHAI, now as server_now
 
 # Which role handles a warning at each level (seed: agency legal unit, district, city).
@@ -181,13 +181,34 @@ def _load_facts(session: Session, chunk: list[str], span: bool = False) -> list[
             .where(_in_chunk(Document.case_id, chunk, span))):
         if cid in docs:
             docs[cid].append(DocFact(did, stage, form, uploaded))
+    named: dict[str, list[tuple]] = {}
+    for row in conn.execute(
+            select(StageOfficer.case_id, Stage.stage, StageOfficer.certificate_no, StageOfficer.name,
+                   Officer.agency_code, Officer.valid_from, Officer.valid_until, Officer.suspended_from,
+                   Officer.suspended_until)
+            .join(Stage, Stage.id == StageOfficer.stage_id)
+            .outerjoin(Officer, Officer.certificate_no == StageOfficer.certificate_no)
+            .where(_in_chunk(StageOfficer.case_id, chunk, span)).order_by(StageOfficer.id)):
+        named.setdefault(row[0], []).append(row[1:])
     return [CaseFacts(cid, agency, kind, stages[cid], docs[cid], party_type=party_type, sector=sector,
                       penalty_types=tuple(json.loads(penalties or "[]")), fine=fine,
-                      **_period_fields(periods.get(cid)))
+                      officers=_officers(named.get(cid), agency), **_period_fields(periods.get(cid)))
             for cid, agency, kind, party_type, sector, penalties, fine in conn.execute(
                 select(Case.id, Case.agency_code, Case.kind, Case.party_type, Case.sector, Case.penalty_types,
                        Case.fine_amount).where(_in_chunk(Case.id, chunk, span)))
             if cid in stages]
+
+
+def _officers(rows: list[tuple] | None, agency: str) -> dict[str, tuple[OfficerFact, ...]]:
+    """The officers named on each stage, with their certificates as the agency's registry has
+    them (a certificate registered with another agency, or no longer, counts as unknown)."""
+    out: dict[str, list[OfficerFact]] = {}
+    for stage, cert, name, holder, valid_from, valid_until, susp_from, susp_until in rows or ():
+        known = holder == agency
+        out.setdefault(stage, []).append(OfficerFact(cert, name, known, valid_from if known else None,
+                                                     valid_until if known else None,
+                                                     susp_from if known else None, susp_until if known else None))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _period_fields(rows: list[tuple] | None) -> dict:

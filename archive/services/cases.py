@@ -14,7 +14,7 @@ from archive.deadlines.service import attach_deadlines
 from archive.deadlines.warnings import check_case_now
 from archive.errors import BEFORE_START, Conflict, NOT_PARTY_ID, NotFound, REQUIRED, SUSPENSION_OPEN, ValidationFailed
 from archive.jobs import enqueue
-from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage
+from archive.models import CASE_KINDS, PROCEDURES, STAGES, STAGES_BY_KIND, Case, CasePeriod, Organisation, Power, Stage, StageOfficer
 from archive.clock import SHANGHAI, as_aware, now as server_now
 from archive.services.caller import Caller
 
@@ -125,10 +125,13 @@ def check_stage(case: Case, stage: str) -> None:
 
 def record_stage(session: Session, case: Case, stage: str, completed_at: dt.datetime,
                  recorded_by: str | None = None, clock: Callable[[], dt.datetime] | None = None,
-                 penalty_types: list[str] | None = None, fine_amount: int | None = None) -> Stage:
+                 penalty_types: list[str] | None = None, fine_amount: int | None = None,
+                 officers: list[str] | None = None) -> Stage:
     """Record that ``stage`` was completed at ``completed_at``; once only (write-once). The
-    decision stage also records what was imposed (penalty types, fine)."""
+    decision stage also records what was imposed (penalty types, fine); any stage the officers
+    who performed it, by certificate number from the agency's registry (执法人员)."""
     check_stage(case, stage)
+    named = _registered_officers(session, case.agency_code, officers or [])
     if stage != "decision" and (penalty_types or fine_amount is not None):
         raise ValidationFailed("penalties are recorded with the decision stage",
                                {"penalty_types": ["只有“处罚决定”环节登记处罚种类和罚款 / only with stage decision"]})
@@ -151,9 +154,36 @@ def record_stage(session: Session, case: Case, stage: str, completed_at: dt.date
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(f"stage {stage} is recorded already") from exc
+    for cert, name in named:
+        session.add(StageOfficer(stage_id=row.id, case_id=case.id, certificate_no=cert, name=name))
+    if named:
+        session.flush()
+        session.refresh(row, ["officers"])
     case.stages.append(row)
     manifest_changed(session, case)
     return row
+
+
+MAX_OFFICERS = 20
+
+
+def _registered_officers(session: Session, agency_code: str, certificates: list[str]) -> list[tuple[str, str]]:
+    """(certificate number, name) of the officers named, each in the agency's registry (422
+    naming the unknown ones); a number named twice counts once."""
+    wanted = list(dict.fromkeys(c.strip() for c in certificates if c and c.strip()))
+    if len(wanted) > MAX_OFFICERS:
+        raise ValidationFailed("执法人员过多 / too many officers", {"officers": [f"最多 {MAX_OFFICERS} 人"]})
+    if not wanted:
+        return []
+    from archive.models import Officer
+
+    found = {o.certificate_no: o.name for o in session.scalars(
+        select(Officer).where(Officer.agency_code == agency_code, Officer.certificate_no.in_(wanted)))}
+    unknown = [c for c in wanted if c not in found]
+    if unknown:
+        raise ValidationFailed("执法人员不在本机关的执法人员名录中 / unknown officers",
+                               {"officers": [f"执法证号 {c} 不在本机关的执法人员名录中" for c in unknown]})
+    return [(c, found[c]) for c in wanted]
 
 
 def check_completed(case: Case, stage: str, completed_at: dt.datetime, now: dt.datetime) -> None:
@@ -350,9 +380,11 @@ def complete_stage(c: Caller, case_id: str, data: dict) -> Case:
     """Record that a stage was completed, with when it happened (the decision with its penalties)."""
     case = scoped_case(c, case_id, write=True)
     with c.transaction():
-        record_stage(c.session, case, data["stage"], data["completed_at"], recorded_by=c.username,
-                     penalty_types=data.get("penalty_types"), fine_amount=data.get("fine_amount"))
-    c.audit("stage.record", "case", case_id, stage=data["stage"])
+        row = record_stage(c.session, case, data["stage"], data["completed_at"], recorded_by=c.username,
+                           penalty_types=data.get("penalty_types"), fine_amount=data.get("fine_amount"),
+                           officers=data.get("officers"))
+    c.audit("stage.record", "case", case_id, stage=data["stage"],
+            **({"officers": [o.certificate_no for o in row.officers]} if row.officers else {}))
     case_changed(c, case_id)
     return attach_deadlines(c.session, get_case(c.session, case_id))
 

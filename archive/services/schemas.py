@@ -115,10 +115,16 @@ class DocumentSchema(Schema):
         return text_reason(getattr(doc, "text_reason", None), getattr(doc, "text_status", None))[0]
 
 
+class StageOfficerSchema(Schema):
+    certificate_no = fields.String()
+    name = fields.String()
+
+
 class StageSchema(Schema):
     stage = fields.String()
     completed_at = LocalDateTime(allow_none=True)
     recorded_at = LocalDateTime(allow_none=True)
+    officers = fields.List(fields.Nested(StageOfficerSchema))
     documents = fields.List(fields.Nested(DocumentSchema))
 
 
@@ -159,7 +165,8 @@ class CaseSchema(Schema):
                 continue
             item = StageSchema().dump({
                 "stage": name, "completed_at": s.completed_at if s else None,
-                "recorded_at": s.recorded_at if s else None, "documents": docs})
+                "recorded_at": s.recorded_at if s else None, "documents": docs,
+                "officers": [{"certificate_no": o.certificate_no, "name": o.name} for o in s.officers] if s else []})
             item.update(deadlines.get(name, {"upload_due_at": None, "late": None}))
             out.append(item)
         return out
@@ -212,6 +219,10 @@ class StageCreateSchema(Schema):
                                 metadata={"description": "decision stage only: what was imposed"})
     fine_amount = fields.Integer(validate=validate.Range(min=0, max=10**12), allow_none=True,
                                  metadata={"description": "decision stage only: the fine in yuan"})
+    officers = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=20),
+                           metadata={"description": "the certificate numbers (执法证号) of the officers who performed "
+                                                    "the stage, from the agency's registry (two or more where the "
+                                                    "rules ask: 调查取证, 检查, 送达)"})
 
 
 class UploadFormSchema(Schema):

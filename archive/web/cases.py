@@ -209,8 +209,20 @@ def case(case_id: str):
         may_file=writer and archival_file is None and "closing" in recorded,
         retention_name=archival.load_rules().period_name(archival_file.retention) if archival_file else "",
         appraisals=_appraisals(session, case_id) if archival_file else [], appraises=policy.appraises(p),
+        agency_officers=_agency_officers(session, c.agency_code) if writer else [],
         crumbs=[("案件", url_for("web.cases")) if not policy.works_from_assignments(p) else ("评查任务", url_for("web.home")),
                 (c.number, None)])
+
+
+def _agency_officers(session, agency_code: str) -> list[dict]:
+    """The agency's officers to choose from when recording a stage, today's certificate problem
+    beside each (the act's own day is checked when it is recorded)."""
+    from archive.deadlines.evaluate import certificate_problem
+    from archive.models import Officer
+
+    day = local(now()).date()  # type: ignore[union-attr]
+    return [{"certificate_no": o.certificate_no, "name": o.name, "problem": certificate_problem(o, day)}
+            for o in session.scalars(select(Officer).where(Officer.agency_code == agency_code).order_by(Officer.name))]
 
 
 def _appraisals(session, case_id: str) -> list:
@@ -226,7 +238,8 @@ def case_stage(case_id: str):
     """Record a completed stage from the case page (the decision with its penalties)."""
     case_service.scoped_case(caller(), case_id, write=True)  # refused before the form is read
     form = request.form
-    data: dict = {"stage": form.get("stage", ""), "completed_at": form.get("completed_at", "")}
+    data: dict = {"stage": form.get("stage", ""), "completed_at": form.get("completed_at", ""),
+                  "officers": form.getlist("officers")}
     if data["stage"] == "decision":
         data["penalty_types"] = form.getlist("penalty_types")
         if form.get("fine_amount", "").strip():

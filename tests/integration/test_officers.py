@@ -1,0 +1,102 @@
+"""The people behind the acts: a stage names the officers who performed it, from the agency's
+registry; an officer without a valid certificate on the day of the act, or fewer than two
+officers where the rules ask two (两人执法), raises a level-1 warning on the agency."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from archive.models import Officer, WarningRecord
+from tests.conftest import clerk_of, client_as, new_case, record_stage
+
+D = dt.date
+
+
+@pytest.fixture
+def registry(app, tokens):
+    archive = app.extensions["archive"]
+    with archive.sessions() as s:
+        s.add_all([
+            Officer(agency_code="A-SJJ", name="张明", certificate_no="12010001", valid_until=D(2029, 12, 31)),
+            Officer(agency_code="A-SJJ", name="李华", certificate_no="12010002", valid_until=D(2029, 12, 31)),
+            Officer(agency_code="A-SJJ", name="王过期", certificate_no="12010003", valid_until=D(2026, 11, 30)),
+            Officer(agency_code="A-SJJ", name="赵暂扣", certificate_no="12010004", valid_until=D(2029, 12, 31),
+                    suspended_from=D(2026, 11, 1), suspended_until=None),
+            Officer(agency_code="A-SJJ", name="钱未发", certificate_no="12010005", valid_from=D(2027, 1, 1),
+                    valid_until=D(2031, 12, 31)),
+            Officer(agency_code="A-YJJ", name="孙外局", certificate_no="12020001", valid_until=D(2029, 12, 31)),
+        ])
+        s.commit()
+    return archive
+
+
+def _stage(client, case_id, stage, at, officers):
+    return client.post(f"/api/cases/{case_id}/stages", json={"stage": stage, "completed_at": at, "officers": officers},
+                       headers=clerk_of(client, case_id))
+
+
+def _officer_warnings(archive, case_id):
+    with archive.sessions() as s:
+        return sorted((w.rule, w.fact_key, w.level, w.message) for w in s.scalars(select(WarningRecord).where(
+            WarningRecord.case_id == case_id, WarningRecord.rule.in_(("officer_certificate", "too_few_officers")))))
+
+
+def test_one_officer_with_a_lapsed_certificate_raises_both_warnings(app, client, registry):
+    case = new_case(client, number="津武市监罚〔2026〕801号")
+    assert _stage(client, case["id"], "filing", "2026-12-01T09:00:00+08:00", ["12010001"]).status_code == 201
+    r = _stage(client, case["id"], "investigation", "2026-12-02T10:00:00+08:00", ["12010003"])
+    assert r.status_code == 201, r.get_json()
+    investigation = next(s for s in r.get_json()["stages"] if s["stage"] == "investigation")
+    assert investigation["officers"] == [{"certificate_no": "12010003", "name": "王过期"}]
+    found = _officer_warnings(registry, case["id"])
+    assert [(rule, key, level) for rule, key, level, _ in found] == [
+        ("officer_certificate", "certificate:investigation:12010003", 1),
+        ("too_few_officers", "officers:investigation", 1)]
+    assert "王过期" in found[0][3] and "2026-11-30 到期" in found[0][3]
+    assert "少于两人（1 人）" in found[1][3]
+    # the filing stage needs no second officer, and 张明's certificate is valid
+    assert not any("filing" in key for _, key, _, _ in found)
+
+
+def test_suspended_not_yet_issued_and_foreign_certificates_are_named(app, client, registry):
+    case = new_case(client, number="津武市监罚〔2026〕802号")
+    r = _stage(client, case["id"], "inspection" if case["kind"] == "inspection" else "filing",
+               "2026-12-02T10:00:00+08:00", ["12010004", "12010005"])
+    assert r.status_code == 201, r.get_json()
+    messages = {key: m for _, key, _, m in _officer_warnings(registry, case["id"])}
+    assert "暂扣" in messages["certificate:filing:12010004"]
+    assert "2027-01-01 起有效" in messages["certificate:filing:12010005"]
+    # an officer of another agency, or an unknown number, is refused: named from the registry
+    r = _stage(client, case["id"], "investigation", "2026-12-03T10:00:00+08:00", ["12010001", "12020001", "999"])
+    assert r.status_code == 422
+    assert r.get_json()["errors"]["officers"] == ["执法证号 12020001 不在本机关的执法人员名录中",
+                                                  "执法证号 999 不在本机关的执法人员名录中"]
+
+
+def test_two_valid_officers_raise_nothing_and_older_acts_are_not_checked(app, client, registry):
+    case = new_case(client, number="津武市监罚〔2026〕803号")
+    _stage(client, case["id"], "filing", "2026-12-01T09:00:00+08:00", [])
+    r = _stage(client, case["id"], "investigation", "2026-12-02T10:00:00+08:00", ["12010001", "12010002", "12010001"])
+    assert r.status_code == 201
+    investigation = next(s for s in r.get_json()["stages"] if s["stage"] == "investigation")
+    assert [o["name"] for o in investigation["officers"]] == ["张明", "李华"]  # named twice counts once
+    assert _officer_warnings(registry, case["id"]) == []
+    older = new_case(client, number="津武市监罚〔2026〕804号")
+    assert record_stage(client, older["id"], "filing", "2026-03-02T10:00:00+08:00").status_code == 201
+    assert record_stage(client, older["id"], "investigation", "2026-03-10T10:00:00+08:00").status_code == 201
+    assert _officer_warnings(registry, older["id"]) == []  # before the rules' checked_from
+
+
+def test_the_case_page_lists_the_officers_and_offers_the_registry(app, client, registry):
+    case = new_case(client, number="津武市监罚〔2026〕805号")
+    page = client_as(app, "clerk_a")
+    html = page.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "执法人员（调查取证、检查、送达须两人以上）" in html and "王过期（12010003）" in html and "已于 2026-11-30 到期" in html
+    assert "孙外局" not in html  # another agency's officer is not offered
+    r = page.post(f"/cases/{case['id']}/stages", data={"stage": "filing", "completed_at": "2026-12-01T09:00",
+                                                        "officers": ["12010001", "12010002"]})
+    assert r.status_code == 302
+    html = page.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert '执法人员：<span class="officer">张明（12010001）</span>、<span class="officer">李华（12010002）</span>' in html
