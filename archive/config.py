@@ -48,7 +48,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
     "FIXITY_PERIOD_DAYS": (90, int, "The worker's rolling fixity check reaches every object within this many days"),
     "PERFORMANCE_THRESHOLD": (0.6, float, "履职比例 below this share of an agency's powers fails the yearly assessment"),
     "SCORE_WEIGHTS": ("on_time=25,completeness=20,warnings=20,reviews=20,performance=15", str,
-                      "Monthly scoring: weight of each component (on_time, completeness, warnings, reviews, performance)"),
+                      "Monthly scoring: weight of each component (on_time, completeness, warnings, reviews, performance, daily_use, officers)"),
     "SCORE_WARNING_CREDIT": ("1=1,2=0.5,3=0", str,
                              "Monthly scoring: credit of a warning handled in time at level 1, 2, 3 (not in time: 0)"),
     "REVIEW_DISAGREEMENT_POINTS": (15, float, "Results pages open a file's reviews side by side when its reviewers' scores differ by more than this"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from archive.labels import SCORE_COMPONENT_NAMES as COMPONENT_NAMES  # noqa: F401  (the names its callers know)
 
-COMPONENTS = ("on_time", "completeness", "warnings", "reviews", "performance", "daily_use")
+COMPONENTS = ("on_time", "completeness", "warnings", "reviews", "performance", "daily_use", "officers")
 ACTIVITY = ("on_time", "completeness", "reviews", "performance")
 LEVELS = (1, 2, 3)
 

@@ -186,4 +186,5 @@ FILING_AUTO_NAMES = {"pass": "符合", "fail": "不符合", "unknown": "待人�
 SECTOR_NAMES = {"public_security": "公安", "market_regulation": "市场监管", "environment": "生态环境",
                 "transport": "交通运输", "emergency": "应急管理", "urban_management": "城市管理"}
 SCORE_COMPONENT_NAMES = {"on_time": "上传及时率", "completeness": "文书齐全率", "warnings": "预警处置及时率",
-                         "reviews": "案卷评查得分", "performance": "履职比例", "daily_use": "日常使用率"}
+                         "reviews": "案卷评查得分", "performance": "履职比例", "daily_use": "日常使用率",
+                         "officers": "执法资格合规率"}

@@ -109,7 +109,7 @@ class AgencyScoreSchema(Schema):
     score = fields.Float(allow_none=True, metadata={"description": "of 100; null: no data"})
     rank = fields.Integer(allow_none=True)
     components = fields.Dict(keys=fields.String(), values=fields.Dict(),
-                             metadata={"description": "on_time, completeness, warnings, reviews, performance"})
+                             metadata={"description": "on_time, completeness, warnings, reviews, performance, daily_use, officers"})
 
 
 class ScoresSchema(Schema):

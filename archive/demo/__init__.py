@@ -117,9 +117,17 @@ def demo_basic_info(year: int) -> tuple[list[dict[str, str]], list[dict[str, str
     return officers, plans
 
 
+def demo_pair(case_number: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two market-regulation officers a demo case's documents name (the same in every run)."""
+    import zlib
+
+    k = zlib.crc32(case_number.encode("utf-8"))
+    return OFFICERS[k % 4], OFFICERS[(k + 1) % 4]
+
+
 def _texts(case_number: str, party: tuple[str, str], v: dict, agency_name: str, day: dt.date) -> dict[str, tuple[str, list[str]]]:
     name, pid = party
-    o1, o2 = OFFICERS[hash(case_number) % 4], OFFICERS[(hash(case_number) + 1) % 4]
+    o1, o2 = demo_pair(case_number)
     date = f"{day.year}年{day.month}月{day.day}日"
     return {
         "filing_approval": ("立案审批表", [
@@ -183,6 +191,9 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
         officers, plans = demo_basic_info(today.year)
         basicinfo.import_rows(session, "officers", officers)
         basicinfo.import_rows(session, "plans", plans)
+        by_agency: dict[str, list[str]] = {}
+        for o in officers:
+            by_agency.setdefault(o["agency"], []).append(o["certificate_no"])
         session.commit()
         names = {o["code"]: o["name"] for o in ORGS}
         for i in range(cases):
@@ -207,7 +218,10 @@ def load_demo(archive: Archive, *, cases: int = 36, seed: int = 20261126,
                     completed = min(completed + dt.timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 5)), latest)
                     delay = dt.timedelta(days=rng.randint(3, 6)) if stage == late_stage else dt.timedelta(hours=rng.randint(1, 6))
                     at = min(completed + delay, clock())
-                    case_service.record_stage(session, case, stage, completed, clock=_fixed(at))
+                    pair = [c for _, c in demo_pair(number)] if v["agency"] == "120114-SJJ" else by_agency.get(v["agency"], [])[:2]
+                    if i % 9 == 7 and stage == "investigation":  # one officer alone: 两人执法 not met
+                        pair = pair[:1]
+                    case_service.record_stage(session, case, stage, completed, clock=_fixed(at), officers=pair)
                     session.commit()
                 title, paras = texts[form]
                 data, filename = None, f"{title}.{fmt}"

@@ -269,7 +269,8 @@ def _table_rows(data: dict) -> list[list]:
                        + [f"{scoring.COMPONENT_NAMES[k]}（得分率）" for k in scoring.COMPONENTS]
                        + [f"{scoring.COMPONENT_NAMES[k]}（得分）" for k in scoring.COMPONENTS]
                        + ["上传文书", "逾期上传", "完成环节", "缺少文书环节", "新增预警", "按时处置预警",
-                          "升至二级", "升至三级", "评查案卷", "评查平均分", "职权数", "已履职职权"]]
+                          "升至二级", "升至三级", "评查案卷", "评查平均分", "职权数", "已履职职权",
+                          "执法资格检查环节", "执法资格或人数不合规"]]
     for r in data["agencies"]:
         c = r["components"]
         w = c["warnings"]
@@ -279,7 +280,8 @@ def _table_rows(data: dict) -> list[list]:
                       c["completeness"]["incomplete"], w["opened"],
                       sum(w["levels"][str(lv)]["in_time"] for lv in scoring.LEVELS),
                       w["levels"]["2"]["reached"], w["levels"]["3"]["reached"], c["reviews"]["files"],
-                      c["reviews"]["mean_score"], c["performance"]["powers"], c["performance"]["exercised"]])
+                      c["reviews"]["mean_score"], c["performance"]["powers"], c["performance"]["exercised"],
+                      c["officers"]["acts"], c["officers"]["flawed"]])
     return out
 
 

@@ -16,6 +16,9 @@ Five components, each a rate from 0 to 1, weighted by ``ARCHIVE_SCORE_WEIGHTS``:
 - ``performance`` 履职比例: the year-to-date ratio at the end of the month.
 - ``daily_use`` 日常使用率: working days of the month (to date) on which one of the agency's users
   logged in ÷ working days (``archive.services.dailyuse``); weight 0 unless configured.
+- ``officers`` 执法资格合规率: stages completed in the month that the officer rules check (from
+  their ``checked_from``) without an ``officer_certificate`` or ``too_few_officers`` warning ÷
+  those stages; weight 0 unless configured.
 
 Score = Σ weight × rate ÷ Σ weight over the components that have data, × 100. A component
 without data (no uploads, no stages, no sampled files, no powers listed) is shown as 无数据
@@ -103,6 +106,7 @@ def scores(session: Session, month: str, scope: frozenset[str] | None, config: d
         as_of=as_of)["agencies"]}
 
     use = dailyuse.agency_rates(session, month, codes, now)
+    acts = _officer_compliance(session, codes, start, end)
 
     rows: list[dict] = []
     for code, name, parent in orgs:
@@ -121,6 +125,8 @@ def scores(session: Session, month: str, scope: frozenset[str] | None, config: d
             "performance": {"rate": p["ratio"], "powers": p["powers"], "exercised": p["exercised"],
                             "status": p["status"]},
             "daily_use": {"rate": use.get(code)},
+            "officers": {"rate": _rate(acts.get(code, (0, 0))[0] - acts.get(code, (0, 0))[1], acts.get(code, (0, 0))[0]),
+                         "acts": acts.get(code, (0, 0))[0], "flawed": acts.get(code, (0, 0))[1]},
         }
         # No score without activity to judge: a month of nothing earns no marks for no warnings.
         active = any(comp[k]["rate"] is not None for k in ACTIVITY)
@@ -142,6 +148,26 @@ def scores(session: Session, month: str, scope: frozenset[str] | None, config: d
     unranked = [r | {"rank": None} for r in rows if r["score"] is None]
     return {"month": month, "from": first, "to": last, "as_of": now, "formula": f.describe(),
             "agencies": ranked + unranked}
+
+
+def _officer_compliance(session: Session, codes: list[str], start: dt.datetime,
+                        end: dt.datetime) -> dict[str, tuple[int, int]]:
+    """Per agency: (stages completed in [start, end) that the officer rules check, those of them
+    with an officer warning)."""
+    from archive.deadlines.rules import load_rules
+
+    begin = load_rules().at(start.astimezone(SHANGHAI).date()).officers_checked_from
+    if begin is None:
+        return {}
+    start = max(start, dt.datetime.combine(begin, dt.time(), SHANGHAI))
+    flawed = select(WarningRecord.id).where(
+        WarningRecord.case_id == Stage.case_id, WarningRecord.stage == Stage.stage,
+        WarningRecord.rule.in_(("officer_certificate", "too_few_officers"))).exists()
+    return {a: (n, int(m or 0)) for a, n, m in session.execute(
+        select(Case.agency_code, func.count(), func.sum(case((flawed, 1), else_=0)))
+        .select_from(Stage).join(Case, Case.id == Stage.case_id)
+        .where(Case.agency_code.in_(codes), Stage.completed_at >= start, Stage.completed_at < end)
+        .group_by(Case.agency_code))}
 
 
 def _empty_warnings() -> dict:

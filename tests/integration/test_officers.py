@@ -100,3 +100,23 @@ def test_the_case_page_lists_the_officers_and_offers_the_registry(app, client, r
     assert r.status_code == 302
     html = page.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert '执法人员：<span class="officer">张明（12010001）</span>、<span class="officer">李华（12010002）</span>' in html
+
+
+def test_the_monthly_scoring_weighs_the_officer_checks_when_configured(app, client, registry):
+    from archive.clock import now
+    from archive.services.scores import scores
+
+    case = new_case(client, number="津武市监罚〔2026〕806号")
+    _stage(client, case["id"], "filing", "2026-12-01T09:00:00+08:00", ["12010001"])  # fine: one is enough
+    _stage(client, case["id"], "investigation", "2026-12-02T10:00:00+08:00", ["12010001", "12010003"])  # lapsed
+    _stage(client, case["id"], "review", "2026-12-03T10:00:00+08:00", [])  # not checked: needs none
+    config = dict(registry.config, SCORE_WEIGHTS="on_time=50,officers=50")
+    with registry.sessions() as s:
+        row = next(r for r in scores(s, "2026-12", frozenset({"A-SJJ"}), config, now())["agencies"])
+    officers = row["components"]["officers"]
+    assert (officers["acts"], officers["flawed"], officers["rate"], officers["weight"]) == (3, 1, round(2 / 3, 4), 50)
+    from archive.services.briefing import csv_bytes
+
+    with registry.sessions() as s:
+        table = csv_bytes(scores(s, "2026-12", frozenset({"A-SJJ"}), config, now())).decode("utf-8-sig")
+    assert "执法资格合规率（得分率）" in table and "执法资格或人数不合规" in table

@@ -114,7 +114,7 @@ def test_a_month_scored_by_hand(app, archive, client, orgs, monkeypatch, tmp_pat
     assert status == 200, got
     assert (got["from"], got["to"]) == ("2026-10-01", "2026-10-31")
     assert got["formula"]["weights"] == {"on_time": 25, "completeness": 20, "warnings": 20, "reviews": 20, "performance": 15,
-                                         "daily_use": 0}
+                                         "daily_use": 0, "officers": 0}
     assert got["formula"]["weighted"] == ["on_time", "completeness", "warnings", "reviews", "performance"]
     rows = {r["agency"]: r for r in got["agencies"]}
     assert set(rows) == {"A-SJJ", "A-YJJ"}  # district A's agencies only
@@ -128,7 +128,8 @@ def test_a_month_scored_by_hand(app, archive, client, orgs, monkeypatch, tmp_pat
     assert (a["reviews"]["files"], a["reviews"]["mean_score"], a["reviews"]["rate"]) == (2, 77.5, 0.775)
     assert (a["performance"]["powers"], a["performance"]["exercised"], a["performance"]["rate"]) == (2, 1, 0.5)
     # 25×0.75 + 20×0.5 + 20×0.5 + 20×0.775 + 15×0.5 = 18.75 + 10 + 10 + 15.5 + 7.5
-    assert [a[k]["points"] for k in scoring.COMPONENTS] == [18.75, 10.0, 10.0, 15.5, 7.5, 0.0]
+    assert [a[k]["points"] for k in scoring.COMPONENTS] == [18.75, 10.0, 10.0, 15.5, 7.5, 0.0, None]
+    assert a["officers"] == {"rate": None, "acts": 0, "flawed": 0, "weight": 0, "points": None}  # before the rules checked officers
     assert a["daily_use"]["rate"] == 0.0  # nobody logged in to the web pages in October
     assert rows["A-SJJ"]["score"] == 61.75 and rows["A-SJJ"]["rank"] == 1
     # A-YJJ: no powers, no uploads, no stages, no files, no warnings: no score, no rank
