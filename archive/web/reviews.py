@@ -119,8 +119,11 @@ def review(review_id: int):
             return redirect(url_for("web.review", review_id=review_id), code=303)
     plan = session.get(SamplingPlan, r.plan_id)
     agency = session.get(Organisation, r.agency_code)
+    from archive.services.officers import precheck
+
     return render_template(
         "review.html", r=r, plan=plan, agency=agency, form=scoring.load_form(), draft=draft, errors=errors,
+        prechecks=precheck(session, r.case_id),
         mine=mine, editable=mine and r.status == "assigned" and service.today() <= r.due_on,
         submitted=service.review_view(r) if r.status == "submitted" else None,
         section="reviews", crumbs=[("评查任务", url_for("web.reviews")), (r.case_number, None)]), status

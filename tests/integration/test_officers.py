@@ -120,3 +120,21 @@ def test_the_monthly_scoring_weighs_the_officer_checks_when_configured(app, clie
     with registry.sessions() as s:
         table = csv_bytes(scores(s, "2026-12", frozenset({"A-SJJ"}), config, now())).decode("utf-8-sig")
     assert "执法资格合规率（得分率）" in table and "执法资格或人数不合规" in table
+
+
+def test_the_reviewers_form_shows_the_archives_precheck_of_the_officer_veto_items(app, client, registry):
+    from archive.services.officers import precheck
+
+    case = new_case(client, number="津武市监罚〔2026〕807号")
+    with registry.sessions() as s:
+        assert precheck(s, case["id"])["certificates"] == {"ok": None, "findings": ["未登记执法人员，请查阅案卷文书"]}
+    _stage(client, case["id"], "filing", "2026-12-01T09:00:00+08:00", ["12010001", "12010002"])
+    with registry.sessions() as s:
+        checked = precheck(s, case["id"])
+    assert checked["certificates"] == {"ok": True, "findings": []} and checked["two_officers"]["ok"] is None
+    _stage(client, case["id"], "investigation", "2026-12-02T10:00:00+08:00", ["12010004"])
+    with registry.sessions() as s:
+        checked = precheck(s, case["id"])
+    assert checked["certificates"]["ok"] is False and "赵暂扣（12010004）：执法证当日处于暂扣期间" in \
+        checked["certificates"]["findings"][0]
+    assert checked["two_officers"] == {"ok": False, "findings": ["“调查取证”登记执法人员 1 人"]}
