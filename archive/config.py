@@ -51,6 +51,7 @@ _DEFAULTS: dict[str, tuple[Any, Any, str]] = {
                       "Monthly scoring: weight of each component (on_time, completeness, warnings, reviews, performance, daily_use, officers)"),
     "SCORE_WARNING_CREDIT": ("1=1,2=0.5,3=0", str,
                              "Monthly scoring: credit of a warning handled in time at level 1, 2, 3 (not in time: 0)"),
+    "TRAINING_HOURS": (60.0, float, "培训考核: training hours each officer should attend in a year; fewer are listed"),
     "REVIEW_DISAGREEMENT_POINTS": (15, float, "Results pages open a file's reviews side by side when its reviewers' scores differ by more than this"),
     "RETENTION_MODE": ("GOVERNANCE", str, "GOVERNANCE or COMPLIANCE (production: COMPLIANCE)"),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int, "Largest accepted upload; larger answers 413"),

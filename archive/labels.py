@@ -169,11 +169,14 @@ def reviewer_shortfall(f: dict) -> str:
 
 # -- the names of statuses and kinds the pages, reports and exports show -------------------------
 BRIEFING_WARNING_STATUS_NAMES = {"open": "未处置", "handled": "已处置", "resolved": "已补正"}
-BASIC_INFO_KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查计划"}
+BASIC_INFO_KIND_NAMES = {"powers": "职权", "officers": "执法人员", "plans": "检查计划", "trainings": "培训记录",
+                         "exams": "执法证考试与申领"}
 BASIC_INFO_COLUMN_NAMES = {"agency": "执法机关编码", "code": "编码", "name": "名称", "category": "类别", "legal_basis": "依据",
                            "certificate_no": "执法证号", "valid_from": "有效期起", "valid_until": "有效期至", "year": "年度",
                            "power_code": "职权编码", "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期",
-                           "action": "操作"}
+                           "suspended_from": "暂扣起", "suspended_until": "暂扣至", "course": "培训课程",
+                           "organiser": "主办单位", "hours": "学时", "id_number": "身份证号", "exam_on": "考试日期",
+                           "result": "考试结果", "application": "申领状态", "action": "操作"}
 FILING_OUTCOME_NAMES = {"accepted": "审查通过", "problems": "发现问题，已交办整改"}
 TASK_KIND_NAMES = {"transfer": "转办", "assign": "交办"}
 TASK_STATUS_NAMES = {"assigned": "待办理", "answered": "已答复，待审核", "sent_back": "已退回，待重新办理", "accepted": "已办结"}

@@ -96,7 +96,7 @@ def change_view(c: BasicInfoChange) -> dict:
     return out
 
 
-@blp.route("/<any(powers, officers, plans):kind>")
+@blp.route("/<any(powers, officers, plans, trainings, exams):kind>")
 class Entries(MethodView):
     @blp.arguments(EntryQuerySchema, location="query")
     @blp.response(200, EntryPageSchema)
@@ -111,7 +111,7 @@ class Entries(MethodView):
                 "entries": [basicinfo.entry_row(kind, e) for e in rows]}
 
 
-@blp.route("/<any(powers, officers, plans):kind>/import")
+@blp.route("/<any(powers, officers, plans, trainings, exams):kind>/import")
 class Import(MethodView):
     @blp.arguments(UploadFileSchema, location="files")
     @blp.response(200, ImportCountsSchema)

@@ -189,7 +189,7 @@ def _load_facts(session: Session, chunk: list[str], span: bool = False) -> list[
             .join(Stage, Stage.id == StageOfficer.stage_id)
             .outerjoin(Officer, Officer.certificate_no == StageOfficer.certificate_no)
             .where(_in_chunk(StageOfficer.case_id, chunk, span)).order_by(StageOfficer.id)):
-        named.setdefault(row[0], []).append(row[1:])
+        named.setdefault(row[0], []).append(tuple(row[1:]))
     return [CaseFacts(cid, agency, kind, stages[cid], docs[cid], party_type=party_type, sector=sector,
                       penalty_types=tuple(json.loads(penalties or "[]")), fine=fine,
                       officers=_officers(named.get(cid), agency), **_period_fields(periods.get(cid)))

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from archive.errors import Conflict, MISSING_FILENAME, NotFound, REQUIRED, ValidationFailed
 from archive.models import (
-    POWER_CATEGORIES, BasicInfoChange, InspectionPlan, Officer, Organisation, Power, WarningRecord,
+    POWER_CATEGORIES, BasicInfoChange, CertificateExam, InspectionPlan, Officer, Organisation, Power, TrainingRecord,
+    WarningRecord,
 )
 from archive.labels import POWER_CATEGORY_NAMES
 from archive.numbers import whole
@@ -62,8 +63,15 @@ class Spec:
 SPECS = {
     "powers": Spec(Power, ("agency", "code", "name", "category", "legal_basis"),
                    ("agency", "code", "name", "category"), ("agency", "code")),
-    "officers": Spec(Officer, ("agency", "name", "certificate_no", "valid_from", "valid_until"),
+    "officers": Spec(Officer, ("agency", "name", "certificate_no", "valid_from", "valid_until", "suspended_from",
+                               "suspended_until"),
                      ("agency", "name", "certificate_no", "valid_until"), ("certificate_no",)),
+    "trainings": Spec(TrainingRecord, ("agency", "certificate_no", "name", "course", "organiser", "start_on", "end_on",
+                                       "hours"),
+                      ("agency", "certificate_no", "name", "course", "start_on", "end_on", "hours"),
+                      ("certificate_no", "course", "start_on")),
+    "exams": Spec(CertificateExam, ("agency", "name", "id_number", "exam_on", "result", "application", "certificate_no"),
+                  ("agency", "name", "id_number", "exam_on", "result"), ("id_number", "exam_on")),
     "plans": Spec(InspectionPlan, ("agency", "code", "name", "year", "power_code", "planned", "start_on", "end_on"),
                   ("agency", "code", "name", "year", "start_on", "end_on"), ("agency", "code")),
 }
@@ -75,7 +83,11 @@ HEADERS = {
     "powers": {"agency": "执法机关编码", "code": "职权编码", "name": "职权名称", "category": "类别",
                "legal_basis": "执法依据", "action": "操作"},
     "officers": {"agency": "执法机关编码", "name": "姓名", "certificate_no": "执法证号", "valid_from": "有效期起",
-                 "valid_until": "有效期至", "action": "操作"},
+                 "valid_until": "有效期至", "suspended_from": "暂扣起", "suspended_until": "暂扣至", "action": "操作"},
+    "trainings": {"agency": "执法机关编码", "certificate_no": "执法证号", "name": "姓名", "course": "培训课程",
+                  "organiser": "主办单位", "start_on": "开始日期", "end_on": "结束日期", "hours": "学时", "action": "操作"},
+    "exams": {"agency": "执法机关编码", "name": "姓名", "id_number": "身份证号", "exam_on": "考试日期", "result": "考试结果",
+              "application": "申领状态", "certificate_no": "执法证号", "action": "操作"},
     "plans": {"agency": "执法机关编码", "code": "计划编码", "name": "计划名称", "year": "年度", "power_code": "职权编码",
               "planned": "计划次数", "start_on": "开始日期", "end_on": "结束日期", "action": "操作"},
 }
@@ -157,8 +169,13 @@ def _col(name: str) -> str:
 def _date(value: str, what: str, why: list[str]) -> str | None:
     if not value:
         return None
+    import re
+
+    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", value.strip())
     try:
-        return dt.date.fromisoformat(value.replace("/", "-")).isoformat()
+        if m is None:
+            raise ValueError(value)
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
     except ValueError:
         why.append(_both(f"{_col(what)}应为日期（年-月-日），不能是“{value}”", f"{what} must be a date YYYY-MM-DD, not {value!r}"))
         return None
@@ -182,6 +199,9 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
     for i, r in enumerate(rows, start=2):
         why: list[str] = []
         row: dict[str, Any] = {c: (r.get(c) or "").strip() for c in s.columns}
+        for c in s.key:  # a date in a key is compared as a date, whatever way it is written
+            if c in DATE_COLUMNS and row[c]:
+                row[c] = _date(row[c], c, why) or row[c]
         action = ACTIONS.get((r.get("action") or "").strip().lower())
         if action is None:
             why.append(_both(f"操作应为空（新增或修改）或“删除”，不能是“{r.get('action')}”",
@@ -215,6 +235,37 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
                 row["valid_until"] = _date(row["valid_until"], "valid_until", why)
                 if row["valid_from"] and row["valid_until"] and row["valid_from"] > row["valid_until"]:
                     why.append(_both("有效期起晚于有效期至", "valid_from is after valid_until"))
+                row["suspended_from"] = _date(row["suspended_from"], "suspended_from", why)
+                row["suspended_until"] = _date(row["suspended_until"], "suspended_until", why)
+                if row["suspended_until"] and not row["suspended_from"]:
+                    why.append(_both("填写暂扣至时须填写暂扣起", "suspended_until without suspended_from"))
+                elif row["suspended_from"] and row["suspended_until"] and row["suspended_from"] > row["suspended_until"]:
+                    why.append(_both("暂扣起晚于暂扣至", "suspended_from is after suspended_until"))
+            elif kind == "trainings":
+                row["end_on"] = _date(row["end_on"], "end_on", why)
+                if row["start_on"] and row["end_on"] and row["start_on"] > row["end_on"]:
+                    why.append(_both("开始日期晚于结束日期", "start_on is after end_on"))
+                try:
+                    hours = float(row["hours"])
+                except ValueError:
+                    hours = -1.0
+                if not 0 < hours <= 1000 or hours != hours:
+                    why.append(_both(f"学时应为 0 到 1000 之间的数，不能是“{row['hours']}”",
+                                      f"hours must be a number from 0 to 1000, not {row['hours']!r}"))
+                for c in ("course", "organiser"):
+                    if len(row[c]) > 200:
+                        why.append(_both(f"{_col(c)}超过 200 个字符", f"{c} is longer than 200 characters"))
+            elif kind == "exams":
+                row["result"] = EXAM_RESULTS.get(row["result"], row["result"])
+                if row["result"] not in EXAM_RESULT_NAMES:
+                    why.append(_both(f"考试结果应为 通过、未通过 或 待考，不能是“{row['result']}”",
+                                      f"result must be passed, failed or pending, not {row['result']!r}"))
+                row["application"] = APPLICATIONS.get(row["application"], row["application"])
+                if row["application"] not in APPLICATION_NAMES:
+                    why.append(_both(f"申领状态应为 空、已申领、已发证 或 不予发证，不能是“{row['application']}”",
+                                      f"application must be empty, applied, issued or refused, not {row['application']!r}"))
+                if len(row["certificate_no"]) > 64:
+                    why.append(_both("执法证号超过 64 个字符", "certificate_no is longer than 64 characters"))
             elif kind == "plans":
                 if whole(row["year"], 2000, 2100) is None:
                     why.append(_both(f"年度应为四位年份，不能是“{row['year']}”", f"year must be a year, not {row['year']!r}"))
@@ -244,23 +295,50 @@ def check_rows(session: Session, kind: str, rows: list[dict[str, str]], only_age
     return clean
 
 
+DATE_COLUMNS = frozenset({"valid_from", "valid_until", "start_on", "end_on", "exam_on", "suspended_from",
+                          "suspended_until"})
+EXAM_RESULT_NAMES = {"passed": "通过", "failed": "未通过", "pending": "待考"}
+EXAM_RESULTS = {"通过": "passed", "合格": "passed", "未通过": "failed", "不合格": "failed", "待考": "pending",
+                "待定": "pending", "": "pending"}
+APPLICATION_NAMES = {"": "未申领", "applied": "已申领，待发证", "issued": "已发证", "refused": "不予发证"}
+APPLICATIONS = {"未申领": "", "已申领": "applied", "审核中": "applied", "已申领，待发证": "applied", "已发证": "issued",
+                "不予发证": "refused"}
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
 def _values(kind: str, row: dict) -> dict:
+    if kind == "trainings":
+        from decimal import Decimal
+
+        return {"agency_code": row["agency"], "name": row["name"], "organiser": row["organiser"],
+                "end_on": _day(row["end_on"]), "hours": Decimal(row["hours"]).quantize(Decimal("0.1"))}
+    if kind == "exams":
+        return {"agency_code": row["agency"], "name": row["name"], "result": row["result"],
+                "application": row["application"], "certificate_no": row["certificate_no"]}
     if kind == "powers":
         return {"name": row["name"], "category": row["category"], "legal_basis": row["legal_basis"]}
     if kind == "officers":
         return {"agency_code": row["agency"], "name": row["name"],
                 "valid_from": dt.date.fromisoformat(row["valid_from"]) if row["valid_from"] else None,
-                "valid_until": dt.date.fromisoformat(row["valid_until"])}
+                "valid_until": dt.date.fromisoformat(row["valid_until"]),
+                "suspended_from": _day(row.get("suspended_from")), "suspended_until": _day(row.get("suspended_until"))}
     return {"name": row["name"], "year": int(row["year"]), "power_code": row["power_code"],
             "planned": int(row["planned"]) if row["planned"] else None,
             "start_on": dt.date.fromisoformat(row["start_on"]), "end_on": dt.date.fromisoformat(row["end_on"])}
 
 
+def _key(kind: str, row: dict) -> dict:
+    """The entry's key as model attributes (dates as dates)."""
+    return {("agency_code" if c == "agency" else c): (_day(row[c]) if c in DATE_COLUMNS else row[c])
+            for c in spec(kind).key}
+
+
 def _where(kind: str, row: dict):
     m = spec(kind).model
-    if kind == "officers":
-        return (m.certificate_no == row["certificate_no"],)
-    return (m.agency_code == row["agency"], m.code == row["code"])
+    return tuple(getattr(m, k) == v for k, v in _key(kind, row).items())
 
 
 def apply_rows(session: Session, kind: str, clean: list[dict]) -> dict[str, int]:
@@ -277,8 +355,7 @@ def apply_rows(session: Session, kind: str, clean: list[dict]) -> dict[str, int]
             if session.connection().execute(update(m).where(*_where(kind, row)).values(**values)).rowcount:
                 counts["updated"] += 1
                 continue
-            key = {"certificate_no": row["certificate_no"]} if kind == "officers" else \
-                {"agency_code": row["agency"], "code": row["code"]}
+            key = _key(kind, row)
             with session.begin_nested():
                 session.add(m(**key, **values))
             counts["added"] += 1
@@ -388,7 +465,16 @@ def entry_row(kind: str, e) -> dict:
     if kind == "officers":
         return {"agency": e.agency_code, "name": e.name, "certificate_no": e.certificate_no,
                 "valid_from": e.valid_from.isoformat() if e.valid_from else None,
-                "valid_until": e.valid_until.isoformat()}
+                "valid_until": e.valid_until.isoformat(),
+                "suspended_from": e.suspended_from.isoformat() if e.suspended_from else None,
+                "suspended_until": e.suspended_until.isoformat() if e.suspended_until else None}
+    if kind == "trainings":
+        return {"agency": e.agency_code, "certificate_no": e.certificate_no, "name": e.name, "course": e.course,
+                "organiser": e.organiser, "start_on": e.start_on.isoformat(), "end_on": e.end_on.isoformat(),
+                "hours": f"{e.hours:g}"}
+    if kind == "exams":
+        return {"agency": e.agency_code, "name": e.name, "id_number": e.id_number, "exam_on": e.exam_on.isoformat(),
+                "result": e.result, "application": e.application, "certificate_no": e.certificate_no}
     return {"agency": e.agency_code, "code": e.code, "name": e.name, "year": str(e.year), "power_code": e.power_code,
             "planned": "" if e.planned is None else str(e.planned), "start_on": e.start_on.isoformat(),
             "end_on": e.end_on.isoformat()}
@@ -425,7 +511,9 @@ def list_entries(session: Session, kind: str, agencies: frozenset[str] | None, a
     if agency is not None:
         q = q.where(m.agency_code == agency)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    order = (m.agency_code, m.certificate_no) if kind == "officers" else (m.agency_code, m.code)
+    order = [getattr(m, c) for c in {"officers": ("agency_code", "certificate_no"),
+                                      "trainings": ("agency_code", "certificate_no", "start_on"),
+                                      "exams": ("agency_code", "exam_on", "id_number")}.get(kind, ("agency_code", "code"))]
     return total, list(session.scalars(q.order_by(*order).offset(offset).limit(limit)))
 
 
@@ -434,7 +522,10 @@ def template_csv(kind: str) -> bytes:
     s = spec(kind)
     example = {
         "powers": ["A-EXAMPLE", "SJ-001", "对销售过期食品的处罚", "行政处罚", "《食品安全法》第一百二十四条", ""],
-        "officers": ["A-EXAMPLE", "张某某", "12010000001", "2024-01-01", "2029-12-31", ""],
+        "officers": ["A-EXAMPLE", "张某某", "12010000001", "2024-01-01", "2029-12-31", "", "", ""],
+        "trainings": ["A-EXAMPLE", "12010000001", "张某某", "行政执法人员公共法律知识培训", "区司法局", "2026-03-02",
+                      "2026-03-06", "40", ""],
+        "exams": ["A-EXAMPLE", "李某某", "120114199001011234", "2026-06-20", "通过", "已申领", "", ""],
         "plans": ["A-EXAMPLE", "JH-2026-01", "2026年食品经营日常检查计划", "2026", "SJ-003", "120", "2026-01-01",
                   "2026-12-31", ""],
     }[kind]

@@ -44,3 +44,69 @@ def precheck(session: Session, case_id: str) -> dict[str, dict]:
 class _Unknown:
     known = False
     valid_from = valid_until = suspended_from = suspended_until = None
+
+
+# -- 培训考核: training hours, certificates, exams per agency ---------------------------------------
+
+def training_review(session: Session, agencies: frozenset[str] | None, year: int, today, hours_required: float,
+                    soon_days: int = 30) -> list[dict]:
+    """Per agency in scope: its officers below ``hours_required`` training hours in ``year``
+    (培训学时不足), certificates lapsed or lapsing within ``soon_days`` (执法证到期), and exams
+    failed or pending or passed without a certificate issued yet (考试与申领)."""
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from archive.models import CertificateExam, Organisation, TrainingRecord
+
+    q = select(Organisation).where(Organisation.level == "agency").order_by(Organisation.code)
+    if agencies is not None:
+        q = q.where(Organisation.code.in_(sorted(agencies)))
+    orgs = list(session.scalars(q))
+    codes = [o.code for o in orgs]
+    hours = {(a, c): float(h) for a, c, h in session.execute(
+        select(TrainingRecord.agency_code, TrainingRecord.certificate_no, func.sum(TrainingRecord.hours))
+        .where(TrainingRecord.agency_code.in_(codes), TrainingRecord.start_on >= dt.date(year, 1, 1),
+               TrainingRecord.start_on <= dt.date(year, 12, 31))
+        .group_by(TrainingRecord.agency_code, TrainingRecord.certificate_no))}
+    officers: dict[str, list[Officer]] = {}
+    for o in session.scalars(select(Officer).where(Officer.agency_code.in_(codes)).order_by(Officer.name)):
+        officers.setdefault(o.agency_code, []).append(o)
+    exams: dict[str, list[CertificateExam]] = {}
+    for e in session.scalars(select(CertificateExam).where(
+            CertificateExam.agency_code.in_(codes),
+            (CertificateExam.result != "passed") | (CertificateExam.application.in_(("", "applied"))))
+            .order_by(CertificateExam.exam_on, CertificateExam.name)):
+        exams.setdefault(e.agency_code, []).append(e)
+    soon = today + dt.timedelta(days=soon_days)
+    out = []
+    for org in orgs:
+        mine = officers.get(org.code, [])
+        below = [{"name": o.name, "certificate_no": o.certificate_no, "hours": hours.get((org.code, o.certificate_no), 0.0)}
+                 for o in mine if hours.get((org.code, o.certificate_no), 0.0) < hours_required]
+        lapsing = [{"name": o.name, "certificate_no": o.certificate_no, "valid_until": o.valid_until,
+                    "lapsed": o.valid_until < today} for o in mine if o.valid_until < soon]
+        out.append({"agency": org.code, "name": org.name, "officers": len(mine), "below_hours": below,
+                    "lapsing": lapsing,
+                    "exams": [{"name": e.name, "exam_on": e.exam_on, "result": e.result, "application": e.application}
+                              for e in exams.get(org.code, [])]})
+    return out
+
+
+def training_table(rows: list[dict], year: int, hours_required: float) -> list[list]:
+    """The review as one table (CSV, XLSX): one line per finding."""
+    from archive.services.basicinfo import APPLICATION_NAMES, EXAM_RESULT_NAMES
+
+    out: list[list] = [["执法机关编码", "执法机关", "类别", "姓名", "执法证号", "情况"]]
+    for r in rows:
+        for b in r["below_hours"]:
+            out.append([r["agency"], r["name"], f"{year}年培训学时不足", b["name"], b["certificate_no"],
+                        f"{b['hours']:g} / {hours_required:g} 学时"])
+        for x in r["lapsing"]:
+            out.append([r["agency"], r["name"], "执法证已过期" if x["lapsed"] else "执法证30日内到期", x["name"],
+                        x["certificate_no"], f"有效期至 {x['valid_until']:%Y-%m-%d}"])
+        for e in r["exams"]:
+            out.append([r["agency"], r["name"], "执法证考试与申领", e["name"], "",
+                        f"{e['exam_on']:%Y-%m-%d} 考试{EXAM_RESULT_NAMES.get(e['result'], e['result'])}，"
+                        f"{APPLICATION_NAMES.get(e['application'], e['application'])}"])
+    return out

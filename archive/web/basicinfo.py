@@ -65,11 +65,12 @@ def registry_page():
         pending=basicinfo.pending_changes(db(), p.agencies), may_import=policy.imports_basic_info(p),
         may_request=policy.requests_basic_info_change(p), import_errors=g.get("import_errors"),
         columns=basicinfo.SPECS[kind].columns, column_names=_COL, late_days=basicinfo.LATE_AFTER_DAYS,
+        exam_results=basicinfo.EXAM_RESULT_NAMES, applications=basicinfo.APPLICATION_NAMES,
         tab="registry", section="stats",
         crumbs=[("统计", url_for("web.scores_page")), ("基础信息", None)])
 
 
-@bp.route("/basic-info/template/<any(powers, officers, plans):kind>.csv")
+@bp.route("/basic-info/template/<any(powers, officers, plans, trainings, exams):kind>.csv")
 def registry_template(kind: str):
     basicinfo.reader(caller())
     return Response(basicinfo.template_csv(kind), mimetype="text/csv", headers={

@@ -148,3 +148,46 @@ def daily_use_page():
     return render_template("stats_daily_use.html", data=data, month=month, months=_month_choices(today),
                            district=district, districts=_districts(p), tab="daily_use", section="stats",
                            crumbs=[("统计", url_for("web.scores_page")), ("日常使用", None)])
+
+
+@bp.route("/stats/training")
+def training_page():
+    """培训考核: per agency, officers below the year's training hours, certificates lapsed or
+    lapsing within 30 days, exams failed or pending; as CSV or XLSX with ``format``."""
+    import csv
+    import io
+
+    from archive.services.officers import training_review, training_table
+
+    p = stats_reader(caller(), "training")
+    today = now().astimezone(SHANGHAI).date()
+    year_arg = request.args.get("year", "")
+    year = int(year_arg) if year_arg.isdecimal() and 2000 <= int(year_arg) <= 2199 else today.year
+    required = float(get_archive().config.get("TRAINING_HOURS", 60))
+    rows = training_review(db(), p.agencies, year, today, required)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        from urllib.parse import quote
+
+        table = training_table(rows, year, required)
+        name = f"培训考核-{year}"
+        if fmt == "csv":
+            buf = io.StringIO()
+            csv.writer(buf).writerows(table)
+            body, mime = ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
+        else:
+            from openpyxl import Workbook
+
+            wb = Workbook()
+            ws = wb.active
+            ws.title = "培训考核"
+            for line in table:
+                ws.append(line)
+            out = io.BytesIO()
+            wb.save(out)
+            body, mime = out.getvalue(), briefing.FORMATS["xlsx"]
+        return Response(body, mimetype=mime, headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.{fmt}", "Cache-Control": "private, no-store"})
+    return render_template("stats_training.html", rows=rows, year=year, years=list(range(today.year, today.year - 5, -1)),
+                           required=required, tab="training", section="stats",
+                           crumbs=[("统计", url_for("web.scores_page")), ("培训考核", None)])

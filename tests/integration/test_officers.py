@@ -138,3 +138,48 @@ def test_the_reviewers_form_shows_the_archives_precheck_of_the_officer_veto_item
     assert checked["certificates"]["ok"] is False and "赵暂扣（12010004）：执法证当日处于暂扣期间" in \
         checked["certificates"]["findings"][0]
     assert checked["two_officers"] == {"ok": False, "findings": ["“调查取证”登记执法人员 1 人"]}
+
+
+TRAININGS = ("执法机关编码,执法证号,姓名,培训课程,主办单位,开始日期,结束日期,学时\n"
+             "A-SJJ,12010001,张明,公共法律知识培训,区司法局,2026-03-02,2026-03-06,40\n"
+             "A-SJJ,12010001,张明,食品安全专业培训,市市场监管委,2026/9/1,2026/9/3,24\n"
+             "A-SJJ,12010002,李华,公共法律知识培训,区司法局,2026-03-02,2026-03-06,40\n"
+             "A-SJJ,12010002,李华,上年培训,区司法局,2025-05-01,2025-05-03,30\n").encode()
+EXAMS = ("执法机关编码,姓名,身份证号,考试日期,考试结果,申领状态,执法证号\n"
+         "A-SJJ,周新,120114199001011234,2026-06-20,未通过,,\n"
+         "A-SJJ,吴待,120114199202021234,2026-11-20,待考,,\n"
+         "A-SJJ,郑过,120114199303031234,2026-06-20,通过,已申领,\n"
+         "A-SJJ,冯发,120114199404041234,2026-06-20,通过,已发证,12010009\n").encode()
+
+
+def test_training_records_and_exams_are_imported_and_the_training_review_lists_what_is_short(app, client, registry):
+    import io
+
+    district = client_as(app, "district_a")
+    bad = ("执法机关编码,执法证号,姓名,培训课程,主办单位,开始日期,结束日期,学时\n"
+           "A-SJJ,12010001,张明,课程,区司法局,2026-03-06,2026-03-02,abc\n").encode()
+    r = district.post("/api/basic-info/trainings/import", data={"file": (io.BytesIO(bad), "t.csv")},
+                      content_type="multipart/form-data")
+    assert r.status_code == 422 and "开始日期晚于结束日期" in str(r.get_json()) and "学时应为" in str(r.get_json())
+    for kind, data in (("trainings", TRAININGS), ("exams", EXAMS)):
+        r = district.post(f"/api/basic-info/{kind}/import", data={"file": (io.BytesIO(data), f"{kind}.csv")},
+                          content_type="multipart/form-data")
+        assert r.status_code == 200, r.get_json()
+    # the same file again changes nothing but updates (the keys: certificate, course, start; id number, exam day)
+    again = district.post("/api/basic-info/trainings/import", data={"file": (io.BytesIO(TRAININGS), "t.csv")},
+                          content_type="multipart/form-data").get_json()
+    assert (again["added"], again["updated"]) == (0, 4)
+    listed = district.get("/api/basic-info/exams").get_json()
+    assert listed["total"] == 4 and {e["result"] for e in listed["entries"]} == {"passed", "failed", "pending"}
+    html = district.get("/stats/training", query_string={"year": "2026"}).get_data(as_text=True)
+    sj = html.split("武清区市场监督管理局", 1)[1].split("</tr>", 1)[0]
+    assert "李华（40 学时）" in sj and "张明" not in sj.split("<td>", 3)[2]  # 64 hours: enough
+    assert "王过期（已过期 2026-11-30）" in sj
+    assert "周新（2026-06-20 未通过）" in sj and "吴待（2026-11-20 待考）" in sj and "郑过（2026-06-20 通过，待发证）" in sj
+    assert "冯发" not in sj
+    csv_text = district.get("/stats/training", query_string={"year": "2026", "format": "csv"}).get_data().decode("utf-8-sig")
+    assert "2026年培训学时不足,李华,12010002,40 / 60 学时" in csv_text
+    x = district.get("/stats/training", query_string={"year": "2026", "format": "xlsx"})
+    assert x.status_code == 200 and x.data[:2] == b"PK"
+    assert client_as(app, "reviewer").get("/stats/training").status_code == 403
+    assert "李华" not in client_as(app, "district_b").get("/stats/training").get_data(as_text=True)

@@ -265,8 +265,8 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         ("GET", "/api/stats/thresholds", {}, 200,
          only({"clerk_a", "clerk_ay", "clerk_b", "legal_a", "district_a", "district_b", "city", "auditor"})),
         ("PUT", "/api/stats/thresholds/<int:year>", {"year": 2026, "json": {"threshold": 0.6}}, 200, only({"city"})),
-        ("GET", "/api/basic-info/<any(powers, officers, plans):kind>", {"kind": "officers"}, 200, only(STATS)),
-        ("POST", "/api/basic-info/<any(powers, officers, plans):kind>/import", {"kind": "officers", "data": {
+        ("GET", "/api/basic-info/<any(powers, officers, plans, trainings, exams):kind>", {"kind": "officers"}, 200, only(STATS)),
+        ("POST", "/api/basic-info/<any(powers, officers, plans, trainings, exams):kind>/import", {"kind": "officers", "data": {
             "file": (io.BytesIO(OFFICER_A), "officers.csv")}}, 200, basic_import),
         ("GET", "/api/basic-info/changes", {}, 200, only(STATS)),
         ("POST", "/api/basic-info/changes", {"data": {"kind": "officers", "effective_on": "2026-11-20", "reason": "调入",
@@ -356,7 +356,7 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:period_id>": kw.pop("p", None), "<int:complaint_id>": kw.pop("k", None),
            "<int:review_id>": kw.pop("r", None), "<int:plan_id>": kw.pop("pl", None),
            "<int:warning_id>": kw.pop("wid", None), "<attachment_id>": kw.pop("att", None),
-           "<int:year>": kw.pop("year", None), "<any(powers, officers, plans):kind>": kw.pop("kind", None),
+           "<int:year>": kw.pop("year", None), "<any(powers, officers, plans, trainings, exams):kind>": kw.pop("kind", None),
            "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None),
            "<int:correction_id>": kw.pop("cc", None), "<username>": kw.pop("user", None),
            "<int:appraisal_id>": kw.pop("ap", None)}
