@@ -109,7 +109,10 @@ def test_extensions_and_suspensions_move_the_decision_deadline():
 def test_a_missing_calendar_year_leaves_the_deadline_undecided_and_is_reported_not_a_case_warning():
     from archive.deadlines.evaluate import evaluate_case
 
-    case = CaseFacts("c", "A", "inspection", {"inspection": at("2026-12-29 10:00")})
+    from archive.deadlines.evaluate import OfficerFact
+
+    two = tuple(OfficerFact(c, n, valid_until=dt.date(2030, 1, 1)) for c, n in (("1", "甲"), ("2", "乙")))
+    case = CaseFacts("c", "A", "inspection", {"inspection": at("2026-12-29 10:00")}, officers={"inspection": two})
     ev = evaluate_case(case, RULES, CAL, at("2026-12-30 10:00"))
     assert ev.found == [] and ev.missing_years == {2027} and ev.next_check is None
     # with the year known, the same case has a deadline to watch
