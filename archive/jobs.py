@@ -32,6 +32,8 @@ retain      extend a filed case's object lock to its 保管期限;       any wor
             write its archival record (``archival/<id>.json``)
 dispose     an approved 销毁: when no version is retained or held,  any worker
             tombstone, remove every version of the case, register
+email       send one notice or digest by SMTP (once: a claim by     a worker with the SMTP
+            compare-and-set on the e-mail's status)                  settings
 ==========  =====================================================  ====================
 """
 from __future__ import annotations
@@ -58,7 +60,7 @@ INDEX_KINDS = ("upsert", "versions", "delete")
 SCHEDULED = ("checks", "fixity")  # at most one open job of each (a partial unique index)
 PRIORITY = {"hold": 10, "amend": 10, "manifest": 20, "extract": 30, "verify": 35, "upsert": 40, "versions": 40,
             "delete": 40, "checks": 50, "fixity": 60, "ocr": 70, "render": 45, "examine": 42, "retain": 15,
-            "dispose": 65}  # lower runs first
+            "dispose": 65, "email": 25}  # lower runs first
 LEASE = {"ocr": dt.timedelta(minutes=30), "fixity": dt.timedelta(minutes=30), "checks": dt.timedelta(minutes=30),
          "verify": dt.timedelta(minutes=30), "render": dt.timedelta(minutes=15),
          "dispose": dt.timedelta(minutes=30)}  # (verify reads a file of up to MAX_UPLOAD_BYTES back)

@@ -358,6 +358,7 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)  # where notices go (消息)
 
 
 class RecoveryCode(Base):
@@ -1010,6 +1011,96 @@ class Appraisal(Base):
     waiting: Mapped[str] = mapped_column(Text, default="", server_default="")  # why the job waits (retention, hold)
     register: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     register_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class Notification(Base):
+    """A notice to one person (消息): a warning at their level, a task assigned or answered, an
+    amendment waiting, a review assigned or due, a published briefing. One per person and
+    event (the unique key): made again by a retry or a second worker, it is not doubled.
+    ``mailed``: "" (not by e-mail), ``queued`` (its e-mail made), ``digest`` (waits for the
+    day's digest), ``off`` (the person chose the app only)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("username", "event_key", name="uq_notification_event"),
+                      Index("ix_notifications_unread", "username", "read_at"),
+                      Index("ix_notifications_mail", "mailed", "username"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # warning | task | amendment | review | briefing
+    event_key: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    link: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    mailed: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+
+class NotificationPref(Base):
+    """How one person wants one kind of notice by e-mail: ``immediate``, ``digest`` (once a
+    day) or ``off`` (in the app only)."""
+
+    __tablename__ = "notification_prefs"
+    __table_args__ = (UniqueConstraint("username", "kind", name="uq_notification_pref"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+
+
+class OutgoingEmail(Base):
+    """An e-mail to send (one notice, or a day's digest): made once per ``dedupe_key`` (unique),
+    sent by the ``email`` job, claimed by a compare-and-set on ``status`` so that two workers
+    and retries send it once."""
+
+    __tablename__ = "outgoing_emails"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(200))
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class BriefingPublication(StoredFile, Base):
+    """A month's briefing (简报) published by an office to the organisations below it (a district
+    office to its agencies, the city office to the districts): the DOCX as published, stored
+    write-once. One per office and month (a unique key)."""
+
+    __tablename__ = "briefing_publications"
+    __table_args__ = (UniqueConstraint("publisher_org", "month", name="uq_briefing_publication"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    title: Mapped[str] = mapped_column(String(200))
+    publisher_org: Mapped[str] = mapped_column(String(64))
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class BriefingRecipient(Base):
+    """An organisation a briefing was published to, and who of it read it first, when."""
+
+    __tablename__ = "briefing_recipients"
+    __table_args__ = (UniqueConstraint("publication_id", "org_code", name="uq_briefing_recipient"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("briefing_publications.id"))
+    org_code: Mapped[str] = mapped_column(String(64), index=True)
+    read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class NotifyMark(Base):
+    """How far the notices of one source were made (the next round looks again a little before)."""
+
+    __tablename__ = "notify_marks"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class TimestampToken(Base):

@@ -60,7 +60,7 @@ class Context:
 
     def kinds(self, scheduled: bool = True) -> tuple[str, ...]:
         """The general kinds this worker can run."""
-        out = ["hold", "amend", "extract", "examine", "retain", "dispose"]
+        out = ["hold", "amend", "extract", "examine", "retain", "dispose", "email"]
         if self.settings is not None:
             out += ["manifest", "verify"]
         if scheduled:
@@ -182,6 +182,29 @@ def _checks(ctx: Context, job: jobs.Claimed, holder: str) -> None:
     _reschedule(ctx, job, holder, ctx.checks_every)
 
 
+def notify_round(ctx: Context) -> None:
+    """消息: the notices of what happened since the last look, their e-mails by each person's
+    choice, and (from the digest hour) the day's digests."""
+    from archive.services import notices
+
+    with ctx.sessions() as s:
+        notices.collect(s, server_now())
+        notices.queue_emails(s, ctx.config, server_now())
+        notices.digests(s, ctx.config, server_now())
+
+
+NOTIFY_EVERY = 15.0  # seconds between two looks for new notices
+
+
+def _email(ctx: Context, job: jobs.Claimed, holder: str) -> None:
+    """Send one e-mail (a notice or a digest): once, whatever the retries and workers."""
+    from archive.services.notices import mail_enabled, send
+
+    if not mail_enabled(ctx.config):  # a worker without the SMTP settings leaves it to one with them
+        raise RuntimeError("ARCHIVE_SMTP_HOST is not set for this worker")
+    send(ctx.sessions, ctx.config, int(job.subject), server_now())
+
+
 AUDIT_WATCH_EVERY = dt.timedelta(days=1)
 _audit_watched: dict[int, dt.datetime] = {}  # by sessionmaker: when this process last verified the chain
 
@@ -252,7 +275,7 @@ def _dispose(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 HANDLERS: dict[str, Callable[[Context, jobs.Claimed, str], None]] = {
     "hold": _hold, "amend": _amend, "manifest": _manifest, "verify": _verify, "extract": _extract,
     "checks": _checks, "fixity": _fixity, "render": _render,
-    "examine": _examine, "retain": _retain, "dispose": _dispose,
+    "examine": _examine, "retain": _retain, "dispose": _dispose, "email": _email,
 }
 
 
@@ -352,7 +375,7 @@ class Worker(threading.Thread):
     def _loop(self) -> None:
         was_writer = False
         rebuilt = False
-        next_schedule = 0.0
+        next_schedule = next_notify = 0.0
         while not self.stopping.is_set():
             try:
                 writer = self.lease.acquire()
@@ -376,6 +399,9 @@ class Worker(threading.Thread):
                 if time.monotonic() >= next_schedule:
                     self._schedule()
                     next_schedule = time.monotonic() + 60
+                if time.monotonic() >= next_notify:
+                    notify_round(self.ctx)  # (idempotent: two workers make each notice once)
+                    next_notify = time.monotonic() + NOTIFY_EVERY
                 done = run_jobs(self.ctx, self.holder)
                 self.other_done += done
                 if writer:

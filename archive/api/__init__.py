@@ -47,7 +47,7 @@ def flatten_locations(errors: dict) -> dict:
 
 def init_api(app: Flask) -> Api:
     """Register the blueprints and the error table on ``app``."""
-    from archive.api import (amendments, appraisal, archival, audit, basicinfo, cases, complaints, corrections, filings, fixity, documents,
+    from archive.api import (amendments, appraisal, archival, notices, audit, basicinfo, cases, complaints, corrections, filings, fixity, documents,
                              meta, sampling, search, stats, tasks, users, warnings)
 
     api = ArchiveApi(app)
@@ -55,7 +55,7 @@ def init_api(app: Flask) -> Api:
                    users, archival, appraisal):
         api.register_blueprint(module.blp)
     for bp in (archival.documents_blp, sampling.blp, sampling.reviews_blp, sampling.bundle_blp, amendments.blp, complaints.blp, fixity.blp,
-               stats.reports_blp):
+               stats.reports_blp, notices.blp, notices.briefings_blp):
         api.register_blueprint(bp)
     register_error_handlers(app)
     return api

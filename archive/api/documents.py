@@ -210,7 +210,7 @@ def stored_file_response(a, target_type: str):
     sessions = get_archive().sessions
 
     def found(result: str, detail: str) -> None:
-        audit.record(sessions, "fixity.mismatch", target_type=target_type, target_id=a.id,
+        audit.record(sessions, "fixity.mismatch", target_type=target_type, target_id=str(a.id),
                      detail={"result": result, "detail": detail})
 
     stream = get_archive().store.open(a.object_key, a.version_id)

@@ -346,3 +346,14 @@ def approves_disposal(p: Principal, proposed_role: str, agency_code: str) -> boo
     """A disposal is approved by another office role than the one that proposed it (a district
     office's proposal by the city office, and the other way round), within its scope."""
     return p.role in OFFICE_ROLES and p.role != proposed_role and p.sees_agency(agency_code)
+
+
+def publishes_briefings(p: Principal) -> bool:
+    """简报: a district office publishes a month's briefing to its agencies, the city office to
+    the districts."""
+    return p.role in OFFICE_ROLES
+
+
+def reads_briefings(p: Principal) -> bool:
+    """Agencies' people and the offices read the briefings published to their organisation."""
+    return p.role in WRITE_ROLES or p.role in OFFICE_ROLES

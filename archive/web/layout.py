@@ -69,7 +69,12 @@ def layout_context(p: Principal | None) -> dict:
 
     cfg = current_app.config
     idle = float(cfg.get("SESSION_IDLE_MINUTES") or 0) * 60 if p.via == "session" else 0
+    if "unread" not in g:
+        from archive.services.notices import unread
+
+        g.unread = unread(db(), p.username)
     return {"p": p, "me": g.me, "nav": navigation(p), "verify_bytes": cfg["VERIFY_BEFORE_SEND_BYTES"],
+            "unread": g.unread,
             "session_idle_seconds": int(idle), "session_warn_seconds": min(int(cfg.get("SESSION_WARN_SECONDS") or 60),
                                                                           max(1, int(idle) // 2))}
 

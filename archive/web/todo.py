@@ -142,6 +142,17 @@ def sections(session: Session, p: Principal, limit: int = 10) -> list[dict]:
             {"text": f"{a.filename}：{a.reason}", "href": url_for("web.amendment", amendment_id=a.id),
              "meta": {"pending": "待审批", "approved": f"已批准（第 {a.new_version_no or '?'} 版）",
                       "rejected": f"已驳回：{a.decision_note or ''}"}[a.status]} for a in mine]})
+    if policy.reads_briefings(p) and p.scope_code:
+        from archive.models import BriefingPublication, BriefingRecipient
+
+        unread = session.scalars(select(BriefingPublication).join(
+            BriefingRecipient, BriefingRecipient.publication_id == BriefingPublication.id).where(
+            BriefingRecipient.org_code == p.scope_code, BriefingRecipient.read_at.is_(None))
+            .order_by(BriefingPublication.published_at.desc()).limit(limit)).all()
+        if unread:
+            out.insert(0, {"title": "新简报（未读）", "count": len(unread), "more": url_for("web.briefings_page"),
+                           "items": [{"text": b.title, "href": url_for("web.briefing_page", pub_id=b.id),
+                                      "meta": f"发布于 {local(b.published_at):%Y-%m-%d}"} for b in unread]})
     if policy.appraises(p):
         from archive.services.disposal import waiting_on
 

@@ -17,7 +17,7 @@ from archive.clock import SHANGHAI
 from tests.conftest import ACCOUNTS, client_as, security_header_problems
 from tests.integration.test_policy_matrix import _path as api_path, for_case_a
 from tests.integration.test_policy_matrix import (  # noqa: F401,F811  (world: the API matrix's fixture)
-    ADMINS, AUDIT_READERS, HANDLERS, OFFICER_A, OFFICES, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS,
+    ADMINS, AUDIT_READERS, BRIEFING_READERS, HANDLERS, OFFICER_A, OFFICES, PLAN_READERS, READS_A, REVIEW_READERS_A, SCOPE_A, STATS, TASK_READERS,
     WRITERS_A, world,
 )
 
@@ -207,6 +207,15 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
          of(set(), 200, unseen={"district_a", "district_b"})),
         ("POST", "/transfers/<name>/accept", {"name": "A-SJJ-2026-20260101T000000"},
          of(set(), 303, unseen={"district_a", "district_b"})),
+        # 消息 (everyone's own) and 简报
+        ("GET", "/notifications", {}, of(ALL, 200)),
+        ("GET", "/notifications/<int:notification_id>/open", {"nid": 999999}, of(set(), 200, unseen=ALL)),
+        ("POST", "/notifications/read", {}, of(ALL, 303)),
+        ("POST", "/notifications/settings", {"data": {"email": "", "mode_task": "digest"}}, of(ALL, 303)),
+        ("GET", "/briefings", {}, of(BRIEFING_READERS, 200)),
+        ("POST", "/briefings", {"data": {"month": "2026-11"}}, of(OFFICES, 303)),
+        ("GET", "/briefings/<int:pub_id>", {"pub": 999999}, of(set(), 200, unseen=ALL)),
+        ("GET", "/briefings/<int:pub_id>.docx", {"pub": 999999}, of(set(), 200, unseen=ALL)),
         # 鉴定与销毁: the offices'; case A is not filed (the page says so: 303 back to the list)
         ("GET", "/appraisal", {}, of(OFFICES, 200)),
         ("GET", "/appraisal/register", {}, of(OFFICES, 200)),

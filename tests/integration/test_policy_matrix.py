@@ -29,6 +29,7 @@ REVIEW_READERS_A = {"reviewer", "district_a", "city", "auditor"}
 ADMINS = {"sysadmin", "secadmin", "auditadmin"}
 AUDIT_READERS = {"auditor", "auditadmin"}
 OFFICES = {"district_a", "district_b", "city"}
+BRIEFING_READERS = OFFICES | {"clerk_a", "clerk_ay", "clerk_b", "legal_a"}
 
 
 def not_admins(who: str, ok: int) -> int:
@@ -324,6 +325,15 @@ def routes(w: dict) -> list[tuple[str, str, dict, int, object]]:
         # 归档 and its four-property checks: case A is not closed, so its writers are told (422)
         ("POST", "/api/cases/<case_id>/archive", {}, 422, for_case_a(write=True)),
         ("GET", "/api/cases/<case_id>/checks", {}, 200, for_case_a()),
+        # 消息 (everyone's own) and 简报 (offices publish; agencies' people and offices read)
+        ("GET", "/api/notifications", {}, 200, everyone),
+        ("POST", "/api/notifications/<int:notification_id>/read", {"nid": 999999}, 404, everyone),
+        ("GET", "/api/notifications/settings", {}, 200, everyone),
+        ("PUT", "/api/notifications/settings", {"json": {"modes": {"task": "digest"}}}, 200, everyone),
+        ("GET", "/api/briefings", {}, 200, only(BRIEFING_READERS)),
+        ("POST", "/api/briefings", {"json": {"month": "2026-11"}}, 201, only(OFFICES)),
+        ("GET", "/api/briefings/<int:pub_id>", {"pub": 999999}, 404, everyone),
+        ("GET", "/api/briefings/<int:pub_id>/content", {"pub": 999999}, 404, everyone),
         # 鉴定与销毁: the offices'; case A is not filed (409 for the offices that see it)
         ("GET", "/api/appraisal/due", {}, 200, only(OFFICES)),
         ("GET", "/api/appraisal/disposals", {}, 200, only(OFFICES)),
@@ -359,7 +369,8 @@ def _path(rule: str, w: dict, kw: dict) -> str:
            "<int:year>": kw.pop("year", None), "<any(powers, officers, plans, trainings, exams):kind>": kw.pop("kind", None),
            "<int:change_id>": kw.pop("ch", None), "<int:task_id>": kw.pop("t", None),
            "<int:correction_id>": kw.pop("cc", None), "<username>": kw.pop("user", None),
-           "<int:appraisal_id>": kw.pop("ap", None)}
+           "<int:appraisal_id>": kw.pop("ap", None), "<int:notification_id>": kw.pop("nid", None),
+           "<int:pub_id>": kw.pop("pub", None)}
     for placeholder, value in ids.items():
         if placeholder in rule:
             rule = rule.replace(placeholder, str(value))
