@@ -119,13 +119,3 @@ def briefing_page(pub_id: int):
     return render_template("briefing.html", pub=pub, reads=reads, section="stats",
                            crumbs=[("统计", url_for("web.scores_page")), ("简报", url_for("web.briefings_page")),
                                    (pub.title, None)])
-
-
-@bp.route("/briefings/<int:pub_id>.docx")
-def briefing_download(pub_id: int):
-    from archive.api.documents import stored_file_response
-    from archive.edge.auth import audit_event
-
-    pub = publications.publication(caller("web"), pub_id)
-    audit_event("briefing.download", "briefing", str(pub_id))
-    return stored_file_response(pub, "briefing")

@@ -215,7 +215,6 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
         ("GET", "/briefings", {}, of(BRIEFING_READERS, 200)),
         ("POST", "/briefings", {"data": {"month": "2026-11"}}, of(OFFICES, 303)),
         ("GET", "/briefings/<int:pub_id>", {"pub": 999999}, of(set(), 200, unseen=ALL)),
-        ("GET", "/briefings/<int:pub_id>.docx", {"pub": 999999}, of(set(), 200, unseen=ALL)),
         # 鉴定与销毁: the offices'; case A is not filed (the page says so: 303 back to the list)
         ("GET", "/appraisal", {}, of(OFFICES, 200)),
         ("GET", "/appraisal/register", {}, of(OFFICES, 200)),
