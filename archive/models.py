@@ -511,6 +511,9 @@ class WarningRecord(Base):
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     handled_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # when it was stored (the database's clock; ``opened_at`` is the fact's time): notices look at it
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                           server_default=text("CURRENT_TIMESTAMP"))
     # When someone who handles its level first opened it (daily-use tracking: how quickly open
     # warnings are looked at).
     first_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -18,7 +18,7 @@ import hashlib
 from email.message import EmailMessage
 from typing import Any, Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from archive import jobs
@@ -114,8 +114,8 @@ def collect(session: Session, now: dt.datetime, today: dt.date | None = None) ->
     today = today or now.astimezone(SHANGHAI).date()
     made = 0
     since = _since(session, "events", now)
-    for w in session.scalars(select(WarningRecord).where(WarningRecord.opened_at >= since,
-                                                         WarningRecord.opened_at <= now)):
+    for w in session.scalars(select(WarningRecord).where(WarningRecord.created_at >= since,
+                                                         WarningRecord.status == "open")):
         made += _insert(session, _rows(of_level(session, 1, w.agency_code), "warning", f"warning:{w.id}:1",
                                        f"一级预警：{w.message}", f"/warnings/{w.id}", now))
     for e, w in session.execute(select(WarningEscalation, WarningRecord).join(
@@ -144,7 +144,9 @@ def collect(session: Session, now: dt.datetime, today: dt.date | None = None) ->
         people = [u for u in people if session.scalar(select(User.role).where(User.username == u)) == role]
         made += _insert(session, _rows(people, "amendment", f"amendment:{a.id}",
                                        f"更正申请待审批：{a.filename}（{a.reason[:60]}）", f"/amendments/{a.id}", now))
-    for r in session.scalars(select(Review).where(Review.status == "assigned")):
+    due_soon = (Review.due_on >= today) & (Review.due_on <= today + dt.timedelta(days=3))
+    for r in session.scalars(select(Review).where(Review.status == "assigned", ~_notified("review:") | (
+            due_soon & ~_notified("review_due:")))):  # only the reviews with a notice still to make
         made += _insert(session, _rows([r.reviewer], "review", f"review:{r.id}",
                                        f"评查任务：{r.case_number}，{r.due_on:%Y-%m-%d} 前完成", f"/reviews/{r.id}", now))
         if 0 <= (r.due_on - today).days <= 3:
@@ -155,6 +157,12 @@ def collect(session: Session, now: dt.datetime, today: dt.date | None = None) ->
     _mark(session, "events", now)
     session.commit()
     return made
+
+
+def _notified(prefix: str):
+    """A review's notice of this kind exists already (``prefix`` + its id)."""
+    return select(Notification.id).where(Notification.username == Review.reviewer, Notification.event_key ==
+                                         literal(prefix) + cast(Review.id, String)).exists()
 
 
 def _briefings(session: Session, since: dt.datetime, now: dt.datetime) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from archive.web.blueprint import bp
 from archive.web import (  # noqa: F401  (each module adds its pages to bp)
-    login, security, archival, appraisal, notices, transfers, filters, home, accounts, calendar, cases, documents, warnings, amendments, reviews, sampling, oversight, complaints, stats, basicinfo, tasks, filings,
+    login, security, archival, appraisal, notices, help, transfers, filters, home, accounts, calendar, cases, documents, warnings, amendments, reviews, sampling, oversight, complaints, stats, basicinfo, tasks, filings,
 )
 
 __all__ = ["bp"]

@@ -26,7 +26,14 @@ def home():
     if request.args.get("q"):  # the search box used to live here: old links keep working
         return redirect(url_for("web.search", **request.args.to_dict()))
     p = current()
-    return render_template("home.html", todo=sections(db(), p), section="home")
+    from archive.clock import now
+    from archive.labels import ROLE_NAMES
+    from archive.models import User
+
+    user = db().get(User, p.user_id)
+    new = user is not None and user.created_at is not None and now() - user.created_at < dt.timedelta(days=30)
+    return render_template("home.html", todo=sections(db(), p), section="home", new_user=new,
+                           role_name=ROLE_NAMES.get(p.role, ""))
 
 
 def _date(name: str, errors: dict) -> dt.date | None:

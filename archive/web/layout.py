@@ -15,44 +15,49 @@ from archive.labels import ROLE_NAMES
 from archive.models import Organisation, User
 
 
-def navigation(p: Principal) -> list[tuple[str, str, str]]:
-    """(label, url, section) of the pages this role works in."""
-    items = [("工作台", url_for("web.home"), "home")]
+def nav_items(p: Principal) -> list[tuple[str, str, str]]:
+    """(label, endpoint, section) of the pages this role works in (the manual's chapters follow them)."""
+    items = [("工作台", "web.home", "home")]
     if policy.reads_cases(p):
         if not policy.works_from_assignments(p):
-            items.append(("案件", url_for("web.cases"), "cases"))
-        items.append(("检索", url_for("web.search"), "search"))
+            items.append(("案件", "web.cases", "cases"))
+        items.append(("检索", "web.search", "search"))
     if policy.reads_warnings(p):
-        items.append(("预警", url_for("web.warnings"), "warnings"))
+        items.append(("预警", "web.warnings", "warnings"))
     if policy.reads_amendments(p):
-        items.append(("更正", url_for("web.amendments"), "amendments"))
+        items.append(("更正", "web.amendments", "amendments"))
     if policy.works_from_assignments(p):
-        items.append(("评查任务", url_for("web.reviews"), "reviews"))
+        items.append(("评查任务", "web.reviews", "reviews"))
     if policy.handles_complaints(p):
-        items.append(("投诉举报", url_for("web.complaints"), "complaints"))
+        items.append(("投诉举报", "web.complaints", "complaints"))
     if policy.reads_plans(p):
-        items.append(("抽查", url_for("web.plans"), "sampling"))
+        items.append(("抽查", "web.plans", "sampling"))
     if policy.works_tasks(p):
-        items.append(("交办转办", url_for("web.tasks_page"), "tasks"))
+        items.append(("交办转办", "web.tasks_page", "tasks"))
     if policy.lists_filings(p):
-        items.append(("备案审查", url_for("web.filings_page"), "filings"))
+        items.append(("备案审查", "web.filings_page", "filings"))
     if policy.reads_stats(p):
-        items.append(("统计", url_for("web.performance_page"), "stats"))
+        items.append(("统计", "web.performance_page", "stats"))
     if policy.appraises(p):  # 到期鉴定, 销毁清册 and (the district office) 移交
-        items.append(("档案", url_for("web.appraisal_page"), "archives"))
+        items.append(("档案", "web.appraisal_page", "archives"))
     if policy.reads_fixity(p) and p.role != "agency_legal":
-        items.append(("存证检查", url_for("web.fixity_page"), "fixity"))
+        items.append(("存证检查", "web.fixity_page", "fixity"))
     if policy.reads_audit(p):
-        items.append(("审计", url_for("web.audit_trail"), "audit"))
+        items.append(("审计", "web.audit_trail", "audit"))
     if policy.manages_accounts(p):
-        items.append(("账号", url_for("web.accounts_page"), "accounts"))
+        items.append(("账号", "web.accounts_page", "accounts"))
     if policy.secures_accounts(p):
-        items.append(("安全管理", url_for("web.security_accounts"), "security_admin"))
+        items.append(("安全管理", "web.security_accounts", "security_admin"))
     if policy.loads_calendar(p):
-        items.append(("节假日安排", url_for("web.calendar_page"), "calendar"))
+        items.append(("节假日安排", "web.calendar_page", "calendar"))
     if policy.creates_cases(p):
-        items.append(("新建案件", url_for("web.case_new"), "case_new"))
+        items.append(("新建案件", "web.case_new", "case_new"))
     return items
+
+
+def navigation(p: Principal) -> list[tuple[str, str, str]]:
+    """(label, url, section) of the pages this role works in."""
+    return [(label, url_for(endpoint), key) for label, endpoint, key in nav_items(p)]
 
 
 def layout_context(p: Principal | None) -> dict:

@@ -97,35 +97,37 @@ def test_a_warning_reaches_its_people_in_the_app_and_once_by_email(world):
     ctx = _round(archive)
     _round(archive)  # a second round (or worker) makes nothing twice
     with archive.sessions() as s:
-        made = sorted((n.username, n.kind, n.mailed) for n in s.scalars(select(Notification)))
-    assert made == [("clerk_a", "warning", "queued"), ("legal_a", "warning", "digest")]
+        made = sorted((n.username, n.kind, n.mailed, n.title) for n in s.scalars(select(Notification)))
+    n = len(made) // 2  # the officer's certificate, and whatever else the stage lacks
+    assert [m[:3] for m in made] == [("clerk_a", "warning", "queued")] * n + [("legal_a", "warning", "digest")] * n
+    assert any("不具备执法资格" in m[3] for m in made)
     _send_all(archive, ctx)
     with archive.sessions() as s:
         ids = [e.id for e in s.scalars(select(OutgoingEmail))]
     for i in ids:  # a retry of each job after it was sent sends nothing
         assert notices.send(archive.sessions, ctx.config, i, dt.datetime.now(dt.timezone.utc)) == "skipped"
     to_clerk = [m for rcpt, m in handler.messages if rcpt == ["clerk_a@example.gov.cn"]]
-    assert len(to_clerk) == 1 and all("一级预警" in str(email.header.make_header(email.header.decode_header(m["Subject"])))
+    assert len(to_clerk) == n and all("一级预警" in str(email.header.make_header(email.header.decode_header(m["Subject"])))
                                       for m in to_clerk)
-    assert "https://archive.example/warnings/" in to_clerk[0].get_payload(decode=True).decode("utf-8")
+    assert all("https://archive.example/warnings/" in m.get_payload(decode=True).decode("utf-8") for m in to_clerk)
     # the digest: legal_a's warnings in one e-mail, once a day
     with archive.sessions() as s:
         assert notices.digests(s, ctx.config, dt.datetime.now(dt.timezone.utc)) == 1
         assert notices.digests(s, ctx.config, dt.datetime.now(dt.timezone.utc)) == 0
     _send_all(archive, ctx)
     to_legal = [m for rcpt, m in handler.messages if rcpt == ["legal_a@example.gov.cn"]]
-    assert len(to_legal) == 1 and "共 1 条" in to_legal[0].get_payload(decode=True).decode("utf-8")
+    assert len(to_legal) == 1 and f"共 {n} 条" in to_legal[0].get_payload(decode=True).decode("utf-8")
     assert not any(rcpt == ["district_a@example.gov.cn"] for rcpt, _ in handler.messages)  # level 1 only
     # the bell and the page
     page = client_as(app, "clerk_a").get("/").get_data(as_text=True)
-    assert 'class="bell has-unread"' in page and 'aria-label="1 条未读"' in page
+    assert 'class="bell has-unread"' in page and f'aria-label="{n} 条未读"' in page
     listed = client_as(app, "clerk_a").get("/api/notifications").get_json()
-    assert listed["unread"] == 1
+    assert listed["unread"] == n
     first = listed["notifications"][0]["id"]
     assert client_as(app, "legal_a").post(f"/api/notifications/{first}/read").status_code == 404  # not hers
     r = client_as(app, "clerk_a").get(f"/notifications/{first}/open")
     assert r.status_code == 303 and r.headers["Location"].startswith("/warnings/")
-    assert client_as(app, "clerk_a").get("/api/notifications").get_json()["unread"] == 0
+    assert client_as(app, "clerk_a").get("/api/notifications").get_json()["unread"] == n - 1
 
 
 def test_a_failed_send_is_retried_and_still_sent_once(world):
@@ -196,3 +198,20 @@ def test_the_district_office_publishes_a_briefing_and_sees_it_read(world):
     _send_all(archive, ctx)
     assert any("简报" in str(email.header.make_header(email.header.decode_header(m["Subject"])))
                for rcpt, m in handler.messages if rcpt == ["clerk_a@example.gov.cn"])
+
+
+def test_a_warning_about_an_old_fact_is_noticed_when_it_is_stored(world):
+    app, archive, handler = world
+    client = app.test_client()
+    with archive.sessions() as s:
+        notices.collect(s, dt.datetime.now(dt.timezone.utc))  # a round before: the mark is now
+    case = new_case(client, number="津武市监罚〔2026〕952号")
+    from tests.conftest import record_stage
+
+    assert record_stage(client, case["id"], "filing", "2026-03-02T10:00:00+08:00").status_code == 201
+    with archive.sessions() as s:
+        notices.collect(s, dt.datetime.now(dt.timezone.utc))
+        got = sorted((n.username, n.title) for n in s.scalars(select(Notification)))
+    # the missing filing form was due in March (the warning's opened_at); it was stored just now
+    assert {u for u, _ in got} == {"clerk_a", "legal_a"}
+    assert {u for u, t in got if "立案审批表" in t} == {"clerk_a", "legal_a"}

@@ -207,6 +207,11 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
          of(set(), 200, unseen={"district_a", "district_b"})),
         ("POST", "/transfers/<name>/accept", {"name": "A-SJJ-2026-20260101T000000"},
          of(set(), 303, unseen={"district_a", "district_b"})),
+        # 操作手册: every chapter for everyone
+        ("GET", "/help", {}, of(ALL, 200)),
+        ("GET", "/help/<role>", {"role": "agency_clerk"}, of(ALL, 200)),
+        ("GET", "/help/<role>.pdf", {"role": "security_admin"}, of(ALL, 200)),
+        ("GET", "/help/shots/<name>", {"name": "security-own-page.png"}, of(ALL, 200)),
         # 消息 (everyone's own) and 简报
         ("GET", "/notifications", {}, of(ALL, 200)),
         ("GET", "/notifications/<int:notification_id>/open", {"nid": 999999}, of(set(), 200, unseen=ALL)),
@@ -240,7 +245,7 @@ def routes(w: dict) -> list[tuple[str, str, dict, object]]:
 
 def _path(rule: str, w: dict, kw: dict) -> str:
     """The API matrix's ids, and the pages' own placeholders."""
-    for placeholder, key in (("<username>", "user"), ("<any(disable, password, sessions):action>", "action"),
+    for placeholder, key in (("<role>", "role"), ("<username>", "user"), ("<any(disable, password, sessions):action>", "action"),
                              ("<any(unlock, mfa, role):action>", "action"), ("<int:alert_id>", "alert"),
                              ("<int:check_id>", "check"),
                              ("<any(populations, result):what>", "what"), ("<name>", "name")):

@@ -16,6 +16,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("users", sa.Column("email", sa.String(200), nullable=True))
+    # when a warning was stored (its opened_at is the fact's time, often earlier): notices look at it
+    with op.batch_alter_table("warnings") as batch:
+        batch.add_column(sa.Column("created_at", sa.DateTime(timezone=True), nullable=True,
+                                   server_default=sa.text("CURRENT_TIMESTAMP")))
     op.create_table(
         "notifications",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -100,4 +104,6 @@ def downgrade() -> None:
     op.drop_index("ix_notifications_mail", "notifications")
     op.drop_index("ix_notifications_unread", "notifications")
     op.drop_table("notifications")
+    with op.batch_alter_table("warnings") as batch:
+        batch.drop_column("created_at")
     op.drop_column("users", "email")

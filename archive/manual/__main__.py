@@ -1,0 +1,5 @@
+import sys
+
+from archive.manual import main
+
+sys.exit(main())
