@@ -72,11 +72,11 @@ def _compact(src: Path, dest: Path, width: int = 1280) -> None:
     has few), optimised — a fifth of the size, as legible."""
     from PIL import Image
 
-    with Image.open(src) as im:
-        im = im.convert("RGB")
-        if im.width > width:
-            im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
-        im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(dest, optimize=True)
+    with Image.open(src) as opened:
+        im: Image.Image = opened.convert("RGB")
+    if im.width > width:
+        im = im.resize((width, round(im.height * width / im.width)), Image.Resampling.LANCZOS)
+    im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(dest, optimize=True)
 
 
 def pdf(role: str) -> bytes:
