@@ -471,7 +471,7 @@ def entry_row(kind: str, e) -> dict:
     if kind == "trainings":
         return {"agency": e.agency_code, "certificate_no": e.certificate_no, "name": e.name, "course": e.course,
                 "organiser": e.organiser, "start_on": e.start_on.isoformat(), "end_on": e.end_on.isoformat(),
-                "hours": f"{e.hours:g}"}
+                "hours": f"{float(e.hours):g}"}
     if kind == "exams":
         return {"agency": e.agency_code, "name": e.name, "id_number": e.id_number, "exam_on": e.exam_on.isoformat(),
                 "result": e.result, "application": e.application, "certificate_no": e.certificate_no}
@@ -622,4 +622,17 @@ def import_table(c: Caller, kind: str, upload) -> dict:
     with c.transaction():
         counts = import_rows(c.session, kind, table_rows(upload, kind), agencies=p.agencies)
     c.audit("basic_info.import", "basic_info", kind, filename=upload.filename, **counts)
+    return counts
+
+
+def enter_row(c: Caller, kind: str, values: dict[str, str]) -> dict:
+    """One entry typed on the page (a training attended, an exam taken): checked and applied as a
+    one-row table by whoever imports; audited."""
+    p = c.principal
+    if not policy.imports_basic_info(p):
+        c.refuse("basic_info", kind, visible=True, why="agencies ask for changes; the district office imports")
+    row = {col: (values.get(col) or "").strip() for col in spec(kind).columns}
+    with c.transaction():
+        counts = import_rows(c.session, kind, [row], agencies=p.agencies)
+    c.audit("basic_info.import", "basic_info", kind, filename="(entered on the page)", **counts)
     return counts

@@ -93,6 +93,22 @@ def registry_import():
     return redirect(url_for("web.registry_page", kind=kind), code=303)
 
 
+@bp.route("/basic-info/entry", methods=["POST"])
+def registry_entry():
+    """One training record or exam entered on the page (the offices that import)."""
+    p = current()
+    kind = _kind_arg()
+    if kind not in ("trainings", "exams") or not policy.imports_basic_info(p):
+        refuse("basic_info", kind, visible=True, why="the district office enters training records and exams")
+    try:
+        counts = basicinfo.enter_row(caller("web"), kind, request.form.to_dict())
+    except (ValidationFailed, Conflict) as exc:
+        g.import_errors = [row_zh(exc.message)] + _row_errors(exc)
+        return registry_page(), 422
+    flash(f"已{'新增' if counts['added'] else '修改'}{basicinfo.KIND_NAMES[kind]} 1 条。", "ok")
+    return redirect(url_for("web.registry_page", kind=kind), code=303)
+
+
 @bp.route("/basic-info/changes", methods=["GET", "POST"])
 def changes_page():
     p = basicinfo.reader(caller())

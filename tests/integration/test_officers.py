@@ -183,3 +183,17 @@ def test_training_records_and_exams_are_imported_and_the_training_review_lists_w
     assert x.status_code == 200 and x.data[:2] == b"PK"
     assert client_as(app, "reviewer").get("/stats/training").status_code == 403
     assert "李华" not in client_as(app, "district_b").get("/stats/training").get_data(as_text=True)
+
+
+def test_a_training_record_is_entered_on_the_page(app, client, registry):
+    district = client_as(app, "district_a")
+    html = district.get("/basic-info", query_string={"kind": "trainings"}).get_data(as_text=True)
+    assert "逐条录入培训记录" in html and 'name="hours"' in html
+    form = {"kind": "trainings", "agency": "A-SJJ", "certificate_no": "12010002", "name": "李华", "course": "案卷评查培训",
+            "organiser": "区司法局", "start_on": "2026-10-12", "end_on": "2026-10-13", "hours": "16"}
+    assert district.post("/basic-info/entry", data=form).status_code == 303
+    bad = district.post("/basic-info/entry", data={**form, "hours": "0"})
+    assert bad.status_code == 422 and "学时应为" in bad.get_data(as_text=True)
+    entries = district.get("/api/basic-info/trainings").get_json()["entries"]
+    assert [(e["name"], e["course"], e["hours"]) for e in entries] == [("李华", "案卷评查培训", "16")]
+    assert client_as(app, "clerk_a").post("/basic-info/entry", data=form).status_code == 403
