@@ -32,10 +32,7 @@ class Archive:
 
     @property
     def ingest_settings(self) -> IngestSettings:
-        return IngestSettings(max_bytes=self.config["MAX_UPLOAD_BYTES"],
-                              retention_years=self.config["RETENTION_YEARS"],
-                              permanent_years=self.config["RETENTION_PERMANENT_YEARS"],
-                              retention_seconds=self.config["RETENTION_SECONDS"])
+        return IngestSettings.from_config(self.config)
 
     @property
     def extract_limits(self) -> ExtractLimits:

@@ -251,12 +251,7 @@ def _retain(ctx: Context, job: jobs.Claimed, holder: str) -> None:
 
 def ingest_settings(ctx: Context) -> IngestSettings:
     """The worker's ingest settings, or those of its configuration."""
-    if ctx.settings is not None:
-        return ctx.settings
-    cfg = ctx.config
-    return IngestSettings(max_bytes=int(cfg.get("MAX_UPLOAD_BYTES", 0)), retention_years=int(cfg.get("RETENTION_YEARS", 30)),
-                          permanent_years=int(cfg.get("RETENTION_PERMANENT_YEARS", 100)),
-                          retention_seconds=int(cfg.get("RETENTION_SECONDS", 0)))
+    return ctx.settings if ctx.settings is not None else IngestSettings.from_config(ctx.config)
 
 
 def _dispose(ctx: Context, job: jobs.Claimed, holder: str) -> None:

@@ -10,9 +10,9 @@ from archive.clock import now as server_now
 
 
 def store_file(store, settings, row, *, key_prefix: str, metadata: dict[str, str], by: str,
-               filename: str | None, spool, now: dt.datetime | None = None):
-    """Fill ``row`` (a model with the attachment columns, its ``id`` set) from ``spool`` and
-    store the bytes under ``<key_prefix>/<row.id>``; the caller adds the row."""
+               filename: str | None, spool, now: dt.datetime | None = None, name: str | None = None):
+    """Fill ``row`` (a model with the attachment columns) from ``spool`` and store the bytes
+    under ``<key_prefix>/<name or row.id>``; the caller adds the row."""
     from archive.extraction.detect import detect_media_type
     from archive.services.objects import clean_filename
 
@@ -26,7 +26,7 @@ def store_file(store, settings, row, *, key_prefix: str, metadata: dict[str, str
     at = now or server_now()
     row.filename, row.media_type, row.size, row.sha256 = clean_filename(filename), media_type, spool.size, spool.sha256
     row.uploaded_by, row.uploaded_at = by, at
-    row.object_key = f"{key_prefix}/{row.id}"
+    row.object_key = f"{key_prefix}/{name or row.id}"
     put = store.put(row.object_key, spool, spool.size, {
         **metadata, "filename": row.filename, "sha256": row.sha256, "uploaded-at": at.isoformat(), "uploaded-by": by},
         media_type, settings.until(at, None))

@@ -57,14 +57,15 @@ def of_level(session: Session, level: int, agency_code: str) -> list[str]:
     return _active(session, select(User.username).where(User.role == "city_office"))
 
 
-def of_org(session: Session, org_code: str) -> list[str]:
-    """The working accounts of an organisation: an agency's clerks and legal staff, a
-    district's or the city's office."""
+def of_org(session: Session, org_code: str, role: str | None = None) -> list[str]:
+    """The working accounts of an organisation (those of ``role`` only, when given): an
+    agency's clerks and legal staff, a district's or the city's office."""
     org = session.get(Organisation, org_code)
     if org is None:
         return []
     roles = {"agency": ("agency_clerk", "agency_legal"), "district": ("district_office",),
              "city": ("city_office",)}.get(org.level, ())
+    roles = tuple(r for r in roles if role is None or r == role)
     return _active(session, select(User.username).where(User.role.in_(roles), User.scope_code == org_code))
 
 
@@ -74,18 +75,12 @@ def _insert(session: Session, rows: list[dict]) -> int:
     """Notices, each once per person and event (ON CONFLICT DO NOTHING)."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(Notification).values(rows).on_conflict_do_nothing(
-            index_elements=["username", "event_key"])
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(Notification).values(rows).on_conflict_do_nothing(
-            index_elements=["username", "event_key"])
-    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["username", "event_key"])
+    return len(session.execute(stmt.returning(Notification.id)).all())  # the rows really inserted
 
 
 def _rows(people: Iterable[str], kind: str, key: str, title: str, link: str, now: dt.datetime) -> list[dict]:
@@ -99,11 +94,19 @@ def _since(session: Session, source: str, now: dt.datetime) -> dt.datetime:
 
 
 def _mark(session: Session, source: str, now: dt.datetime) -> None:
-    mark = session.get(NotifyMark, source)
-    if mark is None:
-        session.add(NotifyMark(source=source, last_at=now))
+    """Move the source's mark to ``now`` (never back); two workers' first rounds at once do not
+    collide: an upsert."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        ins: Any = pg_insert(NotifyMark)
     else:
-        mark.last_at = max(mark.last_at, now)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ins = sqlite_insert(NotifyMark)
+    stmt = ins.values(source=source, last_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=["source"], set_={"last_at": stmt.excluded.last_at},
+                                               where=NotifyMark.last_at < stmt.excluded.last_at))
 
 
 LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
@@ -140,8 +143,7 @@ def collect(session: Session, now: dt.datetime, today: dt.date | None = None) ->
     for a in session.scalars(select(Amendment).where(Amendment.requested_at >= since, Amendment.requested_at <= now,
                                                      Amendment.status == "pending")):
         role, org = supervising_role(session, a.agency_code)
-        people = of_org(session, org) if org else []
-        people = [u for u in people if session.scalar(select(User.role).where(User.username == u)) == role]
+        people = of_org(session, org, role) if org else []
         made += _insert(session, _rows(people, "amendment", f"amendment:{a.id}",
                                        f"更正申请待审批：{a.filename}（{a.reason[:60]}）", f"/amendments/{a.id}", now))
     due_soon = (Review.due_on >= today) & (Review.due_on <= today + dt.timedelta(days=3))

@@ -86,6 +86,12 @@ class IngestSettings:
     permanent_years: int = 100  # general procedure (普通程序): permanent, as a long retention
     retention_seconds: int = 0  # trials and tests (ARCHIVE_RETENTION_SECONDS): seconds instead of years
 
+    @classmethod
+    def from_config(cls, cfg: dict) -> "IngestSettings":
+        return cls(max_bytes=int(cfg.get("MAX_UPLOAD_BYTES") or 0), retention_years=int(cfg.get("RETENTION_YEARS", 30)),
+                   permanent_years=int(cfg.get("RETENTION_PERMANENT_YEARS", 100)),
+                   retention_seconds=int(cfg.get("RETENTION_SECONDS") or 0))
+
     def years_for(self, procedure: str) -> int:
         """Penalty files of the general procedure are kept permanently, summary ones 30 years."""
         return self.retention_years if procedure == "summary" else self.permanent_years

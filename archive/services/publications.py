@@ -36,6 +36,7 @@ def publish(c, month: str, note: str = "") -> BriefingPublication:
     """Publish the month's briefing of the caller's office (its scope's figures, as the 月度考评
     page shows them) to the organisations below it; audited, once per month."""
     from archive.services import briefing
+    from archive.services.attachments import store_file
     from archive.services.objects import HashingSpool
     from archive.services.reports import briefing_title
 
@@ -58,16 +59,9 @@ def publish(c, month: str, note: str = "") -> BriefingPublication:
     body = briefing.render(data, "docx")
     row = BriefingPublication(month=month, title=title, publisher_org=org, published_by=c.username, published_at=at,
                               note=(note or "").strip()[:2000])
-    spool = HashingSpool.from_stream(io.BytesIO(body))
-    row.filename, row.size, row.sha256 = briefing.filename(data, "docx"), spool.size, spool.sha256
-    row.media_type = briefing.FORMATS["docx"]
-    row.uploaded_by, row.uploaded_at = c.username, at
-    row.object_key = f"briefings/{org}/{month}/{uuid.uuid4().hex}.docx"
-    spool.seek(0)
-    put = c.store.put(row.object_key, spool, spool.size, {"kind": "briefing", "month": month, "publisher": org,
-                                                          "sha256": row.sha256, "uploaded-by": c.username},
-                      row.media_type, c.settings.until(at, None))
-    row.version_id = put.version_id
+    store_file(c.store, c.settings, row, key_prefix=f"briefings/{org}/{month}", name=f"{uuid.uuid4().hex}.docx",
+               metadata={"kind": "briefing", "month": month, "publisher": org}, by=c.username,
+               filename=briefing.filename(data, "docx"), spool=HashingSpool.from_stream(io.BytesIO(body)), now=at)
     try:
         with c.transaction():
             c.session.add(row)

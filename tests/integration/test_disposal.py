@@ -70,19 +70,28 @@ def filed_2012_case(app, archive_, client, number: str) -> dict:
     return case
 
 
-def dispose_until_done(archive_, case_id: str, seconds: float = 30) -> None:
-    """Run the queue until the disposal is carried out (it waits for the store's object lock:
-    a few seconds here)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def wait_out_locks(store, prefix: str, keep: frozenset[str] = frozenset()) -> None:
+    """Wait until every version under ``prefix`` (but ``keep``) is out of its object lock — a few
+    seconds here; the store's clock decides, so the wait ends when the latest lock does."""
+    ends = [store.stat(k, v).retain_until for k, v in store.keys(prefix) if k not in keep]
+    latest = max((e for e in ends if e is not None), default=None)
+    if latest is not None:
+        time.sleep(max(0.0, (latest - dt.datetime.now(UTC)).total_seconds()) + 0.1)
+
+
+def dispose_until_done(archive_, case_id: str) -> None:
+    """Run the queue until the disposal is carried out: once the locks of the case's versions
+    have run out, the waiting job is due at once."""
+    wait_out_locks(archive_.store, f"cases/{case_id}/")
+    for _ in range(3):
+        with archive_.sessions() as s:
+            s.execute(Job.__table__.update().where(Job.kind == "dispose", Job.done_at.is_(None))
+                      .values(next_attempt_at=None))  # (it waits to the second the lock ends: due now)
+            s.commit()
         drain(archive_)
         with archive_.sessions() as s:
             if s.get(ArchivalFile, case_id).status == "disposed":
                 return
-            s.execute(Job.__table__.update().where(Job.kind == "dispose", Job.done_at.is_(None))
-                      .values(next_attempt_at=None))  # (waits to the second the lock ends; the test runs it sooner)
-            s.commit()
-        time.sleep(0.5)
     raise AssertionError("the disposal was not carried out")
 
 
@@ -216,7 +225,7 @@ def test_an_open_complaint_blocks_the_proposal_the_approval_and_the_disposal(wor
     assert client_as(app, "city").post(decision, json={"approve": True}).status_code == 200
     # and one after the approval: the job waits, removing nothing, until it is closed
     c3 = handler.post("/api/complaints", json=body).get_json()
-    time.sleep(2.5)  # the seconds of object lock pass: only the hold is in the way
+    wait_out_locks(archive_.store, f"cases/{case['id']}/")  # the seconds of object lock pass: only the hold is in the way
     drain(archive_)
     stored = list(archive_.store.keys(f"cases/{case['id']}/"))
     assert stored, "nothing may be removed while a complaint holds the case"
@@ -240,7 +249,8 @@ def test_a_version_still_under_object_lock_stops_the_whole_disposal(world, froze
     proposal = district.post(f"/api/appraisal/cases/{case['id']}/dispose", json={"reason": "保管期满"}).get_json()
     assert client_as(app, "city").post(f"/api/appraisal/disposals/{proposal['id']}/decision",
                                        json={"approve": True}).status_code == 200
-    time.sleep(2.5)  # every other version's lock has passed
+    wait_out_locks(archive_.store, f"cases/{case['id']}/",  # every other version's lock has passed
+                   keep=frozenset({f"cases/{case['id']}/documents/{doc['id']}"}))
     before = sorted(archive_.store.keys(f"cases/{case['id']}/"))
     drain(archive_)
     assert sorted(archive_.store.keys(f"cases/{case['id']}/")) == before  # nothing removed, not even the free ones
@@ -252,6 +262,17 @@ def test_a_version_still_under_object_lock_stops_the_whole_disposal(world, froze
         assert job.next_attempt_at >= until  # tried again when that lock ends
     view = client_as(app, "city").get(f"/api/appraisal/disposals/{proposal['id']}").get_json()
     assert "保留期" in view["waiting"]
+
+
+def test_concurrent_keep_longer_decisions_move_the_end_once(world, frozen):
+    app, archive_, client = world
+    case = filed_2012_case(app, archive_, client, "津武市监罚〔2012〕17号")
+    results = concurrently(4, lambda i: client_as(app, "district_a").post(
+        f"/api/appraisal/cases/{case['id']}/keep", json={"period": "D10", "reason": f"延长 {i}"}).status_code)
+    assert sorted(results) == [201, 409, 409, 409], results
+    with archive_.sessions() as s:
+        assert s.get(ArchivalFile, case["id"]).retain_until == dt.date(2015, 12, 31)  # moved once, not four times
+        assert len(s.scalars(select(Appraisal).where(Appraisal.case_id == case["id"])).all()) == 1
 
 
 def test_concurrent_proposals_and_approvals_happen_once(world, frozen):

@@ -130,6 +130,21 @@ def test_a_warning_reaches_its_people_in_the_app_and_once_by_email(world):
     assert client_as(app, "clerk_a").get("/api/notifications").get_json()["unread"] == n - 1
 
 
+def test_two_workers_collecting_at_once_make_each_notice_once(world):
+    app, archive, handler = world
+    _warn(app, app.test_client())
+    results = concurrently(3, lambda i: _collect_in_own_session(archive))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    with archive.sessions() as s:
+        keys = [(n.username, n.event_key) for n in s.scalars(select(Notification))]
+    assert keys and len(keys) == len(set(keys)) and sum(results) == len(keys)
+
+
+def _collect_in_own_session(archive) -> int:
+    with archive.sessions() as s:
+        return notices.collect(s, dt.datetime.now(dt.timezone.utc))
+
+
 def test_a_failed_send_is_retried_and_still_sent_once(world):
     app, archive, handler = world
     client = app.test_client()
